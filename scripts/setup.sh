@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One set-up for `npm test`, `npm run demo` and `npm run bench`: the Debian packages edgenet and its tests need,
+# then `npm ci` when node_modules does not match package-lock.json. Safe to run again: it does only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# iproute2: tests and demo build namespaces; nftables: NAT/filtering; dnsmasq-base: the binary only (the `dnsmasq`
+# package would start a system DNS service); busybox: udhcpc/nslookup for tests; curl: API over the unix socket.
+packages=(iproute2 nftables dnsmasq-base busybox curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root, or install them: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lock file changed since the last install (npm writes node_modules/.package-lock.json).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi
