@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+// Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
+const name = z
+  .string({ error: 'must be a string' })
+  .regex(/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/, { error: 'must match [a-z0-9-]{1,15}, not starting or ending with "-"' });
+
+const appName = z
+  .string({ error: 'must be a string' })
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: 'must be a DNS label: [a-z0-9-]{1,63}, not starting or ending with "-"' });
+
+// Linux interface names: 1..15 chars, no '/', ':' or white space.
+const ifname = z
+  .string({ error: 'must be a string' })
+  .regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'must be an interface name: [A-Za-z0-9_.-]{1,15}' });
+
+const ipv4 = z.ipv4({ error: 'must be an IPv4 address' });
+const cidr4 = z.cidrv4({ error: 'must be an IPv4 prefix such as 10.0.0.0/24' });
+const mac = z
+  .string()
+  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'must be a MAC address such as 02:00:00:00:00:01' })
+  .transform((m) => m.toLowerCase());
+const mtu = z.number().int({ error: 'must be an integer' }).min(576, { error: 'must be at least 576' }).max(9216, { error: 'must be at most 9216' });
+
+export const portSchema = z.strictObject({ name, ifname });
+
+export const dnsSchema = z.strictObject({
+  forwarders: z.array(ipv4).default([]),
+  hosts: z.array(z.strictObject({ name: appName, ip: ipv4 })).default([]),
+});
+
+const niCommon = { name, port: name.optional(), mtu: mtu.optional() };
+
+export const switchNetworkSchema = z.strictObject({
+  ...niCommon,
+  type: z.literal('switch'),
+});
+
+export const localNetworkSchema = z.strictObject({
+  ...niCommon,
+  type: z.literal('local'),
+  subnet: cidr4,
+  gateway: ipv4.optional(),
+  dhcpRange: z.strictObject({ start: ipv4, end: ipv4 }).optional(),
+  dns: dnsSchema.optional(),
+});
+
+export const networkSchema = z.discriminatedUnion('type', [switchNetworkSchema, localNetworkSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union' ? 'type must be "local" or "switch"' : undefined,
+});
+
+export const interfaceSchema = z.strictObject({
+  network: name,
+  // veth: edgenet creates the pair and moves one end into this namespace (a path such as /run/netns/web, or a pid).
+  netns: z.union([z.string().min(1), z.number().int().positive()]).optional(),
+  ifname: ifname.optional(),
+  // tap: the hypervisor creates the interface; edgenet waits for it and enslaves it.
+  tap: ifname.optional(),
+  ip: ipv4.optional(),
+  mac: mac.optional(),
+});
+
+export const appSchema = z.strictObject({
+  name: appName,
+  interfaces: z.array(interfaceSchema).default([]),
+});
+
+export const configSchema = z.strictObject({
+  ports: z.array(portSchema).default([]),
+  networks: z.array(networkSchema).default([]),
+  apps: z.array(appSchema).default([]),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type PortSpec = z.output<typeof portSchema>;
+export type NetworkSpec = z.output<typeof networkSchema>;
+export type SwitchNetworkSpec = z.output<typeof switchNetworkSchema>;
+export type LocalNetworkSpec = z.output<typeof localNetworkSchema>;
+export type AppSpec = z.output<typeof appSchema>;
+export type InterfaceSpec = z.output<typeof interfaceSchema>;

@@ -1,0 +1,92 @@
+import type { Observable } from 'rxjs';
+import type { WriteCounter } from './write-counter.ts';
+
+/** One network interface as the kernel reports it. */
+export interface LinkInfo {
+  ifindex: number;
+  ifname: string;
+  /** linkinfo kind: 'bridge', 'veth', 'tun', ... (undefined for plain NICs) */
+  kind?: string;
+  /** ifindex of the bridge this link is enslaved to */
+  master?: number;
+  /** administratively up (IFF_UP) */
+  up: boolean;
+  /** carrier present (IFLA_CARRIER / IFF_LOWER_UP) */
+  carrier: boolean;
+  /** IF_OPER_* as a word: 'up', 'down', 'lowerlayerdown', 'unknown', ... */
+  operstate: string;
+  mtu: number;
+  /** lower-case colon form */
+  mac: string;
+  /** IFLA_IFALIAS: edgenet's ownership mark lives here (`edgenet:<kind>:<identity>`) */
+  alias?: string;
+}
+
+/** RTM_NEWLINK / RTM_DELLINK, typed. A NEWLINK is sent for every change (carrier, master, flags, rename). */
+export type LinkEvent = { type: 'new'; link: LinkInfo } | { type: 'del'; link: LinkInfo };
+
+export interface AddressInfo {
+  ifindex: number;
+  /** dotted quad */
+  address: string;
+  prefixlen: number;
+}
+
+export interface BridgeSpec {
+  name: string;
+  alias: string;
+  mtu?: number;
+}
+
+export interface VethSpec {
+  /** host-side name (en… prefix) */
+  name: string;
+  alias: string;
+  /** the app's namespace: a path such as /run/netns/web, or a pid (its /proc/<pid>/ns/net) */
+  netns: string | number;
+  /** name inside the app's namespace */
+  peerName: string;
+  /** MAC of the app-side interface (what DHCP sees) */
+  peerMac?: string;
+  /** bridge ifindex to enslave the host side to */
+  master: number;
+  mtu?: number;
+}
+
+export interface AttachSpec {
+  ifname: string;
+  /** bridge ifindex */
+  master: number;
+  mtu?: number;
+}
+
+/**
+ * Links: bridges, veths, enslavement, addresses, and the kernel's link events.
+ * Every operation is idempotent: it reads what is there and writes only the difference;
+ * "already exists" and "already gone" are success.
+ */
+export interface LinkDriver {
+  readonly writes: WriteCounter;
+  /** RTM_NEWLINK/RTM_DELLINK of the namespace edgenet runs in (hot: subscribe once, route by ifname). */
+  readonly events$: Observable<LinkEvent>;
+
+  list(): Promise<LinkInfo[]>;
+  get(ifname: string): Promise<LinkInfo | undefined>;
+
+  /** Create the bridge if absent; set alias, MTU and up when they differ. */
+  ensureBridge(spec: BridgeSpec, signal?: AbortSignal): Promise<LinkInfo>;
+  /** Create the veth pair (peer created directly inside the app's namespace, renamed, MAC set, up) if the host side is absent; enslave and bring up the host side. */
+  ensureVeth(spec: VethSpec, signal?: AbortSignal): Promise<LinkInfo>;
+  /** Enslave an existing interface (tap, port) to a bridge, set MTU when given and bring it up. */
+  attach(spec: AttachSpec, signal?: AbortSignal): Promise<LinkInfo>;
+  /** Release an interface from its bridge (nomaster). Absent is success. */
+  detach(ifname: string, signal?: AbortSignal): Promise<void>;
+  /** Delete a link (a veth's peer goes with it). Absent is success. */
+  deleteLink(ifname: string, signal?: AbortSignal): Promise<void>;
+
+  listAddresses(ifname?: string): Promise<AddressInfo[]>;
+  /** Make `address/prefixlen` present on the link (other addresses are left alone). */
+  ensureAddress(ifname: string, address: string, prefixlen: number, signal?: AbortSignal): Promise<void>;
+
+  close(): Promise<void>;
+}
