@@ -1,0 +1,96 @@
+import type { Observable, Observer } from 'rxjs';
+import type { Logger } from 'pino';
+import type { InspectionEvent } from 'xstate';
+import type { ConfigInput } from './config/config-schema.ts';
+import type { WriteCounts } from './drivers/write-counter.ts';
+
+/** Top-level states every NI and endpoint actor goes through. */
+export type ActorState = 'pending' | 'creating' | 'ready' | 'degraded' | 'deleting' | 'deleted';
+
+export interface NetworkStatus {
+  name: string;
+  type: 'switch' | 'local';
+  state: ActorState;
+  bridge: string;
+  subnet?: string;
+  gateway?: string;
+  port?: string;
+  /** why the NI is not ready (e.g. `port up0 lost carrier`) */
+  reason?: string;
+  /** dnsmasq pid (local NIs) */
+  dnsmasqPid?: number;
+  leases?: { mac: string; ip: string; hostname?: string }[];
+}
+
+export interface EndpointStatus {
+  app: string;
+  network: string;
+  kind: 'veth' | 'tap';
+  state: ActorState;
+  /** host-side interface: the veth's host end or the tap's name */
+  ifname: string;
+  /** name inside the app's namespace (veth) */
+  appIfname?: string;
+  netns?: string;
+  mac?: string;
+  ip?: string;
+  /** why the endpoint is not ready (e.g. `tap vif7 gone`, `waiting for netns /run/netns/web`) */
+  reason?: string;
+}
+
+export interface PortStatus {
+  name: string;
+  ifname: string;
+  state: ActorState;
+  carrier: boolean;
+  /** NI that uses the port, if any */
+  network?: string;
+  reason?: string;
+}
+
+export interface Status {
+  networks: NetworkStatus[];
+  endpoints: EndpointStatus[];
+  ports: PortStatus[];
+  /** kernel writes by kind since start */
+  writes: WriteCounts;
+}
+
+export interface Transition {
+  kind: 'network' | 'endpoint' | 'port';
+  /** NI name, `<app>/<ni>` for endpoints, port name for ports */
+  name: string;
+  from: ActorState | null;
+  to: ActorState;
+  /** ISO timestamp */
+  at: string;
+  reason?: string;
+}
+
+/** What an apply changed, by object. */
+export interface ApplyResult {
+  created: string[];
+  updated: string[];
+  deleted: string[];
+  unchanged: number;
+}
+
+export interface EdgenetOptions {
+  /** default /run/edgenet */
+  stateDir?: string;
+  logger?: Logger;
+  /** xstate inspection observer, passed to createActor */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+export interface Edgenet {
+  /** Validates, diffs against the running config and moves the affected actors; resolves when they have settled. Rejects with ConfigError (nothing changed). */
+  apply(config: ConfigInput | unknown): Promise<ApplyResult>;
+  status(): Status;
+  readonly status$: Observable<Status>;
+  readonly transitions$: Observable<Transition>;
+  /** Stop the actors and leave the data plane running. */
+  stop(): Promise<void>;
+  /** Delete every object edgenet owns. */
+  teardown(): Promise<void>;
+}
