@@ -1,0 +1,281 @@
+import { assign, enqueueActions, fromPromise, sendParent, setup } from 'xstate';
+import { backoffMs, memberBridgeNetwork, memberIfname, type BridgeHandle, type LinkSeen, type MemberSpec } from './specs.ts';
+import { notProvided } from './not-provided.ts';
+
+// One machine for every member of a network instance: an app's veth or tap, or a port (host NIC).
+
+export interface EndpointContext {
+  spec: MemberSpec;
+  /** the NI's bridge, once the NI reports it up (members that are enslaved only) */
+  bridge?: BridgeHandle;
+  /** does the interface (tap, port) or the app's netns (veth) exist? undefined until probed */
+  present?: boolean;
+  /** ports: carrier of the NIC */
+  carrier: boolean;
+  /** host-side ifindex once attached */
+  ifindex?: number;
+  /** a failed operation or a change behind our back: repaired by attaching again */
+  problem?: string;
+  retries: number;
+  /** why the member entered its current state */
+  reason?: string;
+}
+
+export interface EndpointInput {
+  spec: MemberSpec;
+  bridge?: BridgeHandle;
+}
+
+export type EndpointEvent =
+  | { type: 'UPDATE'; spec: MemberSpec; fields: string[] }
+  | { type: 'DELETE' }
+  | { type: 'NI_UP'; bridge: BridgeHandle }
+  | { type: 'NI_DOWN' }
+  | { type: 'LINK_NEW'; link: LinkSeen }
+  | { type: 'LINK_DEL'; link: LinkSeen }
+  | { type: 'NETNS_ADDED' }
+  | { type: 'NETNS_REMOVED' };
+
+export interface ProbeResult {
+  present: boolean;
+  carrier?: boolean;
+}
+
+export interface AttachInput {
+  spec: MemberSpec;
+  bridge?: BridgeHandle;
+}
+
+export interface AttachOutput {
+  ifindex: number;
+  carrier: boolean;
+}
+
+/** The system actor forwards this to the NI that uses the port. */
+export interface PortStateNotification {
+  type: 'PORT_STATE';
+  port: string;
+  present: boolean;
+  carrier: boolean;
+}
+
+/** Errors that mean "the outside world has not brought it yet": wait in `pending`, don't retry. */
+export function isMissingError(err: unknown): boolean {
+  const errno = typeof err === 'object' && err !== null && 'errno' in err ? (err as { errno: unknown }).errno : undefined;
+  return errno === 'ENOENT' || errno === 'ENODEV';
+}
+
+function describe(spec: MemberSpec): string {
+  if (spec.kind === 'port') return `port ${spec.name} (${spec.ifname})`;
+  if (spec.kind === 'tap') return `tap ${spec.hostIfname}`;
+  return `veth ${spec.hostIfname}`;
+}
+
+function waitingReason(context: EndpointContext): string {
+  const { spec } = context;
+  if (context.present === false) {
+    if (spec.kind === 'veth') return `waiting for netns ${String(spec.netns)}`;
+    return `waiting for ${spec.kind === 'tap' ? 'tap' : 'port'} ${memberIfname(spec)} to appear`;
+  }
+  const ni = memberBridgeNetwork(spec);
+  if (ni && !context.bridge) return `waiting for network ${ni}`;
+  return 'probing';
+}
+
+export const endpointMachine = setup({
+  types: {} as { context: EndpointContext; input: EndpointInput; events: EndpointEvent },
+  actors: {
+    /** Does the interface / app netns exist now? */
+    probe: fromPromise<ProbeResult, MemberSpec>(notProvided('probe')),
+    /** veth: create the pair into the app's netns and enslave; tap/port: enslave (ports on switch NIs only), MTU, up. Idempotent. */
+    attach: fromPromise<AttachOutput, AttachInput>(notProvided('attach')),
+    /** veth: delete the host end; tap/port: release from the bridge. Absent is success. */
+    detach: fromPromise<void, MemberSpec>(notProvided('detach')),
+  },
+  guards: {
+    canAttach: ({ context }) => context.present === true && (memberBridgeNetwork(context.spec) === undefined || context.bridge !== undefined),
+    missing: ({ event }) => isMissingError((event as { error?: unknown }).error),
+    unhealthy: ({ context }) => context.problem !== undefined || (context.spec.kind === 'port' && !context.carrier),
+    healthy: ({ context }) => context.problem === undefined && (context.spec.kind !== 'port' || context.carrier),
+    failed: ({ context }) => context.problem !== undefined,
+    ownLinkDetached: ({ context, event }) =>
+      event.type === 'LINK_NEW' &&
+      memberBridgeNetwork(context.spec) !== undefined &&
+      context.bridge !== undefined &&
+      event.link.master !== context.bridge.ifindex,
+    bridgeMoved: ({ context, event }) => event.type === 'NI_UP' && event.bridge.ifindex !== context.bridge?.ifindex,
+  },
+  delays: {
+    retryDelay: ({ context }) => backoffMs(context.retries),
+  },
+  actions: {
+    reportPort: enqueueActions(({ context, enqueue }) => {
+      if (context.spec.kind !== 'port') return;
+      const present = context.present === true;
+      const note: PortStateNotification = { type: 'PORT_STATE', port: context.spec.name, present, carrier: present && context.carrier };
+      enqueue.sendParent(note);
+    }),
+    notifyDeleted: sendParent(({ self }) => ({ type: 'CHILD_DELETED', id: self.id })),
+    linkSeen: assign(({ context, event }) => {
+      if (event.type !== 'LINK_NEW') return {};
+      const carrier = event.link.carrier;
+      const reason =
+        context.spec.kind === 'port' && carrier !== context.carrier
+          ? `${describe(context.spec)} ${carrier ? 'has carrier' : 'lost carrier'}`
+          : context.reason;
+      return { present: true, carrier, reason };
+    }),
+    linkGone: assign(({ context }) => ({ present: false, ifindex: undefined, reason: `${describe(context.spec)} gone` })),
+    netnsGone: assign(({ context }) => ({
+      present: false,
+      reason: context.spec.kind === 'veth' ? `netns ${String(context.spec.netns)} removed` : context.reason,
+    })),
+    netnsBack: assign({ present: true }),
+    takeBridge: assign(({ event }) => (event.type === 'NI_UP' ? { bridge: event.bridge } : {})),
+    takeUpdate: assign(({ event }) => (event.type === 'UPDATE' ? { spec: event.spec, reason: `update: ${event.fields.join(', ')}` } : {})),
+  },
+}).createMachine({
+  id: 'endpoint',
+  initial: 'pending',
+  context: ({ input }) => ({ spec: input.spec, bridge: input.bridge, carrier: false, retries: 0, reason: 'new in config' }),
+  on: {
+    DELETE: '.deleting',
+  },
+  states: {
+    pending: {
+      entry: assign(({ context }) => ({ reason: context.present === false ? waitingReason(context) : context.reason })),
+      invoke: {
+        src: 'probe',
+        input: ({ context }) => context.spec,
+        onDone: {
+          actions: [
+            assign(({ context, event }) => {
+              const next = { ...context, present: event.output.present, carrier: event.output.carrier ?? context.carrier };
+              return { present: next.present, carrier: next.carrier, reason: waitingReason(next) };
+            }),
+            'reportPort',
+          ],
+        },
+        onError: { actions: assign(({ event }) => ({ reason: `probe failed: ${String(event.error)}` })) },
+      },
+      always: { guard: 'canAttach', target: 'creating' },
+      on: {
+        NI_UP: { actions: 'takeBridge' },
+        NI_DOWN: { actions: assign({ bridge: undefined }) },
+        LINK_NEW: { actions: ['linkSeen', 'reportPort'] },
+        LINK_DEL: { actions: ['linkGone', 'reportPort'] },
+        NETNS_ADDED: { actions: 'netnsBack' },
+        NETNS_REMOVED: { actions: 'netnsGone' },
+        UPDATE: { actions: 'takeUpdate' },
+      },
+    },
+    creating: {
+      invoke: {
+        src: 'attach',
+        input: ({ context }) => ({ spec: context.spec, bridge: context.bridge }),
+        onDone: {
+          target: 'ready',
+          actions: [
+            assign(({ context, event }) => ({
+              ifindex: event.output.ifindex,
+              carrier: event.output.carrier,
+              problem: undefined,
+              retries: 0,
+              reason: context.spec.kind === 'port' && !event.output.carrier ? `${describe(context.spec)} has no carrier` : 'attached',
+            })),
+            'reportPort',
+          ],
+        },
+        onError: [
+          {
+            guard: 'missing',
+            target: 'pending',
+            actions: assign(({ context }) => ({ present: false, reason: waitingReason({ ...context, present: false }) })),
+          },
+          {
+            target: 'degraded',
+            actions: assign(({ context, event }) => {
+              const problem = `attach failed: ${event.error instanceof Error ? event.error.message : String(event.error)}`;
+              return { problem, reason: problem, retries: context.retries + 1 };
+            }),
+          },
+        ],
+      },
+      on: {
+        UPDATE: { target: 'creating', reenter: true, actions: 'takeUpdate' },
+        NI_UP: { target: 'creating', reenter: true, actions: 'takeBridge' },
+        NI_DOWN: { target: 'pending', actions: assign({ bridge: undefined }) },
+        LINK_DEL: { target: 'pending', actions: ['linkGone', 'reportPort'] },
+        LINK_NEW: { actions: 'linkSeen' },
+        NETNS_REMOVED: { target: 'pending', actions: 'netnsGone' },
+      },
+    },
+    ready: {
+      always: { guard: 'unhealthy', target: 'degraded' },
+      on: {
+        UPDATE: { target: 'creating', actions: 'takeUpdate' },
+        NI_UP: [{ guard: 'bridgeMoved', target: 'creating', actions: 'takeBridge' }, { actions: 'takeBridge' }],
+        NI_DOWN: { target: 'pending', actions: assign({ bridge: undefined, reason: 'network down' }) },
+        LINK_DEL: { target: 'pending', actions: ['linkGone', 'reportPort'] },
+        LINK_NEW: [
+          {
+            guard: 'ownLinkDetached',
+            target: 'degraded',
+            actions: [
+              'linkSeen',
+              assign(({ context }) => {
+                const problem = `${describe(context.spec)} detached from ${context.bridge?.name ?? 'its bridge'} behind edgenet's back`;
+                return { problem, reason: problem, retries: 0 };
+              }),
+            ],
+          },
+          { actions: ['linkSeen', 'reportPort'] },
+        ],
+        NETNS_REMOVED: { target: 'pending', actions: 'netnsGone' },
+      },
+    },
+    degraded: {
+      always: { guard: 'healthy', target: 'ready' },
+      after: { retryDelay: { guard: 'failed', target: 'creating' } },
+      on: {
+        UPDATE: { target: 'creating', actions: 'takeUpdate' },
+        NI_UP: [{ guard: 'bridgeMoved', target: 'creating', actions: 'takeBridge' }, { actions: 'takeBridge' }],
+        NI_DOWN: { target: 'pending', actions: assign({ bridge: undefined, problem: undefined, reason: 'network down' }) },
+        LINK_DEL: { target: 'pending', actions: ['linkGone', 'reportPort', assign({ problem: undefined })] },
+        LINK_NEW: [
+          {
+            guard: 'ownLinkDetached',
+            target: 'degraded',
+            reenter: true,
+            actions: [
+              'linkSeen',
+              assign(({ context }) => {
+                const problem = `${describe(context.spec)} detached from ${context.bridge?.name ?? 'its bridge'} behind edgenet's back`;
+                return { problem, reason: problem, retries: 0 };
+              }),
+            ],
+          },
+          { actions: ['linkSeen', 'reportPort'] },
+        ],
+        NETNS_REMOVED: { target: 'pending', actions: ['netnsGone', assign({ problem: undefined })] },
+      },
+    },
+    deleting: {
+      entry: assign({ reason: 'removed from config' }),
+      invoke: {
+        src: 'detach',
+        input: ({ context }) => context.spec,
+        onDone: 'deleted',
+        onError: {
+          target: 'deleted',
+          actions: assign(({ event }) => ({ reason: `detach failed: ${event.error instanceof Error ? event.error.message : String(event.error)}` })),
+        },
+      },
+      on: { DELETE: {} },
+    },
+    deleted: {
+      type: 'final',
+      entry: 'notifyDeleted',
+    },
+  },
+});

@@ -1,0 +1,206 @@
+import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { backoffMs, type BridgeHandle, type NiSpec } from './specs.ts';
+import { notProvided } from './not-provided.ts';
+
+/** Conditions that keep an NI `degraded` while it still serves its apps. */
+export interface NiProblems {
+  /** the port is absent or has no carrier */
+  port?: string;
+  /** the NI's dnsmasq is not running */
+  dhcpdns?: string;
+  /** a kernel operation failed or an owned object was changed behind our back: repaired by re-creating */
+  error?: string;
+}
+
+export interface NiContext {
+  spec: NiSpec;
+  bridge?: BridgeHandle;
+  problems: NiProblems;
+  retries: number;
+  /** why the NI entered its current state */
+  reason?: string;
+}
+
+export interface NiInput {
+  spec: NiSpec;
+  /** last known state of the NI's port, when it has one */
+  port?: { present: boolean; carrier: boolean };
+}
+
+export type NiEvent =
+  | { type: 'UPDATE'; spec: NiSpec; fields: string[] }
+  | { type: 'DELETE' }
+  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean }
+  | { type: 'BRIDGE_GONE' }
+  | { type: 'DRIFT'; detail: string }
+  | { type: 'DHCPDNS_EXITED'; detail: string }
+  | { type: 'DHCPDNS_STARTED'; pid: number };
+
+/** Sent to the parent (the system actor), which forwards them to the NI's members. */
+export type NiNotification =
+  | { type: 'NI_UP'; id: string; name: string; bridge: BridgeHandle }
+  | { type: 'NI_DOWN'; id: string; name: string }
+  | { type: 'CHILD_DELETED'; id: string };
+
+function portProblem(spec: NiSpec, port: { present: boolean; carrier: boolean } | undefined): string | undefined {
+  if (!spec.port) return undefined;
+  const name = `port ${spec.port}${spec.portIfname ? ` (${spec.portIfname})` : ''}`;
+  if (!port) return `${name} not seen yet`;
+  if (!port.present) return `${name} not present`;
+  return port.carrier ? undefined : `${name} has no carrier`;
+}
+
+function hasProblems(p: NiProblems): boolean {
+  return p.port !== undefined || p.dhcpdns !== undefined || p.error !== undefined;
+}
+
+export function niProblemText(p: NiProblems): string | undefined {
+  const parts = [p.error, p.port, p.dhcpdns].filter((x): x is string => x !== undefined);
+  return parts.length ? parts.join('; ') : undefined;
+}
+
+export const networkInstanceMachine = setup({
+  types: {} as { context: NiContext; input: NiInput; events: NiEvent },
+  actors: {
+    /** Converge the NI's kernel objects (bridge, address, rules, dnsmasq) to the spec; idempotent. */
+    createNi: fromPromise<BridgeHandle, NiSpec>(notProvided('createNi')),
+    /** Remove the NI's kernel objects; absent is success. */
+    deleteNi: fromPromise<void, NiSpec>(notProvided('deleteNi')),
+  },
+  guards: {
+    hasProblems: ({ context }) => hasProblems(context.problems),
+    noProblems: ({ context }) => !hasProblems(context.problems),
+    failed: ({ context }) => context.problems.error !== undefined,
+  },
+  delays: {
+    retryDelay: ({ context }) => backoffMs(context.retries),
+  },
+  actions: {
+    notifyUp: sendParent(({ context, self }): NiNotification => ({
+      type: 'NI_UP',
+      id: self.id,
+      name: context.spec.name,
+      bridge: context.bridge as BridgeHandle,
+    })),
+    notifyDown: sendParent(({ context, self }): NiNotification => ({ type: 'NI_DOWN', id: self.id, name: context.spec.name })),
+    notifyDeleted: sendParent(({ self }): NiNotification => ({ type: 'CHILD_DELETED', id: self.id })),
+    trackPort: assign(({ context, event }) => {
+      if (event.type !== 'PORT_STATE') return {};
+      const port = portProblem(context.spec, event);
+      return { problems: { ...context.problems, port }, reason: port ?? `port ${event.port} up` };
+    }),
+    dhcpdnsExited: assign(({ context, event }) => {
+      if (event.type !== 'DHCPDNS_EXITED') return {};
+      return { problems: { ...context.problems, dhcpdns: event.detail }, reason: event.detail };
+    }),
+    dhcpdnsStarted: assign(({ context, event }) => {
+      if (event.type !== 'DHCPDNS_STARTED') return {};
+      return { problems: { ...context.problems, dhcpdns: undefined }, reason: `dnsmasq running (pid ${event.pid})` };
+    }),
+    markBroken: assign(({ context, event }) => {
+      const error =
+        event.type === 'BRIDGE_GONE'
+          ? `bridge ${context.spec.bridge} deleted behind edgenet's back`
+          : event.type === 'DRIFT'
+            ? event.detail
+            : 'unknown problem';
+      return { problems: { ...context.problems, error }, reason: error, retries: 0 };
+    }),
+    takeUpdate: assign(({ context, event }) => {
+      if (event.type !== 'UPDATE') return {};
+      const problems = { ...context.problems, port: portProblemAfterUpdate(context, event.spec) };
+      return { spec: event.spec, problems, reason: `update: ${event.fields.join(', ')}` };
+    }),
+  },
+}).createMachine({
+  id: 'networkInstance',
+  initial: 'pending',
+  context: ({ input }) => ({
+    spec: input.spec,
+    problems: { port: portProblem(input.spec, input.port) },
+    retries: 0,
+    reason: 'new in config',
+  }),
+  on: {
+    PORT_STATE: { actions: 'trackPort' },
+    DHCPDNS_EXITED: { actions: 'dhcpdnsExited' },
+    DHCPDNS_STARTED: { actions: 'dhcpdnsStarted' },
+  },
+  states: {
+    pending: {
+      always: 'creating',
+    },
+    creating: {
+      invoke: {
+        src: 'createNi',
+        input: ({ context }) => context.spec,
+        onDone: {
+          target: 'ready',
+          actions: [
+            assign(({ context, event }) => ({
+              bridge: event.output,
+              retries: 0,
+              problems: { ...context.problems, error: undefined, dhcpdns: undefined },
+            })),
+            'notifyUp',
+          ],
+        },
+        onError: {
+          target: 'degraded',
+          actions: assign(({ context, event }) => {
+            const error = `create failed: ${event.error instanceof Error ? event.error.message : String(event.error)}`;
+            return { problems: { ...context.problems, error }, reason: error, retries: context.retries + 1 };
+          }),
+        },
+      },
+      on: {
+        UPDATE: { target: 'creating', reenter: true, actions: 'takeUpdate' },
+        DELETE: 'deleting',
+      },
+    },
+    ready: {
+      always: { guard: 'hasProblems', target: 'degraded' },
+      on: {
+        UPDATE: { target: 'creating', actions: 'takeUpdate' },
+        DELETE: 'deleting',
+        BRIDGE_GONE: { target: 'degraded', actions: ['markBroken', 'notifyDown'] },
+        DRIFT: { target: 'degraded', actions: 'markBroken' },
+      },
+    },
+    degraded: {
+      always: { guard: 'noProblems', target: 'ready' },
+      after: { retryDelay: { guard: 'failed', target: 'creating' } },
+      on: {
+        UPDATE: { target: 'creating', actions: 'takeUpdate' },
+        DELETE: 'deleting',
+        // re-enter so the retry timer starts again for the new problem
+        BRIDGE_GONE: { target: 'degraded', reenter: true, actions: ['markBroken', 'notifyDown'] },
+        DRIFT: { target: 'degraded', reenter: true, actions: 'markBroken' },
+      },
+    },
+    deleting: {
+      entry: ['notifyDown', assign({ reason: 'removed from config' })],
+      invoke: {
+        src: 'deleteNi',
+        input: ({ context }) => context.spec,
+        onDone: 'deleted',
+        onError: {
+          target: 'deleted',
+          actions: assign(({ event }) => ({
+            reason: `delete failed: ${event.error instanceof Error ? event.error.message : String(event.error)}`,
+          })),
+        },
+      },
+    },
+    deleted: {
+      type: 'final',
+      entry: 'notifyDeleted',
+    },
+  },
+});
+
+// A port change in an update: the port problem follows the new port until the system actor reports its state.
+function portProblemAfterUpdate(context: NiContext, next: NiSpec): string | undefined {
+  if (next.port === context.spec.port) return context.problems.port;
+  return next.port ? portProblem(next, undefined) : undefined;
+}

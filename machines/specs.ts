@@ -1,0 +1,83 @@
+// What the machines are told about their objects: resolved from the config by src/ (defaults filled, names derived).
+
+export interface NiSpec {
+  name: string;
+  type: 'switch' | 'local';
+  /** bridge name (en… prefix) */
+  bridge: string;
+  mtu?: number;
+  /** name of the port (from the config's `ports`) and its host interface */
+  port?: string;
+  portIfname?: string;
+  /** local NIs only */
+  subnet?: string;
+  gateway?: string;
+  prefixlen?: number;
+  dhcpRange?: { start: string; end: string };
+  dns?: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+}
+
+export interface EndpointSpec {
+  /** `<app>/<network>` */
+  key: string;
+  app: string;
+  network: string;
+  kind: 'veth' | 'tap';
+  /** host-side interface: the veth's host end (en… prefix) or the tap's name */
+  hostIfname: string;
+  /** veth: name inside the app's namespace */
+  appIfname?: string;
+  /** veth: the app's namespace (path or pid) */
+  netns?: string | number;
+  mac: string;
+  /** static address on a local NI */
+  ip?: string;
+  mtu?: number;
+}
+
+export interface PortSpec {
+  /** `port:<name>` */
+  key: string;
+  kind: 'port';
+  name: string;
+  ifname: string;
+  /** the NI that uses this port */
+  network?: string;
+  /** true when that NI is a switch: the port is enslaved to its bridge (a local NI's port is its NAT uplink) */
+  attach: boolean;
+  mtu?: number;
+}
+
+/** A bridge that exists and can take members. */
+export interface BridgeHandle {
+  name: string;
+  ifindex: number;
+}
+
+/** A link as the machines see it in events. */
+export interface LinkSeen {
+  ifindex: number;
+  ifname: string;
+  master?: number;
+  carrier: boolean;
+  up: boolean;
+}
+
+/** What an endpoint actor manages: an app interface (veth, tap) or a port. */
+export type MemberSpec = EndpointSpec | PortSpec;
+
+/** The host-side interface a member owns or follows. */
+export function memberIfname(spec: MemberSpec): string {
+  return spec.kind === 'port' ? spec.ifname : spec.hostIfname;
+}
+
+/** The network instance whose bridge the member must be enslaved to, if any. */
+export function memberBridgeNetwork(spec: MemberSpec): string | undefined {
+  if (spec.kind === 'port') return spec.attach ? spec.network : undefined;
+  return spec.network;
+}
+
+/** Exponential backoff for retries after a failed kernel operation: 100 ms doubling, at most 10 s. */
+export function backoffMs(retries: number): number {
+  return Math.min(100 * 2 ** Math.max(0, retries - 1), 10_000);
+}

@@ -1,0 +1,253 @@
+import { enqueueActions, setup } from 'xstate';
+import { endpointMachine, type EndpointEvent } from './endpoint.machine.ts';
+import { networkInstanceMachine, type NiEvent } from './network-instance.machine.ts';
+import { memberBridgeNetwork, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
+
+// The root actor: spawns one child per NI and per member (endpoint or port), forwards the few events that cross
+// between them (NI up/down → its members, port carrier → its NI), and orders deletions (members before their NI,
+// a replaced object's new actor only after the old one is gone).
+
+/** One config change, already diffed: only what changed is in it. */
+export interface Plan {
+  networks: {
+    create: NiSpec[];
+    update: { spec: NiSpec; fields: string[] }[];
+    delete: string[];
+  };
+  members: {
+    create: MemberSpec[];
+    update: { spec: MemberSpec; fields: string[] }[];
+    delete: string[];
+  };
+}
+
+export interface NiEntry {
+  /** child actor id (names can come back after a delete, so ids carry a generation) */
+  id: string;
+  port?: string;
+  bridge?: BridgeHandle;
+  deleting: boolean;
+  /** the NI was removed from the config; its DELETE waits for its members to be gone */
+  deleteRequested: boolean;
+}
+
+export interface MemberEntry {
+  id: string;
+  kind: MemberSpec['kind'];
+  /** the NI whose bridge the member joins (ports: only when enslaved) */
+  network?: string;
+  /** ports: the NI that uses the port (enslaved or as uplink) */
+  uplinkOf?: string;
+  /** ports: the port's name */
+  port?: string;
+  deleting: boolean;
+}
+
+export interface SystemContext {
+  gen: number;
+  networks: Record<string, NiEntry>;
+  members: Record<string, MemberEntry>;
+  /** creations waiting for the old actor of the same name/key to finish deleting */
+  queuedNetworks: Record<string, NiSpec>;
+  queuedMembers: Record<string, MemberSpec>;
+  portStates: Record<string, { present: boolean; carrier: boolean }>;
+}
+
+export type SystemEvent =
+  | { type: 'APPLY'; plan: Plan }
+  | { type: 'NI_UP'; id: string; name: string; bridge: BridgeHandle }
+  | { type: 'NI_DOWN'; id: string; name: string }
+  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean }
+  | { type: 'CHILD_DELETED'; id: string };
+
+function niChildId(name: string, gen: number): string {
+  return `ni:${name}#${gen}`;
+}
+
+function memberChildId(spec: MemberSpec, gen: number): string {
+  return `${spec.kind === 'port' ? '' : 'ep:'}${spec.key}#${gen}`;
+}
+
+
+function memberEntry(id: string, spec: MemberSpec): MemberEntry {
+  return {
+    id,
+    kind: spec.kind,
+    network: memberBridgeNetwork(spec),
+    uplinkOf: spec.kind === 'port' ? spec.network : undefined,
+    port: spec.kind === 'port' ? spec.name : undefined,
+    deleting: false,
+  };
+}
+
+/** App members (veth, tap) still joined to an NI: the NI is deleted only when none is left. Ports outlive NIs. */
+function appMembersOf(members: Record<string, MemberEntry>, ni: string): MemberEntry[] {
+  return Object.values(members).filter((m) => m.kind !== 'port' && m.network === ni);
+}
+
+export const systemMachine = setup({
+  types: {} as { context: SystemContext; events: SystemEvent },
+  actors: {
+    networkInstance: networkInstanceMachine,
+    endpoint: endpointMachine,
+  },
+}).createMachine({
+  id: 'edgenet',
+  context: { gen: 0, networks: {}, members: {}, queuedNetworks: {}, queuedMembers: {}, portStates: {} },
+  initial: 'running',
+  states: {
+    running: {
+      on: {
+        APPLY: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const networks = structuredClone(context.networks);
+            const members = structuredClone(context.members);
+            const queuedNetworks = { ...context.queuedNetworks };
+            const queuedMembers = { ...context.queuedMembers };
+            let gen = context.gen;
+            const { plan } = event;
+
+            const spawnNi = (spec: NiSpec): void => {
+              const id = niChildId(spec.name, ++gen);
+              const port = spec.port ? context.portStates[spec.port] : undefined;
+              enqueue.spawnChild('networkInstance', { id, input: { spec, port } });
+              networks[spec.name] = { id, port: spec.port, deleting: false, deleteRequested: false };
+            };
+            const spawnMember = (spec: MemberSpec): void => {
+              const id = memberChildId(spec, ++gen);
+              const ni = memberBridgeNetwork(spec);
+              const owner = ni ? networks[ni] : undefined;
+              const bridge = owner && !owner.deleting ? owner.bridge : undefined;
+              enqueue.spawnChild('endpoint', { id, input: { spec, bridge } });
+              members[spec.key] = memberEntry(id, spec);
+            };
+
+            // 1. members that go: their DELETE first, so an NI that goes with them can follow
+            for (const key of plan.members.delete) {
+              const m = members[key];
+              if (!m || m.deleting) continue;
+              m.deleting = true;
+              delete queuedMembers[key];
+              enqueue.sendTo(m.id, { type: 'DELETE' } satisfies EndpointEvent);
+            }
+            // 2. NIs that go: now, or when their last app member is gone
+            for (const name of plan.networks.delete) {
+              const ni = networks[name];
+              delete queuedNetworks[name];
+              if (!ni || ni.deleteRequested) continue;
+              ni.deleteRequested = true;
+              if (appMembersOf(members, name).length === 0) {
+                ni.deleting = true;
+                enqueue.sendTo(ni.id, { type: 'DELETE' } satisfies NiEvent);
+              }
+            }
+            // 3. NIs that change in place
+            for (const { spec, fields } of plan.networks.update) {
+              const ni = networks[spec.name];
+              if (!ni || ni.deleteRequested) continue;
+              ni.port = spec.port;
+              enqueue.sendTo(ni.id, { type: 'UPDATE', spec, fields } satisfies NiEvent);
+              const portState = spec.port ? context.portStates[spec.port] : undefined;
+              if (spec.port && portState) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: spec.port, ...portState } satisfies NiEvent);
+            }
+            // 4. new NIs (after the old actor of the same name is gone)
+            for (const spec of plan.networks.create) {
+              if (networks[spec.name]) queuedNetworks[spec.name] = spec;
+              else spawnNi(spec);
+            }
+            // 5. members that change in place
+            for (const { spec, fields } of plan.members.update) {
+              const m = members[spec.key];
+              if (!m || m.deleting) continue;
+              const next = memberEntry(m.id, spec);
+              members[spec.key] = next;
+              enqueue.sendTo(m.id, { type: 'UPDATE', spec, fields } satisfies EndpointEvent);
+              const owner = next.network ? networks[next.network] : undefined;
+              if (owner?.bridge && !owner.deleting) enqueue.sendTo(m.id, { type: 'NI_UP', bridge: owner.bridge } satisfies EndpointEvent);
+              else if (next.network !== m.network) enqueue.sendTo(m.id, { type: 'NI_DOWN' } satisfies EndpointEvent);
+            }
+            // 6. new members (after the old actor of the same key is gone)
+            for (const spec of plan.members.create) {
+              if (members[spec.key]) queuedMembers[spec.key] = spec;
+              else spawnMember(spec);
+            }
+            enqueue.assign({ gen, networks, members, queuedNetworks, queuedMembers });
+          }),
+        },
+        NI_UP: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const ni = context.networks[event.name];
+            if (!ni || ni.id !== event.id || ni.deleting) return;
+            enqueue.assign({ networks: { ...context.networks, [event.name]: { ...ni, bridge: event.bridge } } });
+            for (const m of Object.values(context.members)) {
+              if (m.network === event.name && !m.deleting) enqueue.sendTo(m.id, { type: 'NI_UP', bridge: event.bridge } satisfies EndpointEvent);
+            }
+          }),
+        },
+        NI_DOWN: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const ni = context.networks[event.name];
+            if (!ni || ni.id !== event.id) return;
+            enqueue.assign({ networks: { ...context.networks, [event.name]: { ...ni, bridge: undefined } } });
+            for (const m of Object.values(context.members)) {
+              if (m.network === event.name && !m.deleting) enqueue.sendTo(m.id, { type: 'NI_DOWN' } satisfies EndpointEvent);
+            }
+          }),
+        },
+        PORT_STATE: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const state = { present: event.present, carrier: event.carrier };
+            enqueue.assign({ portStates: { ...context.portStates, [event.port]: state } });
+            for (const ni of Object.values(context.networks)) {
+              if (ni.port === event.port && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: event.port, ...state } satisfies NiEvent);
+            }
+          }),
+        },
+        CHILD_DELETED: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const networks = { ...context.networks };
+            const members = { ...context.members };
+            const queuedNetworks = { ...context.queuedNetworks };
+            const queuedMembers = { ...context.queuedMembers };
+            let gen = context.gen;
+            enqueue.stopChild(event.id);
+
+            const memberKey = Object.keys(members).find((k) => members[k]?.id === event.id);
+            const niName = Object.keys(networks).find((k) => networks[k]?.id === event.id);
+            if (memberKey) {
+              const gone = members[memberKey] as MemberEntry;
+              delete members[memberKey];
+              // an NI waiting for its last member can go now
+              const ni = gone.network ? networks[gone.network] : undefined;
+              if (gone.network && ni?.deleteRequested && !ni.deleting && appMembersOf(members, gone.network).length === 0) {
+                networks[gone.network] = { ...ni, deleting: true };
+                enqueue.sendTo(ni.id, { type: 'DELETE' } satisfies NiEvent);
+              }
+              const next = queuedMembers[memberKey];
+              if (next) {
+                delete queuedMembers[memberKey];
+                const id = memberChildId(next, ++gen);
+                const bridgeNi = memberBridgeNetwork(next);
+                const owner = bridgeNi ? networks[bridgeNi] : undefined;
+                enqueue.spawnChild('endpoint', { id, input: { spec: next, bridge: owner && !owner.deleting ? owner.bridge : undefined } });
+                members[next.key] = memberEntry(id, next);
+              }
+            }
+            if (niName) {
+              delete networks[niName];
+              const next = queuedNetworks[niName];
+              if (next) {
+                delete queuedNetworks[niName];
+                const id = niChildId(next.name, ++gen);
+                const port = next.port ? context.portStates[next.port] : undefined;
+                enqueue.spawnChild('networkInstance', { id, input: { spec: next, port } });
+                networks[next.name] = { id, port: next.port, deleting: false, deleteRequested: false };
+              }
+            }
+            enqueue.assign({ gen, networks, members, queuedNetworks, queuedMembers });
+          }),
+        },
+      },
+    },
+  },
+});
