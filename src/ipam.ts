@@ -1,0 +1,231 @@
+// IP reservations of app interfaces on local network instances, persisted in `<stateDir>/reservations.json`.
+//
+// A key (`<app>/<ni>`) holds its address while the app exists. release() keeps the address as a hint for that key:
+// a redeployed app gets the same address back, because new allocations take the lowest free address that is
+// nobody's hint first and reuse a hinted address only when the range has nothing else left (its hint is then
+// dropped). So hints never block allocation, and there are never more of them than addresses in the ranges.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import ipaddr from 'ipaddr.js';
+
+export const RESERVATIONS_FILE = 'reservations.json';
+
+export class IpamError extends Error {
+  readonly kind = 'IpamError' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'IpamError';
+  }
+}
+
+interface Entry {
+  ip: string;
+  /** the address came from the config, not from the range */
+  static: boolean;
+  /** the key's app is gone: the address is only a hint for its return */
+  released: boolean;
+}
+
+interface FileShape {
+  version: 1;
+  networks: Record<string, Record<string, Entry>>;
+}
+
+export interface ReserveOptions {
+  range: { start: string; end: string };
+  /** the interface's static address from the config */
+  static?: string;
+  /** addresses that are not the range's to give: the gateway, other apps' static addresses, static DNS hosts */
+  taken: string[];
+}
+
+function toInt(ip: string, what: string): number {
+  if (!ipaddr.IPv4.isValidFourPartDecimal(ip)) throw new IpamError(`${what}: not an IPv4 address: ${JSON.stringify(ip)}`);
+  const b = ipaddr.IPv4.parse(ip).toByteArray();
+  return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
+}
+
+function toIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+function parseFile(text: string, path: string): FileShape {
+  const corrupt = (why: string): IpamError =>
+    new IpamError(`reservations file ${path} is corrupt (${why}); move it away to start over with new addresses`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(e instanceof Error ? e.message : String(e));
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw corrupt('not a JSON object');
+  const doc = v as Record<string, unknown>;
+  if (doc['version'] !== 1) throw corrupt(`unknown version ${JSON.stringify(doc['version'])}`);
+  const nets = doc['networks'];
+  if (typeof nets !== 'object' || nets === null || Array.isArray(nets)) throw corrupt('"networks" is not an object');
+  const out: FileShape = { version: 1, networks: {} };
+  for (const [ni, keys] of Object.entries(nets as Record<string, unknown>)) {
+    if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw corrupt(`networks.${ni} is not an object`);
+    const entries: Record<string, Entry> = {};
+    const seen = new Map<string, string>();
+    for (const [key, e] of Object.entries(keys as Record<string, unknown>)) {
+      const at = `networks.${ni}[${JSON.stringify(key)}]`;
+      if (typeof e !== 'object' || e === null) throw corrupt(`${at} is not an object`);
+      const { ip, static: isStatic, released } = e as Record<string, unknown>;
+      if (typeof ip !== 'string' || !ipaddr.IPv4.isValidFourPartDecimal(ip)) throw corrupt(`${at}.ip is not an IPv4 address`);
+      if (typeof isStatic !== 'boolean' || typeof released !== 'boolean') throw corrupt(`${at}: "static" and "released" must be booleans`);
+      const other = seen.get(ip);
+      if (other !== undefined && !released) throw corrupt(`${ip} is reserved for both ${JSON.stringify(other)} and ${JSON.stringify(key)}`);
+      if (!released) seen.set(ip, key);
+      entries[key] = { ip, static: isStatic, released };
+    }
+    out.networks[ni] = entries;
+  }
+  return out;
+}
+
+export class Ipam {
+  private dirty = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly doc: FileShape,
+  ) {}
+
+  /** Loads `<stateDir>/reservations.json` (absent: empty). A corrupt file is an error naming it, never trusted. */
+  static async open(stateDir: string): Promise<Ipam> {
+    const path = join(stateDir, RESERVATIONS_FILE);
+    let text: string | undefined;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    return new Ipam(path, text === undefined ? { version: 1, networks: {} } : parseFile(text, path));
+  }
+
+  /**
+   * The key's address: the static one if given, else its current (or released) address when that is still in the
+   * range and free, else the lowest free address of the range. A static address wins over another key's
+   * reservation of it (that key is moved on its next reserve()). Throws IpamError when the range is full.
+   */
+  reserve(ni: string, key: string, opts: ReserveOptions): string {
+    const net = (this.doc.networks[ni] ??= {});
+    const start = toInt(opts.range.start, `${ni} range start`);
+    const end = toInt(opts.range.end, `${ni} range end`);
+    if (end < start) throw new IpamError(`${ni}: range ${opts.range.start}-${opts.range.end} is empty`);
+    const taken = new Set(opts.taken.map((t) => toInt(t, `${ni} taken address`)));
+    const mine = net[key];
+
+    if (opts.static !== undefined) {
+      const ip = toIp(toInt(opts.static, `${key} static address`));
+      for (const [k, e] of Object.entries(net)) if (k !== key && e.ip === ip) delete net[k];
+      this.set(net, key, { ip, static: true, released: false });
+      return ip;
+    }
+
+    const usedByOthers = new Set<number>();
+    const hintedByOthers = new Set<number>();
+    for (const [k, e] of Object.entries(net)) {
+      if (k === key) continue;
+      (e.released ? hintedByOthers : usedByOthers).add(toInt(e.ip, k));
+    }
+    const free = (n: number): boolean => n >= start && n <= end && !taken.has(n) && !usedByOthers.has(n);
+
+    if (mine && free(toInt(mine.ip, key))) {
+      this.dropHintsOf(net, key, mine.ip);
+      this.set(net, key, { ip: mine.ip, static: false, released: false });
+      return mine.ip;
+    }
+    let fallback: number | undefined;
+    for (let n = start; n <= end; n++) {
+      if (!free(n)) continue;
+      if (!hintedByOthers.has(n)) {
+        fallback = n;
+        break;
+      }
+      fallback ??= n;
+    }
+    if (fallback === undefined) {
+      throw new IpamError(`${ni}: no free address in ${opts.range.start}-${opts.range.end} for ${key}`);
+    }
+    const ip = toIp(fallback);
+    this.dropHintsOf(net, key, ip);
+    this.set(net, key, { ip, static: false, released: false });
+    return ip;
+  }
+
+  /** The app is gone: its address is free, and kept as a hint for the key's return. Absent is success. */
+  release(ni: string, key: string): void {
+    const e = this.doc.networks[ni]?.[key];
+    if (!e || e.released) return;
+    e.released = true;
+    this.dirty = true;
+  }
+
+  /** The key's reserved address (undefined when released or unknown). */
+  get(ni: string, key: string): string | undefined {
+    const e = this.doc.networks[ni]?.[key];
+    return e && !e.released ? e.ip : undefined;
+  }
+
+  /** Active reservations of an NI, by key. */
+  reservations(ni: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, e] of Object.entries(this.doc.networks[ni] ?? {})) if (!e.released) out[k] = e.ip;
+    return out;
+  }
+
+  /** The NI is gone: forget its reservations and hints. */
+  forgetNetwork(ni: string): void {
+    if (this.doc.networks[ni] === undefined) return;
+    delete this.doc.networks[ni];
+    this.dirty = true;
+  }
+
+  /** Writes the file atomically (temp + fsync + rename + fsync of the directory); nothing when nothing changed. */
+  async save(): Promise<void> {
+    if (!this.dirty) return;
+    const dir = dirname(this.path);
+    await mkdir(dir, { recursive: true });
+    const tmp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`;
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(`${JSON.stringify(this.doc, null, 2)}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, this.path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    const d = await open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+    this.dirty = false;
+  }
+
+  private set(net: Record<string, Entry>, key: string, e: Entry): void {
+    const cur = net[key];
+    if (cur && cur.ip === e.ip && cur.static === e.static && cur.released === e.released) return;
+    net[key] = e;
+    this.dirty = true;
+  }
+
+  /** An address given to `key` is no longer a hint for anyone else. */
+  private dropHintsOf(net: Record<string, Entry>, key: string, ip: string): void {
+    for (const [k, e] of Object.entries(net)) {
+      if (k !== key && e.released && e.ip === ip) {
+        delete net[k];
+        this.dirty = true;
+      }
+    }
+  }
+}
