@@ -17,10 +17,14 @@ const ifname = z
 const ipv4 = z.ipv4({ error: 'must be an IPv4 address' });
 const cidr4 = z.cidrv4({ error: 'must be an IPv4 prefix such as 10.0.0.0/24' });
 const mac = z
-  .string()
+  .string({ error: 'must be a string' })
   .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'must be a MAC address such as 02:00:00:00:00:01' })
-  .transform((m) => m.toLowerCase());
-const mtu = z.number().int({ error: 'must be an integer' }).min(576, { error: 'must be at least 576' }).max(9216, { error: 'must be at most 9216' });
+  .transform((m) => m.toLowerCase())
+  // A multicast or all-zero MAC cannot be set on an interface.
+  .refine((m) => (Number.parseInt(m.slice(0, 2), 16) & 1) === 0 && m !== '00:00:00:00:00:00', {
+    error: 'must be a unicast MAC address (lowest bit of the first octet clear, not all zeros)',
+  });
+const mtu = z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(576, { error: 'must be at least 576' }).max(9216, { error: 'must be at most 9216' });
 
 export const portSchema = z.strictObject({ name, ifname });
 
@@ -29,7 +33,15 @@ export const dnsSchema = z.strictObject({
   hosts: z.array(z.strictObject({ name: appName, ip: ipv4 })).default([]),
 });
 
-const niCommon = { name, port: name.optional(), mtu: mtu.optional() };
+// One `port` per NI: bridging two ports into one switch NI risks a loop, and a local NI masquerades out of one uplink.
+const niPort = z
+  .string({
+    error: (iss) =>
+      Array.isArray(iss.input) ? `${iss.input.length} ports given: a network instance has at most one port` : 'must be a string',
+  })
+  .regex(/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/, { error: 'must be a port name from ports' });
+
+const niCommon = { name, port: niPort.optional(), mtu: mtu.optional() };
 
 export const switchNetworkSchema = z.strictObject({
   ...niCommon,
@@ -46,14 +58,27 @@ export const localNetworkSchema = z.strictObject({
 });
 
 export const networkSchema = z.discriminatedUnion('type', [switchNetworkSchema, localNetworkSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union' ? 'type must be "local" or "switch"' : undefined,
+  error: (issue) => {
+    if (issue.code !== 'invalid_union') return undefined;
+    const type: unknown = isRecord(issue.input) ? issue.input['type'] : undefined;
+    return type === undefined ? 'type is required: "local" or "switch"' : `type must be "local" or "switch", got ${JSON.stringify(type)}`;
+  },
 });
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const netnsRule = 'must be a namespace path such as /run/netns/web, or a pid';
 
 export const interfaceSchema = z.strictObject({
   network: name,
   // veth: edgenet creates the pair and moves one end into this namespace (a path such as /run/netns/web, or a pid).
-  netns: z.union([z.string().min(1), z.number().int().positive()]).optional(),
+  netns: z
+    .union([z.string().regex(/^\/\S*$/, { error: netnsRule }), z.number().int({ error: netnsRule }).positive({ error: netnsRule })], {
+      error: netnsRule,
+    })
+    .optional(),
   ifname: ifname.optional(),
   // tap: the hypervisor creates the interface; edgenet waits for it and enslaves it.
   tap: ifname.optional(),

@@ -1,0 +1,86 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { Config } from './config-schema.ts';
+import { endpointsOf, networksOf, portsOf } from './config-resolve.ts';
+import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config-resolve.ts';
+
+// A push is diffed on the resolved forms, so a default that resolves to the same value is no change.
+
+export interface Changed<T> {
+  key: string;
+  before: T;
+  after: T;
+  /** top-level fields of the resolved spec that differ */
+  fields: string[];
+  /** delete + create of this object alone; false: send UPDATE with `fields` */
+  recreate: boolean;
+}
+
+export interface Removed<T> {
+  key: string;
+  before: T;
+}
+
+export interface SetDiff<T> {
+  added: T[];
+  removed: Removed<T>[];
+  changed: Changed<T>[];
+  /** keys */
+  unchanged: string[];
+}
+
+export interface ConfigDiff {
+  /** keyed by NI name */
+  networks: SetDiff<NetworkResolved>;
+  /** keyed by `<app>/<network>` */
+  endpoints: SetDiff<EndpointSpec>;
+  /** keyed by port name */
+  ports: SetDiff<PortSpecResolved>;
+}
+
+// A new type or subnet is a different bridge address, firewall set and dnsmasq: rebuild that NI.
+const NETWORK_RECREATE: ReadonlySet<string> = new Set(['type', 'subnet', 'prefixlen']);
+// The link itself differs (another kind, namespace, tap or inside name): delete it and create the new one.
+const ENDPOINT_RECREATE: ReadonlySet<string> = new Set(['kind', 'netns', 'hostIfname', 'appIfname']);
+// Another NIC altogether.
+const PORT_RECREATE: ReadonlySet<string> = new Set(['ifname']);
+
+/** `before` undefined: first apply, everything is added. Both configs must be valid (validateConfig). */
+export function diffConfig(before: Config | undefined, after: Config): ConfigDiff {
+  return {
+    networks: diffSets(before ? networksOf(before) : [], networksOf(after), (n) => n.name, NETWORK_RECREATE),
+    endpoints: diffSets(before ? endpointsOf(before) : [], endpointsOf(after), (e) => e.key, ENDPOINT_RECREATE),
+    ports: diffSets(before ? portsOf(before) : [], portsOf(after), (p) => p.name, PORT_RECREATE),
+  };
+}
+
+export function isEmptyDiff(diff: ConfigDiff): boolean {
+  return [diff.networks, diff.endpoints, diff.ports].every((d) => d.added.length + d.removed.length + d.changed.length === 0);
+}
+
+function diffSets<T extends object>(before: readonly T[], after: readonly T[], keyOf: (t: T) => string, recreateOn: ReadonlySet<string>): SetDiff<T> {
+  const old = new Map(before.map((t) => [keyOf(t), t]));
+  const keys = new Set(after.map(keyOf));
+  const diff: SetDiff<T> = { added: [], removed: [], changed: [], unchanged: [] };
+  for (const spec of after) {
+    const key = keyOf(spec);
+    const prev = old.get(key);
+    if (prev === undefined) {
+      diff.added.push(spec);
+      continue;
+    }
+    const fields = changedFields(prev, spec);
+    if (fields.length === 0) diff.unchanged.push(key);
+    else diff.changed.push({ key, before: prev, after: spec, fields, recreate: fields.some((f) => recreateOn.has(f)) });
+  }
+  for (const [key, spec] of old) {
+    if (!keys.has(key)) diff.removed.push({ key, before: spec });
+  }
+  return diff;
+}
+
+function changedFields(a: object, b: object): string[] {
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const fields = new Set([...Object.keys(ra), ...Object.keys(rb)]);
+  return [...fields].filter((f) => !isDeepStrictEqual(ra[f], rb[f]));
+}

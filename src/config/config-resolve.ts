@@ -1,0 +1,215 @@
+import ipaddr from 'ipaddr.js';
+import { bridgeName, deriveMac, endpointKey, vethHostName } from '../names.ts';
+import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
+
+// What the actors need, derived once from a valid config (validateConfig has run: subnets parse, names are unique).
+
+export interface IpRange {
+  start: string;
+  end: string;
+}
+
+interface NetworkResolvedCommon {
+  name: string;
+  bridge: string;
+  mtu?: number;
+  /** port name (from `ports`) */
+  port?: string;
+  /** the port's kernel interface name */
+  portIfname?: string;
+}
+
+export interface SwitchNetworkResolved extends NetworkResolvedCommon {
+  type: 'switch';
+}
+
+export interface LocalNetworkResolved extends NetworkResolvedCommon {
+  type: 'local';
+  /** network address and prefix, e.g. 10.50.0.0/24 */
+  subnet: string;
+  prefixlen: number;
+  gateway: string;
+  dhcpRange: IpRange;
+  dns: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+}
+
+export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
+
+interface EndpointSpecCommon {
+  /** `<app>/<network>`: an app joins a network instance at most once */
+  key: string;
+  app: string;
+  network: string;
+  networkType: 'local' | 'switch';
+  /** the NI's bridge, which the host side is enslaved to */
+  bridge: string;
+  /** host-side interface: the veth's host end, or the tap's name */
+  hostIfname: string;
+  mac: string;
+  /** static address (local NIs only); absent: allocated from the DHCP range */
+  ip?: string;
+  /** the NI's MTU */
+  mtu?: number;
+}
+
+export interface VethEndpointSpec extends EndpointSpecCommon {
+  kind: 'veth';
+  /** the app's namespace: a path such as /run/netns/web, or a pid */
+  netns: string | number;
+  /** name inside the app's namespace */
+  appIfname: string;
+}
+
+export interface TapEndpointSpec extends EndpointSpecCommon {
+  kind: 'tap';
+}
+
+export type EndpointSpec = VethEndpointSpec | TapEndpointSpec;
+
+export interface PortSpecResolved {
+  name: string;
+  ifname: string;
+  /** the NI that uses the port, if any */
+  network?: string;
+  /** enslaved to the NI's bridge: only on a switch NI (a local NI's port is its NAT uplink, never enslaved) */
+  attach: boolean;
+  /** the switch NI's MTU, applied to the port while it is attached */
+  mtu?: number;
+}
+
+/** An IPv4 subnet as numbers, for range arithmetic that ipaddr.js does not offer. */
+export interface SubnetInfo {
+  /** normalized `network/prefixlen` */
+  cidr: string;
+  prefixlen: number;
+  network: number;
+  broadcast: number;
+}
+
+export function ipToInt(ip: string): number {
+  return ipaddr.IPv4.parse(ip).toByteArray().reduce((n, b) => n * 256 + b, 0);
+}
+
+export function intToIp(n: number): string {
+  return new ipaddr.IPv4([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]).toString();
+}
+
+/** Throws on text that is not an IPv4 CIDR (the schema has checked it already). */
+export function subnetInfo(cidr: string): SubnetInfo {
+  const [, prefixlen] = ipaddr.IPv4.parseCIDR(cidr);
+  const network = ipToInt(ipaddr.IPv4.networkAddressFromCIDR(cidr).toString());
+  const broadcast = ipToInt(ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString());
+  return { cidr: `${intToIp(network)}/${prefixlen}`, prefixlen, network, broadcast };
+}
+
+/** Default gateway: the first host of the subnet. */
+export function defaultGateway(s: SubnetInfo): string {
+  return intToIp(s.network + 1);
+}
+
+/**
+ * Default DHCP range: the upper half of the subnet (network + size/2 .. broadcast - 1), e.g. /24 → .128–.254,
+ * /29 → .4–.6, /30 → .2–.2. When the gateway lies inside it, the larger side of the gateway is kept; if that leaves
+ * nothing (a /30 with the gateway on .2), the largest run of hosts other than the gateway is used. Undefined when
+ * the subnet has no host besides the gateway (/31, /32: refused by the checks).
+ */
+export function defaultDhcpRange(s: SubnetInfo, gateway: string): IpRange | undefined {
+  const gw = ipToInt(gateway);
+  const firstHost = s.network + 1;
+  const lastHost = s.broadcast - 1;
+  if (lastHost < firstHost) return undefined;
+  const upper = largestRunWithout(Math.max(firstHost, s.network + Math.floor((s.broadcast - s.network + 1) / 2)), lastHost, gw);
+  const run = upper ?? largestRunWithout(firstHost, lastHost, gw);
+  return run && { start: intToIp(run[0]), end: intToIp(run[1]) };
+}
+
+function largestRunWithout(start: number, end: number, hole: number): [number, number] | undefined {
+  if (start > end) return undefined;
+  if (hole < start || hole > end) return [start, end];
+  const below: [number, number] = [start, hole - 1];
+  const above: [number, number] = [hole + 1, end];
+  const size = (r: [number, number]): number => r[1] - r[0] + 1;
+  const best = size(above) >= size(below) ? above : below;
+  return size(best) > 0 ? best : undefined;
+}
+
+export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = []): NetworkResolved {
+  const portIfname = ni.port === undefined ? undefined : ports.find((p) => p.name === ni.port)?.ifname;
+  const common: NetworkResolvedCommon = {
+    name: ni.name,
+    bridge: bridgeName(ni.name),
+    ...(ni.mtu !== undefined && { mtu: ni.mtu }),
+    ...(ni.port !== undefined && { port: ni.port }),
+    ...(portIfname !== undefined && { portIfname }),
+  };
+  return ni.type === 'switch' ? { ...common, type: 'switch' } : { ...common, ...resolveLocal(ni) };
+}
+
+function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
+  const s = subnetInfo(ni.subnet);
+  const gateway = ni.gateway ?? defaultGateway(s);
+  // A valid config has room for a range; the fallback only keeps this total for unchecked input.
+  const dhcpRange = ni.dhcpRange ?? defaultDhcpRange(s, gateway) ?? { start: gateway, end: gateway };
+  return {
+    type: 'local',
+    subnet: s.cidr,
+    prefixlen: s.prefixlen,
+    gateway,
+    dhcpRange: { start: dhcpRange.start, end: dhcpRange.end },
+    dns: {
+      forwarders: [...(ni.dns?.forwarders ?? [])],
+      hosts: (ni.dns?.hosts ?? []).map((h) => ({ name: h.name, ip: h.ip })),
+    },
+  };
+}
+
+export function networksOf(config: Config): NetworkResolved[] {
+  return config.networks.map((ni) => resolveNetwork(ni, config.ports));
+}
+
+export function isVeth(itf: InterfaceSpec): boolean {
+  return itf.tap === undefined;
+}
+
+/** Names inside the app's namespace, by interface index: given `ifname`, else `eth<n>` with n counting the app's veths. */
+export function appIfnames(app: AppSpec): (string | undefined)[] {
+  let n = 0;
+  return app.interfaces.map((itf) => (isVeth(itf) ? (itf.ifname ?? `eth${n++}`) : undefined));
+}
+
+export function endpointsOf(config: Config): EndpointSpec[] {
+  const networks = new Map(config.networks.map((ni) => [ni.name, ni]));
+  return config.apps.flatMap((app) => {
+    const inside = appIfnames(app);
+    return app.interfaces.map((itf, i): EndpointSpec => {
+      const ni = networks.get(itf.network);
+      const common: EndpointSpecCommon = {
+        key: endpointKey(app.name, itf.network),
+        app: app.name,
+        network: itf.network,
+        networkType: ni?.type ?? 'switch',
+        bridge: bridgeName(itf.network),
+        hostIfname: itf.tap ?? vethHostName(app.name, itf.network),
+        mac: itf.mac ?? deriveMac(app.name, itf.network),
+        ...(itf.ip !== undefined && { ip: itf.ip }),
+        ...(ni?.mtu !== undefined && { mtu: ni.mtu }),
+      };
+      if (itf.tap !== undefined) return { ...common, kind: 'tap' };
+      return { ...common, kind: 'veth', netns: itf.netns ?? '', appIfname: inside[i] ?? 'eth0' };
+    });
+  });
+}
+
+export function portsOf(config: Config): PortSpecResolved[] {
+  return config.ports.map((p) => {
+    const ni = config.networks.find((n) => n.port === p.name);
+    const attach = ni?.type === 'switch';
+    return {
+      name: p.name,
+      ifname: p.ifname,
+      ...(ni && { network: ni.name }),
+      attach,
+      ...(attach && ni?.mtu !== undefined && { mtu: ni.mtu }),
+    };
+  });
+}

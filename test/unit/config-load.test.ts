@@ -1,0 +1,249 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.ts';
+import type { ConfigIssue } from '../../src/errors.ts';
+import { formatPath, loadConfigFile, parseConfigText, validateConfig } from '../../src/config/config-load.ts';
+
+const fixture = (name: string): string => new URL(`../fixtures/config/${name}`, import.meta.url).pathname;
+
+type Doc = { ports: Record<string, unknown>[]; networks: Record<string, unknown>[]; apps: { name: string; interfaces: Record<string, unknown>[] }[] };
+
+/** A small valid config; each row breaks one thing in a fresh copy. */
+function base(): Doc {
+  return {
+    ports: [
+      { name: 'uplink', ifname: 'eth1' },
+      { name: 'fieldbus', ifname: 'eth2' },
+    ],
+    networks: [
+      { name: 'lan', type: 'local', port: 'uplink', subnet: '10.50.0.0/24' },
+      { name: 'plant', type: 'switch', port: 'fieldbus' },
+      { name: 'lab', type: 'local', subnet: '10.60.0.0/24' },
+    ],
+    apps: [
+      { name: 'web', interfaces: [{ network: 'lan', netns: '/run/netns/web' }, { network: 'plant', tap: 'vif7' }] },
+      { name: 'db', interfaces: [{ network: 'lab', netns: '/run/netns/db' }] },
+    ],
+  };
+}
+
+function issuesOf(run: () => unknown): readonly ConfigIssue[] {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError, the config was accepted');
+}
+
+const doc = (edit: (d: Doc) => void) => (): unknown => {
+  const d = base();
+  edit(d);
+  return validateConfig(d);
+};
+const text = (t: string) => (): unknown => parseConfigText(t);
+
+// One row per class of mistake: the issue must name the path and the rule (and the offending value).
+const badInput: { mistake: string; run: () => unknown; path: string; message: string | RegExp }[] = [
+  { mistake: 'not YAML', run: text('ports: [a, b\nnetworks: {'), path: '', message: /^not valid YAML\/JSON: .+ at line \d+ col \d+$/ },
+  { mistake: 'broken JSON', run: text('{ "ports": [ }'), path: '', message: /^not valid YAML\/JSON: .+ at line 1 col \d+$/ },
+  { mistake: 'duplicate YAML key', run: text('ports: []\nports: []\n'), path: '', message: /^not valid YAML\/JSON: Map keys must be unique at line 2 col 1$/ },
+  { mistake: 'empty document', run: text('  \n# nothing\n'), path: '', message: 'the config is empty: expected a document with ports, networks and apps' },
+  { mistake: 'null document', run: () => validateConfig(null), path: '', message: 'the config is empty: expected a document with ports, networks and apps' },
+  { mistake: 'scalar document', run: text('hello'), path: '', message: 'the config must be a mapping with ports, networks and apps, got the text "hello"' },
+  { mistake: 'two documents', run: text('ports: []\n---\nports: []\n'), path: '', message: 'expected one YAML document, found 2 (separated by ---)' },
+  { mistake: 'unknown NI type', run: doc((d) => { d.networks[2]!['type'] = 'bridge'; }), path: 'networks[2].type', message: 'type must be "local" or "switch", got "bridge"' },
+  { mistake: 'missing NI type', run: doc((d) => { delete d.networks[1]!['type']; }), path: 'networks[1].type', message: 'type is required: "local" or "switch"' },
+  { mistake: 'missing subnet on a local NI', run: doc((d) => { delete d.networks[2]!['subnet']; }), path: 'networks[2].subnet', message: 'is required' },
+  { mistake: 'wrong value type', run: doc((d) => { d.networks[0]!['mtu'] = '1500'; }), path: 'networks[0].mtu', message: 'must be a number, got "1500"' },
+  { mistake: 'number where a name goes', run: doc((d) => { d.apps[1]!.name = 1234 as unknown as string; }), path: 'apps[1].name', message: 'must be a string, got 1234 (quote it in YAML)' },
+  { mistake: 'list where a mapping goes', run: doc((d) => { d.networks[0]!['dhcpRange'] = ['10.50.0.2', '10.50.0.9']; }), path: 'networks[0].dhcpRange', message: 'must be a mapping' },
+  { mistake: 'unknown port reference', run: doc((d) => { d.networks[0]!['port'] = 'uplink2'; }), path: 'networks[0].port', message: 'unknown port "uplink2" (not in ports)' },
+  { mistake: 'unknown network reference', run: doc((d) => { d.apps[0]!.interfaces[1]!['network'] = 'lan2'; }), path: 'apps[0].interfaces[1].network', message: 'unknown network "lan2"' },
+  { mistake: 'duplicate network name', run: doc((d) => { d.networks[2]!['name'] = 'lan'; }), path: 'networks[2].name', message: 'duplicate network name "lan" (also networks[0])' },
+  { mistake: 'duplicate app name', run: doc((d) => { d.apps[1]!.name = 'web'; }), path: 'apps[1].name', message: 'duplicate app name "web" (also apps[0])' },
+  { mistake: 'duplicate port name', run: doc((d) => { d.ports[1]!['name'] = 'uplink'; }), path: 'ports[1].name', message: 'duplicate port name "uplink" (also ports[0])' },
+  { mistake: 'duplicate port ifname', run: doc((d) => { d.ports[1]!['ifname'] = 'eth1'; }), path: 'ports[1].ifname', message: 'interface "eth1" is already port "uplink" (ports[0])' },
+  { mistake: 'bad network name', run: doc((d) => { d.networks[2]!['name'] = 'Lab_1'; }), path: 'networks[2].name', message: 'must match [a-z0-9-]{1,15}, not starting or ending with "-", got "Lab_1"' },
+  { mistake: 'network name too long', run: doc((d) => { d.networks[2]!['name'] = 'a-very-long-name'; }), path: 'networks[2].name', message: /^must match \[a-z0-9-\]\{1,15\}.*got "a-very-long-name"$/ },
+  { mistake: 'bad interface name', run: doc((d) => { d.ports[0]!['ifname'] = 'eth 1'; }), path: 'ports[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "eth 1"' },
+  { mistake: 'unknown field', run: doc((d) => { d.apps[0]!.interfaces[0]!['nets'] = '/run/netns/x'; }), path: 'apps[0].interfaces[0]', message: 'unknown field "nets"' },
+  { mistake: 'unknown top-level field', run: doc((d) => { (d as unknown as Record<string, unknown>)['endpoints'] = []; }), path: '', message: 'unknown field "endpoints"' },
+  { mistake: 'subnet on a switch NI', run: doc((d) => { d.networks[1]!['subnet'] = '10.70.0.0/24'; }), path: 'networks[1]', message: 'unknown field "subnet" (switch networks have no subnet)' },
+  { mistake: 'DHCP on a switch NI', run: doc((d) => { d.networks[1]!['dhcpRange'] = { start: '10.0.0.2', end: '10.0.0.9' }; }), path: 'networks[1]', message: 'unknown field "dhcpRange" (switch networks have no IP services)' },
+  { mistake: 'two ports on one NI', run: doc((d) => { d.networks[1]!['port'] = ['fieldbus', 'uplink']; }), path: 'networks[1].port', message: '2 ports given: a network instance has at most one port' },
+  { mistake: 'tap and netns on one endpoint', run: doc((d) => { d.apps[0]!.interfaces[1]!['netns'] = '/run/netns/web'; }), path: 'apps[0].interfaces[1]', message: "an interface has either tap (a hypervisor's interface) or netns (a veth into a namespace), not both" },
+  { mistake: 'neither tap nor netns', run: doc((d) => { delete d.apps[1]!.interfaces[0]!['netns']; }), path: 'apps[1].interfaces[0]', message: "an interface needs netns (a veth into the app's namespace) or tap (a hypervisor's interface)" },
+  { mistake: 'relative netns path', run: doc((d) => { d.apps[1]!.interfaces[0]!['netns'] = 'db'; }), path: 'apps[1].interfaces[0].netns', message: 'must be a namespace path such as /run/netns/web, or a pid, got "db"' },
+  { mistake: 'ifname on a tap', run: doc((d) => { d.apps[0]!.interfaces[1]!['ifname'] = 'eth1'; }), path: 'apps[0].interfaces[1].ifname', message: 'ifname names a veth inside the app\'s namespace; tap interface "vif7" is named by tap' },
+  {
+    mistake: 'two switch NIs sharing one port',
+    run: doc((d) => { d.networks.push({ name: 'plant2', type: 'switch', port: 'fieldbus' }); }),
+    path: 'networks[3].port',
+    message: 'port "fieldbus" is already used by network "plant"',
+  },
+  { mistake: 'overlapping subnets', run: doc((d) => { d.networks[2]!['subnet'] = '10.50.0.0/16'; }), path: 'networks[2].subnet', message: 'subnet 10.50.0.0/16 overlaps subnet 10.50.0.0/24 of network "lan"' },
+  { mistake: 'subnet with host bits', run: doc((d) => { d.networks[2]!['subnet'] = '10.60.0.7/24'; }), path: 'networks[2].subnet', message: 'subnet 10.60.0.7/24 has host bits set (did you mean 10.60.0.0/24?)' },
+  { mistake: 'subnet too small', run: doc((d) => { d.networks[2]!['subnet'] = '10.60.0.0/31'; }), path: 'networks[2].subnet', message: 'subnet 10.60.0.0/31 is too small: a local network needs at least a /30 (a gateway and one host)' },
+  { mistake: 'loopback subnet', run: doc((d) => { d.networks[2]!['subnet'] = '127.1.0.0/16'; }), path: 'networks[2].subnet', message: 'subnet 127.1.0.0/16 is loopback address space' },
+  { mistake: 'gateway outside subnet', run: doc((d) => { d.networks[0]!['gateway'] = '10.51.0.1'; }), path: 'networks[0].gateway', message: 'gateway 10.51.0.1 is outside subnet 10.50.0.0/24' },
+  { mistake: 'gateway on the broadcast address', run: doc((d) => { d.networks[0]!['gateway'] = '10.50.0.255'; }), path: 'networks[0].gateway', message: 'gateway 10.50.0.255 is the broadcast address of subnet 10.50.0.0/24' },
+  { mistake: 'DHCP range outside subnet', run: doc((d) => { d.networks[0]!['dhcpRange'] = { start: '10.50.0.100', end: '10.50.1.20' }; }), path: 'networks[0].dhcpRange.end', message: 'DHCP range end 10.50.1.20 is outside subnet 10.50.0.0/24' },
+  { mistake: 'DHCP range reversed', run: doc((d) => { d.networks[0]!['dhcpRange'] = { start: '10.50.0.200', end: '10.50.0.100' }; }), path: 'networks[0].dhcpRange', message: 'DHCP range start 10.50.0.200 is after its end 10.50.0.100' },
+  { mistake: 'DHCP range containing the gateway', run: doc((d) => { d.networks[0]!['dhcpRange'] = { start: '10.50.0.1', end: '10.50.0.99' }; }), path: 'networks[0].dhcpRange', message: 'DHCP range 10.50.0.1-10.50.0.99 contains the gateway 10.50.0.1 (default: first host)' },
+  { mistake: 'static ip outside subnet', run: doc((d) => { d.apps[0]!.interfaces[0]!['ip'] = '10.60.0.10'; }), path: 'apps[0].interfaces[0].ip', message: 'ip 10.60.0.10 is outside subnet 10.50.0.0/24 of network "lan"' },
+  { mistake: 'static ip on the gateway', run: doc((d) => { d.apps[0]!.interfaces[0]!['ip'] = '10.50.0.1'; }), path: 'apps[0].interfaces[0].ip', message: 'ip 10.50.0.1 is the gateway of network "lan"' },
+  { mistake: 'ip on a switch NI', run: doc((d) => { d.apps[0]!.interfaces[1]!['ip'] = '10.70.0.5'; }), path: 'apps[0].interfaces[1].ip', message: 'switch network "plant" has no IP services: ip is only for local networks' },
+  {
+    mistake: 'static ip used twice on an NI',
+    run: doc((d) => {
+      d.apps[0]!.interfaces[0]!['ip'] = '10.50.0.10';
+      d.apps[1]!.interfaces.push({ network: 'lan', netns: '/run/netns/db', ip: '10.50.0.10' });
+    }),
+    path: 'apps[1].interfaces[1].ip',
+    message: 'ip 10.50.0.10 is already used by app "web" on network "lan"',
+  },
+  {
+    mistake: 'mac used twice on an NI',
+    run: doc((d) => {
+      d.apps[0]!.interfaces[0]!['mac'] = '02:00:00:00:00:01';
+      d.apps[1]!.interfaces.push({ network: 'lan', netns: '/run/netns/db', mac: '02:00:00:00:00:01' });
+    }),
+    path: 'apps[1].interfaces[1].mac',
+    message: 'mac 02:00:00:00:00:01 is already used by app "web" on network "lan"',
+  },
+  { mistake: 'multicast mac', run: doc((d) => { d.apps[0]!.interfaces[0]!['mac'] = '01:00:5e:00:00:01'; }), path: 'apps[0].interfaces[0].mac', message: /^must be a unicast MAC address .*, got "01:00:5e:00:00:01"$/ },
+  { mistake: 'app joining a network twice', run: doc((d) => { d.apps[1]!.interfaces.push({ network: 'lab', netns: '/run/netns/db2' }); }), path: 'apps[1].interfaces[1].network', message: 'app "db" already joins network "lab" (interfaces[0]): an app joins a network once' },
+  {
+    mistake: 'two veths with one name in one namespace',
+    run: doc((d) => { d.apps[1]!.interfaces.push({ network: 'lan', netns: '/run/netns/db', ifname: 'eth0' }); }),
+    path: 'apps[1].interfaces[1].ifname',
+    message: 'interface name "eth0" in namespace /run/netns/db is already used by app "db" on network "lab"',
+  },
+  { mistake: 'one tap on two endpoints', run: doc((d) => { d.apps[1]!.interfaces.push({ network: 'plant', tap: 'vif7' }); }), path: 'apps[1].interfaces[1].tap', message: 'tap "vif7" is already used by app "web" on network "plant"' },
+  { mistake: 'tap named like a port', run: doc((d) => { d.apps[0]!.interfaces[1]!['tap'] = 'eth2'; }), path: 'apps[0].interfaces[1].tap', message: 'tap "eth2" is the interface of port "fieldbus"' },
+  { mistake: "tap named like edgenet's links", run: doc((d) => { d.apps[0]!.interfaces[1]!['tap'] = 'enbr-plant'; }), path: 'apps[0].interfaces[1].tap', message: 'interface name "enbr-plant" is reserved: names starting "enbr" or "env" + 12 hex digits are edgenet\'s own links' },
+  { mistake: "port named like edgenet's links", run: doc((d) => { d.ports[0]!['ifname'] = 'env0123456789ab'; }), path: 'ports[0].ifname', message: /^interface name "env0123456789ab" is reserved/ },
+  {
+    mistake: 'duplicate DNS host name',
+    run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'printer', ip: '10.50.0.250' }, { name: 'printer', ip: '10.50.0.251' }] }; }),
+    path: 'networks[0].dns.hosts[1].name',
+    message: 'duplicate DNS host name "printer" on network "lan" (also dns.hosts[0])',
+  },
+  {
+    mistake: 'DNS host named like an app on the NI',
+    run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'web', ip: '10.50.0.250' }] }; }),
+    path: 'apps[0].interfaces[0].network',
+    message: 'app "web" gets the DNS name "web" on network "lan", which dns.hosts[0] also defines',
+  },
+];
+
+describe('bad config input', () => {
+  it.each(badInput)('$mistake → $path', ({ run, path, message }) => {
+    const issues = issuesOf(run);
+    expect(issues).toContainEqual({ path, message: typeof message === 'string' ? message : expect.stringMatching(message) });
+  });
+
+  it('reports every issue at once, each with its path, and the error text names the source', () => {
+    const d = base();
+    d.networks[0]!['port'] = 'nope';
+    d.apps[0]!.interfaces[1]!['network'] = 'lan2';
+    let error: unknown;
+    try {
+      validateConfig(d, 'edge.yaml');
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const e = error as ConfigError;
+    expect(e.issues.map((i) => i.path)).toEqual(['networks[0].port', 'apps[0].interfaces[1].network']);
+    expect(e.message).toBe(
+      'invalid config (edge.yaml):\n  networks[0].port: unknown port "nope" (not in ports)\n  apps[0].interfaces[1].network: unknown network "lan2"',
+    );
+  });
+
+  it('a missing file is a ConfigError naming the file', async () => {
+    await expect(loadConfigFile('/nonexistent/edgenet.yaml')).rejects.toMatchObject({
+      kind: 'ConfigError',
+      source: '/nonexistent/edgenet.yaml',
+      issues: [{ path: '', message: expect.stringMatching(/^cannot read config file: .*ENOENT/) }],
+    });
+  });
+});
+
+describe('port addresses (checked with the kernel\'s addresses)', () => {
+  const addresses: Record<string, { address: string; prefixlen: number }[]> = {
+    eth1: [{ address: 'fe80::1', prefixlen: 64 }, { address: '10.50.3.7', prefixlen: 16 }],
+    eth2: [],
+  };
+  const addressesOf = (ifname: string) => addresses[ifname] ?? [];
+
+  it('refuses a local NI subnet overlapping an address on its port', () => {
+    const issues = issuesOf(() => validateConfig(base(), undefined, { addressesOf }));
+    expect(issues).toEqual([
+      {
+        path: 'networks[0].subnet',
+        message: 'subnet 10.50.0.0/24 overlaps address 10.50.3.7/16 already on its port "uplink" (eth1): the device would lose its uplink',
+      },
+    ]);
+  });
+
+  it('accepts a subnet clear of the port addresses', () => {
+    const d = base();
+    d.networks[0]!['subnet'] = '10.49.0.0/24';
+    expect(() => validateConfig(d, undefined, { addressesOf })).not.toThrow();
+  });
+});
+
+describe('good config input', () => {
+  it('parses the DESIGN §3 example from YAML and JSON to the same config', async () => {
+    const fromYaml = await loadConfigFile(fixture('design-example.yaml'));
+    const fromJson = await loadConfigFile(fixture('design-example.json'));
+    expect(fromJson).toEqual(fromYaml);
+    expect(fromYaml.networks.map((n) => [n.name, n.type, n.port])).toEqual([
+      ['lan', 'local', 'uplink'],
+      ['plant', 'switch', 'fieldbus'],
+    ]);
+    expect(fromYaml.apps[0]?.interfaces[0]).toEqual({ network: 'lan', netns: '/run/netns/web', ifname: 'eth0', ip: '10.50.0.10' });
+  });
+
+  it('parses JSON text and YAML text, and fills list defaults', () => {
+    const json = parseConfigText(JSON.stringify({ networks: [{ name: 'lan', type: 'local', subnet: '10.9.0.0/24' }] }));
+    const yaml = parseConfigText('networks:\n  - name: lan\n    type: local\n    subnet: 10.9.0.0/24\n');
+    expect(json).toEqual(yaml);
+    expect(yaml).toEqual({ ports: [], networks: [{ name: 'lan', type: 'local', subnet: '10.9.0.0/24' }], apps: [] });
+  });
+
+  it('accepts an empty mapping as an empty config', () => {
+    expect(parseConfigText('{}')).toEqual({ ports: [], networks: [], apps: [] });
+  });
+
+  it('accepts systemd-style NIC names on ports (only edgenet\'s own name shapes are reserved)', () => {
+    const d = base();
+    d.ports[0]!['ifname'] = 'enp3s0';
+    expect(() => validateConfig(d)).not.toThrow();
+  });
+
+  it('lower-cases a given MAC and accepts a pid as netns', () => {
+    const d = base();
+    d.apps[1]!.interfaces[0] = { network: 'lab', netns: 4242, mac: '02:AB:CD:00:00:01' };
+    const config = validateConfig(d);
+    expect(config.apps[1]?.interfaces[0]).toEqual({ network: 'lab', netns: 4242, mac: '02:ab:cd:00:00:01' });
+  });
+
+  it('the test fixture really is the DESIGN example', () => {
+    expect(readFileSync(fixture('design-example.yaml'), 'utf8')).toContain('dhcpRange: { start: 10.50.0.100, end: 10.50.0.199 }');
+  });
+});
+
+describe('formatPath', () => {
+  it.each([
+    [[], ''],
+    [['networks', 1, 'port'], 'networks[1].port'],
+    [['apps', 0, 'interfaces', 2, 'ip'], 'apps[0].interfaces[2].ip'],
+    [['odd key'], '["odd key"]'],
+  ] as const)('%j → %s', (path, expected) => {
+    expect(formatPath(path)).toBe(expected);
+  });
+});
