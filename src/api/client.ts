@@ -1,0 +1,161 @@
+// Talks to the daemon's API over its unix socket (node:http with socketPath; no TCP anywhere).
+import { request } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import type { ApplyResult, Status, Transition } from '../edgenet-types.ts';
+import { ConfigError, errorMessage } from '../errors.ts';
+import type { ConfigIssue } from '../errors.ts';
+
+export const DEFAULT_STATE_DIR = '/run/edgenet';
+
+export function socketPathFor(stateDir: string): string {
+  return join(stateDir, 'api.sock');
+}
+
+/** The daemon is not there (no socket, refused, no permission) or went away mid-request. */
+export class DaemonUnreachableError extends Error {
+  readonly kind = 'DaemonUnreachable' as const;
+  constructor(readonly socketPath: string, reason: string) {
+    super(`cannot reach edgenet daemon at ${socketPath}: ${reason} (is \`edgenet run\` running?)`);
+    this.name = 'DaemonUnreachableError';
+  }
+}
+
+/** The daemon answered with an error other than a rejected config. */
+export class ApiError extends Error {
+  readonly kind = 'ApiError' as const;
+  constructor(readonly status: number, message: string) {
+    super(`edgenet daemon answered ${status}: ${message}`);
+    this.name = 'ApiError';
+  }
+}
+
+function reasonOf(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such socket';
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'EACCES':
+      return 'permission denied (the socket is root only)';
+    case 'ECONNRESET':
+      return 'connection reset';
+    default:
+      return code ? `${code}: ${errorMessage(err)}` : errorMessage(err);
+  }
+}
+
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.once('error', reject);
+  });
+}
+
+interface ErrorBody {
+  error?: unknown;
+  issues?: unknown;
+}
+
+function isIssueList(v: unknown): v is ConfigIssue[] {
+  return Array.isArray(v) && v.every((i) => typeof i === 'object' && i !== null && typeof (i as ConfigIssue).message === 'string');
+}
+
+export interface ApiClient {
+  readonly socketPath: string;
+  /** Pushes a config (text as read from a file); resolves when the daemon has settled. Rejects with ConfigError on bad input. */
+  putConfig(text: string, contentType?: string): Promise<ApplyResult>;
+  status(): Promise<Status>;
+  /** Streams transitions until the daemon ends the stream (resolves) or `signal` aborts (resolves). */
+  events(onTransition: (t: Transition) => void, signal?: AbortSignal): Promise<void>;
+}
+
+export function createApiClient(socketPath: string): ApiClient {
+  function send(method: string, path: string, body?: { text: string; contentType: string }): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = { accept: 'application/json' };
+      if (body) {
+        headers['content-type'] = body.contentType;
+        headers['content-length'] = Buffer.byteLength(body.text);
+      }
+      const req = request({ socketPath, method, path, headers }, (res) => {
+        readBody(res).then(
+          (text) => resolve({ status: res.statusCode ?? 0, text }),
+          (err: unknown) => reject(new DaemonUnreachableError(socketPath, reasonOf(err))),
+        );
+      });
+      req.once('error', (err) => reject(new DaemonUnreachableError(socketPath, reasonOf(err))));
+      req.end(body?.text);
+    });
+  }
+
+  function decode<T>(res: { status: number; text: string }, source?: string): T {
+    let json: unknown;
+    try {
+      json = JSON.parse(res.text);
+    } catch {
+      throw new ApiError(res.status, `not JSON: ${res.text.slice(0, 200)}`);
+    }
+    if (res.status === 200) return json as T;
+    const body = (json ?? {}) as ErrorBody;
+    const message = typeof body.error === 'string' ? body.error : res.text;
+    if (res.status === 400 && isIssueList(body.issues)) throw new ConfigError(body.issues, source);
+    if (res.status === 413) throw new ConfigError([{ path: '', message }], source);
+    throw new ApiError(res.status, message);
+  }
+
+  return {
+    socketPath,
+    async putConfig(text, contentType = 'application/yaml') {
+      return decode<ApplyResult>(await send('PUT', '/v1/config', { text, contentType }));
+    },
+    async status() {
+      return decode<Status>(await send('GET', '/v1/status'));
+    },
+    events(onTransition, signal) {
+      return new Promise((resolve, reject) => {
+        if (signal?.aborted) return resolve();
+        const req = request({ socketPath, method: 'GET', path: '/v1/events', headers: { accept: 'text/event-stream' } }, (res) => {
+          if (res.statusCode !== 200) {
+            readBody(res).then((t) => reject(new ApiError(res.statusCode ?? 0, t)), reject);
+            return;
+          }
+          res.setEncoding('utf8');
+          let buf = '';
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            // One event per blank-line-terminated block; only `data:` lines carry a transition.
+            let end: number;
+            while ((end = buf.indexOf('\n\n')) >= 0) {
+              const block = buf.slice(0, end);
+              buf = buf.slice(end + 2);
+              const data = block
+                .split('\n')
+                .filter((l) => l.startsWith('data:'))
+                .map((l) => l.slice(5).trimStart())
+                .join('\n');
+              if (!data || /^event: error$/m.test(block)) continue;
+              onTransition(JSON.parse(data) as Transition);
+            }
+          });
+          // end: the daemon closed the stream (it is stopping); close/error: the connection dropped.
+          res.once('end', () => resolve());
+          res.once('close', () => resolve());
+          res.once('error', () => resolve());
+        });
+        req.once('error', (err) => {
+          if (signal?.aborted) resolve();
+          else reject(new DaemonUnreachableError(socketPath, reasonOf(err)));
+        });
+        signal?.addEventListener('abort', () => {
+          req.destroy();
+          resolve();
+        }, { once: true });
+        req.end();
+      });
+    },
+  };
+}

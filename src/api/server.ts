@@ -1,0 +1,200 @@
+// The daemon's HTTP API, served on a unix socket only (no TCP): PUT /v1/config, GET /v1/status, GET /v1/events.
+import Fastify, { LogController } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { connect } from 'node:net';
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Subscription } from 'rxjs';
+import type { ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
+import { ConfigError, errorMessage } from '../errors.ts';
+import type { ConfigIssue } from '../errors.ts';
+
+/** Largest config body accepted by PUT /v1/config. */
+export const CONFIG_BODY_LIMIT = 1024 * 1024;
+
+/** Applies one config at a time, in arrival order (a push waits for the one before it to settle). */
+export type ApplyFn = (config: unknown) => Promise<ApplyResult>;
+
+export function serializeApply(net: Pick<Edgenet, 'apply'>): ApplyFn {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (config) => {
+    const run = tail.then(() => net.apply(config));
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+export interface ApiServerOptions {
+  net: Pick<Edgenet, 'apply' | 'status' | 'transitions$'>;
+  /** `<state-dir>/api.sock` */
+  socketPath: string;
+  logger?: Logger;
+  /** shared with other appliers (the daemon's file watcher) so every push is serialized; default: serializeApply(net) */
+  apply?: ApplyFn;
+  bodyLimit?: number;
+  /** SSE comment interval, so idle proxies and clients notice a dead peer */
+  keepaliveMs?: number;
+}
+
+export interface ApiServer {
+  readonly socketPath: string;
+  close(): Promise<void>;
+}
+
+/** Parses a config body: JSON or YAML by content type, else sniffed (`{`/`[` first means JSON). */
+export function parseConfigBody(text: string, contentType: string | undefined): unknown {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (text.trim() === '') throw new ConfigError([{ path: '', message: 'empty body: expected a config document (JSON or YAML)' }], 'request body');
+  const isJson = type === 'application/json' || type.endsWith('+json');
+  const isYaml = /^(application|text)\/(x-)?yaml$/.test(type);
+  const asJson = isJson || (!isYaml && /^\s*[[{]/.test(text));
+  if (asJson) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new ConfigError([{ path: '', message: `not valid JSON: ${errorMessage(err)}` }], 'request body');
+    }
+  }
+  try {
+    return parseYaml(text, { prettyErrors: true }) as unknown;
+  } catch (err) {
+    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] ?? err.message : errorMessage(err);
+    throw new ConfigError([{ path: '', message: `not valid YAML: ${msg}` }], 'request body');
+  }
+}
+
+function sendError(reply: FastifyReply, status: number, error: string, issues?: readonly ConfigIssue[]): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send(issues ? { error, issues } : { error });
+}
+
+function isFastifyError(err: unknown): err is FastifyError {
+  return err instanceof Error && typeof (err as { statusCode?: unknown }).statusCode === 'number';
+}
+
+/**
+ * Refuses to start over a live daemon; removes a stale socket left by a killed one. Anything at the path
+ * that is not a socket is left alone (it is not ours).
+ */
+async function clearStaleSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = (await lstat(path)).isSocket();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!isSocket) throw new Error(`${path} exists and is not a socket; not removing it`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`another edgenet daemon is already serving ${path}`);
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
+function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>) {
+  const bodyLimit = opts.bodyLimit ?? CONFIG_BODY_LIMIT;
+  const apply = opts.apply ?? serializeApply(opts.net);
+  const log = opts.logger?.child({ component: 'api' });
+  const app = Fastify({ bodyLimit, ...(log ? { loggerInstance: log } : { logger: false }), logController: new LogController({ disableRequestLogging: true }) });
+
+  // Bodies are taken as text and parsed by the route, so YAML and JSON errors read the same way.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
+
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, `no such route: ${req.method} ${req.url}`));
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    if (err instanceof ConfigError) return sendError(reply, 400, err.message, err.issues);
+    if (isFastifyError(err) && err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendError(reply, 413, `config too large: the limit is ${bodyLimit} bytes`);
+    }
+    if (isFastifyError(err) && err.statusCode && err.statusCode < 500) return sendError(reply, err.statusCode, err.message);
+    log?.error({ err }, 'request failed');
+    return sendError(reply, 500, errorMessage(err));
+  });
+
+  app.put('/v1/config', async (req: FastifyRequest, reply) => {
+    const text = typeof req.body === 'string' ? req.body : '';
+    const config = parseConfigBody(text, req.headers['content-type']);
+    const result = await apply(config);
+    log?.info({ created: result.created, updated: result.updated, deleted: result.deleted }, 'config applied via API');
+    return reply.code(200).send(result);
+  });
+
+  app.get('/v1/status', async () => opts.net.status());
+
+  app.get('/v1/events', (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.write(': edgenet transitions\n\n');
+    sse.add(reply);
+    const sub: Subscription = opts.net.transitions$.subscribe({
+      next: (t: Transition) => res.write(`data: ${JSON.stringify(t)}\n\n`),
+      complete: () => res.end(),
+      error: (err: unknown) => {
+        res.write(`event: error\ndata: ${JSON.stringify({ error: errorMessage(err) })}\n\n`);
+        res.end();
+      },
+    });
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
+    keepalive.unref();
+    const cleanup = (): void => {
+      clearInterval(keepalive);
+      sub.unsubscribe();
+      sse.delete(reply);
+    };
+    req.raw.once('close', cleanup);
+    res.once('close', cleanup);
+  });
+
+  return app;
+}
+
+/** Starts the API on `socketPath` with mode 0600 (root only), creating the directory if needed. */
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const { socketPath } = opts;
+  await mkdir(dirname(socketPath), { recursive: true });
+  await clearStaleSocket(socketPath);
+
+  const sse = new Set<FastifyReply>();
+  const app = buildApp(opts, sse);
+  await app.ready();
+
+  // The socket is created with the process umask; tighten it for the bind so it is never reachable by others.
+  let oldMask: number | undefined;
+  try {
+    oldMask = process.umask(0o177);
+  } catch {
+    /* umask cannot be changed in worker threads; chmod below still applies */
+  }
+  try {
+    await app.listen({ path: socketPath });
+  } finally {
+    if (oldMask !== undefined) process.umask(oldMask);
+  }
+  await chmod(socketPath, 0o600);
+
+  let closing: Promise<void> | undefined;
+  return {
+    socketPath,
+    close() {
+      closing ??= (async () => {
+        // Event streams never end by themselves: end them so the server can close.
+        for (const reply of sse) reply.raw.end();
+        sse.clear();
+        await app.close();
+        await unlink(socketPath).catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}

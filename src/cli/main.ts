@@ -1,0 +1,224 @@
+// The `edgenet` command line. main() returns the exit code; it never calls process.exit.
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { text as readStream } from 'node:stream/consumers';
+import { ApiError, createApiClient, DaemonUnreachableError, DEFAULT_STATE_DIR, socketPathFor } from '../api/client.ts';
+import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
+import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
+
+/** Exit codes of every verb. */
+export const EXIT = {
+  ok: 0,
+  /** bad config, bad usage, unreadable file */
+  rejected: 1,
+  /** no daemon on the socket */
+  unreachable: 2,
+  /** the operation failed at run time */
+  failure: 3,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** Where the CLI writes; tests capture it. `signal` ends long-running verbs (`events`) like Ctrl-C does. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+const processIo: CliIo = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+};
+
+interface CommonOpts {
+  stateDir: string;
+  socket?: string;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function socketOf(o: CommonOpts): string {
+  return o.socket ?? socketPathFor(o.stateDir);
+}
+
+async function readConfigText(file: string): Promise<string> {
+  return file === '-' ? readStream(process.stdin) : readFile(file, 'utf8');
+}
+
+function contentTypeOf(file: string, text: string): string {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.json') return 'application/json';
+  if (ext === '.yaml' || ext === '.yml') return 'application/yaml';
+  return /^\s*[[{]/.test(text) ? 'application/json' : 'application/yaml';
+}
+
+/** Maps an error to its message and exit code. */
+function failure(err: unknown, io: CliIo, source?: string): number {
+  if (err instanceof ConfigError) {
+    io.stderr(`${formatIssues(err.issues, source ?? err.source)}\n`);
+    return EXIT.rejected;
+  }
+  if (err instanceof DaemonUnreachableError) {
+    io.stderr(`edgenet: ${err.message}\n`);
+    return EXIT.unreachable;
+  }
+  if (err instanceof ApiError) {
+    io.stderr(`edgenet: ${err.message}\n`);
+    return EXIT.failure;
+  }
+  io.stderr(`edgenet: ${errorMessage(err)}\n`);
+  return EXIT.failure;
+}
+
+function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+  const program = new Command('edgenet')
+    .description('Network instances (switch / local) and their endpoints on an edge device.')
+    .version(version())
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run `edgenet --help` for usage)');
+
+  const stateDirOpt = (): Option => new Option('--state-dir <dir>', 'state directory of the daemon (holds api.sock)').default(DEFAULT_STATE_DIR);
+  const socketOpt = (): Option => new Option('--socket <path>', 'API socket (default: <state-dir>/api.sock)');
+
+  program
+    .command('run')
+    .description('run the daemon: apply the config file, re-apply it on change, serve the API on a unix socket')
+    .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
+    .addOption(stateDirOpt())
+    .addOption(socketOpt())
+    .option('--inspect', 'log xstate inspection events (actors, events, snapshots)')
+    .action(async (o: CommonOpts & { config: string; inspect?: boolean }) => {
+      const { runDaemon } = await import('../daemon.ts');
+      setCode(
+        await runDaemon({
+          configPath: o.config,
+          stateDir: o.stateDir,
+          ...(o.socket ? { socketPath: o.socket } : {}),
+          ...(o.inspect ? { inspect: true } : {}),
+        }),
+      );
+    });
+
+  program
+    .command('apply')
+    .description('push a config to the daemon; returns when every affected object has settled, and prints what changed')
+    .requiredOption('-f, --file <file>', 'config file (YAML or JSON; - for stdin)')
+    .option('--json', 'print the result as JSON')
+    .addOption(stateDirOpt())
+    .addOption(socketOpt())
+    .action(async (o: CommonOpts & { file: string; json?: boolean }) => {
+      let text: string;
+      try {
+        text = await readConfigText(o.file);
+      } catch (err) {
+        io.stderr(`edgenet: cannot read ${o.file}: ${errorMessage(err)}\n`);
+        setCode(EXIT.rejected);
+        return;
+      }
+      try {
+        const result = await createApiClient(socketOf(o)).putConfig(text, contentTypeOf(o.file, text));
+        io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatApplyResult(result)}\n`);
+        setCode(EXIT.ok);
+      } catch (err) {
+        setCode(failure(err, io, o.file));
+      }
+    });
+
+  program
+    .command('validate')
+    .description('check a config file offline (no daemon needed)')
+    .requiredOption('-f, --file <file>', 'config file (YAML or JSON)')
+    .addOption(stateDirOpt())
+    .action(async (o: CommonOpts & { file: string }) => {
+      try {
+        const { loadConfigFile } = await import('../config/config-load.ts');
+        await loadConfigFile(o.file);
+        io.stdout('ok\n');
+        setCode(EXIT.ok);
+      } catch (err) {
+        if (err instanceof ConfigError) setCode(failure(err, io, err.source ?? o.file));
+        else {
+          io.stderr(`edgenet: ${o.file}: ${errorMessage(err)}\n`);
+          setCode(EXIT.rejected);
+        }
+      }
+    });
+
+  program
+    .command('status')
+    .description('networks, endpoints and ports with their state')
+    .option('--json', 'print the Status JSON')
+    .addOption(stateDirOpt())
+    .addOption(socketOpt())
+    .action(async (o: CommonOpts & { json?: boolean }) => {
+      try {
+        const status = await createApiClient(socketOf(o)).status();
+        io.stdout(o.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
+        setCode(EXIT.ok);
+      } catch (err) {
+        setCode(failure(err, io));
+      }
+    });
+
+  program
+    .command('events')
+    .description('live state transitions, one per line (Ctrl-C to stop)')
+    .option('--json', 'print each transition as one JSON line')
+    .addOption(stateDirOpt())
+    .addOption(socketOpt())
+    .action(async (o: CommonOpts & { json?: boolean }) => {
+      const stop = new AbortController();
+      const onSigint = (): void => stop.abort();
+      io.signal?.addEventListener('abort', onSigint, { once: true });
+      if (io === processIo) process.once('SIGINT', onSigint);
+      try {
+        await createApiClient(socketOf(o)).events((t) => io.stdout(o.json ? `${JSON.stringify(t)}\n` : `${formatTransition(t)}\n`), stop.signal);
+        if (stop.signal.aborted) setCode(EXIT.ok);
+        else {
+          io.stderr('edgenet: the daemon closed the event stream (stopped?)\n');
+          setCode(EXIT.unreachable);
+        }
+      } catch (err) {
+        setCode(failure(err, io));
+      } finally {
+        process.off('SIGINT', onSigint);
+        io.signal?.removeEventListener('abort', onSigint);
+      }
+    });
+
+  program
+    .command('demo')
+    .description('sandboxed demo (root): builds a throw-away topology in network namespaces and pings through it')
+    .addOption(stateDirOpt().hideHelp())
+    .action(async () => {
+      const { runDemo } = await import('./demo.ts');
+      setCode(await runDemo(io));
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` as in process.argv (node, script, args...). */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'node' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.rejected;
+    return failure(err, io);
+  }
+  return code;
+}

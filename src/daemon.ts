@@ -1,0 +1,157 @@
+// `edgenet run`: applies the config file, re-applies it when it changes, serves the API on the unix socket,
+// and on SIGTERM/SIGINT stops the actors while leaving the data plane running.
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { watch } from 'chokidar';
+import type { InspectionEvent } from 'xstate';
+import type { Edgenet, EdgenetOptions } from './edgenet-types.ts';
+import { ConfigError, errorMessage } from './errors.ts';
+import { serializeApply, startApiServer } from './api/server.ts';
+import type { ApiServer } from './api/server.ts';
+import { socketPathFor } from './api/client.ts';
+
+export interface DaemonOptions {
+  configPath: string;
+  stateDir: string;
+  /** default `<stateDir>/api.sock` */
+  socketPath?: string;
+  /** log xstate inspection events (actor lifecycle, events, snapshots) */
+  inspect?: boolean;
+  logger?: Logger;
+  /** stops the daemon like SIGTERM does (tests, embedding) */
+  signal?: AbortSignal;
+  /** called once the API is serving */
+  onReady?: (info: { socketPath: string }) => void;
+}
+
+/** What the daemon needs from the core; replaced by fakes in tests. */
+export interface DaemonDeps {
+  createEdgenet(opts: EdgenetOptions): Edgenet;
+  loadConfigFile(path: string): unknown;
+}
+
+async function defaultDeps(): Promise<DaemonDeps> {
+  const [{ createEdgenet }, { loadConfigFile }] = await Promise.all([import('./edgenet.ts'), import('./config/config-load.ts')]);
+  return { createEdgenet, loadConfigFile };
+}
+
+/** Exit codes of the daemon (same table as the CLI's). */
+const DAEMON_EXIT = { ok: 0, rejected: 1, failure: 3 } as const;
+const STOP_TIMEOUT_MS = 10_000;
+
+function inspectionLogger(log: Logger): (ev: InspectionEvent) => void {
+  const who = (ev: InspectionEvent): string => (ev.actorRef as { id?: string }).id ?? ev.actorRef.sessionId;
+  return (ev) => {
+    if (ev.type === '@xstate.event') log.info({ actor: who(ev), event: ev.event.type }, 'inspect: event');
+    else if (ev.type === '@xstate.snapshot') log.info({ actor: who(ev), value: (ev.snapshot as { value?: unknown }).value }, 'inspect: snapshot');
+    else if (ev.type === '@xstate.actor') log.info({ actor: who(ev) }, 'inspect: actor');
+  };
+}
+
+/** Resolves with the reason on SIGTERM, SIGINT or abort; `dispose` removes the handlers. */
+function stopRequest(signal: AbortSignal | undefined): { reason: Promise<string>; dispose: () => void } {
+  let dispose = (): void => undefined;
+  const reason = new Promise<string>((resolvePromise) => {
+    const onTerm = (): void => done('SIGTERM');
+    const onInt = (): void => done('SIGINT');
+    const onAbort = (): void => done('stop requested');
+    dispose = () => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const done = (why: string): void => {
+      dispose();
+      resolvePromise(why);
+    };
+    process.once('SIGTERM', onTerm);
+    process.once('SIGINT', onInt);
+    if (signal?.aborted) done('stop requested');
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  return { reason, dispose };
+}
+
+export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise<number> {
+  const log = opts.logger ?? pino({ name: 'edgenet', level: process.env.EDGENET_LOG_LEVEL ?? 'info' });
+  const stateDir = resolve(opts.stateDir);
+  const configPath = resolve(opts.configPath);
+  const socketPath = resolve(opts.socketPath ?? socketPathFor(stateDir));
+  const { createEdgenet, loadConfigFile } = deps ?? (await defaultDeps());
+
+  await mkdir(stateDir, { recursive: true });
+  const net = createEdgenet({ stateDir, logger: log, ...(opts.inspect ? { inspect: inspectionLogger(log.child({ component: 'inspect' })) } : {}) });
+  const apply = serializeApply(net);
+
+  const applyFile = async (why: string): Promise<boolean> => {
+    try {
+      const result = await apply(await loadConfigFile(configPath));
+      log.info({ file: configPath, created: result.created, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged }, `config applied (${why})`);
+      return true;
+    } catch (err) {
+      if (err instanceof ConfigError) log.error({ file: configPath, issues: err.issues }, `config rejected, running config unchanged: ${err.message}`);
+      else log.error({ err, file: configPath }, `applying config failed: ${errorMessage(err)}`);
+      return false;
+    }
+  };
+
+  let server: ApiServer | undefined;
+  let watcher: ReturnType<typeof watch> | undefined;
+  let code: number = DAEMON_EXIT.ok;
+  // Handlers go in first: a SIGTERM during the first apply must still stop cleanly, not kill the process.
+  const stop = stopRequest(opts.signal);
+  try {
+    log.info({ stateDir, config: configPath, pid: process.pid }, 'edgenet starting');
+    if (!(await applyFile('start'))) {
+      code = DAEMON_EXIT.rejected;
+      return code;
+    }
+
+    server = await startApiServer({ net, socketPath, logger: log, apply });
+    log.info({ socket: socketPath }, 'API listening');
+
+    // Editors replace files by rename; wait for the write to finish, and coalesce bursts into one re-apply.
+    watcher = watch(configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 150, pollInterval: 50 } });
+    let timer: NodeJS.Timeout | undefined;
+    const onChange = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void applyFile('file changed'), 100);
+    };
+    watcher.on('change', onChange).on('add', onChange);
+    watcher.on('error', (err: unknown) => log.warn({ err }, 'watching the config file failed'));
+
+    opts.onReady?.({ socketPath });
+    const why = await stop.reason;
+    clearTimeout(timer);
+    log.info(`${why}: stopping (the data plane stays up)`);
+  } catch (err) {
+    log.error({ err }, `edgenet failed: ${errorMessage(err)}`);
+    code = DAEMON_EXIT.failure;
+  } finally {
+    stop.dispose();
+    await watcher?.close().catch(() => undefined);
+    await server?.close().catch((err: unknown) => log.warn({ err }, 'closing the API failed'));
+    let stopTimer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      net.stop().then(
+        () => true,
+        (err: unknown) => {
+          log.error({ err }, `stopping failed: ${errorMessage(err)}`);
+          return false;
+        },
+      ),
+      new Promise<false>((r) => {
+        stopTimer = setTimeout(() => {
+          log.error(`stop did not finish within ${STOP_TIMEOUT_MS} ms`);
+          r(false);
+        }, STOP_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(stopTimer);
+    if (!stopped && code === DAEMON_EXIT.ok) code = DAEMON_EXIT.failure;
+    log.info({ code }, 'edgenet stopped');
+  }
+  return code;
+}

@@ -1,0 +1,64 @@
+// A fake Edgenet for API and CLI tests: validates with the schema, remembers the running config, emits what it is told.
+import { BehaviorSubject, Subject } from 'rxjs';
+import { configSchema } from '../../src/config/config-schema.ts';
+import type { Config } from '../../src/config/config-schema.ts';
+import type { ApplyResult, Edgenet, Status, Transition } from '../../src/edgenet-types.ts';
+import { ConfigError } from '../../src/errors.ts';
+
+export const emptyStatus = (): Status => ({
+  networks: [],
+  endpoints: [],
+  ports: [],
+  writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0 },
+});
+
+export class FakeEdgenet implements Edgenet {
+  running: Config | undefined;
+  applied: unknown[] = [];
+  /** applies in flight now, and the most ever seen at once */
+  active = 0;
+  maxActive = 0;
+  delayMs = 0;
+  stopped = false;
+  readonly transitions = new Subject<Transition>();
+  readonly statusSubject = new BehaviorSubject<Status>(emptyStatus());
+  readonly transitions$ = this.transitions.asObservable();
+  readonly status$ = this.statusSubject.asObservable();
+
+  async apply(config: unknown): Promise<ApplyResult> {
+    this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    try {
+      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+      const parsed = configSchema.safeParse(config);
+      if (!parsed.success) {
+        throw new ConfigError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+      }
+      const before = new Set((this.running?.networks ?? []).map((n) => n.name));
+      const after = parsed.data.networks.map((n) => n.name);
+      const result: ApplyResult = {
+        created: after.filter((n) => !before.has(n)),
+        updated: [],
+        deleted: [...before].filter((n) => !after.includes(n)),
+        unchanged: after.filter((n) => before.has(n)).length,
+      };
+      this.running = parsed.data;
+      this.applied.push(config);
+      return result;
+    } finally {
+      this.active--;
+    }
+  }
+
+  status(): Status {
+    return this.statusSubject.value;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+
+  async teardown(): Promise<void> {
+    this.running = undefined;
+  }
+}
