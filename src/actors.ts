@@ -1,0 +1,109 @@
+import { existsSync } from 'node:fs';
+import { fromPromise } from 'xstate';
+import type { AttachInput, AttachOutput, ProbeResult } from '../machines/endpoint.machine.ts';
+import type { BridgeHandle, MemberSpec, NiSpec } from '../machines/specs.ts';
+import type { Drivers } from './drivers/drivers.ts';
+import type { LocalServices } from './local-services.ts';
+import { KernelError } from './errors.ts';
+import { endpointAlias, niAlias, parseAlias } from './names.ts';
+
+// The kernel work behind the machines' invoked actors. Each is idempotent: the drivers converge and write only
+// what differs, so a retry or a repair after a change behind our back touches just the object concerned.
+
+export interface ActorDeps {
+  drivers: Drivers;
+  local: LocalServices;
+}
+
+export function netnsPath(netns: string | number): string {
+  return typeof netns === 'number' ? `/proc/${netns}/ns/net` : netns;
+}
+
+export function niActors({ drivers, local }: ActorDeps) {
+  const { links, firewall } = drivers;
+  return {
+    createNi: fromPromise<BridgeHandle, NiSpec>(async ({ input: ni, signal }) => {
+      const bridge = await links.ensureBridge({ name: ni.bridge, alias: niAlias(ni.name), ...(ni.mtu !== undefined && { mtu: ni.mtu }) }, signal);
+      if (ni.type === 'local' && ni.gateway && ni.subnet && ni.prefixlen !== undefined) {
+        await links.ensureAddress(ni.bridge, ni.gateway, ni.prefixlen, signal);
+        await firewall.ensureNetwork(
+          {
+            name: ni.name,
+            bridge: ni.bridge,
+            subnet: ni.subnet,
+            gateway: ni.gateway,
+            ...(ni.portIfname !== undefined && { port: { ifname: ni.portIfname } }),
+          },
+          signal,
+        );
+        await local.ensureNi(ni, signal);
+      }
+      return { name: bridge.ifname, ifindex: bridge.ifindex };
+    }),
+    deleteNi: fromPromise<void, NiSpec>(async ({ input: ni, signal }) => {
+      if (ni.type === 'local') {
+        await local.removeNi(ni.name);
+        await firewall.removeNetwork(ni.name, signal);
+      }
+      await links.deleteLink(ni.bridge, signal);
+    }),
+  };
+}
+
+export function endpointActors({ drivers, local }: ActorDeps) {
+  const { links } = drivers;
+  const isOwnedBridge = async (ifindex: number): Promise<boolean> =>
+    parseAlias((await links.list()).find((l) => l.ifindex === ifindex)?.alias)?.kind === 'ni';
+  return {
+    probe: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => {
+      if (spec.kind === 'veth') return { present: spec.netns !== undefined && existsSync(netnsPath(spec.netns)) };
+      const link = await links.get(spec.kind === 'port' ? spec.ifname : spec.hostIfname);
+      return link ? { present: true, carrier: link.carrier } : { present: false };
+    }),
+    attach: fromPromise<AttachOutput, AttachInput>(async ({ input: { spec, bridge }, signal }) => {
+      if (spec.kind === 'port') {
+        if (spec.attach && bridge) {
+          const link = await links.attach({ ifname: spec.ifname, master: bridge.ifindex, ...(spec.mtu !== undefined && { mtu: spec.mtu }) }, signal);
+          return { ifindex: link.ifindex, carrier: link.carrier };
+        }
+        const link = await links.get(spec.ifname);
+        if (!link) throw new KernelError('attach', `port ${spec.name} (${spec.ifname})`, 'ENODEV', 'not present');
+        // a port that left a switch NI for a local one (its NAT uplink) must not stay in our old bridge
+        if (link.master !== undefined && (await isOwnedBridge(link.master))) await links.detach(spec.ifname, signal);
+        return { ifindex: link.ifindex, carrier: link.carrier };
+      }
+      if (!bridge) throw new Error(`network ${spec.network} has no bridge yet`);
+      // the reservation and dnsmasq's hosts come first: the app's first DHCP request must get its address
+      await local.addEndpoint(spec, signal);
+      const mtu = spec.mtu !== undefined ? { mtu: spec.mtu } : {};
+      if (spec.kind === 'tap') {
+        const link = await links.attach({ ifname: spec.hostIfname, master: bridge.ifindex, ...mtu }, signal);
+        return { ifindex: link.ifindex, carrier: link.carrier };
+      }
+      if (spec.netns === undefined || spec.appIfname === undefined) throw new Error(`endpoint ${spec.key}: veth without netns`);
+      const link = await links.ensureVeth(
+        {
+          name: spec.hostIfname,
+          alias: endpointAlias(spec.app, spec.network),
+          netns: spec.netns,
+          peerName: spec.appIfname,
+          peerMac: spec.mac,
+          master: bridge.ifindex,
+          ...mtu,
+        },
+        signal,
+      );
+      return { ifindex: link.ifindex, carrier: link.carrier };
+    }),
+    detach: fromPromise<void, MemberSpec>(async ({ input: spec, signal }) => {
+      if (spec.kind === 'port') {
+        if (spec.attach) await links.detach(spec.ifname, signal);
+        return;
+      }
+      await local.removeEndpoint(spec);
+      // a tap belongs to its hypervisor: release it, never delete it
+      if (spec.kind === 'tap') await links.detach(spec.hostIfname, signal);
+      else await links.deleteLink(spec.hostIfname, signal);
+    }),
+  };
+}

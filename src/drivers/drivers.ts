@@ -1,0 +1,20 @@
+import type { DhcpDns } from './dhcpdns.ts';
+import type { Firewall } from './firewall.ts';
+import type { LinkDriver } from './links.ts';
+import type { WriteCounts } from './write-counter.ts';
+
+/** The kernel, as edgenet's actors see it: real in the product, fakes in unit tests. */
+export interface Drivers {
+  links: LinkDriver;
+  firewall: Firewall;
+  dhcpdns: DhcpDns;
+}
+
+/** Kernel writes of all drivers, by kind. */
+export function writesOf(drivers: Drivers): WriteCounts {
+  const counts = drivers.links.writes.snapshot();
+  for (const other of [drivers.firewall.writes.snapshot(), drivers.dhcpdns.writes.snapshot()]) {
+    for (const [kind, n] of Object.entries(other) as [keyof WriteCounts, number][]) counts[kind] += n;
+  }
+  return counts;
+}

@@ -1,0 +1,15 @@
+import type { Logger } from 'pino';
+import { createDnsmasqDriver } from './dhcpdns-dnsmasq.ts';
+import type { Drivers } from './drivers.ts';
+import { createNftFirewall } from './firewall-nft.ts';
+import { createNetlinkLinkDriver } from './links-netlink.ts';
+
+/** The real drivers, acting on the network namespace this process runs in. */
+export function createKernelDrivers(opts: { stateDir: string; logger?: Logger }): Drivers {
+  const logger = opts.logger;
+  return {
+    links: createNetlinkLinkDriver(logger ? { logger } : {}),
+    firewall: createNftFirewall(logger ? { logger } : {}),
+    dhcpdns: createDnsmasqDriver({ stateDir: opts.stateDir, ...(logger && { logger }) }),
+  };
+}

@@ -1,0 +1,223 @@
+import { pino, type Logger } from 'pino';
+import { BehaviorSubject, Subject, type Observable, type Subscription } from 'rxjs';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { endpointMachine } from '../machines/endpoint.machine.ts';
+import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
+import { systemMachine, type Plan } from '../machines/system.machine.ts';
+import { endpointActors, niActors } from './actors.ts';
+import { checkPortAddresses } from './config/config-checks.ts';
+import { diffConfig } from './config/config-diff.ts';
+import { validateConfig } from './config/config-load.ts';
+import { endpointsOf, networksOf, portsOf } from './config/config-resolve.ts';
+import type { Config } from './config/config-schema.ts';
+import { createKernelDrivers } from './drivers/kernel-drivers.ts';
+import { writesOf, type Drivers } from './drivers/drivers.ts';
+import type { ApplyResult, Edgenet, EdgenetOptions, Status, Transition } from './edgenet-types.ts';
+import { ConfigError } from './errors.ts';
+import { Ipam } from './ipam.ts';
+import { LinkRouter } from './link-router.ts';
+import { LocalServices } from './local-services.ts';
+import { planFromDiff, planSize } from './plan.ts';
+import { readLastGoodConfig, writeLastGoodConfig } from './state-dir.ts';
+import { buildStatus, isSettled } from './status.ts';
+import { TransitionTracker } from './transitions.ts';
+
+export const DEFAULT_STATE_DIR = '/run/edgenet';
+
+export interface CreateEdgenetOptions extends EdgenetOptions {
+  /** kernel drivers; default: the real ones (netlink, nft, dnsmasq) in the process's network namespace */
+  drivers?: Drivers;
+  /** how long apply() waits for the affected actors to settle (default 60 s) */
+  settleTimeoutMs?: number;
+}
+
+type SystemActor = Actor<typeof systemMachine>;
+
+interface Runtime {
+  drivers: Drivers;
+  local: LocalServices;
+  root: SystemActor;
+  router: LinkRouter;
+  subscriptions: Subscription[];
+}
+
+/** Creates edgenet's actor system. Nothing touches the kernel until the first apply(). */
+export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
+  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+  const logger: Logger = opts.logger ?? pino({ level: 'silent' });
+  const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
+  const transitions = new Subject<Transition>();
+  const changes = new Subject<void>();
+  let running: Config | undefined;
+  let runtime: Runtime | undefined;
+  let starting: Promise<Runtime> | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+
+  const tracker = new TransitionTracker((t) => {
+    logger.info({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
+    transitions.next(t);
+  });
+  const userInspect = opts.inspect;
+  const inspect = (event: InspectionEvent): void => {
+    tracker.observe(event);
+    if (event.type === '@xstate.snapshot') changes.next();
+    if (typeof userInspect === 'function') userInspect(event);
+    else userInspect?.next?.(event);
+  };
+
+  const start = async (): Promise<Runtime> => {
+    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, logger });
+    const ipam = await Ipam.open(stateDir);
+    const local = new LocalServices(ipam, drivers.dhcpdns);
+    const deps = { drivers, local };
+    const machine = systemMachine.provide({
+      actors: {
+        networkInstance: networkInstanceMachine.provide({ actors: niActors(deps) }),
+        endpoint: endpointMachine.provide({ actors: endpointActors(deps) }),
+      },
+    });
+    const root = createActor(machine, { inspect });
+    const router = new LinkRouter(() => root.getSnapshot());
+    root.start();
+    const subscriptions = [
+      drivers.links.events$.subscribe({
+        next: (ev) => router.route(ev),
+        error: (err: unknown) => logger.error({ err }, 'link events stopped'),
+      }),
+      drivers.dhcpdns.events$.subscribe((ev) => {
+        const ni = router.childOfNetwork(ev.ni);
+        if (ev.type === 'exited') {
+          const how = ev.signal ? `signal ${ev.signal}` : `code ${String(ev.code)}`;
+          ni?.send({ type: 'DHCPDNS_EXITED', detail: `dnsmasq (pid ${ev.pid}) exited with ${how}` });
+        } else {
+          ni?.send({ type: 'DHCPDNS_STARTED', pid: ev.pid });
+        }
+      }),
+    ];
+    return { drivers, local, root, router, subscriptions };
+  };
+
+  const getRuntime = (): Promise<Runtime> => {
+    if (stopped) return Promise.reject(new Error('edgenet is stopped'));
+    starting ??= start().then((rt) => (runtime = rt));
+    return starting;
+  };
+
+  const status = (): Status => {
+    if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0 } };
+    return buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers));
+  };
+
+  const status$ = new BehaviorSubject<Status>(status());
+  changes.subscribe(() => status$.next(status()));
+
+  const waitSettled = (rt: Runtime): Promise<boolean> =>
+    new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let sub: Subscription | undefined;
+      let checking = false;
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        sub?.unsubscribe();
+        resolve(ok);
+      };
+      // checked after the actors' mailboxes drain, not on every single snapshot
+      const check = (): void => {
+        if (checking) return;
+        checking = true;
+        setImmediate(() => {
+          checking = false;
+          if (isSettled(rt.root.getSnapshot())) finish(true);
+        });
+      };
+      timer = setTimeout(() => finish(false), settleTimeoutMs);
+      sub = changes.subscribe(check);
+      check();
+    });
+
+  const applyNow = async (input: unknown): Promise<ApplyResult> => {
+    const config = validateConfig(input);
+    const rt = await getRuntime();
+    const addressIssues = await portAddressIssues(rt.drivers, config);
+    if (addressIssues.length) throw new ConfigError(addressIssues);
+    const diff = diffConfig(running, config);
+    const plan = planFromDiff(diff, endpointsOf(config));
+    rt.router.index(networksOf(config), endpointsOf(config), portsOf(config));
+    running = config;
+    const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
+    if (planSize(plan) > 0) {
+      rt.root.send({ type: 'APPLY', plan });
+      const settled = await waitSettled(rt);
+      if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
+    }
+    await writeLastGoodConfig(stateDir, config);
+    logger.info({ ...result }, 'config applied');
+    return result;
+  };
+
+  const net: Edgenet = {
+    apply(input: unknown): Promise<ApplyResult> {
+      // pushes are serialized: each one is diffed against the result of the one before
+      const next = queue.then(() => applyNow(input));
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    status,
+    status$: status$.asObservable(),
+    transitions$: transitions.asObservable() as Observable<Transition>,
+    async stop(): Promise<void> {
+      if (stopped) return;
+      await queue;
+      stopped = true;
+      const rt = runtime;
+      if (!rt) return;
+      for (const s of rt.subscriptions) s.unsubscribe();
+      rt.root.stop();
+      await rt.drivers.dhcpdns.close();
+      await rt.drivers.links.close();
+      status$.complete();
+      transitions.complete();
+    },
+    async teardown(): Promise<void> {
+      const rt = await getRuntime();
+      await net.apply({});
+      await rt.drivers.firewall.removeAll();
+      await net.stop();
+    },
+  };
+  return net;
+}
+
+/** Resumes the last good config of a state dir, if there is one (undefined otherwise). */
+export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR): Promise<Config | undefined> {
+  return readLastGoodConfig(stateDir);
+}
+
+async function portAddressIssues(drivers: Drivers, config: Config) {
+  const ports = config.networks.filter((n) => n.type === 'local' && n.port !== undefined);
+  if (ports.length === 0) return [];
+  const links = await drivers.links.list();
+  const addrs = await drivers.links.listAddresses();
+  return checkPortAddresses(config, (ifname) => {
+    const ifindex = links.find((l) => l.ifname === ifname)?.ifindex;
+    return addrs.filter((a) => a.ifindex === ifindex).map((a) => ({ address: a.address, prefixlen: a.prefixlen }));
+  });
+}
+
+function summarize(plan: Plan, unchanged: number): ApplyResult {
+  const niName = (n: string): string => `network ${n}`;
+  const memberName = (k: string): string => (k.startsWith('port:') ? `port ${k.slice(5)}` : `endpoint ${k}`);
+  const created = [...plan.networks.create.map((n) => niName(n.name)), ...plan.members.create.map((m) => memberName(m.key))];
+  const deleted = [...plan.networks.delete.map(niName), ...plan.members.delete.map(memberName)];
+  const updated = [...plan.networks.update.map((u) => niName(u.spec.name)), ...plan.members.update.map((u) => memberName(u.spec.key))];
+  // a rebuilt object is deleted and created: report it once, as updated
+  const rebuilt = created.filter((c) => deleted.includes(c));
+  return {
+    created: created.filter((c) => !rebuilt.includes(c)),
+    updated: [...updated, ...rebuilt],
+    deleted: deleted.filter((d) => !rebuilt.includes(d)),
+    unchanged,
+  };
+}
+

@@ -1,0 +1,72 @@
+import type { AnyActorRef } from 'xstate';
+import type { EndpointEvent } from '../machines/endpoint.machine.ts';
+import type { NiEvent } from '../machines/network-instance.machine.ts';
+import type { LinkSeen } from '../machines/specs.ts';
+import type { SystemContext } from '../machines/system.machine.ts';
+import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
+import type { LinkEvent, LinkInfo } from './drivers/links.ts';
+
+// Link events go to the one actor that owns the interface: a bridge to its NI, a veth/tap/NIC to its member.
+// The index is rebuilt on apply (O(config)); routing an event is a map lookup (O(1)).
+
+type Owner = { kind: 'ni'; name: string } | { kind: 'member'; key: string };
+
+interface RootSnapshotLike {
+  context: SystemContext;
+  children: Record<string, AnyActorRef | undefined>;
+}
+
+export function linkSeen(link: LinkInfo): LinkSeen {
+  return { ifindex: link.ifindex, ifname: link.ifname, carrier: link.carrier, up: link.up, ...(link.master !== undefined && { master: link.master }) };
+}
+
+export class LinkRouter {
+  private owners = new Map<string, Owner>();
+  /** events routed, by outcome: for tests and metrics */
+  readonly counts = { routed: 0, unowned: 0 };
+
+  constructor(private readonly root: () => RootSnapshotLike) {}
+
+  index(networks: readonly NetworkResolved[], endpoints: readonly EndpointSpec[], ports: readonly PortSpecResolved[]): void {
+    const owners = new Map<string, Owner>();
+    for (const n of networks) owners.set(n.bridge, { kind: 'ni', name: n.name });
+    for (const e of endpoints) owners.set(e.hostIfname, { kind: 'member', key: e.key });
+    for (const p of ports) owners.set(p.ifname, { kind: 'member', key: `port:${p.name}` });
+    this.owners = owners;
+  }
+
+  ownerOf(ifname: string): Owner | undefined {
+    return this.owners.get(ifname);
+  }
+
+  childOfNetwork(name: string): AnyActorRef | undefined {
+    const snap = this.root();
+    const id = snap.context.networks[name]?.id;
+    return id ? snap.children[id] : undefined;
+  }
+
+  childOfMember(key: string): AnyActorRef | undefined {
+    const snap = this.root();
+    const id = snap.context.members[key]?.id;
+    return id ? snap.children[id] : undefined;
+  }
+
+  /** Sends the event to its owner; returns the actor it reached, if any. */
+  route(ev: LinkEvent): AnyActorRef | undefined {
+    const owner = this.owners.get(ev.link.ifname);
+    let target: AnyActorRef | undefined;
+    if (owner?.kind === 'ni') {
+      // only a bridge's disappearance concerns its NI; its own changes (members joining) do not
+      if (ev.type === 'del') {
+        target = this.childOfNetwork(owner.name);
+        target?.send({ type: 'BRIDGE_GONE' } satisfies NiEvent);
+      }
+    } else if (owner?.kind === 'member') {
+      target = this.childOfMember(owner.key);
+      target?.send({ type: ev.type === 'new' ? 'LINK_NEW' : 'LINK_DEL', link: linkSeen(ev.link) } satisfies EndpointEvent);
+    }
+    if (target) this.counts.routed++;
+    else this.counts.unowned++;
+    return target;
+  }
+}

@@ -1,0 +1,50 @@
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { validateConfig } from './config/config-load.ts';
+import type { Config } from './config/config-schema.ts';
+import { ConfigError } from './errors.ts';
+
+// The state dir holds what must survive a restart: the last good config (written atomically), IPAM, dnsmasq files.
+
+export const LAST_GOOD_CONFIG = 'config.json';
+
+/** temp file + fsync + rename: a crash leaves the old file or the new one, never half of one. */
+export async function writeFileAtomic(path: string, data: string, mode = 0o644): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+export async function writeLastGoodConfig(stateDir: string, config: Config): Promise<void> {
+  await writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG), `${JSON.stringify(config, null, 2)}\n`, 0o600);
+}
+
+/** The last good config, or undefined when there is none. A corrupt file is an error naming the file. */
+export async function readLastGoodConfig(stateDir: string): Promise<Config | undefined> {
+  const path = join(stateDir, LAST_GOOD_CONFIG);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `last good config is corrupt (${(err as Error).message}); fix or remove it` }], path);
+  }
+  return validateConfig(parsed, path);
+}
+
+export async function removeStateFile(stateDir: string, name: string): Promise<void> {
+  await rm(join(stateDir, name), { force: true });
+}

@@ -1,0 +1,112 @@
+import type { AnyActorRef } from 'xstate';
+import type { EndpointContext } from '../machines/endpoint.machine.ts';
+import { memberBridgeNetwork } from '../machines/specs.ts';
+import type { SystemContext } from '../machines/system.machine.ts';
+import type { DhcpDns } from './drivers/dhcpdns.ts';
+import type { WriteCounts } from './drivers/write-counter.ts';
+import type { ActorState, EndpointStatus, NetworkStatus, PortStatus, Status } from './edgenet-types.ts';
+import type { LocalServices } from './local-services.ts';
+import { isNiContext, reasonOf, topState, type ChildContext } from './transitions.ts';
+
+// Status is derived from the actors' snapshots every time it is asked for: nothing is stored twice.
+
+interface RootSnapshotLike {
+  context: SystemContext;
+  children: Record<string, AnyActorRef | undefined>;
+}
+
+interface Child {
+  state: ActorState;
+  context: ChildContext;
+}
+
+function childrenOf(root: RootSnapshotLike): Child[] {
+  const out: Child[] = [];
+  for (const ref of Object.values(root.children)) {
+    const snap = ref?.getSnapshot() as { value?: unknown; context?: ChildContext } | undefined;
+    const state = topState(snap?.value);
+    if (state && snap?.context) out.push({ state, context: snap.context });
+  }
+  return out;
+}
+
+const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name);
+
+export function buildStatus(root: RootSnapshotLike, local: LocalServices, dhcpdns: DhcpDns, writes: WriteCounts): Status {
+  const networks: NetworkStatus[] = [];
+  const endpoints: EndpointStatus[] = [];
+  const ports: PortStatus[] = [];
+  for (const { state, context } of childrenOf(root)) {
+    const reason = state === 'ready' ? undefined : reasonOf(state, context);
+    const why = reason !== undefined ? { reason } : {};
+    if (isNiContext(context)) {
+      const { spec } = context;
+      const pid = spec.type === 'local' ? dhcpdns.pid(spec.name) : undefined;
+      networks.push({
+        name: spec.name,
+        type: spec.type,
+        state,
+        bridge: spec.bridge,
+        ...(spec.subnet !== undefined && { subnet: spec.subnet }),
+        ...(spec.gateway !== undefined && { gateway: spec.gateway }),
+        ...(spec.port !== undefined && { port: spec.port }),
+        ...(pid !== undefined && { dnsmasqPid: pid }),
+        ...why,
+      });
+      continue;
+    }
+    const { spec } = context;
+    if (spec.kind === 'port') {
+      ports.push({
+        name: spec.name,
+        ifname: spec.ifname,
+        state,
+        carrier: context.present === true && context.carrier,
+        ...(spec.network !== undefined && { network: spec.network }),
+        ...why,
+      });
+      continue;
+    }
+    const ip = local.addressOf(spec) ?? spec.ip;
+    endpoints.push({
+      app: spec.app,
+      network: spec.network,
+      kind: spec.kind,
+      state,
+      ifname: spec.hostIfname,
+      ...(spec.appIfname !== undefined && { appIfname: spec.appIfname }),
+      ...(spec.netns !== undefined && { netns: String(spec.netns) }),
+      mac: spec.mac,
+      ...(ip !== undefined && { ip }),
+      ...why,
+    });
+  }
+  networks.sort(byName);
+  ports.sort(byName);
+  endpoints.sort((a, b) => `${a.app}/${a.network}`.localeCompare(`${b.app}/${b.network}`));
+  return { networks, endpoints, ports, writes };
+}
+
+/**
+ * Every actor has settled: ready, degraded, or pending on something only the outside world can bring
+ * (a tap not yet created, an app netns not yet there, a port not present) — or on an NI that itself settled
+ * without a bridge. Creations queued behind a deletion count as not settled.
+ */
+export function isSettled(root: RootSnapshotLike): boolean {
+  const ctx = root.context;
+  if (Object.keys(ctx.queuedNetworks).length > 0 || Object.keys(ctx.queuedMembers).length > 0) return false;
+  const children = childrenOf(root);
+  const niState = new Map<string, ActorState>();
+  for (const c of children) if (isNiContext(c.context)) niState.set(c.context.spec.name, c.state);
+  for (const { state, context } of children) {
+    if (state === 'ready' || state === 'degraded' || state === 'deleted') continue;
+    if (state !== 'pending' || isNiContext(context)) return false;
+    const member = context as EndpointContext;
+    if (member.present === false) continue;
+    if (member.present === undefined) return false;
+    const ni = memberBridgeNetwork(member.spec);
+    // waiting for an NI that is still being built is not settled; one that failed to build is
+    if (ni !== undefined && niState.get(ni) !== 'degraded') return false;
+  }
+  return true;
+}
