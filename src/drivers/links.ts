@@ -22,7 +22,10 @@ export interface LinkInfo {
   alias?: string;
 }
 
-/** RTM_NEWLINK / RTM_DELLINK, typed. A NEWLINK is sent for every change (carrier, master, flags, rename). */
+/**
+ * RTM_NEWLINK / RTM_DELLINK (AF_UNSPEC only), typed. A NEWLINK is sent for every change (carrier, master, flags, rename).
+ * A DELLINK carries the master the link last had (the kernel releases a port from its bridge just before deleting it).
+ */
 export type LinkEvent = { type: 'new'; link: LinkInfo } | { type: 'del'; link: LinkInfo };
 
 export interface AddressInfo {
@@ -73,9 +76,18 @@ export interface LinkDriver {
   list(): Promise<LinkInfo[]>;
   get(ifname: string): Promise<LinkInfo | undefined>;
 
-  /** Create the bridge if absent; set alias, MTU and up when they differ. */
+  /**
+   * Create the bridge if absent; set alias, MTU and up when they differ. Refuses (EEXIST) a same-named link of
+   * another kind or with a foreign (non-`edgenet:`) alias. Creating costs 2 link writes (the kernel ignores an alias
+   * given at creation), a converged bridge 0, any differences 1.
+   */
   ensureBridge(spec: BridgeSpec, signal?: AbortSignal): Promise<LinkInfo>;
-  /** Create the veth pair (peer created directly inside the app's namespace, renamed, MAC set, up) if the host side is absent; enslave and bring up the host side. */
+  /**
+   * Create the veth pair if the host side is absent (3 link writes: create enslaved and up with the peer's MAC and MTU,
+   * mark with the alias, move the peer into the app's namespace renamed and up in one request); otherwise only
+   * converge the host side (alias, master, MTU, up: 0 or 1 write). A missing namespace is a KernelError ENOENT naming
+   * the path, before any write; a failure after creation deletes the half-built pair.
+   */
   ensureVeth(spec: VethSpec, signal?: AbortSignal): Promise<LinkInfo>;
   /** Enslave an existing interface (tap, port) to a bridge, set MTU when given and bring it up. */
   attach(spec: AttachSpec, signal?: AbortSignal): Promise<LinkInfo>;

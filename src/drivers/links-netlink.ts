@@ -1,0 +1,419 @@
+// LinkDriver over rtnetlink (npm `netlink`): one request socket for reads/writes, one lazily opened event socket.
+import { closeSync, openSync } from 'node:fs';
+import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
+import type { RtNetlinkSocket, StreamData } from 'netlink';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { defer, Subject } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { KernelError } from '../errors.ts';
+import { WriteCounter } from './write-counter.ts';
+import type { AddressInfo, AttachSpec, BridgeSpec, LinkDriver, LinkEvent, LinkInfo, VethSpec } from './links.ts';
+
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const AF_UNSPEC = 0;
+const AF_INET = 2;
+const UP = { flags: { up: true as const }, change: { up: true as const } };
+
+/** IF_OPER_* (RFC 2863) */
+const OPERSTATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'] as const;
+
+function encode(data: StreamData): Buffer {
+  const s = new AttrStream();
+  s.emit(data);
+  return Buffer.concat(s.bufs);
+}
+
+/** The errno name of a failed request: the package throws `Error('Request rejected: EEXIST')`, sockets throw ErrnoException. */
+function errnoOf(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  const m = /Request rejected: (\w+)/.exec(err instanceof Error ? err.message : String(err));
+  return m?.[1];
+}
+
+function formatMac(b: Buffer | undefined): string {
+  return b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : '';
+}
+
+function parseMac(mac: string, object: string): Buffer {
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) throw new KernelError('ensureVeth', object, 'EINVAL', `bad MAC ${mac}`);
+  return Buffer.from(mac.replaceAll(':', ''), 'hex');
+}
+
+function parseIPv4(address: string, object: string): Buffer {
+  const parts = address.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    throw new KernelError('ensureAddress', object, 'EINVAL', `bad IPv4 address ${address}`);
+  }
+  return Buffer.from(parts);
+}
+
+function broadcastOf(local: Buffer, prefixlen: number): Buffer {
+  const host = prefixlen === 0 ? 0xffffffff : (0xffffffff >>> prefixlen) >>> 0;
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE((local.readUInt32BE(0) | host) >>> 0);
+  return out;
+}
+
+/** The raw message plus what the driver needs beyond LinkInfo (where a veth's peer lives). */
+interface RawLink {
+  info: LinkInfo;
+  /** IFLA_LINK: the peer's ifindex (in `peerNetnsid`'s namespace, or ours when that is undefined) */
+  peerIndex?: number;
+  /** IFLA_LINK_NETNSID: set when the peer is in another namespace */
+  peerNetnsid?: number;
+}
+
+function toRawLink(msg: rt.LinkMessage): RawLink {
+  const { data, attrs } = msg;
+  const flags = data.flags ?? {};
+  const info: LinkInfo = {
+    ifindex: data.index ?? 0,
+    ifname: attrs.ifname ?? '',
+    up: flags.up === true,
+    // IFLA_CARRIER when the kernel sends it; IFF_LOWER_UP otherwise
+    carrier: attrs.carrier !== undefined ? attrs.carrier !== 0 : flags.lowerUp === true,
+    operstate: OPERSTATES[attrs.operstate ?? 0] ?? String(attrs.operstate),
+    mtu: attrs.mtu ?? 0,
+    mac: formatMac(attrs.address),
+  };
+  const kind = attrs.linkinfo ? ifla.parseInfo(attrs.linkinfo).kind : undefined;
+  if (kind !== undefined) info.kind = kind;
+  if (attrs.master !== undefined && attrs.master !== 0) info.master = attrs.master;
+  if (attrs.ifalias !== undefined && attrs.ifalias !== '') info.alias = attrs.ifalias;
+  const raw: RawLink = { info };
+  if (attrs.link && attrs.link.length >= 4) raw.peerIndex = attrs.link.readUInt32LE(0);
+  if (attrs.linkNetnsid !== undefined) raw.peerNetnsid = attrs.linkNetnsid;
+  return raw;
+}
+
+/** Refuses to adopt an object that carries somebody else's alias (unmarked objects without alias are adopted). */
+function assertAdoptable(operation: string, link: LinkInfo, kind: string, alias: string): void {
+  if (link.kind !== kind) throw new KernelError(operation, link.ifname, 'EEXIST', `exists as ${link.kind ?? 'a device'}, not a ${kind}`);
+  if (link.alias !== undefined && link.alias !== alias && !link.alias.startsWith('edgenet:')) {
+    throw new KernelError(operation, link.ifname, 'EEXIST', `exists with foreign alias "${link.alias}"`);
+  }
+}
+
+export interface NetlinkLinkDriverOptions {
+  logger?: Logger;
+}
+
+export class NetlinkLinkDriver implements LinkDriver {
+  readonly writes = new WriteCounter();
+  readonly events$: Observable<LinkEvent>;
+
+  private readonly log: Logger;
+  private readonly nl: RtNetlinkSocket;
+  private ev: RtNetlinkSocket | undefined;
+  private readonly subject = new Subject<LinkEvent>();
+  /** last state seen per ifindex: fills DELLINK's master (released just before deletion) and drives resyncs */
+  private readonly known = new Map<number, LinkInfo>();
+  private closed = false;
+
+  constructor(opts: NetlinkLinkDriverOptions = {}) {
+    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.nl = createRtNetlink();
+    // an 'error' without a listener would crash the process
+    this.nl.socket.on('error', (err) => this.log.error({ err }, 'netlink request socket error'));
+    this.events$ = defer(() => {
+      this.startEvents();
+      return this.subject.asObservable();
+    });
+  }
+
+  // ---- reads -------------------------------------------------------------------------------------------
+
+  async list(): Promise<LinkInfo[]> {
+    const msgs = await this.request('list', 'links', () => this.nl.getLinks());
+    return msgs.map((m) => toRawLink(m).info);
+  }
+
+  async get(ifname: string): Promise<LinkInfo | undefined> {
+    return (await this.getRaw(ifname))?.info;
+  }
+
+  private async getRaw(ifname: string): Promise<RawLink | undefined> {
+    try {
+      const [msg] = await this.nl.getLink({}, { ifname });
+      return msg ? toRawLink(msg) : undefined;
+    } catch (err) {
+      if (errnoOf(err) === 'ENODEV') return undefined;
+      throw new KernelError('get', ifname, errnoOf(err), err instanceof Error ? err.message : undefined);
+    }
+  }
+
+  private async readBack(operation: string, ifname: string): Promise<LinkInfo> {
+    const link = await this.get(ifname);
+    if (!link) throw new KernelError(operation, ifname, 'ENODEV', 'vanished right after being written');
+    return link;
+  }
+
+  // ---- writes ------------------------------------------------------------------------------------------
+
+  async ensureBridge(spec: BridgeSpec, signal?: AbortSignal): Promise<LinkInfo> {
+    signal?.throwIfAborted();
+    let link = await this.get(spec.name);
+    if (!link) {
+      const attrs: ifla.LinkAttrs = { ifname: spec.name, linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })) };
+      if (spec.mtu !== undefined) attrs.mtu = spec.mtu;
+      const created = await this.linkWrite('ensureBridge', spec.name, () => this.nl.newLink(UP, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }), ['EEXIST']);
+      link = await this.readBack('ensureBridge', spec.name);
+      if (created) this.log.info({ bridge: spec.name, ifindex: link.ifindex }, 'bridge created');
+    }
+    assertAdoptable('ensureBridge', link, 'bridge', spec.alias);
+    // the kernel ignores IFLA_IFALIAS on creation: the alias is always a second request
+    await this.converge('ensureBridge', link, { alias: spec.alias, mtu: spec.mtu, up: true }, signal);
+    return this.readBack('ensureBridge', spec.name);
+  }
+
+  async ensureVeth(spec: VethSpec, signal?: AbortSignal): Promise<LinkInfo> {
+    signal?.throwIfAborted();
+    let host = await this.getRaw(spec.name);
+    if (host) assertAdoptable('ensureVeth', host.info, 'veth', spec.alias);
+    if (!host || host.peerNetnsid === undefined) {
+      // open the app's namespace before writing anything: a missing namespace costs no write
+      const nsPath = typeof spec.netns === 'number' ? `/proc/${spec.netns}/ns/net` : spec.netns;
+      let fd: number;
+      try {
+        fd = openSync(nsPath, 'r');
+      } catch (err) {
+        throw new KernelError('ensureVeth', spec.name, errnoOf(err), `netns ${nsPath} does not exist or cannot be opened`);
+      }
+      try {
+        if (!host) host = await this.createVeth(spec, signal);
+        // peer still here (just created, or a crash between create and move): move, rename and up in one request
+        await this.movePeer(spec, host, fd, nsPath, signal);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const now = await this.readBack('ensureVeth', spec.name);
+    await this.converge('ensureVeth', now, { alias: spec.alias, master: spec.master, mtu: spec.mtu, up: true }, signal);
+    return this.readBack('ensureVeth', spec.name);
+  }
+
+  /** Creates the pair with a kernel-named peer in our namespace (a peer can't be brought up at creation: ENOTCONN). */
+  private async createVeth(spec: VethSpec, signal?: AbortSignal): Promise<RawLink> {
+    signal?.throwIfAborted();
+    const peerAttrs: ifla.LinkAttrs = {};
+    if (spec.peerMac !== undefined) peerAttrs.address = parseMac(spec.peerMac, spec.name);
+    if (spec.mtu !== undefined) peerAttrs.mtu = spec.mtu;
+    const peer = Buffer.concat([rt.formatLink({}), encode(ifla.formatLinkAttrs(peerAttrs))]);
+    const attrs: ifla.LinkAttrs = {
+      ifname: spec.name,
+      master: spec.master,
+      linkinfo: encode(ifla.formatInfo({ kind: 'veth', data: encode(ifla.formatVethInfo({ peer })) })),
+    };
+    if (spec.mtu !== undefined) attrs.mtu = spec.mtu;
+    await this.linkWrite('ensureVeth', spec.name, () => this.nl.newLink(UP, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }));
+    const host = await this.getRaw(spec.name);
+    if (!host) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'vanished right after being created');
+    // mark it at once, so a crash from here on leaves an object edgenet recognises as its own
+    await this.undoOnFailure(spec.name, () => this.linkWrite('ensureVeth', spec.name, () => this.nl.setLink({ index: host.info.ifindex }, { ifalias: spec.alias })));
+    this.log.info({ veth: spec.name, ifindex: host.info.ifindex }, 'veth created');
+    return host;
+  }
+
+  private async movePeer(spec: VethSpec, host: RawLink, fd: number, nsPath: string, signal?: AbortSignal): Promise<void> {
+    const peerIndex = host.peerIndex;
+    if (peerIndex === undefined) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'veth has no peer');
+    await this.undoOnFailure(spec.name, async () => {
+      signal?.throwIfAborted();
+      await this.linkWrite('ensureVeth', spec.name, () => this.nl.setLink({ index: peerIndex, ...UP }, { netNsFd: fd, ifname: spec.peerName }));
+    });
+    this.log.info({ veth: spec.name, netns: nsPath, peer: spec.peerName }, 'veth peer moved into app namespace');
+  }
+
+  /** A half-built pair (e.g. the peer's name is taken in the app's namespace) is deleted, not left behind. */
+  private async undoOnFailure(ifname: string, step: () => Promise<unknown>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      await this.deleteLink(ifname).catch((e: unknown) => this.log.warn({ err: e, ifname }, 'could not remove half-built veth'));
+      throw err;
+    }
+  }
+
+  async attach(spec: AttachSpec, signal?: AbortSignal): Promise<LinkInfo> {
+    signal?.throwIfAborted();
+    const link = await this.get(spec.ifname);
+    if (!link) throw new KernelError('attach', spec.ifname, 'ENODEV', 'no such interface');
+    await this.converge('attach', link, { master: spec.master, mtu: spec.mtu, up: true }, signal);
+    return this.readBack('attach', spec.ifname);
+  }
+
+  async detach(ifname: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const link = await this.get(ifname);
+    if (!link || link.master === undefined) return;
+    await this.linkWrite('detach', ifname, () => this.nl.setLink({ index: link.ifindex }, { master: 0 }), ['ENODEV']);
+  }
+
+  async deleteLink(ifname: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const link = await this.get(ifname);
+    if (!link) return;
+    await this.linkWrite('deleteLink', ifname, () => this.nl.delLink({ index: link.ifindex }), ['ENODEV']);
+    this.log.info({ ifname, ifindex: link.ifindex }, 'link deleted');
+  }
+
+  /** One setLink with every difference (alias, master, MTU, up); nothing when already converged. */
+  private async converge(operation: string, link: LinkInfo, want: { alias?: string; master?: number; mtu?: number | undefined; up?: boolean }, signal?: AbortSignal): Promise<void> {
+    const attrs: ifla.LinkAttrs = {};
+    if (want.alias !== undefined && link.alias !== want.alias) attrs.ifalias = want.alias;
+    if (want.master !== undefined && link.master !== want.master) attrs.master = want.master;
+    if (want.mtu !== undefined && link.mtu !== want.mtu) attrs.mtu = want.mtu;
+    const bringUp = want.up === true && !link.up;
+    if (Object.keys(attrs).length === 0 && !bringUp) return;
+    signal?.throwIfAborted();
+    await this.linkWrite(operation, link.ifname, () => this.nl.setLink({ index: link.ifindex, ...(bringUp ? UP : {}) }, attrs));
+  }
+
+  /** Counts and performs one link write; errnos in `okErrnos` are success (returns false then). */
+  private async linkWrite(operation: string, object: string, fn: () => Promise<unknown>, okErrnos: string[] = []): Promise<boolean> {
+    this.writes.inc('link');
+    try {
+      await fn();
+      return true;
+    } catch (err) {
+      const errno = errnoOf(err);
+      if (errno !== undefined && okErrnos.includes(errno)) return false;
+      throw new KernelError(operation, object, errno);
+    }
+  }
+
+  private async request<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new KernelError(operation, object, errnoOf(err));
+    }
+  }
+
+  // ---- addresses ---------------------------------------------------------------------------------------
+
+  async listAddresses(ifname?: string): Promise<AddressInfo[]> {
+    let index: number | undefined;
+    if (ifname !== undefined) {
+      const link = await this.get(ifname);
+      if (!link) return [];
+      index = link.ifindex;
+    }
+    const msgs = await this.request('listAddresses', ifname ?? 'all', () => this.nl.getAddresses({ family: AF_INET }));
+    const out: AddressInfo[] = [];
+    for (const m of msgs) {
+      const bytes = m.attrs.local ?? m.attrs.address;
+      if (m.data.family !== AF_INET || !bytes || bytes.length !== 4) continue;
+      if (index !== undefined && m.data.index !== index) continue;
+      out.push({ ifindex: m.data.index ?? 0, address: [...bytes].join('.'), prefixlen: m.data.prefixlen ?? 32 });
+    }
+    return out;
+  }
+
+  async ensureAddress(ifname: string, address: string, prefixlen: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const object = `${address}/${prefixlen} on ${ifname}`;
+    const local = parseIPv4(address, object);
+    const link = await this.get(ifname);
+    if (!link) throw new KernelError('ensureAddress', object, 'ENODEV', 'no such interface');
+    const present = await this.listAddresses(ifname);
+    if (present.some((a) => a.address === address && a.prefixlen === prefixlen)) return;
+    signal?.throwIfAborted();
+    const attrs: rt.AddressAttrs = { local, address: local };
+    if (prefixlen < 31) attrs.broadcast = broadcastOf(local, prefixlen);
+    this.writes.inc('address');
+    try {
+      await this.nl.newAddress({ family: AF_INET, prefixlen, index: link.ifindex }, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL });
+    } catch (err) {
+      if (errnoOf(err) !== 'EEXIST') throw new KernelError('ensureAddress', object, errnoOf(err));
+    }
+  }
+
+  // ---- events ------------------------------------------------------------------------------------------
+
+  private startEvents(): void {
+    if (this.ev || this.closed) return;
+    const ev = createRtNetlink();
+    this.ev = ev;
+    try {
+      ev.socket.setRecvBufferSize(1 << 20);
+    } catch (err) {
+      this.log.debug({ err }, 'could not enlarge the event socket buffer');
+    }
+    ev.socket.on('error', (err) => {
+      if (errnoOf(err) === 'ENOBUFS') {
+        // the kernel dropped events (a storm): re-read everything so no owner misses a change
+        this.log.warn('netlink event overflow: resynchronising links');
+        void this.resync();
+      } else {
+        this.log.error({ err }, 'netlink event socket error');
+      }
+    });
+    ev.socket.on('message', (msgs) => {
+      for (const m of msgs) {
+        if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
+        let msg: rt.LinkMessage;
+        try {
+          msg = rt.parseLinkMessage(m.data);
+        } catch (err) {
+          this.log.warn({ err }, 'unparsable link event');
+          continue;
+        }
+        // AF_BRIDGE messages describe bridge-port state; their DELLINK only means "left the bridge"
+        if ((msg.data.family ?? AF_UNSPEC) !== AF_UNSPEC) continue;
+        this.publish(m.type === RTM_NEWLINK ? 'new' : 'del', toRawLink(msg).info);
+      }
+    });
+    ev.addMembership('LINK');
+    void this.seedKnown();
+  }
+
+  private publish(type: 'new' | 'del', link: LinkInfo): void {
+    if (type === 'del') {
+      // the kernel releases a port from its bridge before deleting it: report the master it had
+      const last = this.known.get(link.ifindex);
+      if (link.master === undefined && last?.master !== undefined) link = { ...link, master: last.master };
+      this.known.delete(link.ifindex);
+    } else {
+      this.known.set(link.ifindex, link);
+    }
+    this.subject.next({ type, link });
+  }
+
+  private async seedKnown(): Promise<void> {
+    try {
+      for (const link of await this.list()) if (!this.known.has(link.ifindex)) this.known.set(link.ifindex, link);
+    } catch (err) {
+      this.log.warn({ err }, 'could not read links for the event cache');
+    }
+  }
+
+  private async resync(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const now = await this.list();
+      const present = new Set(now.map((l) => l.ifindex));
+      for (const [ifindex, link] of [...this.known]) if (!present.has(ifindex)) this.publish('del', link);
+      for (const link of now) this.publish('new', link);
+    } catch (err) {
+      this.log.error({ err }, 'link resync failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ev?.socket.close();
+    this.ev = undefined;
+    this.nl.socket.close();
+    this.subject.complete();
+  }
+}
+
+export function createNetlinkLinkDriver(opts: NetlinkLinkDriverOptions = {}): NetlinkLinkDriver {
+  return new NetlinkLinkDriver(opts);
+}
