@@ -1,0 +1,101 @@
+// The real daemon, started inside a test's "device" namespace, driven over its unix socket.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createApiClient, type ApiClient } from '../../src/api/client.ts';
+import type { Netns } from './netns.ts';
+import { eventually } from './netns.ts';
+
+const REPO = resolve(import.meta.dirname, '..', '..');
+
+export class TestDaemon {
+  private constructor(
+    readonly ns: Netns,
+    readonly dir: string,
+    readonly stateDir: string,
+    readonly configPath: string,
+    readonly api: ApiClient,
+    private child: ChildProcess,
+    readonly log: string[],
+  ) {}
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** Writes `config` (YAML/JSON text) to a file and runs `edgenet run -c` on it inside `ns`. */
+  static async start(ns: Netns, config: string, opts: { stateDir?: string; dir?: string } = {}): Promise<TestDaemon> {
+    const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'edgenet-test-')));
+    const stateDir = opts.stateDir ?? join(dir, 'state');
+    const configPath = join(dir, 'config.yaml');
+    await writeFile(configPath, config);
+    const log: string[] = [];
+    const child = TestDaemon.spawn(ns, configPath, stateDir, log);
+    const api = createApiClient(join(stateDir, 'api.sock'));
+    const d = new TestDaemon(ns, dir, stateDir, configPath, api, child, log);
+    await d.waitUp();
+    return d;
+  }
+
+  private static spawn(ns: Netns, configPath: string, stateDir: string, log: string[]): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, join(REPO, 'bin/edgenet.js'), 'run', '-c', configPath, '--state-dir', stateDir], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, EDGENET_LOG_LEVEL: 'debug' },
+    });
+    const keep = (b: Buffer): void => {
+      for (const line of b.toString().split('\n')) if (line) log.push(line);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    return child;
+  }
+
+  private async waitUp(): Promise<void> {
+    await eventually(
+      `daemon in ${this.ns.name} to serve its API\n${this.log.slice(-20).join('\n')}`,
+      async () => {
+        if (this.child.exitCode !== null) throw new Error(`daemon exited ${this.child.exitCode}: ${this.log.slice(-20).join('\n')}`);
+        if (!existsSync(join(this.stateDir, 'api.sock'))) return false;
+        const s = await this.api.status();
+        return s.networks.every((n) => n.state !== 'creating' && n.state !== 'pending');
+      },
+      30_000,
+      100,
+    );
+  }
+
+  /** Pushes a config over the API (like `edgenet apply`). */
+  apply(config: string): ReturnType<ApiClient['putConfig']> {
+    return this.api.putConfig(config, 'application/yaml');
+  }
+
+  status(): ReturnType<ApiClient['status']> {
+    return this.api.status();
+  }
+
+  /** Sends a signal and waits for the process to end. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const done = new Promise<number | null>((r) => this.child.once('exit', (code) => r(code)));
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    const code = await done;
+    clearTimeout(timer);
+    return code;
+  }
+
+  /** Starts the daemon again on the same state dir and config file. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.child = TestDaemon.spawn(this.ns, this.configPath, this.stateDir, this.log);
+    await this.waitUp();
+  }
+
+  async remove(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
