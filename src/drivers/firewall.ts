@@ -15,7 +15,7 @@ export interface NiRules {
 /** What is really in table `inet edgenet`, for audits and tests. */
 export interface RulesetView {
   present: boolean;
-  /** network instances that have rules, by name */
+  /** network instances that have rules, by name (sorted) */
   networks: string[];
   /** a digest of the table's rules (handles excluded), to notice changes made behind edgenet's back */
   digest: string;
@@ -27,10 +27,43 @@ export interface RulesetView {
  */
 export interface Firewall {
   readonly writes: WriteCounter;
+  /** converge one NI's rules; unchanged and intact: no write at all */
   ensureNetwork(ni: NiRules, signal?: AbortSignal): Promise<void>;
+  /** converge several NIs in one transaction (only the ones that need it); a later name wins over an earlier one */
+  ensureNetworks(nis: readonly NiRules[], signal?: AbortSignal): Promise<void>;
   /** absent is success */
   removeNetwork(name: string, signal?: AbortSignal): Promise<void>;
-  /** remove table inet edgenet altogether */
+  /** remove table inet edgenet altogether (absent is success) */
   removeAll(): Promise<void>;
   dump(): Promise<RulesetView>;
+}
+
+// Rule layout, shared by the real driver and its fake so both name things the same way.
+export const FIREWALL_FAMILY = 'inet';
+export const FIREWALL_TABLE = 'edgenet';
+
+/** Base chains, created once: `forward` and `input` (filter, policy accept), `postrouting` (nat, srcnat). */
+export type BaseChain = 'forward' | 'input' | 'postrouting';
+
+/** Regular chains holding one NI's rules, jumped to from the base chains by rules matching its bridge/subnet. */
+export function niChainNames(ni: string): { fwd: string; in: string; nat: string } {
+  return { fwd: `fwd-${ni}`, in: `in-${ni}`, nat: `nat-${ni}` };
+}
+
+/** The NI a per-NI chain belongs to, or undefined for base/foreign chains. */
+export function niOfChain(chain: string): string | undefined {
+  const m = /^(?:fwd|in|nat)-(.+)$/.exec(chain);
+  return m?.[1];
+}
+
+/** JSON with sorted keys (undefined fields dropped): digests of rules and specs must not depend on key order. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
 }

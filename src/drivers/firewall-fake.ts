@@ -1,0 +1,152 @@
+// In-memory Firewall with the real driver's semantics: unit tests assert on the resulting state
+// ("lan masquerades out of up0"), not on which calls happened.
+import { createHash } from 'node:crypto';
+import { KernelError } from '../errors.ts';
+import { canonicalJson } from './firewall.ts';
+import type { Firewall, NiRules, RulesetView } from './firewall.ts';
+import { WriteCounter } from './write-counter.ts';
+
+/** A readable view of one NI's rules, as the real layout would enforce them. */
+export interface FakeNiView {
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  /** the port the NI's traffic is masqueraded out of */
+  masqueradeOut?: string;
+  /** interfaces the NI's apps may send to (forward): its own bridge, and its port if any */
+  forwardsTo: string[];
+  /** nothing outside the NI (its port, other NIs) can open a connection into it */
+  isolated: boolean;
+  /** what the device itself accepts from the NI's bridge */
+  inputAccepts: string[];
+}
+
+export type FakeFirewallOp = 'ensureNetwork' | 'removeNetwork' | 'removeAll' | 'dump';
+
+export interface FakeFirewallOptions {
+  /** net.ipv4.ip_forward before edgenet touches it (default: off) */
+  ipForward?: boolean;
+  writes?: WriteCounter;
+}
+
+export class FakeFirewall implements Firewall {
+  readonly writes: WriteCounter;
+  /** net.ipv4.ip_forward in the fake namespace */
+  ipForward: boolean;
+  /** undefined: table inet edgenet absent; insertion order = order of the jump rules in the base chains */
+  private table: Map<string, NiRules> | undefined;
+  private readonly failures = new Map<FakeFirewallOp, Error>();
+
+  constructor(opts: FakeFirewallOptions = {}) {
+    this.writes = opts.writes ?? new WriteCounter();
+    this.ipForward = opts.ipForward ?? false;
+  }
+
+  async ensureNetwork(ni: NiRules, signal?: AbortSignal): Promise<void> {
+    return this.ensureNetworks([ni], signal);
+  }
+
+  async ensureNetworks(input: readonly NiRules[], signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const nis = [...new Map(input.map((ni) => [ni.name, ni])).values()];
+    if (nis.length === 0) return;
+    this.failIfAsked('ensureNetwork', `ni "${nis[0]?.name ?? ''}"`);
+    const stale = nis.filter((ni) => {
+      const have = this.table?.get(ni.name);
+      return !have || canonicalJson(have) !== canonicalJson(clone(ni));
+    });
+    if (stale.length > 0) {
+      const table = (this.table ??= new Map());
+      for (const ni of stale) {
+        table.delete(ni.name); // a rewritten NI's jump rules go to the end, as in the real driver
+        table.set(ni.name, clone(ni));
+      }
+      this.writes.inc('nft');
+    }
+    if (nis.some((ni) => ni.port) && !this.ipForward) {
+      this.ipForward = true;
+      this.writes.inc('sysctl');
+    }
+  }
+
+  async removeNetwork(name: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    this.failIfAsked('removeNetwork', `ni "${name}"`);
+    if (this.table?.delete(name)) this.writes.inc('nft');
+  }
+
+  async removeAll(): Promise<void> {
+    this.failIfAsked('removeAll', 'table inet edgenet');
+    if (this.table) {
+      this.table = undefined;
+      this.writes.inc('nft');
+    }
+  }
+
+  async dump(): Promise<RulesetView> {
+    this.failIfAsked('dump', 'table inet edgenet');
+    if (!this.table) return { present: false, networks: [], digest: sha('absent') };
+    const networks = [...this.table.keys()].sort();
+    return { present: true, networks, digest: sha(canonicalJson(networks.map((n) => this.table?.get(n)))) };
+  }
+
+  // ---- test helpers ----
+
+  /** The NI's rules as the data plane would enforce them; undefined when it has none. */
+  rulesFor(ni: string): FakeNiView | undefined {
+    const r = this.table?.get(ni);
+    if (!r) return undefined;
+    const port = r.port?.ifname;
+    return {
+      bridge: r.bridge,
+      subnet: r.subnet,
+      gateway: r.gateway,
+      ...(port ? { masqueradeOut: port } : {}),
+      forwardsTo: port ? [r.bridge, port] : [r.bridge],
+      isolated: true,
+      inputAccepts: ['established,related', 'udp 67', `udp 53 to ${r.gateway}`, `tcp 53 to ${r.gateway}`, `icmp echo-request to ${r.gateway}`],
+    };
+  }
+
+  /** The verdict of the forward hook for a packet, walking the NIs in jump order like the real chains do. */
+  forwardVerdict(p: { iifname: string; oifname: string; ct?: 'new' | 'established' }): 'accept' | 'drop' {
+    for (const r of this.table?.values() ?? []) {
+      const br = r.bridge;
+      if (p.iifname !== br && p.oifname !== br) continue;
+      if (p.iifname === br && p.oifname === br) return 'accept';
+      if (p.iifname === br && r.port && p.oifname === r.port.ifname) return 'accept';
+      if (p.oifname === br) return p.ct === 'established' ? 'accept' : 'drop';
+      return 'drop';
+    }
+    return 'accept'; // policy accept: foreign traffic is not ours
+  }
+
+  /** Simulates someone flushing the ruleset (`nft flush ruleset`, a firewall reload) behind edgenet's back. */
+  flushBehindOurBack(): void {
+    this.table = undefined;
+  }
+
+  /** The next call of `op` fails with `error` (default: a KernelError like the real driver's). */
+  failNext(op: FakeFirewallOp, error?: Error): void {
+    this.failures.set(op, error ?? new KernelError(`nft ${op}`, '(injected)', 'EINVAL', 'injected failure'));
+  }
+
+  private failIfAsked(op: FakeFirewallOp, object: string): void {
+    const err = this.failures.get(op);
+    if (!err) return;
+    this.failures.delete(op);
+    if (err instanceof KernelError && err.object === '(injected)') throw new KernelError(err.operation, object, err.errno, 'injected failure');
+    throw err;
+  }
+}
+
+export function createFakeFirewall(opts: FakeFirewallOptions = {}): FakeFirewall {
+  return new FakeFirewall(opts);
+}
+
+function clone(ni: NiRules): NiRules {
+  return { name: ni.name, bridge: ni.bridge, subnet: ni.subnet, gateway: ni.gateway, ...(ni.port ? { port: { ifname: ni.port.ifname } } : {}) };
+}
+
+
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex');

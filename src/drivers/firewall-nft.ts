@@ -1,0 +1,535 @@
+// Firewall driver over `nft -j -f -`: every rule lives in table `inet edgenet`, one atomic transaction per change.
+//
+// Layout: base chains `forward`, `input` (filter, policy accept: foreign traffic is not ours) and `postrouting`
+// (nat, srcnat). Each NI owns three regular chains `fwd-<ni>`, `in-<ni>`, `nat-<ni>`, reached from the base chains
+// by jump rules that match its bridge (or subnet) and carry the comment `edgenet ni=<ni> spec=<hash>`. Ensuring or
+// removing an NI touches only its chains and its jump rules (found by their jump target in a JSON listing).
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readFile, unlink, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { KernelError } from '../errors.ts';
+import { FIREWALL_FAMILY, FIREWALL_TABLE, canonicalJson, niChainNames, niOfChain } from './firewall.ts';
+import type { BaseChain, Firewall, NiRules, RulesetView } from './firewall.ts';
+import { WriteCounter } from './write-counter.ts';
+
+export interface NftFirewallOptions {
+  /** command prefix, e.g. `['ip', 'netns', 'exec', 'ent-x-dev']`; empty: run in this process's namespace */
+  exec?: string[];
+  logger?: Logger;
+  /** shared counter (so a whole system can report "a flap cost 0 writes") */
+  writes?: WriteCounter;
+}
+
+// ---- nft JSON: the subset edgenet writes (libnftables-json(5)) ----
+
+type Family = typeof FIREWALL_FAMILY;
+type NftExpr =
+  | string
+  | number
+  | string[]
+  | { meta: { key: 'iifname' | 'oifname' } }
+  | { payload: { protocol: 'ip' | 'udp' | 'tcp' | 'icmp'; field: 'saddr' | 'daddr' | 'dport' | 'type' } }
+  | { prefix: { addr: string; len: number } }
+  | { ct: { key: 'state' } };
+type NftStatement =
+  | { match: { op: '==' | 'in'; left: NftExpr; right: NftExpr } }
+  | { accept: null }
+  | { drop: null }
+  | { masquerade: null }
+  | { jump: { target: string } };
+interface NftTableRef {
+  family: Family;
+  name: string;
+}
+interface NftChainRef {
+  family: Family;
+  table: string;
+  name: string;
+}
+interface NftChainSpec extends NftChainRef {
+  type?: 'filter' | 'nat';
+  hook?: BaseChain;
+  prio?: number;
+  policy?: 'accept';
+}
+interface NftRuleSpec {
+  family: Family;
+  table: string;
+  chain: string;
+  expr: NftStatement[];
+  comment?: string;
+}
+interface NftRuleRef {
+  family: Family;
+  table: string;
+  chain: string;
+  handle: number;
+}
+type NftCommand =
+  | { add: { table: NftTableRef } | { chain: NftChainSpec } | { rule: NftRuleSpec } }
+  | { flush: { chain: NftChainRef } }
+  | { delete: { table: NftTableRef } | { chain: NftChainRef } | { rule: NftRuleRef } };
+
+// ---- nft JSON: what `nft -j list table` answers (read loosely, compared canonically) ----
+
+type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+interface ListedChain {
+  name: string;
+  /** everything but the handle, for digests */
+  attrs: { [key: string]: JsonValue };
+}
+interface ListedRule {
+  chain: string;
+  handle: number;
+  comment?: string;
+  expr: JsonValue[];
+}
+interface Listing {
+  chains: ListedChain[];
+  rules: ListedRule[];
+}
+
+const TABLE: NftTableRef = { family: FIREWALL_FAMILY, name: FIREWALL_TABLE };
+const BASE_CHAINS: readonly NftChainSpec[] = [
+  { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' },
+  { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'accept' },
+  { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' },
+];
+const BASE_NAMES: ReadonlySet<string> = new Set(BASE_CHAINS.map((c) => c.name));
+
+const chainRef = (name: string): NftChainRef => ({ family: FIREWALL_FAMILY, table: FIREWALL_TABLE, name });
+const meta = (key: 'iifname' | 'oifname', ifname: string): NftStatement => ({ match: { op: '==', left: { meta: { key } }, right: ifname } });
+const ctEstablished: NftStatement = { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } };
+const accept: NftStatement = { accept: null };
+const drop: NftStatement = { drop: null };
+
+function ipMatch(field: 'saddr' | 'daddr', cidrOrIp: string): NftStatement {
+  const [addr, len] = cidrOrIp.split('/');
+  const right: NftExpr = len === undefined ? cidrOrIp : { prefix: { addr: addr ?? '', len: Number(len) } };
+  return { match: { op: '==', left: { payload: { protocol: 'ip', field } }, right } };
+}
+function dport(protocol: 'udp' | 'tcp', port: number): NftStatement {
+  return { match: { op: '==', left: { payload: { protocol, field: 'dport' } }, right: port } };
+}
+
+interface NiRuleset {
+  chains: { fwd: NftStatement[][]; in: NftStatement[][]; nat: NftStatement[][] };
+  jumps: { chain: BaseChain; expr: NftStatement[] }[];
+  comment: string;
+}
+
+/** The desired rules of one NI (see DESIGN §5). */
+function niRuleset(ni: NiRules): NiRuleset {
+  const br = ni.bridge;
+  const port = ni.port?.ifname;
+  const names = niChainNames(ni.name);
+  const fwd: NftStatement[][] = [
+    // endpoints of the same NI (bridged frames arrive here when br_netfilter is on)
+    [meta('iifname', br), meta('oifname', br), accept],
+    ...(port ? [[meta('iifname', br), meta('oifname', port), accept]] : []),
+    [meta('oifname', br), ctEstablished, accept],
+    // nothing opens a connection in: not from the port, not from another NI
+    [meta('oifname', br), drop],
+    // and apps go nowhere but their NI and its port
+    [meta('iifname', br), drop],
+  ];
+  const input: NftStatement[][] = [
+    // replies to connections the device itself opened towards its apps
+    [ctEstablished, accept],
+    [dport('udp', 67), accept],
+    [ipMatch('daddr', ni.gateway), dport('udp', 53), accept],
+    [ipMatch('daddr', ni.gateway), dport('tcp', 53), accept],
+    [ipMatch('daddr', ni.gateway), { match: { op: '==', left: { payload: { protocol: 'icmp', field: 'type' } }, right: 'echo-request' } }, accept],
+    [drop],
+  ];
+  const nat: NftStatement[][] = port ? [[meta('oifname', port), { masquerade: null }]] : [];
+  return {
+    chains: { fwd, in: input, nat },
+    jumps: [
+      { chain: 'forward', expr: [meta('iifname', br), { jump: { target: names.fwd } }] },
+      { chain: 'forward', expr: [meta('oifname', br), { jump: { target: names.fwd } }] },
+      { chain: 'input', expr: [meta('iifname', br), { jump: { target: names.in } }] },
+      { chain: 'postrouting', expr: [ipMatch('saddr', ni.subnet), { jump: { target: names.nat } }] },
+    ],
+    comment: `edgenet ni=${ni.name} spec=${specHash(ni)}`,
+  };
+}
+
+const sha = (s: string, chars = 64): string => createHash('sha256').update(s).digest('hex').slice(0, chars);
+
+/** Identity of the desired state of an NI (goes into the jump rules' comment, so a restart can adopt them). */
+export function specHash(ni: NiRules): string {
+  return sha(canonicalJson({ bridge: ni.bridge, subnet: ni.subnet, gateway: ni.gateway, port: ni.port?.ifname ?? null }), 12);
+}
+
+// ---- reading a listing ----
+
+function isObject(v: unknown): v is { [key: string]: JsonValue } {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function parseListing(stdout: string): Listing {
+  const doc: unknown = JSON.parse(stdout);
+  const items = isObject(doc) && Array.isArray(doc.nftables) ? doc.nftables : [];
+  const listing: Listing = { chains: [], rules: [] };
+  for (const item of items) {
+    if (!isObject(item)) continue;
+    const chain = item.chain;
+    if (isObject(chain) && chain.table === FIREWALL_TABLE && chain.family === FIREWALL_FAMILY && typeof chain.name === 'string') {
+      const { handle: _h, ...attrs } = chain;
+      listing.chains.push({ name: chain.name, attrs });
+    }
+    const rule = item.rule;
+    if (isObject(rule) && rule.table === FIREWALL_TABLE && rule.family === FIREWALL_FAMILY && typeof rule.chain === 'string') {
+      listing.rules.push({
+        chain: rule.chain,
+        handle: typeof rule.handle === 'number' ? rule.handle : -1,
+        ...(typeof rule.comment === 'string' ? { comment: rule.comment } : {}),
+        expr: Array.isArray(rule.expr) ? rule.expr : [],
+      });
+    }
+  }
+  return listing;
+}
+
+function jumpTarget(rule: ListedRule): string | undefined {
+  for (const st of rule.expr) {
+    if (isObject(st) && isObject(st.jump) && typeof st.jump.target === 'string') return st.jump.target;
+  }
+  return undefined;
+}
+
+interface NiState {
+  /** canonical digest of the NI's chains and jump rules, handles excluded */
+  digest: string;
+  /** rules per NI chain; undefined when the chain is missing */
+  counts: { fwd?: number; in?: number; nat?: number };
+  jumps: ListedRule[];
+}
+
+function niState(listing: Listing, ni: string): NiState {
+  const names = niChainNames(ni);
+  const targets = new Set<string>(Object.values(names));
+  const jumps = listing.rules.filter((r) => BASE_NAMES.has(r.chain) && targets.has(jumpTarget(r) ?? ''));
+  const chainRules = (name: string): ListedRule[] | undefined =>
+    listing.chains.some((c) => c.name === name) ? listing.rules.filter((r) => r.chain === name) : undefined;
+  const fwd = chainRules(names.fwd);
+  const inp = chainRules(names.in);
+  const nat = chainRules(names.nat);
+  const strip = (rs: ListedRule[] | undefined): JsonValue => (rs ? rs.map((r) => ({ chain: r.chain, comment: r.comment ?? null, expr: r.expr })) : null);
+  return {
+    digest: sha(canonicalJson({ fwd: strip(fwd), in: strip(inp), nat: strip(nat), jumps: strip(jumps) })),
+    counts: { fwd: fwd?.length, in: inp?.length, nat: nat?.length },
+    jumps,
+  };
+}
+
+/** Is what the kernel holds for this NI what we would write (same rule counts, jump rules carrying our spec)? */
+function hasShape(state: NiState, want: NiRuleset): boolean {
+  return (
+    state.counts.fwd === want.chains.fwd.length &&
+    state.counts.in === want.chains.in.length &&
+    state.counts.nat === want.chains.nat.length &&
+    state.jumps.length === want.jumps.length &&
+    want.jumps.every((j) => state.jumps.some((r) => r.chain === j.chain && r.comment === want.comment))
+  );
+}
+
+function tableDigest(listing: Listing): string {
+  const chains = [...listing.chains].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return sha(
+    canonicalJson(
+      chains.map((c) => ({
+        chain: c.attrs,
+        rules: listing.rules.filter((r) => r.chain === c.name).map((r) => ({ comment: r.comment ?? null, expr: r.expr })),
+      })),
+    ),
+  );
+}
+
+// ---- running commands ----
+
+interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command; `input` becomes its stdin. nft 1.0.6 reads `-f -` by opening /dev/stdin, which fails (ENXIO) on
+ * the socketpair Node gives a child as a stdin pipe, so the input goes through an unlinked temporary file instead.
+ */
+async function runCommand(argv: readonly string[], input: string | undefined, signal: AbortSignal | undefined): Promise<CommandResult> {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new Error('empty command');
+  let stdin: FileHandle | undefined;
+  if (input !== undefined) {
+    const path = join(tmpdir(), `edgenet-nft-${process.pid}-${randomBytes(6).toString('hex')}`);
+    stdin = await open(path, 'wx+', 0o600);
+    await unlink(path);
+    await stdin.write(input, 0, 'utf8'); // positioned write: the child's read offset stays at 0
+  }
+  try {
+    return await new Promise<CommandResult>((resolve, reject) => {
+      const child = spawn(cmd, args, { stdio: [stdin ? stdin.fd : 'ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : err);
+        reject(new KernelError('exec', cmd, err.code, err.message));
+      });
+      child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+  } finally {
+    await stdin?.close();
+  }
+}
+
+const ERRNO_BY_TEXT: Readonly<Record<string, string>> = {
+  'No such file or directory': 'ENOENT',
+  'File exists': 'EEXIST',
+  'Device or resource busy': 'EBUSY',
+  'Operation not permitted': 'EPERM',
+  'Permission denied': 'EACCES',
+  'Invalid argument': 'EINVAL',
+  'Operation not supported': 'EOPNOTSUPP',
+  'Protocol not supported': 'EPROTONOSUPPORT',
+  'Address family not supported by protocol': 'EAFNOSUPPORT',
+  'No buffer space available': 'ENOBUFS',
+  'Cannot allocate memory': 'ENOMEM',
+  'Numerical result out of range': 'ERANGE',
+  'Message too long': 'EMSGSIZE',
+  'Too many links': 'EMLINK',
+  'No such process': 'ESRCH',
+};
+
+/** nft writes `internal:0:0-0: Error: Could not process rule: No such file or directory`: keep the sentence, map errno. */
+export function parseNftError(stderr: string): { errno?: string; detail: string } {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const line = lines.find((l) => l.includes('Error:')) ?? lines[0] ?? 'nft failed without a message';
+  const detail = line.replace(/^.*?Error:\s*/, '');
+  const errno = Object.entries(ERRNO_BY_TEXT).find(([text]) => detail.includes(text))?.[1];
+  return errno ? { errno, detail } : { detail };
+}
+
+// ---- the driver ----
+
+export class NftFirewall implements Firewall {
+  readonly writes: WriteCounter;
+  private readonly exec: readonly string[];
+  private readonly logger: Logger | undefined;
+  /** per NI: the spec last applied and the kernel's digest of it right after, to skip unchanged, intact NIs */
+  private readonly applied = new Map<string, { spec: string; digest: string }>();
+  /** one operation at a time: a listing and the transaction built from it must not interleave with another */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: NftFirewallOptions = {}) {
+    this.exec = opts.exec ?? [];
+    this.logger = opts.logger;
+    this.writes = opts.writes ?? new WriteCounter();
+  }
+
+  ensureNetwork(ni: NiRules, signal?: AbortSignal): Promise<void> {
+    return this.ensureNetworks([ni], signal);
+  }
+
+  ensureNetworks(nis: readonly NiRules[], signal?: AbortSignal): Promise<void> {
+    return this.serial(() => this.doEnsure(nis, signal));
+  }
+
+  removeNetwork(name: string, signal?: AbortSignal): Promise<void> {
+    return this.serial(() => this.doRemove(name, signal));
+  }
+
+  removeAll(): Promise<void> {
+    return this.serial(async () => {
+      this.applied.clear();
+      const r = await this.nft(['-j', '-f', '-'], JSON.stringify({ nftables: [{ delete: { table: TABLE } }] }));
+      if (r.code === 0) {
+        this.writes.inc('nft');
+        this.logger?.info({ table: `${FIREWALL_FAMILY} ${FIREWALL_TABLE}` }, 'firewall table removed');
+        return;
+      }
+      const err = parseNftError(r.stderr);
+      if (err.errno !== 'ENOENT') throw new KernelError('nft removeAll', `table ${FIREWALL_FAMILY} ${FIREWALL_TABLE}`, err.errno, err.detail);
+    });
+  }
+
+  dump(): Promise<RulesetView> {
+    return this.serial(async () => {
+      const listing = await this.list('dump', `table ${FIREWALL_FAMILY} ${FIREWALL_TABLE}`);
+      if (!listing) return { present: false, networks: [], digest: sha('absent') };
+      const networks = new Set<string>();
+      for (const c of listing.chains) {
+        const ni = niOfChain(c.name);
+        if (ni !== undefined) networks.add(ni);
+      }
+      return { present: true, networks: [...networks].sort(), digest: tableDigest(listing) };
+    });
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(op, op);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private nft(args: string[], input: string | undefined, signal?: AbortSignal): Promise<CommandResult> {
+    return runCommand([...this.exec, 'nft', ...args], input, signal);
+  }
+
+  /** The table as the kernel holds it; undefined when absent. */
+  private async list(operation: string, object: string, signal?: AbortSignal): Promise<Listing | undefined> {
+    const r = await this.nft(['-j', 'list', 'table', FIREWALL_FAMILY, FIREWALL_TABLE], undefined, signal);
+    if (r.code !== 0) {
+      const err = parseNftError(r.stderr);
+      // nft echoes the command under its error; a namespace that cannot be entered is not an absent table
+      if (err.errno === 'ENOENT' && r.stderr.includes('list table')) return undefined;
+      throw new KernelError(`nft ${operation}`, object, err.errno, err.detail);
+    }
+    try {
+      return parseListing(r.stdout);
+    } catch (e) {
+      throw new KernelError(`nft ${operation}`, object, undefined, `unreadable listing: ${String(e)}`);
+    }
+  }
+
+  /** One atomic transaction; counts one nft write. */
+  private async transact(commands: NftCommand[], operation: string, object: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const r = await this.nft(['-j', '-f', '-'], JSON.stringify({ nftables: commands }), signal);
+    if (r.code !== 0) {
+      const err = parseNftError(r.stderr);
+      throw new KernelError(`nft ${operation}`, object, err.errno, err.detail);
+    }
+    this.writes.inc('nft');
+  }
+
+  private async doEnsure(input: readonly NiRules[], signal?: AbortSignal): Promise<void> {
+    const nis = [...new Map(input.map((ni) => [ni.name, ni])).values()];
+    if (nis.length === 0) return;
+    const object = nis.map((ni) => `ni "${ni.name}"`).join(', ');
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
+      const before = await this.list('ensureNetwork', object, signal);
+      try {
+        await this.converge(nis, before, object, signal);
+        break;
+      } catch (e) {
+        // the table changed between the listing and the transaction (an old jump rule already gone): list again
+        if (attempt === 0 && e instanceof KernelError && e.errno === 'ENOENT' && e.operation === 'nft ensureNetwork') continue;
+        throw e;
+      }
+    }
+    if (nis.some((ni) => ni.port)) await this.ensureIpForward(object, signal);
+  }
+
+  /** One transaction for the NIs whose rules are not what we last applied (or not intact), then a read back. */
+  private async converge(nis: readonly NiRules[], before: Listing | undefined, object: string, signal?: AbortSignal): Promise<void> {
+    const stale: { ni: NiRules; want: NiRuleset; state: NiState | undefined }[] = [];
+    for (const ni of nis) {
+      const want = niRuleset(ni);
+      const spec = specHash(ni);
+      const state = before ? niState(before, ni.name) : undefined;
+      const mem = this.applied.get(ni.name);
+      if (state && mem?.spec === spec && mem.digest === state.digest) continue;
+      // after a restart: rules carrying our spec, with the right shape, are adopted as they are
+      if (state && !mem && hasShape(state, want)) {
+        this.applied.set(ni.name, { spec, digest: state.digest });
+        this.logger?.debug({ ni: ni.name }, 'firewall rules adopted');
+        continue;
+      }
+      stale.push({ ni, want, state });
+    }
+
+    if (stale.length > 0) {
+      const commands: NftCommand[] = [{ add: { table: TABLE } }, ...BASE_CHAINS.map((chain): NftCommand => ({ add: { chain } }))];
+      for (const { ni, want, state } of stale) {
+        for (const j of state?.jumps ?? []) {
+          commands.push({ delete: { rule: { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, chain: j.chain, handle: j.handle } } });
+        }
+        const names = niChainNames(ni.name);
+        for (const key of ['fwd', 'in', 'nat'] as const) {
+          const name = names[key];
+          commands.push({ add: { chain: chainRef(name) } }, { flush: { chain: chainRef(name) } });
+          for (const expr of want.chains[key]) commands.push({ add: { rule: { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, chain: name, expr } } });
+        }
+        for (const j of want.jumps) {
+          commands.push({ add: { rule: { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, chain: j.chain, expr: j.expr, comment: want.comment } } });
+        }
+      }
+      await this.transact(commands, 'ensureNetwork', stale.map((s) => `ni "${s.ni.name}"`).join(', '), signal);
+
+      // read back: the digest we remember is the kernel's own rendering of what we wrote
+      const after = await this.list('ensureNetwork (read back)', object);
+      for (const { ni, want } of stale) {
+        const state = after ? niState(after, ni.name) : undefined;
+        if (!state || !hasShape(state, want)) {
+          this.applied.delete(ni.name);
+          throw new KernelError('nft ensureNetwork (read back)', `ni "${ni.name}"`, undefined, 'rules missing after the transaction');
+        }
+        this.applied.set(ni.name, { spec: specHash(ni), digest: state.digest });
+        this.logger?.info({ ni: ni.name, bridge: ni.bridge, port: ni.port?.ifname }, 'firewall rules applied');
+      }
+    }
+  }
+
+  private async doRemove(name: string, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
+      const listing = await this.list('removeNetwork', `ni "${name}"`, signal);
+      this.applied.delete(name);
+      if (!listing) return;
+      const state = niState(listing, name);
+      const names = Object.values(niChainNames(name)).filter((c) => listing.chains.some((l) => l.name === c));
+      if (state.jumps.length === 0 && names.length === 0) return;
+      const commands: NftCommand[] = [
+        ...state.jumps.map((j): NftCommand => ({ delete: { rule: { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, chain: j.chain, handle: j.handle } } })),
+        ...names.map((c): NftCommand => ({ delete: { chain: chainRef(c) } })),
+      ];
+      try {
+        await this.transact(commands, 'removeNetwork', `ni "${name}"`, signal);
+        this.logger?.info({ ni: name }, 'firewall rules removed');
+        return;
+      } catch (e) {
+        // the table changed between the listing and the transaction (a rule or chain already gone): list again
+        if (attempt === 0 && e instanceof KernelError && e.errno === 'ENOENT') continue;
+        throw e;
+      }
+    }
+  }
+
+  private async ensureIpForward(object: string, signal?: AbortSignal): Promise<void> {
+    const read = async (): Promise<string> => {
+      if (this.exec.length === 0) return (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
+      const r = await runCommand([...this.exec, 'sysctl', '-n', 'net.ipv4.ip_forward'], undefined, signal);
+      if (r.code !== 0) throw new KernelError('sysctl read', 'net.ipv4.ip_forward', undefined, r.stderr.trim());
+      return r.stdout.trim();
+    };
+    if ((await read()) === '1') return;
+    if (this.exec.length === 0) {
+      try {
+        await writeFile('/proc/sys/net/ipv4/ip_forward', '1\n');
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        throw new KernelError('sysctl write', `net.ipv4.ip_forward (for ${object})`, err.code, err.message);
+      }
+    } else {
+      const r = await runCommand([...this.exec, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'], undefined, signal);
+      if (r.code !== 0) throw new KernelError('sysctl write', `net.ipv4.ip_forward (for ${object})`, undefined, r.stderr.trim());
+    }
+    this.writes.inc('sysctl');
+    if ((await read()) !== '1') throw new KernelError('sysctl write', `net.ipv4.ip_forward (for ${object})`, undefined, 'still not 1 after writing it');
+    this.logger?.info({ for: object }, 'ip forwarding enabled');
+  }
+}
+
+export function createNftFirewall(opts: NftFirewallOptions = {}): NftFirewall {
+  return new NftFirewall(opts);
+}
