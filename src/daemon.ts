@@ -50,10 +50,23 @@ function inspectionLogger(log: Logger): (ev: InspectionEvent) => void {
   };
 }
 
-/** Resolves with the reason on SIGTERM, SIGINT or abort; `dispose` removes the handlers. */
-function stopRequest(signal: AbortSignal | undefined): { reason: Promise<string>; dispose: () => void } {
+/**
+ * Resolves with the reason on the first SIGTERM, SIGINT or abort. The handlers stay until `dispose`, so a second
+ * signal during shutdown (Ctrl-C reaches the whole process group, then a supervisor's SIGTERM) cannot kill the
+ * process halfway through stopping; the stop timeout bounds the wait instead.
+ */
+function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Promise<string>; dispose: () => void } {
   let dispose = (): void => undefined;
   const reason = new Promise<string>((resolvePromise) => {
+    let requested = false;
+    const done = (why: string): void => {
+      if (requested) {
+        log.info(`${why}: already stopping`);
+        return;
+      }
+      requested = true;
+      resolvePromise(why);
+    };
     const onTerm = (): void => done('SIGTERM');
     const onInt = (): void => done('SIGINT');
     const onAbort = (): void => done('stop requested');
@@ -62,12 +75,8 @@ function stopRequest(signal: AbortSignal | undefined): { reason: Promise<string>
       process.off('SIGINT', onInt);
       signal?.removeEventListener('abort', onAbort);
     };
-    const done = (why: string): void => {
-      dispose();
-      resolvePromise(why);
-    };
-    process.once('SIGTERM', onTerm);
-    process.once('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
     if (signal?.aborted) done('stop requested');
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
@@ -101,7 +110,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   let watcher: ReturnType<typeof watch> | undefined;
   let code: number = DAEMON_EXIT.ok;
   // Handlers go in first: a SIGTERM during the first apply must still stop cleanly, not kill the process.
-  const stop = stopRequest(opts.signal);
+  const stop = stopRequest(opts.signal, log);
   try {
     log.info({ stateDir, config: configPath, pid: process.pid }, 'edgenet starting');
     if (!(await applyFile('start'))) {
@@ -130,7 +139,6 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     log.error({ err }, `edgenet failed: ${errorMessage(err)}`);
     code = DAEMON_EXIT.failure;
   } finally {
-    stop.dispose();
     await watcher?.close().catch(() => undefined);
     await server?.close().catch((err: unknown) => log.warn({ err }, 'closing the API failed'));
     let stopTimer: NodeJS.Timeout | undefined;
@@ -151,6 +159,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     ]);
     clearTimeout(stopTimer);
     if (!stopped && code === DAEMON_EXIT.ok) code = DAEMON_EXIT.failure;
+    stop.dispose();
     log.info({ code }, 'edgenet stopped');
   }
   return code;

@@ -80,7 +80,11 @@ class DemoSandbox {
     const child = this.daemon;
     if (!child?.pid || !this.daemonExit) return 'not started';
     if (child.exitCode !== null || child.signalCode !== null) return `had already exited (${child.exitCode ?? child.signalCode})`;
-    process.kill(child.pid, 'SIGTERM');
+    try {
+      process.kill(child.pid, 'SIGTERM');
+    } catch {
+      /* exited between the check and the kill */
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => {
       timer = setTimeout(() => r('timeout'), DAEMON_STOP_TIMEOUT_MS);
@@ -92,7 +96,7 @@ class DemoSandbox {
       await this.daemonExit;
       return `did not stop within ${DAEMON_STOP_TIMEOUT_MS / 1000} s: killed`;
     }
-    return `stopped (SIGTERM, exit ${result ?? child.signalCode})`;
+    return result === null ? `ended by ${child.signalCode ?? 'a signal'}` : `stopped (SIGTERM, exit ${result})`;
   }
 
   /** Removes the namespaces (their links, bridges and rules go with them) and the temp dir. */
@@ -173,7 +177,7 @@ async function waitForDaemon(client: ApiClient, box: DemoSandbox, signal: AbortS
 
 export async function runDemo(io: CliIo): Promise<number> {
   const say = (line = ''): void => io.stdout(`${line}\n`);
-  const indent = (text: string, by = '   '): string => text.split('\n').map((l) => `${by}${l}`).join('\n');
+  const indent = (text: string, by = '   '): string => text.split('\n').map((l) => (l ? `${by}${l}` : '')).join('\n');
 
   if (process.getuid?.() !== 0) {
     io.stderr('edgenet demo needs root: it creates network namespaces, veths and a bridge (inside those namespaces only).\n' +
@@ -304,6 +308,7 @@ export async function runDemo(io: CliIo): Promise<number> {
     for (const c of checks) {
       signal.throwIfAborted();
       const r = await ping(c.ns, c.ip, tool);
+      signal.throwIfAborted(); // Ctrl-C also reached ping: its result means nothing
       if (r.ok) ok++;
       say(`   ${r.ok ? 'ok  ' : 'FAIL'}  ${`${c.from} → ${c.to} (${c.ip})`.padEnd(26)}  ${r.text}`);
     }
