@@ -22,6 +22,21 @@ export interface DhcpDnsSpec {
   reservations: Reservation[];
 }
 
+/** One line of dnsmasq's lease file. */
+export interface DhcpLease {
+  /** lower-case colon form */
+  mac: string;
+  ip: string;
+  hostname?: string;
+  /** expiry, seconds since the epoch; 0 = infinite */
+  expires: number;
+}
+
+/**
+ * Supervision events only: `exited` is an exit nobody asked for, `started` is the supervisor's restart after it
+ * (the first start after each `exited`). Starts, reloads and restarts that a call asked for are not reported here:
+ * the call's result says what happened.
+ */
 export type DhcpDnsEvent =
   | { type: 'started'; ni: string; pid: number }
   | { type: 'exited'; ni: string; pid: number; code: number | null; signal: string | null };
@@ -34,14 +49,22 @@ export type DhcpDnsEvent =
 export interface DhcpDns {
   readonly writes: WriteCounter;
   readonly events$: Observable<DhcpDnsEvent>;
-  /** Converge: write files, start if not running, SIGHUP if only hosts changed, restart if the config changed. */
+  /**
+   * Converge: write files, start if not running (or adopt an owned dnsmasq left by an earlier edgenet whose config
+   * matches), SIGHUP if only hosts/reservations changed, restart if the config changed. The same spec again costs
+   * nothing. Rejects with ConfigError for a spec that cannot be rendered, KernelError when dnsmasq does not start.
+   */
   ensure(spec: DhcpDnsSpec, signal?: AbortSignal): Promise<{ pid: number }>;
   /** Stop the NI's dnsmasq and remove its files. Absent is success. */
   remove(ni: string): Promise<void>;
-  /** Evict a lease (app removed): so a redeployed app gets its reservation back. */
+  /**
+   * Evict a lease (app removed): so a redeployed app gets its reservation back. dnsmasq does not prune leases on
+   * SIGHUP, so a present lease costs a restart; an absent one costs nothing.
+   */
   evictLease(ni: string, mac: string): Promise<void>;
+  /** PID of the running dnsmasq; undefined while it is down (e.g. waiting for a restart). */
   pid(ni: string): number | undefined;
-  leases(ni: string): Promise<{ mac: string; ip: string; hostname?: string; expires: number }[]>;
+  leases(ni: string): Promise<DhcpLease[]>;
   /** Stop supervising (processes keep running: the data plane stays). */
   close(): Promise<void>;
 }

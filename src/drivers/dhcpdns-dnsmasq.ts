@@ -1,0 +1,730 @@
+// DhcpDns on dnsmasq: one supervised `dnsmasq --keep-in-foreground` per local network instance.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
+import { pino, type Logger } from 'pino';
+import { Subject, type Observable } from 'rxjs';
+import { ConfigError, KernelError, errorMessage, type ConfigIssue } from '../errors.ts';
+import type { DhcpDns, DhcpDnsEvent, DhcpDnsSpec, DhcpLease } from './dhcpdns.ts';
+import { WriteCounter } from './write-counter.ts';
+
+export interface DnsmasqBackoff {
+  /** first restart delay after an unexpected exit */
+  initialMs: number;
+  /** the delay doubles up to this */
+  maxMs: number;
+  /** a process that ran this long resets the delay to `initialMs` */
+  stableMs: number;
+}
+
+export interface DnsmasqDriverOptions {
+  stateDir: string;
+  /** command prefix, e.g. `['ip', 'netns', 'exec', 'ent-x-dev']` (it execs, so the child's pid is dnsmasq's) */
+  exec?: string[];
+  /** dnsmasq binary; default /usr/sbin/dnsmasq when present, else `dnsmasq` from PATH */
+  binary?: string;
+  logger?: Logger;
+  backoff?: Partial<DnsmasqBackoff>;
+  /** DHCP lease time as dnsmasq spells it; default 1h (reservations make renewals cheap, stale leases short) */
+  leaseTime?: string;
+  /** SIGTERM, then SIGKILL after this long */
+  stopTimeoutMs?: number;
+  /** how long a start may take before dnsmasq has written its pid file */
+  startTimeoutMs?: number;
+  /** how often an adopted dnsmasq (not our child: no exit event) is checked for life */
+  adoptPollMs?: number;
+}
+
+export const DEFAULT_BACKOFF: DnsmasqBackoff = { initialMs: 200, maxMs: 10_000, stableMs: 60_000 };
+
+/** Files of one NI's dnsmasq under the state dir. */
+export interface DnsmasqPaths {
+  dir: string;
+  conf: string;
+  hosts: string;
+  dhcpHosts: string;
+  leases: string;
+  pid: string;
+  /** what the running process was started with and last reloaded with: lets a restarted edgenet adopt it */
+  applied: string;
+}
+
+export function dnsmasqPaths(stateDir: string, ni: string): DnsmasqPaths {
+  checkNiName(ni);
+  const dir = join(resolve(stateDir), ni);
+  return {
+    dir,
+    conf: join(dir, 'dnsmasq.conf'),
+    hosts: join(dir, 'hosts'),
+    dhcpHosts: join(dir, 'dhcp-hosts'),
+    leases: join(dir, 'leases'),
+    pid: join(dir, 'dnsmasq.pid'),
+    applied: join(dir, 'applied.json'),
+  };
+}
+
+/** What one spec turns into: the command line and the three files dnsmasq reads. */
+export interface DnsmasqFiles {
+  args: string[];
+  conf: string;
+  hosts: string;
+  dhcpHosts: string;
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const HOSTNAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+const LEASE_TIME_RE = /^(infinite|\d+[smhdw]?)$/;
+
+function checkNiName(ni: string): void {
+  // The name is a directory under the state dir and a DNS domain: no path tricks, a DNS label.
+  if (!LABEL_RE.test(ni)) throw new ConfigError([{ path: 'ni', message: `must be a DNS label, got ${JSON.stringify(ni)}` }]);
+}
+
+function isIpv4(s: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(s);
+}
+
+function isForwarder(s: string): boolean {
+  // dnsmasq's server= takes an address with an optional #port.
+  const m = /^([^#]+)(#(\d{1,5}))?$/.exec(s);
+  if (!m?.[1]) return false;
+  const port = m[3] === undefined ? 53 : Number(m[3]);
+  return port >= 1 && port <= 65535 && (isIpv4(m[1]) || ipaddr.IPv6.isValid(m[1]));
+}
+
+/** Rejects what would be a broken or injected line in dnsmasq's files. */
+export function validateDhcpDnsSpec(spec: DhcpDnsSpec): void {
+  const issues: ConfigIssue[] = [];
+  const bad = (path: string, message: string): void => {
+    issues.push({ path, message });
+  };
+  if (!LABEL_RE.test(spec.ni)) bad('ni', `must be a DNS label, got ${JSON.stringify(spec.ni)}`);
+  if (!IFNAME_RE.test(spec.bridge)) bad('bridge', `must be an interface name, got ${JSON.stringify(spec.bridge)}`);
+  for (const [path, v] of [
+    ['gateway', spec.gateway],
+    ['range.start', spec.range.start],
+    ['range.end', spec.range.end],
+  ] as const) {
+    if (!isIpv4(v)) bad(path, `must be an IPv4 address, got ${JSON.stringify(v)}`);
+  }
+  if (!Number.isInteger(spec.prefixlen) || spec.prefixlen < 1 || spec.prefixlen > 30) bad('prefixlen', `must be 1..30, got ${spec.prefixlen}`);
+  if (spec.mtu !== undefined && (!Number.isInteger(spec.mtu) || spec.mtu < 68 || spec.mtu > 65535)) bad('mtu', `must be an integer 68..65535, got ${spec.mtu}`);
+  spec.forwarders.forEach((f, i) => {
+    if (!isForwarder(f)) bad(`forwarders[${i}]`, `must be an IP address (optionally #port), got ${JSON.stringify(f)}`);
+  });
+  spec.staticHosts.forEach((h, i) => {
+    if (!HOSTNAME_RE.test(h.name)) bad(`staticHosts[${i}].name`, `must be a DNS name, got ${JSON.stringify(h.name)}`);
+    if (!isIpv4(h.ip)) bad(`staticHosts[${i}].ip`, `must be an IPv4 address, got ${JSON.stringify(h.ip)}`);
+  });
+  const macs = new Set<string>();
+  spec.reservations.forEach((r, i) => {
+    if (!LABEL_RE.test(r.name)) bad(`reservations[${i}].name`, `must be a DNS label, got ${JSON.stringify(r.name)}`);
+    if (!isIpv4(r.ip)) bad(`reservations[${i}].ip`, `must be an IPv4 address, got ${JSON.stringify(r.ip)}`);
+    const mac = r.mac.toLowerCase();
+    if (!MAC_RE.test(mac)) bad(`reservations[${i}].mac`, `must be a MAC address, got ${JSON.stringify(r.mac)}`);
+    else if (macs.has(mac)) bad(`reservations[${i}].mac`, `${mac} is reserved twice`);
+    macs.add(mac);
+  });
+  if (issues.length > 0) throw new ConfigError(issues, `dnsmasq spec for ${JSON.stringify(spec.ni)}`);
+}
+
+/**
+ * Renders a spec. Pure: the same spec gives the same text (hosts sorted), so comparing texts tells "nothing
+ * changed" from "reload" (hosts/dhcp-hosts differ) from "restart" (args/conf differ).
+ */
+export function renderDnsmasqFiles(spec: DhcpDnsSpec, paths: DnsmasqPaths, leaseTime = '1h'): DnsmasqFiles {
+  validateDhcpDnsSpec(spec);
+  if (!LEASE_TIME_RE.test(leaseTime)) throw new ConfigError([{ path: 'leaseTime', message: `not a dnsmasq lease time: ${leaseTime}` }]);
+  const netmask = ipaddr.IPv4.subnetMaskFromPrefixLength(spec.prefixlen).toString();
+  const conf = [
+    `# edgenet: dnsmasq of network instance ${spec.ni} (generated; edits are overwritten)`,
+    // Only the bridge (named on the command line) and the gateway: never the device's other interfaces.
+    'bind-interfaces',
+    'except-interface=lo',
+    `listen-address=${spec.gateway}`,
+    // The device's own /etc/hosts and resolv.conf are not the apps' business.
+    'no-hosts',
+    'no-resolv',
+    ...spec.forwarders.map((f) => `server=${f}`),
+    // Plain names are app names: answer them here, never ask the forwarders.
+    'domain-needed',
+    `domain=${spec.ni}`,
+    `local=/${spec.ni}/`,
+    `pid-file=${paths.pid}`,
+    'log-facility=-',
+    'log-dhcp',
+    'dhcp-authoritative',
+    `dhcp-range=${spec.range.start},${spec.range.end},${netmask},${leaseTime}`,
+    `dhcp-leasefile=${paths.leases}`,
+    `dhcp-hostsfile=${paths.dhcpHosts}`,
+    `addn-hosts=${paths.hosts}`,
+    `dhcp-option=3,${spec.gateway}`,
+    `dhcp-option=6,${spec.gateway}`,
+    ...(spec.mtu === undefined ? [] : [`dhcp-option=26,${spec.mtu}`]),
+    '',
+  ].join('\n');
+  const hostLines = [
+    ...spec.reservations.map((r) => `${r.ip} ${r.name} ${r.name}.${spec.ni}`),
+    ...spec.staticHosts.map((h) => `${h.ip} ${h.name}${h.name.includes('.') ? '' : ` ${h.name}.${spec.ni}`}`),
+  ].sort();
+  const dhcpLines = spec.reservations.map((r) => `${r.mac.toLowerCase()},${r.ip},${r.name}`).sort();
+  return {
+    args: ['--keep-in-foreground', `--conf-file=${paths.conf}`, `--interface=${spec.bridge}`],
+    conf,
+    hosts: hostLines.map((l) => `${l}\n`).join(''),
+    dhcpHosts: dhcpLines.map((l) => `${l}\n`).join(''),
+  };
+}
+
+/** Parses dnsmasq's lease file: `<expiry> <mac> <ip> <hostname|*> <client-id|*>` (IPv6 `duid` lines skipped). */
+export function parseLeases(text: string): DhcpLease[] {
+  const out: DhcpLease[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    const [expiry, mac, ip, hostname] = f;
+    if (expiry === undefined || mac === undefined || ip === undefined || !/^\d+$/.test(expiry) || !isIpv4(ip)) continue;
+    out.push({ mac: mac.toLowerCase(), ip, expires: Number(expiry), ...(hostname && hostname !== '*' ? { hostname } : {}) });
+  }
+  return out;
+}
+
+/** The lease file without the leases of `mac` (other lines untouched). */
+export function withoutLease(text: string, mac: string): string {
+  const m = mac.toLowerCase();
+  return text
+    .split('\n')
+    .filter((line) => line.trim().split(/\s+/)[1]?.toLowerCase() !== m)
+    .join('\n');
+}
+
+/** Reads `/proc/<pid>/cmdline` as argv; undefined when the process is gone (or a zombie). */
+async function cmdlineOf(pid: number): Promise<string[] | undefined> {
+  try {
+    const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    if (raw === '') return undefined;
+    return raw.replace(/\0$/, '').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` is a dnsmasq started with `--conf-file=<conf>`: the check before signalling a PID we did not spawn. */
+export async function isOwnedDnsmasq(pid: number, conf: string): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 1) return false;
+  const argv = await cmdlineOf(pid);
+  return argv !== undefined && basename(argv[0] ?? '') === 'dnsmasq' && argv.includes(`--conf-file=${conf}`);
+}
+
+/**
+ * The PID of the NI's dnsmasq from its pid file, only when that PID is still a dnsmasq reading our conf file
+ * (a stale pid file may name a recycled PID: never signal that).
+ */
+export async function findOwnedDnsmasq(stateDir: string, ni: string): Promise<number | undefined> {
+  const paths = dnsmasqPaths(stateDir, ni);
+  let text: string;
+  try {
+    text = await readFile(paths.pid, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  return (await isOwnedDnsmasq(pid, paths.conf)) ? pid : undefined;
+}
+
+function sha(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** What a running dnsmasq was started with (args + conf) and last read (hosts files): persisted as applied.json. */
+interface Applied {
+  pid: number;
+  args: string[];
+  /** sha256 of args and conf */
+  config: string;
+  hosts: string;
+  dhcpHosts: string;
+}
+
+function configKey(files: DnsmasqFiles): string {
+  return sha(JSON.stringify([files.args, files.conf]));
+}
+
+function parseApplied(text: string): Applied | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null) return undefined;
+    const o = v as Record<string, unknown>;
+    const { pid, args, config, hosts, dhcpHosts } = o;
+    if (typeof pid !== 'number' || !Array.isArray(args) || !args.every((a) => typeof a === 'string')) return undefined;
+    if (typeof config !== 'string' || typeof hosts !== 'string' || typeof dhcpHosts !== 'string') return undefined;
+    return { pid, args: args as string[], config, hosts, dhcpHosts };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes a file atomically (temp + fsync + rename), world-readable: dnsmasq re-reads it after dropping root. */
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(text);
+    await fh.chmod(0o644);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+/** One dnsmasq process we know of: our child, or an adopted one (no exit event: polled). */
+interface Proc {
+  pid: number;
+  child?: ChildProcess;
+  poll?: NodeJS.Timeout;
+  /** what it was started with: a restart (supervisor, evict) uses the same */
+  args: string[];
+  startedAt: number;
+  /** not yet confirmed started: an exit now is start()'s failure, not the supervisor's business */
+  starting: boolean;
+  /** we asked it to stop: its exit is not reported */
+  expected: boolean;
+  gone: boolean;
+  exited: Promise<void>;
+  markExited: (code: number | null, signal: string | null) => void;
+  stderrTail: string[];
+}
+
+interface Instance {
+  ni: string;
+  paths: DnsmasqPaths;
+  proc?: Proc;
+  applied?: Applied;
+  restartTimer?: NodeJS.Timeout;
+  backoffMs: number;
+  /** an `exited` was reported and its `started` is still owed */
+  owesStarted: boolean;
+  removed: boolean;
+}
+
+class DnsmasqDriver implements DhcpDns {
+  readonly writes = new WriteCounter();
+  private readonly events = new Subject<DhcpDnsEvent>();
+  readonly events$: Observable<DhcpDnsEvent> = this.events.asObservable();
+  private readonly instances = new Map<string, Instance>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly stateDir: string;
+  private readonly command: string[];
+  private readonly log: Logger;
+  private readonly backoff: DnsmasqBackoff;
+  private readonly leaseTime: string;
+  private readonly stopTimeoutMs: number;
+  private readonly startTimeoutMs: number;
+  private readonly adoptPollMs: number;
+  private closed = false;
+
+  constructor(opts: DnsmasqDriverOptions) {
+    this.stateDir = resolve(opts.stateDir);
+    const binary = opts.binary ?? (existsSync('/usr/sbin/dnsmasq') ? '/usr/sbin/dnsmasq' : 'dnsmasq');
+    this.command = [...(opts.exec ?? []), binary];
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ driver: 'dnsmasq' });
+    this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    this.leaseTime = opts.leaseTime ?? '1h';
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 3000;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+    this.adoptPollMs = opts.adoptPollMs ?? 1000;
+  }
+
+  /** Operations on one NI run one at a time (ensure, remove, evict and the supervisor's restarts). */
+  private withLock<T>(ni: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(ni) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(ni, tail);
+    void tail.then(() => {
+      if (this.locks.get(ni) === tail) this.locks.delete(ni);
+    });
+    return run;
+  }
+
+  ensure(spec: DhcpDnsSpec, signal?: AbortSignal): Promise<{ pid: number }> {
+    this.assertOpen();
+    const paths = dnsmasqPaths(this.stateDir, spec.ni);
+    const files = renderDnsmasqFiles(spec, paths, this.leaseTime);
+    return this.withLock(spec.ni, async () => {
+      if (signal?.aborted) throw abortError(signal);
+      const inst = await this.instance(spec.ni);
+      inst.removed = false;
+      const key = configKey(files);
+      const hosts = sha(files.hosts);
+      const dhcpHosts = sha(files.dhcpHosts);
+      const { proc, applied } = inst;
+      if (proc && !proc.gone && applied?.pid === proc.pid && applied.config === key) {
+        if (applied.hosts !== hosts || applied.dhcpHosts !== dhcpHosts) {
+          await this.writeHostFiles(paths, files);
+          await this.hup(inst, proc);
+          inst.applied = { ...applied, hosts, dhcpHosts };
+          await this.persistApplied(inst);
+        }
+        return { pid: proc.pid };
+      }
+      if (signal?.aborted) throw abortError(signal);
+      // Config changed (or nothing runs): stop first, then write the conf, so a conf on disk never claims to be
+      // what an older process runs with.
+      if (proc) await this.stop(inst, proc);
+      this.cancelRestart(inst);
+      await this.writeHostFiles(paths, files);
+      await writeAtomic(paths.conf, files.conf);
+      const pid = await this.start(inst, files.args);
+      inst.applied = { pid, args: files.args, config: key, hosts, dhcpHosts };
+      await this.persistApplied(inst);
+      if (inst.owesStarted) this.emitStarted(inst, pid);
+      return { pid };
+    });
+  }
+
+  remove(ni: string): Promise<void> {
+    this.assertOpen();
+    const paths = dnsmasqPaths(this.stateDir, ni);
+    return this.withLock(ni, async () => {
+      const inst = this.instances.get(ni);
+      if (inst) {
+        inst.removed = true;
+        this.cancelRestart(inst);
+        if (inst.proc) await this.stop(inst, inst.proc);
+        this.instances.delete(ni);
+      }
+      // Not ours in memory (e.g. left by an earlier edgenet): the pid file says which, /proc confirms it.
+      const pid = await findOwnedDnsmasq(this.stateDir, ni);
+      if (pid !== undefined) await this.stopPid(ni, pid, paths.conf);
+      await rm(paths.dir, { recursive: true, force: true });
+      this.log.info({ ni }, 'dnsmasq removed');
+    });
+  }
+
+  evictLease(ni: string, mac: string): Promise<void> {
+    this.assertOpen();
+    const paths = dnsmasqPaths(this.stateDir, ni);
+    const m = mac.toLowerCase();
+    return this.withLock(ni, async () => {
+      let text: string;
+      try {
+        text = await readFile(paths.leases, 'utf8');
+      } catch {
+        return;
+      }
+      if (!parseLeases(text).some((l) => l.mac === m)) return;
+      const inst = await this.instance(ni);
+      const proc = inst.proc;
+      // dnsmasq keeps leases in memory and rewrites the file from there: edit the file only while it is stopped.
+      if (proc) await this.stop(inst, proc);
+      await writeAtomic(paths.leases, withoutLease(await readFile(paths.leases, 'utf8'), m));
+      this.log.info({ ni, mac: m }, 'lease evicted');
+      if (proc) {
+        const pid = await this.start(inst, proc.args);
+        if (inst.applied) inst.applied = { ...inst.applied, pid };
+        await this.persistApplied(inst);
+        if (inst.owesStarted) this.emitStarted(inst, pid);
+      }
+    });
+  }
+
+  pid(ni: string): number | undefined {
+    const proc = this.instances.get(ni)?.proc;
+    return proc && !proc.gone ? proc.pid : undefined;
+  }
+
+  async leases(ni: string): Promise<DhcpLease[]> {
+    const paths = dnsmasqPaths(this.stateDir, ni);
+    try {
+      return parseLeases(await readFile(paths.leases, 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.locks.values()]);
+    for (const inst of this.instances.values()) {
+      this.cancelRestart(inst);
+      const proc = inst.proc;
+      if (!proc) continue;
+      if (proc.poll) clearInterval(proc.poll);
+      // Leave it running: drop our end of its stderr (dnsmasq ignores SIGPIPE) and let node exit without it.
+      proc.child?.stderr?.destroy();
+      proc.child?.unref();
+    }
+    this.instances.clear();
+    this.events.complete();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('dnsmasq driver is closed');
+  }
+
+  /** The in-memory instance; on first use adopts an owned dnsmasq left running by an earlier edgenet. */
+  private async instance(ni: string): Promise<Instance> {
+    const existing = this.instances.get(ni);
+    if (existing) return existing;
+    const paths = dnsmasqPaths(this.stateDir, ni);
+    const inst: Instance = { ni, paths, backoffMs: this.backoff.initialMs, owesStarted: false, removed: false };
+    this.instances.set(ni, inst);
+    const pid = await findOwnedDnsmasq(this.stateDir, ni);
+    const argv = pid === undefined ? undefined : await cmdlineOf(pid);
+    if (pid === undefined || argv === undefined) return inst;
+    const applied = await readFile(paths.applied, 'utf8').then(parseApplied, () => undefined);
+    inst.proc = this.adopt(inst, pid, argv.slice(1));
+    // Without a record of what it runs with, it cannot be trusted to match: ensure() will restart it.
+    if (applied?.pid === pid) inst.applied = applied;
+    this.log.info({ ni, pid, known: inst.applied !== undefined }, 'adopted running dnsmasq');
+    return inst;
+  }
+
+  private async prepareDirs(paths: DnsmasqPaths): Promise<void> {
+    await mkdir(paths.dir, { recursive: true, mode: 0o755 });
+    // dnsmasq re-reads hosts files as its unprivileged user: every directory on the way must let it pass.
+    await chmod(paths.dir, 0o755);
+    const st = await stat(this.stateDir);
+    if ((st.mode & 0o001) === 0) {
+      await chmod(this.stateDir, (st.mode & 0o7777) | 0o011);
+      this.log.info({ stateDir: this.stateDir }, 'state dir made searchable for dnsmasq (it drops root)');
+    }
+    for (let dir = dirname(this.stateDir); ; dir = dirname(dir)) {
+      const mode = (await stat(dir)).mode;
+      if ((mode & 0o001) === 0) {
+        throw new KernelError(
+          'prepare dnsmasq dir',
+          paths.dir,
+          'EACCES',
+          `${dir} (mode ${(mode & 0o777).toString(8)}) is not searchable by others: dnsmasq drops root and could not re-read its hosts files`,
+        );
+      }
+      if (dir === dirname(dir)) break;
+    }
+  }
+
+  private async writeHostFiles(paths: DnsmasqPaths, files: DnsmasqFiles): Promise<void> {
+    await this.prepareDirs(paths);
+    await writeAtomic(paths.hosts, files.hosts);
+    await writeAtomic(paths.dhcpHosts, files.dhcpHosts);
+  }
+
+  private async persistApplied(inst: Instance): Promise<void> {
+    if (inst.applied) await writeAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`);
+  }
+
+  private async hup(inst: Instance, proc: Proc): Promise<void> {
+    if (!proc.child && !(await isOwnedDnsmasq(proc.pid, inst.paths.conf))) {
+      throw new KernelError('reload dnsmasq', inst.ni, 'ESRCH', `pid ${proc.pid} is no longer our dnsmasq`);
+    }
+    try {
+      process.kill(proc.pid, 'SIGHUP');
+    } catch (e) {
+      throw new KernelError('reload dnsmasq', inst.ni, (e as NodeJS.ErrnoException).code, `pid ${proc.pid}`);
+    }
+    this.writes.inc('dnsmasqReload');
+    this.log.debug({ ni: inst.ni, pid: proc.pid }, 'dnsmasq reloaded (SIGHUP)');
+  }
+
+  private newProc(inst: Instance, pid: number, args: string[], child?: ChildProcess): Proc {
+    let resolveExited!: () => void;
+    const exited = new Promise<void>((res) => {
+      resolveExited = res;
+    });
+    const proc: Proc = {
+      pid,
+      args,
+      startedAt: Date.now(),
+      starting: child !== undefined,
+      expected: false,
+      gone: false,
+      exited,
+      markExited: (code, signal) => {
+        if (proc.gone) return;
+        proc.gone = true;
+        if (proc.poll) clearInterval(proc.poll);
+        resolveExited();
+        this.onExit(inst, proc, code, signal);
+      },
+      stderrTail: [],
+      ...(child ? { child } : {}),
+    };
+    return proc;
+  }
+
+  private adopt(inst: Instance, pid: number, args: string[]): Proc {
+    const proc = this.newProc(inst, pid, args);
+    proc.poll = setInterval(() => {
+      void isOwnedDnsmasq(pid, inst.paths.conf).then((alive) => {
+        if (!alive) proc.markExited(null, null);
+      });
+    }, this.adoptPollMs);
+    proc.poll.unref();
+    return proc;
+  }
+
+  /** Spawns dnsmasq and waits until it has written its pid file (sockets bound) or has failed. */
+  private async start(inst: Instance, args: string[]): Promise<number> {
+    const { paths, ni } = inst;
+    await rm(paths.pid, { force: true });
+    const [cmd, ...pre] = this.command;
+    if (cmd === undefined) throw new Error('no dnsmasq command');
+    // Own process group: a signal to edgenet's group (Ctrl-C) must not take the data plane with it.
+    const child = spawn(cmd, [...pre, ...args], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.writes.inc('dnsmasqStart');
+    const spawnError = new Promise<Error>((res) => child.once('error', res));
+    const pid = child.pid;
+    if (pid === undefined) {
+      const err = await spawnError;
+      throw new KernelError('start dnsmasq', ni, (err as NodeJS.ErrnoException).code, errorMessage(err));
+    }
+    const proc = this.newProc(inst, pid, args, child);
+    inst.proc = proc;
+    const log = this.log.child({ ni, pid });
+    let partial = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line) continue;
+        proc.stderrTail.push(line);
+        if (proc.stderrTail.length > 20) proc.stderrTail.shift();
+        log.debug({ dnsmasq: line });
+      }
+    });
+    child.stderr?.on('error', () => undefined);
+    child.once('exit', (code, signal) => proc.markExited(code, signal));
+    child.on('error', (err) => log.warn({ err: errorMessage(err) }, 'dnsmasq process error'));
+
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      if (proc.gone) {
+        await sleep(20); // let the last stderr lines arrive: they say why
+        const why = proc.stderrTail.filter((l) => /dnsmasq:|fail|error|unknown|cannot/i.test(l)).slice(-3).join('; ');
+        throw new KernelError('start dnsmasq', ni, undefined, `exited at start${why ? `: ${why}` : ''}`);
+      }
+      const text = await readFile(paths.pid, 'utf8').catch(() => '');
+      if (Number(text.trim()) === pid) break;
+      if (Date.now() > deadline) {
+        await this.stop(inst, proc);
+        throw new KernelError('start dnsmasq', ni, 'ETIMEDOUT', `no pid file after ${this.startTimeoutMs} ms`);
+      }
+      await sleep(20);
+    }
+    proc.starting = false;
+    log.info({ args }, 'dnsmasq started');
+    return pid;
+  }
+
+  /** Stops a process we know of: SIGTERM, then SIGKILL after the timeout. Its exit is not reported. */
+  private async stop(inst: Instance, proc: Proc): Promise<void> {
+    proc.expected = true;
+    if (!proc.gone) {
+      if (proc.child) {
+        this.signal(proc.pid, 'SIGTERM');
+        if (!(await Promise.race([proc.exited.then(() => true), sleep(this.stopTimeoutMs).then(() => false)]))) {
+          this.log.warn({ ni: inst.ni, pid: proc.pid }, 'dnsmasq ignored SIGTERM: SIGKILL');
+          this.signal(proc.pid, 'SIGKILL');
+          await proc.exited;
+        }
+      } else {
+        await this.stopPid(inst.ni, proc.pid, inst.paths.conf);
+        proc.markExited(null, null);
+      }
+    }
+    if (inst.proc === proc) delete inst.proc;
+  }
+
+  /** Stops a PID we did not spawn, checking before every signal that it is still our dnsmasq. */
+  private async stopPid(ni: string, pid: number, conf: string): Promise<void> {
+    for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
+      if (!(await isOwnedDnsmasq(pid, conf))) return;
+      this.signal(pid, sig);
+      const deadline = Date.now() + this.stopTimeoutMs;
+      while (Date.now() < deadline) {
+        if (!(await isOwnedDnsmasq(pid, conf))) return;
+        await sleep(25);
+      }
+      this.log.warn({ ni, pid, sig }, 'dnsmasq still running after signal');
+    }
+    if (await isOwnedDnsmasq(pid, conf)) throw new KernelError('stop dnsmasq', ni, 'ETIMEDOUT', `pid ${pid} survived SIGKILL`);
+  }
+
+  private signal(pid: number, sig: NodeJS.Signals): void {
+    try {
+      process.kill(pid, sig);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
+  }
+
+  private onExit(inst: Instance, proc: Proc, code: number | null, signal: string | null): void {
+    if (inst.proc === proc) delete inst.proc;
+    if (proc.expected || proc.starting || this.closed || inst.removed) return;
+    const tail = proc.stderrTail.slice(-3).join('; ');
+    this.log.warn({ ni: inst.ni, pid: proc.pid, code, signal, stderr: tail }, 'dnsmasq exited unexpectedly');
+    inst.owesStarted = true;
+    this.events.next({ type: 'exited', ni: inst.ni, pid: proc.pid, code, signal });
+    // A process that ran for a stable while starts the backoff over.
+    if (Date.now() - proc.startedAt >= this.backoff.stableMs) inst.backoffMs = this.backoff.initialMs;
+    this.scheduleRestart(inst, proc.args);
+  }
+
+  private scheduleRestart(inst: Instance, args: string[]): void {
+    this.cancelRestart(inst);
+    const delay = inst.backoffMs;
+    inst.backoffMs = Math.min(inst.backoffMs * 2, this.backoff.maxMs);
+    this.log.info({ ni: inst.ni, delayMs: delay }, 'dnsmasq restart scheduled');
+    inst.restartTimer = setTimeout(() => {
+      delete inst.restartTimer;
+      void this.withLock(inst.ni, async () => {
+        if (this.closed || inst.removed || inst.proc || this.instances.get(inst.ni) !== inst) return;
+        try {
+          const pid = await this.start(inst, args);
+          if (inst.applied) inst.applied = { ...inst.applied, pid };
+          await this.persistApplied(inst);
+          this.emitStarted(inst, pid);
+        } catch (e) {
+          this.log.error({ ni: inst.ni, err: errorMessage(e) }, 'dnsmasq restart failed');
+          if (!this.closed && !inst.removed && !inst.proc) this.scheduleRestart(inst, args);
+        }
+      });
+    }, delay);
+  }
+
+  private cancelRestart(inst: Instance): void {
+    if (inst.restartTimer) clearTimeout(inst.restartTimer);
+    delete inst.restartTimer;
+  }
+
+  private emitStarted(inst: Instance, pid: number): void {
+    inst.owesStarted = false;
+    this.events.next({ type: 'started', ni: inst.ni, pid });
+  }
+}
+
+export function createDnsmasqDriver(opts: DnsmasqDriverOptions): DhcpDns {
+  return new DnsmasqDriver(opts);
+}
