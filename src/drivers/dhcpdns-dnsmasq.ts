@@ -311,6 +311,8 @@ interface Proc {
   exited: Promise<void>;
   markExited: (code: number | null, signal: string | null) => void;
   stderrTail: string[];
+  /** called with each stderr line (our children only) */
+  lineWaiters: Set<(line: string) => void>;
 }
 
 interface Instance {
@@ -517,7 +519,7 @@ class DnsmasqDriver implements DhcpDns {
           'prepare dnsmasq dir',
           paths.dir,
           'EACCES',
-          `${dir} (mode ${(mode & 0o777).toString(8)}) is not searchable by others: dnsmasq drops root and could not re-read its hosts files`,
+          `${dir} (mode ${(mode & 0o777).toString(8)}) is not searchable by others: dnsmasq drops root and could not re-read its hosts files; chmod o+x it or use a state dir under a searchable path`,
         );
       }
       if (dir === dirname(dir)) break;
@@ -534,17 +536,50 @@ class DnsmasqDriver implements DhcpDns {
     if (inst.applied) await writeAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`);
   }
 
+  /**
+   * SIGHUP: dnsmasq re-reads hosts and dhcp-hosts (as its unprivileged user). For our own child, waits until its log
+   * says both were read, so names are live when ensure() resolves, and turns a failed read into an error.
+   */
   private async hup(inst: Instance, proc: Proc): Promise<void> {
     if (!proc.child && !(await isOwnedDnsmasq(proc.pid, inst.paths.conf))) {
       throw new KernelError('reload dnsmasq', inst.ni, 'ESRCH', `pid ${proc.pid} is no longer our dnsmasq`);
     }
+    const reloaded = proc.child ? this.reloadOutcome(proc, inst.paths) : undefined;
     try {
       process.kill(proc.pid, 'SIGHUP');
     } catch (e) {
       throw new KernelError('reload dnsmasq', inst.ni, (e as NodeJS.ErrnoException).code, `pid ${proc.pid}`);
     }
     this.writes.inc('dnsmasqReload');
+    const problem = await reloaded;
+    if (problem) throw new KernelError('reload dnsmasq', inst.ni, undefined, problem);
     this.log.debug({ ni: inst.ni, pid: proc.pid }, 'dnsmasq reloaded (SIGHUP)');
+  }
+
+  /** Resolves with dnsmasq's complaint about one of our files, or undefined once both were read (or after 2 s). */
+  private reloadOutcome(proc: Proc, paths: DnsmasqPaths): Promise<string | undefined> {
+    return new Promise((res) => {
+      const pending = new Set([paths.hosts, paths.dhcpHosts]);
+      const done = (v: string | undefined): void => {
+        clearTimeout(timer);
+        proc.lineWaiters.delete(onLine);
+        res(v);
+      };
+      const onLine = (line: string): void => {
+        for (const f of pending) {
+          if (!line.includes(f)) continue;
+          if (/fail|cannot|denied|bad /i.test(line)) done(line);
+          else if (line.includes(`read ${f}`)) pending.delete(f);
+        }
+        if (pending.size === 0) done(undefined);
+      };
+      const timer = setTimeout(() => {
+        this.log.warn({ pid: proc.pid }, 'dnsmasq did not confirm the reload within 2 s');
+        done(undefined);
+      }, 2000);
+      proc.lineWaiters.add(onLine);
+      void proc.exited.then(() => done(undefined));
+    });
   }
 
   private newProc(inst: Instance, pid: number, args: string[], child?: ChildProcess): Proc {
@@ -568,6 +603,7 @@ class DnsmasqDriver implements DhcpDns {
         this.onExit(inst, proc, code, signal);
       },
       stderrTail: [],
+      lineWaiters: new Set(),
       ...(child ? { child } : {}),
     };
     return proc;
@@ -612,6 +648,7 @@ class DnsmasqDriver implements DhcpDns {
         proc.stderrTail.push(line);
         if (proc.stderrTail.length > 20) proc.stderrTail.shift();
         log.debug({ dnsmasq: line });
+        for (const w of proc.lineWaiters) w(line);
       }
     });
     child.stderr?.on('error', () => undefined);
@@ -634,6 +671,8 @@ class DnsmasqDriver implements DhcpDns {
       await sleep(20);
     }
     proc.starting = false;
+    const complaint = proc.stderrTail.find((l) => [paths.hosts, paths.dhcpHosts].some((f) => l.includes(f)) && /fail|cannot|denied|bad /i.test(l));
+    if (complaint) log.warn({ dnsmasq: complaint }, 'dnsmasq could not read its hosts files');
     log.info({ args }, 'dnsmasq started');
     return pid;
   }

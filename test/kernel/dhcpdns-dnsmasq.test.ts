@@ -182,7 +182,8 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     const withApp3 = { ...spec, reservations: [...spec.reservations, { name: 'app3', mac: MAC3, ip: '10.73.0.101' }] };
     expect(await d.ensure(withApp3)).toEqual({ pid });
     expect(d.writes.snapshot()).toMatchObject({ dnsmasqStart: 1, dnsmasqReload: 1 });
-    expect(await eventually('app3 resolves after reload', async () => (await lookup(app1, 'app3.x')) === '10.73.0.101')).toBe(true);
+    // ensure() resolved after dnsmasq said it re-read the files: the name is live now
+    expect(await lookup(app1, 'app3.x')).toBe('10.73.0.101');
     expect(await lookup(app1, 'app2')).toBe(app2Ip);
 
     // a crash: exited, then a restart with backoff, then started; DHCP works again
@@ -276,6 +277,20 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     await third.remove('x');
     expect(await isOwnedDnsmasq(running ?? 0, paths.conf)).toBe(false);
     await expect(stat(paths.dir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses a state dir that dnsmasq could not re-read after dropping root, naming the directory', async () => {
+    const { dev } = await topology();
+    const locked = join(tmp, 'locked');
+    await mkdir(join(locked, 'state'), { recursive: true, mode: 0o700 });
+    await chmod(locked, 0o700);
+    const d = createDnsmasqDriver({ stateDir: join(locked, 'state'), exec: ['ip', 'netns', 'exec', dev.name] });
+    drivers.push(d);
+    await expect(d.ensure(baseSpec('10.74.0.2', '10.73.0.100'))).rejects.toThrow(
+      new RegExp(`${locked} \\(mode 700\\) is not searchable by others: dnsmasq drops root`),
+    );
+    expect(d.pid('x')).toBeUndefined();
+    expect(d.writes.snapshot().dnsmasqStart).toBe(0);
   });
 
   it('runs one dnsmasq per NI side by side, and reports a start failure with dnsmasq\'s reason', async () => {
