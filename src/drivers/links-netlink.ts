@@ -113,6 +113,7 @@ export class NetlinkLinkDriver implements LinkDriver {
   /** last state seen per ifindex: fills DELLINK's master (released just before deletion) and drives resyncs */
   private readonly known = new Map<number, LinkInfo>();
   private closed = false;
+  private dumps: Promise<unknown> = Promise.resolve();
 
   constructor(opts: NetlinkLinkDriverOptions = {}) {
     this.log = opts.logger ?? pino({ level: 'silent' });
@@ -128,7 +129,7 @@ export class NetlinkLinkDriver implements LinkDriver {
   // ---- reads -------------------------------------------------------------------------------------------
 
   async list(): Promise<LinkInfo[]> {
-    const msgs = await this.request('list', 'links', () => this.nl.getLinks());
+    const msgs = await this.dump('list', 'links', () => this.nl.getLinks());
     return msgs.map((m) => toRawLink(m).info);
   }
 
@@ -286,6 +287,13 @@ export class NetlinkLinkDriver implements LinkDriver {
     }
   }
 
+  /** The kernel runs one dump at a time per netlink socket (a second one gets EBUSY): dumps take turns. */
+  private dump<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
+    const run = this.dumps.then(() => this.request(operation, object, fn));
+    this.dumps = run.catch(() => undefined);
+    return run;
+  }
+
   private async request<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -303,7 +311,7 @@ export class NetlinkLinkDriver implements LinkDriver {
       if (!link) return [];
       index = link.ifindex;
     }
-    const msgs = await this.request('listAddresses', ifname ?? 'all', () => this.nl.getAddresses({ family: AF_INET }));
+    const msgs = await this.dump('listAddresses', ifname ?? 'all', () => this.nl.getAddresses({ family: AF_INET }));
     const out: AddressInfo[] = [];
     for (const m of msgs) {
       const bytes = m.attrs.local ?? m.attrs.address;
