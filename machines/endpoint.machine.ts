@@ -143,13 +143,15 @@ export const endpointMachine = setup({
   },
   states: {
     pending: {
-      entry: assign(({ context }) => ({ reason: context.present === false ? waitingReason(context) : context.reason })),
       invoke: {
         src: 'probe',
         input: ({ context }) => context.spec,
         onDone: {
           actions: [
             assign(({ context, event }) => {
+              // a known absence (LINK_DEL, NETNS_REMOVED, attach said ENOENT) ends with LINK_NEW / NETNS_ADDED, not
+              // with a probe: else an attach that keeps failing ENOENT while the probe sees the object loops unthrottled
+              if (context.present === false) return { carrier: event.output.carrier ?? context.carrier };
               const next = { ...context, present: event.output.present, carrier: event.output.carrier ?? context.carrier };
               return { present: next.present, carrier: next.carrier, reason: waitingReason(next) };
             }),
