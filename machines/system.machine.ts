@@ -80,9 +80,12 @@ function memberEntry(id: string, spec: MemberSpec): MemberEntry {
   };
 }
 
-/** App members (veth, tap) still joined to an NI: the NI is deleted only when none is left. Ports outlive NIs. */
+/**
+ * App members (veth, tap) of an NI still being deleted: the NI is deleted only when none is left. Ports outlive NIs.
+ * Members not being deleted do not hold it: they are the replacements of a rebuilt NI, and wait for the new one.
+ */
 function appMembersOf(members: Record<string, MemberEntry>, ni: string): MemberEntry[] {
-  return Object.values(members).filter((m) => m.kind !== 'port' && m.network === ni);
+  return Object.values(members).filter((m) => m.kind !== 'port' && m.network === ni && m.deleting);
 }
 
 export const systemMachine = setup({
@@ -117,7 +120,7 @@ export const systemMachine = setup({
               const id = memberChildId(spec, ++gen);
               const ni = memberBridgeNetwork(spec);
               const owner = ni ? networks[ni] : undefined;
-              const bridge = owner && !owner.deleting ? owner.bridge : undefined;
+              const bridge = owner && !owner.deleteRequested ? owner.bridge : undefined;
               enqueue.spawnChild('endpoint', { id, input: { spec, bridge } });
               members[spec.key] = memberEntry(id, spec);
             };
@@ -125,9 +128,10 @@ export const systemMachine = setup({
             // 1. members that go: their DELETE first, so an NI that goes with them can follow
             for (const key of plan.members.delete) {
               const m = members[key];
+              // a re-creation still waiting for the old actor is cancelled too
+              delete queuedMembers[key];
               if (!m || m.deleting) continue;
               m.deleting = true;
-              delete queuedMembers[key];
               enqueue.sendTo(m.id, { type: 'DELETE' } satisfies EndpointEvent);
             }
             // 2. NIs that go: now, or when their last app member is gone
@@ -144,6 +148,8 @@ export const systemMachine = setup({
             // 3. NIs that change in place
             for (const { spec, fields } of plan.networks.update) {
               const ni = networks[spec.name];
+              // a re-creation still waiting for the old actor takes the update into its spec
+              if (queuedNetworks[spec.name]) queuedNetworks[spec.name] = spec;
               if (!ni || ni.deleteRequested) continue;
               ni.port = spec.port;
               enqueue.sendTo(ni.id, { type: 'UPDATE', spec, fields } satisfies NiEvent);
@@ -158,12 +164,13 @@ export const systemMachine = setup({
             // 5. members that change in place
             for (const { spec, fields } of plan.members.update) {
               const m = members[spec.key];
+              if (queuedMembers[spec.key]) queuedMembers[spec.key] = spec;
               if (!m || m.deleting) continue;
               const next = memberEntry(m.id, spec);
               members[spec.key] = next;
               enqueue.sendTo(m.id, { type: 'UPDATE', spec, fields } satisfies EndpointEvent);
               const owner = next.network ? networks[next.network] : undefined;
-              if (owner?.bridge && !owner.deleting) enqueue.sendTo(m.id, { type: 'NI_UP', bridge: owner.bridge } satisfies EndpointEvent);
+              if (owner?.bridge && !owner.deleteRequested) enqueue.sendTo(m.id, { type: 'NI_UP', bridge: owner.bridge } satisfies EndpointEvent);
               else if (next.network !== m.network) enqueue.sendTo(m.id, { type: 'NI_DOWN' } satisfies EndpointEvent);
             }
             // 6. new members (after the old actor of the same key is gone)
@@ -177,7 +184,8 @@ export const systemMachine = setup({
         NI_UP: {
           actions: enqueueActions(({ context, event, enqueue }) => {
             const ni = context.networks[event.name];
-            if (!ni || ni.id !== event.id || ni.deleting) return;
+            // an NI on its way out must not hand its bridge to members (the replacements of a rebuilt NI)
+            if (!ni || ni.id !== event.id || ni.deleteRequested) return;
             enqueue.assign({ networks: { ...context.networks, [event.name]: { ...ni, bridge: event.bridge } } });
             for (const m of Object.values(context.members)) {
               if (m.network === event.name && !m.deleting) enqueue.sendTo(m.id, { type: 'NI_UP', bridge: event.bridge } satisfies EndpointEvent);
@@ -229,7 +237,7 @@ export const systemMachine = setup({
                 const id = memberChildId(next, ++gen);
                 const bridgeNi = memberBridgeNetwork(next);
                 const owner = bridgeNi ? networks[bridgeNi] : undefined;
-                enqueue.spawnChild('endpoint', { id, input: { spec: next, bridge: owner && !owner.deleting ? owner.bridge : undefined } });
+                enqueue.spawnChild('endpoint', { id, input: { spec: next, bridge: owner && !owner.deleteRequested ? owner.bridge : undefined } });
                 members[next.key] = memberEntry(id, next);
               }
             }
