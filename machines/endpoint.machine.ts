@@ -39,6 +39,8 @@ export type EndpointEvent =
 export interface ProbeResult {
   present: boolean;
   carrier?: boolean;
+  /** bridge ifindex the host-side interface is enslaved to, when it exists */
+  master?: number;
 }
 
 export interface AttachInput {
@@ -103,6 +105,10 @@ export const endpointMachine = setup({
       memberBridgeNetwork(context.spec) !== undefined &&
       context.bridge !== undefined &&
       event.link.master !== context.bridge.ifindex,
+    stillDetached: ({ context, event }) => {
+      const out = (event as { output?: ProbeResult }).output;
+      return out !== undefined && out.present && context.bridge !== undefined && out.master !== context.bridge.ifindex;
+    },
     bridgeMoved: ({ context, event }) => event.type === 'NI_UP' && event.bridge.ifindex !== context.bridge?.ifindex,
   },
   delays: {
@@ -125,7 +131,12 @@ export const endpointMachine = setup({
           : context.reason;
       return { present: true, carrier, reason };
     }),
-    linkGone: assign(({ context }) => ({ present: false, ifindex: undefined, reason: `${describe(context.spec)} gone` })),
+    // a veth's host end may be deleted while its netns lives on: then the probe decides (re-create, or wait for the netns)
+    linkGone: assign(({ context }) => ({
+      present: context.spec.kind === 'veth' ? undefined : false,
+      ifindex: undefined,
+      reason: `${describe(context.spec)} gone`,
+    })),
     netnsGone: assign(({ context }) => ({
       present: false,
       reason: context.spec.kind === 'veth' ? `netns ${String(context.spec.netns)} removed` : context.reason,
@@ -160,7 +171,7 @@ export const endpointMachine = setup({
         },
         onError: { actions: assign(({ event }) => ({ reason: `probe failed: ${String(event.error)}` })) },
       },
-      always: { guard: 'canAttach', target: 'creating' },
+      always: { guard: 'canAttach', target: 'creating', actions: assign({ reason: 'attaching' }) },
       on: {
         NI_UP: { actions: 'takeBridge' },
         NI_DOWN: { actions: assign({ bridge: undefined }) },
@@ -168,7 +179,7 @@ export const endpointMachine = setup({
         LINK_DEL: { actions: ['linkGone', 'reportPort'] },
         NETNS_ADDED: { actions: 'netnsBack' },
         NETNS_REMOVED: { actions: 'netnsGone' },
-        UPDATE: { actions: 'takeUpdate' },
+        UPDATE: { target: 'pending', reenter: true, actions: ['takeUpdate', assign({ present: undefined })] },
       },
     },
     creating: {
@@ -214,23 +225,36 @@ export const endpointMachine = setup({
     },
     ready: {
       always: { guard: 'unhealthy', target: 'degraded' },
+      initial: 'idle',
+      states: {
+        idle: {},
+        // a link event said "detached": events can be stale (sent before our own enslave), so ask the kernel first
+        verifying: {
+          invoke: {
+            src: 'probe',
+            input: ({ context }) => context.spec,
+            onDone: [
+              {
+                guard: 'stillDetached',
+                target: '#endpoint.degraded',
+                actions: assign(({ context }) => {
+                  const problem = `${describe(context.spec)} detached from ${context.bridge?.name ?? 'its bridge'} behind edgenet's back`;
+                  return { problem, reason: problem, retries: 0 };
+                }),
+              },
+              { target: 'idle' },
+            ],
+            onError: { target: 'idle' },
+          },
+        },
+      },
       on: {
         UPDATE: { target: 'creating', actions: 'takeUpdate' },
         NI_UP: [{ guard: 'bridgeMoved', target: 'creating', actions: 'takeBridge' }, { actions: 'takeBridge' }],
         NI_DOWN: { target: 'pending', actions: assign({ bridge: undefined, reason: 'network down' }) },
         LINK_DEL: { target: 'pending', actions: ['linkGone', 'reportPort'] },
         LINK_NEW: [
-          {
-            guard: 'ownLinkDetached',
-            target: 'degraded',
-            actions: [
-              'linkSeen',
-              assign(({ context }) => {
-                const problem = `${describe(context.spec)} detached from ${context.bridge?.name ?? 'its bridge'} behind edgenet's back`;
-                return { problem, reason: problem, retries: 0 };
-              }),
-            ],
-          },
+          { guard: 'ownLinkDetached', target: '.verifying', actions: 'linkSeen' },
           { actions: ['linkSeen', 'reportPort'] },
         ],
         NETNS_REMOVED: { target: 'pending', actions: 'netnsGone' },

@@ -81,3 +81,13 @@ export function memberBridgeNetwork(spec: MemberSpec): string | undefined {
 export function backoffMs(retries: number): number {
   return Math.min(100 * 2 ** Math.max(0, retries - 1), 10_000);
 }
+
+/** Top-level states of every NI and endpoint actor. */
+export const ACTOR_STATES = ['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted'] as const;
+export type TopState = (typeof ACTOR_STATES)[number];
+
+/** Top-level state of a machine snapshot value: 'ready' for both 'ready' and { ready: 'verifying' }. */
+export function topState(value: unknown): TopState | undefined {
+  const top = typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : undefined;
+  return (ACTOR_STATES as readonly string[]).includes(top ?? '') ? (top as TopState) : undefined;
+}

@@ -56,9 +56,11 @@ export function endpointActors({ drivers, local }: ActorDeps) {
     parseAlias((await links.list()).find((l) => l.ifindex === ifindex)?.alias)?.kind === 'ni';
   return {
     probe: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => {
-      if (spec.kind === 'veth') return { present: spec.netns !== undefined && existsSync(netnsPath(spec.netns)) };
       const link = await links.get(spec.kind === 'port' ? spec.ifname : spec.hostIfname);
-      return link ? { present: true, carrier: link.carrier } : { present: false };
+      const master = link?.master !== undefined ? { master: link.master } : {};
+      // a veth is present when its app's netns is: edgenet makes the link itself
+      if (spec.kind === 'veth') return { present: spec.netns !== undefined && existsSync(netnsPath(spec.netns)), ...master };
+      return link ? { present: true, carrier: link.carrier, ...master } : { present: false };
     }),
     attach: fromPromise<AttachOutput, AttachInput>(async ({ input: { spec, bridge }, signal }) => {
       if (spec.kind === 'port') {

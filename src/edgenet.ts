@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { BehaviorSubject, Subject, type Observable, type Subscription } from 'rxjs';
+import { asyncScheduler, BehaviorSubject, groupBy, mergeMap, Subject, throttleTime, timer, type Observable, type Subscription } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
 import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
@@ -17,6 +17,7 @@ import { ConfigError } from './errors.ts';
 import { Ipam } from './ipam.ts';
 import { LinkRouter } from './link-router.ts';
 import { LocalServices } from './local-services.ts';
+import { NetnsWatcher } from './netns-watch.ts';
 import { planFromDiff, planSize } from './plan.ts';
 import { readLastGoodConfig, writeLastGoodConfig } from './state-dir.ts';
 import { buildStatus, isSettled } from './status.ts';
@@ -29,6 +30,10 @@ export interface CreateEdgenetOptions extends EdgenetOptions {
   drivers?: Drivers;
   /** how long apply() waits for the affected actors to settle (default 60 s) */
   settleTimeoutMs?: number;
+  /** how often the firewall is audited for changes made behind edgenet's back (default 1 s; 0: never) */
+  auditIntervalMs?: number;
+  /** per-link window in which a storm of link events is thinned to its first and last (default 20 ms) */
+  linkThrottleMs?: number;
 }
 
 type SystemActor = Actor<typeof systemMachine>;
@@ -38,6 +43,7 @@ interface Runtime {
   local: LocalServices;
   root: SystemActor;
   router: LinkRouter;
+  netns: NetnsWatcher;
   subscriptions: Subscription[];
 }
 
@@ -46,6 +52,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
   const logger: Logger = opts.logger ?? pino({ level: 'silent' });
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
+  const auditIntervalMs = opts.auditIntervalMs ?? 1000;
+  const linkThrottleMs = opts.linkThrottleMs ?? 20;
   const transitions = new Subject<Transition>();
   const changes = new Subject<void>();
   let running: Config | undefined;
@@ -80,11 +88,18 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const root = createActor(machine, { inspect });
     const router = new LinkRouter(() => root.getSnapshot());
     root.start();
+    const netns = new NetnsWatcher((change) => router.routeNetns(change), logger);
     const subscriptions = [
-      drivers.links.events$.subscribe({
-        next: (ev) => router.route(ev),
-        error: (err: unknown) => logger.error({ err }, 'link events stopped'),
-      }),
+      drivers.links.events$
+        .pipe(
+          // a flapping link costs bounded work: its first event passes at once, the last one of a storm follows
+          groupBy((ev) => ev.link.ifname, { duration: (g) => g.pipe(throttleTime(60_000, asyncScheduler, { leading: false, trailing: true })) }),
+          mergeMap((g) => g.pipe(throttleTime(linkThrottleMs, asyncScheduler, { leading: true, trailing: true }))),
+        )
+        .subscribe({
+          next: (ev) => router.route(ev),
+          error: (err: unknown) => logger.error({ err }, 'link events stopped'),
+        }),
       drivers.dhcpdns.events$.subscribe((ev) => {
         const ni = router.childOfNetwork(ev.ni);
         if (ev.type === 'exited') {
@@ -95,7 +110,20 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
         }
       }),
     ];
-    return { drivers, local, root, router, subscriptions };
+    if (auditIntervalMs > 0) {
+      // rules changed behind our back (a flush, a firewall reload): the owning NI repairs exactly its own
+      subscriptions.push(
+        timer(auditIntervalMs, auditIntervalMs).subscribe(() => {
+          drivers.firewall.drifted().then(
+            (names) => {
+              for (const name of names) router.childOfNetwork(name)?.send({ type: 'DRIFT', detail: `firewall rules of ${name} changed behind edgenet's back` });
+            },
+            (err: unknown) => logger.warn({ err }, 'firewall audit failed'),
+          );
+        }),
+      );
+    }
+    return { drivers, local, root, router, netns, subscriptions };
   };
 
   const getRuntime = (): Promise<Runtime> => {
@@ -143,7 +171,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (addressIssues.length) throw new ConfigError(addressIssues);
     const diff = diffConfig(running, config);
     const plan = planFromDiff(diff, endpointsOf(config));
-    rt.router.index(networksOf(config), endpointsOf(config), portsOf(config));
+    const endpoints = endpointsOf(config);
+    rt.router.index(networksOf(config), endpoints, portsOf(config));
+    rt.netns.watchPaths(endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : [])));
     running = config;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     if (planSize(plan) > 0) {
@@ -174,6 +204,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       if (!rt) return;
       for (const s of rt.subscriptions) s.unsubscribe();
       rt.root.stop();
+      await rt.netns.close();
       await rt.drivers.dhcpdns.close();
       await rt.drivers.links.close();
       status$.complete();

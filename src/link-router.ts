@@ -22,6 +22,8 @@ export function linkSeen(link: LinkInfo): LinkSeen {
 
 export class LinkRouter {
   private owners = new Map<string, Owner>();
+  /** app namespace path → endpoint keys that wait for it */
+  private netnsUsers = new Map<string, string[]>();
   /** events routed, by outcome: for tests and metrics */
   readonly counts = { routed: 0, unowned: 0 };
 
@@ -30,7 +32,12 @@ export class LinkRouter {
   index(networks: readonly NetworkResolved[], endpoints: readonly EndpointSpec[], ports: readonly PortSpecResolved[]): void {
     const owners = new Map<string, Owner>();
     for (const n of networks) owners.set(n.bridge, { kind: 'ni', name: n.name });
-    for (const e of endpoints) owners.set(e.hostIfname, { kind: 'member', key: e.key });
+    const netnsUsers = new Map<string, string[]>();
+    for (const e of endpoints) {
+      owners.set(e.hostIfname, { kind: 'member', key: e.key });
+      if (e.kind === 'veth' && typeof e.netns === 'string') netnsUsers.set(e.netns, [...(netnsUsers.get(e.netns) ?? []), e.key]);
+    }
+    this.netnsUsers = netnsUsers;
     for (const p of ports) owners.set(p.ifname, { kind: 'member', key: `port:${p.name}` });
     this.owners = owners;
   }
@@ -49,6 +56,13 @@ export class LinkRouter {
     const snap = this.root();
     const id = snap.context.members[key]?.id;
     return id ? snap.children[id] : undefined;
+  }
+
+  /** An app namespace appeared or went away: tell the endpoints that live in it. */
+  routeNetns(change: { type: 'added' | 'removed'; path: string }): void {
+    for (const key of this.netnsUsers.get(change.path) ?? []) {
+      this.childOfMember(key)?.send({ type: change.type === 'added' ? 'NETNS_ADDED' : 'NETNS_REMOVED' } satisfies EndpointEvent);
+    }
   }
 
   /** Sends the event to its owner; returns the actor it reached, if any. */

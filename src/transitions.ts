@@ -1,11 +1,10 @@
 import type { InspectionEvent } from 'xstate';
 import type { EndpointContext } from '../machines/endpoint.machine.ts';
 import { niProblemText, type NiContext } from '../machines/network-instance.machine.ts';
+import { topState } from '../machines/specs.ts';
 import type { ActorState, Transition } from './edgenet-types.ts';
 
 // Transitions are read off the actor system's inspection stream: one place sees every NI and endpoint actor.
-
-const STATES: ReadonlySet<string> = new Set(['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted']);
 
 export type ChildContext = NiContext | EndpointContext;
 
@@ -13,11 +12,7 @@ export function isNiContext(c: ChildContext): c is NiContext {
   return 'problems' in c;
 }
 
-/** Top-level state of a machine snapshot value ('ready' or { ready: 'verifying' }). */
-export function topState(value: unknown): ActorState | undefined {
-  const top = typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : undefined;
-  return top !== undefined && STATES.has(top) ? (top as ActorState) : undefined;
-}
+export { topState };
 
 export function identify(context: ChildContext): Pick<Transition, 'kind' | 'name'> {
   if (isNiContext(context)) return { kind: 'network', name: context.spec.name };

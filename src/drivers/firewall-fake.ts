@@ -35,6 +35,8 @@ export class FakeFirewall implements Firewall {
   ipForward: boolean;
   /** undefined: table inet edgenet absent; insertion order = order of the jump rules in the base chains */
   private table: Map<string, NiRules> | undefined;
+  /** what edgenet last applied, per NI: the audit compares the table with it */
+  private readonly applied = new Map<string, NiRules>();
   private readonly failures = new Map<FakeFirewallOp, Error>();
 
   constructor(opts: FakeFirewallOptions = {}) {
@@ -61,6 +63,9 @@ export class FakeFirewall implements Firewall {
         table.delete(ni.name); // a rewritten NI's jump rules go to the end, as in the real driver
         table.set(ni.name, clone(ni));
       }
+    }
+    for (const ni of nis) this.applied.set(ni.name, clone(ni));
+    if (stale.length > 0) {
       this.writes.inc('nft');
     }
     if (nis.some((ni) => ni.port) && !this.ipForward) {
@@ -72,11 +77,13 @@ export class FakeFirewall implements Firewall {
   async removeNetwork(name: string, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     this.failIfAsked('removeNetwork', `ni "${name}"`);
+    this.applied.delete(name);
     if (this.table?.delete(name)) this.writes.inc('nft');
   }
 
   async removeAll(): Promise<void> {
     this.failIfAsked('removeAll', 'table inet edgenet');
+    this.applied.clear();
     if (this.table) {
       this.table = undefined;
       this.writes.inc('nft');
@@ -88,6 +95,10 @@ export class FakeFirewall implements Firewall {
     if (!this.table) return { present: false, networks: [], digest: sha('absent') };
     const networks = [...this.table.keys()].sort();
     return { present: true, networks, digest: sha(canonicalJson(networks.map((n) => this.table?.get(n)))) };
+  }
+
+  async drifted(): Promise<string[]> {
+    return [...this.applied.keys()].filter((name) => !this.table?.has(name)).sort();
   }
 
   // ---- test helpers ----

@@ -374,6 +374,19 @@ export class NftFirewall implements Firewall {
     });
   }
 
+  drifted(): Promise<string[]> {
+    return this.serial(async () => {
+      if (this.applied.size === 0) return [];
+      const listing = await this.list('audit', `table ${FIREWALL_FAMILY} ${FIREWALL_TABLE}`);
+      const out: string[] = [];
+      for (const [name, mem] of this.applied) {
+        const state = listing ? niState(listing, name) : undefined;
+        if (!state || state.digest !== mem.digest) out.push(name);
+      }
+      return out.sort();
+    });
+  }
+
   private serial<T>(op: () => Promise<T>): Promise<T> {
     const next = this.queue.then(op, op);
     this.queue = next.catch(() => undefined);

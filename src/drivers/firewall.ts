@@ -36,6 +36,11 @@ export interface Firewall {
   /** remove table inet edgenet altogether (absent is success) */
   removeAll(): Promise<void>;
   dump(): Promise<RulesetView>;
+  /**
+   * The NIs whose rules are no longer what edgenet last applied (changed, flushed or deleted behind its back):
+   * one listing of the table, compared per NI. Cheap enough for a periodic audit.
+   */
+  drifted(): Promise<string[]>;
 }
 
 // Rule layout, shared by the real driver and its fake so both name things the same way.

@@ -206,9 +206,10 @@ export function endpointFakes(kernel: FakeKernel) {
   const probe = new FakeOp<MemberSpec, ProbeResult>(
     'probe',
     (spec): ProbeResult => {
-      if (spec.kind === 'veth') return { present: spec.netns !== undefined && kernel.netns.has(String(spec.netns)) };
       const link = kernel.links.get(spec.kind === 'port' ? spec.ifname : spec.hostIfname);
-      return link ? { present: true, carrier: link.carrier } : { present: false };
+      const master = link?.master !== undefined ? { master: link.master } : {};
+      if (spec.kind === 'veth') return { present: spec.netns !== undefined && kernel.netns.has(String(spec.netns)), ...master };
+      return link ? { present: true, carrier: link.carrier, ...master } : { present: false };
     },
     kernel.log,
     memberLabel,

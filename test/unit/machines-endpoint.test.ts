@@ -1,3 +1,4 @@
+import { topState } from '../../machines/specs.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from 'xstate';
 import { endpointMachine, type EndpointInput } from '../../machines/endpoint.machine.ts';
@@ -51,13 +52,13 @@ describe('endpoint machine: veth', () => {
     const { fakes, actor } = start(kernel, { spec: veth });
 
     await tick();
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     expect(actor.getSnapshot().context.reason).toBe('waiting for network lan');
     expect(fakes.attach.calls).toHaveLength(0);
 
     fakes.attach.hold();
     actor.send({ type: 'NI_UP', bridge });
-    expect(actor.getSnapshot().value).toBe('creating');
+    expect(topState(actor.getSnapshot().value)).toBe('creating');
     expect(fakes.attach.inputs).toEqual([{ spec: veth, bridge }]);
     fakes.attach.open[0]?.resolve();
     await waitFor(actor, (s) => s.matches('ready'));
@@ -69,7 +70,7 @@ describe('endpoint machine: veth', () => {
     const { kernel, bridge } = kernelWithBridge();
     const { fakes, actor } = start(kernel, { spec: veth, bridge });
     await waitFor(actor, (s) => s.context.present === false);
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     expect(actor.getSnapshot().context.reason).toBe('waiting for netns /run/netns/web');
 
     kernel.netns.add('/run/netns/web');
@@ -80,7 +81,7 @@ describe('endpoint machine: veth', () => {
     // the app stops: its namespace goes, the endpoint waits again
     kernel.netns.delete('/run/netns/web');
     actor.send({ type: 'NETNS_REMOVED' });
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
   });
 });
 
@@ -89,13 +90,13 @@ describe('endpoint machine: tap', () => {
     const { kernel, bridge } = kernelWithBridge();
     const { fakes, actor } = start(kernel, { spec: tap, bridge });
     await waitFor(actor, (s) => s.context.present === false);
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     expect(actor.getSnapshot().context.reason).toBe('waiting for tap vif7 to appear');
     expect(fakes.attach.calls).toHaveLength(0);
 
     fakes.attach.hold();
     actor.send({ type: 'LINK_NEW', link: kernel.addLink('vif7') });
-    expect(actor.getSnapshot().value).toBe('creating');
+    expect(topState(actor.getSnapshot().value)).toBe('creating');
     fakes.attach.open[0]?.resolve();
     await waitFor(actor, (s) => s.matches('ready'));
     expect(kernel.masterOf('vif7')).toBe('enlan');
@@ -109,12 +110,12 @@ describe('endpoint machine: tap', () => {
 
     fakes.probe.hold();
     actor.send({ type: 'LINK_DEL', link: kernel.removeLink('vif7') });
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     expect(actor.getSnapshot().context.reason).toBe('tap vif7 gone');
     // the probe confirming the absence keeps the reason: it says why the member is pending
     fakes.probe.open[0]?.resolve();
     await tick();
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     expect(actor.getSnapshot().context.reason).toBe('tap vif7 gone');
     expect(fakes.attach.calls).toHaveLength(1);
 
@@ -133,7 +134,7 @@ describe('endpoint machine: tap', () => {
     const { fakes, actor } = start(kernel, { spec: tap, bridge }, (f) => f.attach.failOnce(errnoError('ENOENT', 'vif7: no such device')));
     await waitFor(actor, (s) => s.matches('pending') && fakes.attach.calls.length === 1);
     await tick(300);
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     expect(actor.getSnapshot().context.reason).toBe('waiting for tap vif7 to appear');
     expect(fakes.attach.calls).toHaveLength(1);
 
@@ -166,11 +167,12 @@ describe('endpoint machine: tap', () => {
 
     // a LINK_NEW that still shows our bridge changes nothing
     actor.send({ type: 'LINK_NEW', link: kernel.seen('vif7') });
-    expect(actor.getSnapshot().value).toBe('ready');
+    expect(topState(actor.getSnapshot().value)).toBe('ready');
 
     fakes.attach.hold();
     actor.send({ type: 'LINK_NEW', link: kernel.releaseBehindOurBack('vif7') });
-    expect(actor.getSnapshot().value).toBe('degraded');
+    // the event is checked against the kernel before anything is repaired
+    await waitFor(actor, (s) => s.matches('degraded'));
     expect(actor.getSnapshot().context.reason).toContain('detached');
     await waitFor(actor, (s) => s.matches('creating'));
     fakes.attach.open[0]?.resolve();
@@ -179,13 +181,25 @@ describe('endpoint machine: tap', () => {
     expect(kernel.masterOf('vif7')).toBe('enlan');
   });
 
+  it('a stale LINK_NEW (sent before our own enslave) is checked against the kernel and changes nothing', async () => {
+    const { kernel, bridge } = kernelWithBridge();
+    kernel.addLink('vif7');
+    const { fakes, actor } = start(kernel, { spec: tap, bridge });
+    await waitFor(actor, (s) => s.matches('ready'));
+    const stale = { ...kernel.seen('vif7'), master: undefined };
+    actor.send({ type: 'LINK_NEW', link: stale });
+    await waitFor(actor, (s) => s.matches({ ready: 'idle' }));
+    expect(fakes.attach.calls).toHaveLength(1);
+    expect(actor.getSnapshot().context.problem).toBeUndefined();
+  });
+
   it('NI_DOWN sends it back to pending; NI_UP with the rebuilt bridge attaches it there', async () => {
     const { kernel, bridge } = kernelWithBridge();
     kernel.addLink('vif7');
     const { actor } = start(kernel, { spec: tap, bridge });
     await waitFor(actor, (s) => s.matches('ready'));
     actor.send({ type: 'NI_DOWN' });
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     expect(actor.getSnapshot().context.reason).toBe('network down');
 
     kernel.bridges.delete('enlan');
@@ -203,12 +217,12 @@ describe('endpoint machine: tap', () => {
     await waitFor(actor, (s) => s.matches('ready'));
     fakes.detach.hold();
     actor.send({ type: 'DELETE' });
-    expect(actor.getSnapshot().value).toBe('deleting');
+    expect(topState(actor.getSnapshot().value)).toBe('deleting');
     actor.send({ type: 'DELETE' });
     expect(fakes.detach.calls).toHaveLength(1);
     fakes.detach.open[0]?.resolve();
     await waitFor(actor, (s) => s.status === 'done');
-    expect(actor.getSnapshot().value).toBe('deleted');
+    expect(topState(actor.getSnapshot().value)).toBe('deleted');
     expect(kernel.links.has('vif7')).toBe(true);
     expect(kernel.masterOf('vif7')).toBeUndefined();
     expect(sentOf('CHILD_DELETED')).toEqual([{ type: 'CHILD_DELETED', id: 'ep:vm/lan#1' }]);
@@ -246,18 +260,18 @@ describe('endpoint machine: port', () => {
     const before = sentOf('PORT_STATE').length;
 
     actor.send({ type: 'LINK_NEW', link: kernel.setCarrier('eth1', false) });
-    expect(actor.getSnapshot().value).toBe('degraded');
+    expect(topState(actor.getSnapshot().value)).toBe('degraded');
     expect(actor.getSnapshot().context.reason).toBe('port uplink (eth1) lost carrier');
     await tick();
     expect(sentOf('PORT_STATE').slice(before)).toEqual([{ type: 'PORT_STATE', port: 'uplink', present: true, carrier: false }]);
 
     actor.send({ type: 'LINK_NEW', link: kernel.setCarrier('eth1', true) });
-    expect(actor.getSnapshot().value).toBe('ready');
+    expect(topState(actor.getSnapshot().value)).toBe('ready');
     expect(actor.getSnapshot().context.reason).toBe('port uplink (eth1) has carrier');
     await tick(150);
     expect(sentOf('PORT_STATE').slice(before).map((e) => e.carrier)).toEqual([false, true]);
     expect(fakes.attach.calls).toHaveLength(1);
-    expect(actor.getSnapshot().value).toBe('ready');
+    expect(topState(actor.getSnapshot().value)).toBe('ready');
   });
 
   it('a port attached with no carrier is degraded until carrier comes', async () => {
@@ -268,14 +282,14 @@ describe('endpoint machine: port', () => {
     expect(actor.getSnapshot().context.reason).toBe('port uplink (eth1) has no carrier');
     expect(sentOf('PORT_STATE').at(-1)?.carrier).toBe(false);
     actor.send({ type: 'LINK_NEW', link: kernel.setCarrier('eth1', true) });
-    expect(actor.getSnapshot().value).toBe('ready');
+    expect(topState(actor.getSnapshot().value)).toBe('ready');
   });
 
   it('an absent port waits in pending and says so to its parent', async () => {
     const kernel = new FakeKernel();
     const { actor, sentOf } = start(kernel, { spec: uplink });
     await waitFor(actor, (s) => s.context.present === false);
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     expect(actor.getSnapshot().context.reason).toBe('waiting for port eth1 to appear');
     expect(sentOf('PORT_STATE')).toEqual([{ type: 'PORT_STATE', port: 'uplink', present: false, carrier: false }]);
     actor.send({ type: 'LINK_NEW', link: kernel.addLink('eth1') });
@@ -283,7 +297,7 @@ describe('endpoint machine: port', () => {
     expect(sentOf('PORT_STATE').at(-1)).toEqual({ type: 'PORT_STATE', port: 'uplink', present: true, carrier: true });
 
     actor.send({ type: 'LINK_DEL', link: kernel.removeLink('eth1') });
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     await tick();
     expect(sentOf('PORT_STATE').at(-1)).toEqual({ type: 'PORT_STATE', port: 'uplink', present: false, carrier: false });
   });
@@ -295,7 +309,7 @@ describe('endpoint machine: port', () => {
     kernel.bridges.set('enplant', bridge);
     const { actor } = start(kernel, { spec: fieldbus });
     await tick();
-    expect(actor.getSnapshot().value).toBe('pending');
+    expect(topState(actor.getSnapshot().value)).toBe('pending');
     expect(actor.getSnapshot().context.reason).toBe('waiting for network plant');
     actor.send({ type: 'NI_UP', bridge });
     await waitFor(actor, (s) => s.matches('ready'));
@@ -303,9 +317,9 @@ describe('endpoint machine: port', () => {
 
     // carrier loss on an enslaved port: still enslaved, so not "detached"
     actor.send({ type: 'LINK_NEW', link: kernel.setCarrier('eth2', false) });
-    expect(actor.getSnapshot().value).toBe('degraded');
+    expect(topState(actor.getSnapshot().value)).toBe('degraded');
     expect(actor.getSnapshot().context.problem).toBeUndefined();
     actor.send({ type: 'LINK_NEW', link: kernel.setCarrier('eth2', true) });
-    expect(actor.getSnapshot().value).toBe('ready');
+    expect(topState(actor.getSnapshot().value)).toBe('ready');
   });
 });

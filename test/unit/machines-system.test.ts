@@ -1,3 +1,4 @@
+import { topState } from '../../machines/specs.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActor, waitFor, type ActorRefFrom, type AnyActorRef, type EventObject, type InspectionEvent } from 'xstate';
 import type { endpointMachine } from '../../machines/endpoint.machine.ts';
@@ -91,7 +92,7 @@ function ep(actor: SystemRef, id: string): EpRef {
 }
 
 function states(actor: SystemRef): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(actor.getSnapshot().children).map(([id, c]) => [id, (c?.getSnapshot() as { value?: unknown } | undefined)?.value]));
+  return Object.fromEntries(Object.entries(actor.getSnapshot().children).map(([id, c]) => [id, topState((c?.getSnapshot() as { value?: unknown } | undefined)?.value)]));
 }
 
 /** every child (NI and member) settled in `ready`; the system's own snapshot does not change with its children's, so poll */
@@ -137,14 +138,14 @@ describe('system machine', () => {
     niOps.createNi.hold();
     actor.send({ type: 'APPLY', plan: plan({ networks: { create: [lan] }, members: { create: [uplink, vm] } }) });
     await tick();
-    expect(ni(actor, 'ni:lan#1').getSnapshot().value).toBe('creating');
-    expect(ep(actor, 'ep:vm/lan#3').getSnapshot().value).toBe('pending');
+    expect(topState(ni(actor, 'ni:lan#1').getSnapshot().value)).toBe('creating');
+    expect(topState(ep(actor, 'ep:vm/lan#3').getSnapshot().value)).toBe('pending');
     expect(ep(actor, 'ep:vm/lan#3').getSnapshot().context.reason).toBe('waiting for network lan');
     expect(epOps.attach.inputs.map((i) => i.spec.key)).toEqual(['port:uplink']);
 
     niOps.createNi.open[0]?.resolve();
     await waitFor(ep(actor, 'ep:vm/lan#3'), (s) => s.matches('ready'));
-    expect(ni(actor, 'ni:lan#1').getSnapshot().value).toBe('ready');
+    expect(topState(ni(actor, 'ni:lan#1').getSnapshot().value)).toBe('ready');
     expect(epOps.attach.calls.at(-1)?.input).toEqual({ spec: vm, bridge: kernel.bridges.get('enlan') });
   });
 
@@ -165,9 +166,9 @@ describe('system machine', () => {
     epOps.detach.hold();
     actor.send({ type: 'APPLY', plan: plan({ networks: { delete: ['lan'] }, members: { delete: ['web/lan', 'vm/lan', 'port:uplink'] } }) });
     await tick();
-    expect(ep(actor, 'ep:web/lan#5').getSnapshot().value).toBe('deleting');
-    expect(ep(actor, 'ep:vm/lan#6').getSnapshot().value).toBe('deleting');
-    expect(ni(actor, 'ni:lan#1').getSnapshot().value).not.toBe('deleting');
+    expect(topState(ep(actor, 'ep:web/lan#5').getSnapshot().value)).toBe('deleting');
+    expect(topState(ep(actor, 'ep:vm/lan#6').getSnapshot().value)).toBe('deleting');
+    expect(topState(ni(actor, 'ni:lan#1').getSnapshot().value)).not.toBe('deleting');
     expect(niOps.deleteNi.calls).toHaveLength(0);
 
     epOps.detach.open.find((c) => c.input.key === 'web/lan')?.resolve();
@@ -183,7 +184,7 @@ describe('system machine', () => {
     expect(kernel.bridges.has('enlan')).toBe(false);
     // the other NI and its members are untouched
     expect(ids(actor)).toEqual(['ep:plc/plant#7', 'ni:plant#2', 'port:fieldbus#4']);
-    expect(ni(actor, 'ni:plant#2').getSnapshot().value).toBe('ready');
+    expect(topState(ni(actor, 'ni:plant#2').getSnapshot().value)).toBe('ready');
   });
 
   it("a port's carrier loss reaches only the NI that uses it", async () => {
@@ -198,8 +199,8 @@ describe('system machine', () => {
     expect(received.get('ni:plant#2')).toEqual([{ type: 'PORT_STATE', port: 'fieldbus', present: true, carrier: false }]);
     // the other NI, its members, and the plant NI's own app: nothing
     for (const id of ['ni:lan#1', 'port:uplink#3', 'ep:web/lan#5', 'ep:vm/lan#6', 'ep:plc/plant#7']) expect(received.get(id)).toBeUndefined();
-    expect(ni(actor, 'ni:lan#1').getSnapshot().value).toBe('ready');
-    expect(ep(actor, 'ep:plc/plant#7').getSnapshot().value).toBe('ready');
+    expect(topState(ni(actor, 'ni:lan#1').getSnapshot().value)).toBe('ready');
+    expect(topState(ep(actor, 'ep:plc/plant#7').getSnapshot().value)).toBe('ready');
 
     ep(actor, 'port:fieldbus#4').send({ type: 'LINK_NEW', link: kernel.setCarrier('eth2', true) });
     await waitFor(ni(actor, 'ni:plant#2'), (s) => s.matches('ready'));
@@ -217,7 +218,7 @@ describe('system machine', () => {
     for (const link of kernel.links.values()) if (link.master === old?.ifindex) delete link.master;
 
     ni(actor, 'ni:lan#1').send({ type: 'BRIDGE_GONE' });
-    expect(ep(actor, 'ep:vm/lan#6').getSnapshot().value).toBe('pending');
+    expect(topState(ep(actor, 'ep:vm/lan#6').getSnapshot().value)).toBe('pending');
     await allReady(actor);
     const rebuilt = kernel.bridges.get('enlan');
     expect(rebuilt?.ifindex).not.toBe(old?.ifindex);
@@ -235,7 +236,7 @@ describe('system machine', () => {
     const rebuilt = { ...lan, subnet: '10.60.0.0/24', gateway: '10.60.0.1' };
     actor.send({ type: 'APPLY', plan: plan({ networks: { delete: ['lan'], create: [rebuilt] } }) });
     await tick();
-    expect(ni(actor, 'ni:lan#1').getSnapshot().value).toBe('deleting');
+    expect(topState(ni(actor, 'ni:lan#1').getSnapshot().value)).toBe('deleting');
     expect(ids(actor)).toEqual(['ni:lan#1', 'port:uplink#2']);
     expect(niOps.createNi.calls).toHaveLength(1);
 
@@ -282,7 +283,7 @@ describe('system machine', () => {
     const renamed = { ...web, appIfname: 'net1' };
     actor.send({ type: 'APPLY', plan: plan({ members: { delete: ['web/lan'], create: [renamed] } }) });
     await tick();
-    expect(ep(actor, 'ep:web/lan#5').getSnapshot().value).toBe('deleting');
+    expect(topState(ep(actor, 'ep:web/lan#5').getSnapshot().value)).toBe('deleting');
     expect(ids(actor).filter((id) => id.startsWith('ep:web/'))).toEqual(['ep:web/lan#5']);
     expect(actor.getSnapshot().context.queuedMembers['web/lan']).toEqual(renamed);
 
