@@ -1,5 +1,6 @@
-// `edgenet run`: applies the config file, re-applies it when it changes, serves the API on the unix socket,
-// and on SIGTERM/SIGINT stops the actors while leaving the data plane running.
+// `edgenet run`: applies the config file, re-applies it when it changes, serves the API (and metrics) on the unix
+// socket, optionally serves the Stately inspector on loopback, and on SIGTERM/SIGINT stops the actors while leaving
+// the data plane running.
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
@@ -11,19 +12,22 @@ import { ConfigError, errorMessage } from './errors.ts';
 import { serializeApply, startApiServer } from './api/server.ts';
 import type { ApiServer } from './api/server.ts';
 import { socketPathFor } from './api/client.ts';
+import { startInspector } from './inspector.ts';
+import type { InspectorServer } from './inspector.ts';
+import { createMetrics } from './metrics.ts';
 
 export interface DaemonOptions {
   configPath: string;
   stateDir: string;
   /** default `<stateDir>/api.sock` */
   socketPath?: string;
-  /** log xstate inspection events (actor lifecycle, events, snapshots) */
-  inspect?: boolean;
+  /** serve the actor system to the Stately inspector on 127.0.0.1 (`true`: port 8787); events are also logged at debug */
+  inspect?: boolean | { port?: number };
   logger?: Logger;
   /** stops the daemon like SIGTERM does (tests, embedding) */
   signal?: AbortSignal;
   /** called once the API is serving */
-  onReady?: (info: { socketPath: string }) => void;
+  onReady?: (info: { socketPath: string; inspectorUrl?: string }) => void;
 }
 
 /** What the daemon needs from the core; replaced by fakes in tests. */
@@ -44,9 +48,10 @@ const STOP_TIMEOUT_MS = 10_000;
 function inspectionLogger(log: Logger): (ev: InspectionEvent) => void {
   const who = (ev: InspectionEvent): string => (ev.actorRef as { id?: string }).id ?? ev.actorRef.sessionId;
   return (ev) => {
-    if (ev.type === '@xstate.event') log.info({ actor: who(ev), event: ev.event.type }, 'inspect: event');
-    else if (ev.type === '@xstate.snapshot') log.info({ actor: who(ev), value: (ev.snapshot as { value?: unknown }).value }, 'inspect: snapshot');
-    else if (ev.type === '@xstate.actor') log.info({ actor: who(ev) }, 'inspect: actor');
+    if (!log.isLevelEnabled('debug')) return;
+    if (ev.type === '@xstate.event') log.debug({ actor: who(ev), event: ev.event.type }, 'inspect: event');
+    else if (ev.type === '@xstate.snapshot') log.debug({ actor: who(ev), value: (ev.snapshot as { value?: unknown }).value }, 'inspect: snapshot');
+    else if (ev.type === '@xstate.actor') log.debug({ actor: who(ev) }, 'inspect: actor');
   };
 }
 
@@ -91,8 +96,28 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const { createEdgenet, loadConfigFile } = deps ?? (await defaultDeps());
 
   await mkdir(stateDir, { recursive: true });
-  const net = createEdgenet({ stateDir, logger: log, ...(opts.inspect ? { inspect: inspectionLogger(log.child({ component: 'inspect' })) } : {}) });
-  const apply = serializeApply(net);
+  // Started before the actors, so the inspector sees every one of them from its creation.
+  let inspector: InspectorServer | undefined;
+  if (opts.inspect) {
+    try {
+      inspector = await startInspector({ ...(typeof opts.inspect === 'object' && opts.inspect.port !== undefined ? { port: opts.inspect.port } : {}), logger: log });
+    } catch (err) {
+      log.error({ err }, `edgenet failed: ${errorMessage(err)}`);
+      return DAEMON_EXIT.failure;
+    }
+  }
+  const logInspection = inspectionLogger(log.child({ component: 'inspect' }));
+  const served = inspector;
+  const inspect = served
+    ? (ev: InspectionEvent): void => {
+        served.inspect(ev);
+        logInspection(ev);
+      }
+    : undefined;
+  const net = createEdgenet({ stateDir, logger: log, ...(inspect ? { inspect } : {}) });
+  const metrics = createMetrics(net);
+  // timed per apply, not including the wait behind an earlier push
+  const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown) => net.apply(config)) });
 
   const applyFile = async (why: string): Promise<boolean> => {
     try {
@@ -118,7 +143,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       return code;
     }
 
-    server = await startApiServer({ net, socketPath, logger: log, apply });
+    server = await startApiServer({ net, socketPath, logger: log, apply, metrics });
     log.info({ socket: socketPath }, 'API listening');
 
     // Editors replace files by rename; wait for the write to finish, and coalesce bursts into one re-apply.
@@ -131,7 +156,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     watcher.on('change', onChange).on('add', onChange);
     watcher.on('error', (err: unknown) => log.warn({ err }, 'watching the config file failed'));
 
-    opts.onReady?.({ socketPath });
+    opts.onReady?.({ socketPath, ...(inspector ? { inspectorUrl: inspector.url } : {}) });
     const why = await stop.reason;
     clearTimeout(timer);
     log.info(`${why}: stopping (the data plane stays up)`);
@@ -158,6 +183,8 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       }),
     ]);
     clearTimeout(stopTimer);
+    metrics.close();
+    await inspector?.close().catch((err: unknown) => log.warn({ err }, 'closing the inspector failed'));
     if (!stopped && code === DAEMON_EXIT.ok) code = DAEMON_EXIT.failure;
     stop.dispose();
     log.info({ code }, 'edgenet stopped');

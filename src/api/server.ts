@@ -1,4 +1,5 @@
-// The daemon's HTTP API, served on a unix socket only (no TCP): PUT /v1/config, GET /v1/status, GET /v1/events.
+// The daemon's HTTP API, served on a unix socket only (no TCP): PUT /v1/config, GET /v1/status, GET /v1/events,
+// GET /metrics.
 import Fastify, { LogController } from 'fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -9,6 +10,8 @@ import { dirname } from 'node:path';
 import type { Subscription } from 'rxjs';
 import type { ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
+import { createMetrics } from '../metrics.ts';
+import type { EdgenetMetrics } from '../metrics.ts';
 import type { ConfigIssue } from '../errors.ts';
 
 /** Largest config body accepted by PUT /v1/config. */
@@ -36,6 +39,8 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** SSE comment interval, so idle proxies and clients notice a dead peer */
   keepaliveMs?: number;
+  /** served on GET /metrics; default: metrics of `net` owned by the server (no apply durations) */
+  metrics?: EdgenetMetrics;
 }
 
 export interface ApiServer {
@@ -100,7 +105,7 @@ async function clearStaleSocket(path: string): Promise<void> {
   });
 }
 
-function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>) {
+function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: EdgenetMetrics) {
   const bodyLimit = opts.bodyLimit ?? CONFIG_BODY_LIMIT;
   const apply = opts.apply ?? serializeApply(opts.net);
   const log = opts.logger?.child({ component: 'api' });
@@ -130,6 +135,8 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>) {
   });
 
   app.get('/v1/status', async () => opts.net.status());
+
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   app.get('/v1/events', (req, reply) => {
     reply.hijack();
@@ -166,7 +173,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await clearStaleSocket(socketPath);
 
   const sse = new Set<FastifyReply>();
-  const app = buildApp(opts, sse);
+  const metrics = opts.metrics ?? createMetrics(opts.net);
+  const app = buildApp(opts, sse, metrics);
   await app.ready();
 
   // The socket is created with the process umask; tighten it for the bind so it is never reachable by others.
@@ -192,6 +200,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         for (const reply of sse) reply.raw.end();
         sse.clear();
         await app.close();
+        if (!opts.metrics) metrics.close();
         await unlink(socketPath).catch(() => undefined);
       })();
       return closing;

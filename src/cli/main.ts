@@ -1,5 +1,5 @@
 // The `edgenet` command line. main() returns the exit code; it never calls process.exit.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
@@ -54,6 +54,12 @@ async function readConfigText(file: string): Promise<string> {
   return file === '-' ? readStream(process.stdin) : readFile(file, 'utf8');
 }
 
+function parseInspectPort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError('expected a TCP port (1-65535)');
+  return port;
+}
+
 function contentTypeOf(file: string, text: string): string {
   const ext = extname(file).toLowerCase();
   if (ext === '.json') return 'application/json';
@@ -96,15 +102,15 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
     .addOption(stateDirOpt())
     .addOption(socketOpt())
-    .option('--inspect', 'log xstate inspection events (actors, events, snapshots)')
-    .action(async (o: CommonOpts & { config: string; inspect?: boolean }) => {
+    .option('--inspect [port]', 'serve the actors to the Stately inspector on 127.0.0.1 (default port 8787)', parseInspectPort)
+    .action(async (o: CommonOpts & { config: string; inspect?: true | number }) => {
       const { runDaemon } = await import('../daemon.ts');
       setCode(
         await runDaemon({
           configPath: o.config,
           stateDir: o.stateDir,
           ...(o.socket ? { socketPath: o.socket } : {}),
-          ...(o.inspect ? { inspect: true } : {}),
+          ...(o.inspect === true ? { inspect: true } : o.inspect !== undefined ? { inspect: { port: o.inspect } } : {}),
         }),
       );
     });

@@ -1,0 +1,130 @@
+// Prometheus metrics of one Edgenet: states and writes are read from status() at scrape time (nothing is stored
+// twice); transitions and dnsmasq restarts are counted off transitions$; apply durations are timed by the caller.
+import { Counter, Gauge, Histogram, Registry, prometheusContentType } from 'prom-client';
+import type { Subscription } from 'rxjs';
+import type { ActorState, ApplyResult, Edgenet, Status, Transition } from './edgenet-types.ts';
+import { ConfigError } from './errors.ts';
+import type { WriteKind } from './drivers/write-counter.ts';
+
+const ACTOR_STATES: readonly ActorState[] = ['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted'];
+const KINDS: readonly Transition['kind'][] = ['network', 'endpoint', 'port'];
+const WRITE_KINDS: readonly WriteKind[] = ['link', 'address', 'nft', 'dnsmasqStart', 'dnsmasqReload', 'sysctl'];
+
+/** Buckets for apply(): from a no-op diff (ms) to a full rebuild waiting on dnsmasq and slow links (tens of s). */
+const APPLY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export type ApplyOutcome = 'ok' | 'rejected' | 'failed';
+
+export interface EdgenetMetrics {
+  readonly registry: Registry;
+  /** `text/plain; version=0.0.4; charset=utf-8` */
+  readonly contentType: string;
+  /** The exposition text, with states and writes read from status() now. */
+  metrics(): Promise<string>;
+  /** Wraps an apply so its duration lands in `edgenet_apply_duration_seconds{result}`. */
+  instrumentApply<A extends unknown[]>(apply: (...args: A) => Promise<ApplyResult>): (...args: A) => Promise<ApplyResult>;
+  /** Stops counting transitions. */
+  close(): void;
+}
+
+/**
+ * What `edgenet_dnsmasq_restarts_total` counts: an NI's dnsmasq exited while the NI was serving (ready → degraded
+ * with the exit as the reason); the DHCP/DNS supervisor restarts it with backoff. An exit while the NI is already
+ * degraded for another reason is not a transition, so it is not counted.
+ */
+export function isDnsmasqRestart(t: Transition): boolean {
+  return t.kind === 'network' && t.to === 'degraded' && (t.from === 'ready' || t.from === 'degraded') && /\bdnsmasq\b/.test(t.reason ?? '');
+}
+
+function actorStates(status: Status): Map<string, { kind: Transition['kind']; name: string; counts: Map<ActorState, number> }> {
+  const out = new Map<string, { kind: Transition['kind']; name: string; counts: Map<ActorState, number> }>();
+  const add = (kind: Transition['kind'], name: string, state: ActorState): void => {
+    const key = `${kind}\u0000${name}`;
+    const entry = out.get(key) ?? { kind, name, counts: new Map<ActorState, number>() };
+    // a rebuilt object has two actors for a while (the old one deleting, the new one pending): count both
+    entry.counts.set(state, (entry.counts.get(state) ?? 0) + 1);
+    out.set(key, entry);
+  };
+  for (const n of status.networks) add('network', n.name, n.state);
+  for (const e of status.endpoints) add('endpoint', `${e.app}/${e.network}`, e.state);
+  for (const p of status.ports) add('port', p.name, p.state);
+  return out;
+}
+
+export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>): EdgenetMetrics {
+  const registry = new Registry();
+
+  new Gauge({
+    name: 'edgenet_actor_state',
+    help: 'Actors (network instances, endpoints, ports) by state: 1 for the state each one is in, 0 for the others.',
+    labelNames: ['kind', 'name', 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { kind, name, counts } of actorStates(net.status()).values()) {
+        for (const state of ACTOR_STATES) this.set({ kind, name, state }, counts.get(state) ?? 0);
+      }
+    },
+  });
+
+  new Counter({
+    name: 'edgenet_kernel_writes_total',
+    help: 'Kernel writes since start, by kind (link, address, nft, dnsmasqStart, dnsmasqReload, sysctl).',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      // the drivers count; the counter only reports their totals
+      const writes = net.status().writes;
+      this.reset();
+      for (const kind of WRITE_KINDS) this.inc({ kind }, writes[kind]);
+    },
+  });
+
+  const transitions = new Counter({
+    name: 'edgenet_transitions_total',
+    help: 'State transitions of network instance, endpoint and port actors, by kind and target state.',
+    labelNames: ['kind', 'to'] as const,
+    registers: [registry],
+  });
+  for (const kind of KINDS) for (const to of ACTOR_STATES) transitions.inc({ kind, to }, 0);
+
+  const dnsmasqRestarts = new Counter({
+    name: 'edgenet_dnsmasq_restarts_total',
+    help: "Exits of a serving NI's dnsmasq (ready -> degraded because of it), each followed by a supervised restart.",
+    registers: [registry],
+  });
+
+  const applyDuration = new Histogram({
+    name: 'edgenet_apply_duration_seconds',
+    help: 'Duration of config applies, until every affected actor settled; result: ok, rejected (bad config), failed.',
+    labelNames: ['result'] as const,
+    buckets: APPLY_BUCKETS,
+    registers: [registry],
+  });
+  for (const result of ['ok', 'rejected', 'failed'] satisfies ApplyOutcome[]) applyDuration.zero({ result });
+
+  const sub: Subscription = net.transitions$.subscribe((t) => {
+    transitions.inc({ kind: t.kind, to: t.to });
+    if (isDnsmasqRestart(t)) dnsmasqRestarts.inc();
+  });
+
+  return {
+    registry,
+    contentType: prometheusContentType,
+    metrics: () => registry.metrics(),
+    instrumentApply(apply) {
+      return async (...args) => {
+        const end = applyDuration.startTimer();
+        try {
+          const result = await apply(...args);
+          end({ result: 'ok' });
+          return result;
+        } catch (err) {
+          end({ result: err instanceof ConfigError ? 'rejected' : 'failed' });
+          throw err;
+        }
+      };
+    },
+    close: () => sub.unsubscribe(),
+  };
+}

@@ -1,0 +1,202 @@
+// Metrics: parse as Prometheus text, states and writes follow status(), counters move with transitions, apply is timed,
+// and the API / daemon serve them on GET /metrics.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { request } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startApiServer } from '../../src/api/server.ts';
+import { loadConfigFile } from '../../src/config/config-load.ts';
+import { runDaemon } from '../../src/daemon.ts';
+import type { Status, Transition } from '../../src/edgenet-types.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { createMetrics, isDnsmasqRestart, type EdgenetMetrics } from '../../src/metrics.ts';
+import { parsePrometheusText } from '../helpers/prometheus-text.ts';
+import { emptyStatus, FakeEdgenet } from './api-fake-edgenet.ts';
+
+function get(socketPath: string, path: string): Promise<{ status: number; type: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method: 'GET', path }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const transition = (t: Partial<Transition> & Pick<Transition, 'kind' | 'name' | 'to'>): Transition => ({ from: null, at: new Date().toISOString(), ...t });
+
+const status = (over: Partial<Status>): Status => ({ ...emptyStatus(), ...over });
+
+describe('metrics', () => {
+  let net: FakeEdgenet;
+  let metrics: EdgenetMetrics;
+  const scrape = async () => parsePrometheusText(await metrics.metrics());
+
+  beforeEach(() => {
+    net = new FakeEdgenet();
+    metrics = createMetrics(net);
+  });
+  afterEach(() => metrics.close());
+
+  it('parses as Prometheus text with every family prefixed edgenet_ and typed', async () => {
+    const text = await metrics.metrics();
+    expect(metrics.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    const m = parsePrometheusText(text);
+    expect(Object.fromEntries([...m.families].map(([name, f]) => [name, f.type]))).toEqual({
+      edgenet_actor_state: 'gauge',
+      edgenet_kernel_writes_total: 'counter',
+      edgenet_transitions_total: 'counter',
+      edgenet_dnsmasq_restarts_total: 'counter',
+      edgenet_apply_duration_seconds: 'histogram',
+    });
+    for (const f of m.families.values()) expect(f.help).toBeTruthy();
+    // series exist (at 0) before anything happened, so rate() and alerts see them from the start
+    expect(m.value('edgenet_transitions_total', { kind: 'network', to: 'degraded' })).toBe(0);
+    expect(m.value('edgenet_dnsmasq_restarts_total')).toBe(0);
+    expect(m.value('edgenet_kernel_writes_total', { kind: 'nft' })).toBe(0);
+    expect(m.value('edgenet_apply_duration_seconds_count', { result: 'ok' })).toBe(0);
+  });
+
+  it('reads actor states off status() at each scrape (1 for the current state, 0 for the others)', async () => {
+    net.statusSubject.next(
+      status({
+        networks: [{ name: 'lan', type: 'local', state: 'ready', bridge: 'enlan' }],
+        endpoints: [{ app: 'web', network: 'lan', kind: 'veth', state: 'pending', ifname: 'enweb' }],
+        ports: [{ name: 'up0', ifname: 'eth1', state: 'ready', carrier: true }],
+      }),
+    );
+    let m = await scrape();
+    expect(m.value('edgenet_actor_state', { kind: 'network', name: 'lan', state: 'ready' })).toBe(1);
+    expect(m.value('edgenet_actor_state', { kind: 'network', name: 'lan', state: 'degraded' })).toBe(0);
+    expect(m.value('edgenet_actor_state', { kind: 'endpoint', name: 'web/lan', state: 'pending' })).toBe(1);
+    expect(m.value('edgenet_actor_state', { kind: 'port', name: 'up0', state: 'ready' })).toBe(1);
+
+    // a rebuilt NI has two actors for a while; an object gone from status is gone from the metrics
+    net.statusSubject.next(
+      status({
+        networks: [
+          { name: 'lan', type: 'local', state: 'deleting', bridge: 'enlan' },
+          { name: 'lan', type: 'local', state: 'pending', bridge: 'enlan' },
+        ],
+      }),
+    );
+    m = await scrape();
+    expect(m.value('edgenet_actor_state', { kind: 'network', name: 'lan', state: 'ready' })).toBe(0);
+    expect(m.value('edgenet_actor_state', { kind: 'network', name: 'lan', state: 'deleting' })).toBe(1);
+    expect(m.value('edgenet_actor_state', { kind: 'network', name: 'lan', state: 'pending' })).toBe(1);
+    expect(m.value('edgenet_actor_state', { kind: 'endpoint', name: 'web/lan', state: 'pending' })).toBeUndefined();
+  });
+
+  it('counts transitions by kind and target state, and dnsmasq restarts', async () => {
+    net.transitions.next(transition({ kind: 'network', name: 'lan', from: null, to: 'pending' }));
+    net.transitions.next(transition({ kind: 'network', name: 'lan', from: 'pending', to: 'creating' }));
+    net.transitions.next(transition({ kind: 'network', name: 'lan', from: 'creating', to: 'ready' }));
+    net.transitions.next(transition({ kind: 'endpoint', name: 'web/lan', from: 'creating', to: 'ready' }));
+    let m = await scrape();
+    expect(m.value('edgenet_transitions_total', { kind: 'network', to: 'ready' })).toBe(1);
+    expect(m.value('edgenet_transitions_total', { kind: 'network', to: 'creating' })).toBe(1);
+    expect(m.value('edgenet_transitions_total', { kind: 'endpoint', to: 'ready' })).toBe(1);
+    expect(m.value('edgenet_transitions_total', { kind: 'port', to: 'ready' })).toBe(0);
+
+    net.transitions.next(transition({ kind: 'network', name: 'lan', from: 'ready', to: 'degraded', reason: 'dnsmasq (pid 42) exited with signal SIGKILL' }));
+    net.transitions.next(transition({ kind: 'network', name: 'lan', from: 'degraded', to: 'ready', reason: 'dnsmasq running (pid 43)' }));
+    net.transitions.next(transition({ kind: 'network', name: 'lan', from: 'ready', to: 'degraded', reason: 'port up0 (eth1) has no carrier' }));
+    m = await scrape();
+    expect(m.value('edgenet_transitions_total', { kind: 'network', to: 'degraded' })).toBe(2);
+    expect(m.value('edgenet_transitions_total', { kind: 'network', to: 'ready' })).toBe(2);
+    expect(m.value('edgenet_dnsmasq_restarts_total')).toBe(1);
+  });
+
+  it('reports kernel writes from status().writes', async () => {
+    net.statusSubject.next(status({ writes: { link: 7, address: 2, nft: 3, dnsmasqStart: 1, dnsmasqReload: 4, sysctl: 2 } }));
+    let m = await scrape();
+    expect(m.value('edgenet_kernel_writes_total', { kind: 'link' })).toBe(7);
+    expect(m.value('edgenet_kernel_writes_total', { kind: 'dnsmasqReload' })).toBe(4);
+    net.statusSubject.next(status({ writes: { link: 9, address: 2, nft: 4, dnsmasqStart: 1, dnsmasqReload: 4, sysctl: 2 } }));
+    m = await scrape();
+    expect(m.value('edgenet_kernel_writes_total', { kind: 'link' })).toBe(9);
+    expect(m.value('edgenet_kernel_writes_total', { kind: 'nft' })).toBe(4);
+  });
+
+  it('times applies by result', async () => {
+    const apply = metrics.instrumentApply((config: unknown) => net.apply(config));
+    await apply({ networks: [{ name: 'plant', type: 'switch' }] });
+    await expect(apply({ networks: [{ name: 'plant', type: 'nope' }] })).rejects.toBeInstanceOf(ConfigError);
+    const failing = metrics.instrumentApply(() => Promise.reject(new Error('netlink went away')));
+    await expect(failing()).rejects.toThrow('netlink went away');
+    const m = await scrape();
+    expect(m.value('edgenet_apply_duration_seconds_count', { result: 'ok' })).toBe(1);
+    expect(m.value('edgenet_apply_duration_seconds_count', { result: 'rejected' })).toBe(1);
+    expect(m.value('edgenet_apply_duration_seconds_count', { result: 'failed' })).toBe(1);
+    expect(m.value('edgenet_apply_duration_seconds_bucket', { result: 'ok', le: '+Inf' })).toBe(1);
+    expect(m.value('edgenet_apply_duration_seconds_sum', { result: 'ok' })).toBeGreaterThanOrEqual(0);
+  });
+
+  it('stops counting after close()', async () => {
+    metrics.close();
+    net.transitions.next(transition({ kind: 'port', name: 'up0', to: 'ready' }));
+    expect((await scrape()).value('edgenet_transitions_total', { kind: 'port', to: 'ready' })).toBe(0);
+  });
+
+  it('counts as a dnsmasq restart only a serving NI degraded by its dnsmasq', () => {
+    const base = { kind: 'network', name: 'lan', to: 'degraded', reason: 'dnsmasq (pid 1) exited with code 1' } as const;
+    expect(isDnsmasqRestart(transition({ ...base, from: 'ready' }))).toBe(true);
+    expect(isDnsmasqRestart(transition({ ...base, from: 'creating' }))).toBe(false);
+    expect(isDnsmasqRestart(transition({ ...base, from: 'ready', kind: 'endpoint' }))).toBe(false);
+    expect(isDnsmasqRestart(transition({ ...base, from: 'ready', reason: 'port up0 not present' }))).toBe(false);
+  });
+});
+
+describe('GET /metrics', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgenet-metrics-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is served by the API as Prometheus text', async () => {
+    const net = new FakeEdgenet();
+    const sock = join(dir, 'api.sock');
+    const server = await startApiServer({ net, socketPath: sock });
+    try {
+      net.transitions.next(transition({ kind: 'network', name: 'lan', to: 'pending' }));
+      const res = await get(sock, '/metrics');
+      expect(res.status).toBe(200);
+      expect(res.type).toBe('text/plain; version=0.0.4; charset=utf-8');
+      expect(parsePrometheusText(res.body).value('edgenet_transitions_total', { kind: 'network', to: 'pending' })).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('is served by the daemon, with the applies of the file and of the API timed', async () => {
+    const net = new FakeEdgenet();
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'networks:\n  - { name: plant, type: switch }\n');
+    const stop = new AbortController();
+    let sock: string | undefined;
+    const daemon = runDaemon(
+      { configPath: file, stateDir: join(dir, 'state'), logger: pino({ level: 'silent' }), signal: stop.signal, onReady: (i) => (sock = i.socketPath) },
+      { createEdgenet: () => net, loadConfigFile },
+    );
+    try {
+      const end = Date.now() + 5000;
+      while (!sock && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      if (!sock) throw new Error('the daemon did not start');
+      net.statusSubject.next(status({ networks: [{ name: 'plant', type: 'switch', state: 'ready', bridge: 'enplant' }] }));
+      const m = parsePrometheusText((await get(sock, '/metrics')).body);
+      expect(m.value('edgenet_apply_duration_seconds_count', { result: 'ok' })).toBe(1);
+      expect(m.value('edgenet_actor_state', { kind: 'network', name: 'plant', state: 'ready' })).toBe(1);
+    } finally {
+      stop.abort();
+      expect(await daemon).toBe(0);
+    }
+  });
+});
