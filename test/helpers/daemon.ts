@@ -42,7 +42,9 @@ export class TestDaemon {
   }
 
   private static spawn(ns: Netns, configPath: string, stateDir: string, log: string[]): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, join(REPO, 'bin/edgenet.js'), 'run', '-c', configPath, '--state-dir', stateDir], {
+    // nsenter enters only the network namespace: like a device agent, the daemon shares the host's mount
+    // namespace (so inotify sees /run/netns change; `ip netns exec` would give it a private mount namespace)
+    const child = spawn('nsenter', [`--net=${ns.path}`, process.execPath, join(REPO, 'bin/edgenet.js'), 'run', '-c', configPath, '--state-dir', stateDir], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, EDGENET_LOG_LEVEL: 'debug' },

@@ -121,6 +121,20 @@ export class NetnsPool {
     return ns;
   }
 
+  /** Removes one namespace now (e.g. a container going away). */
+  async remove(ns: Netns): Promise<void> {
+    await ns.remove();
+  }
+
+  /** Creates a namespace again under the same name (a container coming back). */
+  async readd(ns: Netns): Promise<Netns> {
+    const again = await Netns.create(this.tag, ns.name.slice(`ent-${this.tag}-`.length));
+    const i = this.all.indexOf(ns);
+    if (i >= 0) this.all[i] = again;
+    else this.all.push(again);
+    return again;
+  }
+
   async removeAll(): Promise<void> {
     const list = this.all.splice(0).reverse();
     for (const ns of list) await ns.remove();
