@@ -173,9 +173,12 @@ export const networkInstanceMachine = setup({
       on: {
         UPDATE: { target: 'creating', actions: 'takeUpdate' },
         DELETE: 'deleting',
-        // re-enter so the retry timer starts again for the new problem
-        BRIDGE_GONE: { target: 'degraded', reenter: true, actions: ['markBroken', 'notifyDown'] },
-        DRIFT: { target: 'degraded', reenter: true, actions: 'markBroken' },
+        // a repair already scheduled is not pushed back by the same news; else re-enter to start the retry timer
+        BRIDGE_GONE: [
+          { guard: 'failed', actions: 'notifyDown' },
+          { target: 'degraded', reenter: true, actions: ['markBroken', 'notifyDown'] },
+        ],
+        DRIFT: [{ guard: 'failed' }, { target: 'degraded', reenter: true, actions: 'markBroken' }],
       },
     },
     deleting: {

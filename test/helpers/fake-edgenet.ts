@@ -1,0 +1,43 @@
+// The whole library on fake drivers: real machines, wiring and routing; kernel work in memory.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { InspectionEvent } from 'xstate';
+import { createFakeDhcpDns, type FakeDhcpDns } from '../../src/drivers/dhcpdns-fake.ts';
+import { createFakeFirewall, type FakeFirewall } from '../../src/drivers/firewall-fake.ts';
+import { createFakeLinkDriver, type FakeLinkDriver } from '../../src/drivers/links-fake.ts';
+import { createEdgenet } from '../../src/edgenet.ts';
+import type { Edgenet } from '../../src/edgenet-types.ts';
+
+export interface FakeSystem {
+  net: Edgenet;
+  links: FakeLinkDriver;
+  firewall: FakeFirewall;
+  dhcpdns: FakeDhcpDns;
+  stateDir: string;
+  /** events received per actor id (e.g. `ni:lan#1`), from the inspection stream */
+  received: Map<string, string[]>;
+  inspected: InspectionEvent[];
+}
+
+export async function fakeEdgenet(): Promise<FakeSystem> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'edgenet-unit-'));
+  const links = createFakeLinkDriver();
+  const firewall = createFakeFirewall();
+  const dhcpdns = createFakeDhcpDns();
+  const received = new Map<string, string[]>();
+  const inspected: InspectionEvent[] = [];
+  const net = createEdgenet({
+    stateDir,
+    drivers: { links, firewall, dhcpdns },
+    auditIntervalMs: 50,
+    linkThrottleMs: 0,
+    inspect: (ev) => {
+      inspected.push(ev);
+      if (ev.type !== '@xstate.event') return;
+      const id = (ev.actorRef as { id?: string }).id ?? '?';
+      received.set(id, [...(received.get(id) ?? []), ev.event.type]);
+    },
+  });
+  return { net, links, firewall, dhcpdns, stateDir, received, inspected };
+}
