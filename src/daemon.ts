@@ -13,11 +13,17 @@ import { serializeApply, startApiServer } from './api/server.ts';
 import type { ApiServer } from './api/server.ts';
 import { socketPathFor } from './api/client.ts';
 import { startInspector } from './inspector.ts';
+import { inEveTerms, loadDocumentFile, logEveConversion } from './eve/eve-load.ts';
+import type { ConfigFormat } from './eve/eve-load.ts';
 import type { InspectorServer } from './inspector.ts';
 import { createMetrics } from './metrics.ts';
 
 export interface DaemonOptions {
   configPath: string;
+  /** the config file's format; default: `eve` when the document has `networkInstances`, else `edgenet` */
+  format?: ConfigFormat;
+  /** EVE: a JSON map of tap name overrides (`<app uuid>/<adapter index or name>` → ifname), read on every apply */
+  tapNamesPath?: string;
   stateDir: string;
   /** default `<stateDir>/api.sock` */
   socketPath?: string;
@@ -121,7 +127,11 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
 
   const applyFile = async (why: string): Promise<boolean> => {
     try {
-      const result = await apply(await loadConfigFile(configPath));
+      const doc = await loadDocumentFile(configPath, { format: opts.format, tapNamesPath: opts.tapNamesPath, loadEdgenet: loadConfigFile });
+      if (doc.eve) logEveConversion(log, doc.eve, configPath);
+      const result = await apply(doc.config).catch((err: unknown) => {
+        throw inEveTerms(err, doc);
+      });
       log.info({ file: configPath, created: result.created, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged }, `config applied (${why})`);
       return true;
     } catch (err) {

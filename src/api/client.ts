@@ -64,10 +64,16 @@ function isIssueList(v: unknown): v is ConfigIssue[] {
   return Array.isArray(v) && v.every((i) => typeof i === 'object' && i !== null && typeof (i as ConfigIssue).message === 'string');
 }
 
+/** `format`: the document's format (default: detected); `tapNames`: EVE tap name overrides. */
+export interface PutConfigOptions {
+  format?: 'eve' | 'edgenet';
+  tapNames?: Record<string, string>;
+}
+
 export interface ApiClient {
   readonly socketPath: string;
   /** Pushes a config (text as read from a file); resolves when the daemon has settled. Rejects with ConfigError on bad input. */
-  putConfig(text: string, contentType?: string): Promise<ApplyResult>;
+  putConfig(text: string, contentType?: string, opts?: PutConfigOptions): Promise<ApplyResult>;
   status(): Promise<Status>;
   /** Streams transitions until the daemon ends the stream (resolves) or `signal` aborts (resolves). */
   events(onTransition: (t: Transition) => void, signal?: AbortSignal): Promise<void>;
@@ -109,8 +115,12 @@ export function createApiClient(socketPath: string): ApiClient {
 
   return {
     socketPath,
-    async putConfig(text, contentType = 'application/yaml') {
-      return decode<ApplyResult>(await send('PUT', '/v1/config', { text, contentType }));
+    async putConfig(text, contentType = 'application/yaml', opts = {}) {
+      const query = new URLSearchParams();
+      if (opts.format) query.set('format', opts.format);
+      if (opts.tapNames) query.set('tapNames', JSON.stringify(opts.tapNames));
+      const path = query.size > 0 ? `/v1/config?${query.toString()}` : '/v1/config';
+      return decode<ApplyResult>(await send('PUT', path, { text, contentType }));
     },
     async status() {
       return decode<Status>(await send('GET', '/v1/status'));

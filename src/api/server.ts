@@ -13,6 +13,7 @@ import { ConfigError, errorMessage } from '../errors.ts';
 import { createMetrics } from '../metrics.ts';
 import type { EdgenetMetrics } from '../metrics.ts';
 import type { ConfigIssue } from '../errors.ts';
+import { inEveTerms, logEveConversion, requestOptions, toAppliable } from '../eve/eve-load.ts';
 
 /** Largest config body accepted by PUT /v1/config. */
 export const CONFIG_BODY_LIMIT = 1024 * 1024;
@@ -128,10 +129,14 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
 
   app.put('/v1/config', async (req: FastifyRequest, reply) => {
     const text = typeof req.body === 'string' ? req.body : '';
-    const config = parseConfigBody(text, req.headers['content-type']);
-    const result = await apply(config);
+    // An EVE EdgeDevConfig (?format=eve, or detected) is converted first; its findings come back with the result.
+    const doc = toAppliable(parseConfigBody(text, req.headers['content-type']), requestOptions(req.url));
+    if (doc.eve && log) logEveConversion(log, doc.eve);
+    const result = await apply(doc.config).catch((err: unknown) => {
+      throw inEveTerms(err, doc);
+    });
     log?.info({ created: result.created, updated: result.updated, deleted: result.deleted }, 'config applied via API');
-    return reply.code(200).send(result);
+    return reply.code(200).send(doc.eve ? { ...result, findings: doc.eve.findings, eve: doc.eve.names } : result);
   });
 
   app.get('/v1/status', async () => opts.net.status());

@@ -37,6 +37,11 @@ interface CommonOpts {
   socket?: string;
 }
 
+interface FormatOpts {
+  format?: 'eve' | 'edgenet';
+  tapNames?: string;
+}
+
 function version(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -95,6 +100,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
 
   const stateDirOpt = (): Option => new Option('--state-dir <dir>', 'state directory of the daemon (holds api.sock)').default(DEFAULT_STATE_DIR);
   const socketOpt = (): Option => new Option('--socket <path>', 'API socket (default: <state-dir>/api.sock)');
+  const formatOpt = (): Option =>
+    new Option('--format <format>', "config format: edgenet, or eve (an EVE controller's EdgeDevConfig JSON); default: eve when the document has networkInstances").choices(['eve', 'edgenet']);
+  const tapNamesOpt = (): Option => new Option('--tap-names <file>', 'eve: JSON map of "<app uuid>/<adapter index or name>" to the interface name the hypervisor creates');
 
   program
     .command('run')
@@ -102,13 +110,17 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
     .addOption(stateDirOpt())
     .addOption(socketOpt())
+    .addOption(formatOpt())
+    .addOption(tapNamesOpt())
     .option('--inspect [port]', 'serve the actors to the Stately inspector on 127.0.0.1 (default port 8787)', parseInspectPort)
-    .action(async (o: CommonOpts & { config: string; inspect?: true | number }) => {
+    .action(async (o: CommonOpts & FormatOpts & { config: string; inspect?: true | number }) => {
       const { runDaemon } = await import('../daemon.ts');
       setCode(
         await runDaemon({
           configPath: o.config,
           stateDir: o.stateDir,
+          ...(o.format ? { format: o.format } : {}),
+          ...(o.tapNames ? { tapNamesPath: o.tapNames } : {}),
           ...(o.socket ? { socketPath: o.socket } : {}),
           ...(o.inspect === true ? { inspect: true } : o.inspect !== undefined ? { inspect: { port: o.inspect } } : {}),
         }),
@@ -122,7 +134,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--json', 'print the result as JSON')
     .addOption(stateDirOpt())
     .addOption(socketOpt())
-    .action(async (o: CommonOpts & { file: string; json?: boolean }) => {
+    .addOption(formatOpt())
+    .addOption(tapNamesOpt())
+    .action(async (o: CommonOpts & FormatOpts & { file: string; json?: boolean }) => {
       let text: string;
       try {
         text = await readConfigText(o.file);
@@ -132,8 +146,14 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         return;
       }
       try {
-        const result = await createApiClient(socketOf(o)).putConfig(text, contentTypeOf(o.file, text));
-        io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatApplyResult(result)}\n`);
+        const { findingsOf, formatFindings, readTapNamesFile } = await import('../eve/eve-load.ts');
+        const tapNames = o.tapNames ? await readTapNamesFile(o.tapNames) : undefined;
+        const result = await createApiClient(socketOf(o)).putConfig(text, contentTypeOf(o.file, text), {
+          ...(o.format ? { format: o.format } : {}),
+          ...(tapNames ? { tapNames } : {}),
+        });
+        const findings = formatFindings(findingsOf(result)).map((l) => `${l}\n`).join('');
+        io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatApplyResult(result)}\n${findings}`);
         setCode(EXIT.ok);
       } catch (err) {
         setCode(failure(err, io, o.file));
@@ -145,10 +165,14 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('check a config file offline (no daemon needed)')
     .requiredOption('-f, --file <file>', 'config file (YAML or JSON)')
     .addOption(stateDirOpt())
-    .action(async (o: CommonOpts & { file: string }) => {
+    .addOption(formatOpt())
+    .addOption(tapNamesOpt())
+    .action(async (o: CommonOpts & FormatOpts & { file: string }) => {
       try {
-        const { loadConfigFile } = await import('../config/config-load.ts');
-        await loadConfigFile(o.file);
+        const { formatFindings, formatTaps, loadDocumentFile } = await import('../eve/eve-load.ts');
+        const doc = await loadDocumentFile(o.file, { format: o.format, tapNamesPath: o.tapNames });
+        // EVE: what edgenet does differently, then the interfaces the hypervisor must create
+        if (doc.eve) io.stdout([...formatFindings(doc.eve.findings), ...formatTaps(doc.eve.names)].map((l) => `${l}\n`).join(''));
         io.stdout('ok\n');
         setCode(EXIT.ok);
       } catch (err) {

@@ -1,0 +1,492 @@
+// EVE EdgeDevConfig (protobuf JSON) → edgenet config, with a finding for everything edgenet does not do as EVE would.
+import ipaddr from 'ipaddr.js';
+import type { ConfigInput } from '../config/config-schema.ts';
+import { ConfigError } from '../errors.ts';
+import type { ConfigIssue } from '../errors.ts';
+import { deriveMac } from '../names.ts';
+import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
+import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig, PHYIO_USAGES } from './eve-schema.ts';
+import type { EdgeDevConfig, EveAce, EveAdapter, EveApp, EveNetworkInstance, EveSystemAdapter } from './eve-schema.ts';
+import type { EveConversion, EveConvertOptions, EveFinding, EveNames, EveNetworkName, EveTap } from './eve-types.ts';
+
+type NetworkInput = ConfigInput['networks'] extends (infer N)[] | undefined ? N : never;
+type PortInput = ConfigInput['ports'] extends (infer P)[] | undefined ? P : never;
+type AppInput = ConfigInput['apps'] extends (infer A)[] | undefined ? A : never;
+type InterfaceInput = NonNullable<AppInput['interfaces']>[number];
+type LocalInput = Extract<NetworkInput, { type: 'local' }>;
+
+/** True for a document that reads as an EdgeDevConfig (it has `networkInstances`), for format auto-detection. */
+export function isEveDocument(doc: unknown): boolean {
+  return typeof doc === 'object' && doc !== null && !Array.isArray(doc) && Object.hasOwn(doc, 'networkInstances');
+}
+
+// Labels EVE gives ports without the controller saying so (devmodel.proto, SystemAdapter.shared_labels).
+const PREDEFINED_LABELS = ['all', 'uplink', 'freeuplink'] as const;
+
+function isIpv4(s: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(s);
+}
+
+/** Only an entry that matches every IPv4 address and neither drops, limits nor maps ports: what a local NI allows anyway. */
+function isAllowAll(ace: EveAce): boolean {
+  const [match, ...more] = ace.matches;
+  return (
+    match !== undefined &&
+    more.length === 0 &&
+    match.type === 'ip' &&
+    match.value === '0.0.0.0/0' &&
+    ace.actions.every((a) => !a.drop && !a.limit && !a.portmap)
+  );
+}
+
+interface PortChoice {
+  adapter: EveSystemAdapter;
+  adapterIndex: number;
+  ifname: string;
+  /** EVE path that named the interface, for errors about it */
+  ifnameSource: string;
+  notes: { level: EveFinding['level']; message: string }[];
+}
+
+type PortResolution = { ok: PortChoice } | { refused: string } | { error: string };
+
+class Converter {
+  readonly findings: EveFinding[] = [];
+  readonly errors: ConfigIssue[] = [];
+  readonly sources: Record<string, string> = {};
+  readonly names: EveNames = { networks: [], apps: [], taps: [], ports: [] };
+  private readonly networks: NetworkInput[] = [];
+  private readonly ports: PortInput[] = [];
+  private readonly apps: AppInput[] = [];
+  /** NI uuid → its entry in names.networks and its document index */
+  private readonly byUuid = new Map<string, { entry: EveNetworkName; index: number }>();
+  /** SystemAdapter index → edgenet port name and the NI using it */
+  private readonly portUse = new Map<number, { port: string; network: string }>();
+  private readonly portNames = new NameAllocator(NAME_LIMITS.port, 'port');
+  private readonly tapOverrides: Map<string, string>;
+  private readonly usedOverrides = new Set<string>();
+
+  constructor(
+    private readonly eve: EdgeDevConfig,
+    opts: EveConvertOptions,
+  ) {
+    this.tapOverrides = new Map(Object.entries(opts.tapNames ?? {}));
+  }
+
+  find(level: EveFinding['level'], path: string, subject: string, field: string, message: string): void {
+    this.findings.push({ level, path, subject, field, message });
+  }
+
+  convert(): ConfigInput {
+    this.deviceFindings();
+    const niNames = new NameAllocator(NAME_LIMITS.network, 'ni');
+    const seen = new Map<string, number>();
+    this.eve.networkInstances.forEach((ni, j) => {
+      const uuid = ni.uuidandversion.uuid;
+      const again = seen.get(uuid);
+      if (again !== undefined) {
+        this.errors.push({ path: `networkInstances[${j}].uuidandversion.uuid`, message: `duplicate network instance uuid "${uuid}" (also networkInstances[${again}])` });
+        return;
+      }
+      seen.set(uuid, j);
+      const name = niNames.allocate(ni.displayname, uuid);
+      this.network(ni, j, name);
+    });
+    this.convertApps();
+    for (const key of this.tapOverrides.keys()) {
+      if (!this.usedOverrides.has(key)) {
+        this.find('warning', `tapNames[${JSON.stringify(key)}]`, 'device', 'tapNames', `matches no app adapter (keys are "<app uuid>/<adapter index>" or "<app uuid>/<adapter name>"): ignored`);
+      }
+    }
+    return { ports: this.ports, networks: this.networks, apps: this.apps };
+  }
+
+  private deviceFindings(): void {
+    if (this.eve.vlans.length > 0) {
+      this.find('warning', 'vlans', 'device', 'vlans', 'VLAN sub-interfaces are not implemented: network instances on them are refused');
+    }
+    if (this.eve.bonds.length > 0) {
+      this.find('warning', 'bonds', 'device', 'bonds', 'bonds are not implemented: network instances on them are refused');
+    }
+    if (this.eve.networks.length > 0) {
+      this.find('info', 'networks', 'device', 'networks', "the device ports' own IP configuration (NetworkConfig) is the host's business: ignored");
+    }
+  }
+
+  private network(ni: EveNetworkInstance, j: number, name: string): void {
+    const at = `networkInstances[${j}]`;
+    const subject = `network ${name}`;
+    const entry: EveNetworkName = { uuid: ni.uuidandversion.uuid, displayname: ni.displayname, name, state: 'built' };
+    this.names.networks.push(entry);
+    this.byUuid.set(entry.uuid, { entry, index: j });
+    const refuse = (field: string, reason: string): void => {
+      entry.state = 'refused';
+      entry.reason = reason;
+      this.find('warning', field ? `${at}.${field}` : at, subject, field || 'instType', `${reason}: network instance not created`);
+    };
+
+    const type = ni.instType === NI_TYPES.ZnetInstSwitch ? 'switch' : ni.instType === NI_TYPES.ZnetInstLocal ? 'local' : undefined;
+    if (type) entry.type = type;
+    if (!ni.activate) {
+      entry.state = 'inactive';
+      entry.reason = 'activate is false';
+      this.find('info', `${at}.activate`, subject, 'activate', 'activate is false (or absent): network instance not created');
+      return;
+    }
+    if (!type) {
+      refuse('instType', `type ${enumName(NI_TYPES, ni.instType)} is not supported (edgenet builds ZnetInstSwitch and ZnetInstLocal)`);
+      return;
+    }
+    if (type === 'local') {
+      if (ni.ipType !== ADDRESS_TYPES.First && ni.ipType !== ADDRESS_TYPES.IPV4) {
+        refuse('ipType', `address type ${enumName(ADDRESS_TYPES, ni.ipType)} is not supported (edgenet serves IPv4)`);
+        return;
+      }
+      if (ni.ip?.subnet.includes(':')) {
+        refuse('ip.subnet', `IPv6 subnet ${ni.ip.subnet} is not supported (edgenet serves IPv4)`);
+        return;
+      }
+    }
+
+    let port: PortChoice | undefined;
+    const label = ni.port?.name ?? '';
+    if (label) {
+      const r = this.resolvePort(label);
+      if ('error' in r) {
+        this.errors.push({ path: `${at}.port.name`, message: r.error });
+        return;
+      }
+      if ('refused' in r) {
+        refuse('port.name', r.refused);
+        return;
+      }
+      port = r.ok;
+      const user = this.portUse.get(port.adapterIndex);
+      if (user) {
+        refuse('port.name', `port "${port.adapter.name}" is already used by network ${user.network} (edgenet gives a port to one network instance)`);
+        return;
+      }
+    }
+
+    const i = this.networks.length;
+    const to = `networks[${i}]`;
+    this.sources[to] = at;
+    this.sources[`${to}.name`] = `${at}.displayname`;
+    this.sources[`${to}.type`] = `${at}.instType`;
+    this.sources[`${to}.mtu`] = `${at}.mtu`;
+    const common: { name: string; port?: string; mtu?: number } = { name };
+    if (ni.mtu !== 0) common.mtu = ni.mtu;
+    if (port) {
+      common.port = this.usePort(port, name);
+      this.sources[`${to}.port`] = `${at}.port.name`;
+      for (const n of port.notes) this.find(n.level, `${at}.port.name`, subject, 'port.name', n.message);
+    }
+    this.unsupportedNiFields(ni, at, subject, type);
+    if (type === 'switch') {
+      this.networks.push({ ...common, type: 'switch' });
+      return;
+    }
+    // Cast: a local NI without a subnet is passed on for validation to reject with its path.
+    this.networks.push({ ...common, type: 'local', ...this.localFields(ni, at, to, subject) } as LocalInput);
+  }
+
+  /** subnet, gateway, DHCP range and DNS of a local NI. */
+  private localFields(ni: EveNetworkInstance, at: string, to: string, subject: string): Partial<LocalInput> {
+    const ip = ni.ip;
+    const out: Partial<LocalInput> = {};
+    // A missing subnet stays missing: validation names it (`networkInstances[0].ip.subnet: is required`).
+    this.sources[`${to}.subnet`] = `${at}.ip.subnet`;
+    if (ip?.subnet) out.subnet = ip.subnet;
+    if (ip?.gateway) {
+      out.gateway = ip.gateway;
+      this.sources[`${to}.gateway`] = `${at}.ip.gateway`;
+    }
+    if (ip?.dhcpRange && (ip.dhcpRange.start || ip.dhcpRange.end)) {
+      out.dhcpRange = { start: ip.dhcpRange.start, end: ip.dhcpRange.end };
+      this.sources[`${to}.dhcpRange`] = `${at}.ip.dhcpRange`;
+    }
+
+    const forwarders: string[] = [];
+    this.sources[`${to}.dns.forwarders`] = `${at}.ip.dns`;
+    (ip?.dns ?? []).forEach((server, k) => {
+      if (server.includes(':')) {
+        this.find('warning', `${at}.ip.dns[${k}]`, subject, 'ip.dns', `IPv6 resolver ${server} is not supported: ignored`);
+        return;
+      }
+      this.sources[`${to}.dns.forwarders[${forwarders.length}]`] = `${at}.ip.dns[${k}]`;
+      forwarders.push(server);
+    });
+    if (forwarders.length > 0) {
+      this.find('info', `${at}.ip.dns`, subject, 'ip.dns',
+        `apps are handed the gateway as their resolver, which forwards to ${forwarders.join(', ')} (handing these servers to apps directly, DHCP option 6, is not implemented yet)`);
+    }
+
+    const hosts: { name: string; ip: string }[] = [];
+    this.sources[`${to}.dns.hosts`] = `${at}.dns`;
+    ni.dns.forEach((e, k) => {
+      const where = `${at}.dns[${k}]`;
+      const hostname = e.HostName.toLowerCase();
+      if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(hostname)) {
+        this.find('warning', `${where}.HostName`, subject, 'dns', `host name ${JSON.stringify(e.HostName)} is not a single DNS label (edgenet serves names such as "printer"): entry ignored`);
+        return;
+      }
+      const v4 = e.Address.map((a, m) => ({ a, m })).filter(({ a }) => !a.includes(':'));
+      if (v4.length < e.Address.length) {
+        this.find('warning', `${where}.Address`, subject, 'dns', `IPv6 addresses of ${hostname} are not served: ignored`);
+      }
+      const first = v4[0];
+      if (!first) {
+        if (e.Address.length === 0) this.find('warning', `${where}.Address`, subject, 'dns', `${hostname} has no address: entry ignored`);
+        return;
+      }
+      if (v4.length > 1) {
+        this.find('warning', `${where}.Address`, subject, 'dns', `${hostname} is served with its first address ${first.a} only (several addresses per name are not implemented yet)`);
+      }
+      const h = hosts.length;
+      this.sources[`${to}.dns.hosts[${h}]`] = where;
+      this.sources[`${to}.dns.hosts[${h}].name`] = `${where}.HostName`;
+      this.sources[`${to}.dns.hosts[${h}].ip`] = `${where}.Address[${first.m}]`;
+      hosts.push({ name: hostname, ip: first.a });
+    });
+    if (forwarders.length > 0 || hosts.length > 0) out.dns = { forwarders, hosts };
+    return out;
+  }
+
+  private unsupportedNiFields(ni: EveNetworkInstance, at: string, subject: string, type: 'local' | 'switch'): void {
+    const ignored = (field: string, what: string, level: EveFinding['level'] = 'warning'): void =>
+      this.find(level, `${at}.${field}`, subject, field, `${what}: ignored`);
+    if (ni.stp && ni.stp.portsWithBpduGuard) ignored('stp', 'spanning tree protocol settings are not implemented');
+    if (ni.cfg !== undefined) ignored('cfg', 'opaque (VPN/LISP) network instance config is not implemented');
+    if (ni.propagateConnectedRoutes) ignored('propagateConnectedRoutes', 'propagating connected routes to apps is not implemented yet');
+    if (ni.vlanAccessPorts.length > 0) ignored('vlanAccessPorts', 'VLAN access ports are not implemented (the bridge is not VLAN-aware)');
+    if (ni.forwardLldp) ignored('forwardLldp', 'forwarding LLDP frames is not implemented');
+    if (type === 'switch') {
+      const ip = ni.ip;
+      if (ip && (ip.subnet || ip.gateway || ip.dhcpRange || ip.dns.length > 0 || ip.domain || ip.ntp || ip.moreNtp.length > 0)) {
+        ignored('ip', 'a switch network instance has no IP services', 'info');
+      }
+      if (ni.dns.length > 0) ignored('dns', 'a switch network instance serves no DNS', 'info');
+      if (ni.staticRoutes.length > 0) ignored('staticRoutes', 'a switch network instance has no IP services', 'info');
+      return;
+    }
+    if (ni.staticRoutes.length > 0) {
+      const routes = ni.staticRoutes.map((r) => `${r.destinationNetwork || '?'} via ${r.gateway || '?'}`).join(', ');
+      ignored('staticRoutes', `handing static routes to apps (DHCP option 121: ${routes}) is not implemented yet`);
+    }
+    if (ni.ip?.domain) ignored('ip.domain', `the domain name for apps (DHCP option 15: ${ni.ip.domain}) is not implemented yet`);
+    const ntp = [ni.ip?.ntp ?? '', ...(ni.ip?.moreNtp ?? [])].filter(Boolean);
+    if (ntp.length > 0) ignored(ni.ip?.ntp ? 'ip.ntp' : 'ip.moreNtp', `NTP servers for apps (DHCP option 42: ${ntp.join(', ')}) are not implemented yet`);
+  }
+
+  /** A port label → one SystemAdapter and its kernel interface. */
+  private resolvePort(label: string): PortResolution {
+    const adapters = this.eve.systemAdapterList;
+    const exact = adapters.findIndex((a) => a.name === label);
+    if (exact >= 0) return this.adapterIfname(exact, []);
+
+    let chosen: number[];
+    if ((PREDEFINED_LABELS as readonly string[]).includes(label)) {
+      const mgmt = (a: EveSystemAdapter): boolean => a.uplink || this.usageOf(a) === PHYIO_USAGES.PhyIoUsageMgmtAndApps || this.usageOf(a) === PHYIO_USAGES.PhyIoUsageMgmtOnly;
+      const pick = label === 'all' ? () => true : label === 'uplink' ? mgmt : (a: EveSystemAdapter) => mgmt(a) && a.cost === 0;
+      chosen = adapters.flatMap((a, i) => (pick(a) ? [i] : []));
+    } else {
+      chosen = adapters.flatMap((a, i) => (a.sharedLabels.includes(label) ? [i] : []));
+      if (chosen.length === 0) return { error: `unknown port "${label}": neither a logical name (name) nor a shared label (sharedLabels) in systemAdapterList` };
+    }
+    const names = chosen.map((i) => adapters[i]?.name ?? '?');
+    if (chosen.length === 0) return { refused: `shared label "${label}" names no port` };
+    if (chosen.length > 1) return { refused: `shared label "${label}" names ${chosen.length} ports (${names.join(', ')}); edgenet gives a network instance one port` };
+    return this.adapterIfname(chosen[0] as number, [{ level: 'info', message: `shared label "${label}" names one port, ${names[0]}: using it` }]);
+  }
+
+  private physicalIoOf(lower: string): { io: EdgeDevConfig['deviceIoList'][number]; index: number } | undefined {
+    const index = this.eve.deviceIoList.findIndex((p) => p.logicallabel === lower);
+    const io = this.eve.deviceIoList[index];
+    return io ? { io, index } : undefined;
+  }
+
+  private usageOf(a: EveSystemAdapter): number | undefined {
+    return this.physicalIoOf(a.lowerLayerName || a.name)?.io.usage;
+  }
+
+  /** SystemAdapter → lower layer (PhysicalIO by logical label) → its `ifname` address. */
+  private adapterIfname(index: number, notes: PortChoice['notes']): PortResolution {
+    const adapter = this.eve.systemAdapterList[index] as EveSystemAdapter;
+    const lower = adapter.lowerLayerName || adapter.name;
+    if (this.eve.vlans.some((v) => v.logicallabel === lower)) return { refused: `port "${adapter.name}" is on VLAN adapter "${lower}" (VLANs are not implemented)` };
+    if (this.eve.bonds.some((b) => b.logicallabel === lower)) return { refused: `port "${adapter.name}" is on bond "${lower}" (bonds are not implemented)` };
+    const phys = this.physicalIoOf(lower);
+    if (phys) {
+      const key = Object.keys(phys.io.phyaddrs).find((k) => k.toLowerCase() === 'ifname');
+      const ifname = key ? phys.io.phyaddrs[key] : undefined;
+      if (!key || !ifname) return { refused: `port "${adapter.name}": deviceIoList[${phys.index}] (${lower}) has no ifname in phyaddrs` };
+      return { ok: { adapter, adapterIndex: index, ifname, ifnameSource: `deviceIoList[${phys.index}].phyaddrs.${key}`, notes } };
+    }
+    const source = adapter.lowerLayerName ? `systemAdapterList[${index}].lowerLayerName` : `systemAdapterList[${index}].name`;
+    return {
+      ok: {
+        adapter,
+        adapterIndex: index,
+        ifname: lower,
+        ifnameSource: source,
+        notes: [...notes, { level: 'info', message: `no deviceIoList entry with logicallabel "${lower}": taking "${lower}" as the interface name` }],
+      },
+    };
+  }
+
+  private usePort(choice: PortChoice, network: string): string {
+    const name = this.portNames.allocate(choice.adapter.name, `port:${choice.adapter.name}`);
+    const p = this.ports.length;
+    this.sources[`ports[${p}]`] = `systemAdapterList[${choice.adapterIndex}]`;
+    this.sources[`ports[${p}].name`] = `systemAdapterList[${choice.adapterIndex}].name`;
+    this.sources[`ports[${p}].ifname`] = choice.ifnameSource;
+    this.ports.push({ name, ifname: choice.ifname });
+    this.portUse.set(choice.adapterIndex, { port: name, network });
+    this.names.ports.push({ name, adapter: choice.adapter.name, ifname: choice.ifname });
+    return name;
+  }
+
+  private convertApps(): void {
+    const appNames = new NameAllocator(NAME_LIMITS.app, 'app');
+    const tags = appTapTags(this.eve.apps.map((a) => a.uuidandversion.uuid));
+    const seen = new Map<string, number>();
+    this.eve.apps.forEach((app, A) => {
+      const uuid = app.uuidandversion.uuid;
+      const again = seen.get(uuid);
+      if (again !== undefined) {
+        this.errors.push({ path: `apps[${A}].uuidandversion.uuid`, message: `duplicate app uuid "${uuid}" (also apps[${again}])` });
+        return;
+      }
+      seen.set(uuid, A);
+      const name = appNames.allocate(app.displayname, uuid);
+      this.names.apps.push({ uuid, displayname: app.displayname, name });
+      this.app(app, A, name, tags.get(uuid) ?? '');
+    });
+  }
+
+  private app(app: EveApp, A: number, name: string, tag: string): void {
+    const a = this.apps.length;
+    const interfaces: InterfaceInput[] = [];
+    const joined = new Map<string, number>();
+    const subject = `app ${name}`;
+    app.interfaces.forEach((adapter, K) => {
+      const at = `apps[${A}].interfaces[${K}]`;
+      if (!adapter.networkId) {
+        this.errors.push({ path: `${at}.networkId`, message: 'is required: the uuid of a network instance' });
+        return;
+      }
+      const target = this.byUuid.get(adapter.networkId);
+      if (!target) {
+        this.errors.push({ path: `${at}.networkId`, message: `unknown network instance "${adapter.networkId}" (not in networkInstances)` });
+        return;
+      }
+      const ni = target.entry;
+      if (ni.state !== 'built') {
+        const why = ni.state === 'inactive' ? 'is not active' : `was refused (${ni.reason ?? ''})`;
+        this.find(ni.state === 'inactive' ? 'info' : 'warning', `${at}.networkId`, subject, 'networkId', `network instance ${ni.name} ${why}: adapter dropped`);
+        return;
+      }
+      const before = joined.get(ni.name);
+      if (before !== undefined) {
+        this.find('warning', `${at}.networkId`, subject, 'networkId', `a second adapter on network ${ni.name} (also interfaces[${before}]) is not supported (an app joins a network instance once): adapter dropped`);
+        return;
+      }
+      joined.set(ni.name, K);
+      const k = interfaces.length;
+      const to = `apps[${a}].interfaces[${k}]`;
+      this.sources[to] = at;
+      this.sources[`${to}.network`] = `${at}.networkId`;
+      const itf: InterfaceInput = { network: ni.name, tap: this.tapFor(app, K, adapter, tag, to, at) };
+      if (adapter.addr) {
+        if (ni.type === 'switch') {
+          this.find('info', `${at}.addr`, subject, 'addr', `network ${ni.name} is a switch network instance (no IP services): addr ignored`);
+        } else if (adapter.addr.includes(':')) {
+          this.find('warning', `${at}.addr`, subject, 'addr', `IPv6 address ${adapter.addr} is not supported: ignored`);
+        } else {
+          itf.ip = adapter.addr;
+          this.sources[`${to}.ip`] = `${at}.addr`;
+        }
+      }
+      if (adapter.macAddress) {
+        itf.mac = adapter.macAddress;
+        this.sources[`${to}.mac`] = `${at}.macAddress`;
+      }
+      this.adapterFindings(adapter, at, subject);
+      interfaces.push(itf);
+      const tap: EveTap = {
+        app: name,
+        appUuid: app.uuidandversion.uuid,
+        adapter: K,
+        adapterName: adapter.name,
+        network: ni.name,
+        networkUuid: ni.uuid,
+        ifname: itf.tap ?? '',
+        mac: (itf.mac ?? deriveMac(name, ni.name)).toLowerCase(),
+      };
+      if (itf.ip !== undefined) tap.ip = itf.ip;
+      this.names.taps.push(tap);
+    });
+    this.sources[`apps[${a}]`] = `apps[${A}]`;
+    this.sources[`apps[${a}].name`] = `apps[${A}].displayname`;
+    this.apps.push({ name, interfaces });
+  }
+
+  private tapFor(app: EveApp, K: number, adapter: EveAdapter, tag: string, to: string, at: string): string {
+    const keys = [`${app.uuidandversion.uuid}/${K}`, ...(adapter.name ? [`${app.uuidandversion.uuid}/${adapter.name}`] : [])];
+    for (const key of keys) {
+      const override = this.tapOverrides.get(key);
+      if (override !== undefined) {
+        this.usedOverrides.add(key);
+        this.sources[`${to}.tap`] = `tapNames[${JSON.stringify(key)}]`;
+        return override;
+      }
+    }
+    this.sources[`${to}.tap`] = at;
+    return tapName(tag, K);
+  }
+
+  private adapterFindings(adapter: EveAdapter, at: string, subject: string): void {
+    if (adapter.acls.length === 0) {
+      this.find('warning', `${at}.acls`, subject, 'acls', 'no ACL entries: EVE blocks such an adapter, edgenet gives it what its network instance allows (ACLs are not implemented)');
+    } else {
+      const other = adapter.acls.flatMap((ace, i) => (isAllowAll(ace) ? [] : [i]));
+      if (other.length > 0) {
+        this.find('warning', `${at}.acls`, subject, 'acls',
+          `ACL entries other than allow-all (acls[${other.join('], acls[')}]) are not implemented: ignored, the adapter gets what its network instance allows`);
+      }
+    }
+    if (adapter.accessVlanId !== 0) this.find('warning', `${at}.accessVlanId`, subject, 'accessVlanId', `VLAN access (${adapter.accessVlanId}) is not implemented: ignored, the adapter is untagged`);
+    if (adapter.allowToDiscover) this.find('warning', `${at}.allowToDiscover`, subject, 'allowToDiscover', 'discovering other apps is not implemented: ignored');
+  }
+}
+
+/**
+ * Converts an EVE controller's EdgeDevConfig (protobuf JSON: lowerCamelCase or proto field names, enums as names
+ * or numbers) to an edgenet config. Throws ConfigError with paths into the EVE document for a malformed document;
+ * everything edgenet does not do as EVE would is a finding. The config is not validated yet: see validateEveConfig.
+ */
+export function convertEveConfig(doc: unknown, opts: EveConvertOptions = {}): EveConversion {
+  const eve = parseEdgeDevConfig(doc, opts.source);
+  const c = new Converter(eve, opts);
+  const config = c.convert();
+  if (c.errors.length > 0) throw new ConfigError(c.errors, opts.source);
+  return { config, findings: c.findings, names: c.names, sources: c.sources };
+}
+
+/** The EVE path an edgenet config path came from (longest registered prefix); the path itself when unknown. */
+export function evePathOf(path: string, sources: Readonly<Record<string, string>>): string {
+  let best: string | undefined;
+  for (const key of Object.keys(sources)) {
+    const fits = path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`);
+    if (fits && (best === undefined || key.length > best.length)) best = key;
+  }
+  return best === undefined ? path : `${sources[best]}${path.slice(best.length)}`;
+}
+
+/** Rewrites a ConfigError about the converted config so its paths point into the EVE document. */
+export function toEveConfigError(err: ConfigError, sources: Readonly<Record<string, string>>): ConfigError {
+  return new ConfigError(
+    err.issues.map((i) => ({ path: evePathOf(i.path, sources), message: i.message })),
+    err.source,
+  );
+}

@@ -1,0 +1,255 @@
+// EVE EdgeDevConfig → edgenet config: the mapping, the findings for what edgenet does not do, and the names it picks.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { convertEveConfig, isEveDocument } from '../../src/eve/eve-convert.ts';
+import { validateEveConfig } from '../../src/eve/eve-load.ts';
+import type { EveFinding } from '../../src/eve/eve-types.ts';
+import { deriveMac } from '../../src/names.ts';
+
+type Json = Record<string, unknown>;
+const fixture = (name: string): Json => JSON.parse(readFileSync(new URL(`../fixtures/eve/${name}`, import.meta.url), 'utf8')) as Json;
+const brief = (f: EveFinding): string => `${f.level} ${f.subject} ${f.path}`;
+
+const NI = {
+  lan: 'a1b2c3d4-0001-4000-8000-00000000000a',
+  fieldbus: 'a1b2c3d4-0002-4000-8000-00000000000b',
+  lab: 'a1b2c3d4-0003-4000-8000-00000000000c',
+};
+const WEB = '6f1c2a9b-5d3e-4f60-8a71-92b3c4d5e6f7';
+
+describe('EVE conversion: the mapping', () => {
+  const r = validateEveConfig(fixture('edge-dev-config.json'));
+
+  it('maps a local NI with port, DHCP range, resolvers and static DNS entries', () => {
+    expect(r.config.ports).toEqual([
+      { name: 'eth1', ifname: 'eth1' },
+      { name: 'fieldbus', ifname: 'eth2' },
+    ]);
+    expect(r.config.networks[0]).toEqual({
+      name: 'plant-lan',
+      type: 'local',
+      port: 'eth1',
+      mtu: 1500,
+      subnet: '10.50.0.0/24',
+      gateway: '10.50.0.1',
+      dhcpRange: { start: '10.50.0.100', end: '10.50.0.199' },
+      dns: {
+        forwarders: ['1.1.1.1', '9.9.9.9'],
+        hosts: [
+          { name: 'printer', ip: '10.50.0.250' },
+          { name: 'historian', ip: '10.50.0.251' },
+        ],
+      },
+    });
+  });
+
+  it('maps a switch NI on a port named by a shared label, and an air-gapped local NI (its static routes a finding)', () => {
+    expect(r.config.networks[1]).toEqual({ name: 'fieldbus', type: 'switch', port: 'fieldbus' });
+    expect(r.config.networks[2]).toEqual({ name: 'lab-isolated', type: 'local', subnet: '10.60.0.0/24', gateway: '10.60.0.1' });
+    expect(r.findings).toContainEqual({
+      level: 'warning',
+      path: 'networkInstances[2].staticRoutes',
+      subject: 'network lab-isolated',
+      field: 'staticRoutes',
+      message: 'handing static routes to apps (DHCP option 121: 192.168.100.0/24 via 10.60.0.5) is not implemented yet: ignored',
+    });
+    expect(r.findings.map(brief)).toContain('info network fieldbus networkInstances[1].port.name');
+  });
+
+  it('does not create an NI with activate false, and drops the adapters on it with a finding', () => {
+    expect(r.config.networks.map((n) => n.name)).not.toContain('spare');
+    expect(r.names.networks.find((n) => n.name === 'spare')).toMatchObject({ state: 'inactive', displayname: 'spare' });
+    expect(r.findings.map(brief)).toEqual(
+      expect.arrayContaining(['info network spare networkInstances[3].activate', 'info app historian apps[1].interfaces[1].networkId']),
+    );
+    expect(r.config.apps[1]).toEqual({ name: 'historian', interfaces: [{ network: 'lab-isolated', tap: 'nbu7e2d3bacx0' }] });
+  });
+
+  it('turns app adapters into tap endpoints with addr as a static reservation and macAddress as the MAC', () => {
+    expect(r.config.apps[0]).toEqual({
+      name: 'web-hmi',
+      interfaces: [
+        { network: 'plant-lan', tap: 'nbu6f1c2a9bx0', ip: '10.50.0.10', mac: '02:16:3e:00:00:10' },
+        { network: 'fieldbus', tap: 'nbu6f1c2a9bx1' },
+      ],
+    });
+  });
+
+  it('lists, per app adapter, the interface the hypervisor must create and the MAC the app must use', () => {
+    expect(r.names.taps).toEqual([
+      { app: 'web-hmi', appUuid: WEB, adapter: 0, adapterName: 'eth0', network: 'plant-lan', networkUuid: NI.lan, ifname: 'nbu6f1c2a9bx0', mac: '02:16:3e:00:00:10', ip: '10.50.0.10' },
+      { app: 'web-hmi', appUuid: WEB, adapter: 1, adapterName: 'eth1', network: 'fieldbus', networkUuid: NI.fieldbus, ifname: 'nbu6f1c2a9bx1', mac: deriveMac('web-hmi', 'fieldbus') },
+      { app: 'historian', appUuid: '7e2d3bac-1111-4222-8333-444455556666', adapter: 0, adapterName: 'eth0', network: 'lab-isolated', networkUuid: NI.lab, ifname: 'nbu7e2d3bacx0', mac: deriveMac('historian', 'lab-isolated') },
+    ]);
+    for (const t of r.names.taps) expect(t.ifname.length).toBeLessThanOrEqual(15);
+  });
+
+  it('keeps the original uuid and display name of every NI and app', () => {
+    expect(r.names.networks.map((n) => [n.uuid, n.displayname, n.name, n.state])).toEqual([
+      [NI.lan, 'Plant LAN', 'plant-lan', 'built'],
+      [NI.fieldbus, 'fieldbus', 'fieldbus', 'built'],
+      [NI.lab, 'lab-isolated', 'lab-isolated', 'built'],
+      ['a1b2c3d4-0004-4000-8000-00000000000d', 'spare', 'spare', 'inactive'],
+    ]);
+    expect(r.names.apps).toEqual([
+      { uuid: WEB, displayname: 'Web HMI', name: 'web-hmi' },
+      { uuid: '7e2d3bac-1111-4222-8333-444455556666', displayname: 'historian', name: 'historian' },
+    ]);
+  });
+
+  it('reports that resolvers are reached through the gateway (option 6 is not handed out)', () => {
+    expect(r.findings.find((f) => f.field === 'ip.dns')).toMatchObject({ level: 'info', path: 'networkInstances[0].ip.dns', subject: 'network plant-lan' });
+  });
+
+  it('reads enums as names or numbers, keys as JSON or proto names, and null as absent', () => {
+    const byName = fixture('edge-dev-config.json');
+    const byNumber = structuredClone(byName) as { networkInstances: Json[]; apps: { interfaces: Json[] }[] };
+    const [lan, fieldbus] = byNumber.networkInstances as [Json, Json];
+    lan['instType'] = 2;
+    lan['ipType'] = 1;
+    fieldbus['instType'] = 'ZnetInstSwitch';
+    lan['mtu'] = '1500';
+    lan['vlan_access_ports'] = null;
+    const adapter = byNumber.apps[0]?.interfaces[0] as Json;
+    adapter['mac_address'] = adapter['macAddress'];
+    delete adapter['macAddress'];
+    const a = validateEveConfig(byName);
+    const b = validateEveConfig(byNumber);
+    expect(b.config).toEqual(a.config);
+    expect(b.findings).toEqual(a.findings);
+  });
+
+  it('detects an EdgeDevConfig by its networkInstances', () => {
+    expect(isEveDocument(fixture('edge-dev-config.json'))).toBe(true);
+    expect(isEveDocument({ networks: [] })).toBe(false);
+    expect(isEveDocument([])).toBe(false);
+  });
+});
+
+describe('EVE conversion: every unsupported field is a finding', () => {
+  const r = validateEveConfig(fixture('unsupported.json'));
+  const at = (path: string): EveFinding | undefined => r.findings.find((f) => f.path === path);
+
+  it.each([
+    ['vlans', 'warning', 'device', /VLAN sub-interfaces are not implemented/],
+    ['bonds', 'warning', 'device', /bonds are not implemented/],
+    ['networks', 'info', 'device', /host's business: ignored/],
+    ['networkInstances[0].port.name', 'warning', 'network multi', /shared label "uplink" names 2 ports \(mgmt0, mgmt1\).*not created/],
+    ['networkInstances[1].port.name', 'warning', 'network tagged', /VLAN adapter "vlan100".*not created/],
+    ['networkInstances[2].port.name', 'warning', 'network bonded', /bond "bond0".*not created/],
+    ['networkInstances[3].instType', 'warning', 'network cloud', /ZnetInstCloud \(3\) is not supported.*not created/],
+    ['networkInstances[4].instType', 'warning', 'network mesh', /ZnetInstMesh \(4\) is not supported/],
+    ['networkInstances[5].stp', 'warning', 'network trunk', /spanning tree.*ignored/],
+    ['networkInstances[5].vlanAccessPorts', 'warning', 'network trunk', /VLAN access ports.*ignored/],
+    ['networkInstances[5].forwardLldp', 'warning', 'network trunk', /LLDP.*ignored/],
+    ['networkInstances[6].propagateConnectedRoutes', 'warning', 'network svc', /connected routes.*ignored/],
+    ['networkInstances[6].ip.domain', 'warning', 'network svc', /option 15: plant\.example.*ignored/],
+    ['networkInstances[6].ip.ntp', 'warning', 'network svc', /option 42: 10\.2\.0\.5, pool\.ntp\.org.*ignored/],
+    ['apps[0].interfaces[0].networkId', 'warning', 'app gateway-app', /network instance multi was refused.*adapter dropped/],
+    ['apps[0].interfaces[1].accessVlanId', 'warning', 'app gateway-app', /VLAN access \(10\).*ignored/],
+    ['apps[0].interfaces[1].allowToDiscover', 'warning', 'app gateway-app', /ignored/],
+    ['apps[0].interfaces[2].acls', 'warning', 'app gateway-app', /other than allow-all \(acls\[0\], acls\[1\]\).*ignored/],
+    ['apps[1].interfaces[0].acls', 'warning', 'app logger', /no ACL entries/],
+  ] as const)('%s: %s (%s)', (path, level, subject, message) => {
+    const f = at(path);
+    expect(f, `no finding at ${path}: ${r.findings.map(brief).join(', ')}`).toBeDefined();
+    expect(f?.subject).toBe(subject);
+    expect(f?.level).toBe(level);
+    expect(f?.message).toMatch(message);
+  });
+
+  it('refuses the NIs it cannot build with the reason, and still builds the others', () => {
+    expect(r.names.networks.map((n) => [n.name, n.state])).toEqual([
+      ['multi', 'refused'],
+      ['tagged', 'refused'],
+      ['bonded', 'refused'],
+      ['cloud', 'refused'],
+      ['mesh', 'refused'],
+      ['trunk', 'built'],
+      ['svc', 'built'],
+    ]);
+    expect(r.names.networks[3]?.reason).toMatch(/ZnetInstCloud/);
+    expect(r.config.networks.map((n) => n.name)).toEqual(['trunk', 'svc']);
+    expect(r.config.ports).toEqual([{ name: 'eth2', ifname: 'eth2' }]);
+    expect(r.config.apps.map((a) => [a.name, a.interfaces.map((i) => i.network)])).toEqual([
+      ['gateway-app', ['trunk', 'svc']],
+      ['logger', ['svc']],
+    ]);
+  });
+
+  it('accepts allow-all ACLs silently', () => {
+    expect(at('apps[0].interfaces[1].acls')).toBeUndefined();
+  });
+});
+
+describe('EVE conversion: smaller rules', () => {
+  const ni = (uuid: string, extra: Json = {}): Json => ({ uuidandversion: { uuid }, displayname: uuid.slice(0, 4), instType: 'ZnetInstLocal', activate: true, ...extra });
+  const allowAll = [{ matches: [{ type: 'ip', value: '0.0.0.0/0' }] }];
+
+  it('gives a port to one NI: a second NI on it is refused', () => {
+    const doc = {
+      systemAdapterList: [{ name: 'eth1' }],
+      networkInstances: [ni('n1aa', { port: { name: 'eth1' }, ip: { subnet: '10.1.0.0/24' } }), ni('n2bb', { port: { name: 'eth1' }, ip: { subnet: '10.2.0.0/24' } })],
+    };
+    const r = convertEveConfig(doc);
+    expect(r.config.networks?.map((n) => n.name)).toEqual(['n1aa']);
+    expect(r.findings).toContainEqual(expect.objectContaining({ path: 'networkInstances[1].port.name', message: expect.stringMatching(/already used by network n1aa/) }));
+    // no deviceIoList: the adapter's name is taken as the interface name, and said so
+    expect(r.config.ports).toEqual([{ name: 'eth1', ifname: 'eth1' }]);
+    expect(r.findings).toContainEqual(expect.objectContaining({ level: 'info', path: 'networkInstances[0].port.name', message: expect.stringMatching(/taking "eth1" as the interface name/) }));
+  });
+
+  it('keeps the first adapter of an app on an NI and drops a second one with a finding', () => {
+    const doc = {
+      networkInstances: [ni('n1aa', { ip: { subnet: '10.1.0.0/24' } })],
+      apps: [{ uuidandversion: { uuid: 'a0a0a0a0-1' }, displayname: 'x', interfaces: [{ networkId: 'n1aa', acls: allowAll }, { networkId: 'n1aa', acls: allowAll }] }],
+    };
+    const r = convertEveConfig(doc);
+    expect(r.config.apps?.[0]?.interfaces).toEqual([{ network: 'n1aa', tap: 'nbua0a0a0a0x0' }]);
+    expect(r.findings.map(brief)).toEqual(['warning app x apps[0].interfaces[1].networkId']);
+  });
+
+  it('ignores addr on a switch NI and IPv6 resolvers, with findings; refuses an IPv6 local NI', () => {
+    const doc = {
+      networkInstances: [
+        ni('s1', { instType: 'ZnetInstSwitch' }),
+        ni('l1', { ip: { subnet: '10.1.0.0/24', dns: ['2001:db8::53', '10.1.0.53'] } }),
+        ni('v6', { ip: { subnet: 'fd00::/64' } }),
+      ],
+      apps: [{ uuidandversion: { uuid: 'app1' }, displayname: 'a', interfaces: [{ networkId: 's1', addr: '10.9.9.9', acls: allowAll }] }],
+    };
+    const r = validateEveConfig(doc);
+    expect(r.config.apps[0]?.interfaces[0]?.ip).toBeUndefined();
+    expect(r.config.networks.find((n) => n.name === 'l1')).toMatchObject({ dns: { forwarders: ['10.1.0.53'] } });
+    expect(r.findings.map(brief)).toEqual(
+      expect.arrayContaining(['info app a apps[0].interfaces[0].addr', 'warning network l1 networkInstances[1].ip.dns[0]', 'warning network v6 networkInstances[2].ip.subnet']),
+    );
+  });
+
+  it('serves a static DNS entry by its first IPv4 address and skips names it cannot serve', () => {
+    const doc = {
+      networkInstances: [
+        ni('l1', {
+          ip: { subnet: '10.1.0.0/24' },
+          dns: [
+            { HostName: 'NAS', Address: ['10.1.0.7', '10.1.0.8'] },
+            { HostName: 'db.plant.example', Address: ['10.1.0.9'] },
+          ],
+        }),
+      ],
+    };
+    const r = validateEveConfig(doc);
+    expect(r.config.networks[0]).toMatchObject({ dns: { hosts: [{ name: 'nas', ip: '10.1.0.7' }] } });
+    expect(r.findings.map((f) => f.path)).toEqual(['networkInstances[0].dns[0].Address', 'networkInstances[0].dns[1].HostName']);
+  });
+
+  it('takes tap names from the map given alongside, by adapter index or name, and reports unused keys', () => {
+    const doc = {
+      networkInstances: [ni('l1', { ip: { subnet: '10.1.0.0/24' } }), ni('l2', { ip: { subnet: '10.2.0.0/24' } })],
+      apps: [{ uuidandversion: { uuid: 'b1b1b1b1-2' }, displayname: 'vm', interfaces: [{ name: 'lan', networkId: 'l1', acls: allowAll }, { networkId: 'l2', acls: allowAll }] }],
+    };
+    const r = convertEveConfig(doc, { tapNames: { 'b1b1b1b1-2/lan': 'vif3.0', 'b1b1b1b1-2/1': 'vif3.1', 'nope/0': 'x' } });
+    expect(r.names.taps.map((t) => t.ifname)).toEqual(['vif3.0', 'vif3.1']);
+    expect(r.findings.map(brief)).toEqual(['warning device tapNames["nope/0"]']);
+  });
+});

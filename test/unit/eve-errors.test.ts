@@ -1,0 +1,99 @@
+// A malformed EVE document is refused with the path into the EVE document and the rule it broke.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.ts';
+import type { ConfigIssue } from '../../src/errors.ts';
+import { loadDocumentFile, validateEveConfig } from '../../src/eve/eve-load.ts';
+import type { EveConvertOptions } from '../../src/eve/eve-types.ts';
+
+type Json = Record<string, unknown>;
+const ni = (uuid: string, extra: Json = {}): Json => ({ uuidandversion: { uuid }, displayname: uuid, instType: 'ZnetInstLocal', activate: true, ip: { subnet: '10.1.0.0/24' }, ...extra });
+const app = (itf: Json): Json => ({ uuidandversion: { uuid: 'app1' }, displayname: 'a', interfaces: [itf] });
+
+function issuesOf(run: () => unknown): readonly ConfigIssue[] {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError, the document was accepted');
+}
+
+describe('EVE documents: errors name the EVE path', () => {
+  const cases: [string, unknown, string, RegExp, EveConvertOptions?][] = [
+    ['not an object', [], '', /must be a JSON object, got a list/],
+    ['networkInstances not a list', { networkInstances: 'x' }, 'networkInstances', /must be a list of NetworkInstanceConfig, got "x"/],
+    ['an NI without uuid', { networkInstances: [{ displayname: 'x' }] }, 'networkInstances[0].uuidandversion', /is required/],
+    ['an unknown enum name', { networkInstances: [ni('n1', { instType: 'ZnetInstLocl' })] }, 'networkInstances[0].instType', /unknown ZNetworkInstType "ZnetInstLocl"/],
+    ['a wrong type', { networkInstances: [ni('n1', { activate: 'yes' })] }, 'networkInstances[0].activate', /must be true or false/],
+    ['a duplicate NI uuid', { networkInstances: [ni('n1'), ni('n1')] }, 'networkInstances[1].uuidandversion.uuid', /duplicate network instance uuid "n1"/],
+    ['an unknown port', { networkInstances: [ni('n1', { port: { name: 'eth9' } })] }, 'networkInstances[0].port.name', /unknown port "eth9"/],
+    ['a field spelled twice', { networkInstances: [ni('n1', { staticRoutes: [], static_routes: [] })] }, 'networkInstances[0].staticRoutes', /given twice/],
+    ['an unknown networkId', { networkInstances: [ni('n1')], apps: [app({ networkId: 'nope' })] }, 'apps[0].interfaces[0].networkId', /unknown network instance "nope"/],
+    ['a missing networkId', { networkInstances: [ni('n1')], apps: [app({ name: 'x' })] }, 'apps[0].interfaces[0].networkId', /is required/],
+    ['a bad subnet', { networkInstances: [ni('n1', { ip: { subnet: '10.1.0.0/33' } })] }, 'networkInstances[0].ip.subnet', /IPv4 prefix/],
+    ['a local NI without subnet', { networkInstances: [ni('n1', { ip: undefined })] }, 'networkInstances[0].ip.subnet', /is required/],
+    ['a gateway outside the subnet', { networkInstances: [ni('n1', { ip: { subnet: '10.1.0.0/24', gateway: '10.2.0.1' } })] }, 'networkInstances[0].ip.gateway', /outside subnet/],
+    ['a DHCP range outside', { networkInstances: [ni('n1', { ip: { subnet: '10.1.0.0/24', dhcpRange: { start: '10.2.0.1', end: '10.1.0.9' } } })] }, 'networkInstances[0].ip.dhcpRange.start', /outside subnet/],
+    ['overlapping subnets', { networkInstances: [ni('n1'), ni('n2', { ip: { subnet: '10.1.0.128/25' } })] }, 'networkInstances[1].ip.subnet', /overlaps subnet 10\.1\.0\.0\/24/],
+    ['a bad MTU', { networkInstances: [ni('n1', { mtu: 100 })] }, 'networkInstances[0].mtu', /at least 576/],
+    ['a bad static DNS address', { networkInstances: [ni('n1', { dns: [{ HostName: 'x', Address: ['nope'] }] })] }, 'networkInstances[0].dns[0].Address[0]', /IPv4 address/],
+    ['addr outside the subnet', { networkInstances: [ni('n1')], apps: [app({ networkId: 'n1', addr: '10.9.0.5' })] }, 'apps[0].interfaces[0].addr', /outside subnet/],
+    ['a multicast MAC', { networkInstances: [ni('n1')], apps: [app({ networkId: 'n1', macAddress: '01:00:5e:00:00:01' })] }, 'apps[0].interfaces[0].macAddress', /unicast MAC/],
+    ['a port interface edgenet owns', { systemAdapterList: [{ name: 'up', lowerLayerName: 'enbr-x' }], networkInstances: [ni('n1', { port: { name: 'up' } })] }, 'systemAdapterList[0].lowerLayerName', /reserved/],
+    ['a bad ifname in deviceIoList', { deviceIoList: [{ logicallabel: 'up', phyaddrs: { Ifname: 'bad/name' } }], systemAdapterList: [{ name: 'up' }], networkInstances: [ni('n1', { port: { name: 'up' } })] }, 'deviceIoList[0].phyaddrs.Ifname', /interface name/],
+    ['a reserved tap name given alongside', { networkInstances: [ni('n1')], apps: [app({ networkId: 'n1' })] }, 'tapNames["app1/0"]', /reserved/, { tapNames: { 'app1/0': 'enbr-bad' } }],
+    ['a too long tap name given alongside', { networkInstances: [ni('n1')], apps: [app({ networkId: 'n1' })] }, 'tapNames["app1/0"]', /interface name/, { tapNames: { 'app1/0': 'waytoolonginterface' } }],
+  ];
+
+  it.each(cases)('%s', (_what, doc, path, message, opts) => {
+    const issues = issuesOf(() => validateEveConfig(doc, opts ?? {}));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.path).toBe(path);
+    expect(issues[0]?.message).toMatch(message);
+  });
+});
+
+describe('EVE documents from a file', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgenet-eve-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses text that is not JSON when the format is eve, naming the file', async () => {
+    const file = join(dir, 'broken.json');
+    await writeFile(file, '{ "networkInstances": [ ');
+    const err = await loadDocumentFile(file, { format: 'eve' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toMatch(/invalid config \(.*broken\.json\): an EdgeDevConfig must be JSON/);
+  });
+
+  it('detects the format: networkInstances means EVE, anything else is edgenet (YAML too)', async () => {
+    const eve = join(dir, 'eve.json');
+    await writeFile(eve, JSON.stringify({ networkInstances: [ni('n1')] }));
+    expect((await loadDocumentFile(eve)).eve?.config.networks.map((n) => n.name)).toEqual(['n1']);
+    const yaml = join(dir, 'own.yaml');
+    await writeFile(yaml, 'networks:\n  - { name: plant, type: switch }\n');
+    const own = await loadDocumentFile(yaml);
+    expect(own.eve).toBeUndefined();
+    expect(own.config).toMatchObject({ networks: [{ name: 'plant', type: 'switch' }] });
+    // --format edgenet on an EVE document: edgenet's own schema refuses it
+    await expect(loadDocumentFile(eve, { format: 'edgenet' })).rejects.toThrow(/unknown field "networkInstances"/);
+  });
+
+  it('reads tap names from a JSON file given alongside', async () => {
+    const file = join(dir, 'tapped.json');
+    await writeFile(file, JSON.stringify({ networkInstances: [ni('n1')], apps: [app({ networkId: 'n1', acls: [] })] }));
+    const taps = join(dir, 'taps.json');
+    await writeFile(taps, JSON.stringify({ 'app1/0': 'vif1.0' }));
+    expect((await loadDocumentFile(file, { tapNamesPath: taps })).eve?.names.taps.map((t) => t.ifname)).toEqual(['vif1.0']);
+    await writeFile(taps, JSON.stringify({ 'app1/0': 7 }));
+    await expect(loadDocumentFile(file, { tapNamesPath: taps })).rejects.toThrow(/tapNames\["app1\/0"\]: must be an interface name/);
+  });
+});
