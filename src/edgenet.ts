@@ -19,7 +19,8 @@ import { LinkRouter } from './link-router.ts';
 import { LocalServices } from './local-services.ts';
 import { NetnsWatcher } from './netns-watch.ts';
 import { planFromDiff, planSize } from './plan.ts';
-import { readLastGoodConfig, writeLastGoodConfig } from './state-dir.ts';
+import { NOTHING, sweepOrphans } from './orphans.ts';
+import { readLastGoodConfig, removeRuntimeState, writeLastGoodConfig } from './state-dir.ts';
 import { buildStatus, isSettled } from './status.ts';
 import { TransitionTracker } from './transitions.ts';
 
@@ -61,6 +62,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   let starting: Promise<Runtime> | undefined;
   let queue: Promise<unknown> = Promise.resolve();
   let stopped = false;
+  let swept = false;
 
   const tracker = new TransitionTracker((t) => {
     logger.info({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
@@ -85,7 +87,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
         endpoint: endpointMachine.provide({ actors: endpointActors(deps) }),
       },
     });
-    const root = createActor(machine, { inspect });
+    const root = createActor(machine, { id: 'edgenet', inspect });
     const router = new LinkRouter(() => root.getSnapshot());
     root.start();
     const netns = new NetnsWatcher((change) => router.routeNetns(change), logger);
@@ -169,10 +171,14 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, config);
     if (addressIssues.length) throw new ConfigError(addressIssues);
-    const diff = diffConfig(running, config);
-    const plan = planFromDiff(diff, endpointsOf(config));
+    const networks = networksOf(config);
     const endpoints = endpointsOf(config);
-    rt.router.index(networksOf(config), endpoints, portsOf(config));
+    const ports = portsOf(config);
+    // addresses are reserved for the whole config first: a full range refuses the push before anything moves
+    await rt.local.plan(networks, endpoints, (e) => interfacePath(config, e.key));
+    const diff = diffConfig(running, config);
+    const plan = planFromDiff(diff, endpoints);
+    rt.router.index(networks, endpoints, ports);
     rt.netns.watchPaths(endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : [])));
     running = config;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
@@ -180,6 +186,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       rt.root.send({ type: 'APPLY', plan });
       const settled = await waitSettled(rt);
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
+    }
+    if (!swept) {
+      // once, at start: what edgenet owns but the config no longer holds (dropped while it was down) goes
+      swept = true;
+      await sweepOrphans(rt.drivers, { networks, endpoints, ports }, logger);
     }
     await writeLastGoodConfig(stateDir, config);
     logger.info({ ...result }, 'config applied');
@@ -213,8 +224,10 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     async teardown(): Promise<void> {
       const rt = await getRuntime();
       await net.apply({});
+      await sweepOrphans(rt.drivers, NOTHING, logger);
       await rt.drivers.firewall.removeAll();
       await net.stop();
+      await removeRuntimeState(stateDir);
     },
   };
   return net;
@@ -234,6 +247,14 @@ async function portAddressIssues(drivers: Drivers, config: Config) {
     const ifindex = links.find((l) => l.ifname === ifname)?.ifindex;
     return addrs.filter((a) => a.ifindex === ifindex).map((a) => ({ address: a.address, prefixlen: a.prefixlen }));
   });
+}
+
+/** `apps[i].interfaces[j]` of an endpoint key, for error messages. */
+function interfacePath(config: Config, key: string): string {
+  for (const [i, app] of config.apps.entries()) {
+    for (const [j, itf] of app.interfaces.entries()) if (`${app.name}/${itf.network}` === key) return `apps[${i}].interfaces[${j}]`;
+  }
+  return key;
 }
 
 function summarize(plan: Plan, unchanged: number): ApplyResult {

@@ -1,18 +1,56 @@
 import type { EndpointSpec, NiSpec } from '../machines/specs.ts';
+import type { EndpointSpec as ResolvedEndpoint, NetworkResolved } from './config/config-resolve.ts';
 import type { DhcpDns, DhcpDnsSpec, Reservation } from './drivers/dhcpdns.ts';
-import type { Ipam } from './ipam.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+import { IpamError, type Ipam } from './ipam.ts';
 
 // IP services of local NIs: each app interface's reservation (IPAM) and the dnsmasq that serves them.
-// NI actors register their spec here; endpoint actors add and remove their reservations.
+// Reservations are made for the whole desired config at apply time, so an NI's dnsmasq starts with every name
+// and address it must serve (after a restart too) and an app's address resolves before its first lease.
 
 export class LocalServices {
   private readonly nis = new Map<string, NiSpec>();
+  /** per NI: endpoint key → what dnsmasq serves for it */
   private readonly members = new Map<string, Map<string, Reservation>>();
+  /** what the desired config holds: a deleted actor of a re-created NI or endpoint must not drop what was re-planned */
+  private desiredNis = new Set<string>();
+  private desiredEndpoints = new Set<string>();
 
   constructor(
     private readonly ipam: Ipam,
     private readonly dhcpdns: DhcpDns,
   ) {}
+
+  /**
+   * Reserve an address for every endpoint of a local NI in the desired config (static, kept from before, or the
+   * lowest free one of the range). Endpoints that left the config keep theirs until their actor detaches them.
+   * A full range is a ConfigError naming the interface.
+   */
+  async plan(networks: readonly NetworkResolved[], endpoints: readonly ResolvedEndpoint[], pathOf: (e: ResolvedEndpoint) => string): Promise<void> {
+    const local = new Map(networks.flatMap((n) => (n.type === 'local' ? [[n.name, n] as const] : [])));
+    this.desiredNis = new Set(local.keys());
+    this.desiredEndpoints = new Set(endpoints.filter((e) => local.has(e.network)).map((e) => e.key));
+    const issues: ConfigIssue[] = [];
+    for (const ep of endpoints) {
+      const ni = local.get(ep.network);
+      if (!ni) continue;
+      try {
+        const ip = this.ipam.reserve(ni.name, ep.key, {
+          range: ni.dhcpRange,
+          ...(ep.ip !== undefined && { static: ep.ip }),
+          taken: [ni.gateway, ...ni.dns.hosts.map((h) => h.ip)],
+        });
+        let byKey = this.members.get(ni.name);
+        if (!byKey) this.members.set(ni.name, (byKey = new Map()));
+        byKey.set(ep.key, { name: ep.app, mac: ep.mac, ip });
+      } catch (err) {
+        if (!(err instanceof IpamError)) throw err;
+        issues.push({ path: pathOf(ep), message: err.message });
+      }
+    }
+    await this.ipam.save();
+    if (issues.length) throw new ConfigError(issues);
+  }
 
   /** The NI's dnsmasq spec with every reservation known now. */
   specOf(ni: NiSpec): DhcpDnsSpec {
@@ -40,31 +78,27 @@ export class LocalServices {
 
   async removeNi(name: string): Promise<void> {
     this.nis.delete(name);
+    if (!this.desiredNis.has(name)) {
+      this.members.delete(name);
+      this.ipam.forgetNetwork(name);
+      await this.ipam.save();
+    }
     await this.dhcpdns.remove(name);
   }
 
-  /**
-   * Reserve the endpoint's address (static, or kept from before, or allocated from the range) and make dnsmasq
-   * serve it — before the interface exists, so the first DHCP request gets it and its name resolves.
-   */
+  /** Make dnsmasq serve the endpoint's reservation (a SIGHUP when it is new) before its interface exists. */
   async addEndpoint(ep: EndpointSpec, signal?: AbortSignal): Promise<string | undefined> {
     const ni = this.nis.get(ep.network);
-    if (!ni?.dhcpRange || !ni.gateway) return undefined;
-    const ip = this.ipam.reserve(ni.name, ep.key, {
-      range: ni.dhcpRange,
-      ...(ep.ip !== undefined && { static: ep.ip }),
-      taken: [ni.gateway, ...(ni.dns?.hosts.map((h) => h.ip) ?? [])],
-    });
-    await this.ipam.save();
-    let byKey = this.members.get(ni.name);
-    if (!byKey) this.members.set(ni.name, (byKey = new Map()));
-    byKey.set(ep.key, { name: ep.app, mac: ep.mac, ip });
+    const ip = this.members.get(ep.network)?.get(ep.key)?.ip;
+    if (!ni || ip === undefined) return undefined;
     await this.dhcpdns.ensure(this.specOf(ni), signal);
     return ip;
   }
 
   /** Free the endpoint's reservation and evict its lease, so a redeployed app gets its address back. */
   async removeEndpoint(ep: EndpointSpec): Promise<void> {
+    // re-created (e.g. moved to another netns): the new actor serves the reservation planned for it
+    if (this.desiredEndpoints.has(ep.key)) return;
     const byKey = this.members.get(ep.network);
     const had = byKey?.get(ep.key);
     byKey?.delete(ep.key);

@@ -23,8 +23,10 @@ export class NetnsWatcher {
     const removed = [...this.dirs].filter((d) => !dirs.has(d));
     this.dirs = dirs;
     if (!this.watcher && added.length > 0) {
-      this.watcher = watch(added, { ignoreInitial: true, depth: 0, persistent: false });
+      // atomic: false — a namespace deleted and made again at once must read as removed + added, not "changed"
+      this.watcher = watch(added, { ignoreInitial: true, depth: 0, persistent: false, atomic: false });
       this.watcher.on('add', (path) => this.onChange({ type: 'added', path }));
+      this.watcher.on('change', (path) => this.onChange({ type: 'added', path }));
       this.watcher.on('unlink', (path) => this.onChange({ type: 'removed', path }));
       this.watcher.on('error', (err) => this.logger?.warn({ err }, 'netns watch error'));
       return;

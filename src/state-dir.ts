@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { validateConfig } from './config/config-load.ts';
 import type { Config } from './config/config-schema.ts';
@@ -45,6 +45,16 @@ export async function readLastGoodConfig(stateDir: string): Promise<Config | und
   return validateConfig(parsed, path);
 }
 
-export async function removeStateFile(stateDir: string, name: string): Promise<void> {
-  await rm(join(stateDir, name), { force: true });
+/** After a teardown: everything of the state dir but the last good config (and a live daemon's socket). */
+export async function removeRuntimeState(stateDir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(stateDir);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    if (name === LAST_GOOD_CONFIG || name === 'api.sock') continue;
+    await rm(join(stateDir, name), { recursive: true, force: true });
+  }
 }

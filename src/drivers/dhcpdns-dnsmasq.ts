@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { pino, type Logger } from 'pino';
@@ -401,6 +401,17 @@ class DnsmasqDriver implements DhcpDns {
       if (inst.owesStarted) this.emitStarted(inst, pid);
       return { pid };
     });
+  }
+
+  async known(): Promise<string[]> {
+    let entries: string[] = [];
+    try {
+      entries = await readdir(this.stateDir);
+    } catch {
+      /* no state dir yet */
+    }
+    const onDisk = entries.filter((name) => LABEL_RE.test(name) && existsSync(dnsmasqPaths(this.stateDir, name).conf));
+    return [...new Set([...onDisk, ...this.instances.keys()])].sort();
   }
 
   remove(ni: string): Promise<void> {

@@ -121,6 +121,10 @@ export class FakeDhcpDns implements DhcpDns {
   }
 
   /** NIs with a dnsmasq (running or waiting for its restart). */
+  async known(): Promise<string[]> {
+    return this.networks();
+  }
+
   networks(): string[] {
     return [...this.served.keys()].sort();
   }

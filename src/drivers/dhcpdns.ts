@@ -64,6 +64,8 @@ export interface DhcpDns {
   evictLease(ni: string, mac: string): Promise<void>;
   /** PID of the running dnsmasq; undefined while it is down (e.g. waiting for a restart). */
   pid(ni: string): number | undefined;
+  /** NIs that have a dnsmasq or its files (in memory or in the state dir): what a sweep for orphans looks at. */
+  known(): Promise<string[]>;
   leases(ni: string): Promise<DhcpLease[]>;
   /** Stop supervising (processes keep running: the data plane stays). */
   close(): Promise<void>;

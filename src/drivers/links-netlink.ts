@@ -108,6 +108,11 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   private readonly log: Logger;
   private readonly nl: RtNetlinkSocket;
+  /**
+   * Dumps get a socket of their own: the package groups a multi-datagram dump by arrival, so a reply to another
+   * request landing between two parts of a dump would cut it short ("Multipart message not terminated properly").
+   */
+  private dumpNl: RtNetlinkSocket | undefined;
   private ev: RtNetlinkSocket | undefined;
   private readonly subject = new Subject<LinkEvent>();
   /** last state seen per ifindex: fills DELLINK's master (released just before deletion) and drives resyncs */
@@ -129,7 +134,7 @@ export class NetlinkLinkDriver implements LinkDriver {
   // ---- reads -------------------------------------------------------------------------------------------
 
   async list(): Promise<LinkInfo[]> {
-    const msgs = await this.dump('list', 'links', () => this.nl.getLinks());
+    const msgs = await this.dump('list', 'links', (nl) => nl.getLinks());
     return msgs.map((m) => toRawLink(m).info);
   }
 
@@ -288,17 +293,27 @@ export class NetlinkLinkDriver implements LinkDriver {
   }
 
   /** The kernel runs one dump at a time per netlink socket (a second one gets EBUSY): dumps take turns. */
-  private dump<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
-    const run = this.dumps.then(() => this.request(operation, object, fn));
+  private dump<T>(operation: string, object: string, fn: (nl: RtNetlinkSocket) => Promise<T>): Promise<T> {
+    const run = this.dumps.then(() => this.request(operation, object, () => fn(this.dumpSocket())));
     this.dumps = run.catch(() => undefined);
     return run;
+  }
+
+  private dumpSocket(): RtNetlinkSocket {
+    if (!this.dumpNl) {
+      const nl = createRtNetlink();
+      nl.socket.on('error', (err) => this.log.error({ err }, 'netlink dump socket error'));
+      this.dumpNl = nl;
+    }
+    return this.dumpNl;
   }
 
   private async request<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      throw new KernelError(operation, object, errnoOf(err));
+      const errno = errnoOf(err);
+      throw new KernelError(operation, object, errno, errno === undefined && err instanceof Error ? err.message : undefined);
     }
   }
 
@@ -311,7 +326,7 @@ export class NetlinkLinkDriver implements LinkDriver {
       if (!link) return [];
       index = link.ifindex;
     }
-    const msgs = await this.dump('listAddresses', ifname ?? 'all', () => this.nl.getAddresses({ family: AF_INET }));
+    const msgs = await this.dump('listAddresses', ifname ?? 'all', (nl) => nl.getAddresses({ family: AF_INET }));
     const out: AddressInfo[] = [];
     for (const m of msgs) {
       const bytes = m.attrs.local ?? m.attrs.address;
@@ -418,6 +433,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     this.ev?.socket.close();
     this.ev = undefined;
     this.nl.socket.close();
+    this.dumpNl?.socket.close();
     this.subject.complete();
   }
 }

@@ -48,8 +48,8 @@ describe('link event routing', () => {
     const byPrefix = (evs: Record<string, string[]>): Record<string, string[]> =>
       Object.fromEntries(Object.entries(evs).map(([id, e]) => [id.replace(/#\d+$/, ''), e]));
     expect(byPrefix(linkEventsBy(s))).toEqual({ 'port:field': ['LINK_NEW'] });
-    // the port actor tells the system actor (x:0, the root), which tells the one NI that uses the port: nobody else hears
-    expect([...s.received.keys()].map((id) => id.replace(/#\d+$/, '')).sort()).toEqual(['ni:plant', 'port:field', 'x:0']);
+    // the port actor tells the system actor (the root), which tells the one NI that uses the port: nobody else hears
+    expect([...s.received.keys()].map((id) => id.replace(/#\d+$/, '')).sort()).toEqual(['edgenet', 'ni:plant', 'port:field']);
     expect(s.net.status().networks.find((n) => n.name === 'plant')?.state).toBe('degraded');
     expect(s.net.status().networks.find((n) => n.name === 'lan')?.state).toBe('ready');
   });
