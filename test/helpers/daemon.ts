@@ -37,7 +37,12 @@ export class TestDaemon {
     const child = TestDaemon.spawn(ns, configPath, stateDir, log);
     const api = createApiClient(join(stateDir, 'api.sock'));
     const d = new TestDaemon(ns, dir, stateDir, configPath, api, child, log);
-    await d.waitUp();
+    try {
+      await d.waitUp();
+    } catch (err) {
+      await d.remove();
+      throw err;
+    }
     return d;
   }
 

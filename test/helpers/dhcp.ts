@@ -1,4 +1,5 @@
 // DHCP and DNS as an app sees them: busybox udhcpc and nslookup inside the app's namespace.
+import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ let scriptPath: string | undefined;
 async function udhcpcScript(): Promise<string> {
   if (scriptPath) return scriptPath;
   const dir = await mkdtemp(join(tmpdir(), 'edgenet-udhcpc-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   scriptPath = join(dir, 'script.sh');
   await writeFile(
     scriptPath,

@@ -1,4 +1,5 @@
 // The whole library on fake drivers: real machines, wiring and routing; kernel work in memory.
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ export interface FakeSystem {
 
 export async function fakeEdgenet(): Promise<FakeSystem> {
   const stateDir = await mkdtemp(join(tmpdir(), 'edgenet-unit-'));
+  process.once('exit', () => rmSync(stateDir, { recursive: true, force: true }));
   const links = createFakeLinkDriver();
   const firewall = createFakeFirewall();
   const dhcpdns = createFakeDhcpDns();
