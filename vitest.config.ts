@@ -8,6 +8,6 @@ export default defineConfig({
     // Kernel tests each build their own namespaces with unique prefixes, so files may run in parallel.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    reporters: ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
