@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { fromPromise } from 'xstate';
 import type { AttachInput, AttachOutput, ProbeResult } from '../machines/endpoint.machine.ts';
 import type { BridgeHandle, MemberSpec, NiSpec } from '../machines/specs.ts';
@@ -13,10 +12,6 @@ import { endpointAlias, niAlias, parseAlias } from './names.ts';
 export interface ActorDeps {
   drivers: Drivers;
   local: LocalServices;
-}
-
-export function netnsPath(netns: string | number): string {
-  return typeof netns === 'number' ? `/proc/${netns}/ns/net` : netns;
 }
 
 export function niActors({ drivers, local }: ActorDeps) {
@@ -59,7 +54,7 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       const link = await links.get(spec.kind === 'port' ? spec.ifname : spec.hostIfname);
       const master = link?.master !== undefined ? { master: link.master } : {};
       // a veth is present when its app's netns is: edgenet makes the link itself
-      if (spec.kind === 'veth') return { present: spec.netns !== undefined && existsSync(netnsPath(spec.netns)), ...master };
+      if (spec.kind === 'veth') return { present: spec.netns !== undefined && (await links.hasNetns(spec.netns)), ...master };
       return link ? { present: true, carrier: link.carrier, ...master } : { present: false };
     }),
     attach: fromPromise<AttachOutput, AttachInput>(async ({ input: { spec, bridge }, signal }) => {

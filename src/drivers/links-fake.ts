@@ -3,7 +3,7 @@ import { Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
-import type { AddressInfo, AttachSpec, BridgeSpec, LinkDriver, LinkEvent, LinkInfo, VethSpec } from './links.ts';
+import { netnsPath, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
 
 /** The driver operations `failNext` can make fail. */
 export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress';
@@ -22,9 +22,6 @@ interface FakeLink {
   peer?: FakePeer;
 }
 
-function netnsPath(netns: string | number): string {
-  return typeof netns === 'number' ? `/proc/${netns}/ns/net` : netns;
-}
 
 function operstate(up: boolean, carrier: boolean): string {
   if (!up) return 'down';
@@ -71,6 +68,10 @@ export class FakeLinkDriver implements LinkDriver {
   }
 
   /** An app's namespace appears (a path, or `/proc/<pid>/ns/net` for a pid). */
+  async hasNetns(netns: string | number): Promise<boolean> {
+    return this.namespaces.has(netnsPath(netns));
+  }
+
   addNetns(netns: string | number): void {
     this.namespaces.add(netnsPath(netns));
   }

@@ -1,5 +1,5 @@
 // LinkDriver over rtnetlink (npm `netlink`): one request socket for reads/writes, one lazily opened event socket.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
 import { pino } from 'pino';
@@ -8,7 +8,7 @@ import { defer, Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
-import type { AddressInfo, AttachSpec, BridgeSpec, LinkDriver, LinkEvent, LinkInfo, VethSpec } from './links.ts';
+import { netnsPath, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
 
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
@@ -182,7 +182,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     if (host) assertAdoptable('ensureVeth', host.info, 'veth', spec.alias);
     if (!host || host.peerNetnsid === undefined) {
       // open the app's namespace before writing anything: a missing namespace costs no write
-      const nsPath = typeof spec.netns === 'number' ? `/proc/${spec.netns}/ns/net` : spec.netns;
+      const nsPath = netnsPath(spec.netns);
       let fd: number;
       try {
         fd = openSync(nsPath, 'r');
@@ -318,6 +318,10 @@ export class NetlinkLinkDriver implements LinkDriver {
   }
 
   // ---- addresses ---------------------------------------------------------------------------------------
+
+  async hasNetns(netns: string | number): Promise<boolean> {
+    return existsSync(netnsPath(netns));
+  }
 
   async listAddresses(ifname?: string): Promise<AddressInfo[]> {
     let index: number | undefined;

@@ -68,6 +68,11 @@ export interface AttachSpec {
  * Every operation is idempotent: it reads what is there and writes only the difference;
  * "already exists" and "already gone" are success.
  */
+/** Where an app's network namespace is: a path as given, or a pid's /proc/<pid>/ns/net. */
+export function netnsPath(netns: string | number): string {
+  return typeof netns === 'number' ? `/proc/${netns}/ns/net` : netns;
+}
+
 export interface LinkDriver {
   readonly writes: WriteCounter;
   /** RTM_NEWLINK/RTM_DELLINK of the namespace edgenet runs in (hot: subscribe once, route by ifname). */
@@ -95,6 +100,9 @@ export interface LinkDriver {
   detach(ifname: string, signal?: AbortSignal): Promise<void>;
   /** Delete a link (a veth's peer goes with it). Absent is success. */
   deleteLink(ifname: string, signal?: AbortSignal): Promise<void>;
+
+  /** Does the app's network namespace (a path such as /run/netns/web, or a pid) exist now? */
+  hasNetns(netns: string | number): Promise<boolean>;
 
   listAddresses(ifname?: string): Promise<AddressInfo[]>;
   /** Make `address/prefixlen` present on the link (other addresses are left alone). */

@@ -88,4 +88,23 @@ describe('link event routing', () => {
     expect(s.firewall.rulesFor('lan')?.masqueradeOut).toBe('eth1');
     expect(s.net.status().networks.find((n) => n.name === 'lan')?.state).toBe('ready');
   });
+
+  it('a port that does not exist yet keeps its NI degraded until it appears', async () => {
+    sys = await fakeEdgenet();
+    sys.links.addNetns('/run/netns/web');
+    await sys.net.apply({
+      ports: [{ name: 'up0', ifname: 'eth1' }],
+      networks: [{ name: 'lan', type: 'local', port: 'up0', subnet: '10.50.0.0/24' }],
+      apps: [{ name: 'web', interfaces: [{ network: 'lan', netns: '/run/netns/web' }] }],
+    });
+    const lan = (): unknown => sys.net.status().networks[0];
+    expect(lan()).toMatchObject({ state: 'degraded', reason: 'port up0 (eth1) not present' });
+    // it still serves its apps
+    expect(sys.net.status().endpoints[0]).toMatchObject({ state: 'ready' });
+    expect(sys.dhcpdns.networks()).toEqual(['lan']);
+    sys.links.addExternal('eth1', { carrier: true });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lan()).toMatchObject({ state: 'ready' });
+    expect(sys.net.status().ports[0]).toMatchObject({ name: 'up0', state: 'ready', carrier: true });
+  });
 });
