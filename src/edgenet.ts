@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { asyncScheduler, BehaviorSubject, groupBy, mergeMap, Subject, throttleTime, timer, type Observable, type Subscription } from 'rxjs';
+import { asyncScheduler, concat, defer, groupBy, map, mergeMap, of, Subject, throttleTime, timer, type Observable, type Subscription } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
 import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
@@ -25,6 +25,7 @@ import { buildStatus, isSettled } from './status.ts';
 import { TransitionTracker } from './transitions.ts';
 
 export const DEFAULT_STATE_DIR = '/run/edgenet';
+const STATUS_THROTTLE_MS = 20;
 
 export interface CreateEdgenetOptions extends EdgenetOptions {
   /** kernel drivers; default: the real ones (netlink, nft, dnsmasq) in the process's network namespace */
@@ -139,8 +140,17 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     return buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers));
   };
 
-  const status$ = new BehaviorSubject<Status>(status());
-  changes.subscribe(() => status$.next(status()));
+  // computed only for subscribers, at most once per 20 ms of changes (first and last of a burst): a cold start of
+  // 1000 actors must not build 1000 status documents
+  const status$: Observable<Status> = defer(() =>
+    concat(
+      of(status()),
+      changes.pipe(
+        throttleTime(STATUS_THROTTLE_MS, asyncScheduler, { leading: true, trailing: true }),
+        map(() => status()),
+      ),
+    ),
+  );
 
   const waitSettled = (rt: Runtime): Promise<boolean> =>
     new Promise((resolve) => {
@@ -205,7 +215,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       return next;
     },
     status,
-    status$: status$.asObservable(),
+    status$,
     transitions$: transitions.asObservable() as Observable<Transition>,
     async stop(): Promise<void> {
       if (stopped) return;
@@ -218,7 +228,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       await rt.netns.close();
       await rt.drivers.dhcpdns.close();
       await rt.drivers.links.close();
-      status$.complete();
+      changes.complete();
       transitions.complete();
     },
     async teardown(): Promise<void> {
