@@ -42,6 +42,7 @@ export function buildStatus(root: RootSnapshotLike, local: LocalServices, dhcpdn
     if (isNiContext(context)) {
       const { spec } = context;
       const pid = spec.type === 'local' ? dhcpdns.pid(spec.name) : undefined;
+      const leases = spec.type === 'local' ? dhcpdns.leasesNow(spec.name).map((l) => ({ mac: l.mac, ip: l.ip, ...(l.hostname !== undefined && { hostname: l.hostname }) })) : [];
       networks.push({
         name: spec.name,
         type: spec.type,
@@ -51,6 +52,7 @@ export function buildStatus(root: RootSnapshotLike, local: LocalServices, dhcpdn
         ...(spec.gateway !== undefined && { gateway: spec.gateway }),
         ...(spec.port !== undefined && { port: spec.port }),
         ...(pid !== undefined && { dnsmasqPid: pid }),
+        ...(leases.length > 0 && { leases }),
         ...why,
       });
       continue;

@@ -1,7 +1,7 @@
 // DhcpDns on dnsmasq: one supervised `dnsmasq --keep-in-foreground` per local network instance.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
@@ -472,6 +472,14 @@ class DnsmasqDriver implements DhcpDns {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
+    }
+  }
+
+  leasesNow(ni: string): DhcpLease[] {
+    try {
+      return parseLeases(readFileSync(dnsmasqPaths(this.stateDir, ni).leases, 'utf8'));
+    } catch {
+      return [];
     }
   }
 

@@ -81,6 +81,10 @@ export class FakeDhcpDns implements DhcpDns {
   }
 
   async leases(ni: string): Promise<DhcpLease[]> {
+    return this.leasesNow(ni);
+  }
+
+  leasesNow(ni: string): DhcpLease[] {
     return structuredClone(this.served.get(ni)?.leases ?? []);
   }
 

@@ -67,6 +67,8 @@ export interface DhcpDns {
   /** NIs that have a dnsmasq or its files (in memory or in the state dir): what a sweep for orphans looks at. */
   known(): Promise<string[]>;
   leases(ni: string): Promise<DhcpLease[]>;
+  /** The same, read at once (a small file): for status, which is synchronous. */
+  leasesNow(ni: string): DhcpLease[];
   /** Stop supervising (processes keep running: the data plane stays). */
   close(): Promise<void>;
 }

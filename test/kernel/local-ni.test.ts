@@ -73,6 +73,9 @@ ${apps.web()}${parts.db === false ? '' : apps.db()}${parts.iso === false ? '' : 
     expect(dbLease.ip).toBe(dbIp);
     expect(dbLease.ip).toMatch(/^10\.50\.0\.1\d\d$/);
     const loneLease = await dhcpLease(lone);
+    // status shows the leases dnsmasq handed out
+    const leases = (await daemon.status()).networks.find((n) => n.name === 'lan')?.leases ?? [];
+    expect(leases.map((l) => l.ip).sort()).toEqual([dbLease.ip, '10.50.0.10'].sort());
     expect(loneLease.ip).toMatch(/^10\.60\.0\./);
 
     // the gateway and each other
