@@ -1,0 +1,27 @@
+// `edgenet/testing`: in-memory drivers with the real ones' semantics, for embedders' unit tests.
+//   const drivers = createFakeDrivers();
+//   const net = createEdgenet({ stateDir: tmp, drivers });
+//   drivers.links.addExternal('eth1'); drivers.links.addNetns('/run/netns/web'); await net.apply(config);
+// Kept out of the main entry so a device agent never loads them.
+import { createFakeDhcpDns, type FakeDhcpDns, type FakeDhcpDnsOptions } from './drivers/dhcpdns-fake.ts';
+import { createFakeFirewall, type FakeFirewall, type FakeFirewallOptions } from './drivers/firewall-fake.ts';
+import { createFakeLinkDriver, type FakeLinkDriver } from './drivers/links-fake.ts';
+import type { Drivers } from './drivers/drivers.ts';
+
+export { createFakeDhcpDns, FakeDhcpDns } from './drivers/dhcpdns-fake.ts';
+export type { FakeDhcpDnsOptions } from './drivers/dhcpdns-fake.ts';
+export { createFakeFirewall, FakeFirewall } from './drivers/firewall-fake.ts';
+export type { FakeFirewallOp, FakeFirewallOptions, FakeNiView } from './drivers/firewall-fake.ts';
+export { createFakeLinkDriver, FakeLinkDriver } from './drivers/links-fake.ts';
+export type { FakePeer, LinkOp } from './drivers/links-fake.ts';
+
+/** The three fakes, typed as themselves so tests can drive them (carrier, taps, namespaces, dnsmasq crashes). */
+export interface FakeDrivers extends Drivers {
+  links: FakeLinkDriver;
+  firewall: FakeFirewall;
+  dhcpdns: FakeDhcpDns;
+}
+
+export function createFakeDrivers(opts: { firewall?: FakeFirewallOptions; dhcpdns?: FakeDhcpDnsOptions } = {}): FakeDrivers {
+  return { links: createFakeLinkDriver(), firewall: createFakeFirewall(opts.firewall), dhcpdns: createFakeDhcpDns(opts.dhcpdns) };
+}
