@@ -98,6 +98,32 @@ function assertAdoptable(operation: string, link: LinkInfo, kind: string, alias:
   }
 }
 
+/**
+ * Requests in flight on the request socket. Their replies wait in its receive buffer (208 KiB by default); an
+ * overflow (ENOBUFS) is a socket error, on which the netlink addon aborts the whole process (its poll handler
+ * throws in C++). 50 concurrent bridge creations were enough to do it.
+ */
+const MAX_IN_FLIGHT = 16;
+
+/** Queues requests beyond `max` in flight (every typed request of the package goes through `request`). */
+function limitInFlight(nl: RtNetlinkSocket, max: number): void {
+  const request = nl.request.bind(nl);
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
+  nl.request = async (...args: Parameters<RtNetlinkSocket['request']>) => {
+    if (inFlight < max) inFlight++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await request(...args);
+    } finally {
+      // hand the slot straight to the next request in line
+      const next = waiting.shift();
+      if (next) next();
+      else inFlight--;
+    }
+  };
+}
+
 export interface NetlinkLinkDriverOptions {
   logger?: Logger;
 }
@@ -125,6 +151,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     this.nl = createRtNetlink();
     // an 'error' without a listener would crash the process
     this.nl.socket.on('error', (err) => this.log.error({ err }, 'netlink request socket error'));
+    limitInFlight(this.nl, MAX_IN_FLIGHT);
     this.events$ = defer(() => {
       this.startEvents();
       return this.subject.asObservable();
