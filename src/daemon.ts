@@ -1,8 +1,9 @@
-// `edgenet run`: applies the config file, re-applies it when it changes, serves the API (and metrics) on the unix
-// socket, optionally serves the Stately inspector on loopback, and on SIGTERM/SIGINT stops the actors while leaving
-// the data plane running.
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+// `edgenet run`: applies the config file (or, without one, resumes the state dir's last good config), re-applies it
+// when it changes, serves the API (and metrics) on the unix socket, optionally serves the Stately inspector on
+// loopback, and on SIGTERM/SIGINT stops the actors while leaving the data plane running. POST /v1/teardown removes
+// everything edgenet owns and then stops it.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { watch } from 'chokidar';
@@ -14,12 +15,14 @@ import type { ApiServer } from './api/server.ts';
 import { socketPathFor } from './api/client.ts';
 import { startInspector } from './inspector.ts';
 import { inEveTerms, loadDocumentFile, logEveConversion } from './eve/eve-load.ts';
-import type { ConfigFormat } from './eve/eve-load.ts';
+import type { AppliableDocument, ConfigFormat } from './eve/eve-load.ts';
 import type { InspectorServer } from './inspector.ts';
 import { createMetrics } from './metrics.ts';
+import { LAST_GOOD_CONFIG, readLastGoodConfig, writeFileAtomic } from './state-dir.ts';
 
 export interface DaemonOptions {
-  configPath: string;
+  /** the config file; absent: resume the last good config of the state dir (no file to watch then) */
+  configPath?: string;
   /** the config file's format; default: `eve` when the document has `networkInstances`, else `edgenet` */
   format?: ConfigFormat;
   /** EVE: a JSON map of tap name overrides (`<app uuid>/<adapter index or name>` → ifname), read on every apply */
@@ -40,11 +43,13 @@ export interface DaemonOptions {
 export interface DaemonDeps {
   createEdgenet(opts: EdgenetOptions): Edgenet;
   loadConfigFile(path: string): unknown;
+  /** the state dir's last good config (undefined: none); a corrupt one rejects with a ConfigError naming the file */
+  lastGoodConfig?(stateDir: string): Promise<unknown>;
 }
 
 async function defaultDeps(): Promise<DaemonDeps> {
-  const [{ createEdgenet }, { loadConfigFile }] = await Promise.all([import('./edgenet.ts'), import('./config/config-load.ts')]);
-  return { createEdgenet, loadConfigFile };
+  const [{ createEdgenet, lastGoodConfig }, { loadConfigFile }] = await Promise.all([import('./edgenet.ts'), import('./config/config-load.ts')]);
+  return { createEdgenet, loadConfigFile, lastGoodConfig };
 }
 
 /** Exit codes of the daemon (same table as the CLI's). */
@@ -66,8 +71,9 @@ function inspectionLogger(log: Logger): (ev: InspectionEvent) => void {
  * signal during shutdown (Ctrl-C reaches the whole process group, then a supervisor's SIGTERM) cannot kill the
  * process halfway through stopping; the stop timeout bounds the wait instead.
  */
-function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Promise<string>; dispose: () => void } {
+function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Promise<string>; request: (why: string) => void; dispose: () => void } {
   let dispose = (): void => undefined;
+  let request = (_why: string): void => undefined;
   const reason = new Promise<string>((resolvePromise) => {
     let requested = false;
     const done = (why: string): void => {
@@ -78,6 +84,7 @@ function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Pr
       requested = true;
       resolvePromise(why);
     };
+    request = done;
     const onTerm = (): void => done('SIGTERM');
     const onInt = (): void => done('SIGINT');
     const onAbort = (): void => done('stop requested');
@@ -91,15 +98,34 @@ function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Pr
     if (signal?.aborted) done('stop requested');
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
-  return { reason, dispose };
+  return { reason, request: (why) => request(why), dispose: () => dispose() };
 }
 
 export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise<number> {
   const log = opts.logger ?? pino({ name: 'edgenet', level: process.env.EDGENET_LOG_LEVEL ?? 'info' });
   const stateDir = resolve(opts.stateDir);
-  const configPath = resolve(opts.configPath);
+  const configPath = opts.configPath === undefined ? undefined : resolve(opts.configPath);
   const socketPath = resolve(opts.socketPath ?? socketPathFor(stateDir));
-  const { createEdgenet, loadConfigFile } = deps ?? (await defaultDeps());
+  const { createEdgenet, loadConfigFile, lastGoodConfig = readLastGoodConfig } = deps ?? (await defaultDeps());
+  const lastGoodPath = join(stateDir, LAST_GOOD_CONFIG);
+
+  // Read before anything else: a missing or corrupt last good config must leave the kernel as it is.
+  let resumed: unknown;
+  try {
+    resumed = await lastGoodConfig(stateDir);
+  } catch (err) {
+    const why = err instanceof ConfigError ? err.message : `cannot read ${lastGoodPath}: ${errorMessage(err)}`;
+    // with a file it is only going to be replaced: reported, never trusted
+    if (configPath !== undefined) log.warn({ file: lastGoodPath }, `${why} (it will be replaced by ${configPath})`);
+    else {
+      log.error({ file: lastGoodPath }, `cannot resume: ${why}`);
+      return DAEMON_EXIT.rejected;
+    }
+  }
+  if (configPath === undefined && resumed === undefined) {
+    log.error({ stateDir }, `no config to run: pass -c <file> (there is no last good config ${lastGoodPath} to resume)`);
+    return DAEMON_EXIT.rejected;
+  }
 
   await mkdir(stateDir, { recursive: true });
   // Started before the actors, so the inspector sees every one of them from its creation.
@@ -125,18 +151,20 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   // timed per apply, not including the wait behind an earlier push
   const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown) => net.apply(config)) });
 
+  const source = configPath ?? lastGoodPath;
   const applyFile = async (why: string): Promise<boolean> => {
     try {
-      const doc = await loadDocumentFile(configPath, { format: opts.format, tapNamesPath: opts.tapNamesPath, loadEdgenet: loadConfigFile });
-      if (doc.eve) logEveConversion(log, doc.eve, configPath);
+      const doc: AppliableDocument =
+        configPath === undefined ? { config: resumed } : await loadDocumentFile(configPath, { format: opts.format, tapNamesPath: opts.tapNamesPath, loadEdgenet: loadConfigFile });
+      if (doc.eve) logEveConversion(log, doc.eve, source);
       const result = await apply(doc.config).catch((err: unknown) => {
         throw inEveTerms(err, doc);
       });
-      log.info({ file: configPath, created: result.created, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged }, `config applied (${why})`);
+      log.info({ file: source, created: result.created, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged }, `config applied (${why})`);
       return true;
     } catch (err) {
-      if (err instanceof ConfigError) log.error({ file: configPath, issues: err.issues }, `config rejected, running config unchanged: ${err.message}`);
-      else log.error({ err, file: configPath }, `applying config failed: ${errorMessage(err)}`);
+      if (err instanceof ConfigError) log.error({ file: source, issues: err.issues }, `config rejected, running config unchanged: ${err.message}`);
+      else log.error({ err, file: source }, `applying config failed: ${errorMessage(err)}`);
       return false;
     }
   };
@@ -144,32 +172,50 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   let server: ApiServer | undefined;
   let watcher: ReturnType<typeof watch> | undefined;
   let code: number = DAEMON_EXIT.ok;
+  let timer: NodeJS.Timeout | undefined;
   // Handlers go in first: a SIGTERM during the first apply must still stop cleanly, not kill the process.
   const stop = stopRequest(opts.signal, log);
+  const TORN_DOWN = 'teardown requested';
+  /** POST /v1/teardown: every owned object goes, then the daemon stops; the last good config stays as it was. */
+  const teardown = async (): Promise<void> => {
+    try {
+      clearTimeout(timer);
+      await watcher?.close().catch(() => undefined);
+      watcher = undefined;
+      const keep = await readFile(lastGoodPath, 'utf8').catch(() => undefined);
+      log.info('teardown requested: removing every object edgenet owns');
+      await net.teardown();
+      if (keep !== undefined) await writeFileAtomic(lastGoodPath, keep, 0o600);
+    } finally {
+      // after the answer has gone out
+      setImmediate(() => stop.request(TORN_DOWN));
+    }
+  };
   try {
-    log.info({ stateDir, config: configPath, pid: process.pid }, 'edgenet starting');
-    if (!(await applyFile('start'))) {
+    log.info({ stateDir, config: source, resumed: configPath === undefined, pid: process.pid }, 'edgenet starting');
+    if (!(await applyFile(configPath === undefined ? 'resumed last good config' : 'start'))) {
       code = DAEMON_EXIT.rejected;
       return code;
     }
 
-    server = await startApiServer({ net, socketPath, logger: log, apply, metrics });
+    server = await startApiServer({ net, socketPath, logger: log, apply, metrics, teardown });
     log.info({ socket: socketPath }, 'API listening');
 
-    // Editors replace files by rename; wait for the write to finish, and coalesce bursts into one re-apply.
-    watcher = watch(configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 150, pollInterval: 50 } });
-    let timer: NodeJS.Timeout | undefined;
-    const onChange = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => void applyFile('file changed'), 100);
-    };
-    watcher.on('change', onChange).on('add', onChange);
-    watcher.on('error', (err: unknown) => log.warn({ err }, 'watching the config file failed'));
+    if (configPath !== undefined) {
+      // Editors replace files by rename; wait for the write to finish, and coalesce bursts into one re-apply.
+      watcher = watch(configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 150, pollInterval: 50 } });
+      const onChange = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => void applyFile('file changed'), 100);
+      };
+      watcher.on('change', onChange).on('add', onChange);
+      watcher.on('error', (err: unknown) => log.warn({ err }, 'watching the config file failed'));
+    }
 
     opts.onReady?.({ socketPath, ...(inspector ? { inspectorUrl: inspector.url } : {}) });
     const why = await stop.reason;
     clearTimeout(timer);
-    log.info(`${why}: stopping (the data plane stays up)`);
+    log.info(why === TORN_DOWN ? `${why}: stopping (the data plane is gone)` : `${why}: stopping (the data plane stays up)`);
   } catch (err) {
     log.error({ err }, `edgenet failed: ${errorMessage(err)}`);
     code = DAEMON_EXIT.failure;

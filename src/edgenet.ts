@@ -201,6 +201,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       // once, at start: what edgenet owns but the config no longer holds (dropped while it was down) goes
       swept = true;
       await sweepOrphans(rt.drivers, { networks, endpoints, ports }, logger);
+      const freed = await rt.local.freeOrphans();
+      if (freed.length) logger.info({ freed }, 'reservations of orphans freed');
     }
     await writeLastGoodConfig(stateDir, config);
     logger.info({ ...result }, 'config applied');

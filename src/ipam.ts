@@ -177,6 +177,11 @@ export class Ipam {
     return out;
   }
 
+  /** NIs that hold reservations or hints. */
+  networks(): string[] {
+    return Object.keys(this.doc.networks).sort();
+  }
+
   /** The NI is gone: forget its reservations and hints. */
   forgetNetwork(ni: string): void {
     if (this.doc.networks[ni] === undefined) return;

@@ -110,6 +110,28 @@ export class LocalServices {
     await this.dhcpdns.evictLease(ni.name, had.mac);
   }
 
+  /**
+   * Once at start, after plan(): reservations of NIs and apps dropped from the config while edgenet was down have no
+   * actor left to free them. Such NIs are forgotten; such apps' addresses become hints. Returns what was freed.
+   */
+  async freeOrphans(): Promise<string[]> {
+    const freed: string[] = [];
+    for (const ni of this.ipam.networks()) {
+      if (!this.desiredNis.has(ni)) {
+        this.ipam.forgetNetwork(ni);
+        freed.push(`reservations of ${ni}`);
+        continue;
+      }
+      for (const key of Object.keys(this.ipam.reservations(ni))) {
+        if (this.desiredEndpoints.has(key)) continue;
+        this.ipam.release(ni, key);
+        freed.push(`reservation of ${key}`);
+      }
+    }
+    await this.ipam.save();
+    return freed;
+  }
+
   addressOf(ep: { network: string; key: string }): string | undefined {
     return this.members.get(ep.network)?.get(ep.key)?.ip;
   }

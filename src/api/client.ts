@@ -75,6 +75,8 @@ export interface ApiClient {
   /** Pushes a config (text as read from a file); resolves when the daemon has settled. Rejects with ConfigError on bad input. */
   putConfig(text: string, contentType?: string, opts?: PutConfigOptions): Promise<ApplyResult>;
   status(): Promise<Status>;
+  /** Asks the daemon to remove every object edgenet owns and then stop; resolves once the objects are gone. */
+  teardown(): Promise<void>;
   /** Streams transitions until the daemon ends the stream (resolves) or `signal` aborts (resolves). */
   events(onTransition: (t: Transition) => void, signal?: AbortSignal): Promise<void>;
 }
@@ -124,6 +126,9 @@ export function createApiClient(socketPath: string): ApiClient {
     },
     async status() {
       return decode<Status>(await send('GET', '/v1/status'));
+    },
+    async teardown() {
+      decode<{ tornDown: boolean }>(await send('POST', '/v1/teardown'));
     },
     events(onTransition, signal) {
       return new Promise((resolve, reject) => {

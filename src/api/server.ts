@@ -1,5 +1,5 @@
 // The daemon's HTTP API, served on a unix socket only (no TCP): PUT /v1/config, GET /v1/status, GET /v1/events,
-// GET /metrics.
+// GET /metrics, POST /v1/teardown.
 import Fastify, { LogController } from 'fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -42,6 +42,8 @@ export interface ApiServerOptions {
   keepaliveMs?: number;
   /** served on GET /metrics; default: metrics of `net` owned by the server (no apply durations) */
   metrics?: EdgenetMetrics;
+  /** POST /v1/teardown: remove every object edgenet owns (the daemon stops afterwards); absent: 501 */
+  teardown?: () => Promise<void>;
 }
 
 export interface ApiServer {
@@ -140,6 +142,13 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   });
 
   app.get('/v1/status', async () => opts.net.status());
+
+  app.post('/v1/teardown', async (_req, reply) => {
+    if (!opts.teardown) return sendError(reply, 501, 'teardown is not served here');
+    await opts.teardown();
+    log?.info('torn down via API');
+    return reply.code(200).send({ tornDown: true });
+  });
 
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 

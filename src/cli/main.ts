@@ -8,7 +8,11 @@ import { ApiError, createApiClient, DaemonUnreachableError, DEFAULT_STATE_DIR, s
 import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
 import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
 
-/** Exit codes of every verb. */
+/**
+ * Exit codes of every verb. `run`: 1 also when there is no config (no -c and no last good config) or the last good
+ * config is corrupt. `down`: 0 when everything edgenet owned is gone (daemon running or not), 3 when something
+ * could not be removed (what was removed is still printed).
+ */
 export const EXIT = {
   ok: 0,
   /** bad config, bad usage, unreadable file */
@@ -107,17 +111,17 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   program
     .command('run')
     .description('run the daemon: apply the config file, re-apply it on change, serve the API on a unix socket')
-    .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
+    .option('-c, --config <file>', 'config file (YAML or JSON); without it, the last good config of the state dir is resumed')
     .addOption(stateDirOpt())
     .addOption(socketOpt())
     .addOption(formatOpt())
     .addOption(tapNamesOpt())
     .option('--inspect [port]', 'serve the actors to the Stately inspector on 127.0.0.1 (default port 8787)', parseInspectPort)
-    .action(async (o: CommonOpts & FormatOpts & { config: string; inspect?: true | number }) => {
+    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number }) => {
       const { runDaemon } = await import('../daemon.ts');
       setCode(
         await runDaemon({
-          configPath: o.config,
+          ...(o.config !== undefined ? { configPath: o.config } : {}),
           stateDir: o.stateDir,
           ...(o.format ? { format: o.format } : {}),
           ...(o.tapNames ? { tapNamesPath: o.tapNames } : {}),
@@ -224,6 +228,37 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         process.off('SIGINT', onSigint);
         io.signal?.removeEventListener('abort', onSigint);
       }
+    });
+
+  program
+    .command('down')
+    .description('remove everything edgenet owns (bridges, veths, table inet edgenet, dnsmasq, state files but the last good config), with or without the daemon running; exit 0: all gone, 3: something could not be removed')
+    .addOption(stateDirOpt())
+    .addOption(socketOpt())
+    .action(async (o: CommonOpts) => {
+      const { teardownOffline, waitForSocketGone } = await import('../teardown.ts');
+      const socket = socketOf(o);
+      let code: number = EXIT.ok;
+      // a running daemon removes what it runs and stops; whatever is left (or everything, without one) goes by its marks
+      try {
+        await createApiClient(socket).teardown();
+        io.stdout('daemon: tore down its network instances and endpoints; stopping\n');
+        if (!(await waitForSocketGone(socket))) io.stderr(`edgenet: the daemon still answers on ${socket} after its teardown\n`);
+      } catch (err) {
+        if (err instanceof DaemonUnreachableError) io.stdout(`no daemon answering on ${socket}: removing by marks\n`);
+        else {
+          io.stderr(`edgenet: daemon teardown failed: ${errorMessage(err)}; removing by marks\n`);
+          code = EXIT.failure;
+        }
+      }
+      try {
+        const removed = await teardownOffline({ stateDir: o.stateDir, socketPath: socket });
+        io.stdout(removed.length ? removed.map((r) => `removed ${r}\n`).join('') : 'nothing else of edgenet was left\n');
+      } catch (err) {
+        io.stderr(`edgenet: down: ${errorMessage(err)}\n`);
+        code = EXIT.failure;
+      }
+      setCode(code);
     });
 
   program

@@ -25,6 +25,11 @@ export class TestDaemon {
     return this.child.pid ?? -1;
   }
 
+  /** The exit code once the process has ended by itself (null while it runs or when a signal ended it). */
+  get exitCode(): number | null {
+    return this.child.exitCode;
+  }
+
   /** Writes `config` (YAML/JSON text) to a file and runs `edgenet run -c` on it inside `ns`. */
   static async start(ns: Netns, config: string, opts: { stateDir?: string; dir?: string } = {}): Promise<TestDaemon> {
     const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'edgenet-test-')));
@@ -46,10 +51,12 @@ export class TestDaemon {
     return d;
   }
 
-  private static spawn(ns: Netns, configPath: string, stateDir: string, log: string[]): ChildProcess {
+  /** `configPath` undefined: `edgenet run` without -c (resumes the state dir's last good config) */
+  private static spawn(ns: Netns, configPath: string | undefined, stateDir: string, log: string[]): ChildProcess {
     // nsenter enters only the network namespace: like a device agent, the daemon shares the host's mount
     // namespace (so inotify sees /run/netns change; `ip netns exec` would give it a private mount namespace)
-    const child = spawn('nsenter', [`--net=${ns.path}`, process.execPath, join(REPO, 'bin/edgenet.js'), 'run', '-c', configPath, '--state-dir', stateDir], {
+    const config = configPath === undefined ? [] : ['-c', configPath];
+    const child = spawn('nsenter', [`--net=${ns.path}`, process.execPath, join(REPO, 'bin/edgenet.js'), 'run', ...config, '--state-dir', stateDir], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, EDGENET_LOG_LEVEL: 'debug' },
@@ -96,10 +103,10 @@ export class TestDaemon {
     return code;
   }
 
-  /** Starts the daemon again on the same state dir and config file. */
-  async restart(): Promise<void> {
+  /** Starts the daemon again on the same state dir and config file (`resume`: without -c, on the last good config). */
+  async restart(opts: { resume?: boolean } = {}): Promise<void> {
     await this.stop();
-    this.child = TestDaemon.spawn(this.ns, this.configPath, this.stateDir, this.log);
+    this.child = TestDaemon.spawn(this.ns, opts.resume ? undefined : this.configPath, this.stateDir, this.log);
     await this.waitUp();
   }
 

@@ -1,0 +1,94 @@
+// `edgenet down` without the daemon (or after it): everything edgenet owns is found by its marks alone — links by
+// their alias, rules in table inet edgenet, dnsmasq by the pid files of the state dir checked against /proc — and
+// removed, with the state dir's runtime files. Unmarked objects are never touched.
+import { existsSync } from 'node:fs';
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { socketPathFor } from './api/client.ts';
+import { dnsmasqPaths } from './drivers/dhcpdns-dnsmasq.ts';
+import type { Drivers } from './drivers/drivers.ts';
+import { createKernelDrivers } from './drivers/kernel-drivers.ts';
+import { NOTHING, sweepOrphans } from './orphans.ts';
+import { LAST_GOOD_CONFIG, removeRuntimeState } from './state-dir.ts';
+
+export interface OfflineTeardownOptions {
+  stateDir: string;
+  /** default `<stateDir>/api.sock`: removed when nobody answers on it (a killed daemon's) */
+  socketPath?: string;
+  logger?: Logger;
+  /** default: the real drivers, in this process's network namespace */
+  drivers?: Drivers;
+}
+
+const NI_DIR_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** Removes every marked object and the runtime state (not the last good config); returns what went, in words. */
+export async function teardownOffline(opts: OfflineTeardownOptions): Promise<string[]> {
+  const stateDir = resolve(opts.stateDir);
+  const socketPath = resolve(opts.socketPath ?? socketPathFor(stateDir));
+  const drivers = opts.drivers ?? createKernelDrivers({ stateDir, ...(opts.logger ? { logger: opts.logger } : {}) });
+  const removed: string[] = [];
+  try {
+    removed.push(...(await sweepOrphans(drivers, NOTHING, opts.logger)));
+    // a dnsmasq whose conf file went missing is still found by its pid file (remove() checks /proc before signalling)
+    for (const ni of await pidFileDirs(stateDir)) {
+      await drivers.dhcpdns.remove(ni);
+      removed.push(`dnsmasq of ${ni}`);
+    }
+    if ((await drivers.firewall.dump()).present) {
+      await drivers.firewall.removeAll();
+      removed.push('table inet edgenet');
+    }
+  } finally {
+    await drivers.dhcpdns.close();
+    await drivers.links.close();
+  }
+  const files = (await readdir(stateDir).catch(() => [] as string[])).filter((f) => f !== LAST_GOOD_CONFIG && join(stateDir, f) !== socketPath);
+  await removeRuntimeState(stateDir);
+  removed.push(...files.map((f) => `state ${join(stateDir, f)}`));
+  if (await removeStaleSocket(socketPath)) removed.push(`stale socket ${socketPath}`);
+  if (removed.length) opts.logger?.info({ removed }, 'torn down');
+  return removed;
+}
+
+/** NI directories of the state dir that hold a dnsmasq pid file. */
+async function pidFileDirs(stateDir: string): Promise<string[]> {
+  const entries = await readdir(stateDir).catch(() => [] as string[]);
+  return entries.filter((name) => NI_DIR_RE.test(name) && existsSync(dnsmasqPaths(stateDir, name).pid)).sort();
+}
+
+/** True when a daemon accepts connections on the socket. */
+export function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
+}
+
+/** Waits (bounded) until nobody answers on the socket any more: a daemon asked to stop has stopped. */
+export async function waitForSocketGone(path: string, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (await socketAnswers(path)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+/** A socket nobody answers on (left by a killed daemon) is removed; anything else at the path is left alone. */
+async function removeStaleSocket(path: string): Promise<boolean> {
+  try {
+    if (!(await lstat(path)).isSocket()) return false;
+  } catch {
+    return false;
+  }
+  if (await socketAnswers(path)) return false;
+  await unlink(path).catch(() => undefined);
+  return true;
+}

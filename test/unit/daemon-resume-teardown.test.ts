@@ -1,0 +1,175 @@
+// `edgenet run` without -c (resume the last good config), POST /v1/teardown, and the offline teardown of
+// `edgenet down` on fake drivers.
+import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createApiClient } from '../../src/api/client.ts';
+import { loadConfigFile } from '../../src/config/config-load.ts';
+import { runDaemon, type DaemonDeps } from '../../src/daemon.ts';
+import { createFakeDhcpDns } from '../../src/drivers/dhcpdns-fake.ts';
+import { createFakeFirewall } from '../../src/drivers/firewall-fake.ts';
+import { createFakeLinkDriver } from '../../src/drivers/links-fake.ts';
+import { createEdgenet } from '../../src/edgenet.ts';
+import { teardownOffline } from '../../src/teardown.ts';
+import { fakeEdgenet } from '../helpers/fake-edgenet.ts';
+import { FakeEdgenet } from './api-fake-edgenet.ts';
+
+function capture(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { logger: pino({ level: 'info' }, { write: (s: string) => void lines.push(s) }), lines };
+}
+
+async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const GOOD = { networks: [{ name: 'plant', type: 'switch' }] };
+
+describe('edgenet run without -c, and teardown through the API', () => {
+  let dir: string;
+  let stateDir: string;
+  let net: FakeEdgenet;
+  let deps: DaemonDeps;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgenet-resume-'));
+    stateDir = join(dir, 'state');
+    net = new FakeEdgenet();
+    deps = { createEdgenet: () => net, loadConfigFile };
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('resumes the last good config of the state dir', async () => {
+    await mkdir(stateDir);
+    await writeFile(join(stateDir, 'config.json'), JSON.stringify(GOOD));
+    const stop = new AbortController();
+    let ready = false;
+    const { logger, lines } = capture();
+    const daemon = runDaemon({ stateDir, logger, signal: stop.signal, onReady: () => (ready = true) }, deps);
+    await until('the API', () => ready);
+    expect(net.running?.networks.map((n) => n.name)).toEqual(['plant']);
+    expect(lines.join('')).toContain('resumed last good config');
+    stop.abort();
+    expect(await daemon).toBe(0);
+  });
+
+  it('exits 1 naming the file when the last good config is truncated, before creating anything', async () => {
+    await mkdir(stateDir);
+    const file = join(stateDir, 'config.json');
+    await writeFile(file, JSON.stringify(GOOD).slice(0, 20));
+    let created = false;
+    const { logger, lines } = capture();
+    const code = await runDaemon({ stateDir, logger }, { ...deps, createEdgenet: () => ((created = true), net) });
+    expect(code).toBe(1);
+    expect(created).toBe(false);
+    const err = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.level === 50);
+    expect(err?.msg).toContain(file);
+    expect(err?.msg).toMatch(/corrupt/);
+  });
+
+  it('exits 1 when there is neither -c nor a last good config', async () => {
+    const { logger, lines } = capture();
+    expect(await runDaemon({ stateDir, logger }, deps)).toBe(1);
+    expect(lines.join('')).toMatch(/no config to run: pass -c/);
+    expect(net.applied).toEqual([]);
+  });
+
+  it('with -c, a corrupt last good config is reported and replaced, not trusted', async () => {
+    await mkdir(stateDir);
+    await writeFile(join(stateDir, 'config.json'), '{"networks": [');
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'networks:\n  - { name: lan, type: local, subnet: 10.1.0.0/24 }\n');
+    const stop = new AbortController();
+    let ready = false;
+    const { logger, lines } = capture();
+    const daemon = runDaemon({ configPath: file, stateDir, logger, signal: stop.signal, onReady: () => (ready = true) }, deps);
+    await until('the API', () => ready);
+    expect(net.running?.networks.map((n) => n.name)).toEqual(['lan']);
+    expect(lines.find((l) => l.includes('"level":40'))).toMatch(/corrupt.*will be replaced/);
+    stop.abort();
+    expect(await daemon).toBe(0);
+  });
+
+  it('POST /v1/teardown tears down, answers, then the daemon stops; the last good config stays as it was', async () => {
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'networks:\n  - { name: plant, type: switch }\n');
+    await mkdir(stateDir);
+    await writeFile(join(stateDir, 'config.json'), JSON.stringify(GOOD));
+    let socket = '';
+    const daemon = runDaemon({ configPath: file, stateDir, logger: pino({ level: 'silent' }), onReady: (i) => (socket = i.socketPath) }, deps);
+    await until('the API', () => socket !== '');
+    await createApiClient(socket).teardown();
+    expect(await daemon).toBe(0);
+    expect(net.running).toBeUndefined();
+    expect(net.stopped).toBe(true);
+    expect(JSON.parse(await readFile(join(stateDir, 'config.json'), 'utf8'))).toEqual(GOOD);
+  });
+});
+
+describe('offline teardown (edgenet down) on fake drivers', () => {
+  it('removes marked links, the table, dnsmasq and runtime state; keeps foreign links and the last good config', async () => {
+    const sys = await fakeEdgenet();
+    sys.links.addNetns('/run/netns/web');
+    sys.links.addExternal('eth1');
+    sys.links.addExternal('br-foreign', { kind: 'bridge' });
+    await sys.net.apply({
+      ports: [{ name: 'up0', ifname: 'eth1' }],
+      networks: [
+        { name: 'lan', type: 'local', port: 'up0', subnet: '10.50.0.0/24' },
+        { name: 'plant', type: 'switch' },
+      ],
+      apps: [{ name: 'web', interfaces: [{ network: 'lan', netns: '/run/netns/web' }] }],
+    });
+    await mkdir(join(sys.stateDir, 'lan'), { recursive: true });
+    await writeFile(join(sys.stateDir, 'lan', 'dnsmasq.conf'), '');
+    expect((await sys.links.list()).filter((l) => l.alias?.startsWith('edgenet:'))).toHaveLength(3);
+
+    const removed = await teardownOffline({ stateDir: sys.stateDir, drivers: { links: sys.links, firewall: sys.firewall, dhcpdns: sys.dhcpdns } });
+    expect(removed).toEqual(expect.arrayContaining(['bridge enbr-lan', 'bridge enbr-plant', 'rules of lan', 'dnsmasq of lan', 'table inet edgenet']));
+    const left = await sys.links.list();
+    expect(left.filter((l) => l.alias?.startsWith('edgenet:'))).toEqual([]);
+    expect(left.map((l) => l.ifname).sort()).toEqual(['br-foreign', 'eth1']);
+    expect(left.find((l) => l.ifname === 'eth1')?.master).toBeUndefined();
+    expect((await sys.firewall.dump()).present).toBe(false);
+    expect(sys.dhcpdns.networks()).toEqual([]);
+    expect(await readdir(sys.stateDir)).toEqual(['config.json']);
+  });
+});
+
+describe('reservations of orphans', () => {
+  it('an NI dropped while down is forgotten and an app dropped while down is released, at the first apply', async () => {
+    const sys = await fakeEdgenet();
+    for (const ns of ['web', 'db', 'lone']) sys.links.addNetns(`/run/netns/${ns}`);
+    const lan = { name: 'lan', type: 'local', subnet: '10.50.0.0/24' };
+    await sys.net.apply({
+      networks: [lan, { name: 'iso', type: 'local', subnet: '10.60.0.0/24' }],
+      apps: [
+        { name: 'web', interfaces: [{ network: 'lan', netns: '/run/netns/web' }] },
+        { name: 'db', interfaces: [{ network: 'lan', netns: '/run/netns/db' }] },
+        { name: 'lone', interfaces: [{ network: 'iso', netns: '/run/netns/lone' }] },
+      ],
+    });
+    await sys.net.stop();
+    const before = JSON.parse(await readFile(join(sys.stateDir, 'reservations.json'), 'utf8')) as { networks: Record<string, Record<string, { released: boolean }>> };
+    expect(Object.keys(before.networks).sort()).toEqual(['iso', 'lan']);
+
+    // edgenet restarts on a config without iso, lone and db
+    const links = createFakeLinkDriver();
+    links.addNetns('/run/netns/web');
+    const again = createEdgenet({ stateDir: sys.stateDir, drivers: { links, firewall: createFakeFirewall(), dhcpdns: createFakeDhcpDns() }, auditIntervalMs: 0 });
+    await again.apply({ networks: [lan], apps: [{ name: 'web', interfaces: [{ network: 'lan', netns: '/run/netns/web' }] }] });
+    await again.stop();
+    const after = JSON.parse(await readFile(join(sys.stateDir, 'reservations.json'), 'utf8')) as typeof before;
+    expect(Object.keys(after.networks)).toEqual(['lan']);
+    expect(after.networks.lan?.['web/lan']?.released).toBe(false);
+    expect(after.networks.lan?.['db/lan']?.released).toBe(true);
+  });
+});
