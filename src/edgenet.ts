@@ -176,7 +176,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       check();
     });
 
-  const applyNow = async (input: unknown): Promise<ApplyResult> => {
+  const applyNow = async (input: unknown, persist = true): Promise<ApplyResult> => {
     const config = validateConfig(input);
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, config);
@@ -204,18 +204,20 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       const freed = await rt.local.freeOrphans();
       if (freed.length) logger.info({ freed }, 'reservations of orphans freed');
     }
-    await writeLastGoodConfig(stateDir, config);
+    if (persist) await writeLastGoodConfig(stateDir, config);
     logger.info({ ...result }, 'config applied');
     return result;
   };
 
+  // pushes are serialized: each one is diffed against the result of the one before
+  const enqueue = (input: unknown, persist: boolean): Promise<ApplyResult> => {
+    const next = queue.then(() => applyNow(input, persist));
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
   const net: Edgenet = {
-    apply(input: unknown): Promise<ApplyResult> {
-      // pushes are serialized: each one is diffed against the result of the one before
-      const next = queue.then(() => applyNow(input));
-      queue = next.catch(() => undefined);
-      return next;
-    },
+    apply: (input: unknown) => enqueue(input, true),
     status,
     status$,
     transitions$: transitions.asObservable() as Observable<Transition>,
@@ -235,7 +237,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     },
     async teardown(): Promise<void> {
       const rt = await getRuntime();
-      await net.apply({});
+      // the last good config stays what it was: `run` without -c brings the data plane back
+      await enqueue({}, false);
       await sweepOrphans(rt.drivers, NOTHING, logger);
       await rt.drivers.firewall.removeAll();
       await net.stop();
