@@ -8,7 +8,7 @@ const net = createEdgenet({ stateDir: '/run/edgenet', logger: pino({ level: 'inf
 net.transitions$.subscribe((t: Transition) => {
   console.log(`${t.at} ${t.kind} ${t.name}: ${t.from ?? '(new)'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
 });
-// The whole status after each change (a BehaviorSubject: the current one first).
+// The whole status: the current one at once, then after changes (throttled: first and last of each burst).
 net.status$.subscribe((s) => {
   const degraded = s.networks.filter((n) => n.state === 'degraded').map((n) => `${n.name}: ${n.reason ?? '?'}`);
   if (degraded.length > 0) console.warn(`degraded: ${degraded.join(', ')}`);
