@@ -3,6 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -22,19 +23,35 @@ interface Reply {
 
 function http(socketPath: string, method: string, path: string, body?: string, contentType?: string): Promise<Reply> {
   return new Promise((resolvePromise, reject) => {
-    let answered = false;
     const req = request({ socketPath, method, path, headers: contentType ? { 'content-type': contentType } : {} }, (res) => {
-      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
     });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      // a server refusing an oversize body answers and closes while the body is still being written
-      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') setTimeout(() => answered || reject(err), 1000);
-      else reject(err);
-    });
+    req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** Sends only the head of a request announcing a body of `length` bytes, and reads the answer. */
+function announceBody(socketPath: string, method: string, path: string, length: number, contentType: string): Promise<Reply> {
+  return new Promise((resolvePromise, reject) => {
+    const socket = connect(socketPath);
+    let raw = '';
+    socket.on('connect', () => socket.write(`${method} ${path} HTTP/1.1\r\nHost: edgenet\r\nContent-Type: ${contentType}\r\nContent-Length: ${length}\r\n\r\n`));
+    socket.on('data', (b: Buffer) => {
+      raw += b.toString();
+      const head = raw.indexOf('\r\n\r\n');
+      const len = /content-length: (\d+)/i.exec(raw.slice(0, head))?.[1];
+      if (head < 0 || len === undefined || raw.length - head - 4 < Number(len)) return;
+      socket.destroy();
+      resolvePromise({
+        status: Number(/^HTTP\/1\.1 (\d+)/.exec(raw)?.[1] ?? 0),
+        contentType: /content-type: ([^\r]+)/i.exec(raw.slice(0, head))?.[1] ?? '',
+        body: raw.slice(head + 4, head + 4 + Number(len)),
+      });
+    });
+    socket.on('error', reject);
   });
 }
 
@@ -99,7 +116,6 @@ ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\
       { what: 'bad JSON', method: 'PUT', path: '/v1/config', body: '{"networks": [', type: 'application/json', status: 400, message: /not valid JSON/ },
       { what: 'bad YAML', method: 'PUT', path: '/v1/config', body: 'networks:\n  - name: a\n   type: [', type: 'application/yaml', status: 400, message: /not valid YAML/ },
       { what: 'an invalid config', method: 'PUT', path: '/v1/config', body: 'networks:\n  - { name: lan, type: switch, port: nope }\n', type: 'application/yaml', status: 400, message: /networks\[0\]\.port: unknown port "nope"/ },
-      { what: 'an oversize body', method: 'PUT', path: '/v1/config', body: `# ${'x'.repeat(1024 * 1024)}\n${config()}`, type: 'application/yaml', status: 413, message: /too large/ },
       { what: 'an unknown route', method: 'GET', path: '/v1/nope', status: 404, message: /no such route/ },
       { what: 'a wrong method', method: 'DELETE', path: '/v1/config', status: 404, message: /no such route/ },
     ];
@@ -109,6 +125,10 @@ ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\
       expect(r.contentType, c.what).toMatch(/^application\/json/);
       expect((JSON.parse(r.body) as { error: string }).error, c.what).toMatch(c.message);
     }
+    // an oversize body is refused on its Content-Length, before it is read (a client writing on would get EPIPE)
+    const big = await announceBody(sock, 'PUT', '/v1/config', 1024 * 1024 + 1, 'application/yaml');
+    expect(big.status).toBe(413);
+    expect((JSON.parse(big.body) as { error: string }).error).toMatch(/too large: the limit is 1048576 bytes/);
     expect(stateOf(await d.status())).toEqual(before);
 
     // the routes themselves
@@ -171,10 +191,9 @@ ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\
       await new Promise((r) => setTimeout(r, 200));
       const pulled = Date.now();
       await outside.ip('link', 'set', 'eth0', 'down');
-      const degraded = await eventually('a degraded line', () => lines.find((l) => / network +lan +ready → degraded/.test(l.text)), 3000, 10);
-      const kernel = await eventually('the kernel to announce the carrier loss', () => announced, 3000, 10);
+      const kernel = await eventually('the kernel to announce the carrier loss', () => announced, 10_000, 10);
+      const degraded = await eventually('a degraded line', () => lines.find((l) => / network +lan +ready → degraded/.test(l.text)), 10_000, 10);
       expect(degraded.at - kernel, `degraded line ${degraded.at - kernel} ms after the kernel's announcement (${kernel - pulled} ms after the pull)`).toBeLessThan(1000);
-      expect(degraded.at - pulled).toBeLessThan(3000);
       // time, kind, name, from → to, reason
       expect(degraded.text).toMatch(/^\d{2}:\d{2}:\d{2}\.\d{3}\s+network\s+lan\s+ready → degraded\s+\(port up0 \(eth1\) has no carrier\)$/);
       expect(lines.some((l) => /port +up0 +ready → degraded +\(.*lost carrier\)/.test(l.text))).toBe(true);
@@ -183,7 +202,7 @@ ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\
     }
 
     await outside.ip('link', 'set', 'eth0', 'up');
-    await eventually('a ready line', () => lines.find((l) => / network +lan +degraded → ready/.test(l.text)), 3000, 10);
+    await eventually('a ready line', () => lines.find((l) => / network +lan +degraded → ready/.test(l.text)), 10_000, 10);
     cli.kill('SIGINT');
     const code = await new Promise<number | null>((r) => cli?.once('exit', (c) => r(c)));
     expect(code).toBe(0);
