@@ -33,6 +33,8 @@ export interface DaemonOptions {
   /** serve the actor system to the Stately inspector on 127.0.0.1 (`true`: port 8787); events are also logged at debug */
   inspect?: boolean | { port?: number };
   logger?: Logger;
+  /** pino level when no logger is given (default: $EDGENET_LOG_LEVEL, else info) */
+  logLevel?: string;
   /** stops the daemon like SIGTERM does (tests, embedding) */
   signal?: AbortSignal;
   /** called once the API is serving */
@@ -102,7 +104,7 @@ function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Pr
 }
 
 export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise<number> {
-  const log = opts.logger ?? pino({ name: 'edgenet', level: process.env.EDGENET_LOG_LEVEL ?? 'info' });
+  const log = opts.logger ?? pino({ name: 'edgenet', level: opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info' });
   const stateDir = resolve(opts.stateDir);
   const configPath = opts.configPath === undefined ? undefined : resolve(opts.configPath);
   const socketPath = resolve(opts.socketPath ?? socketPathFor(stateDir));

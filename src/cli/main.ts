@@ -117,10 +117,14 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .addOption(formatOpt())
     .addOption(tapNamesOpt())
     .option('--inspect [port]', 'serve the actors to the Stately inspector on 127.0.0.1 (default port 8787)', parseInspectPort)
-    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number }) => {
+    .addOption(
+      new Option('--log-level <level>', 'log level of the JSON log on stdout (default: $EDGENET_LOG_LEVEL, else info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    )
+    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; logLevel?: string }) => {
       const { runDaemon } = await import('../daemon.ts');
       setCode(
         await runDaemon({
+          ...(o.logLevel !== undefined ? { logLevel: o.logLevel } : {}),
           ...(o.config !== undefined ? { configPath: o.config } : {}),
           stateDir: o.stateDir,
           ...(o.format ? { format: o.format } : {}),
