@@ -1,0 +1,24 @@
+// The daemon as `edgenet run` runs it, with library options the CLI does not expose, for the bench's A/B
+// experiments only (the figures come from bin/edgenet.js): BENCH_AUDIT_MS (firewall audit period; 0: off),
+// BENCH_LINK_THROTTLE_MS. Usage: node bin/run-ts.js bench/daemon-entry.ts CONFIG STATE_DIR
+import { loadConfigFile } from '../src/config/config-load.ts';
+import { runDaemon } from '../src/daemon.ts';
+import { createEdgenet, lastGoodConfig } from '../src/edgenet.ts';
+
+const [configPath, stateDir] = process.argv.slice(2);
+if (!configPath || !stateDir) {
+  console.error('usage: daemon-entry.ts CONFIG STATE_DIR');
+  process.exit(1);
+}
+const num = (name: string): number | undefined => (process.env[name] === undefined ? undefined : Number(process.env[name]));
+const auditIntervalMs = num('BENCH_AUDIT_MS');
+const linkThrottleMs = num('BENCH_LINK_THROTTLE_MS');
+process.exitCode = await runDaemon(
+  { configPath, stateDir },
+  {
+    createEdgenet: (opts) =>
+      createEdgenet({ ...opts, ...(auditIntervalMs !== undefined && { auditIntervalMs }), ...(linkThrottleMs !== undefined && { linkThrottleMs }) }),
+    loadConfigFile,
+    lastGoodConfig,
+  },
+);

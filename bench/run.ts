@@ -1,0 +1,439 @@
+// `npm run bench` — edgenet against the kernel, in namespaces it creates and removes, side by side with a
+// hand-written baseline. Prints a table (figure, target, edgenet, baseline, ratio, pass/miss) and writes
+// bench/results.json. `npm run bench -- --profile` also runs the daemon under `node --cpu-prof` and prints, per
+// phase, where its CPU time went. The bench reports; it never fails on a missed target.
+//
+// Environment: BENCH_TAPS (1000), BENCH_FLAPS (1000: the first 200 make the flap figure, all of them the memory
+// one), BENCH_RESTARTS (200), BENCH_PUSHES (10).
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Status } from '../src/edgenet-types.ts';
+import type { WriteCounts } from '../src/drivers/write-counter.ts';
+import { runBaseline, type BaselineResult } from './baseline.ts';
+import { runInProcess } from './in-process.ts';
+import { BenchDaemon, type SeenTransition } from './daemon.ts';
+import { KernelHand } from './hand.ts';
+import { formatProfile, monoUs, readProfiles, summarize, type PhaseWindow } from './profile.ts';
+import { must, run, Sandbox, sleep } from './sandbox.ts';
+import { formatTable, median, percentile, round, type Row } from './stats.ts';
+import { buildSurroundings, configOf, planTopology, type Topology } from './topology.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+const args = new Set(process.argv.slice(2));
+const PROFILE = args.has('--profile') || process.env.BENCH_PROFILE === '1';
+const envInt = (name: string, dflt: number): number => (process.env[name] ? Number(process.env[name]) : dflt);
+const TAPS = envInt('BENCH_TAPS', 1000);
+const FLAPS = envInt('BENCH_FLAPS', 1000);
+const FLAP_FIGURE = Math.min(200, FLAPS);
+const RESTARTS = envInt('BENCH_RESTARTS', 200);
+const PUSHES = envInt('BENCH_PUSHES', 10);
+const IP_FLAPS = 50;
+const BASELINE_RUNS = 3;
+/** idle time after each event, beyond edgenet's per-link 20 ms throttle window (and its trailing re-arm) */
+const SPACING_MS = 50;
+
+const log = (msg: string): void => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const now = (): number => performance.timeOrigin + performance.now();
+const totalWrites = (w: WriteCounts): number => Object.values(w).reduce((a, b) => a + b, 0);
+const diffWrites = (a: WriteCounts, b: WriteCounts): WriteCounts =>
+  Object.fromEntries(Object.keys(b).map((k) => [k, b[k as keyof WriteCounts] - a[k as keyof WriteCounts]])) as WriteCounts;
+
+function notReady(s: Status): string[] {
+  return [
+    ...s.networks.filter((n) => n.state !== 'ready').map((n) => `network ${n.name}: ${n.state} ${n.reason ?? ''}`),
+    ...s.endpoints.filter((e) => e.state !== 'ready').map((e) => `endpoint ${e.app}/${e.network}: ${e.state} ${e.reason ?? ''}`),
+    ...s.ports.filter((p) => p.state !== 'ready').map((p) => `port ${p.name}: ${p.state} ${p.reason ?? ''}`),
+  ];
+}
+
+/** What adoption must leave alone: links (ifindex, name, master), the ruleset with its handles, dnsmasq PIDs. */
+async function kernelView(ns: string, status: Status): Promise<{ links: Map<string, string>; rules: string; pids: Map<string, number | undefined> }> {
+  const links = new Map<string, string>();
+  for (const line of (await must('ip', ['-n', ns, '-o', 'link', 'show'])).split('\n')) {
+    const m = /^(\d+): ([^:@]+)/.exec(line);
+    if (m) links.set(m[2]!, `${m[1]} ${/master (\S+)/.exec(line)?.[1] ?? '-'}`);
+  }
+  const rules = await must('nsenter', [`--net=/run/netns/${ns}`, 'nft', '-a', 'list', 'table', 'inet', 'edgenet']);
+  const pids = new Map(status.networks.map((n) => [n.name, n.dnsmasqPid]));
+  return { links, rules, pids };
+}
+
+async function main(): Promise<void> {
+  const sandbox = new Sandbox();
+  const windows: PhaseWindow[] = [];
+  /** a profile window around one call (several calls under one name make one phase) */
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const fromUs = monoUs();
+    try {
+      return await fn();
+    } finally {
+      windows.push({ phase: name, fromUs, toUs: monoUs() });
+    }
+  };
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    log(name);
+    const fromUs = monoUs();
+    try {
+      return await fn();
+    } finally {
+      windows.push({ phase: name, fromUs, toUs: monoUs() });
+    }
+  };
+  const results: Record<string, unknown> = {};
+  let daemon: BenchDaemon | undefined;
+  try {
+    const dir = await sandbox.dir('run');
+    // kept after the run (outside the sandbox's dirs), for a closer look in Chrome DevTools / speedscope
+    const profileDir = PROFILE ? join(tmpdir(), `edgenet-bench-profile-${process.pid}`) : undefined;
+    const t: Topology = planTopology({ localNis: 10, switchNis: 40, taps: TAPS, extraTaps: PUSHES });
+    log(`topology: ${t.nis.length} NIs (10 local, 40 switch), ${TAPS} taps, port ${t.port.ifname} on ${t.port.ni}; namespaces ${sandbox.prefix}-*`);
+
+    // ---- 1a. the hand-written baseline, in namespaces of its own (3 runs on fresh namespaces: the median counts) ----
+    const baselines: BaselineResult[] = [];
+    for (let i = 0; i < BASELINE_RUNS; i++) {
+      const base = { dev: await sandbox.netns(`b${i}dev`), vm: await sandbox.netns(`b${i}vm`), outside: await sandbox.netns(`b${i}out`) };
+      await buildSurroundings(t, dir, base);
+      const b = await phase('baseline (hand-written)', () => runBaseline(sandbox, base.dev, join(dir, `b${i}`), t));
+      const enslaved = (await must('ip', ['-n', base.dev, '-o', 'link', 'show'])).split('\n').filter((l) => / master enbr-/.test(l)).length;
+      if (enslaved !== TAPS) throw new Error(`baseline enslaved ${enslaved} taps, not ${TAPS}`);
+      log(`baseline ${i + 1}/${BASELINE_RUNS}: ${round(b.totalMs)} ms (ip -batch ${round(b.ipBatchMs)} ms, then nft+sysctl ${round(b.nftMs)} ms beside dnsmasq ${round(b.dnsmasqMs)} ms)`);
+      baselines.push(b);
+      for (const n of [base.dev, base.vm, base.outside]) await sandbox.removeNetns(n);
+    }
+    const baseline = [...baselines].sort((a, b) => a.totalMs - b.totalMs)[Math.floor(baselines.length / 2)]!;
+
+    // ---- edgenet's JavaScript alone: the library in this process on in-memory drivers (no kernel, no daemon) ----
+    const lib = await phase('library on in-memory drivers', () => runInProcess(t));
+    log(`library on fakes: cold apply ${lib.coldApplyMs} ms, +1 app ${lib.addAppApplyMs} ms, no-op ${lib.noopApplyMs} ms; stages ${JSON.stringify(lib.stagesMs)}`);
+
+    // ---- the device for edgenet ----
+    const ns = { dev: await sandbox.netns('dev'), vm: await sandbox.netns('vm'), outside: await sandbox.netns('out') };
+    await buildSurroundings(t, dir, ns);
+    const stateDir = join(dir, 'state');
+    const emptyConfig = join(dir, 'config-empty.json');
+    const fullConfig = join(dir, 'config-full.json');
+    await writeFile(emptyConfig, '{}\n');
+    const logPath = join(dir, 'daemon.log');
+    daemon = BenchDaemon.spawn(sandbox, { ns: ns.dev, configPath: emptyConfig, stateDir, logPath, ...(profileDir && { profileDir }) });
+    await daemon.waitApi();
+    const startupMs = Date.now() - daemon.spawnedAt;
+    daemon.followEvents();
+    await sleep(200);
+    const rssEmpty = await daemon.rssMiB();
+    log(`daemon up in ${startupMs} ms (empty config), RSS ${round(rssEmpty)} MiB`);
+
+    // ---- 1b. cold converge: the full config pushed to the idle daemon ----
+    const full = JSON.stringify(configOf(t));
+    const d = daemon;
+    const cold = await phase('cold converge', async () => {
+      const before = await d.applyTiming();
+      const t0 = performance.now();
+      const result = await d.api.putConfig(full, 'application/json');
+      const wallMs = performance.now() - t0;
+      const after = await d.applyTiming();
+      return { wallMs, applyMs: (after.sumS - before.sumS) * 1000, created: result.created.length };
+    });
+    const coldStatus = await daemon.status();
+    const coldNotReady = notReady(coldStatus);
+    if (coldNotReady.length) log(`after cold converge, not ready: ${coldNotReady.length}: ${coldNotReady.slice(0, 5).join('; ')}`);
+    log(`cold converge: ${round(cold.wallMs)} ms (apply in the daemon ${round(cold.applyMs)} ms), ${cold.created} objects, writes ${JSON.stringify(coldStatus.writes)}`);
+    await sleep(2000);
+    const rss1000 = await daemon.rssMiB();
+
+    // ---- 2. incremental push: add one app (tap on a local NI), then remove it again ----
+    const push = await phase('incremental push', async () => {
+      const noop: { wallMs: number; applyMs: number }[] = [];
+      for (let i = 0; i < 5; i++) {
+        const b = await d.applyTiming();
+        const t0 = performance.now();
+        await timed('push: no-op (API calls only)', () => d.api.putConfig(full, 'application/json'));
+        const wallMs = performance.now() - t0;
+        noop.push({ wallMs, applyMs: ((await d.applyTiming()).sumS - b.sumS) * 1000 });
+      }
+      const add: { wallMs: number; applyMs: number; writes: number; byKind: WriteCounts; created: string[] }[] = [];
+      const remove: { wallMs: number; applyMs: number; writes: number }[] = [];
+      for (let k = 0; k < PUSHES; k++) {
+        const extra = t.extra[k]!;
+        const withApp = configOf(t);
+        withApp.apps = [...(withApp.apps ?? []), { name: extra.app, interfaces: [{ network: extra.ni, tap: extra.tap }] }];
+        const text = JSON.stringify(withApp);
+        const w0 = (await d.status()).writes;
+        const b = await d.applyTiming();
+        const t0 = performance.now();
+        const result = await timed('push: +1 app (API calls only)', () => d.api.putConfig(text, 'application/json'));
+        const wallMs = performance.now() - t0;
+        const applyMs = ((await d.applyTiming()).sumS - b.sumS) * 1000;
+        const w1 = (await d.status()).writes;
+        add.push({ wallMs, applyMs, writes: totalWrites(w1) - totalWrites(w0), byKind: diffWrites(w0, w1), created: result.created });
+        const b2 = await d.applyTiming();
+        const t1 = performance.now();
+        await timed('push: -1 app (API calls only)', () => d.api.putConfig(full, 'application/json'));
+        const wallMs2 = performance.now() - t1;
+        const applyMs2 = ((await d.applyTiming()).sumS - b2.sumS) * 1000;
+        const w2 = (await d.status()).writes;
+        remove.push({ wallMs: wallMs2, applyMs: applyMs2, writes: totalWrites(w2) - totalWrites(w1) });
+      }
+      return { noop, add, remove };
+    });
+    log(`push: add one app ${round(median(push.add.map((a) => a.applyMs)))} ms in the daemon (${round(median(push.add.map((a) => a.wallMs)))} ms over the API), ${median(push.add.map((a) => a.writes))} writes; no-op push ${round(median(push.noop.map((a) => a.applyMs)))} ms`);
+
+    // ---- 3. port flaps: carrier of the port's far end, flipped by a resident netlink hand in the outside ns ----
+    const outHand = await KernelHand.start(sandbox, ns.outside);
+    const isNi = (to: string) => (x: SeenTransition) => x.kind === 'network' && x.name === t.port.ni && x.to === to;
+    const isPort = (to: string) => (x: SeenTransition) => x.kind === 'port' && x.name === t.port.name && x.to === to;
+    const flaps = await phase('port flaps', async () => {
+      const w0 = (await d.status()).writes;
+      const ni: number[] = [];
+      const port: number[] = [];
+      const recv: number[] = [];
+      let writesAtFigure: WriteCounts | undefined;
+      let rssAtFigure = NaN;
+      for (let i = 0; i < FLAPS; i++) {
+        for (const dir of ['down', 'up'] as const) {
+          const to = dir === 'down' ? 'degraded' : 'ready';
+          const niT = d.nextTransition(isNi(to), 5000, `${t.port.ni} ${to} (flap ${i} ${dir})`);
+          const portT = d.nextTransition(isPort(to), 5000, `port ${to}`);
+          const h = await outHand.do({ op: dir, ifname: t.port.outsideIfname });
+          const [a, b] = await Promise.all([niT, portT]);
+          ni.push(a.atMs - h.t0);
+          port.push(b.atMs - h.t0);
+          recv.push(a.recvMs - h.t0);
+          await sleep(SPACING_MS);
+        }
+        if (i + 1 === FLAP_FIGURE) {
+          rssAtFigure = await d.rssMiB();
+          writesAtFigure = diffWrites(w0, (await d.status()).writes);
+        }
+        if ((i + 1) % 200 === 0) log(`  ${i + 1} flaps`);
+      }
+      const rssEnd = await d.rssMiB();
+      const writes = diffWrites(w0, (await d.status()).writes);
+      return { ni, port, recv, writesAtFigure: writesAtFigure ?? writes, writes, rssAtFigure, rssEnd };
+    });
+    const rssAfterFlaps = flaps.rssEnd;
+
+    // the same flap with the `ip` binary: command start → transition, and how much of it is the ip process
+    const ipFlaps = await phase('port flaps via ip', async () => {
+      const lat: number[] = [];
+      const spawn: number[] = [];
+      for (let i = 0; i < IP_FLAPS; i++) {
+        for (const dir of ['down', 'up'] as const) {
+          const niT = d.nextTransition(isNi(dir === 'down' ? 'degraded' : 'ready'), 5000, 'ip flap');
+          const t0 = now();
+          await must('ip', ['-n', ns.outside, 'link', 'set', t.port.outsideIfname, dir]);
+          spawn.push(now() - t0);
+          lat.push((await niT).atMs - t0);
+          await sleep(SPACING_MS);
+        }
+      }
+      return { lat, spawn };
+    });
+    outHand.close();
+
+    // ---- 4. VM restarts: the tap deleted and created again (by a resident netlink hand in the device ns) ----
+    const devHand = await KernelHand.start(sandbox, ns.dev);
+    const vmTap = t.taps[1]!; // on a local NI: re-attaching also re-checks its dnsmasq
+    const vmKey = `${vmTap.app}/${vmTap.ni}`;
+    const restarts = await phase('vm restarts', async () => {
+      const w0 = (await d.status()).writes;
+      const attach: number[] = [];
+      const gone: number[] = [];
+      for (let i = 0; i < RESTARTS; i++) {
+        const pending = d.nextTransition((x) => x.kind === 'endpoint' && x.name === vmKey && x.to === 'pending', 5000, `${vmKey} pending`);
+        const hd = await devHand.do({ op: 'del', ifname: vmTap.tap });
+        gone.push((await pending).atMs - hd.t0);
+        await sleep(SPACING_MS);
+        const ready = d.nextTransition((x) => x.kind === 'endpoint' && x.name === vmKey && x.to === 'ready', 5000, `${vmKey} ready`);
+        const hc = await devHand.do({ op: 'veth', ifname: vmTap.tap, peer: vmTap.peer, peerNetns: `/run/netns/${ns.vm}` });
+        attach.push((await ready).atMs - hc.t0);
+        await sleep(SPACING_MS);
+      }
+      const writes = diffWrites(w0, (await d.status()).writes);
+      const master = await must('ip', ['-n', ns.dev, '-o', 'link', 'show', vmTap.tap]);
+      return { attach, gone, writes, attached: master.includes(`master enbr-${vmTap.ni}`) };
+    });
+    devHand.close();
+    await sleep(1000);
+    const rssAfterRestarts = await daemon.rssMiB();
+
+    // ---- 5. restart with adoption: SIGKILL (SIGTERM when profiling, so the profile is written) and start again ----
+    await writeFile(fullConfig, `${full}\n`);
+    const statusBefore = await daemon.status();
+    const before = await kernelView(ns.dev, statusBefore);
+    const killSignal = PROFILE ? 'SIGTERM' : 'SIGKILL';
+    await daemon.stop(killSignal);
+    const first = daemon;
+    daemon = undefined;
+    const d2 = BenchDaemon.spawn(sandbox, { ns: ns.dev, configPath: fullConfig, stateDir, logPath, ...(profileDir && { profileDir }) });
+    daemon = d2;
+    const adoption = await phase('restart with adoption', async () => {
+      const appliedAt = await d2.logTime('config applied (start)');
+      await d2.waitApi();
+      const apiMs = Date.now() - d2.spawnedAt;
+      return { readyMs: appliedAt - d2.spawnedAt, apiMs };
+    });
+    const status2 = await d2.status();
+    const after = await kernelView(ns.dev, status2);
+    const relinked = [...new Set([...before.links.keys(), ...after.links.keys()])].filter((k) => before.links.get(k) !== after.links.get(k));
+    const pidsChanged = [...before.pids].filter(([k, v]) => after.pids.get(k) !== v).map(([k]) => k);
+    const rulesChanged = before.rules !== after.rules;
+    const adoptNotReady = notReady(status2);
+    const rssAdopted = await d2.rssMiB();
+    log(`adoption: ready ${adoption.readyMs} ms after spawn; links changed ${relinked.length}, rules changed ${rulesChanged}, dnsmasq restarted ${pidsChanged.length}, writes ${JSON.stringify(status2.writes)}`);
+    await d2.stop('SIGTERM');
+    daemon = undefined;
+    void first;
+
+    // ---- report ----
+    const ratio = cold.wallMs / baseline.totalMs;
+    const flapNi = flaps.ni.slice(0, 2 * FLAP_FIGURE);
+    const f = (v: number, unit = 'ms'): string => `${round(v)} ${unit}`;
+    const verdict = (ok: boolean): Row['verdict'] => (ok ? 'pass' : 'MISS');
+    const addApply = median(push.add.map((a) => a.applyMs));
+    const addWrites = Math.max(...push.add.map((a) => a.writes));
+    const noopApply = median(push.noop.map((a) => a.applyMs));
+    const restartWrites = totalWrites(restarts.writes) / RESTARTS;
+    const objectsRecreated = relinked.length + pidsChanged.length + (rulesChanged ? 1 : 0);
+    const flapWritesFigure = totalWrites(flaps.writesAtFigure);
+    // growth is read between two points of the same steady state (after flaps), not against the converge peak
+    const rssGrowth = rssAfterFlaps - flaps.rssAtFigure;
+    const toMB = (mib: number): number => (mib * 1048576) / 1e6;
+    const mb = (mib: number): string => `${round(toMB(mib))} MB`;
+    const rows: Row[] = [
+      { figure: `1. cold converge (${t.nis.length} NIs, ${TAPS} taps)`, target: '≤ 2× baseline', value: f(cold.wallMs), baseline: f(baseline.totalMs), ratio: `${round(ratio, 2)}×`, verdict: verdict(ratio <= 2) },
+      { figure: '   of which apply() in the daemon', target: '', value: f(cold.applyMs), baseline: '', ratio: '', verdict: 'info' },
+      { figure: '   library on in-memory drivers (no kernel)', target: '', value: f(lib.coldApplyMs), baseline: '', ratio: '', verdict: 'info' },
+      { figure: '2. push +1 app: apply() in the daemon (median)', target: '≤ 20 ms', value: f(addApply), baseline: '', ratio: '', verdict: verdict(addApply <= 20) },
+      { figure: '   push +1 app: kernel writes (max)', target: '≤ 10', value: String(addWrites), baseline: '', ratio: '', verdict: verdict(addWrites <= 10) },
+      { figure: '   push +1 app: over the API (median)', target: '', value: f(median(push.add.map((a) => a.wallMs))), baseline: '', ratio: '', verdict: 'info' },
+      { figure: '   no-op push: apply() in the daemon (median)', target: '', value: f(noopApply), baseline: '', ratio: '', verdict: 'info' },
+      { figure: '   push -1 app: apply() in the daemon (median)', target: '', value: f(median(push.remove.map((a) => a.applyMs))), baseline: '', ratio: '', verdict: 'info' },
+      { figure: '   library on in-memory drivers: +1 app / no-op', target: '', value: `${lib.addAppApplyMs} / ${lib.noopApplyMs} ms`, baseline: '', ratio: '', verdict: 'info' },
+      { figure: `3. port flap ×${FLAP_FIGURE}: event → NI transition p50`, target: '', value: f(percentile(flapNi, 50)), baseline: '', ratio: '', verdict: 'info' },
+      { figure: `   port flap ×${FLAP_FIGURE}: event → NI transition p99`, target: '≤ 10 ms', value: f(percentile(flapNi, 99)), baseline: '', ratio: '', verdict: verdict(percentile(flapNi, 99) <= 10) },
+      { figure: `   port flap ×${FLAP_FIGURE}: kernel writes`, target: '0', value: String(flapWritesFigure), baseline: '', ratio: '', verdict: verdict(flapWritesFigure === 0) },
+      { figure: `   via \`ip link set\`: command → transition p50/p99`, target: '', value: `${round(percentile(ipFlaps.lat, 50))}/${round(percentile(ipFlaps.lat, 99))} ms`, baseline: '', ratio: '', verdict: 'info' },
+      { figure: '   of which the ip process (p50)', target: '', value: f(percentile(ipFlaps.spawn, 50)), baseline: '', ratio: '', verdict: 'info' },
+      { figure: `4. VM restart ×${RESTARTS}: tap created → attached p50`, target: '', value: f(percentile(restarts.attach, 50)), baseline: '', ratio: '', verdict: 'info' },
+      { figure: `   VM restart ×${RESTARTS}: tap created → attached p99`, target: '≤ 50 ms', value: f(percentile(restarts.attach, 99)), baseline: '', ratio: '', verdict: verdict(percentile(restarts.attach, 99) <= 50 && restarts.attached) },
+      { figure: '   VM restart: kernel writes per restart', target: '', value: String(round(restartWrites, 2)), baseline: '', ratio: '', verdict: 'info' },
+      { figure: `5. restart with adoption (${killSignal}): spawn → ready`, target: '', value: f(adoption.readyMs), baseline: '', ratio: '', verdict: 'info' },
+      { figure: '   objects re-created (links, rules, dnsmasq)', target: '0', value: String(objectsRecreated), baseline: '', ratio: '', verdict: verdict(objectsRecreated === 0 && adoptNotReady.length === 0) },
+      { figure: '   kernel writes after restart', target: '0', value: String(totalWrites(status2.writes)), baseline: '', ratio: '', verdict: verdict(totalWrites(status2.writes) === 0) },
+      { figure: `6. daemon RSS at ${TAPS} endpoints (2 s after converge)`, target: '≤ 150 MB', value: mb(rss1000), baseline: '', ratio: '', verdict: verdict(toMB(rss1000) <= 150) },
+      { figure: `   RSS after ${FLAP_FIGURE} → ${FLAPS} flaps (growth)`, target: 'flat', value: `${mb(flaps.rssAtFigure)} → ${mb(rssAfterFlaps)} (${rssGrowth >= 0 ? '+' : ''}${round(toMB(rssGrowth))})`, baseline: '', ratio: '', verdict: verdict(toMB(rssGrowth) <= 5) },
+      { figure: '   RSS: empty config / after VM restarts / adopted', target: '', value: `${round(toMB(rssEmpty))} / ${round(toMB(rssAfterRestarts))} / ${round(toMB(rssAdopted))} MB`, baseline: '', ratio: '', verdict: 'info' },
+    ];
+    const table = formatTable(rows);
+    console.log(`\nedgenet bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${(await run('uname', ['-r'])).stdout.trim()}, node ${process.version}\n`);
+    console.log(table);
+
+    Object.assign(results, {
+      date: new Date().toISOString(),
+      commit: (await run('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'])).stdout.trim(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), kernel: (await run('uname', ['-r'])).stdout.trim(), node: process.version },
+      topology: { localNis: 10, switchNis: 40, taps: TAPS, port: t.port },
+      profiled: PROFILE,
+      experiment: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^BENCH_/.test(k))),
+      table: rows,
+      coldConverge: {
+        edgenetMs: round(cold.wallMs),
+        applyInDaemonMs: round(cold.applyMs),
+        baselineMs: round(baseline.totalMs),
+        baselineRunsMs: baselines.map((b) => round(b.totalMs)),
+        baselineParts: { ipBatchMs: round(baseline.ipBatchMs), nftAndSysctlMs: round(baseline.nftMs), afterBatchMs: round(baseline.dnsmasqMs) },
+        baselineCommands: baseline.commands,
+        ratio: round(ratio, 2),
+        target: '≤ 2×',
+        writes: coldStatus.writes,
+        notReady: coldNotReady.length,
+        daemonStartupMs: startupMs,
+      },
+      libraryOnFakes: lib,
+      incrementalPush: {
+        addApplyMsMedian: round(addApply),
+        addApplyMs: push.add.map((a) => round(a.applyMs)),
+        addApiMs: push.add.map((a) => round(a.wallMs)),
+        addWrites: push.add.map((a) => a.writes),
+        addWritesByKind: push.add[0]?.byKind,
+        removeApplyMs: push.remove.map((a) => round(a.applyMs)),
+        removeWrites: push.remove.map((a) => a.writes),
+        noopApplyMs: push.noop.map((a) => round(a.applyMs)),
+        noopApiMs: push.noop.map((a) => round(a.wallMs)),
+        targets: { ms: 20, writes: 10 },
+      },
+      portFlap: {
+        flaps: FLAP_FIGURE,
+        niP50Ms: round(percentile(flapNi, 50)),
+        niP99Ms: round(percentile(flapNi, 99)),
+        portP50Ms: round(percentile(flaps.port.slice(0, 2 * FLAP_FIGURE), 50)),
+        portP99Ms: round(percentile(flaps.port.slice(0, 2 * FLAP_FIGURE), 99)),
+        benchReceivedP50Ms: round(percentile(flaps.recv.slice(0, 2 * FLAP_FIGURE), 50)),
+        writes: flaps.writesAtFigure,
+        allFlaps: { flaps: FLAPS, niP50Ms: round(percentile(flaps.ni, 50)), niP99Ms: round(percentile(flaps.ni, 99)), niMaxMs: round(Math.max(...flaps.ni)), writes: flaps.writes },
+        viaIp: { flaps: IP_FLAPS, p50Ms: round(percentile(ipFlaps.lat, 50)), p99Ms: round(percentile(ipFlaps.lat, 99)), ipProcessP50Ms: round(percentile(ipFlaps.spawn, 50)) },
+        eventClock: 'resident netlink process: wall clock just before the RTM_SETLINK request; transition: `at` of /v1/events (ms resolution)',
+        targets: { p99Ms: 10, writes: 0 },
+      },
+      vmRestart: {
+        restarts: RESTARTS,
+        attachP50Ms: round(percentile(restarts.attach, 50)),
+        attachP99Ms: round(percentile(restarts.attach, 99)),
+        attachMaxMs: round(Math.max(...restarts.attach)),
+        goneP50Ms: round(percentile(restarts.gone, 50)),
+        writes: restarts.writes,
+        attachedAtEnd: restarts.attached,
+        target: { p99Ms: 50 },
+      },
+      adoption: {
+        signal: killSignal,
+        spawnToReadyMs: adoption.readyMs,
+        spawnToApiMs: adoption.apiMs,
+        linksChanged: relinked,
+        rulesChanged,
+        dnsmasqRestarted: pidsChanged,
+        writes: status2.writes,
+        notReady: adoptNotReady.length,
+        target: { objectsRecreated: 0 },
+      },
+      memory: {
+        unit: 'MB (10^6 bytes), from VmRSS',
+        rssEmpty: round(toMB(rssEmpty)),
+        rss1000: round(toMB(rss1000)),
+        rssAfterFigureFlaps: round(toMB(flaps.rssAtFigure)),
+        rssAfterFlaps: round(toMB(rssAfterFlaps)),
+        rssAfterRestarts: round(toMB(rssAfterRestarts)),
+        rssAdopted: round(toMB(rssAdopted)),
+        target: '≤ 150 MB, flat',
+      },
+    });
+
+    if (profileDir) {
+      await writeFile(join(profileDir, 'windows.json'), `${JSON.stringify(windows)}\n`);
+      const profiles = await readProfiles(profileDir);
+      const summary = summarize(profiles, windows);
+      console.log(`\nwhere the daemon's CPU went (node --cpu-prof, ${profiles.length} profile(s) in ${profileDir}):`);
+      for (const p of summary) console.log(formatProfile(p));
+      results.profile = summary;
+    }
+    await writeFile(join(REPO, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nresults: bench/results.json`);
+  } catch (err) {
+    if (daemon) {
+      // the run's dir goes with the cleanup: keep the daemon's log for a post-mortem
+      const kept = join(tmpdir(), `edgenet-bench-daemon-${process.pid}.log`);
+      await copyFile(daemon.opts.logPath, kept).catch(() => undefined);
+      console.error(`daemon log tail (whole log: ${kept}):\n${await daemon.logTail(40)}`);
+    }
+    throw err;
+  } finally {
+    if (daemon) await daemon.stop('SIGKILL').catch(() => undefined);
+    await sandbox.cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exitCode = 1;
+});

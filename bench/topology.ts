@@ -1,0 +1,91 @@
+// The bench's device: NIs (some local with dnsmasq, the rest switch), one tap endpoint per app spread over them,
+// one port (a veth to an "outside" namespace) as the uplink of the first local NI. The hypervisor's taps are played
+// by veths named like the taps, their far ends in a throw-away "vm" namespace.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ConfigInput } from '../src/config/config-schema.ts';
+import { must } from './sandbox.ts';
+
+export interface Shape {
+  localNis: number;
+  switchNis: number;
+  taps: number;
+  /** taps created up front for the apps the incremental push adds */
+  extraTaps: number;
+}
+
+export interface NiPlan {
+  name: string;
+  type: 'local' | 'switch';
+  /** local: 10.100.<i>.0/24 */
+  subnet?: string;
+  gateway?: string;
+}
+
+export interface TapPlan {
+  app: string;
+  ni: string;
+  tap: string;
+  /** far end, in the vm namespace */
+  peer: string;
+}
+
+export interface Topology {
+  shape: Shape;
+  nis: NiPlan[];
+  taps: TapPlan[];
+  extra: TapPlan[];
+  port: { name: string; ifname: string; ni: string; address: string; outsideIfname: string };
+}
+
+const pad = (n: number, w: number): string => String(n).padStart(w, '0');
+
+export function planTopology(shape: Shape): Topology {
+  const nis: NiPlan[] = [];
+  for (let i = 0; i < shape.localNis; i++) nis.push({ name: `l${pad(i, 2)}`, type: 'local', subnet: `10.100.${i}.0/24`, gateway: `10.100.${i}.1` });
+  for (let i = 0; i < shape.switchNis; i++) nis.push({ name: `s${pad(i, 2)}`, type: 'switch' });
+  const taps: TapPlan[] = [];
+  for (let i = 0; i < shape.taps; i++) {
+    const ni = nis[i % nis.length]!.name;
+    taps.push({ app: `a${pad(i, 4)}`, ni, tap: `vt${pad(i, 4)}`, peer: `pt${pad(i, 4)}` });
+  }
+  // the added apps join local NIs: the costlier case (a reservation and a dnsmasq reload each)
+  const extra: TapPlan[] = [];
+  for (let i = 0; i < shape.extraTaps; i++) {
+    extra.push({ app: `x${pad(i, 3)}`, ni: nis[i % Math.max(1, shape.localNis)]!.name, tap: `vx${pad(i, 3)}`, peer: `px${pad(i, 3)}` });
+  }
+  return { shape, nis, taps, extra, port: { name: 'up0', ifname: 'up0', ni: nis[0]!.name, address: '192.168.250.1/24', outsideIfname: 'eth0' } };
+}
+
+/** The edgenet config of the topology, with the first `extra` added apps. */
+export function configOf(t: Topology, extra = 0): ConfigInput {
+  return {
+    ports: [{ name: t.port.name, ifname: t.port.ifname }],
+    networks: t.nis.map((n) =>
+      n.type === 'local'
+        ? { name: n.name, type: 'local' as const, subnet: n.subnet!, ...(n.name === t.port.ni && { port: t.port.name }) }
+        : { name: n.name, type: 'switch' as const },
+    ),
+    apps: [...t.taps, ...t.extra.slice(0, extra)].map((tp) => ({ name: tp.app, interfaces: [{ network: tp.ni, tap: tp.tap }] })),
+  };
+}
+
+/**
+ * Builds the device's surroundings in `dev`: the taps (veths whose far ends go to `vm`) and the port (a veth whose
+ * far end is `eth0` in `outside`, addressed on both sides). One `ip -batch` per namespace.
+ */
+export async function buildSurroundings(t: Topology, dir: string, ns: { dev: string; vm: string; outside?: string }): Promise<void> {
+  const lines: string[] = [];
+  for (const tp of [...t.taps, ...t.extra]) lines.push(`link add ${tp.tap} type veth peer name ${tp.peer} netns ${ns.vm}`);
+  if (ns.outside) {
+    lines.push(`link add ${t.port.ifname} type veth peer name ${t.port.outsideIfname} netns ${ns.outside}`);
+    lines.push(`addr add ${t.port.address} dev ${t.port.ifname}`, `link set ${t.port.ifname} up`);
+  }
+  const file = join(dir, `surroundings-${ns.dev}.batch`);
+  await writeFile(file, `${lines.join('\n')}\n`);
+  await must('ip', ['-n', ns.dev, '-batch', file], { timeoutMs: 300_000 });
+  if (ns.outside) {
+    await must('ip', ['-n', ns.outside, 'addr', 'add', '192.168.250.2/24', 'dev', t.port.outsideIfname]);
+    await must('ip', ['-n', ns.outside, 'link', 'set', t.port.outsideIfname, 'up']);
+  }
+}
