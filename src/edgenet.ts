@@ -6,9 +6,8 @@ import { networkInstanceMachine } from '../machines/network-instance.machine.ts'
 import { systemMachine, type Plan } from '../machines/system.machine.ts';
 import { endpointActors, niActors } from './actors.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
-import { diffConfig } from './config/config-diff.ts';
+import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
-import { endpointsOf, networksOf, portsOf } from './config/config-resolve.ts';
 import type { Config } from './config/config-schema.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { writesOf, type Drivers } from './drivers/drivers.ts';
@@ -58,7 +57,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const linkThrottleMs = opts.linkThrottleMs ?? 20;
   const transitions = new Subject<Transition>();
   const changes = new Subject<void>();
-  let running: Config | undefined;
+  let runningResolved: ResolvedConfig | undefined;
+  let persisted: string | undefined;
   let runtime: Runtime | undefined;
   let starting: Promise<Runtime> | undefined;
   let queue: Promise<unknown> = Promise.resolve();
@@ -181,16 +181,15 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, config);
     if (addressIssues.length) throw new ConfigError(addressIssues);
-    const networks = networksOf(config);
-    const endpoints = endpointsOf(config);
-    const ports = portsOf(config);
+    const resolved = resolveConfig(config);
+    const { networks, endpoints, ports } = resolved;
     // addresses are reserved for the whole config first: a full range refuses the push before anything moves
     await rt.local.plan(networks, endpoints, (e) => interfacePath(config, e.key));
-    const diff = diffConfig(running, config);
+    const diff = diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
     rt.router.index(networks, endpoints, ports);
     rt.netns.watchPaths(endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : [])));
-    running = config;
+    runningResolved = resolved;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     if (planSize(plan) > 0) {
       rt.root.send({ type: 'APPLY', plan });
@@ -204,7 +203,12 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       const freed = await rt.local.freeOrphans();
       if (freed.length) logger.info({ freed }, 'reservations of orphans freed');
     }
-    if (persist) await writeLastGoodConfig(stateDir, config);
+    if (persist) {
+      // an unchanged config is not written again (a no-op push costs no fsync)
+      const text = JSON.stringify(config);
+      if (text !== persisted) await writeLastGoodConfig(stateDir, config);
+      persisted = text;
+    }
     logger.info({ ...result }, 'config applied');
     return result;
   };
@@ -253,13 +257,18 @@ export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR): Promise<Conf
   return readLastGoodConfig(stateDir);
 }
 
+/** Local NI subnets that overlap an address on a port: only the ports are read, not every link. */
 async function portAddressIssues(drivers: Drivers, config: Config) {
-  const ports = config.networks.filter((n) => n.type === 'local' && n.port !== undefined);
-  if (ports.length === 0) return [];
-  const links = await drivers.links.list();
+  if (!config.networks.some((n) => n.type === 'local')) return [];
+  const ifindexes = new Map<string, number>();
+  for (const p of config.ports) {
+    const link = await drivers.links.get(p.ifname);
+    if (link) ifindexes.set(p.ifname, link.ifindex);
+  }
+  if (ifindexes.size === 0) return [];
   const addrs = await drivers.links.listAddresses();
   return checkPortAddresses(config, (ifname) => {
-    const ifindex = links.find((l) => l.ifname === ifname)?.ifindex;
+    const ifindex = ifindexes.get(ifname);
     return addrs.filter((a) => a.ifindex === ifindex).map((a) => ({ address: a.address, prefixlen: a.prefixlen }));
   });
 }

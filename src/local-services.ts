@@ -1,5 +1,5 @@
 import type { EndpointSpec, NiSpec } from '../machines/specs.ts';
-import type { EndpointSpec as ResolvedEndpoint, NetworkResolved } from './config/config-resolve.ts';
+import { ipToInt, type EndpointSpec as ResolvedEndpoint, type LocalNetworkResolved, type NetworkResolved } from './config/config-resolve.ts';
 import type { DhcpDns, DhcpDnsSpec, Reservation } from './drivers/dhcpdns.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { IpamError, type Ipam } from './ipam.ts';
@@ -34,6 +34,9 @@ export class LocalServices {
     for (const ep of endpoints) {
       const ni = local.get(ep.network);
       if (!ni) continue;
+      // already reserved as asked (same MAC, same static address or none): nothing to do
+      const have = this.members.get(ni.name)?.get(ep.key);
+      if (have && have.mac === ep.mac && (ep.ip !== undefined ? ep.ip === have.ip : this.inRange(have.ip, ni))) continue;
       try {
         const ip = this.ipam.reserve(ni.name, ep.key, {
           range: ni.dhcpRange,
@@ -50,6 +53,11 @@ export class LocalServices {
     }
     await this.ipam.save();
     if (issues.length) throw new ConfigError(issues);
+  }
+
+  private inRange(ip: string, ni: LocalNetworkResolved): boolean {
+    const n = ipToInt(ip);
+    return n >= ipToInt(ni.dhcpRange.start) && n <= ipToInt(ni.dhcpRange.end);
   }
 
   /** The NI's dnsmasq spec with every reservation known now. */

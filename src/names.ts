@@ -6,8 +6,21 @@ const IFNAMSIZ = 15;
 export const LINK_PREFIX = 'en';
 export const ALIAS_PREFIX = 'edgenet:';
 
+// names are derived on every push for every endpoint: remember them (bounded by the config's size in practice)
+const hashes = new Map<string, string>();
+
+function sha256Hex(identity: string): string {
+  let h = hashes.get(identity);
+  if (h === undefined) {
+    if (hashes.size > 100_000) hashes.clear();
+    h = createHash('sha256').update(identity).digest('hex');
+    hashes.set(identity, h);
+  }
+  return h;
+}
+
 function shortHash(identity: string, chars = 8): string {
-  return createHash('sha256').update(identity).digest('hex').slice(0, chars);
+  return sha256Hex(identity).slice(0, chars);
 }
 
 /** Bridge of a network instance: `enbr-<ni>` when it fits, else `enbr` + a hash of the name. */
@@ -39,9 +52,8 @@ export function parseAlias(alias: string | undefined): { kind: 'ni' | 'ep'; iden
 
 /** Stable, locally administered unicast MAC for an app's interface on a network instance. */
 export function deriveMac(app: string, ni: string): string {
-  const h = createHash('sha256').update(`mac:${app}/${ni}`).digest();
-  const bytes = [0x02, h[0] ?? 0, h[1] ?? 0, h[2] ?? 0, h[3] ?? 0, h[4] ?? 0];
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+  const h = sha256Hex(`mac:${app}/${ni}`);
+  return `02:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:${h.slice(6, 8)}:${h.slice(8, 10)}`;
 }
 
 /** Key of an endpoint: an app joins a network instance at most once. */

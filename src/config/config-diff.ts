@@ -44,12 +44,28 @@ const ENDPOINT_RECREATE: ReadonlySet<string> = new Set(['kind', 'netns', 'hostIf
 // Another NIC altogether.
 const PORT_RECREATE: ReadonlySet<string> = new Set(['ifname']);
 
+/** A config in the forms the actors use (see config-resolve.ts). */
+export interface ResolvedConfig {
+  networks: NetworkResolved[];
+  endpoints: EndpointSpec[];
+  ports: PortSpecResolved[];
+}
+
+export function resolveConfig(config: Config): ResolvedConfig {
+  return { networks: networksOf(config), endpoints: endpointsOf(config), ports: portsOf(config) };
+}
+
 /** `before` undefined: first apply, everything is added. Both configs must be valid (validateConfig). */
 export function diffConfig(before: Config | undefined, after: Config): ConfigDiff {
+  return diffResolved(before && resolveConfig(before), resolveConfig(after));
+}
+
+/** The same on resolved forms, so a caller that keeps the running config resolved does not resolve it again. */
+export function diffResolved(before: ResolvedConfig | undefined, after: ResolvedConfig): ConfigDiff {
   return {
-    networks: diffSets(before ? networksOf(before) : [], networksOf(after), (n) => n.name, NETWORK_RECREATE),
-    endpoints: diffSets(before ? endpointsOf(before) : [], endpointsOf(after), (e) => e.key, ENDPOINT_RECREATE),
-    ports: diffSets(before ? portsOf(before) : [], portsOf(after), (p) => p.name, PORT_RECREATE),
+    networks: diffSets(before?.networks ?? [], after.networks, (n) => n.name, NETWORK_RECREATE),
+    endpoints: diffSets(before?.endpoints ?? [], after.endpoints, (e) => e.key, ENDPOINT_RECREATE),
+    ports: diffSets(before?.ports ?? [], after.ports, (p) => p.name, PORT_RECREATE),
   };
 }
 
