@@ -17,6 +17,8 @@ export interface EndpointContext {
   /** a failed operation or a change behind our back: repaired by attaching again */
   problem?: string;
   retries: number;
+  /** the last probe failed: it is retried with backoff */
+  probeFailed?: boolean;
   /** why the member entered its current state */
   reason?: string;
 }
@@ -100,6 +102,7 @@ export const endpointMachine = setup({
     unhealthy: ({ context }) => context.problem !== undefined || (context.spec.kind === 'port' && !context.carrier),
     healthy: ({ context }) => context.problem === undefined && (context.spec.kind !== 'port' || context.carrier),
     failed: ({ context }) => context.problem !== undefined,
+    probeFailed: ({ context }) => context.probeFailed === true,
     ownLinkDetached: ({ context, event }) =>
       event.type === 'LINK_NEW' &&
       memberBridgeNetwork(context.spec) !== undefined &&
@@ -133,7 +136,7 @@ export const endpointMachine = setup({
     }),
     // a veth's host end may be deleted while its netns lives on: then the probe decides (re-create, or wait for the netns)
     linkGone: assign(({ context }) => ({
-      present: context.spec.kind === 'veth' ? undefined : false,
+      present: context.spec.kind === 'veth' && context.present !== false ? undefined : false,
       ifindex: undefined,
       reason: `${describe(context.spec)} gone`,
     })),
@@ -142,6 +145,10 @@ export const endpointMachine = setup({
       reason: context.spec.kind === 'veth' ? `netns ${String(context.spec.netns)} removed` : context.reason,
     })),
     netnsBack: assign({ present: true }),
+    markDetached: assign(({ context }) => {
+      const problem = `${describe(context.spec)} detached from ${context.bridge?.name ?? 'its bridge'} behind edgenet's back`;
+      return { problem, reason: problem, retries: 0 };
+    }),
     takeBridge: assign(({ event }) => (event.type === 'NI_UP' ? { bridge: event.bridge } : {})),
     takeUpdate: assign(({ event }) => (event.type === 'UPDATE' ? { spec: event.spec, reason: `update: ${event.fields.join(', ')}` } : {})),
   },
@@ -169,14 +176,18 @@ export const endpointMachine = setup({
             'reportPort',
           ],
         },
-        onError: { actions: assign(({ event }) => ({ reason: `probe failed: ${String(event.error)}` })) },
+        onError: {
+          actions: assign(({ context, event }) => ({ probeFailed: true, retries: context.retries + 1, reason: `probe failed: ${String(event.error)}` })),
+        },
       },
       always: { guard: 'canAttach', target: 'creating', actions: assign({ reason: 'attaching' }) },
+      after: { retryDelay: { guard: 'probeFailed', target: 'pending', reenter: true, actions: assign({ probeFailed: false }) } },
       on: {
         NI_UP: { actions: 'takeBridge' },
         NI_DOWN: { actions: assign({ bridge: undefined }) },
         LINK_NEW: { actions: ['linkSeen', 'reportPort'] },
-        LINK_DEL: { actions: ['linkGone', 'reportPort'] },
+        // re-enter: a veth whose presence became unknown is probed again
+        LINK_DEL: { target: 'pending', reenter: true, actions: ['linkGone', 'reportPort'] },
         NETNS_ADDED: { actions: 'netnsBack' },
         NETNS_REMOVED: { actions: 'netnsGone' },
         UPDATE: { target: 'pending', reenter: true, actions: ['takeUpdate', assign({ present: undefined })] },
@@ -237,10 +248,7 @@ export const endpointMachine = setup({
               {
                 guard: 'stillDetached',
                 target: '#endpoint.degraded',
-                actions: assign(({ context }) => {
-                  const problem = `${describe(context.spec)} detached from ${context.bridge?.name ?? 'its bridge'} behind edgenet's back`;
-                  return { problem, reason: problem, retries: 0 };
-                }),
+                actions: 'markDetached',
               },
               { target: 'idle' },
             ],
@@ -254,7 +262,7 @@ export const endpointMachine = setup({
         NI_DOWN: { target: 'pending', actions: assign({ bridge: undefined, reason: 'network down' }) },
         LINK_DEL: { target: 'pending', actions: ['linkGone', 'reportPort'] },
         LINK_NEW: [
-          { guard: 'ownLinkDetached', target: '.verifying', actions: 'linkSeen' },
+          { guard: 'ownLinkDetached', target: '.verifying', actions: ['linkSeen', 'reportPort'] },
           { actions: ['linkSeen', 'reportPort'] },
         ],
         NETNS_REMOVED: { target: 'pending', actions: 'netnsGone' },
@@ -273,13 +281,7 @@ export const endpointMachine = setup({
             guard: 'ownLinkDetached',
             target: 'degraded',
             reenter: true,
-            actions: [
-              'linkSeen',
-              assign(({ context }) => {
-                const problem = `${describe(context.spec)} detached from ${context.bridge?.name ?? 'its bridge'} behind edgenet's back`;
-                return { problem, reason: problem, retries: 0 };
-              }),
-            ],
+            actions: ['linkSeen', 'reportPort', 'markDetached'],
           },
           { actions: ['linkSeen', 'reportPort'] },
         ],

@@ -80,7 +80,7 @@ export const networkInstanceMachine = setup({
       type: 'NI_UP',
       id: self.id,
       name: context.spec.name,
-      bridge: context.bridge as BridgeHandle,
+      bridge: context.bridge ?? { name: context.spec.bridge, ifindex: 0 },
     })),
     notifyDown: sendParent(({ context, self }): NiNotification => ({ type: 'NI_DOWN', id: self.id, name: context.spec.name })),
     notifyDeleted: sendParent(({ self }): NiNotification => ({ type: 'CHILD_DELETED', id: self.id })),
@@ -156,6 +156,8 @@ export const networkInstanceMachine = setup({
       on: {
         UPDATE: { target: 'creating', reenter: true, actions: 'takeUpdate' },
         DELETE: 'deleting',
+        // the bridge went while being made: make it again rather than report a dead ifindex
+        BRIDGE_GONE: { target: 'creating', reenter: true },
       },
     },
     ready: {

@@ -3,7 +3,7 @@
 import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { diagramFiles, EDGENET_DIAGRAMS } from '../src/diagrams.ts';
+import { diagramFiles, EDGENET_DIAGRAMS, machineToMermaid } from '../src/diagrams.ts';
 
 const dir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'diagrams');
 const check = process.argv.includes('--check');
@@ -24,8 +24,23 @@ if (check) {
   }
   console.log('diagrams up to date');
 } else {
+  // the README embeds the same diagrams, in the same order: its ```mermaid blocks are replaced one by one
+  const readmePath = resolve(dir, '..', 'README.md');
+  const readme = await current('../README.md');
+  if (readme !== undefined) {
+    const generated = EDGENET_DIAGRAMS.map((d) => machineToMermaid(d.machine));
+    let i = 0;
+    const next = readme.replace(/```mermaid\n[\s\S]*?```/g, (block) => {
+      const body = generated[i++];
+      return body === undefined ? block : `\`\`\`mermaid\n${body.endsWith('\n') ? body : `${body}\n`}\`\`\``;
+    });
+    if (next !== readme) {
+      await writeFile(readmePath, next);
+      changed.push('../README.md');
+    }
+  }
   await mkdir(dir, { recursive: true });
-  for (const name of changed) await writeFile(join(dir, name), files.get(name) ?? '');
+  for (const name of changed) if (files.has(name)) await writeFile(join(dir, name), files.get(name) ?? '');
   for (const name of stale) await unlink(join(dir, name));
   console.log(changed.length + stale.length > 0 ? `wrote ${[...changed, ...stale.map((f) => `-${f}`)].map((f) => `diagrams/${f}`).join(', ')}` : 'diagrams up to date');
 }

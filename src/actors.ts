@@ -40,7 +40,9 @@ export function niActors({ drivers, local }: ActorDeps) {
         await local.removeNi(ni.name);
         await firewall.removeNetwork(ni.name, signal);
       }
-      await links.deleteLink(ni.bridge, signal);
+      // only a bridge carrying this NI's mark is ours to delete (a same-named foreign one made creation fail)
+      const bridge = await links.get(ni.bridge);
+      if (bridge && bridge.alias === niAlias(ni.name)) await links.deleteLink(ni.bridge, signal);
     }),
   };
 }
@@ -49,6 +51,11 @@ export function endpointActors({ drivers, local }: ActorDeps) {
   const { links } = drivers;
   const isOwnedBridge = async (ifindex: number): Promise<boolean> =>
     parseAlias((await links.list()).find((l) => l.ifindex === ifindex)?.alias)?.kind === 'ni';
+  // a tap or port is released only from one of our bridges: never from a bridge someone else put it in
+  const release = async (ifname: string, signal: AbortSignal): Promise<void> => {
+    const link = await links.get(ifname);
+    if (link?.master !== undefined && (await isOwnedBridge(link.master))) await links.detach(ifname, signal);
+  };
   return {
     probe: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => {
       const link = await links.get(spec.kind === 'port' ? spec.ifname : spec.hostIfname);
@@ -94,12 +101,12 @@ export function endpointActors({ drivers, local }: ActorDeps) {
     }),
     detach: fromPromise<void, MemberSpec>(async ({ input: spec, signal }) => {
       if (spec.kind === 'port') {
-        if (spec.attach) await links.detach(spec.ifname, signal);
+        if (spec.attach) await release(spec.ifname, signal);
         return;
       }
       await local.removeEndpoint(spec);
       // a tap belongs to its hypervisor: release it, never delete it
-      if (spec.kind === 'tap') await links.detach(spec.hostIfname, signal);
+      if (spec.kind === 'tap') await release(spec.hostIfname, signal);
       else await links.deleteLink(spec.hostIfname, signal);
     }),
   };

@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { asyncScheduler, concat, defer, groupBy, map, mergeMap, of, Subject, throttleTime, timer, type Observable, type Subscription } from 'rxjs';
+import { asyncScheduler, concat, defer, exhaustMap, groupBy, map, mergeMap, of, Subject, throttleTime, timer, type Observable, type Subscription } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
 import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
@@ -116,14 +116,19 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (auditIntervalMs > 0) {
       // rules changed behind our back (a flush, a firewall reload): the owning NI repairs exactly its own
       subscriptions.push(
-        timer(auditIntervalMs, auditIntervalMs).subscribe(() => {
-          drivers.firewall.drifted().then(
-            (names) => {
-              for (const name of names) router.childOfNetwork(name)?.send({ type: 'DRIFT', detail: `firewall rules of ${name} changed behind edgenet's back` });
-            },
-            (err: unknown) => logger.warn({ err }, 'firewall audit failed'),
-          );
-        }),
+        timer(auditIntervalMs, auditIntervalMs)
+          .pipe(
+            // a slow nft never lets audits pile up in front of real work: one at a time, ticks meanwhile are dropped
+            exhaustMap(() =>
+              drivers.firewall.drifted().catch((err: unknown) => {
+                logger.warn({ err }, 'firewall audit failed');
+                return [] as string[];
+              }),
+            ),
+          )
+          .subscribe((names) => {
+            for (const name of names) router.childOfNetwork(name)?.send({ type: 'DRIFT', detail: `firewall rules of ${name} changed behind edgenet's back` });
+          }),
       );
     }
     return { drivers, local, root, router, netns, subscriptions };
@@ -197,11 +202,16 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
     }
     if (!swept) {
-      // once, at start: what edgenet owns but the config no longer holds (dropped while it was down) goes
-      swept = true;
-      await sweepOrphans(rt.drivers, { networks, endpoints, ports }, logger);
-      const freed = await rt.local.freeOrphans();
-      if (freed.length) logger.info({ freed }, 'reservations of orphans freed');
+      // once, at start: what edgenet owns but the config no longer holds (dropped while it was down) goes. The push
+      // itself has been carried out: a failed sweep is logged and tried again on the next push, not reported as it
+      try {
+        await sweepOrphans(rt.drivers, { networks, endpoints, ports }, logger);
+        const freed = await rt.local.freeOrphans();
+        if (freed.length) logger.info({ freed }, 'reservations of orphans freed');
+        swept = true;
+      } catch (err) {
+        logger.error({ err }, 'removing orphans failed; will try again on the next push');
+      }
     }
     if (persist) {
       // an unchanged config is not written again (a no-op push costs no fsync)

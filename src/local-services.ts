@@ -28,28 +28,48 @@ export class LocalServices {
    */
   async plan(networks: readonly NetworkResolved[], endpoints: readonly ResolvedEndpoint[], pathOf: (e: ResolvedEndpoint) => string): Promise<void> {
     const local = new Map(networks.flatMap((n) => (n.type === 'local' ? [[n.name, n] as const] : [])));
+    const before = { nis: this.desiredNis, endpoints: this.desiredEndpoints };
     this.desiredNis = new Set(local.keys());
     this.desiredEndpoints = new Set(endpoints.filter((e) => local.has(e.network)).map((e) => e.key));
+    // static addresses first, and never handed to anyone else
+    const statics = new Map<string, string[]>();
+    for (const ep of endpoints) if (ep.ip !== undefined) statics.set(ep.network, [...(statics.get(ep.network) ?? []), ep.ip]);
+    const ordered = [...endpoints].sort((a, b) => Number(b.ip !== undefined) - Number(a.ip !== undefined));
     const issues: ConfigIssue[] = [];
-    for (const ep of endpoints) {
+    const touched: { ni: string; key: string; prev: Reservation | undefined }[] = [];
+    for (const ep of ordered) {
       const ni = local.get(ep.network);
       if (!ni) continue;
-      // already reserved as asked (same MAC, same static address or none): nothing to do
+      // already reserved as asked (same MAC, same static address, or a dynamic one IPAM still gives it): nothing to do
       const have = this.members.get(ni.name)?.get(ep.key);
-      if (have && have.mac === ep.mac && (ep.ip !== undefined ? ep.ip === have.ip : this.inRange(have.ip, ni))) continue;
+      const wanted = ep.ip !== undefined ? ep.ip === have?.ip : have !== undefined && this.inRange(have.ip, ni);
+      if (have && have.mac === ep.mac && wanted && this.ipam.get(ni.name, ep.key) === have.ip) continue;
       try {
         const ip = this.ipam.reserve(ni.name, ep.key, {
           range: ni.dhcpRange,
           ...(ep.ip !== undefined && { static: ep.ip }),
-          taken: [ni.gateway, ...ni.dns.hosts.map((h) => h.ip)],
+          taken: [ni.gateway, ...ni.dns.hosts.map((h) => h.ip), ...(statics.get(ni.name) ?? []).filter((a) => a !== ep.ip)],
         });
         let byKey = this.members.get(ni.name);
         if (!byKey) this.members.set(ni.name, (byKey = new Map()));
+        touched.push({ ni: ni.name, key: ep.key, prev: have });
         byKey.set(ep.key, { name: ep.app, mac: ep.mac, ip });
       } catch (err) {
         if (!(err instanceof IpamError)) throw err;
         issues.push({ path: pathOf(ep), message: err.message });
       }
+    }
+    if (issues.length) {
+      // a refused push changes nothing: undo what this one reserved
+      for (const { ni, key, prev } of touched.reverse()) {
+        if (prev) this.members.get(ni)?.set(key, prev);
+        else {
+          this.members.get(ni)?.delete(key);
+          this.ipam.release(ni, key);
+        }
+      }
+      this.desiredNis = before.nis;
+      this.desiredEndpoints = before.endpoints;
     }
     await this.ipam.save();
     if (issues.length) throw new ConfigError(issues);

@@ -38,9 +38,11 @@ export interface ConfigDiff {
 }
 
 // A new type or subnet is a different bridge address, firewall set and dnsmasq: rebuild that NI.
-const NETWORK_RECREATE: ReadonlySet<string> = new Set(['type', 'subnet', 'prefixlen']);
+// (a new gateway too: the old address would stay on the bridge and in apps' leases)
+const NETWORK_RECREATE: ReadonlySet<string> = new Set(['type', 'subnet', 'prefixlen', 'gateway']);
 // The link itself differs (another kind, namespace, tap or inside name): delete it and create the new one.
-const ENDPOINT_RECREATE: ReadonlySet<string> = new Set(['kind', 'netns', 'hostIfname', 'appIfname']);
+// A new MAC too: the app's interface is made with it (a veth already in its netns is not changed in place).
+const ENDPOINT_RECREATE: ReadonlySet<string> = new Set(['kind', 'netns', 'hostIfname', 'appIfname', 'mac']);
 // Another NIC altogether.
 const PORT_RECREATE: ReadonlySet<string> = new Set(['ifname']);
 

@@ -87,7 +87,7 @@ describe('diffConfig', () => {
 
   it.each([
     ['a static ip updates the endpoint', '{ network: lan, netns: /run/netns/web }', '{ network: lan, netns: /run/netns/web, ip: 10.50.0.9 }', 'web/lan', ['ip'], false],
-    ['a given mac updates the endpoint', '{ network: plant, tap: vif7 }', '{ network: plant, tap: vif7, mac: 02:00:00:00:00:09 }', 'web/plant', ['mac'], false],
+    ['a given mac recreates the endpoint (the app side is made with it)', '{ network: plant, tap: vif7 }', '{ network: plant, tap: vif7, mac: 02:00:00:00:00:09 }', 'web/plant', ['mac'], true],
     ['another netns recreates the endpoint', '{ network: lan, netns: /run/netns/web }', '{ network: lan, netns: /run/netns/web2 }', 'web/lan', ['netns'], true],
     ['another inside name recreates the endpoint', '{ network: lan, netns: /run/netns/web }', '{ network: lan, netns: /run/netns/web, ifname: lan0 }', 'web/lan', ['appIfname'], true],
     ['another tap recreates the endpoint', '{ network: plant, tap: vif7 }', '{ network: plant, tap: vif8 }', 'web/plant', ['hostIfname'], true],
