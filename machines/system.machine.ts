@@ -1,4 +1,4 @@
-import { enqueueActions, setup } from 'xstate';
+import { enqueueActions, setup, type AnyActorRef } from 'xstate';
 import { endpointMachine, type EndpointEvent } from './endpoint.machine.ts';
 import { networkInstanceMachine, type NiEvent } from './network-instance.machine.ts';
 import { memberBridgeNetwork, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
@@ -51,6 +51,12 @@ export interface SystemContext {
   queuedNetworks: Record<string, NiSpec>;
   queuedMembers: Record<string, MemberSpec>;
   portStates: Record<string, { present: boolean; carrier: boolean }>;
+}
+
+/** What src/ reads of the system actor's snapshot: its bookkeeping and its children. */
+export interface SystemSnapshotLike {
+  context: SystemContext;
+  children: Record<string, AnyActorRef | undefined>;
 }
 
 export type SystemEvent =

@@ -18,7 +18,8 @@ import { inEveTerms, loadDocumentFile, logEveConversion } from './eve/eve-load.t
 import type { AppliableDocument, ConfigFormat } from './eve/eve-load.ts';
 import type { InspectorServer } from './inspector.ts';
 import { createMetrics } from './metrics.ts';
-import { LAST_GOOD_CONFIG, readLastGoodConfig, writeFileAtomic } from './state-dir.ts';
+import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
+import { writeFileAtomic } from './atomic-file.ts';
 
 export interface DaemonOptions {
   /** the config file; absent: resume the last good config of the state dir (no file to watch then) */

@@ -19,6 +19,7 @@ import { LocalServices } from './local-services.ts';
 import { NetnsWatcher } from './netns-watch.ts';
 import { planFromDiff, planSize } from './plan.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
+import { serialQueue } from './serial-queue.ts';
 import { readLastGoodConfig, removeRuntimeState, writeLastGoodConfig } from './state-dir.ts';
 import { buildStatus, isSettled } from './status.ts';
 import { TransitionTracker } from './transitions.ts';
@@ -61,7 +62,6 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   let persisted: string | undefined;
   let runtime: Runtime | undefined;
   let starting: Promise<Runtime> | undefined;
-  let queue: Promise<unknown> = Promise.resolve();
   let stopped = false;
   let swept = false;
 
@@ -224,11 +224,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   };
 
   // pushes are serialized: each one is diffed against the result of the one before
-  const enqueue = (input: unknown, persist: boolean): Promise<ApplyResult> => {
-    const next = queue.then(() => applyNow(input, persist));
-    queue = next.catch(() => undefined);
-    return next;
-  };
+  const serial = serialQueue();
+  const enqueue = (input: unknown, persist: boolean): Promise<ApplyResult> => serial(() => applyNow(input, persist));
 
   const net: Edgenet = {
     apply: (input: unknown) => enqueue(input, true),
@@ -237,7 +234,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     transitions$: transitions.asObservable() as Observable<Transition>,
     async stop(): Promise<void> {
       if (stopped) return;
-      await queue;
+      await serial(async () => undefined);
       stopped = true;
       const rt = runtime;
       if (!rt) return;

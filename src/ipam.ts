@@ -4,9 +4,9 @@
 // a redeployed app gets the same address back, because new allocations take the lowest free address that is
 // nobody's hint first and reuse a hinted address only when the range has nothing else left (its hint is then
 // dropped). So hints never block allocation, and there are never more of them than addresses in the ranges.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-file.ts';
+import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 
 export const RESERVATIONS_FILE = 'reservations.json';
@@ -192,28 +192,7 @@ export class Ipam {
   /** Writes the file atomically (temp + fsync + rename + fsync of the directory); nothing when nothing changed. */
   async save(): Promise<void> {
     if (!this.dirty) return;
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true });
-    const tmp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`;
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(`${JSON.stringify(this.doc, null, 2)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, this.path);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await writeFileAtomic(this.path, `${JSON.stringify(this.doc, null, 2)}\n`);
     this.dirty = false;
   }
 

@@ -2,7 +2,7 @@ import type { AnyActorRef } from 'xstate';
 import type { EndpointEvent } from '../machines/endpoint.machine.ts';
 import type { NiEvent } from '../machines/network-instance.machine.ts';
 import type { LinkSeen } from '../machines/specs.ts';
-import type { SystemContext } from '../machines/system.machine.ts';
+import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
 import type { LinkEvent, LinkInfo } from './drivers/links.ts';
 
@@ -11,10 +11,6 @@ import type { LinkEvent, LinkInfo } from './drivers/links.ts';
 
 type Owner = { kind: 'ni'; name: string } | { kind: 'member'; key: string };
 
-interface RootSnapshotLike {
-  context: SystemContext;
-  children: Record<string, AnyActorRef | undefined>;
-}
 
 export function linkSeen(link: LinkInfo): LinkSeen {
   return { ifindex: link.ifindex, ifname: link.ifname, carrier: link.carrier, up: link.up, ...(link.master !== undefined && { master: link.master }) };
@@ -27,7 +23,7 @@ export class LinkRouter {
   /** events routed, by outcome: for tests and metrics */
   readonly counts = { routed: 0, unowned: 0 };
 
-  constructor(private readonly root: () => RootSnapshotLike) {}
+  constructor(private readonly root: () => SystemSnapshotLike) {}
 
   index(networks: readonly NetworkResolved[], endpoints: readonly EndpointSpec[], ports: readonly PortSpecResolved[]): void {
     const owners = new Map<string, Owner>();
@@ -40,10 +36,6 @@ export class LinkRouter {
     this.netnsUsers = netnsUsers;
     for (const p of ports) owners.set(p.ifname, { kind: 'member', key: `port:${p.name}` });
     this.owners = owners;
-  }
-
-  ownerOf(ifname: string): Owner | undefined {
-    return this.owners.get(ifname);
   }
 
   childOfNetwork(name: string): AnyActorRef | undefined {

@@ -1,20 +1,12 @@
 import type { Plan } from '../machines/system.machine.ts';
-import type { MemberSpec, NiSpec, PortSpec } from '../machines/specs.ts';
+import type { PortSpec } from '../machines/specs.ts';
 import type { ConfigDiff } from './config/config-diff.ts';
-import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
+import type { EndpointSpec, PortSpecResolved } from './config/config-resolve.ts';
 
 // A config diff becomes one plan for the system actor: only what changed is in it.
 
 export function portMember(p: PortSpecResolved): PortSpec {
   return { key: `port:${p.name}`, kind: 'port', ...p };
-}
-
-function niSpec(n: NetworkResolved): NiSpec {
-  return n;
-}
-
-function endpointMember(e: EndpointSpec): MemberSpec {
-  return e;
 }
 
 export function planFromDiff(diff: ConfigDiff, allEndpoints: readonly EndpointSpec[]): Plan {
@@ -31,13 +23,13 @@ export function planFromDiff(diff: ConfigDiff, allEndpoints: readonly EndpointSp
   for (const c of diff.networks.changed) {
     if (c.recreate) {
       plan.networks.delete.push(c.key);
-      plan.networks.create.push(niSpec(c.after));
+      plan.networks.create.push(c.after);
       rebuilt.add(c.key);
     } else {
-      plan.networks.update.push({ spec: niSpec(c.after), fields: c.fields });
+      plan.networks.update.push({ spec: c.after, fields: c.fields });
     }
   }
-  for (const n of diff.networks.added) plan.networks.create.push(niSpec(n));
+  for (const n of diff.networks.added) plan.networks.create.push(n);
 
   const handled = new Set<string>();
   for (const r of diff.endpoints.removed) {
@@ -48,20 +40,20 @@ export function planFromDiff(diff: ConfigDiff, allEndpoints: readonly EndpointSp
     handled.add(c.key);
     if (c.recreate || rebuilt.has(c.after.network)) {
       plan.members.delete.push(c.key);
-      plan.members.create.push(endpointMember(c.after));
+      plan.members.create.push(c.after);
     } else {
-      plan.members.update.push({ spec: endpointMember(c.after), fields: c.fields });
+      plan.members.update.push({ spec: c.after, fields: c.fields });
     }
   }
   for (const e of diff.endpoints.added) {
-    plan.members.create.push(endpointMember(e));
+    plan.members.create.push(e);
     handled.add(e.key);
   }
   // unchanged endpoints of a rebuilt NI are rebuilt with it
   for (const e of allEndpoints) {
     if (!handled.has(e.key) && rebuilt.has(e.network)) {
       plan.members.delete.push(e.key);
-      plan.members.create.push(endpointMember(e));
+      plan.members.create.push(e);
     }
   }
 

@@ -1,5 +1,6 @@
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-file.ts';
+import { join } from 'node:path';
 import { validateConfig } from './config/config-load.ts';
 import type { Config } from './config/config-schema.ts';
 import { ConfigError } from './errors.ts';
@@ -8,19 +9,6 @@ import { ConfigError } from './errors.ts';
 
 export const LAST_GOOD_CONFIG = 'config.json';
 
-/** temp file + fsync + rename: a crash leaves the old file or the new one, never half of one. */
-export async function writeFileAtomic(path: string, data: string, mode = 0o644): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
 
 export async function writeLastGoodConfig(stateDir: string, config: Config): Promise<void> {
   await writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG), `${JSON.stringify(config, null, 2)}\n`, 0o600);

@@ -1,7 +1,6 @@
-import type { AnyActorRef } from 'xstate';
 import type { EndpointContext } from '../machines/endpoint.machine.ts';
 import { memberBridgeNetwork } from '../machines/specs.ts';
-import type { SystemContext } from '../machines/system.machine.ts';
+import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { DhcpDns } from './drivers/dhcpdns.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
 import type { ActorState, EndpointStatus, NetworkStatus, PortStatus, Status } from './edgenet-types.ts';
@@ -10,17 +9,13 @@ import { isNiContext, reasonOf, topState, type ChildContext } from './transition
 
 // Status is derived from the actors' snapshots every time it is asked for: nothing is stored twice.
 
-interface RootSnapshotLike {
-  context: SystemContext;
-  children: Record<string, AnyActorRef | undefined>;
-}
 
 interface Child {
   state: ActorState;
   context: ChildContext;
 }
 
-function childrenOf(root: RootSnapshotLike): Child[] {
+function childrenOf(root: SystemSnapshotLike): Child[] {
   const out: Child[] = [];
   for (const ref of Object.values(root.children)) {
     const snap = ref?.getSnapshot() as { value?: unknown; context?: ChildContext } | undefined;
@@ -32,7 +27,7 @@ function childrenOf(root: RootSnapshotLike): Child[] {
 
 const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name);
 
-export function buildStatus(root: RootSnapshotLike, local: LocalServices, dhcpdns: DhcpDns, writes: WriteCounts): Status {
+export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcpdns: DhcpDns, writes: WriteCounts): Status {
   const networks: NetworkStatus[] = [];
   const endpoints: EndpointStatus[] = [];
   const ports: PortStatus[] = [];
@@ -94,7 +89,7 @@ export function buildStatus(root: RootSnapshotLike, local: LocalServices, dhcpdn
  * (a tap not yet created, an app netns not yet there, a port not present) — or on an NI that itself settled
  * without a bridge. Creations queued behind a deletion count as not settled.
  */
-export function isSettled(root: RootSnapshotLike): boolean {
+export function isSettled(root: SystemSnapshotLike): boolean {
   const ctx = root.context;
   if (Object.keys(ctx.queuedNetworks).length > 0 || Object.keys(ctx.queuedMembers).length > 0) return false;
   const children = childrenOf(root);

@@ -13,6 +13,7 @@ import { ConfigError, errorMessage } from '../errors.ts';
 import { createMetrics } from '../metrics.ts';
 import type { EdgenetMetrics } from '../metrics.ts';
 import type { ConfigIssue } from '../errors.ts';
+import { serialQueue } from '../serial-queue.ts';
 import { inEveTerms, logEveConversion, requestOptions, toAppliable } from '../eve/eve-load.ts';
 
 /** Largest config body accepted by PUT /v1/config. */
@@ -22,12 +23,8 @@ export const CONFIG_BODY_LIMIT = 1024 * 1024;
 export type ApplyFn = (config: unknown) => Promise<ApplyResult>;
 
 export function serializeApply(net: Pick<Edgenet, 'apply'>): ApplyFn {
-  let tail: Promise<unknown> = Promise.resolve();
-  return (config) => {
-    const run = tail.then(() => net.apply(config));
-    tail = run.catch(() => undefined);
-    return run;
-  };
+  const run = serialQueue();
+  return (config) => run(() => net.apply(config));
 }
 
 export interface ApiServerOptions {

@@ -1,14 +1,15 @@
 // DhcpDns on dnsmasq: one supervised `dnsmasq --keep-in-foreground` per local network instance.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { pino, type Logger } from 'pino';
 import { Subject, type Observable } from 'rxjs';
 import { ConfigError, KernelError, errorMessage, type ConfigIssue } from '../errors.ts';
 import type { DhcpDns, DhcpDnsEvent, DhcpDnsSpec, DhcpLease } from './dhcpdns.ts';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { WriteCounter } from './write-counter.ts';
 
 export interface DnsmasqBackoff {
@@ -268,25 +269,6 @@ function parseApplied(text: string): Applied | undefined {
   }
 }
 
-/** Writes a file atomically (temp + fsync + rename), world-readable: dnsmasq re-reads it after dropping root. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(text);
-    await fh.chmod(0o644);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -394,7 +376,7 @@ class DnsmasqDriver implements DhcpDns {
       if (proc) await this.stop(inst, proc);
       this.cancelRestart(inst);
       await this.writeHostFiles(paths, files);
-      await writeAtomic(paths.conf, files.conf);
+      await writeFileAtomic(paths.conf, files.conf);
       const pid = await this.start(inst, files.args);
       inst.applied = { pid, args: files.args, config: key, hosts, dhcpHosts };
       await this.persistApplied(inst);
@@ -449,10 +431,20 @@ class DnsmasqDriver implements DhcpDns {
       const proc = inst.proc;
       // dnsmasq keeps leases in memory and rewrites the file from there: edit the file only while it is stopped.
       if (proc) await this.stop(inst, proc);
-      await writeAtomic(paths.leases, withoutLease(await readFile(paths.leases, 'utf8'), m));
+      await writeFileAtomic(paths.leases, withoutLease(await readFile(paths.leases, 'utf8'), m));
       this.log.info({ ni, mac: m }, 'lease evicted');
       if (proc) {
-        const pid = await this.start(inst, proc.args);
+        let pid: number;
+        try {
+          pid = await this.start(inst, proc.args);
+        } catch (err) {
+          // it was stopped on purpose, but it did not come back: that is an exit like any other (reported, retried)
+          this.log.error({ ni, err: errorMessage(err) }, 'dnsmasq did not come back after a lease eviction');
+          inst.owesStarted = true;
+          this.events.next({ type: 'exited', ni, pid: proc.pid, code: null, signal: null });
+          this.scheduleRestart(inst, proc.args);
+          throw err;
+        }
         if (inst.applied) inst.applied = { ...inst.applied, pid };
         await this.persistApplied(inst);
         if (inst.owesStarted) this.emitStarted(inst, pid);
@@ -547,12 +539,12 @@ class DnsmasqDriver implements DhcpDns {
 
   private async writeHostFiles(paths: DnsmasqPaths, files: DnsmasqFiles): Promise<void> {
     await this.prepareDirs(paths);
-    await writeAtomic(paths.hosts, files.hosts);
-    await writeAtomic(paths.dhcpHosts, files.dhcpHosts);
+    await writeFileAtomic(paths.hosts, files.hosts);
+    await writeFileAtomic(paths.dhcpHosts, files.dhcpHosts);
   }
 
   private async persistApplied(inst: Instance): Promise<void> {
-    if (inst.applied) await writeAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`);
+    if (inst.applied) await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`);
   }
 
   /**

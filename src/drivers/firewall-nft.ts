@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { KernelError } from '../errors.ts';
 import { FIREWALL_FAMILY, FIREWALL_TABLE, canonicalJson, niChainNames, niOfChain } from './firewall.ts';
 import type { BaseChain, Firewall, NiRules, RulesetView } from './firewall.ts';
+import { serialQueue } from '../serial-queue.ts';
 import { WriteCounter } from './write-counter.ts';
 
 export interface NftFirewallOptions {
@@ -327,7 +328,7 @@ export class NftFirewall implements Firewall {
   /** per NI: the spec last applied and the kernel's digest of it right after, to skip unchanged, intact NIs */
   private readonly applied = new Map<string, { spec: string; digest: string }>();
   /** one operation at a time: a listing and the transaction built from it must not interleave with another */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = serialQueue();
 
   constructor(opts: NftFirewallOptions = {}) {
     this.exec = opts.exec ?? [];
@@ -387,11 +388,7 @@ export class NftFirewall implements Firewall {
     });
   }
 
-  private serial<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(op, op);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
+
 
   private nft(args: string[], input: string | undefined, signal?: AbortSignal): Promise<CommandResult> {
     return runCommand([...this.exec, 'nft', ...args], input, signal);

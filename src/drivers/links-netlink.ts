@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { defer, Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
+import { serialQueue } from '../serial-queue.ts';
 import { WriteCounter } from './write-counter.ts';
 import { netnsPath, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
 
@@ -144,7 +145,7 @@ export class NetlinkLinkDriver implements LinkDriver {
   /** last state seen per ifindex: fills DELLINK's master (released just before deletion) and drives resyncs */
   private readonly known = new Map<number, LinkInfo>();
   private closed = false;
-  private dumps: Promise<unknown> = Promise.resolve();
+  private readonly dumps = serialQueue();
 
   constructor(opts: NetlinkLinkDriverOptions = {}) {
     this.log = opts.logger ?? pino({ level: 'silent' });
@@ -321,9 +322,7 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   /** The kernel runs one dump at a time per netlink socket (a second one gets EBUSY): dumps take turns. */
   private dump<T>(operation: string, object: string, fn: (nl: RtNetlinkSocket) => Promise<T>): Promise<T> {
-    const run = this.dumps.then(() => this.request(operation, object, () => fn(this.dumpSocket())));
-    this.dumps = run.catch(() => undefined);
-    return run;
+    return this.dumps(() => this.request(operation, object, () => fn(this.dumpSocket())));
   }
 
   private dumpSocket(): RtNetlinkSocket {

@@ -1,5 +1,4 @@
 // EVE EdgeDevConfig (protobuf JSON) → edgenet config, with a finding for everything edgenet does not do as EVE would.
-import ipaddr from 'ipaddr.js';
 import type { ConfigInput } from '../config/config-schema.ts';
 import { ConfigError } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
@@ -22,10 +21,6 @@ export function isEveDocument(doc: unknown): boolean {
 
 // Labels EVE gives ports without the controller saying so (devmodel.proto, SystemAdapter.shared_labels).
 const PREDEFINED_LABELS = ['all', 'uplink', 'freeuplink'] as const;
-
-function isIpv4(s: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(s);
-}
 
 /** Only an entry that matches every IPv4 address and neither drops, limits nor maps ports: what a local NI allows anyway. */
 function isAllowAll(ace: EveAce): boolean {
