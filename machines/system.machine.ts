@@ -109,8 +109,9 @@ export const systemMachine = setup({
       on: {
         APPLY: {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const networks = structuredClone(context.networks);
-            const members = structuredClone(context.members);
+            // entries are replaced, never mutated: a shallow copy of each map is enough (no deep copy of 1000 entries)
+            const networks = { ...context.networks };
+            const members = { ...context.members };
             const queuedNetworks = { ...context.queuedNetworks };
             const queuedMembers = { ...context.queuedMembers };
             let gen = context.gen;
@@ -137,7 +138,7 @@ export const systemMachine = setup({
               // a re-creation still waiting for the old actor is cancelled too
               delete queuedMembers[key];
               if (!m || m.deleting) continue;
-              m.deleting = true;
+              members[key] = { ...m, deleting: true };
               enqueue.sendTo(m.id, { type: 'DELETE' } satisfies EndpointEvent);
             }
             // 2. NIs that go: now, or when their last app member is gone
@@ -145,11 +146,9 @@ export const systemMachine = setup({
               const ni = networks[name];
               delete queuedNetworks[name];
               if (!ni || ni.deleteRequested) continue;
-              ni.deleteRequested = true;
-              if (appMembersOf(members, name).length === 0) {
-                ni.deleting = true;
-                enqueue.sendTo(ni.id, { type: 'DELETE' } satisfies NiEvent);
-              }
+              const going = appMembersOf(members, name).length === 0;
+              networks[name] = { ...ni, deleteRequested: true, deleting: going };
+              if (going) enqueue.sendTo(ni.id, { type: 'DELETE' } satisfies NiEvent);
             }
             // 3. NIs that change in place
             for (const { spec, fields } of plan.networks.update) {
@@ -157,7 +156,7 @@ export const systemMachine = setup({
               // a re-creation still waiting for the old actor takes the update into its spec
               if (queuedNetworks[spec.name]) queuedNetworks[spec.name] = spec;
               if (!ni || ni.deleteRequested) continue;
-              ni.port = spec.port;
+              networks[spec.name] = { ...ni, port: spec.port };
               enqueue.sendTo(ni.id, { type: 'UPDATE', spec, fields } satisfies NiEvent);
               const portState = spec.port ? context.portStates[spec.port] : undefined;
               if (spec.port && portState) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: spec.port, ...portState } satisfies NiEvent);

@@ -3,7 +3,7 @@ import { asyncScheduler, concat, defer, exhaustMap, groupBy, map, mergeMap, of, 
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
 import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
-import { systemMachine, type Plan } from '../machines/system.machine.ts';
+import { systemMachine, type Plan, type SystemContext } from '../machines/system.machine.ts';
 import { endpointActors, niActors } from './actors.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
@@ -157,7 +157,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     ),
   );
 
-  const waitSettled = (rt: Runtime): Promise<boolean> =>
+  /** Resolves when the actors of `only` (child ids; all when absent) have settled; false on timeout. */
+  const waitSettled = (rt: Runtime, only?: ReadonlySet<string>): Promise<boolean> =>
     new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       let sub: Subscription | undefined;
@@ -173,7 +174,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
         checking = true;
         setImmediate(() => {
           checking = false;
-          if (isSettled(rt.root.getSnapshot())) finish(true);
+          if (isSettled(rt.root.getSnapshot(), only)) finish(true);
         });
       };
       timer = setTimeout(() => finish(false), settleTimeoutMs);
@@ -198,7 +199,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     if (planSize(plan) > 0) {
       rt.root.send({ type: 'APPLY', plan });
-      const settled = await waitSettled(rt);
+      // only the actors this push concerns are watched: a push costs what it changes, not what the config holds
+      const settled = await waitSettled(rt, affectedIds(rt.root.getSnapshot().context, plan));
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
     }
     if (!swept) {
@@ -278,6 +280,20 @@ async function portAddressIssues(drivers: Drivers, config: Config) {
     const ifindex = ifindexes.get(ifname);
     return addrs.filter((a) => a.ifindex === ifindex).map((a) => ({ address: a.address, prefixlen: a.prefixlen }));
   });
+}
+
+/** Child ids of the actors a plan moves (as the system actor has just recorded them). */
+function affectedIds(ctx: SystemContext, plan: Plan): Set<string> {
+  const ids = new Set<string>();
+  const ni = (name: string): void => void (ctx.networks[name] && ids.add(ctx.networks[name].id));
+  const member = (key: string): void => void (ctx.members[key] && ids.add(ctx.members[key].id));
+  for (const spec of plan.networks.create) ni(spec.name);
+  for (const { spec } of plan.networks.update) ni(spec.name);
+  plan.networks.delete.forEach(ni);
+  for (const spec of plan.members.create) member(spec.key);
+  for (const { spec } of plan.members.update) member(spec.key);
+  plan.members.delete.forEach(member);
+  return ids;
 }
 
 /** `apps[i].interfaces[j]` of an endpoint key, for error messages. */

@@ -85,17 +85,23 @@ export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcp
 }
 
 /**
- * Every actor has settled: ready, degraded, or pending on something only the outside world can bring
- * (a tap not yet created, an app netns not yet there, a port not present) — or on an NI that itself settled
- * without a bridge. Creations queued behind a deletion count as not settled.
+ * Every actor (or every one of `only`, child ids) has settled: ready, degraded, or pending on something only the
+ * outside world can bring (a tap not yet created, an app netns not yet there, a port not present) — or on an NI that
+ * itself settled without a bridge. Creations queued behind a deletion count as not settled.
  */
-export function isSettled(root: SystemSnapshotLike): boolean {
+export function isSettled(root: SystemSnapshotLike, only?: ReadonlySet<string>): boolean {
   const ctx = root.context;
   if (Object.keys(ctx.queuedNetworks).length > 0 || Object.keys(ctx.queuedMembers).length > 0) return false;
-  const children = childrenOf(root);
-  const niState = new Map<string, ActorState>();
-  for (const c of children) if (isNiContext(c.context)) niState.set(c.context.spec.name, c.state);
-  for (const { state, context } of children) {
+  const stateOf = (id: string | undefined): ActorState | undefined => {
+    const snap = id ? (root.children[id]?.getSnapshot() as { value?: unknown } | undefined) : undefined;
+    return topState(snap?.value);
+  };
+  for (const [id, ref] of Object.entries(root.children)) {
+    if (only && !only.has(id)) continue;
+    const snap = ref?.getSnapshot() as { value?: unknown; context?: ChildContext } | undefined;
+    const state = topState(snap?.value);
+    const context = snap?.context;
+    if (!state || !context) continue;
     if (state === 'ready' || state === 'degraded' || state === 'deleted') continue;
     if (state !== 'pending' || isNiContext(context)) return false;
     const member = context as EndpointContext;
@@ -103,7 +109,7 @@ export function isSettled(root: SystemSnapshotLike): boolean {
     if (member.present === undefined) return false;
     const ni = memberBridgeNetwork(member.spec);
     // waiting for an NI that is still being built is not settled; one that failed to build is
-    if (ni !== undefined && niState.get(ni) !== 'degraded') return false;
+    if (ni !== undefined && stateOf(ctx.networks[ni]?.id) !== 'degraded') return false;
   }
   return true;
 }
