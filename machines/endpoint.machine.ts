@@ -63,6 +63,9 @@ export interface PortStateNotification {
   carrier: boolean;
 }
 
+/** Attempts at detaching before giving up (what is left is removed by the sweep at the next start). */
+export const DETACH_TRIES = 3;
+
 /** Errors that mean "the outside world has not brought it yet": wait in `pending`, don't retry. */
 export function isMissingError(err: unknown): boolean {
   const errno = typeof err === 'object' && err !== null && 'errno' in err ? (err as { errno: unknown }).errno : undefined;
@@ -103,6 +106,7 @@ export const endpointMachine = setup({
     healthy: ({ context }) => context.problem === undefined && (context.spec.kind !== 'port' || context.carrier),
     failed: ({ context }) => context.problem !== undefined,
     probeFailed: ({ context }) => context.probeFailed === true,
+    mayRetryDelete: ({ context }) => context.retries < DETACH_TRIES - 1,
     ownLinkDetached: ({ context, event }) =>
       event.type === 'LINK_NEW' &&
       memberBridgeNetwork(context.spec) !== undefined &&
@@ -145,6 +149,10 @@ export const endpointMachine = setup({
       reason: context.spec.kind === 'veth' ? `netns ${String(context.spec.netns)} removed` : context.reason,
     })),
     netnsBack: assign({ present: true }),
+    detachFailed: assign(({ context, event }) => {
+      const error = (event as { error?: unknown }).error;
+      return { retries: context.retries + 1, reason: `detach failed: ${error instanceof Error ? error.message : String(error)}` };
+    }),
     markDetached: assign(({ context }) => {
       const problem = `${describe(context.spec)} detached from ${context.bridge?.name ?? 'its bridge'} behind edgenet's back`;
       return { problem, reason: problem, retries: 0 };
@@ -289,15 +297,22 @@ export const endpointMachine = setup({
       },
     },
     deleting: {
-      entry: assign({ reason: 'removed from config' }),
-      invoke: {
-        src: 'detach',
-        input: ({ context }) => context.spec,
-        onDone: 'deleted',
-        onError: {
-          target: 'deleted',
-          actions: assign(({ event }) => ({ reason: `detach failed: ${event.error instanceof Error ? event.error.message : String(event.error)}` })),
+      entry: assign({ reason: 'removed from config', retries: 0 }),
+      initial: 'working',
+      states: {
+        working: {
+          invoke: {
+            src: 'detach',
+            input: ({ context }) => context.spec,
+            onDone: '#endpoint.deleted',
+            onError: [
+              // a few tries with backoff; then give up (the sweep at the next start removes what is left)
+              { guard: 'mayRetryDelete', target: 'waiting', actions: 'detachFailed' },
+              { target: '#endpoint.deleted', actions: 'detachFailed' },
+            ],
+          },
         },
+        waiting: { after: { retryDelay: 'working' } },
       },
       on: { DELETE: {} },
     },

@@ -42,6 +42,9 @@ export type NiNotification =
   | { type: 'NI_DOWN'; id: string; name: string }
   | { type: 'CHILD_DELETED'; id: string };
 
+/** Attempts at deleting before giving up (kernel objects left are removed by the sweep at the next start). */
+export const DELETE_TRIES = 3;
+
 function portProblem(spec: NiSpec, port: { present: boolean; carrier: boolean } | undefined): string | undefined {
   if (!spec.port) return undefined;
   const name = `port ${spec.port}${spec.portIfname ? ` (${spec.portIfname})` : ''}`;
@@ -71,6 +74,7 @@ export const networkInstanceMachine = setup({
     hasProblems: ({ context }) => hasProblems(context.problems),
     noProblems: ({ context }) => !hasProblems(context.problems),
     failed: ({ context }) => context.problems.error !== undefined,
+    mayRetryDelete: ({ context }) => context.retries < DELETE_TRIES - 1,
   },
   delays: {
     retryDelay: ({ context }) => backoffMs(context.retries),
@@ -105,6 +109,10 @@ export const networkInstanceMachine = setup({
             ? event.detail
             : 'unknown problem';
       return { problems: { ...context.problems, error }, reason: error, retries: 0 };
+    }),
+    deleteFailed: assign(({ context, event }) => {
+      const error = (event as { error?: unknown }).error;
+      return { retries: context.retries + 1, reason: `delete failed: ${error instanceof Error ? error.message : String(error)}` };
     }),
     takeUpdate: assign(({ context, event }) => {
       if (event.type !== 'UPDATE') return {};
@@ -184,17 +192,22 @@ export const networkInstanceMachine = setup({
       },
     },
     deleting: {
-      entry: ['notifyDown', assign({ reason: 'removed from config' })],
-      invoke: {
-        src: 'deleteNi',
-        input: ({ context }) => context.spec,
-        onDone: 'deleted',
-        onError: {
-          target: 'deleted',
-          actions: assign(({ event }) => ({
-            reason: `delete failed: ${event.error instanceof Error ? event.error.message : String(event.error)}`,
-          })),
+      entry: ['notifyDown', assign({ reason: 'removed from config', retries: 0 })],
+      initial: 'working',
+      states: {
+        working: {
+          invoke: {
+            src: 'deleteNi',
+            input: ({ context }) => context.spec,
+            onDone: '#networkInstance.deleted',
+            onError: [
+              // a few tries with backoff; then give up (the sweep at the next start removes what is left)
+              { guard: 'mayRetryDelete', target: 'waiting', actions: 'deleteFailed' },
+              { target: '#networkInstance.deleted', actions: 'deleteFailed' },
+            ],
+          },
         },
+        waiting: { after: { retryDelay: 'working' } },
       },
     },
     deleted: {

@@ -127,6 +127,11 @@ export class LocalServices {
   async removeEndpoint(ep: EndpointSpec): Promise<void> {
     // re-created (e.g. moved to another netns): the new actor serves the reservation planned for it
     if (this.desiredEndpoints.has(ep.key)) return;
+    // its NI goes too: no reload or lease eviction of a dnsmasq about to be removed
+    if (!this.desiredNis.has(ep.network)) {
+      this.members.get(ep.network)?.delete(ep.key);
+      return;
+    }
     const byKey = this.members.get(ep.network);
     const had = byKey?.get(ep.key);
     byKey?.delete(ep.key);

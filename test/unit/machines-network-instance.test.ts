@@ -194,6 +194,26 @@ describe('network instance machine', () => {
     expect(sentOf('CHILD_DELETED')).toEqual([{ type: 'CHILD_DELETED', id: 'ni:test#1' }]);
   });
 
+  it('a failed delete is tried again with backoff, then the NI is deleted', async () => {
+    const { fakes, actor, kernel } = start({ spec: lan });
+    await waitFor(actor, (s) => s.matches('ready'));
+    fakes.deleteNi.failOnce(new Error('EBUSY'));
+    actor.send({ type: 'DELETE' });
+    await waitFor(actor, (s) => s.status === 'done', { timeout: 2000 });
+    expect(fakes.deleteNi.calls).toHaveLength(2);
+    expect(kernel.bridges.has('enlan')).toBe(false);
+  });
+
+  it('a delete that keeps failing gives up after a few tries and reports why', async () => {
+    const { fakes, actor } = start({ spec: lan });
+    await waitFor(actor, (s) => s.matches('ready'));
+    for (let i = 0; i < 5; i++) fakes.deleteNi.failOnce(new Error('EPERM'));
+    actor.send({ type: 'DELETE' });
+    await waitFor(actor, (s) => s.status === 'done', { timeout: 3000 });
+    expect(fakes.deleteNi.calls).toHaveLength(3);
+    expect(actor.getSnapshot().context.reason).toContain('delete failed: EPERM');
+  });
+
   it('DELETE while creating aborts the create, deletes, and never reports the NI up', async () => {
     const kernel = new FakeKernel();
     const fakes = niFakes(kernel);
