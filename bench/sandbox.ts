@@ -2,33 +2,14 @@
 // kills the processes inside those namespaces (all started by this bench: daemons, their dnsmasqs, baseline
 // dnsmasqs, the kernel hands), deletes the namespaces and the dirs. It runs on normal exit, on failure, and on
 // SIGINT/SIGTERM/SIGHUP. Nothing here touches the root namespace.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
+import { must, run } from '../test/helpers/command.ts';
 
-/** Runs a command; never throws for a non-zero exit. */
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ stdout: String(stdout), stderr: String(stderr), code });
-    });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
-}
-
-export async function must(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
-  return r.stdout;
-}
+export { must, run, type RunResult } from '../test/helpers/command.ts';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

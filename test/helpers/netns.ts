@@ -1,31 +1,10 @@
 // Network namespaces for kernel tests: unique names, real commands, removal even on failure.
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { must, run, type RunOptions, type RunResult } from './command.ts';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'vitest';
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
-/** Runs a command; never throws for a non-zero exit (returns the code). */
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ stdout: String(stdout), stderr: String(stderr), code });
-    });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
-}
-
-/** Runs a command and throws with its stderr when it fails. */
-export async function must(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
-}
+export { must, run, type RunResult } from './command.ts';
 
 function probeKernel(): { ok: boolean; why?: string } {
   if (process.getuid?.() !== 0) return { ok: false, why: 'not root' };
@@ -78,11 +57,11 @@ export class Netns {
     return `/run/netns/${this.name}`;
   }
 
-  exec(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  exec(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     return run('ip', ['netns', 'exec', this.name, cmd, ...args], opts);
   }
 
-  async must(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
+  async must(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
     return must('ip', ['netns', 'exec', this.name, cmd, ...args], opts);
   }
 
@@ -155,4 +134,16 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * The device's uplink, as most kernel tests build it: `eth1` in the device (192.168.77.1/24) is a veth whose far
+ * end `eth0` is a host outside (192.168.77.2/24) with no route back to the device's NIs.
+ */
+export async function addUplink(dev: Netns, outside: Netns): Promise<void> {
+  await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
+  await dev.ip('addr', 'add', '192.168.77.1/24', 'dev', 'eth1');
+  await dev.ip('link', 'set', 'eth1', 'up');
+  await outside.ip('addr', 'add', '192.168.77.2/24', 'dev', 'eth0');
+  await outside.ip('link', 'set', 'eth0', 'up');
 }

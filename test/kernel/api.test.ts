@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Status } from '../../src/edgenet-types.ts';
 import { TestDaemon } from '../helpers/daemon.ts';
-import { describeKernel, eventually, NetnsPool, run, type Netns } from '../helpers/netns.ts';
+import { addUplink, describeKernel, eventually, NetnsPool, run, type Netns } from '../helpers/netns.ts';
 import { parsePrometheusText, type Exposition } from '../helpers/prometheus-text.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -85,11 +85,7 @@ ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\
     outside = await pool.add('out');
     web = await pool.add('web');
     db = await pool.add('db');
-    await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
-    await dev.ip('addr', 'add', '192.168.77.1/24', 'dev', 'eth1');
-    await dev.ip('link', 'set', 'eth1', 'up');
-    await outside.ip('addr', 'add', '192.168.77.2/24', 'dev', 'eth0');
-    await outside.ip('link', 'set', 'eth0', 'up');
+    await addUplink(dev, outside);
     daemon = await TestDaemon.start(dev, config());
   });
 

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Status } from '../../src/edgenet-types.ts';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { describeKernel, eventually, NetnsPool, run, type Netns, type RunResult } from '../helpers/netns.ts';
+import { addUplink, describeKernel, eventually, NetnsPool, run, type Netns, type RunResult } from '../helpers/netns.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 
@@ -58,11 +58,7 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
     db = await pool.add('db');
     lone = await pool.add('lone');
     cam = await pool.add('cam');
-    await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
-    await dev.ip('addr', 'add', '192.168.77.1/24', 'dev', 'eth1');
-    await dev.ip('link', 'set', 'eth1', 'up');
-    await outside.ip('addr', 'add', '192.168.77.2/24', 'dev', 'eth0');
-    await outside.ip('link', 'set', 'eth0', 'up');
+    await addUplink(dev, outside);
   });
 
   afterEach(async (ctx) => {

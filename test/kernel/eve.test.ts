@@ -6,7 +6,7 @@ import { convertEveConfig } from '../../src/eve/eve-convert.ts';
 import type { EveApplyExtras } from '../../src/eve/eve-types.ts';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
 
 const LAN = 'a1b2c3d4-0001-4000-8000-00000000000a';
 const LAB = 'a1b2c3d4-0003-4000-8000-00000000000c';
@@ -59,11 +59,7 @@ describeKernel('EVE EdgeDevConfig (kernel)', () => {
     dev = await pool.add('dev');
     vm = await pool.add('vm');
     outside = await pool.add('out');
-    await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
-    await dev.ip('addr', 'add', '192.168.77.1/24', 'dev', 'eth1');
-    await dev.ip('link', 'set', 'eth1', 'up');
-    await outside.ip('addr', 'add', '192.168.77.2/24', 'dev', 'eth0');
-    await outside.ip('link', 'set', 'eth0', 'up');
+    await addUplink(dev, outside);
   });
 
   afterEach(async (ctx) => {

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Status, Transition } from '../../src/edgenet-types.ts';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
 
 describeKernel('events move one actor (kernel)', () => {
   let pool: NetnsPool;
@@ -32,11 +32,7 @@ ${withExtra ? `  - { name: extra, interfaces: [{ network: iso, netns: ${extra.pa
     vm = await pool.add('vm');
     lone = await pool.add('lone');
     extra = await pool.add('extra');
-    await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
-    await dev.ip('addr', 'add', '192.168.77.1/24', 'dev', 'eth1');
-    await dev.ip('link', 'set', 'eth1', 'up');
-    await outside.ip('addr', 'add', '192.168.77.2/24', 'dev', 'eth0');
-    await outside.ip('link', 'set', 'eth0', 'up');
+    await addUplink(dev, outside);
     await makeTap();
     daemon = await TestDaemon.start(dev, config());
     events = [];

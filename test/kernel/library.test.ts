@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { ActorState, ApplyResult, Transition } from '../../src/index.ts';
-import { describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const AGENT = join(REPO, 'test/kernel/fixtures/embed-agent.ts');
@@ -138,11 +138,7 @@ describeKernel('library embedded in an agent process (kernel)', () => {
     outside = await pool.add('out');
     web = await pool.add('web');
     // the port: a veth whose far end is a host outside the device, so the test can pull its "cable"
-    await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
-    await dev.ip('addr', 'add', '192.168.77.1/24', 'dev', 'eth1');
-    await dev.ip('link', 'set', 'eth1', 'up');
-    await outside.ip('addr', 'add', '192.168.77.2/24', 'dev', 'eth0');
-    await outside.ip('link', 'set', 'eth0', 'up');
+    await addUplink(dev, outside);
     dir = await mkdtemp(join(tmpdir(), 'edgenet-lib-'));
     // dnsmasq drops root and re-reads its hosts files from the state dir: the path must be searchable
     await chmod(dir, 0o755);

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup } from '../helpers/dhcp.ts';
-import { describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
 
 describeKernel('local network instance (kernel)', () => {
   let pool: NetnsPool;
@@ -38,11 +38,7 @@ ${apps.web()}${parts.db === false ? '' : apps.db()}${parts.iso === false ? '' : 
     lone = await pool.add('lone');
     outside = await pool.add('out');
     // the uplink: the device is 192.168.77.1 on eth1; the outside host has no route back to the NIs' subnets
-    await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
-    await dev.ip('addr', 'add', '192.168.77.1/24', 'dev', 'eth1');
-    await dev.ip('link', 'set', 'eth1', 'up');
-    await outside.ip('addr', 'add', '192.168.77.2/24', 'dev', 'eth0');
-    await outside.ip('link', 'set', 'eth0', 'up');
+    await addUplink(dev, outside);
     // an upstream resolver on the outside host, which the NI's dnsmasq forwards to
     resolver = spawn('ip', ['netns', 'exec', outside.name, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces',
       '--listen-address=192.168.77.2', '--address=/ext.example/198.51.100.7', '--pid-file=', '--user=root'], { stdio: 'ignore' });
