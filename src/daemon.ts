@@ -15,6 +15,7 @@ import type { ApiServer } from './api/server.ts';
 import { socketPathFor } from './api/client.ts';
 import { startInspector } from './inspector.ts';
 import { inEveTerms, loadDocumentFile, logEveConversion } from './eve/eve-load.ts';
+import { EveRecord } from './eve/eve-record.ts';
 import type { AppliableDocument, ConfigFormat } from './eve/eve-load.ts';
 import type { InspectorServer } from './inspector.ts';
 import { createMetrics } from './metrics.ts';
@@ -154,6 +155,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   // timed per apply, not including the wait behind an earlier push
   const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown) => net.apply(config)) });
 
+  const eveRecord = new EveRecord();
   const source = configPath ?? lastGoodPath;
   const applyFile = async (why: string): Promise<boolean> => {
     try {
@@ -163,6 +165,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       const result = await apply(doc.config).catch((err: unknown) => {
         throw inEveTerms(err, doc);
       });
+      eveRecord.applied(doc.eve);
       log.info({ file: source, created: result.created, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged }, `config applied (${why})`);
       return true;
     } catch (err) {
@@ -201,7 +204,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       return code;
     }
 
-    server = await startApiServer({ net, socketPath, logger: log, apply, metrics, teardown });
+    server = await startApiServer({ net, socketPath, logger: log, apply, metrics, teardown, eveRecord });
     log.info({ socket: socketPath }, 'API listening');
 
     if (configPath !== undefined) {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
 import type { ConfigInput } from './config/config-schema.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
+import type { EveFinding, EveNames } from './eve/eve-types.ts';
 
 /** Top-level states every NI and endpoint actor goes through. */
 export type ActorState = 'pending' | 'creating' | 'ready' | 'degraded' | 'deleting' | 'deleted';
@@ -54,6 +55,11 @@ export interface Status {
   ports: PortStatus[];
   /** kernel writes by kind since start */
   writes: WriteCounts;
+  /**
+   * Daemon only (GET /v1/status), when the running config came from an EVE EdgeDevConfig: the conversion's
+   * findings (NIs refused and why, fields ignored) and the names it mapped (uuid/displayname → edgenet name, taps).
+   */
+  eve?: { findings: EveFinding[]; names: EveNames };
 }
 
 export interface Transition {

@@ -15,6 +15,7 @@ import type { EdgenetMetrics } from '../metrics.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { serialQueue } from '../serial-queue.ts';
 import { inEveTerms, logEveConversion, requestOptions, toAppliable } from '../eve/eve-load.ts';
+import { EveRecord } from '../eve/eve-record.ts';
 
 /** Largest config body accepted by PUT /v1/config. */
 export const CONFIG_BODY_LIMIT = 1024 * 1024;
@@ -41,6 +42,8 @@ export interface ApiServerOptions {
   metrics?: EdgenetMetrics;
   /** POST /v1/teardown: remove every object edgenet owns (the daemon stops afterwards); absent: 501 */
   teardown?: () => Promise<void>;
+  /** the EVE origin of the running config (shared with the daemon's file applier), shown by GET /v1/status */
+  eveRecord?: EveRecord;
 }
 
 export interface ApiServer {
@@ -126,6 +129,7 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
     return sendError(reply, 500, errorMessage(err));
   });
 
+  const eveRecord = opts.eveRecord ?? new EveRecord();
   app.put('/v1/config', async (req: FastifyRequest, reply) => {
     const text = typeof req.body === 'string' ? req.body : '';
     // An EVE EdgeDevConfig (?format=eve, or detected) is converted first; its findings come back with the result.
@@ -134,11 +138,16 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
     const result = await apply(doc.config).catch((err: unknown) => {
       throw inEveTerms(err, doc);
     });
+    eveRecord.applied(doc.eve);
     log?.info({ created: result.created, updated: result.updated, deleted: result.deleted }, 'config applied via API');
     return reply.code(200).send(doc.eve ? { ...result, findings: doc.eve.findings, eve: doc.eve.names } : result);
   });
 
-  app.get('/v1/status', async () => opts.net.status());
+  app.get('/v1/status', async () => {
+    const status = opts.net.status();
+    const eve = eveRecord.current;
+    return eve ? { ...status, eve: { findings: eve.findings, names: eve.eve } } : status;
+  });
 
   app.post('/v1/teardown', async (_req, reply) => {
     if (!opts.teardown) return sendError(reply, 501, 'teardown is not served here');

@@ -90,7 +90,11 @@ describeKernel('EVE EdgeDevConfig (kernel)', () => {
     expect(answer.findings).toContainEqual(expect.objectContaining({ path: 'networkInstances[1].staticRoutes', subject: 'network lab' }));
     const ifname = tap?.ifname ?? '';
     expect(ifname).toMatch(/^nbu[0-9a-f]{8}x0$/);
-    const pending = (await daemon.status()).endpoints.find((e) => e.app === 'web-hmi');
+    // status shows where the running config came from: the findings and the names the document mapped to
+    const withEve = await daemon.status();
+    expect(withEve.eve?.findings).toContainEqual(expect.objectContaining({ path: 'networkInstances[1].staticRoutes', subject: 'network lab' }));
+    expect(withEve.eve?.names.taps[0]?.ifname).toBe(tap?.ifname);
+    const pending = withEve.endpoints.find((e) => e.app === 'web-hmi');
     expect(pending).toMatchObject({ network: 'plant-lan', kind: 'tap', ifname, state: 'pending' });
 
     // the hypervisor's tap, played by a veth whose far end is the VM's NIC (with the adapter's MAC)
