@@ -1,6 +1,6 @@
 import { enqueueActions, setup, type AnyActorRef } from 'xstate';
-import { endpointMachine, type EndpointEvent } from './endpoint.machine.ts';
-import { networkInstanceMachine, type NiEvent } from './network-instance.machine.ts';
+import { endpointMachine, type EndpointEvent, type EndpointInput } from './endpoint.machine.ts';
+import { networkInstanceMachine, type NiEvent, type NiInput } from './network-instance.machine.ts';
 import { memberBridgeNetwork, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
 
 // The root actor: spawns one child per NI and per member (endpoint or port), forwards the few events that cross
@@ -117,10 +117,13 @@ export const systemMachine = setup({
             let gen = context.gen;
             const { plan } = event;
 
+            // children are spawned together in the final assign: one copy of the children map per APPLY, not per child
+            const newNis: { id: string; input: NiInput }[] = [];
+            const newMembers: { id: string; input: EndpointInput }[] = [];
             const spawnNi = (spec: NiSpec): void => {
               const id = niChildId(spec.name, ++gen);
               const port = spec.port ? context.portStates[spec.port] : undefined;
-              enqueue.spawnChild('networkInstance', { id, input: { spec, port } });
+              newNis.push({ id, input: { spec, port } });
               networks[spec.name] = { id, port: spec.port, deleting: false, deleteRequested: false };
             };
             const spawnMember = (spec: MemberSpec): void => {
@@ -128,7 +131,7 @@ export const systemMachine = setup({
               const ni = memberBridgeNetwork(spec);
               const owner = ni ? networks[ni] : undefined;
               const bridge = owner && !owner.deleteRequested ? owner.bridge : undefined;
-              enqueue.spawnChild('endpoint', { id, input: { spec, bridge } });
+              newMembers.push({ id, input: { spec, bridge } });
               members[spec.key] = memberEntry(id, spec);
             };
 
@@ -183,7 +186,11 @@ export const systemMachine = setup({
               if (members[spec.key]) queuedMembers[spec.key] = spec;
               else spawnMember(spec);
             }
-            enqueue.assign({ gen, networks, members, queuedNetworks, queuedMembers });
+            enqueue.assign(({ spawn }) => {
+              for (const { id, input } of newNis) spawn('networkInstance', { id, input });
+              for (const { id, input } of newMembers) spawn('endpoint', { id, input });
+              return { gen, networks, members, queuedNetworks, queuedMembers };
+            });
           }),
         },
         NI_UP: {
