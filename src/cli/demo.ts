@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { createApiClient, socketPathFor } from '../api/client.ts';
+import { nslookupArgs, parseLease, parseLookup, udhcpcArgs, UDHCPC_SCRIPT, type Lease } from './app-view.ts';
 import type { ApiClient } from '../api/client.ts';
 import type { ConfigInput } from '../config/config-schema.ts';
 import type { ApplyResult, Transition } from '../edgenet-types.ts';
@@ -233,47 +234,18 @@ async function ping(ns: string, target: string, tool: PingTool, opts: { count?: 
   return { ok: r.code === 0 && Number(counts[2]) > 0, text };
 }
 
-// udhcpc runs this on each state: "bound"/"renew" configure the address and default route, and print what was got.
-const UDHCPC_SCRIPT = `#!/bin/sh
-case "$1" in
-  deconfig) ip -4 addr flush dev "$interface" ;;
-  bound|renew)
-    ip -4 addr flush dev "$interface"
-    ip addr add "$ip/$mask" dev "$interface"
-    [ -n "$router" ] && ip route replace default via "$router" dev "$interface"
-    echo "LEASE ip=$ip mask=$mask router=$router dns=$dns"
-    ;;
-esac
-`;
-
-interface Lease {
-  ip: string;
-  mask: string;
-  router: string;
-  dns: string;
-}
-
 /** A DHCP lease as the app sees it (`busybox udhcpc` in its namespace), configured on its eth0; undefined without one. */
 async function dhcpLease(ns: string, script: string): Promise<{ lease?: Lease; error: string }> {
-  const r = await run('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', script], 20_000);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('LEASE '));
-  if (!line) return { error: (r.stderr.trim() || r.stdout.trim()).split('\n').pop() || `udhcpc exit ${r.code}` };
-  const kv = Object.fromEntries(
-    line
-      .slice('LEASE '.length)
-      .split(' ')
-      .map((p) => p.split('=') as [string, string]),
-  );
-  return { lease: { ip: kv.ip ?? '', mask: kv.mask ?? '', router: kv.router ?? '', dns: kv.dns ?? '' }, error: '' };
+  const r = await run('ip', ['netns', 'exec', ns, 'busybox', ...udhcpcArgs('eth0', script)], 20_000);
+  const lease = parseLease(r.stdout);
+  if (!lease) return { error: (r.stderr.trim() || r.stdout.trim()).split('\n').pop() || `udhcpc exit ${r.code}` };
+  return { lease, error: '' };
 }
 
 /** The A record `busybox nslookup` finds for `name` at `server`, from inside `ns`; undefined when it does not resolve. */
 async function lookup(ns: string, name: string, server: string): Promise<string | undefined> {
-  // busybox exits non-zero when either the A or the AAAA query fails: read the answer, not the exit code
-  const r = await run('ip', ['netns', 'exec', ns, 'busybox', 'nslookup', '-type=a', name, server], 10_000);
-  // the answer section follows the "Name:" line; the server's own address comes first
-  const after = r.stdout.split(/Name:\s*\S+/)[1] ?? '';
-  return /Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)/.exec(after)?.[1];
+  const r = await run('ip', ['netns', 'exec', ns, 'busybox', ...nslookupArgs(name, server)], 10_000);
+  return parseLookup(r.stdout);
 }
 
 function tail(file: string, lines: number): string {

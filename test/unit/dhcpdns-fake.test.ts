@@ -1,20 +1,15 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { DhcpDnsSpec } from '../../src/drivers/dhcpdns.ts';
+import { lanSpec } from '../fixtures/dhcpdns-spec.ts';
 import { createFakeDhcpDns } from '../../src/drivers/dhcpdns-fake.ts';
 import { ConfigError } from '../../src/errors.ts';
 
-const spec: DhcpDnsSpec = {
-  ni: 'lan',
-  bridge: 'enbr-lan',
-  subnet: '10.50.0.0',
-  gateway: '10.50.0.1',
-  prefixlen: 24,
-  range: { start: '10.50.0.100', end: '10.50.0.199' },
+const spec: DhcpDnsSpec = lanSpec({
   forwarders: ['1.1.1.1'],
   staticHosts: [{ name: 'printer', ip: '10.50.0.250' }],
   reservations: [{ name: 'web', mac: '02:aa:00:00:00:01', ip: '10.50.0.10' }],
-};
+});
 
 describe('FakeDhcpDns', () => {
   it('converges like the real driver: same spec = nothing, hosts = reload, conf = restart', async () => {

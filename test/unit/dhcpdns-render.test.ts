@@ -1,23 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { DhcpDnsSpec } from '../../src/drivers/dhcpdns.ts';
+import { lanSpec } from '../fixtures/dhcpdns-spec.ts';
 import { dnsmasqPaths, parseLeases, renderDnsmasqFiles, withoutLease } from '../../src/drivers/dhcpdns-dnsmasq.ts';
 import { ConfigError } from '../../src/errors.ts';
 
-const spec: DhcpDnsSpec = {
-  ni: 'lan',
-  bridge: 'enbr-lan',
-  subnet: '10.50.0.0',
-  gateway: '10.50.0.1',
-  prefixlen: 24,
-  range: { start: '10.50.0.100', end: '10.50.0.199' },
+const spec: DhcpDnsSpec = lanSpec({
   mtu: 1400,
   forwarders: ['1.1.1.1', '9.9.9.9#5353'],
   staticHosts: [{ name: 'printer', ip: '10.50.0.250' }],
   reservations: [
-    { name: 'web', mac: '02:AA:00:00:00:01', ip: '10.50.0.10' },
-    { name: 'db', mac: '02:aa:00:00:00:02', ip: '10.50.0.100' },
+  { name: 'web', mac: '02:AA:00:00:00:01', ip: '10.50.0.10' },
+  { name: 'db', mac: '02:aa:00:00:00:02', ip: '10.50.0.100' },
   ],
-};
+});
 const paths = dnsmasqPaths('/run/edgenet', 'lan');
 
 describe('renderDnsmasqFiles', () => {

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DhcpDns, DhcpDnsEvent, DhcpDnsSpec } from '../../src/drivers/dhcpdns.ts';
 import { createDnsmasqDriver, dnsmasqPaths } from '../../src/drivers/dhcpdns-dnsmasq.ts';
 import { KernelError } from '../../src/errors.ts';
+import { lanSpec } from '../fixtures/dhcpdns-spec.ts';
 
 const STAND_IN = `#!/bin/sh
 for a in "$@"; do case "$a" in --conf-file=*) conf="\${a#--conf-file=}";; esac; done
@@ -17,17 +18,7 @@ echo "dnsmasq[$$]: started" >&2
 exec sleep "$(cat "$dir/../../lifetime" 2>/dev/null || echo 1000)"
 `;
 
-const spec: DhcpDnsSpec = {
-  ni: 'lan',
-  bridge: 'enbr-lan',
-  subnet: '10.50.0.0',
-  gateway: '10.50.0.1',
-  prefixlen: 24,
-  range: { start: '10.50.0.100', end: '10.50.0.199' },
-  forwarders: [],
-  staticHosts: [],
-  reservations: [],
-};
+const spec: DhcpDnsSpec = lanSpec();
 
 describe('dnsmasq driver supervision (stand-in binary)', () => {
   let dir: string;
