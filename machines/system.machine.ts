@@ -66,6 +66,19 @@ export type SystemEvent =
   | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean }
   | { type: 'CHILD_DELETED'; id: string };
 
+/**
+ * Copies of the bookkeeping maps a handler edits before assigning them back. Entries are replaced, never mutated,
+ * so a shallow copy of each map is enough (no deep copy of 1000 entries per event).
+ */
+function draftOf(context: SystemContext): Pick<SystemContext, 'networks' | 'members' | 'queuedNetworks' | 'queuedMembers'> {
+  return {
+    networks: { ...context.networks },
+    members: { ...context.members },
+    queuedNetworks: { ...context.queuedNetworks },
+    queuedMembers: { ...context.queuedMembers },
+  };
+}
+
 function niChildId(name: string, gen: number): string {
   return `ni:${name}#${gen}`;
 }
@@ -109,11 +122,7 @@ export const systemMachine = setup({
       on: {
         APPLY: {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            // entries are replaced, never mutated: a shallow copy of each map is enough (no deep copy of 1000 entries)
-            const networks = { ...context.networks };
-            const members = { ...context.members };
-            const queuedNetworks = { ...context.queuedNetworks };
-            const queuedMembers = { ...context.queuedMembers };
+            const { networks, members, queuedNetworks, queuedMembers } = draftOf(context);
             let gen = context.gen;
             const { plan } = event;
 
@@ -225,10 +234,7 @@ export const systemMachine = setup({
         },
         CHILD_DELETED: {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const networks = { ...context.networks };
-            const members = { ...context.members };
-            const queuedNetworks = { ...context.queuedNetworks };
-            const queuedMembers = { ...context.queuedMembers };
+            const { networks, members, queuedNetworks, queuedMembers } = draftOf(context);
             let gen = context.gen;
             enqueue.stopChild(event.id);
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { issuesOf } from '../helpers/config-issues.ts';
 import { ConfigError } from '../../src/errors.ts';
-import type { ConfigIssue } from '../../src/errors.ts';
 import { formatPath, loadConfigFile, parseConfigText, validateConfig } from '../../src/config/config-load.ts';
 
 const fixture = (name: string): string => new URL(`../fixtures/config/${name}`, import.meta.url).pathname;
@@ -27,15 +27,6 @@ function base(): Doc {
   };
 }
 
-function issuesOf(run: () => unknown): readonly ConfigIssue[] {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError, the config was accepted');
-}
 
 const doc = (edit: (d: Doc) => void) => (): unknown => {
   const d = base();

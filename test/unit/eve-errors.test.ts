@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issuesOf } from '../helpers/config-issues.ts';
 import { ConfigError } from '../../src/errors.ts';
-import type { ConfigIssue } from '../../src/errors.ts';
 import { loadDocumentFile, validateEveConfig } from '../../src/eve/eve-load.ts';
 import type { EveConvertOptions } from '../../src/eve/eve-types.ts';
 
@@ -12,15 +12,6 @@ type Json = Record<string, unknown>;
 const ni = (uuid: string, extra: Json = {}): Json => ({ uuidandversion: { uuid }, displayname: uuid, instType: 'ZnetInstLocal', activate: true, ip: { subnet: '10.1.0.0/24' }, ...extra });
 const app = (itf: Json): Json => ({ uuidandversion: { uuid: 'app1' }, displayname: 'a', interfaces: [itf] });
 
-function issuesOf(run: () => unknown): readonly ConfigIssue[] {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError, the document was accepted');
-}
 
 describe('EVE documents: errors name the EVE path', () => {
   const cases: [string, unknown, string, RegExp, EveConvertOptions?][] = [

@@ -2,20 +2,12 @@ import { topState } from '../../machines/specs.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from 'xstate';
 import { endpointMachine, type EndpointInput } from '../../machines/endpoint.machine.ts';
-import type { BridgeHandle, EndpointSpec, PortSpec } from '../../machines/specs.ts';
+import type { BridgeHandle, PortSpec } from '../../machines/specs.ts';
+import { vmTap, webVeth } from '../fixtures/member-specs.ts';
 import { FakeKernel, endpointFakes, errnoError, underParent } from '../helpers/machine-fakes.ts';
 
-const veth: EndpointSpec = {
-  key: 'web/lan',
-  app: 'web',
-  network: 'lan',
-  kind: 'veth',
-  hostIfname: 'enweb0',
-  appIfname: 'eth0',
-  netns: '/run/netns/web',
-  mac: '02:00:00:00:00:01',
-};
-const tap: EndpointSpec = { key: 'vm/lan', app: 'vm', network: 'lan', kind: 'tap', hostIfname: 'vif7', mac: '02:00:00:00:00:02' };
+const veth = webVeth;
+const tap = vmTap;
 /** a local NI's NAT uplink: never enslaved */
 const uplink: PortSpec = { key: 'port:uplink', kind: 'port', name: 'uplink', ifname: 'eth1', network: 'lan', attach: false };
 /** a switch NI's port: enslaved to its bridge */

@@ -5,6 +5,7 @@ import type { endpointMachine } from '../../machines/endpoint.machine.ts';
 import type { networkInstanceMachine } from '../../machines/network-instance.machine.ts';
 import type { EndpointSpec, NiSpec, PortSpec } from '../../machines/specs.ts';
 import type { Plan, systemMachine } from '../../machines/system.machine.ts';
+import { vmTap, webVeth } from '../fixtures/member-specs.ts';
 import { systemWithFakes } from '../helpers/machine-fakes.ts';
 
 const lan: NiSpec = {
@@ -20,17 +21,8 @@ const lan: NiSpec = {
 const plant: NiSpec = { name: 'plant', type: 'switch', bridge: 'enplant', port: 'fieldbus', portIfname: 'eth2' };
 const uplink: PortSpec = { key: 'port:uplink', kind: 'port', name: 'uplink', ifname: 'eth1', network: 'lan', attach: false };
 const fieldbus: PortSpec = { key: 'port:fieldbus', kind: 'port', name: 'fieldbus', ifname: 'eth2', network: 'plant', attach: true };
-const web: EndpointSpec = {
-  key: 'web/lan',
-  app: 'web',
-  network: 'lan',
-  kind: 'veth',
-  hostIfname: 'enweb0',
-  appIfname: 'eth0',
-  netns: '/run/netns/web',
-  mac: '02:00:00:00:00:01',
-};
-const vm: EndpointSpec = { key: 'vm/lan', app: 'vm', network: 'lan', kind: 'tap', hostIfname: 'vif7', mac: '02:00:00:00:00:02' };
+const web = webVeth;
+const vm = vmTap;
 const plc: EndpointSpec = { key: 'plc/plant', app: 'plc', network: 'plant', kind: 'tap', hostIfname: 'vif9', mac: '02:00:00:00:00:03' };
 
 type NiRef = ActorRefFrom<typeof networkInstanceMachine>;
