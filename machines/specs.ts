@@ -1,4 +1,5 @@
 // What the machines are told about their objects: resolved from the config by src/ (defaults filled, names derived).
+import type { AclRuleSpec } from '../src/config/acl-schema.ts';
 
 export interface NiSpec {
   name: string;
@@ -14,7 +15,7 @@ export interface NiSpec {
   gateway?: string;
   prefixlen?: number;
   dhcpRange?: { start: string; end: string };
-  dns?: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  dns?: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
 }
 
 export interface EndpointSpec {
@@ -33,6 +34,15 @@ export interface EndpointSpec {
   /** static address on a local NI */
   ip?: string;
   mtu?: number;
+  /** ACLs (present, even empty: only what they allow) */
+  acls?: AclRuleSpec[];
+  /** what the ACLs need of the NI (its ports, static DNS entries): a change of them updates the endpoint */
+  aclFacts?: AclFacts;
+}
+
+export interface AclFacts {
+  ports: { name: string; ifname: string }[];
+  staticHosts: { name: string; ip: string }[];
 }
 
 export interface PortSpec {

@@ -142,7 +142,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0 } };
-    return buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers));
+    return buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall);
   };
 
   // computed only for subscribers, at most once per 20 ms of changes (first and last of a burst): a cold start of

@@ -3,6 +3,7 @@ import { ipToInt, type EndpointSpec as ResolvedEndpoint, type LocalNetworkResolv
 import type { DhcpDns, DhcpDnsSpec, Reservation } from './drivers/dhcpdns.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { IpamError, type Ipam } from './ipam.ts';
+import { hostSetsOf } from './drivers/firewall-acl.ts';
 
 // IP services of local NIs: each app interface's reservation (IPAM) and the dnsmasq that serves them.
 // Reservations are made for the whole desired config at apply time, so an NI's dnsmasq starts with every name
@@ -15,6 +16,8 @@ export class LocalServices {
   /** what the desired config holds: a deleted actor of a re-created NI or endpoint must not drop what was re-planned */
   private desiredNis = new Set<string>();
   private desiredEndpoints = new Set<string>();
+  /** per NI: the nft sets dnsmasq fills for the `host` ACL rules of its endpoints */
+  private hostSets = new Map<string, { host: string; sets: string[] }[]>();
 
   constructor(
     private readonly ipam: Ipam,
@@ -73,6 +76,13 @@ export class LocalServices {
     }
     await this.ipam.save();
     if (issues.length) throw new ConfigError(issues);
+    const hostSets = new Map<string, { host: string; sets: string[] }[]>();
+    for (const ep of endpoints) {
+      if (!local.has(ep.network)) continue;
+      const sets = hostSetsOf(ep.key, ep.acls).map((h) => ({ host: h.host, sets: [h.set] }));
+      if (sets.length) hostSets.set(ep.network, [...(hostSets.get(ep.network) ?? []), ...sets]);
+    }
+    this.hostSets = hostSets;
   }
 
   private inRange(ip: string, ni: LocalNetworkResolved): boolean {
@@ -94,7 +104,14 @@ export class LocalServices {
       forwarders: ni.dns?.forwarders ?? [],
       staticHosts: ni.dns?.hosts ?? [],
       reservations,
+      ...(this.hostSets.has(ni.name) && { nftsets: this.hostSets.get(ni.name) }),
+      ...(ni.dns?.dhcpHostnames === true && { dhcpHostnames: true }),
     };
+  }
+
+  /** The NI as its actor last ensured it (local NIs). */
+  niOf(name: string): NiSpec | undefined {
+    return this.nis.get(name);
   }
 
   /** Create or converge the NI's dnsmasq (called by the NI actor). */

@@ -1,5 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import { bridgeName, deriveMac, endpointKey, vethHostName } from '../names.ts';
+import type { AclFacts } from '../../machines/specs.ts';
+import type { AclRuleSpec } from './acl-schema.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
 
 // What the actors need, derived once from a valid config (validateConfig has run: subnets parse, names are unique).
@@ -30,7 +32,7 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
   prefixlen: number;
   gateway: string;
   dhcpRange: IpRange;
-  dns: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  dns: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
 }
 
 export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
@@ -50,6 +52,9 @@ interface EndpointSpecCommon {
   ip?: string;
   /** the NI's MTU */
   mtu?: number;
+  /** ACLs (local NIs): present, even empty, the interface gets only what they allow */
+  acls?: AclRuleSpec[];
+  aclFacts?: AclFacts;
 }
 
 export interface VethEndpointSpec extends EndpointSpecCommon {
@@ -159,6 +164,7 @@ function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof Ne
     dns: {
       forwarders: [...(ni.dns?.forwarders ?? [])],
       hosts: (ni.dns?.hosts ?? []).map((h) => ({ name: h.name, ip: h.ip })),
+      ...(ni.dns?.dhcpHostnames === true && { dhcpHostnames: true }),
     },
   };
 }
@@ -193,11 +199,17 @@ export function endpointsOf(config: Config): EndpointSpec[] {
         mac: itf.mac ?? deriveMac(app.name, itf.network),
         ...(itf.ip !== undefined && { ip: itf.ip }),
         ...(ni?.mtu !== undefined && { mtu: ni.mtu }),
+        ...(itf.acls !== undefined && ni?.type === 'local' && { acls: itf.acls, aclFacts: aclFactsOf(config, ni) }),
       };
       if (itf.tap !== undefined) return { ...common, kind: 'tap' };
       return { ...common, kind: 'veth', netns: itf.netns ?? '', appIfname: inside[i] ?? 'eth0' };
     });
   });
+}
+
+function aclFactsOf(config: Config, ni: LocalNetworkSpec): AclFacts {
+  const ports = config.ports.filter((p) => p.name === ni.port).map((p) => ({ name: p.name, ifname: p.ifname }));
+  return { ports, staticHosts: (ni.dns?.hosts ?? []).map((h) => ({ name: h.name, ip: h.ip })) };
 }
 
 export function portsOf(config: Config): PortSpecResolved[] {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { aclRuleSchema } from './acl-schema.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
 const name = z
@@ -31,6 +32,8 @@ export const portSchema = z.strictObject({ name, ifname });
 export const dnsSchema = z.strictObject({
   forwarders: z.array(ipv4).default([]),
   hosts: z.array(z.strictObject({ name: appName, ip: ipv4 })).default([]),
+  // names apps ask for in DHCP are published in DNS only when this is true (and never over app names, dns.hosts, router)
+  dhcpHostnames: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 // One `port` per NI: bridging two ports into one switch NI risks a loop, and a local NI masquerades out of one uplink.
@@ -84,6 +87,8 @@ export const interfaceSchema = z.strictObject({
   tap: ifname.optional(),
   ip: ipv4.optional(),
   mac: mac.optional(),
+  // ACLs (src/config/acl-schema.ts): present, the interface gets only what they allow; absent, what its NI allows
+  acls: z.array(aclRuleSchema).optional(),
 });
 
 export const appSchema = z.strictObject({
