@@ -6,20 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup } from '../helpers/dhcp.ts';
+import { connects, serveHello } from '../helpers/http.ts';
 import { addUplink, describeKernel, eventually, must, NetnsPool, type Netns } from '../helpers/netns.ts';
-
-/** An HTTP GET from `ns` to host:port answers "hello" (curl, 2 s). */
-export async function connects(ns: Netns, host: string, port: number): Promise<boolean> {
-  const r = await ns.exec('curl', ['-s', '--max-time', '2', `http://${host}:${port}/`], { timeoutMs: 5000 });
-  return r.code === 0 && r.stdout.includes('hello');
-}
-
-/** busybox httpd in `ns` on addr:port serving "hello"; returns the process (killed by the caller). */
-export async function serveHello(ns: Netns, addr: string, port: number): Promise<ChildProcess> {
-  const dir = await mkdtemp(join(tmpdir(), 'edgenet-www-'));
-  await writeFile(join(dir, 'index.html'), 'hello\n');
-  return spawn('ip', ['netns', 'exec', ns.name, 'busybox', 'httpd', '-f', '-p', `${addr}:${port}`, '-h', dir], { stdio: 'ignore' });
-}
 
 describeKernel('ACLs and anti-spoofing (kernel)', () => {
   let pool: NetnsPool;
@@ -27,18 +15,18 @@ describeKernel('ACLs and anti-spoofing (kernel)', () => {
   const children: ChildProcess[] = [];
   let dev: Netns, web: Netns, db: Netns, evil: Netns, outside: Netns;
 
-  const config = (extra = ''): string => `ports:
+  const WEB_ACLS = '[{ match: { protocol: tcp, fport: 80, ip: 192.0.2.0/24 } }]';
+  const config = (extra = '', webAcls = WEB_ACLS): string => `ports:
   - { name: up0, ifname: eth1 }
 networks:
-  - { name: lan, type: local, port: up0, subnet: 10.50.0.0/24, dhcpRange: { start: 10.50.0.100, end: 10.50.0.199 } }
+  - { name: lan, type: local, port: up0, subnet: 10.50.0.0/24, dhcpRange: { start: 10.50.0.100, end: 10.50.0.199 }, dns: { forwarders: [192.168.77.2] } }
 apps:
   - name: web
     interfaces:
       - network: lan
         netns: ${web.path}
         ip: 10.50.0.10
-        acls:
-          - { match: { protocol: tcp, fport: 80, ip: 192.0.2.0/24 } }
+        acls: ${webAcls}
   - { name: db, interfaces: [{ network: lan, netns: ${db.path}, ip: 10.50.0.20 }] }
   - { name: evil, interfaces: [{ network: lan, netns: ${evil.path}, ip: 10.50.0.30 }] }
 ${extra}`;
@@ -57,15 +45,33 @@ ${extra}`;
     await addUplink(dev, outside);
     // a host "behind the port" in 192.0.2.0/24, and one outside it on the same host
     await outside.ip('addr', 'add', '192.0.2.10/24', 'dev', 'eth0');
+    await outside.ip('addr', 'add', '192.0.2.11/24', 'dev', 'eth0');
     await outside.ip('addr', 'add', '198.51.100.10/24', 'dev', 'eth0');
     await dev.ip('route', 'add', '192.0.2.0/24', 'via', '192.168.77.2');
     await dev.ip('route', 'add', '198.51.100.0/24', 'via', '192.168.77.2');
     await serve(outside, '192.0.2.10', 80);
     await serve(outside, '192.0.2.10', 22);
+    await serve(outside, '192.0.2.11', 80);
     await serve(outside, '198.51.100.10', 80);
   });
 
+  /** The resolver behind the port: answers svc.example with `ip` (restarted to change it). */
+  let resolver: ChildProcess | undefined;
+  const resolve = async (ip: string): Promise<void> => {
+    if (resolver) {
+      const old = resolver;
+      const gone = new Promise((r) => old.once('exit', r));
+      old.kill('SIGKILL');
+      await gone;
+    }
+    resolver = spawn('ip', ['netns', 'exec', outside.name, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces',
+      '--listen-address=192.168.77.2', `--address=/svc.example/${ip}`, '--pid-file=', '--user=root'], { stdio: 'ignore' });
+    children.push(resolver);
+    await eventually('the resolver answering', async () => (await lookup(outside, 'svc.example', '192.168.77.2')) === ip);
+  };
+
   afterEach(async (ctx) => {
+    resolver = undefined;
     if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
     await daemon?.remove();
     daemon = undefined;
@@ -142,5 +148,42 @@ ${extra}`;
       return r && r.packets > 0 ? r : undefined;
     }, 5000);
     console.log('evil anti-spoofing drops:', spoof.packets);
+  });
+
+  it('host rule: the app reaches the address its lookup gave, not a neighbour on the same host, and follows a change', async () => {
+    await resolve('192.0.2.10');
+    daemon = await TestDaemon.start(dev, config('', '[{ match: { host: svc.example, protocol: tcp, fport: 80 } }]'));
+    await dhcpLease(web);
+    await dhcpLease(db);
+    await eventually('outside services', () => connects(db, '192.0.2.11', 80));
+    // before any lookup: nothing
+    expect(await connects(web, '192.0.2.10', 80)).toBe(false);
+    expect(await lookup(web, 'svc.example', '10.50.0.1')).toBe('192.0.2.10');
+    expect(await connects(web, '192.0.2.10', 80)).toBe(true);
+    expect(await connects(web, '192.0.2.11', 80)).toBe(false);
+    // the name moves to the neighbour address: after the next lookup the rule follows
+    await resolve('192.0.2.11');
+    expect(await eventually('the new address through the NI', async () => (await lookup(web, 'svc.example', '10.50.0.1')) === '192.0.2.11')).toBe(true);
+    expect(await connects(web, '192.0.2.11', 80)).toBe(true);
+    const set = await dev.must('nft', ['list', 'table', 'inet', 'edgenet']);
+    console.log('host set:', set.split('\n').filter((l) => l.includes('elements')).join(' | '));
+  });
+
+  it('limit 10/s: a 100-packet flood gets through at about that rate', async () => {
+    daemon = await TestDaemon.start(dev, config('', '[{ match: { protocol: icmp }, action: limit, limit: { rate: 10, unit: second, burst: 10 } }]'));
+    await dhcpLease(web);
+    const t0 = Date.now();
+    const r = await web.exec('ping', ['-c', '100', '-i', '0.02', '-W', '1', '-q', '192.168.77.2'], { timeoutMs: 30_000 });
+    const seconds = (Date.now() - t0) / 1000;
+    const received = Number(/(\d+) received/.exec(r.stdout)?.[1] ?? -1);
+    console.log(`limit 10/s burst 10: ${received} of 100 echo requests answered in ${seconds.toFixed(1)} s (${(received / seconds).toFixed(1)}/s)`);
+    // 100 packets over ~2 s: the burst (10) plus ~10/s
+    expect(received).toBeGreaterThanOrEqual(15);
+    expect(received).toBeLessThanOrEqual(45);
+    const limit = await eventually('limit counted', async () => {
+      const x = (await daemon?.status())?.endpoints.find((e) => e.app === 'web')?.rules?.find((y) => y.rule === '1');
+      return x && x.packets >= received ? x : undefined;
+    }, 5000);
+    expect(limit.action).toBe('limit');
   });
 });
