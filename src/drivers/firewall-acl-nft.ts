@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { KernelError } from '../errors.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
-import { aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands } from './firewall-acl.ts';
+import { aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
 import type { AclRuleInfo, AclRuleStatus, EndpointPresent, EndpointRules, Json, NftCmd } from './firewall-acl.ts';
 import type { WriteCounter } from './write-counter.ts';
 
@@ -121,12 +121,18 @@ export class NftEndpointRules {
         (!ep.acls || (present.inetChains.includes(names.out) && present.elements.some((e) => e.map === 'acl-out'))) &&
         (!ep.antiSpoof || (present.bridgeChain && present.elements.some((e) => e.family === 'bridge')));
       if (this.applied.get(ep.key)?.spec === spec && intact) return;
+      // after a restart: rules carrying this spec, intact, are adopted as they are
+      if (!this.applied.has(ep.key) && intact && ep.antiSpoof && bridge.rules.some((r) => r.chain === names.spoof && r.comment === specComment(ep.key, spec))) {
+        this.applied.set(ep.key, { spec, ep, rules: aclRuleInfos(ep) });
+        this.logger?.debug({ endpoint: ep.key }, 'endpoint rules adopted');
+        return;
+      }
       if (nothing && present.elements.length + present.inetChains.length + present.natRules.length === 0 && !present.bridgeChain) {
         this.applied.delete(ep.key);
         return;
       }
       try {
-        await this.transact(nothing ? removalCommands(ep.key, present) : ensureCommands(ep, present), 'ensureEndpoint', object, signal);
+        await this.transact(nothing ? removalCommands(ep.key, present) : ensureCommands(ep, present, spec), 'ensureEndpoint', object, signal);
         break;
       } catch (e) {
         if (attempt === 0 && e instanceof KernelError && e.errno === 'ENOENT') continue;

@@ -80,6 +80,9 @@ export function endpointNames(key: string): { out: string; in: string; gw: strin
   return { out: `ep-${h}-out`, in: `ep-${h}-in`, gw: `ep-${h}-gw`, spoof: `as-${h}`, deny: `ep-${h}-deny`, prefix: `ep-${h}-`, comment: `edgenet ep=${h}` };
 }
 
+/** The comment carrying an endpoint's spec digest (see ensureCommands). */
+export const specComment = (key: string, spec: string): string => `edgenet ep=${endpointTag(key)} spec=${spec}`;
+
 export const ruleCounter = (key: string, id: number): string => `ep-${endpointTag(key)}-r${id}`;
 /** The nft set a `host` rule's addresses go into (dnsmasq: `nftset=/<host>/4#inet#edgenet#<set>`). */
 export const hostSetName = (key: string, id: number): string => `ep-${endpointTag(key)}-h${id}`;
@@ -326,8 +329,12 @@ export function removalCommands(key: string, present: EndpointPresent, keep: Rea
   return cmds;
 }
 
-/** Commands that make the kernel hold exactly `ep`'s rules, given what is there of it now. One transaction. */
-export function ensureCommands(ep: EndpointRules, present: EndpointPresent): NftCmd[] {
+/**
+ * Commands that make the kernel hold exactly `ep`'s rules, given what is there of it now. One transaction.
+ * `spec` (a digest of `ep`) goes into the comment of the anti-spoofing chain's first rule: a restarted edgenet
+ * finds it there and adopts intact rules instead of rewriting them.
+ */
+export function ensureCommands(ep: EndpointRules, present: EndpointPresent, spec = ''): NftCmd[] {
   const names = endpointNames(ep.key);
   const chains = endpointChains(ep);
   // what stays is refilled in place: counters keep counting, host sets keep what dnsmasq put in them
@@ -363,7 +370,9 @@ export function ensureCommands(ep: EndpointRules, present: EndpointPresent): Nft
   }
   if (ep.antiSpoof) {
     cmds.push({ add: { chain: bridge({ name: names.spoof }) } });
-    for (const expr of chains.spoof) cmds.push({ add: { rule: bridge({ chain: names.spoof, expr }) } });
+    chains.spoof.forEach((expr, i) => {
+      cmds.push({ add: { rule: bridge({ chain: names.spoof, expr, ...(i === 0 && { comment: specComment(ep.key, spec) }) }) } });
+    });
     cmds.push({ add: { element: bridge({ name: ACL_MAPS.spoof, elem: [[ep.hostIfname, { jump: { target: names.spoof } }]] }) } });
   }
   return cmds;
