@@ -10,7 +10,7 @@ import { open, readFile, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { KernelError } from '../errors.ts';
 import { BASE_NAMES, auditBase, ensureBaseCommands } from './firewall-base.ts';
 import { FIREWALL_FAMILY, FIREWALL_TABLE, canonicalJson, niChainNames, niOfChain } from './firewall.ts';
