@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One set-up for `npm test`, `npm run demo` and `npm run bench`: the Debian packages edgenet and its tests need,
-# then `npm ci` when node_modules does not match package-lock.json. Safe to run again: it does only what is missing.
+# then `npm ci` when node_modules does not match package-lock.json, then the build (dist/) when the sources changed.
+# Safe to run again: it does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +35,6 @@ fi
 
 # the netlink addon with edgenet's fix of its poll-error path (rebuilt only when the patch or Node changed)
 bash scripts/build-netlink.sh
+
+# dist/ (the compiled CLI, daemon and library) when a source changed since the last build; a few ms otherwise.
+node scripts/build.mjs --if-stale

@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
-import { pino } from 'pino';
-import type { Logger } from 'pino';
+import { silentLogger } from '../logger.ts';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { defer, Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
@@ -189,7 +189,7 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   constructor(opts: NetlinkLinkDriverOptions = {}) {
     assertPatchedAddon();
-    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.log = opts.logger ?? silentLogger;
     this.eventRecvBuffer = opts.eventRecvBuffer ?? eventRecvBufferFromEnv();
     this.nl = createRtNetlink();
     // an 'error' without a listener would crash the process
