@@ -2,7 +2,7 @@
 import type { ConfigInput } from '../config/config-schema.ts';
 import { ConfigError } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
-import { deriveMac } from '../names.ts';
+import { eveAppMac } from './eve-macs.ts';
 import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
 import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig, PHYIO_USAGES } from './eve-schema.ts';
 import type { EdgeDevConfig, EveAce, EveAdapter, EveApp, EveNetworkInstance, EveSystemAdapter } from './eve-schema.ts';
@@ -22,16 +22,25 @@ export function isEveDocument(doc: unknown): boolean {
 // Labels EVE gives ports without the controller saying so (devmodel.proto, SystemAdapter.shared_labels).
 const PREDEFINED_LABELS = ['all', 'uplink', 'freeuplink'] as const;
 
-/** Only an entry that matches every IPv4 address and neither drops, limits nor maps ports: what a local NI allows anyway. */
-function isAllowAll(ace: EveAce): boolean {
-  const [match, ...more] = ace.matches;
+/**
+ * Only an entry that matches every address and neither drops, limits nor maps ports: what a local NI allows anyway.
+ * The forms EVE's own tests write: `[{ip: 0.0.0.0/0}]`, `[{ip: ::/0}]`, `[{protocol: all}, {ip: 0.0.0.0/0}]`.
+ */
+export function isAllowAll(ace: EveAce): boolean {
+  const everyAddress = (m: { type: string; value: string }): boolean => m.type === 'ip' && (m.value === '0.0.0.0/0' || m.value === '::/0');
+  const anyProtocol = (m: { type: string; value: string }): boolean => m.type === 'protocol' && m.value.toLowerCase() === 'all';
   return (
-    match !== undefined &&
-    more.length === 0 &&
-    match.type === 'ip' &&
-    match.value === '0.0.0.0/0' &&
+    ace.matches.some(everyAddress) &&
+    ace.matches.every((m) => everyAddress(m) || anyProtocol(m)) &&
     ace.actions.every((a) => !a.drop && !a.limit && !a.portmap)
   );
+}
+
+/** `cfg: {}` (or an empty `oConfig`), as controllers send it for every NI, configures nothing. */
+function isEmptyCfg(cfg: unknown): boolean {
+  if (cfg === null) return true;
+  if (typeof cfg !== 'object' || Array.isArray(cfg)) return false;
+  return Object.values(cfg).every((v) => v === '' || v === null || v === undefined || (Array.isArray(v) && v.length === 0));
 }
 
 interface PortChoice {
@@ -251,7 +260,7 @@ class Converter {
     const ignored = (field: string, what: string, level: EveFinding['level'] = 'warning'): void =>
       this.find(level, `${at}.${field}`, subject, field, `${what}: ignored`);
     if (ni.stp && ni.stp.portsWithBpduGuard) ignored('stp', 'spanning tree protocol settings are not implemented');
-    if (ni.cfg !== undefined) ignored('cfg', 'opaque (VPN/LISP) network instance config is not implemented');
+    if (ni.cfg !== undefined && !isEmptyCfg(ni.cfg)) ignored('cfg', 'opaque (VPN/LISP) network instance config is not implemented');
     if (ni.propagateConnectedRoutes) ignored('propagateConnectedRoutes', 'propagating connected routes to apps is not implemented yet');
     if (ni.vlanAccessPorts.length > 0) ignored('vlanAccessPorts', 'VLAN access ports are not implemented (the bridge is not VLAN-aware)');
     if (ni.forwardLldp) ignored('forwardLldp', 'forwarding LLDP frames is not implemented');
@@ -355,13 +364,16 @@ class Converter {
       seen.set(uuid, A);
       const name = appNames.allocate(app.displayname, uuid);
       this.names.apps.push({ uuid, displayname: app.displayname, name });
-      this.app(app, A, name, tags.get(uuid) ?? '');
+      this.app(app, A, name, tags.get(uuid) ?? '', appNames);
     });
   }
 
-  private app(app: EveApp, A: number, name: string, tag: string): void {
+  private app(app: EveApp, A: number, name: string, tag: string, appNames: NameAllocator): void {
     const a = this.apps.length;
+    this.apps.push({ name, interfaces: [] });
     const interfaces: InterfaceInput[] = [];
+    /** adapters of this app on an NI it already joined: an edgenet app of their own each (own name, MAC, address) */
+    const extras: AppInput[] = [];
     const joined = new Map<string, number>();
     const subject = `app ${name}`;
     app.interfaces.forEach((adapter, K) => {
@@ -382,13 +394,20 @@ class Converter {
         return;
       }
       const before = joined.get(ni.name);
+      let owner = name;
+      let to: string;
       if (before !== undefined) {
-        this.find('warning', `${at}.networkId`, subject, 'networkId', `a second adapter on network ${ni.name} (also interfaces[${before}]) is not supported (an app joins a network instance once): adapter dropped`);
-        return;
+        // edgenet joins an app to an NI once: the adapter becomes an app of its own, named after the adapter
+        owner = appNames.allocate(`${app.displayname} ${adapter.name || `a${K}`}`, `${app.uuidandversion.uuid}/${K}`);
+        this.find('info', `${at}.networkId`, subject, 'networkId', `a second adapter on network ${ni.name} (also interfaces[${before}]): served as app ${owner} (own MAC, address and DNS name)`);
+        const e = this.apps.length + extras.length;
+        to = `apps[${e}].interfaces[0]`;
+        this.sources[`apps[${e}]`] = `apps[${A}]`;
+        this.sources[`apps[${e}].name`] = `apps[${A}].interfaces[${K}].name`;
+      } else {
+        joined.set(ni.name, K);
+        to = `apps[${a}].interfaces[${interfaces.length}]`;
       }
-      joined.set(ni.name, K);
-      const k = interfaces.length;
-      const to = `apps[${a}].interfaces[${k}]`;
       this.sources[to] = at;
       this.sources[`${to}.network`] = `${at}.networkId`;
       const itf: InterfaceInput = { network: ni.name, tap: this.tapFor(app, K, adapter, tag, to, at) };
@@ -405,25 +424,31 @@ class Converter {
       if (adapter.macAddress) {
         itf.mac = adapter.macAddress;
         this.sources[`${to}.mac`] = `${at}.macAddress`;
+      } else {
+        // as EVE derives it: from the app's and the NI's UUIDs and the adapter's index, never from names
+        itf.mac = eveAppMac(app.uuidandversion.uuid, ni.uuid, K, ni.type ?? 'local');
+        this.sources[`${to}.mac`] = at;
       }
       this.adapterFindings(adapter, at, subject);
-      interfaces.push(itf);
+      if (owner === name) interfaces.push(itf);
+      else extras.push({ name: owner, interfaces: [itf] });
       const tap: EveTap = {
-        app: name,
+        app: owner,
         appUuid: app.uuidandversion.uuid,
         adapter: K,
         adapterName: adapter.name,
         network: ni.name,
         networkUuid: ni.uuid,
         ifname: itf.tap ?? '',
-        mac: (itf.mac ?? deriveMac(name, ni.name)).toLowerCase(),
+        mac: (itf.mac ?? '').toLowerCase(),
       };
       if (itf.ip !== undefined) tap.ip = itf.ip;
       this.names.taps.push(tap);
     });
     this.sources[`apps[${a}]`] = `apps[${A}]`;
     this.sources[`apps[${a}].name`] = `apps[${A}].displayname`;
-    this.apps.push({ name, interfaces });
+    this.apps[a] = { name, interfaces };
+    this.apps.push(...extras);
   }
 
   private tapFor(app: EveApp, K: number, adapter: EveAdapter, tag: string, to: string, at: string): string {
