@@ -2,11 +2,12 @@
 import type { ConfigInput } from '../config/config-schema.ts';
 import { ConfigError } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
+import { correctDhcpRange } from './eve-dhcp-range.ts';
 import { eveAppMac } from './eve-macs.ts';
 import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
 import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig, PHYIO_USAGES } from './eve-schema.ts';
 import type { EdgeDevConfig, EveAce, EveAdapter, EveApp, EveNetworkInstance, EveSystemAdapter } from './eve-schema.ts';
-import type { EveConversion, EveConvertOptions, EveFinding, EveNames, EveNetworkName, EveTap } from './eve-types.ts';
+import type { EveConversion, EveConvertOptions, EveFinding, EveNames, EveNetworkName, EveObjectError, EveTap } from './eve-types.ts';
 
 type NetworkInput = ConfigInput['networks'] extends (infer N)[] | undefined ? N : never;
 type PortInput = ConfigInput['ports'] extends (infer P)[] | undefined ? P : never;
@@ -59,6 +60,8 @@ class Converter {
   readonly errors: ConfigIssue[] = [];
   readonly sources: Record<string, string> = {};
   readonly names: EveNames = { networks: [], apps: [], taps: [], ports: [] };
+  /** objects not built (EVE's per-object errors) */
+  readonly objectErrors: EveObjectError[] = [];
   private readonly networks: NetworkInput[] = [];
   private readonly ports: PortInput[] = [];
   private readonly apps: AppInput[] = [];
@@ -69,12 +72,14 @@ class Converter {
   private readonly portNames = new NameAllocator(NAME_LIMITS.port, 'port');
   private readonly tapOverrides: Map<string, string>;
   private readonly usedOverrides = new Set<string>();
+  private readonly refusals: NonNullable<EveConvertOptions['refusals']>;
 
   constructor(
     private readonly eve: EdgeDevConfig,
     opts: EveConvertOptions,
   ) {
     this.tapOverrides = new Map(Object.entries(opts.tapNames ?? {}));
+    this.refusals = opts.refusals ?? { networks: new Map(), adapters: new Map() };
   }
 
   find(level: EveFinding['level'], path: string, subject: string, field: string, message: string): void {
@@ -127,6 +132,7 @@ class Converter {
       entry.state = 'refused';
       entry.reason = reason;
       this.find('warning', field ? `${at}.${field}` : at, subject, field || 'instType', `${reason}: network instance not created`);
+      this.objectErrors.push({ kind: 'network', path: at, uuid: entry.uuid, name, reason });
     };
 
     const type = ni.instType === NI_TYPES.ZnetInstSwitch ? 'switch' : ni.instType === NI_TYPES.ZnetInstLocal ? 'local' : undefined;
@@ -139,6 +145,14 @@ class Converter {
     }
     if (!type) {
       refuse('instType', `type ${enumName(NI_TYPES, ni.instType)} is not supported (edgenet builds ZnetInstSwitch and ZnetInstLocal)`);
+      return;
+    }
+    const invalid = this.refusals.networks.get(entry.uuid);
+    if (invalid) {
+      // validation found it invalid: it alone is not built (EVE's per-object error)
+      entry.state = 'refused';
+      entry.reason = `${invalid.path}: ${invalid.reason}`;
+      this.objectErrors.push({ kind: 'network', path: at, uuid: entry.uuid, name, reason: entry.reason });
       return;
     }
     if (type === 'local') {
@@ -157,18 +171,20 @@ class Converter {
     if (label) {
       const r = this.resolvePort(label);
       if ('error' in r) {
-        this.errors.push({ path: `${at}.port.name`, message: r.error });
-        return;
-      }
-      if ('refused' in r) {
+        // as EVE does: the NI is built without a port (air-gapped) and carries the error
+        entry.error = `${at}.port.name: ${r.error}: built air-gapped`;
+        this.find('warning', `${at}.port.name`, subject, 'port.name', `${r.error}: network instance built air-gapped (no port)`);
+        this.objectErrors.push({ kind: 'network', path: at, uuid: entry.uuid, name, reason: entry.error });
+      } else if ('refused' in r) {
         refuse('port.name', r.refused);
         return;
-      }
-      port = r.ok;
-      const user = this.portUse.get(port.adapterIndex);
-      if (user) {
-        refuse('port.name', `port "${port.adapter.name}" is already used by network ${user.network} (edgenet gives a port to one network instance)`);
-        return;
+      } else {
+        port = r.ok;
+        const user = this.portUse.get(port.adapterIndex);
+        if (user) {
+          refuse('port.name', `port "${port.adapter.name}" is already used by network ${user.network} (edgenet gives a port to one network instance)`);
+          return;
+        }
       }
     }
 
@@ -208,6 +224,11 @@ class Converter {
     if (ip?.dhcpRange && (ip.dhcpRange.start || ip.dhcpRange.end)) {
       out.dhcpRange = { start: ip.dhcpRange.start, end: ip.dhcpRange.end };
       this.sources[`${to}.dhcpRange`] = `${at}.ip.dhcpRange`;
+      const fixed = ip.dhcpRange.start ? correctDhcpRange(ip.subnet, ip.gateway || undefined, ip.dhcpRange.start, ip.dhcpRange.end) : undefined;
+      if (fixed) {
+        out.dhcpRange = fixed.range;
+        for (const note of fixed.notes) this.find('info', `${at}.ip.dhcpRange`, subject, 'ip.dhcpRange', note);
+      }
     }
 
     const forwarders: string[] = [];
@@ -378,19 +399,44 @@ class Converter {
     const subject = `app ${name}`;
     app.interfaces.forEach((adapter, K) => {
       const at = `apps[${A}].interfaces[${K}]`;
+      const appUuid = app.uuidandversion.uuid;
+      const refuseAdapter = (reason: string, ni?: EveNetworkName): void => {
+        const error: EveObjectError = { kind: 'adapter', path: at, uuid: appUuid, name: ni ? `${name}/${ni.name}` : name, adapter: K, reason };
+        this.objectErrors.push(error);
+        if (ni?.type) {
+          this.names.taps.push({
+            app: name,
+            appUuid,
+            adapter: K,
+            adapterName: adapter.name,
+            network: ni.name,
+            networkUuid: ni.uuid,
+            ifname: this.tapOverride(app, K, adapter)?.ifname ?? tapName(tag, K),
+            mac: (adapter.macAddress || eveAppMac(appUuid, ni.uuid, K, ni.type)).toLowerCase(),
+            state: 'refused',
+            reason,
+          });
+        }
+      };
       if (!adapter.networkId) {
-        this.errors.push({ path: `${at}.networkId`, message: 'is required: the uuid of a network instance' });
+        refuseAdapter(`${at}.networkId: is required: the uuid of a network instance`);
         return;
       }
       const target = this.byUuid.get(adapter.networkId);
       if (!target) {
-        this.errors.push({ path: `${at}.networkId`, message: `unknown network instance "${adapter.networkId}" (not in networkInstances)` });
+        refuseAdapter(`${at}.networkId: unknown network instance "${adapter.networkId}" (not in networkInstances)`);
         return;
       }
       const ni = target.entry;
       if (ni.state !== 'built') {
         const why = ni.state === 'inactive' ? 'is not active' : `was refused (${ni.reason ?? ''})`;
         this.find(ni.state === 'inactive' ? 'info' : 'warning', `${at}.networkId`, subject, 'networkId', `network instance ${ni.name} ${why}: adapter dropped`);
+        if (ni.state === 'refused') refuseAdapter(`network instance ${ni.name} was refused`, ni);
+        return;
+      }
+      const invalid = this.refusals.adapters.get(`${appUuid}/${K}`);
+      if (invalid) {
+        refuseAdapter(`${invalid.path}: ${invalid.reason}`, ni);
         return;
       }
       const before = joined.get(ni.name);
@@ -451,15 +497,23 @@ class Converter {
     this.apps.push(...extras);
   }
 
-  private tapFor(app: EveApp, K: number, adapter: EveAdapter, tag: string, to: string, at: string): string {
+  private tapOverride(app: EveApp, K: number, adapter: EveAdapter): { key: string; ifname: string } | undefined {
     const keys = [`${app.uuidandversion.uuid}/${K}`, ...(adapter.name ? [`${app.uuidandversion.uuid}/${adapter.name}`] : [])];
     for (const key of keys) {
-      const override = this.tapOverrides.get(key);
-      if (override !== undefined) {
+      const ifname = this.tapOverrides.get(key);
+      if (ifname !== undefined) {
         this.usedOverrides.add(key);
-        this.sources[`${to}.tap`] = `tapNames[${JSON.stringify(key)}]`;
-        return override;
+        return { key, ifname };
       }
+    }
+    return undefined;
+  }
+
+  private tapFor(app: EveApp, K: number, adapter: EveAdapter, tag: string, to: string, at: string): string {
+    const override = this.tapOverride(app, K, adapter);
+    if (override) {
+      this.sources[`${to}.tap`] = `tapNames[${JSON.stringify(override.key)}]`;
+      return override.ifname;
     }
     this.sources[`${to}.tap`] = at;
     return tapName(tag, K);
@@ -490,7 +544,7 @@ export function convertEveConfig(doc: unknown, opts: EveConvertOptions = {}): Ev
   const c = new Converter(eve, opts);
   const config = c.convert();
   if (c.errors.length > 0) throw new ConfigError(c.errors, opts.source);
-  return { config, findings: c.findings, names: c.names, sources: c.sources };
+  return { config, findings: c.findings, names: c.names, sources: c.sources, errors: c.objectErrors };
 }
 
 /** The EVE path an edgenet config path came from (longest registered prefix); the path itself when unknown. */
