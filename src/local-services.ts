@@ -9,6 +9,17 @@ import { hostSetsOf } from './drivers/firewall-acl.ts';
 // Reservations are made for the whole desired config at apply time, so an NI's dnsmasq starts with every name
 // and address it must serve (after a restart too) and an app's address resolves before its first lease.
 
+/** An endpoint `plan` refused alone (partial mode): no address is left for it. */
+export interface PlanRefusal {
+  /** `<app>/<ni>` */
+  key: string;
+  app: string;
+  network: string;
+  /** `apps[i].interfaces[j]` in the config */
+  path: string;
+  reason: string;
+}
+
 export class LocalServices {
   private readonly nis = new Map<string, NiSpec>();
   /** per NI: endpoint key → what dnsmasq serves for it */
@@ -18,6 +29,8 @@ export class LocalServices {
   private desiredEndpoints = new Set<string>();
   /** per NI: the nft sets dnsmasq fills for the `host` ACL rules of its endpoints */
   private hostSets = new Map<string, { host: string; sets: string[] }[]>();
+  /** how many reservations removals have freed so far: a refused endpoint is worth another try when it grew */
+  freedCount = 0;
 
   constructor(
     private readonly ipam: Ipam,
@@ -27,13 +40,20 @@ export class LocalServices {
   /**
    * Reserve an address for every endpoint of a local NI in the desired config (static, kept from before, or the
    * lowest free one of the range). Endpoints that left the config keep theirs until their actor detaches them.
-   * A full range is a ConfigError naming the interface.
+   * A full range is a ConfigError naming the interface; with `partial` (EVE semantics) such endpoints are refused
+   * alone instead: they get no reservation (an old one is freed) and are returned, everything else is reserved.
    */
-  async plan(networks: readonly NetworkResolved[], endpoints: readonly ResolvedEndpoint[], pathOf: (e: ResolvedEndpoint) => string): Promise<void> {
+  async plan(
+    networks: readonly NetworkResolved[],
+    endpoints: readonly ResolvedEndpoint[],
+    pathOf: (e: ResolvedEndpoint) => string,
+    opts: { partial?: boolean } = {},
+  ): Promise<PlanRefusal[]> {
     const local = new Map(networks.flatMap((n) => (n.type === 'local' ? [[n.name, n] as const] : [])));
     const before = { nis: this.desiredNis, endpoints: this.desiredEndpoints };
     this.desiredNis = new Set(local.keys());
     this.desiredEndpoints = new Set(endpoints.filter((e) => local.has(e.network)).map((e) => e.key));
+    const refused: PlanRefusal[] = [];
     // static addresses first, and never handed to anyone else
     const statics = new Map<string, string[]>();
     for (const ep of endpoints) if (ep.ip !== undefined) statics.set(ep.network, [...(statics.get(ep.network) ?? []), ep.ip]);
@@ -59,6 +79,15 @@ export class LocalServices {
         byKey.set(ep.key, { name: ep.app, mac: ep.mac, ip });
       } catch (err) {
         if (!(err instanceof IpamError)) throw err;
+        if (opts.partial) {
+          refused.push({ key: ep.key, app: ep.app, network: ep.network, path: pathOf(ep), reason: err.message });
+          this.desiredEndpoints.delete(ep.key);
+          if (have) {
+            this.members.get(ni.name)?.delete(ep.key);
+            this.ipam.release(ni.name, ep.key);
+          }
+          continue;
+        }
         issues.push({ path: pathOf(ep), message: err.message });
       }
     }
@@ -83,6 +112,7 @@ export class LocalServices {
       if (sets.length) hostSets.set(ep.network, [...(hostSets.get(ep.network) ?? []), ...sets]);
     }
     this.hostSets = hostSets;
+    return refused;
   }
 
   private inRange(ip: string, ni: LocalNetworkResolved): boolean {
@@ -153,6 +183,7 @@ export class LocalServices {
     const had = byKey?.get(ep.key);
     byKey?.delete(ep.key);
     this.ipam.release(ep.network, ep.key);
+    if (had) this.freedCount++;
     await this.ipam.save();
     const ni = this.nis.get(ep.network);
     if (!ni || !had) return;

@@ -1,7 +1,7 @@
 // The nft side of endpoint rules (firewall-acl.ts renders them): list what the kernel holds of one endpoint, write
 // the difference in one transaction, read counters. Runs inside NftFirewall's queue (one operation at a time).
 import { createHash } from 'node:crypto';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { KernelError } from '../errors.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
 import { aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';

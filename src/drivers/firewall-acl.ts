@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { AclRuleSpec } from '../config/acl-schema.ts';
 import { FIREWALL_TABLE } from './firewall.ts';
+import { PORT_FORWARD_CHAIN } from './firewall-base.ts';
 
 /** What the firewall needs to know of one app interface. */
 export interface EndpointRules {
@@ -278,6 +279,10 @@ export function aclPlumbing(withBridge: boolean): NftCmd[] {
     { add: { chain: inet({ name: ACL_BASE.input, type: 'filter', hook: 'input', prio: -10, policy: 'accept' }) } },
     { flush: { chain: inet({ name: ACL_BASE.input }) } },
     { add: { rule: inet({ chain: ACL_BASE.input, expr: [{ vmap: { key: { concat: [meta('iifname'), payload('ip', 'saddr')] }, data: `@${ACL_MAPS.gw}` } }] }) } },
+    // forward's first jump (firewall-base.ts): flows a port forward DNATed (the endpoint's -in chain had its say)
+    { add: { chain: inet({ name: PORT_FORWARD_CHAIN }) } },
+    { flush: { chain: inet({ name: PORT_FORWARD_CHAIN }) } },
+    { add: { rule: inet({ chain: PORT_FORWARD_CHAIN, expr: [ctStatusDnat, { accept: null }] }) } },
     { add: { chain: inet({ name: ACL_BASE.dnat, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' }) } },
     { add: { chain: inet({ name: ACL_BASE.snat, type: 'nat', hook: 'postrouting', prio: 110, policy: 'accept' }) } },
   ];
