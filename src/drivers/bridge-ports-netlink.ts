@@ -3,7 +3,7 @@
 // port STP states from AF_BRIDGE RTM_NEWLINK notifications (IFLA_PROTINFO).
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
-import { pino, type Logger } from 'pino';
+import { silentLogger, type EdgenetLogger as Logger } from '../logger.ts';
 import { defer, Subject, type Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
@@ -71,7 +71,7 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
   private closed = false;
 
   constructor(opts: NetlinkBridgePortDriverOptions = {}) {
-    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.log = opts.logger ?? silentLogger;
     this.nl = createRtNetlink();
     this.nl.socket.on('error', (err) => this.log.error({ err }, 'netlink bridge-port socket error'));
     this.events$ = defer(() => {
