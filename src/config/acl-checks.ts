@@ -1,5 +1,6 @@
 import type { ConfigIssue } from '../errors.ts';
 import type { Config } from './config-schema.ts';
+import { niPortNames } from './config-switch.ts';
 
 // ACL rules the schema cannot judge alone: where a rule is (switch or local NI, which ports), and forwards that collide.
 
@@ -31,14 +32,15 @@ export function checkAcls(config: Config): ConfigIssue[] {
         const adapter = rule.match.adapter;
         if (adapter !== undefined) {
           if (!portNames.has(adapter)) issues.push({ path: `${here}.match.adapter`, message: `unknown port "${adapter}"` });
-          else if (ni.port !== adapter) issues.push({ path: `${here}.match.adapter`, message: `port "${adapter}" is not a port of network "${ni.name}"` });
+          else if (!niPortNames(ni).includes(adapter)) issues.push({ path: `${here}.match.adapter`, message: `port "${adapter}" is not a port of network "${ni.name}"` });
         }
         if (rule.action !== 'portmap') return;
-        if (ni.port === undefined) {
+        const niPorts = niPortNames(ni);
+        if (niPorts.length === 0) {
           issues.push({ path: `${here}.action`, message: `network "${ni.name}" has no port: nothing can arrive to forward (portmap needs a local network with a port)` });
           return;
         }
-        const ports = adapter !== undefined ? [adapter] : [ni.port];
+        const ports = adapter !== undefined ? [adapter] : niPorts;
         for (const port of ports) {
           const slot = `${port}\u0000${protoName(rule.match.protocol)}\u0000${String(rule.match.lport)}`;
           const user = forwards.get(slot);
