@@ -15,6 +15,12 @@ export interface NiSpec {
   prefixlen?: number;
   dhcpRange?: { start: string; end: string };
   dns?: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  /** local NIs: the ports with their DNS facts (upstream resolvers are pinned to them) */
+  uplinks?: { port: string; ifname: string; dns: string[]; resolvConf?: string }[];
+  /** local NIs: what apps are told by DHCP, as configured */
+  dhcp?: { dns?: string[]; ntp: string[]; domain?: string };
+  /** local NIs: static routes (offered to apps; installed on the device side as their gateway calls for) */
+  routes?: { to: string; via: string }[];
 }
 
 export interface EndpointSpec {

@@ -4,6 +4,7 @@ import type { ConfigIssue } from '../errors.ts';
 import type { Config, LocalNetworkSpec } from './config-schema.ts';
 import { appIfnames, defaultDhcpRange, defaultGateway, intToIp, ipToInt, isVeth, subnetInfo } from './config-resolve.ts';
 import type { SubnetInfo } from './config-resolve.ts';
+import { checkNiServices } from './ni-services-checks.ts';
 
 // Rules the schema cannot express: references, uniqueness, address arithmetic. Nothing here needs the kernel.
 
@@ -19,7 +20,7 @@ export function isReservedIfname(ifname: string): boolean {
 }
 
 export function crossCheck(config: Config): ConfigIssue[] {
-  return [...checkPorts(config), ...checkNetworks(config), ...checkApps(config)];
+  return [...checkPorts(config), ...checkNetworks(config), ...checkApps(config), ...checkNiServices(config)];
 }
 
 /**

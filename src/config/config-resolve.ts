@@ -30,10 +30,31 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
   prefixlen: number;
   gateway: string;
   dhcpRange: IpRange;
+  /** hosts: one entry per address (a name with several addresses has several entries) */
   dns: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  uplinks: Uplink[];
+  dhcp: NiDhcpResolved;
+  routes: { to: string; via: string }[];
 }
 
 export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
+
+/** One port of a local NI with its DNS facts: the upstream resolvers reached through it are pinned to it. */
+export interface Uplink {
+  port: string;
+  ifname: string;
+  /** `ports[].dns` */
+  dns: string[];
+  /** `ports[].resolvConf`: a file whose nameservers are learned for this port alone */
+  resolvConf?: string;
+}
+
+/** What apps are told by DHCP, as configured; the defaults are decided in src/ni-dhcp.ts. */
+export interface NiDhcpResolved {
+  dns?: string[];
+  ntp: string[];
+  domain?: string;
+}
 
 interface EndpointSpecCommon {
   /** `<app>/<network>`: an app joins a network instance at most once */
@@ -142,10 +163,20 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [])
     ...(ni.port !== undefined && { port: ni.port }),
     ...(portIfname !== undefined && { portIfname }),
   };
-  return ni.type === 'switch' ? { ...common, type: 'switch' } : { ...common, ...resolveLocal(ni) };
+  return ni.type === 'switch' ? { ...common, type: 'switch' } : { ...common, ...resolveLocal(ni, ports) };
 }
 
-function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
+/** The names of the ports a network instance uses. */
+export function niPortNames(ni: NetworkSpec): string[] {
+  return ni.port === undefined ? [] : [ni.port];
+}
+
+/** Addresses of a static DNS entry: `ip`, then `ips`, without repeats. */
+export function hostAddresses(h: { ip?: string | undefined; ips?: string[] | undefined }): string[] {
+  return [...new Set([...(h.ip === undefined ? [] : [h.ip]), ...(h.ips ?? [])])];
+}
+
+function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
   const s = subnetInfo(ni.subnet);
   const gateway = ni.gateway ?? defaultGateway(s);
   // A valid config has room for a range; the fallback only keeps this total for unchecked input.
@@ -158,8 +189,18 @@ function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof Ne
     dhcpRange: { start: dhcpRange.start, end: dhcpRange.end },
     dns: {
       forwarders: [...(ni.dns?.forwarders ?? [])],
-      hosts: (ni.dns?.hosts ?? []).map((h) => ({ name: h.name, ip: h.ip })),
+      hosts: (ni.dns?.hosts ?? []).flatMap((h) => hostAddresses(h).map((ip) => ({ name: h.name, ip }))),
     },
+    uplinks: niPortNames(ni).flatMap((name): Uplink[] => {
+      const p = ports.find((x) => x.name === name);
+      return p ? [{ port: p.name, ifname: p.ifname, dns: [...(p.dns ?? [])], ...(p.resolvConf !== undefined && { resolvConf: p.resolvConf }) }] : [];
+    }),
+    dhcp: {
+      ...(ni.dhcp?.dns !== undefined && { dns: [...ni.dhcp.dns] }),
+      ntp: [...(ni.dhcp?.ntp ?? [])],
+      ...(ni.dhcp?.domain !== undefined && { domain: ni.dhcp.domain }),
+    },
+    routes: (ni.routes ?? []).map((r) => ({ to: r.to, via: r.via })),
   };
 }
 
