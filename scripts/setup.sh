@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One set-up for `npm test`, `npm run demo` and `npm run bench`: the Debian packages edgenet and its tests need,
-# then `npm ci` when node_modules does not match package-lock.json. Safe to run again: it does only what is missing.
+# then `npm ci` when node_modules does not match package-lock.json, then the build (dist/) when the sources changed.
+# Safe to run again: it does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,3 +29,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi
+
+# dist/ (the compiled CLI, daemon and library) when a source changed since the last build; a few ms otherwise.
+node scripts/build.mjs --if-stale

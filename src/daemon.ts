@@ -5,7 +5,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
 import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
 import type { Edgenet, EdgenetOptions } from './edgenet-types.ts';
@@ -13,7 +13,6 @@ import { ConfigError, errorMessage } from './errors.ts';
 import { serializeApply, startApiServer } from './api/server.ts';
 import type { ApiServer } from './api/server.ts';
 import { socketPathFor } from './api/client.ts';
-import { startInspector } from './inspector.ts';
 import { inEveTerms, loadDocumentFile, logEveConversion } from './eve/eve-load.ts';
 import { EveRecord } from './eve/eve-record.ts';
 import type { AppliableDocument, ConfigFormat } from './eve/eve-load.ts';
@@ -63,7 +62,7 @@ const STOP_TIMEOUT_MS = 10_000;
 function inspectionLogger(log: Logger): (ev: InspectionEvent) => void {
   const who = (ev: InspectionEvent): string => (ev.actorRef as { id?: string }).id ?? ev.actorRef.sessionId;
   return (ev) => {
-    if (!log.isLevelEnabled('debug')) return;
+    if (log.isLevelEnabled?.('debug') === false) return;
     if (ev.type === '@xstate.event') log.debug({ actor: who(ev), event: ev.event.type }, 'inspect: event');
     else if (ev.type === '@xstate.snapshot') log.debug({ actor: who(ev), value: (ev.snapshot as { value?: unknown }).value }, 'inspect: snapshot');
     else if (ev.type === '@xstate.actor') log.debug({ actor: who(ev) }, 'inspect: actor');
@@ -106,7 +105,7 @@ function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Pr
 }
 
 export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise<number> {
-  const log = opts.logger ?? pino({ name: 'edgenet', level: opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info' });
+  const log: Logger = opts.logger ?? pino({ name: 'edgenet', level: opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info' });
   const stateDir = resolve(opts.stateDir);
   const configPath = opts.configPath === undefined ? undefined : resolve(opts.configPath);
   const socketPath = resolve(opts.socketPath ?? socketPathFor(stateDir));
@@ -136,6 +135,8 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   let inspector: InspectorServer | undefined;
   if (opts.inspect) {
     try {
+      // loaded only when asked for: the inspector's packages stay out of a plain daemon
+      const { startInspector } = await import('./inspector.ts');
       inspector = await startInspector({ ...(typeof opts.inspect === 'object' && opts.inspect.port !== undefined ? { port: opts.inspect.port } : {}), logger: log });
     } catch (err) {
       log.error({ err }, `edgenet failed: ${errorMessage(err)}`);

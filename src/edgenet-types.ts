@@ -1,5 +1,5 @@
 import type { Observable, Observer } from 'rxjs';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
 import type { InspectionEvent } from 'xstate';
 import type { ConfigInput } from './config/config-schema.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';

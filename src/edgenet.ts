@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
+import { silentLogger } from './logger.ts';
 import { asyncScheduler, concat, defer, exhaustMap, groupBy, map, mergeMap, of, Subject, throttleTime, timer, type Observable, type Subscription } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
@@ -53,7 +54,7 @@ interface Runtime {
 /** Creates edgenet's actor system. Nothing touches the kernel until the first apply(). */
 export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
-  const logger: Logger = opts.logger ?? pino({ level: 'silent' });
+  const logger: Logger = opts.logger ?? silentLogger;
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
   const auditIntervalMs = opts.auditIntervalMs ?? 1000;
   const linkThrottleMs = opts.linkThrottleMs ?? 20;

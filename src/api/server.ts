@@ -1,8 +1,8 @@
 // The daemon's HTTP API, served on a unix socket only (no TCP): PUT /v1/config, GET /v1/status, GET /v1/events,
 // GET /metrics, POST /v1/teardown.
 import Fastify, { LogController } from 'fastify';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { connect } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
@@ -77,6 +77,11 @@ function sendError(reply: FastifyReply, status: number, error: string, issues?: 
   return reply.code(status).type('application/json; charset=utf-8').send(issues ? { error, issues } : { error });
 }
 
+function isFastifyLogger(log: Logger): log is Logger & FastifyBaseLogger {
+  const l = log as Partial<Record<keyof FastifyBaseLogger, unknown>>;
+  return typeof l.level === 'string' && typeof l.fatal === 'function' && typeof l.trace === 'function' && typeof l.silent === 'function';
+}
+
 function isFastifyError(err: unknown): err is FastifyError {
   return err instanceof Error && typeof (err as { statusCode?: unknown }).statusCode === 'number';
 }
@@ -112,7 +117,9 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   const bodyLimit = opts.bodyLimit ?? CONFIG_BODY_LIMIT;
   const apply = opts.apply ?? serializeApply(opts.net);
   const log = opts.logger?.child({ component: 'api' });
-  const app = Fastify({ bodyLimit, ...(log ? { loggerInstance: log } : { logger: false }), logController: new LogController({ disableRequestLogging: true }) });
+  // fastify logs through a full pino-like logger only; any other logger still gets this module's own lines
+  const loggerInstance = log && isFastifyLogger(log) ? log : undefined;
+  const app = Fastify({ bodyLimit, ...(loggerInstance ? { loggerInstance } : { logger: false }), logController: new LogController({ disableRequestLogging: true }) });
 
   // Bodies are taken as text and parsed by the route, so YAML and JSON errors read the same way.
   app.removeAllContentTypeParsers();

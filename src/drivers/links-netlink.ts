@@ -2,8 +2,8 @@
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
-import { pino } from 'pino';
-import type { Logger } from 'pino';
+import { silentLogger } from '../logger.ts';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { defer, Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
@@ -148,7 +148,7 @@ export class NetlinkLinkDriver implements LinkDriver {
   private readonly dumps = serialQueue();
 
   constructor(opts: NetlinkLinkDriverOptions = {}) {
-    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.log = opts.logger ?? silentLogger;
     this.nl = createRtNetlink();
     // an 'error' without a listener would crash the process
     this.nl.socket.on('error', (err) => this.log.error({ err }, 'netlink request socket error'));
