@@ -1,7 +1,7 @@
 import type { EndpointSpec, NiSpec } from '../machines/specs.ts';
 import { ipToInt, type EndpointSpec as ResolvedEndpoint, type LocalNetworkResolved, type NetworkResolved } from './config/config-resolve.ts';
 import type { DhcpDns, DhcpDnsSpec, Reservation } from './drivers/dhcpdns.ts';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
 import { ConfigError, errorMessage, type ConfigIssue } from './errors.ts';
 import { IpamError, type Ipam } from './ipam.ts';
 import { dhcpOptionsOf } from './ni-dhcp.ts';

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import ipaddr from 'ipaddr.js';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
 import type { NiSpec } from '../machines/specs.ts';
 import type { UpstreamServer } from './drivers/dhcpdns.ts';
 
