@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { niPortsSchema, stpSchema } from './config-switch.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
 const name = z
@@ -61,19 +62,20 @@ export const dhcpSchema = z.strictObject({
 /** A static route offered to apps (options 121 + 249) and installed on the device side as its gateway calls for. */
 export const routeSchema = z.strictObject({ to: cidr4, via: ipv4 });
 
-// One `port` per NI: bridging two ports into one switch NI risks a loop, and a local NI masquerades out of one uplink.
+// `port` names one port; several go in `ports` (a switch NI only with `stp`: two ports on one segment are a loop).
 const niPort = z
   .string({
     error: (iss) =>
-      Array.isArray(iss.input) ? `${iss.input.length} ports given: a network instance has at most one port` : 'must be a string',
+      Array.isArray(iss.input) ? `${iss.input.length} ports given: port names one port; several go in ports: [...]` : 'must be a string',
   })
   .regex(/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/, { error: 'must be a port name from ports' });
 
-const niCommon = { name, port: niPort.optional(), mtu: mtu.optional() };
+const niCommon = { name, port: niPort.optional(), ports: niPortsSchema.optional(), mtu: mtu.optional() };
 
 export const switchNetworkSchema = z.strictObject({
   ...niCommon,
   type: z.literal('switch'),
+  stp: stpSchema.optional(),
 });
 
 export const localNetworkSchema = z.strictObject({

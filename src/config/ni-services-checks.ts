@@ -1,7 +1,8 @@
 import ipaddr from 'ipaddr.js';
 import type { ConfigIssue } from '../errors.ts';
 import type { Config, LocalNetworkSpec } from './config-schema.ts';
-import { defaultGateway, ipToInt, niPortNames, subnetInfo } from './config-resolve.ts';
+import { defaultGateway, ipToInt, subnetInfo } from './config-resolve.ts';
+import { niPortNames } from './config-switch.ts';
 
 // Rules for what a local NI offers its apps beyond addresses: static routes, DHCP options, static DNS entries.
 // The schema has checked the shapes (addresses, prefixes, DNS names); this checks how they fit the NI.
