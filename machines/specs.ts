@@ -20,6 +20,12 @@ export interface NiSpec {
   prefixlen?: number;
   dhcpRange?: { start: string; end: string };
   dns?: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
+  /** local NIs: the ports with their DNS facts (upstream resolvers are pinned to them) */
+  uplinks?: { port: string; ifname: string; dns: string[]; resolvConf?: string }[];
+  /** local NIs: what apps are told by DHCP, as configured */
+  dhcp?: { dns?: string[]; ntp: string[]; domain?: string };
+  /** local NIs: static routes (offered to apps; installed on the device side as their gateway calls for) */
+  routes?: { to: string; via: string }[];
 }
 
 export interface EndpointSpec {
@@ -42,6 +48,8 @@ export interface EndpointSpec {
   acls?: AclRuleSpec[];
   /** what the ACLs need of the NI (its ports, static DNS entries): a change of them updates the endpoint */
   aclFacts?: AclFacts;
+  /** static routes of the NI via this app (app-gateway): sources its anti-spoofing lets through */
+  routedVia?: string[];
   /** on a switch NI with STP: BPDU guard on the host-side interface */
   bpduGuard?: boolean;
 }

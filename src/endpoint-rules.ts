@@ -21,7 +21,7 @@ export function endpointRulesOf(ep: EndpointSpec, ni: NiSpec, ip: string): Endpo
     ports,
     ...(ep.acls !== undefined && { acls: ep.acls }),
     antiSpoof: true,
-    exempt: [],
+    exempt: ep.routedVia ?? [],
     staticHosts: facts?.staticHosts ?? [],
   };
 }
