@@ -9,6 +9,7 @@ import { endpointActors, niActors } from './actors.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
+import { resolveLimits } from './config/config-limits.ts';
 import type { Config } from './config/config-schema.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { writesOf, type Drivers } from './drivers/drivers.ts';
@@ -58,6 +59,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
   const auditIntervalMs = opts.auditIntervalMs ?? 1000;
   const linkThrottleMs = opts.linkThrottleMs ?? 20;
+  // invalid limits are a programming error of the embedder: thrown here, not at the first push
+  const limits = { limits: resolveLimits(opts.limits) };
   const transitions = new Subject<Transition>();
   const changes = new Subject<void>();
   let runningResolved: ResolvedConfig | undefined;
@@ -188,7 +191,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     });
 
   const applyNow = async (input: unknown, persist = true, opts: ApplyOptions = {}, again = 0): Promise<ApplyResult> => {
-    const valid = validateConfig(input);
+    const valid = validateConfig(input, undefined, limits);
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
