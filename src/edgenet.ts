@@ -10,6 +10,7 @@ import { checkPortAddresses } from './config/config-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
 import { resolveLimits } from './config/config-limits.ts';
+import { sendPlanInSlices } from './apply-slices.ts';
 import type { Config } from './config/config-schema.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { writesOf, type Drivers } from './drivers/drivers.ts';
@@ -210,7 +211,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     runningResolved = resolved;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     if (planSize(plan) > 0) {
-      rt.root.send({ type: 'APPLY', plan });
+      await sendPlanInSlices((slice) => rt.root.send({ type: 'APPLY', plan: slice }), plan);
       // only the actors this push concerns are watched: a push costs what it changes, not what the config holds
       const settled = await waitSettled(rt, affectedIds(rt.root.getSnapshot().context, plan));
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
