@@ -6,6 +6,7 @@ import type { ConfigIssue } from '../errors.ts';
 import { checkPortAddresses, crossCheck } from './config-checks.ts';
 import { checkLimits, resolveLimits, type ConfigLimits } from './config-limits.ts';
 import { configSchema } from './config-schema.ts';
+import { checkRouteGateways } from './ni-services-checks.ts';
 import type { Config } from './config-schema.ts';
 
 export interface ValidateOptions {
@@ -45,7 +46,9 @@ export function validateConfig(input: unknown, source?: string, options?: Valida
   const parsed = configSchema.safeParse(input, { reportInput: true, error: defaultMessage });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(toConfigIssues), source);
   const issues = crossCheck(parsed.data);
-  if (issues.length === 0 && options?.addressesOf) issues.push(...checkPortAddresses(parsed.data, options.addressesOf));
+  if (issues.length === 0 && options?.addressesOf) {
+    issues.push(...checkPortAddresses(parsed.data, options.addressesOf), ...checkRouteGateways(parsed.data, options.addressesOf));
+  }
   if (issues.length > 0) throw new ConfigError(issues, source);
   return parsed.data;
 }
@@ -101,6 +104,8 @@ const SWITCH_ONLY_HINT: Record<string, string> = {
   gateway: 'switch networks have no gateway',
   dhcpRange: 'switch networks have no IP services',
   dns: 'switch networks have no IP services',
+  dhcp: 'switch networks have no IP services',
+  routes: 'switch networks have no IP services',
 };
 
 function toConfigIssues(issue: ZodIssue): ConfigIssue[] {
