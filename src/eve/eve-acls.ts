@@ -54,9 +54,13 @@ export function eveAcls(aces: readonly EveAce[], at: string, to: string, ctx: Ev
   for (const [i, ace] of aces.entries()) {
     const from = `${at}.acls[${i}]`;
     if (ace.actions.length > 1) return { refused: `${from}.actions: ${ace.actions.length} actions in one entry: EVE takes one (allow, drop, limit or portmap)` };
-    const r = acls.length;
-    const here = `${to}.acls[${r}]`;
+    const here = `${to}.acls[${acls.length}]`;
+    ctx.source(here, from);
     const match: Record<string, unknown> = {};
+    ctx.source(`${here}.match`, `${from}.matches`);
+    for (const [k, v] of [['action', ''], ['appPort', '.appPort'], ['limit', ''], ['limit.rate', '.limitrate'], ['limit.unit', '.limitunit'], ['limit.burst', '.limitburst']] as const) {
+      ctx.source(`${here}.${k}`, `${from}.actions[0]${v}`);
+    }
     let ipv6 = false;
     for (const [j, m] of ace.matches.entries()) {
       const src = `${from}.matches[${j}]`;
@@ -96,7 +100,6 @@ export function eveAcls(aces: readonly EveAce[], at: string, to: string, ctx: Ev
     } else if (action?.drop) {
       rule.action = 'drop';
     }
-    ctx.source(here, from);
     acls.push(rule as AclRuleInput);
   }
   return { acls };

@@ -172,7 +172,7 @@ describe('EVE conversion: every unsupported field is a finding', () => {
       ['logger', ['svc']],
     ]);
     expect(r.errors.find((e) => e.path === 'apps[0].interfaces[2]')?.reason).toBe(
-      'apps[0].interfaces[2].acls[1].action: network "svc" has no port: nothing can arrive to forward (portmap needs a local network with a port)',
+      'apps[0].interfaces[2].acls[1].actions[0]: network "svc" has no port: nothing can arrive to forward (portmap needs a local network with a port)',
     );
     // an adapter without ACL entries gets none of its own: EVE lets it do nothing but DHCP and DNS
     expect(r.config.apps[1]?.interfaces[0]?.acls).toEqual([]);
@@ -255,7 +255,7 @@ describe('EVE conversion: smaller rules', () => {
     }
     const limited = { networkInstances: [ni('n1aa', { ip: { subnet: '10.1.0.0/24' }, cfg: { oconfig: 'x' } })], apps: [{ uuidandversion: { uuid: 'a0a0a0a0-1' }, displayname: 'x', interfaces: [{ networkId: 'n1aa', acls: [{ matches: [{ type: 'protocol', value: 'tcp' }, { type: 'ip', value: '0.0.0.0/0' }] }] }] }] };
     expect(convertEveConfig(limited).findings.map(brief)).toEqual(['warning network n1aa networkInstances[0].cfg']);
-    expect(convertEveConfig(limited).config.apps[0]?.interfaces[0]?.acls).toEqual([{ match: { protocol: 'tcp', ip: '0.0.0.0/0' } }]);
+    expect(convertEveConfig(limited).config.apps?.[0]?.interfaces?.[0]?.acls).toEqual([{ match: { protocol: 'tcp', ip: '0.0.0.0/0' } }]);
   });
 
   it('ignores addr on a switch NI and IPv6 DNS servers, with findings; refuses an IPv6 local NI', () => {
