@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { aclRuleSchema } from './acl-schema.ts';
 import { niPortsSchema, stpSchema } from './config-switch.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
@@ -10,10 +11,11 @@ const appName = z
   .string({ error: 'must be a string' })
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: 'must be a DNS label: [a-z0-9-]{1,63}, not starting or ending with "-"' });
 
-// Linux interface names: 1..15 chars, no '/', ':' or white space.
+// Linux interface names: 1..15 bytes, no '/', ':' or white space, not "." or ".." (dev_valid_name refuses them).
 const ifname = z
   .string({ error: 'must be a string' })
-  .regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'must be an interface name: [A-Za-z0-9_.-]{1,15}' });
+  .regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'must be an interface name: [A-Za-z0-9_.-]{1,15}' })
+  .refine((n) => n !== '.' && n !== '..', { error: 'must not be "." or "..": Linux refuses them as interface names' });
 
 const ipv4 = z.ipv4({ error: 'must be an IPv4 address' });
 const cidr4 = z.cidrv4({ error: 'must be an IPv4 prefix such as 10.0.0.0/24' });
@@ -50,6 +52,8 @@ export const dnsHostSchema = z.strictObject({ name: dnsName, ip: ipv4.optional()
 export const dnsSchema = z.strictObject({
   forwarders: z.array(ipv4).default([]),
   hosts: z.array(dnsHostSchema).default([]),
+  // names apps ask for in DHCP are published in DNS only when this is true (and never over app names, dns.hosts, router)
+  dhcpHostnames: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 /** What apps are told by DHCP (options 6, 42, 15 + 119). */
@@ -116,6 +120,8 @@ export const interfaceSchema = z.strictObject({
   tap: ifname.optional(),
   ip: ipv4.optional(),
   mac: mac.optional(),
+  // ACLs (src/config/acl-schema.ts): present, the interface gets only what they allow; absent, what its NI allows
+  acls: z.array(aclRuleSchema).optional(),
 });
 
 export const appSchema = z.strictObject({

@@ -12,14 +12,19 @@ const DHCP_REPLY = '@th,64,8 2';
 
 function run(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('nft', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // no stdin pipe unless there is a script: writing to an nft that has already exited is an EPIPE
+    const child = spawn('nft', args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.stdout?.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
+    if (stdin !== undefined) {
+      // an nft that exits early (a syntax error) closes the pipe: its exit code tells, not an unhandled EPIPE
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(stdin);
+    }
   });
 }
 
