@@ -5,6 +5,10 @@ import type { LinkSeen } from '../machines/specs.ts';
 import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
 import type { LinkEvent, LinkInfo } from './drivers/links.ts';
+import type { NiContext } from '../machines/network-instance.machine.ts';
+import { topState } from '../machines/specs.ts';
+import { bridgeDrift } from './bridge-drift.ts';
+import { bridgeWantOf } from './drift-audit.ts';
 
 // Link events go to the one actor that owns the interface: a bridge to its NI, a veth/tap/NIC to its member.
 // The index is rebuilt on apply (O(config)); routing an event is a map lookup (O(1)).
@@ -20,6 +24,8 @@ export class LinkRouter {
   private owners = new Map<string, Owner>();
   /** app namespace path → endpoint keys that wait for it */
   private netnsUsers = new Map<string, string[]>();
+  /** ifindex → NI of the bridges seen: a bridge renamed behind our back is still found */
+  private bridges = new Map<number, string>();
   /** events routed, by outcome: for tests and metrics */
   readonly counts = { routed: 0, unowned: 0 };
 
@@ -57,15 +63,31 @@ export class LinkRouter {
     }
   }
 
+  /** The NI whose bridge has this ifindex (a bridge of an unknown name: renamed behind our back?). */
+  private niWithBridge(ifindex: number): string | undefined {
+    for (const [name, entry] of Object.entries(this.root().context.networks)) if (entry.bridge?.ifindex === ifindex) return name;
+    return undefined;
+  }
+
   /** Sends the event to its owner; returns the actor it reached, if any. */
   route(ev: LinkEvent): AnyActorRef | undefined {
-    const owner = this.owners.get(ev.link.ifname);
+    let owner = this.owners.get(ev.link.ifname);
+    const renamedFrom = owner === undefined && ev.link.kind === 'bridge' ? (this.bridges.get(ev.link.ifindex) ?? this.niWithBridge(ev.link.ifindex)) : undefined;
+    if (renamedFrom !== undefined) owner = { kind: 'ni', name: renamedFrom };
     let target: AnyActorRef | undefined;
     if (owner?.kind === 'ni') {
-      // only a bridge's disappearance concerns its NI; its own changes (members joining) do not
+      target = this.childOfNetwork(owner.name);
       if (ev.type === 'del') {
-        target = this.childOfNetwork(owner.name);
+        this.bridges.delete(ev.link.ifindex);
         target?.send({ type: 'BRIDGE_GONE' } satisfies NiEvent);
+      } else {
+        // members joining are no news for the NI; its bridge's own attributes changed behind our back are
+        const snap = target?.getSnapshot() as { value?: unknown; context?: NiContext } | undefined;
+        const want = snap?.context ? bridgeWantOf(snap.context) : undefined;
+        if (want && want.ifindex === ev.link.ifindex) this.bridges.set(ev.link.ifindex, owner.name);
+        const detail = want && want.ifindex === ev.link.ifindex && topState(snap?.value) === 'ready' ? bridgeDrift(want, ev.link) : undefined;
+        if (detail) target?.send({ type: 'DRIFT', detail } satisfies NiEvent);
+        else if (renamedFrom === undefined && !detail) target = undefined;
       }
     } else if (owner?.kind === 'member') {
       target = this.childOfMember(owner.key);
