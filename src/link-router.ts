@@ -9,6 +9,7 @@ import type { NiContext } from '../machines/network-instance.machine.ts';
 import { topState } from '../machines/specs.ts';
 import { bridgeDrift } from './bridge-drift.ts';
 import { bridgeWantOf } from './drift-audit.ts';
+import { guardTripped, type BridgePortView } from './drivers/bridge-ports.ts';
 
 // Link events go to the one actor that owns the interface: a bridge to its NI, a veth/tap/NIC to its member.
 // The index is rebuilt on apply (O(config)); routing an event is a map lookup (O(1)).
@@ -67,6 +68,14 @@ export class LinkRouter {
   private niWithBridge(ifindex: number): string | undefined {
     for (const [name, entry] of Object.entries(this.root().context.networks)) if (entry.bridge?.ifindex === ifindex) return name;
     return undefined;
+  }
+
+  /** A bridge port's STP state changed (BPDU guard tripped or cleared): tell the member that owns the interface. */
+  routeBridgePort(view: BridgePortView): AnyActorRef | undefined {
+    const owner = this.owners.get(view.ifname);
+    const target = owner?.kind === 'member' ? this.childOfMember(owner.key) : undefined;
+    target?.send({ type: 'BRIDGE_PORT', state: view.state, guardTripped: guardTripped(view) } satisfies EndpointEvent);
+    return target;
   }
 
   /** Sends the event to its owner; returns the actor it reached, if any. */

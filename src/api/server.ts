@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Subscription } from 'rxjs';
-import type { ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
+import type { ApplyOptions, ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import { createMetrics } from '../metrics.ts';
 import type { EdgenetMetrics } from '../metrics.ts';
@@ -16,16 +16,17 @@ import type { ConfigIssue } from '../errors.ts';
 import { serialQueue } from '../serial-queue.ts';
 import { inEveTerms, logEveConversion, requestOptions, toAppliable } from '../eve/eve-load.ts';
 import { EveRecord } from '../eve/eve-record.ts';
+import { eveApplyAnswer } from '../eve/eve-object-errors.ts';
 
 /** Largest config body accepted by PUT /v1/config. */
 export const CONFIG_BODY_LIMIT = 1024 * 1024;
 
 /** Applies one config at a time, in arrival order (a push waits for the one before it to settle). */
-export type ApplyFn = (config: unknown) => Promise<ApplyResult>;
+export type ApplyFn = (config: unknown, opts?: ApplyOptions) => Promise<ApplyResult>;
 
 export function serializeApply(net: Pick<Edgenet, 'apply'>): ApplyFn {
   const run = serialQueue();
-  return (config) => run(() => net.apply(config));
+  return (config, opts) => run(() => net.apply(config, opts));
 }
 
 export interface ApiServerOptions {
@@ -142,19 +143,16 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
     // An EVE EdgeDevConfig (?format=eve, or detected) is converted first; its findings come back with the result.
     const doc = toAppliable(parseConfigBody(text, req.headers['content-type']), requestOptions(req.url));
     if (doc.eve && log) logEveConversion(log, doc.eve);
-    const result = await apply(doc.config).catch((err: unknown) => {
+    // EVE: an adapter that gets no address is refused alone (partial apply), as EVE does
+    const result = await apply(doc.config, doc.eve ? { partial: true } : undefined).catch((err: unknown) => {
       throw inEveTerms(err, doc);
     });
     eveRecord.applied(doc.eve);
     log?.info({ created: result.created, updated: result.updated, deleted: result.deleted }, 'config applied via API');
-    return reply.code(200).send(doc.eve ? { ...result, findings: doc.eve.findings, eve: doc.eve.names } : result);
+    return reply.code(200).send(doc.eve ? eveApplyAnswer(result, doc.eve) : result);
   });
 
-  app.get('/v1/status', async () => {
-    const status = opts.net.status();
-    const eve = eveRecord.current;
-    return eve ? { ...status, eve: { findings: eve.findings, names: eve.eve } } : status;
-  });
+  app.get('/v1/status', async () => eveRecord.statusOf(opts.net.status()));
 
   app.post('/v1/teardown', async (_req, reply) => {
     if (!opts.teardown) return sendError(reply, 501, 'teardown is not served here');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { niPortsSchema, stpSchema } from './config-switch.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
 const name = z
@@ -33,19 +34,20 @@ export const dnsSchema = z.strictObject({
   hosts: z.array(z.strictObject({ name: appName, ip: ipv4 })).default([]),
 });
 
-// One `port` per NI: bridging two ports into one switch NI risks a loop, and a local NI masquerades out of one uplink.
+// `port` names one port; several go in `ports` (a switch NI only with `stp`: two ports on one segment are a loop).
 const niPort = z
   .string({
     error: (iss) =>
-      Array.isArray(iss.input) ? `${iss.input.length} ports given: a network instance has at most one port` : 'must be a string',
+      Array.isArray(iss.input) ? `${iss.input.length} ports given: port names one port; several go in ports: [...]` : 'must be a string',
   })
   .regex(/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/, { error: 'must be a port name from ports' });
 
-const niCommon = { name, port: niPort.optional(), mtu: mtu.optional() };
+const niCommon = { name, port: niPort.optional(), ports: niPortsSchema.optional(), mtu: mtu.optional() };
 
 export const switchNetworkSchema = z.strictObject({
   ...niCommon,
   type: z.literal('switch'),
+  stp: stpSchema.optional(),
 });
 
 export const localNetworkSchema = z.strictObject({
