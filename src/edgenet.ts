@@ -123,6 +123,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
             }),
           ]
         : []),
+      // an address removed from or added to one of our bridges: its NI repairs at once (the audit is the backstop)
+      drivers.links.addressEvents$.subscribe({
+        next: (ev) => void router.routeAddress(ev),
+        error: (err: unknown) => logger.error({ err }, 'address events stopped'),
+      }),
       drivers.dhcpdns.events$.subscribe((ev) => {
         const ni = router.childOfNetwork(ev.ni);
         if (ev.type === 'exited') {

@@ -4,7 +4,7 @@ import type { NiEvent } from '../machines/network-instance.machine.ts';
 import type { LinkSeen } from '../machines/specs.ts';
 import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
-import type { LinkEvent, LinkInfo } from './drivers/links.ts';
+import type { AddressEvent, LinkEvent, LinkInfo } from './drivers/links.ts';
 import type { NiContext } from '../machines/network-instance.machine.ts';
 import { topState } from '../machines/specs.ts';
 import { bridgeDrift } from './bridge-drift.ts';
@@ -75,6 +75,26 @@ export class LinkRouter {
     const owner = this.owners.get(view.ifname);
     const target = owner?.kind === 'member' ? this.childOfMember(owner.key) : undefined;
     target?.send({ type: 'BRIDGE_PORT', state: view.state, guardTripped: guardTripped(view) } satisfies EndpointEvent);
+    return target;
+  }
+
+  /** An address came or went: a ready local NI's bridge holds exactly its gateway, anything else is drift. */
+  routeAddress(ev: AddressEvent): AnyActorRef | undefined {
+    const name = this.bridges.get(ev.address.ifindex) ?? this.niWithBridge(ev.address.ifindex);
+    const target = name !== undefined ? this.childOfNetwork(name) : undefined;
+    const snap = target?.getSnapshot() as { value?: unknown; context?: NiContext } | undefined;
+    const want = snap?.context && topState(snap.value) === 'ready' ? bridgeWantOf(snap.context) : undefined;
+    const gw = want?.address;
+    if (!want || !gw || want.ifindex !== ev.address.ifindex) return undefined;
+    const isGateway = ev.address.address === gw.address && ev.address.prefixlen === gw.prefixlen;
+    const detail =
+      ev.type === 'del' && isGateway
+        ? `gateway ${gw.address}/${gw.prefixlen} missing on ${want.name} (behind edgenet's back)`
+        : ev.type === 'new' && !isGateway
+          ? `foreign address ${ev.address.address}/${ev.address.prefixlen} on ${want.name} (behind edgenet's back)`
+          : undefined;
+    if (!detail) return undefined;
+    target?.send({ type: 'DRIFT', detail } satisfies NiEvent);
     return target;
   }
 

@@ -3,7 +3,7 @@ import { Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
-import { assertUnmarkedBridgeEmpty, netnsPath, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
+import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
 
 /** The driver operations `failNext` can make fail. */
 export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress' | 'deleteAddress';
@@ -32,6 +32,8 @@ export class FakeLinkDriver implements LinkDriver {
   readonly writes = new WriteCounter();
   private readonly subject = new Subject<LinkEvent>();
   readonly events$: Observable<LinkEvent> = this.subject.asObservable();
+  private readonly addressSubject = new Subject<AddressEvent>();
+  readonly addressEvents$: Observable<AddressEvent> = this.addressSubject.asObservable();
 
   private readonly links = new Map<string, FakeLink>();
   private readonly addresses = new Map<number, AddressInfo[]>();
@@ -89,6 +91,7 @@ export class FakeLinkDriver implements LinkDriver {
     const list = (this.addresses.get(link.info.ifindex) ?? []).filter((a) => !(a.address === address && a.prefixlen === prefixlen));
     if (op === 'add') list.push({ ifindex: link.info.ifindex, address, prefixlen });
     this.addresses.set(link.info.ifindex, list);
+    this.addressSubject.next({ type: op === 'add' ? 'new' : 'del', address: { ifindex: link.info.ifindex, address, prefixlen } });
   }
 
   /** An app's namespace appears (a path, or `/proc/<pid>/ns/net` for a pid). */
@@ -238,6 +241,7 @@ export class FakeLinkDriver implements LinkDriver {
     this.writes.inc('address');
     list.push({ ifindex: link.info.ifindex, address, prefixlen });
     this.addresses.set(link.info.ifindex, list);
+    this.addressSubject.next({ type: 'new', address: { ifindex: link.info.ifindex, address, prefixlen } });
   }
 
   async deleteAddress(ifname: string, address: string, prefixlen: number, signal?: AbortSignal): Promise<void> {
@@ -250,10 +254,12 @@ export class FakeLinkDriver implements LinkDriver {
     if (kept.length === list.length) return;
     this.writes.inc('address');
     this.addresses.set(link.info.ifindex, kept);
+    this.addressSubject.next({ type: 'del', address: { ifindex: link.info.ifindex, address, prefixlen } });
   }
 
   async close(): Promise<void> {
     this.subject.complete();
+    this.addressSubject.complete();
   }
 
   // ---- internals ---------------------------------------------------------------------------------------

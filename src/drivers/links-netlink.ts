@@ -11,11 +11,13 @@ import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { serialQueue } from '../serial-queue.ts';
 import { WriteCounter } from './write-counter.ts';
-import { assertUnmarkedBridgeEmpty, netnsPath, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
+import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
 
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
 const RTM_NEWLINK = 16;
+const RTM_NEWADDR = 20;
+const RTM_DELADDR = 21;
 const RTM_DELLINK = 17;
 const AF_UNSPEC = 0;
 const AF_INET = 2;
@@ -167,6 +169,7 @@ export interface NetlinkLinkDriverOptions {
 export class NetlinkLinkDriver implements LinkDriver {
   readonly writes = new WriteCounter();
   readonly events$: Observable<LinkEvent>;
+  readonly addressEvents$: Observable<AddressEvent>;
 
   private readonly log: Logger;
   private readonly nl: RtNetlinkSocket;
@@ -177,6 +180,7 @@ export class NetlinkLinkDriver implements LinkDriver {
   private dumpNl: RtNetlinkSocket | undefined;
   private ev: RtNetlinkSocket | undefined;
   private readonly subject = new Subject<LinkEvent>();
+  private readonly addressSubject = new Subject<AddressEvent>();
   /** last state seen per ifindex: fills DELLINK's master (released just before deletion) and drives resyncs */
   private readonly known = new Map<number, LinkInfo>();
   private closed = false;
@@ -200,6 +204,10 @@ export class NetlinkLinkDriver implements LinkDriver {
     this.events$ = defer(() => {
       this.startEvents();
       return this.subject.asObservable();
+    });
+    this.addressEvents$ = defer(() => {
+      this.startEvents();
+      return this.addressSubject.asObservable();
     });
   }
 
@@ -510,6 +518,10 @@ export class NetlinkLinkDriver implements LinkDriver {
     });
     ev.socket.on('message', (msgs) => {
       for (const m of msgs) {
+        if (m.type === RTM_NEWADDR || m.type === RTM_DELADDR) {
+          this.publishAddress(m.type === RTM_NEWADDR ? 'new' : 'del', m.data);
+          continue;
+        }
         if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
         let msg: rt.LinkMessage;
         try {
@@ -524,7 +536,21 @@ export class NetlinkLinkDriver implements LinkDriver {
       }
     });
     ev.addMembership('LINK');
+    ev.addMembership('IPV4_IFADDR');
     void this.seedKnown();
+  }
+
+  private publishAddress(type: 'new' | 'del', data: Buffer): void {
+    let msg: rt.AddressMessage;
+    try {
+      msg = rt.parseAddressMessage(data);
+    } catch (err) {
+      this.log.warn({ err }, 'unparsable address event');
+      return;
+    }
+    const bytes = msg.attrs.local ?? msg.attrs.address;
+    if (msg.data.family !== AF_INET || !bytes || bytes.length !== 4) return;
+    this.addressSubject.next({ type, address: { ifindex: msg.data.index ?? 0, address: [...bytes].join('.'), prefixlen: msg.data.prefixlen ?? 32 } });
   }
 
   private publish(type: 'new' | 'del', link: LinkInfo, fromResync = false): void {
@@ -601,6 +627,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     this.nl.socket.close();
     this.dumpNl?.socket.close();
     this.subject.complete();
+    this.addressSubject.complete();
   }
 }
 

@@ -36,6 +36,12 @@ export interface AddressInfo {
   prefixlen: number;
 }
 
+/** RTM_NEWADDR / RTM_DELADDR of an IPv4 address in edgenet's namespace. */
+export interface AddressEvent {
+  type: 'new' | 'del';
+  address: AddressInfo;
+}
+
 export interface BridgeSpec {
   name: string;
   alias: string;
@@ -84,6 +90,8 @@ export interface LinkDriver {
   readonly writes: WriteCounter;
   /** RTM_NEWLINK/RTM_DELLINK of the namespace edgenet runs in (hot: subscribe once, route by ifname). */
   readonly events$: Observable<LinkEvent>;
+  /** RTM_NEWADDR/RTM_DELADDR (IPv4) on the same event socket: an address removed or added behind edgenet's back. */
+  readonly addressEvents$: Observable<AddressEvent>;
 
   list(): Promise<LinkInfo[]>;
   get(ifname: string): Promise<LinkInfo | undefined>;
