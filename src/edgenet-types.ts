@@ -20,6 +20,12 @@ export interface NetworkStatus {
   reason?: string;
   /** dnsmasq pid (local NIs) */
   dnsmasqPid?: number;
+  /**
+   * local NIs: where dnsmasq sends what it cannot answer itself — `forwarders` (dns.forwarders), `ports` (the
+   * ports' DNS servers, each `IP@ifname`) or `none` (no port, or no servers on its ports: app names and static
+   * entries only, said in `note`)
+   */
+  upstreamDns?: { from: 'forwarders' | 'ports' | 'none'; servers: string[]; note?: string };
   leases?: { mac: string; ip: string; hostname?: string }[];
 }
 
@@ -37,6 +43,8 @@ export interface EndpointStatus {
   ip?: string;
   /** why the endpoint is not ready (e.g. `tap vif7 gone`, `waiting for netns /run/netns/web`) */
   reason?: string;
+  /** counted rules (ACL rules in order, `default` deny, `anti-spoofing`) with packets as last read */
+  rules?: { rule: string; action: 'allow' | 'drop' | 'limit' | 'portmap' | 'deny'; packets: number }[];
 }
 
 export interface PortStatus {
