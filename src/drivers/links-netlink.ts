@@ -337,7 +337,13 @@ export class NetlinkLinkDriver implements LinkDriver {
     if (peerIndex === undefined) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'veth has no peer');
     await this.undoOnFailure(spec.name, async () => {
       signal?.throwIfAborted();
-      await this.linkWrite('ensureVeth', spec.name, () => this.nl.setLink({ index: peerIndex, ...UP }, { netNsFd: fd, ifname: spec.peerName }));
+      try {
+        await this.linkWrite('ensureVeth', spec.name, () => this.nl.setLink({ index: peerIndex, ...UP }, { netNsFd: fd, ifname: spec.peerName }));
+      } catch (err) {
+        // the name is taken inside the app's namespace (the app made its own eth0): say which and where
+        if (err instanceof KernelError && err.errno === 'EEXIST') throw new KernelError('ensureVeth', spec.name, 'EEXIST', `${spec.peerName} already exists in ${nsPath}`);
+        throw err;
+      }
     });
     this.log.info({ veth: spec.name, netns: nsPath, peer: spec.peerName }, 'veth peer moved into app namespace');
   }
