@@ -7,6 +7,7 @@ import { networkInstanceMachine } from '../machines/network-instance.machine.ts'
 import { systemMachine, type Plan, type SystemContext } from '../machines/system.machine.ts';
 import { endpointActors, niActors } from './actors.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
+import { kernelFeatureIssues } from './config/config-kernel-features.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
 import type { Config } from './config/config-schema.ts';
@@ -200,6 +201,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
+    const featureIssues = await kernelFeatureIssues(rt.drivers, valid);
+    if (featureIssues.length) throw new ConfigError(featureIssues);
     const full = resolveConfig(valid);
     // addresses are reserved for the whole config first: a full range refuses the push before anything moves
     // (partial: refuses only the interfaces that get none, which are then left out of what is built)

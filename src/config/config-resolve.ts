@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { bridgeName, deriveMac, endpointKey, vethHostName } from '../names.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
 import { niPortNames, stpOptions } from './config-switch.ts';
+import { appVlans, portVlans, usedVlans, type MemberVlans } from './config-vlans.ts';
 
 // What the actors need, derived once from a valid config (validateConfig has run: subnets parse, names are unique).
 
@@ -26,6 +27,8 @@ export interface SwitchNetworkResolved extends NetworkResolvedCommon {
   type: 'switch';
   /** kernel spanning tree on the bridge; forwardDelayS absent: the kernel's 15 s */
   stp?: { forwardDelayS?: number };
+  /** the bridge filters VLANs (some app or port has an access VLAN) */
+  vlanFiltering?: boolean;
 }
 
 export interface LocalNetworkResolved extends NetworkResolvedCommon {
@@ -57,6 +60,8 @@ interface EndpointSpecCommon {
   mtu?: number;
   /** on a switch NI with STP: BPDU guard on the host-side interface */
   bpduGuard?: boolean;
+  /** on a VLAN-filtering switch NI: the interface's bridge VLAN entries */
+  vlans?: MemberVlans;
 }
 
 export interface VethEndpointSpec extends EndpointSpecCommon {
@@ -84,6 +89,8 @@ export interface PortSpecResolved {
   mtu?: number;
   /** on a switch NI with STP: BPDU guard on the port */
   bpduGuard?: boolean;
+  /** on a VLAN-filtering switch NI: the port's bridge VLAN entries */
+  vlans?: MemberVlans;
 }
 
 /** An IPv4 subnet as numbers, for range arithmetic that ipaddr.js does not offer. */
@@ -142,7 +149,7 @@ function largestRunWithout(start: number, end: number, hole: number): [number, n
   return size(best) > 0 ? best : undefined;
 }
 
-export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = []): NetworkResolved {
+export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [], vlanFiltering = false): NetworkResolved {
   const names = niPortNames(ni);
   const port = names.length === 1 ? names[0] : undefined;
   const portIfname = port === undefined ? undefined : ports.find((p) => p.name === port)?.ifname;
@@ -156,7 +163,12 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [])
   };
   if (ni.type === 'local') return { ...common, ...resolveLocal(ni) };
   const stp = stpOptions(ni.stp);
-  return { ...common, type: 'switch', ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }) };
+  return {
+    ...common,
+    type: 'switch',
+    ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }),
+    ...(vlanFiltering && { vlanFiltering: true }),
+  };
 }
 
 function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
@@ -178,7 +190,7 @@ function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof Ne
 }
 
 export function networksOf(config: Config): NetworkResolved[] {
-  return config.networks.map((ni) => resolveNetwork(ni, config.ports));
+  return config.networks.map((ni) => resolveNetwork(ni, config.ports, ni.type === 'switch' && usedVlans(config, ni).length > 0));
 }
 
 export function isVeth(itf: InterfaceSpec): boolean {
@@ -193,6 +205,12 @@ export function appIfnames(app: AppSpec): (string | undefined)[] {
 
 export function endpointsOf(config: Config): EndpointSpec[] {
   const networks = new Map(config.networks.map((ni) => [ni.name, ni]));
+  const vlansOf = new Map<string, number[]>();
+  const used = (ni: NetworkSpec & { type: 'switch' }): number[] => {
+    let v = vlansOf.get(ni.name);
+    if (!v) vlansOf.set(ni.name, (v = usedVlans(config, ni)));
+    return v;
+  };
   return config.apps.flatMap((app) => {
     const inside = appIfnames(app);
     return app.interfaces.map((itf, i): EndpointSpec => {
@@ -208,6 +226,7 @@ export function endpointsOf(config: Config): EndpointSpec[] {
         ...(itf.ip !== undefined && { ip: itf.ip }),
         ...(ni?.mtu !== undefined && { mtu: ni.mtu }),
         ...(ni?.type === 'switch' && stpOptions(ni.stp) && { bpduGuard: stpOptions(ni.stp)?.guardApps === true }),
+        ...(ni?.type === 'switch' && used(ni).length > 0 && { vlans: appVlans(itf, used(ni)) }),
       };
       if (itf.tap !== undefined) return { ...common, kind: 'tap' };
       return { ...common, kind: 'veth', netns: itf.netns ?? '', appIfname: inside[i] ?? 'eth0' };
@@ -220,6 +239,7 @@ export function portsOf(config: Config): PortSpecResolved[] {
     const ni = config.networks.find((n) => niPortNames(n).includes(p.name));
     const attach = ni?.type === 'switch';
     const stp = ni?.type === 'switch' ? stpOptions(ni.stp) : undefined;
+    const vids = ni?.type === 'switch' ? usedVlans(config, ni) : [];
     return {
       name: p.name,
       ifname: p.ifname,
@@ -227,6 +247,7 @@ export function portsOf(config: Config): PortSpecResolved[] {
       attach,
       ...(attach && ni?.mtu !== undefined && { mtu: ni.mtu }),
       ...(stp && { bpduGuard: stp.portsWithBpduGuard.includes(p.name) }),
+      ...(vids.length > 0 && ni?.type === 'switch' && { vlans: portVlans(ni, p.name, vids) }),
     };
   });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { niPortsSchema, stpSchema } from './config-switch.ts';
+import { accessVlanIdSchema, niPortsSchema, stpSchema, vlanPortSchema } from './config-switch.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
 const name = z
@@ -48,6 +48,7 @@ export const switchNetworkSchema = z.strictObject({
   ...niCommon,
   type: z.literal('switch'),
   stp: stpSchema.optional(),
+  vlanPorts: z.array(vlanPortSchema).optional(),
 });
 
 export const localNetworkSchema = z.strictObject({
@@ -86,6 +87,7 @@ export const interfaceSchema = z.strictObject({
   tap: ifname.optional(),
   ip: ipv4.optional(),
   mac: mac.optional(),
+  accessVlanId: accessVlanIdSchema.optional(),
 });
 
 export const appSchema = z.strictObject({
