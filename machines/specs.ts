@@ -1,4 +1,5 @@
 // What the machines are told about their objects: resolved from the config by src/ (defaults filled, names derived).
+import type { AclRuleSpec } from '../src/config/acl-schema.ts';
 
 export interface NiSpec {
   name: string;
@@ -20,7 +21,13 @@ export interface NiSpec {
   gateway?: string;
   prefixlen?: number;
   dhcpRange?: { start: string; end: string };
-  dns?: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  dns?: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
+  /** local NIs: the ports with their DNS facts (upstream resolvers are pinned to them) */
+  uplinks?: { port: string; ifname: string; dns: string[]; resolvConf?: string }[];
+  /** local NIs: what apps are told by DHCP, as configured */
+  dhcp?: { dns?: string[]; ntp: string[]; domain?: string };
+  /** local NIs: static routes (offered to apps; installed on the device side as their gateway calls for) */
+  routes?: { to: string; via: string }[];
 }
 
 export interface EndpointSpec {
@@ -39,10 +46,21 @@ export interface EndpointSpec {
   /** static address on a local NI */
   ip?: string;
   mtu?: number;
+  /** ACLs (present, even empty: only what they allow) */
+  acls?: AclRuleSpec[];
+  /** what the ACLs need of the NI (its ports, static DNS entries): a change of them updates the endpoint */
+  aclFacts?: AclFacts;
+  /** static routes of the NI via this app (app-gateway): sources its anti-spoofing lets through */
+  routedVia?: string[];
   /** on a switch NI with STP: BPDU guard on the host-side interface */
   bpduGuard?: boolean;
   /** on a VLAN-filtering switch NI: bridge VLAN entries (`pvid` untagged, `tagged`) */
   vlans?: { pvid: number; tagged: number[] };
+}
+
+export interface AclFacts {
+  ports: { name: string; ifname: string }[];
+  staticHosts: { name: string; ip: string }[];
 }
 
 export interface PortSpec {

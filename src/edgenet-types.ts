@@ -2,6 +2,7 @@ import type { Observable, Observer } from 'rxjs';
 import type { EdgenetLogger as Logger } from './logger.ts';
 import type { InspectionEvent } from 'xstate';
 import type { ConfigInput } from './config/config-schema.ts';
+import type { ConfigLimits } from './config/config-limits.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
 import type { EveFinding, EveNames, EveObjectError } from './eve/eve-types.ts';
 
@@ -20,6 +21,12 @@ export interface NetworkStatus {
   reason?: string;
   /** dnsmasq pid (local NIs) */
   dnsmasqPid?: number;
+  /**
+   * local NIs: where dnsmasq sends what it cannot answer itself — `forwarders` (dns.forwarders), `ports` (the
+   * ports' DNS servers, each `IP@ifname`) or `none` (no port, or no servers on its ports: app names and static
+   * entries only, said in `note`)
+   */
+  upstreamDns?: { from: 'forwarders' | 'ports' | 'none'; servers: string[]; note?: string };
   leases?: { mac: string; ip: string; hostname?: string }[];
 }
 
@@ -37,6 +44,8 @@ export interface EndpointStatus {
   ip?: string;
   /** why the endpoint is not ready (e.g. `tap vif7 gone`, `waiting for netns /run/netns/web`) */
   reason?: string;
+  /** counted rules (ACL rules in order, `default` deny, `anti-spoofing`) with packets as last read */
+  rules?: { rule: string; action: 'allow' | 'drop' | 'limit' | 'portmap' | 'deny'; packets: number }[];
 }
 
 export interface PortStatus {
@@ -111,6 +120,8 @@ export interface EdgenetOptions {
   logger?: Logger;
   /** xstate inspection observer, passed to createActor */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** caps a config must stay within (defaults: 1000 networks, 250 local networks, 5000 app interfaces) */
+  limits?: Partial<ConfigLimits>;
 }
 
 export interface Edgenet {

@@ -8,8 +8,11 @@ import { systemMachine, type Plan, type SystemContext } from '../machines/system
 import { endpointActors, niActors } from './actors.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
 import { kernelFeatureIssues } from './config/config-kernel-features.ts';
+import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
+import { resolveLimits } from './config/config-limits.ts';
+import { sendPlanInSlices } from './apply-slices.ts';
 import type { Config } from './config/config-schema.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { writesOf, type Drivers } from './drivers/drivers.ts';
@@ -59,6 +62,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
   const auditIntervalMs = opts.auditIntervalMs ?? 1000;
   const linkThrottleMs = opts.linkThrottleMs ?? 20;
+  // invalid limits are a programming error of the embedder: thrown here, not at the first push
+  const limits = { limits: resolveLimits(opts.limits) };
   const transitions = new Subject<Transition>();
   const changes = new Subject<void>();
   let runningResolved: ResolvedConfig | undefined;
@@ -85,7 +90,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const start = async (): Promise<Runtime> => {
     const drivers = opts.drivers ?? createKernelDrivers({ stateDir, logger });
     const ipam = await Ipam.open(stateDir);
-    const local = new LocalServices(ipam, drivers.dhcpdns);
+    const local = new LocalServices(ipam, drivers.dhcpdns, logger);
     const deps = { drivers, local };
     const machine = systemMachine.provide({
       actors: {
@@ -155,7 +160,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0 } };
-    const built = buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers));
+    const built = buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall);
     return refusedNow.length > 0 ? { ...built, refused: refusedNow } : built;
   };
 
@@ -197,7 +202,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     });
 
   const applyNow = async (input: unknown, persist = true, opts: ApplyOptions = {}, again = 0): Promise<ApplyResult> => {
-    const valid = validateConfig(input);
+    const valid = validateConfig(input, undefined, limits);
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
@@ -211,6 +216,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const { config, resolved } = withoutEndpoints(valid, full, new Set(refused.map((r) => r.key)));
     const { networks, endpoints, ports } = resolved;
     refusedNow = refused;
+    // a port's resolv file is read before its NIs' dnsmasq starts, then watched
+    rt.local.watchResolvFiles(config.ports);
     const diff = diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
     rt.router.index(networks, endpoints, ports);
@@ -218,7 +225,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     runningResolved = resolved;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     if (planSize(plan) > 0) {
-      rt.root.send({ type: 'APPLY', plan });
+      await sendPlanInSlices((slice) => rt.root.send({ type: 'APPLY', plan: slice }), plan);
       // only the actors this push concerns are watched: a push costs what it changes, not what the config holds
       const settled = await waitSettled(rt, affectedIds(rt.root.getSnapshot().context, plan));
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
@@ -269,6 +276,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       for (const s of rt.subscriptions) s.unsubscribe();
       rt.root.stop();
       await rt.netns.close();
+      await rt.local.close();
       await rt.drivers.dhcpdns.close();
       await rt.drivers.links.close();
       await rt.drivers.bridgePorts?.close();
@@ -303,10 +311,12 @@ async function portAddressIssues(drivers: Drivers, config: Config) {
   }
   if (ifindexes.size === 0) return [];
   const addrs = await drivers.links.listAddresses();
-  return checkPortAddresses(config, (ifname) => {
+  const addressesOf = (ifname: string): { address: string; prefixlen: number }[] => {
     const ifindex = ifindexes.get(ifname);
     return addrs.filter((a) => a.ifindex === ifindex).map((a) => ({ address: a.address, prefixlen: a.prefixlen }));
-  });
+  };
+  // a route's gateway off the NI's subnet must be on one of its ports' subnets
+  return [...checkPortAddresses(config, addressesOf), ...checkRouteGateways(config, addressesOf)];
 }
 
 /** Child ids of the actors a plan moves (as the system actor has just recorded them). */

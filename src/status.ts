@@ -2,9 +2,11 @@ import type { EndpointContext } from '../machines/endpoint.machine.ts';
 import { memberBridgeNetwork } from '../machines/specs.ts';
 import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { DhcpDns } from './drivers/dhcpdns.ts';
+import type { Firewall } from './drivers/firewall.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
 import type { ActorState, EndpointStatus, NetworkStatus, PortStatus, Status } from './edgenet-types.ts';
 import type { LocalServices } from './local-services.ts';
+import type { NiUpstream } from './port-dns.ts';
 import { isNiContext, reasonOf, topState, type ChildContext } from './transitions.ts';
 
 // Status is derived from the actors' snapshots every time it is asked for: nothing is stored twice.
@@ -25,9 +27,21 @@ function childrenOf(root: SystemSnapshotLike): Child[] {
   return out;
 }
 
+function upstreamStatus(u: NiUpstream, forwarders: readonly string[]): NonNullable<NetworkStatus['upstreamDns']> {
+  if (u.from === 'forwarders') return { from: 'forwarders', servers: [...forwarders] };
+  if (u.from === 'ports') return { from: 'ports', servers: u.upstream.map((s) => `${s.ip}@${s.ifname}`) };
+  return { from: 'none', servers: [], note: u.summary };
+}
+
 const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name);
 
-export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcpdns: DhcpDns, writes: WriteCounts): Status {
+export function buildStatus(
+  root: SystemSnapshotLike,
+  local: LocalServices,
+  dhcpdns: DhcpDns,
+  writes: WriteCounts,
+  firewall?: Pick<Firewall, 'endpointStatus'>,
+): Status {
   const networks: NetworkStatus[] = [];
   const endpoints: EndpointStatus[] = [];
   const ports: PortStatus[] = [];
@@ -47,6 +61,7 @@ export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcp
         ...(spec.gateway !== undefined && { gateway: spec.gateway }),
         ...(spec.port !== undefined && { port: spec.port }),
         ...(pid !== undefined && { dnsmasqPid: pid }),
+        ...(spec.type === 'local' && { upstreamDns: upstreamStatus(local.upstreamOf(spec), spec.dns?.forwarders ?? []) }),
         ...(leases.length > 0 && { leases }),
         ...why,
       });
@@ -65,6 +80,7 @@ export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcp
       continue;
     }
     const ip = local.addressOf(spec) ?? spec.ip;
+    const rules = firewall?.endpointStatus(spec.key);
     endpoints.push({
       app: spec.app,
       network: spec.network,
@@ -76,6 +92,7 @@ export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcp
       mac: spec.mac,
       ...(ip !== undefined && { ip }),
       ...why,
+      ...(rules && { rules }),
     });
   }
   networks.sort(byName);

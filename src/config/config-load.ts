@@ -4,12 +4,16 @@ import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { checkPortAddresses, crossCheck } from './config-checks.ts';
+import { checkLimits, resolveLimits, type ConfigLimits } from './config-limits.ts';
 import { configSchema } from './config-schema.ts';
+import { checkRouteGateways } from './ni-services-checks.ts';
 import type { Config } from './config-schema.ts';
 
 export interface ValidateOptions {
   /** The kernel's addresses of an interface: when given, local NI subnets are checked against the ports' addresses. */
   addressesOf?: (ifname: string) => { address: string; prefixlen: number }[];
+  /** caps on networks, local networks and app interfaces (config-limits.ts; defaults when absent) */
+  limits?: Partial<ConfigLimits>;
 }
 
 type ZodIssue = z.ZodError['issues'][number];
@@ -37,10 +41,14 @@ export function validateConfig(input: unknown, source?: string, options?: Valida
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError([{ path: '', message: `the config must be a mapping with ports, networks and apps, got ${describe(input)}` }], source);
   }
+  const over = checkLimits(input, resolveLimits(options?.limits));
+  if (over.length > 0) throw new ConfigError(over, source);
   const parsed = configSchema.safeParse(input, { reportInput: true, error: defaultMessage });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(toConfigIssues), source);
   const issues = crossCheck(parsed.data);
-  if (issues.length === 0 && options?.addressesOf) issues.push(...checkPortAddresses(parsed.data, options.addressesOf));
+  if (issues.length === 0 && options?.addressesOf) {
+    issues.push(...checkPortAddresses(parsed.data, options.addressesOf), ...checkRouteGateways(parsed.data, options.addressesOf));
+  }
   if (issues.length > 0) throw new ConfigError(issues, source);
   return parsed.data;
 }
@@ -96,6 +104,8 @@ const SWITCH_ONLY_HINT: Record<string, string> = {
   gateway: 'switch networks have no gateway',
   dhcpRange: 'switch networks have no IP services',
   dns: 'switch networks have no IP services',
+  dhcp: 'switch networks have no IP services',
+  routes: 'switch networks have no IP services',
 };
 
 function toConfigIssues(issue: ZodIssue): ConfigIssue[] {
@@ -103,6 +113,8 @@ function toConfigIssues(issue: ZodIssue): ConfigIssue[] {
   const input: unknown = issue.input;
   if (issue.code === 'unrecognized_keys') {
     const isSwitchNi = /^networks\[\d+\]$/.test(path) && isRecord(input) && input['type'] === 'switch';
+    // an ACL rule's match says which match types there are
+    if (/\.acls\[\d+\]\.match$/.test(path)) return issue.keys.map((key) => ({ path, message: issue.message.replace(/"[^"]*"(, "[^"]*")*/, `"${key}"`) }));
     return issue.keys.map((key) => {
       const hint = isSwitchNi ? SWITCH_ONLY_HINT[key] : undefined;
       return { path, message: `unknown field "${key}"${hint ? ` (${hint})` : ''}` };

@@ -1,5 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import { bridgeName, deriveMac, endpointKey, vethHostName } from '../names.ts';
+import type { AclFacts } from '../../machines/specs.ts';
+import type { AclRuleSpec } from './acl-schema.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
 import { niPortNames, stpOptions } from './config-switch.ts';
 import { appVlans, portVlans, usedVlans, type MemberVlans } from './config-vlans.ts';
@@ -38,10 +40,31 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
   prefixlen: number;
   gateway: string;
   dhcpRange: IpRange;
-  dns: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  /** hosts: one entry per address (a name with several addresses has several entries) */
+  dns: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
+  uplinks: Uplink[];
+  dhcp: NiDhcpResolved;
+  routes: { to: string; via: string }[];
 }
 
 export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
+
+/** One port of a local NI with its DNS facts: the upstream resolvers reached through it are pinned to it. */
+export interface Uplink {
+  port: string;
+  ifname: string;
+  /** `ports[].dns` */
+  dns: string[];
+  /** `ports[].resolvConf`: a file whose nameservers are learned for this port alone */
+  resolvConf?: string;
+}
+
+/** What apps are told by DHCP, as configured; the defaults are decided in src/ni-dhcp.ts. */
+export interface NiDhcpResolved {
+  dns?: string[];
+  ntp: string[];
+  domain?: string;
+}
 
 interface EndpointSpecCommon {
   /** `<app>/<network>`: an app joins a network instance at most once */
@@ -58,6 +81,11 @@ interface EndpointSpecCommon {
   ip?: string;
   /** the NI's MTU */
   mtu?: number;
+  /** ACLs (local NIs): present, even empty, the interface gets only what they allow */
+  acls?: AclRuleSpec[];
+  aclFacts?: AclFacts;
+  /** static routes of the NI via this app (app-gateway): sources its anti-spoofing lets through */
+  routedVia?: string[];
   /** on a switch NI with STP: BPDU guard on the host-side interface */
   bpduGuard?: boolean;
   /** on a VLAN-filtering switch NI: the interface's bridge VLAN entries */
@@ -161,7 +189,7 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [],
     ...(portIfname !== undefined && { portIfname }),
     ...(names.length > 1 && { ports: names }),
   };
-  if (ni.type === 'local') return { ...common, ...resolveLocal(ni) };
+  if (ni.type === 'local') return { ...common, ...resolveLocal(ni, ports) };
   const stp = stpOptions(ni.stp);
   return {
     ...common,
@@ -171,7 +199,12 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [],
   };
 }
 
-function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
+/** Addresses of a static DNS entry: `ip`, then `ips`, without repeats. */
+export function hostAddresses(h: { ip?: string | undefined; ips?: string[] | undefined }): string[] {
+  return [...new Set([...(h.ip === undefined ? [] : [h.ip]), ...(h.ips ?? [])])];
+}
+
+function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
   const s = subnetInfo(ni.subnet);
   const gateway = ni.gateway ?? defaultGateway(s);
   // A valid config has room for a range; the fallback only keeps this total for unchecked input.
@@ -184,8 +217,19 @@ function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof Ne
     dhcpRange: { start: dhcpRange.start, end: dhcpRange.end },
     dns: {
       forwarders: [...(ni.dns?.forwarders ?? [])],
-      hosts: (ni.dns?.hosts ?? []).map((h) => ({ name: h.name, ip: h.ip })),
+      hosts: (ni.dns?.hosts ?? []).flatMap((h) => hostAddresses(h).map((ip) => ({ name: h.name, ip }))),
+      ...(ni.dns?.dhcpHostnames === true && { dhcpHostnames: true }),
     },
+    uplinks: niPortNames(ni).flatMap((name): Uplink[] => {
+      const p = ports.find((x) => x.name === name);
+      return p ? [{ port: p.name, ifname: p.ifname, dns: [...(p.dns ?? [])], ...(p.resolvConf !== undefined && { resolvConf: p.resolvConf }) }] : [];
+    }),
+    dhcp: {
+      ...(ni.dhcp?.dns !== undefined && { dns: [...ni.dhcp.dns] }),
+      ntp: [...(ni.dhcp?.ntp ?? [])],
+      ...(ni.dhcp?.domain !== undefined && { domain: ni.dhcp.domain }),
+    },
+    routes: (ni.routes ?? []).map((r) => ({ to: r.to, via: r.via })),
   };
 }
 
@@ -225,6 +269,9 @@ export function endpointsOf(config: Config): EndpointSpec[] {
         mac: itf.mac ?? deriveMac(app.name, itf.network),
         ...(itf.ip !== undefined && { ip: itf.ip }),
         ...(ni?.mtu !== undefined && { mtu: ni.mtu }),
+        ...(itf.acls !== undefined && ni?.type === 'local' && { acls: itf.acls, aclFacts: aclFactsOf(config, ni) }),
+        // app-gateway: prefixes a static route of the NI sends via this app may be its packets' sources
+        ...(ni?.type === 'local' && itf.ip !== undefined && routedVia(ni, itf.ip).length > 0 && { routedVia: routedVia(ni, itf.ip) }),
         ...(ni?.type === 'switch' && stpOptions(ni.stp) && { bpduGuard: stpOptions(ni.stp)?.guardApps === true }),
         ...(ni?.type === 'switch' && used(ni).length > 0 && { vlans: appVlans(itf, used(ni)) }),
       };
@@ -232,6 +279,16 @@ export function endpointsOf(config: Config): EndpointSpec[] {
       return { ...common, kind: 'veth', netns: itf.netns ?? '', appIfname: inside[i] ?? 'eth0' };
     });
   });
+}
+
+function routedVia(ni: LocalNetworkSpec, ip: string): string[] {
+  return (ni.routes ?? []).filter((r) => r.via === ip).map((r) => r.to);
+}
+
+function aclFactsOf(config: Config, ni: LocalNetworkSpec): AclFacts {
+  const names = niPortNames(ni);
+  const ports = config.ports.filter((p) => names.includes(p.name)).map((p) => ({ name: p.name, ifname: p.ifname }));
+  return { ports, staticHosts: (ni.dns?.hosts ?? []).flatMap((h) => hostAddresses(h).map((ip) => ({ name: h.name, ip }))) };
 }
 
 export function portsOf(config: Config): PortSpecResolved[] {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { accessVlanIdSchema, niPortsSchema, stpSchema, vlanPortSchema } from './config-switch.ts';
+import { aclRuleSchema } from './acl-schema.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
 const name = z
@@ -10,10 +11,11 @@ const appName = z
   .string({ error: 'must be a string' })
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: 'must be a DNS label: [a-z0-9-]{1,63}, not starting or ending with "-"' });
 
-// Linux interface names: 1..15 chars, no '/', ':' or white space.
+// Linux interface names: 1..15 bytes, no '/', ':' or white space, not "." or ".." (dev_valid_name refuses them).
 const ifname = z
   .string({ error: 'must be a string' })
-  .regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'must be an interface name: [A-Za-z0-9_.-]{1,15}' });
+  .regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'must be an interface name: [A-Za-z0-9_.-]{1,15}' })
+  .refine((n) => n !== '.' && n !== '..', { error: 'must not be "." or "..": Linux refuses them as interface names' });
 
 const ipv4 = z.ipv4({ error: 'must be an IPv4 address' });
 const cidr4 = z.cidrv4({ error: 'must be an IPv4 prefix such as 10.0.0.0/24' });
@@ -27,12 +29,42 @@ const mac = z
   });
 const mtu = z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(576, { error: 'must be at least 576' }).max(9216, { error: 'must be at most 9216' });
 
-export const portSchema = z.strictObject({ name, ifname });
+// A DNS name: dot-separated labels (an FQDN such as printer.plant.example), at most 253 characters.
+const dnsName = z
+  .string({ error: 'must be a string' })
+  .max(253, { error: 'must be a DNS name of at most 253 characters' })
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/, {
+    error: 'must be a DNS name: labels of [a-z0-9-]{1,63} separated by dots, not starting or ending with "-"',
+  })
+  .transform((n) => n.toLowerCase().replace(/\.$/, ''));
+
+export const portSchema = z.strictObject({
+  name,
+  ifname,
+  /** upstream resolvers reached through this port (what the NIs on it forward to, pinned to it) */
+  dns: z.array(ipv4).optional(),
+  /** a resolv.conf that this port's DHCP client writes: its nameservers are learned for this port alone (watched) */
+  resolvConf: z.string({ error: 'must be a string' }).regex(/^\/\S+$/, { error: 'must be an absolute file path' }).optional(),
+});
+
+export const dnsHostSchema = z.strictObject({ name: dnsName, ip: ipv4.optional(), ips: z.array(ipv4).optional() });
 
 export const dnsSchema = z.strictObject({
   forwarders: z.array(ipv4).default([]),
-  hosts: z.array(z.strictObject({ name: appName, ip: ipv4 })).default([]),
+  hosts: z.array(dnsHostSchema).default([]),
+  // names apps ask for in DHCP are published in DNS only when this is true (and never over app names, dns.hosts, router)
+  dhcpHostnames: z.boolean({ error: 'must be true or false' }).optional(),
 });
+
+/** What apps are told by DHCP (options 6, 42, 15 + 119). */
+export const dhcpSchema = z.strictObject({
+  dns: z.array(ipv4).optional(),
+  ntp: z.array(ipv4).optional(),
+  domain: dnsName.optional(),
+});
+
+/** A static route offered to apps (options 121 + 249) and installed on the device side as its gateway calls for. */
+export const routeSchema = z.strictObject({ to: cidr4, via: ipv4 });
 
 // `port` names one port; several go in `ports` (a switch NI only with `stp`: two ports on one segment are a loop).
 const niPort = z
@@ -58,6 +90,8 @@ export const localNetworkSchema = z.strictObject({
   gateway: ipv4.optional(),
   dhcpRange: z.strictObject({ start: ipv4, end: ipv4 }).optional(),
   dns: dnsSchema.optional(),
+  dhcp: dhcpSchema.optional(),
+  routes: z.array(routeSchema).optional(),
 });
 
 export const networkSchema = z.discriminatedUnion('type', [switchNetworkSchema, localNetworkSchema], {
@@ -88,6 +122,8 @@ export const interfaceSchema = z.strictObject({
   ip: ipv4.optional(),
   mac: mac.optional(),
   accessVlanId: accessVlanIdSchema.optional(),
+  // ACLs (src/config/acl-schema.ts): present, the interface gets only what they allow; absent, what its NI allows
+  acls: z.array(aclRuleSchema).optional(),
 });
 
 export const appSchema = z.strictObject({
@@ -109,3 +145,4 @@ export type SwitchNetworkSpec = z.output<typeof switchNetworkSchema>;
 export type LocalNetworkSpec = z.output<typeof localNetworkSchema>;
 export type AppSpec = z.output<typeof appSchema>;
 export type InterfaceSpec = z.output<typeof interfaceSchema>;
+export type RouteSpec = z.output<typeof routeSchema>;

@@ -37,6 +37,19 @@ const text = (t: string) => (): unknown => parseConfigText(t);
 
 // One row per class of mistake: the issue must name the path and the rule (and the offending value).
 const badInput: { mistake: string; run: () => unknown; path: string; message: string | RegExp }[] = [
+  // interface names Linux refuses (dev_valid_name): refused here, not by a create that fails forever
+  { mistake: 'veth ifname ".."', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = '..'; }), path: 'apps[0].interfaces[0].ifname', message: 'must not be "." or "..": Linux refuses them as interface names, got ".."' },
+  { mistake: 'veth ifname "."', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = '.'; }), path: 'apps[0].interfaces[0].ifname', message: 'must not be "." or "..": Linux refuses them as interface names, got "."' },
+  { mistake: 'tap ".."', run: doc((d) => { d.apps[0]!.interfaces[1]!['tap'] = '..'; }), path: 'apps[0].interfaces[1].tap', message: 'must not be "." or "..": Linux refuses them as interface names, got ".."' },
+  { mistake: 'port ifname "."', run: doc((d) => { d.ports[0]!['ifname'] = '.'; }), path: 'ports[0].ifname', message: 'must not be "." or "..": Linux refuses them as interface names, got "."' },
+  { mistake: 'ifname with a slash', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = 'eth/0'; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "eth/0"' },
+  { mistake: 'ifname with white space', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = 'eth 0'; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "eth 0"' },
+  { mistake: 'tap with a tab', run: doc((d) => { d.apps[0]!.interfaces[1]!['tap'] = 'vif\t7'; }), path: 'apps[0].interfaces[1].tap', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "vif\\t7"' },
+  { mistake: 'ifname of 16 bytes', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = 'eth0123456789abc'; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "eth0123456789abc"' },
+  { mistake: 'ifname of non-ASCII letters (more bytes than letters)', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = 'ethé'; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "ethé"' },
+  { mistake: 'empty ifname', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = ''; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got ""' },
+  { mistake: 'empty port ifname', run: doc((d) => { d.ports[1]!['ifname'] = ''; }), path: 'ports[1].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got ""' },
+  { mistake: 'subnet overlapping a later one it contains', run: doc((d) => { d.networks[2]!['subnet'] = '10.50.0.0/16'; }), path: 'networks[2].subnet', message: 'subnet 10.50.0.0/16 overlaps subnet 10.50.0.0/24 of network "lan"' },
   { mistake: 'not YAML', run: text('ports: [a, b\nnetworks: {'), path: '', message: /^not valid YAML\/JSON: .+ at line \d+ col \d+$/ },
   { mistake: 'broken JSON', run: text('{ "ports": [ }'), path: '', message: /^not valid YAML\/JSON: .+ at line 1 col \d+$/ },
   { mistake: 'duplicate YAML key', run: text('ports: []\nports: []\n'), path: '', message: /^not valid YAML\/JSON: Map keys must be unique at line 2 col 1$/ },
@@ -156,6 +169,69 @@ const badInput: { mistake: string; run: () => unknown; path: string; message: st
     path: 'apps[0].interfaces[0].network',
     message: 'app "web" gets the DNS name "web" on network "lan", which dns.hosts[0] also defines',
   },
+  // what apps are told, static routes, static DNS entries (issue 15)
+  { mistake: 'NTP server not an address', run: doc((d) => { d.networks[0]!['dhcp'] = { ntp: ['pool.ntp.org'] }; }), path: 'networks[0].dhcp.ntp[0]', message: 'must be an IPv4 address, got "pool.ntp.org"' },
+  { mistake: 'DNS server for apps not an address', run: doc((d) => { d.networks[0]!['dhcp'] = { dns: ['10.50.0.300'] }; }), path: 'networks[0].dhcp.dns[0]', message: 'must be an IPv4 address, got "10.50.0.300"' },
+  { mistake: 'port DNS server not an address', run: doc((d) => { d.ports[0]!['dns'] = ['dns.google']; }), path: 'ports[0].dns[0]', message: 'must be an IPv4 address, got "dns.google"' },
+  { mistake: 'port resolv file not a path', run: doc((d) => { d.ports[0]!['resolvConf'] = 'resolv.conf'; }), path: 'ports[0].resolvConf', message: 'must be an absolute file path, got "resolv.conf"' },
+  { mistake: 'domain not a DNS name', run: doc((d) => { d.networks[0]!['dhcp'] = { domain: 'plant_example..com' }; }), path: 'networks[0].dhcp.domain', message: /^must be a DNS name: labels of .*, got "plant_example\.\.com"$/ },
+  { mistake: 'DHCP options on a switch NI', run: doc((d) => { d.networks[1]!['dhcp'] = { ntp: ['10.0.0.1'] }; }), path: 'networks[1]', message: 'unknown field "dhcp" (switch networks have no IP services)' },
+  { mistake: 'route destination not a prefix', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.0', via: '10.50.0.20' }]; }), path: 'networks[0].routes[0].to', message: 'must be an IPv4 prefix such as 10.0.0.0/24, got "10.70.0.0"' },
+  { mistake: 'route destination with host bits', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.1/16', via: '10.50.0.20' }]; }), path: 'networks[0].routes[0].to', message: 'route destination 10.70.0.1/16 has host bits set (did you mean 10.70.0.0/16?)' },
+  { mistake: 'route overlapping the NI\'s own subnet', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.50.0.128/25', via: '10.50.0.20' }]; }), path: 'networks[0].routes[0].to', message: 'route to 10.50.0.128/25 overlaps the subnet 10.50.0.0/24 of network "lan" itself (its apps reach it directly)' },
+  { mistake: 'route repeated', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.0/16', via: '10.50.0.20' }, { to: '10.70.0.0/16', via: '10.50.0.21' }]; }), path: 'networks[0].routes[1].to', message: 'a second route to 10.70.0.0/16 on network "lan" (also routes[0])' },
+  { mistake: 'route gateway not an address', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.0/16', via: 'gw' }]; }), path: 'networks[0].routes[0].via', message: 'must be an IPv4 address, got "gw"' },
+  { mistake: 'route gateway on the broadcast address', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.0/16', via: '10.50.0.255' }]; }), path: 'networks[0].routes[0].via', message: 'route gateway 10.50.0.255 is the broadcast address of subnet 10.50.0.0/24' },
+  {
+    mistake: 'route gateway off the subnet of a port-less NI',
+    run: doc((d) => { d.networks[2]!['routes'] = [{ to: '10.70.0.0/16', via: '192.168.1.1' }]; }),
+    path: 'networks[2].routes[0].via',
+    message: /^route gateway 192\.168\.1\.1 is not on the subnet 10\.60\.0\.0\/24 of network "lab", which has no port/,
+  },
+  {
+    mistake: 'route gateway neither on the NI\'s subnet nor on a subnet of its ports',
+    run: () => validateConfig(
+      { ...base(), networks: [{ name: 'lan', type: 'local', port: 'uplink', subnet: '10.50.0.0/24', routes: [{ to: '10.70.0.0/16', via: '192.168.9.1' }] }], apps: [] },
+      undefined,
+      { addressesOf: (ifname) => (ifname === 'eth1' ? [{ address: '192.168.77.1', prefixlen: 24 }] : []) },
+    ),
+    path: 'networks[0].routes[0].via',
+    message: 'route gateway 192.168.9.1 is neither on the subnet 10.50.0.0/24 of network "lan" nor on a subnet of its ports (192.168.77.0/24 on port "uplink" (eth1))',
+  },
+  { mistake: 'DNS entry without an address', run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'historian.plant.example' }] }; }), path: 'networks[0].dns.hosts[0]', message: 'DNS entry "historian.plant.example" needs an address: ip or ips' },
+  { mistake: 'DNS entry name not a DNS name', run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'his torian', ip: '10.50.0.30' }] }; }), path: 'networks[0].dns.hosts[0].name', message: /^must be a DNS name: .*, got "his torian"$/ },
+  { mistake: 'DNS entry address not an address', run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'historian', ips: ['10.50.0.30', 'x'] }] }; }), path: 'networks[0].dns.hosts[0].ips[1]', message: 'must be an IPv4 address, got "x"' },
+  // ACLs (src/config/acl-schema.ts, acl-checks.ts)
+  ...((): { mistake: string; run: () => unknown; path: string; message: string | RegExp }[] => {
+    const acl = (rules: unknown[], itf = 0, app = 0) => doc((d) => { d.apps[app]!.interfaces[itf]!['acls'] = rules; });
+    const at = 'apps[0].interfaces[0].acls';
+    return [
+      { mistake: 'ACL: unknown match type', run: acl([{ match: { proto: 'tcp' } }]), path: `${at}[0].match`, message: /^unknown match type "proto": one of ip, host, protocol, lport, fport, adapter/ },
+      { mistake: 'ACL: port out of range', run: acl([{ match: { protocol: 'tcp', fport: 70000 } }]), path: `${at}[0].match.fport`, message: /^must be a port number 1–65535/ },
+      { mistake: 'ACL: port 0', run: acl([{ match: { protocol: 'udp', lport: 0 } }]), path: `${at}[0].match.lport`, message: /^must be a port number 1–65535/ },
+      { mistake: 'ACL: bad CIDR', run: acl([{ match: { ip: '10.0.0.0/33' } }]), path: `${at}[0].match.ip`, message: /^must be an IPv4 address or prefix such as 192\.0\.2\.0\/24/ },
+      { mistake: 'ACL: rate 0', run: acl([{ match: { protocol: 'icmp' }, action: 'limit', limit: { rate: 0 } }]), path: `${at}[0].limit.rate`, message: /^must be at least 1 \(a rate of 0 lets nothing through: use action drop\)/ },
+      { mistake: 'ACL: limit without limit', run: acl([{ action: 'limit' }]), path: `${at}[0].limit`, message: 'action limit needs limit: { rate, unit, burst }' },
+      { mistake: 'ACL: portmap without appPort', run: acl([{ match: { protocol: 'tcp', lport: 8080 }, action: 'portmap' }]), path: `${at}[0].appPort`, message: "action portmap needs appPort (the app's port to forward to)" },
+      { mistake: 'ACL: portmap without lport', run: acl([{ match: { protocol: 'tcp' }, action: 'portmap', appPort: 80 }]), path: `${at}[0].match.lport`, message: 'action portmap needs lport (the port exposed on the device)' },
+      { mistake: 'ACL: port without protocol', run: acl([{ match: { fport: 80 } }]), path: `${at}[0].match.fport`, message: 'a port match needs protocol "tcp" or "udp" in the same rule' },
+      { mistake: 'ACL: unknown action', run: acl([{ action: 'reject' }]), path: `${at}[0].action`, message: /^must be "allow", "drop", "limit" or "portmap"/ },
+      { mistake: 'ACL: bad protocol', run: acl([{ match: { protocol: 'sctpx' } }]), path: `${at}[0].match.protocol`, message: /^must be "tcp", "udp", "icmp", "all" or an IP protocol number 0–255/ },
+      { mistake: 'ACL: on a switch NI', run: acl([{ match: { ip: '10.0.0.0/8' } }], 1), path: 'apps[0].interfaces[1].acls', message: 'switch network "plant" forwards frames untouched: ACLs are for local networks' },
+      { mistake: 'ACL: portmap on a port-less NI', run: acl([{ match: { protocol: 'tcp', lport: 8080 }, action: 'portmap', appPort: 80 }], 0, 1), path: 'apps[1].interfaces[0].acls[0].action', message: 'network "lab" has no port: nothing can arrive to forward (portmap needs a local network with a port)' },
+      { mistake: 'ACL: duplicate rule id', run: acl([{ id: 3 }, { id: 3 }]), path: `${at}[1].id`, message: 'rule id 3 is already used by acls[0]' },
+      { mistake: 'ACL: adapter not a port of the NI', run: acl([{ match: { adapter: 'fieldbus' } }]), path: `${at}[0].match.adapter`, message: 'port "fieldbus" is not a port of network "lan"' },
+      {
+        mistake: 'ACL: two forwards of one port/protocol/lport',
+        run: doc((d) => {
+          d.apps[0]!.interfaces[0]!['acls'] = [{ match: { protocol: 'tcp', lport: 8080 }, action: 'portmap', appPort: 80 }];
+          d.apps.push({ name: 'api', interfaces: [{ network: 'lan', netns: '/run/netns/api', acls: [{ match: { protocol: 'tcp', lport: 8080 }, action: 'portmap', appPort: 8000 }] }] });
+        }),
+        path: 'apps[2].interfaces[0].acls[0].match.lport',
+        message: 'tcp port 8080 on port "uplink" is already forwarded to app "web" (apps[0].interfaces[0].acls[0])',
+      },
+    ];
+  })(),
 ];
 
 describe('bad config input', () => {
