@@ -48,7 +48,7 @@ apps:
   });
 
   it('each app reaches only its VLAN (the outside host on that VLAN, the other app of it); the trunk carries 802.1Q tags', async () => {
-    daemon = await TestDaemon.start(dev, config());
+    daemon = await TestDaemon.start(dev, config(), { upTimeoutMs: 150_000 });
     const s = await daemon.status();
     expect(s.networks).toMatchObject([{ name: 'plant', state: 'ready' }]);
     expect(s.endpoints.every((e) => e.state === 'ready')).toBe(true);
@@ -88,7 +88,7 @@ apps:
   });
 
   it('moving an app to another VLAN rewrites only its own link', async () => {
-    daemon = await TestDaemon.start(dev, config());
+    daemon = await TestDaemon.start(dev, config(), { upTimeoutMs: 150_000 });
     const before = (await daemon.status()).writes.link;
     await daemon.apply(config().replace('{ network: plant, netns: ' + b10.path + ', accessVlanId: 10 }', '{ network: plant, netns: ' + b10.path + ', accessVlanId: 20 }'));
     const after = (await daemon.status()).writes.link;
