@@ -73,6 +73,7 @@ async function defaultDeps(): Promise<DaemonDeps> {
 /** Exit codes of the daemon (same table as the CLI's). */
 const DAEMON_EXIT = { ok: 0, rejected: 1, failure: 3 } as const;
 const STOP_TIMEOUT_MS = 10_000;
+const NOTIFY_STOP_WAIT_MS = 2000;
 
 function inspectionLogger(log: Logger): (ev: InspectionEvent) => void {
   const who = (ev: InspectionEvent): string => (ev.actorRef as { id?: string }).id ?? ev.actorRef.sessionId;
@@ -334,7 +335,10 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     await inspector?.close().catch((err: unknown) => log.warn({ err }, 'closing the inspector failed'));
     if (!stopped && code === DAEMON_EXIT.ok) code = DAEMON_EXIT.failure;
     stop.dispose();
-    await stoppingSent;
+    // the supervisor hears STOPPING before the process ends, but a stuck notify socket never holds the stop up
+    let notifyTimer: NodeJS.Timeout | undefined;
+    await Promise.race([stoppingSent, new Promise<void>((r) => (notifyTimer = setTimeout(r, NOTIFY_STOP_WAIT_MS)))]);
+    clearTimeout(notifyTimer);
     log.info({ code }, 'edgenet stopped');
   }
   return code;

@@ -1,7 +1,7 @@
 // The real daemon, started inside a test's "device" namespace, driven over its unix socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApiClient, type ApiClient } from '../../src/api/client.ts';
@@ -59,6 +59,7 @@ export class TestDaemon {
   /** Writes `config` (YAML/JSON text) to a file and runs `edgenet run -c` on it inside `ns`. */
   static async start(ns: Netns, config: string, opts: TestDaemonOptions = {}): Promise<TestDaemon> {
     const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'edgenet-test-')));
+    if (opts.dir) await mkdir(dir, { recursive: true });
     // dnsmasq drops root and re-reads its hosts files from the state dir: the path must be searchable
     await chmod(dir, 0o755);
     const stateDir = opts.stateDir ?? join(dir, 'state');
