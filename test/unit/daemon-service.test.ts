@@ -262,3 +262,15 @@ describe('readinessOf', () => {
     expect(readinessOf(emptyStatus())).toEqual({ code: 200, body: { ready: true } });
   });
 });
+
+describe('the systemd unit in the README', () => {
+  it('is systemd/edgenet.service verbatim', async () => {
+    const repo = join(import.meta.dirname, '..', '..');
+    const readme = await readFile(join(repo, 'README.md'), 'utf8');
+    const unit = await readFile(join(repo, 'systemd/edgenet.service'), 'utf8');
+    const marker = readme.indexOf('<!-- systemd/edgenet.service:');
+    expect(marker, 'the <!-- systemd/edgenet.service … --> marker in the README').toBeGreaterThan(0);
+    const open = readme.indexOf('```ini\n', marker) + '```ini\n'.length;
+    expect(readme.slice(open, readme.indexOf('```\n', open)), 'README unit differs from systemd/edgenet.service: paste the file into the Service section').toBe(unit);
+  });
+});
