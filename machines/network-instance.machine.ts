@@ -1,19 +1,31 @@
 import { assign, fromPromise, sendParent, setup } from 'xstate';
-import { backoffMs, type BridgeHandle, type NiSpec } from './specs.ts';
+import { backoffMs, niPorts, type BridgeHandle, type NiSpec } from './specs.ts';
 import { notProvided } from './not-provided.ts';
 
 /** Conditions that keep an NI `degraded` while it still serves its apps. */
 export interface NiProblems {
-  /** the port is absent or has no carrier */
+  /** the port is absent or has no carrier (with several ports: none of them is up) */
   port?: string;
+  /** BPDU guard has disabled one or more of the NI's ports */
+  bpdu?: string;
   /** the NI's dnsmasq is not running */
   dhcpdns?: string;
   /** a kernel operation failed or an owned object was changed behind our back: repaired by re-creating */
   error?: string;
 }
 
+/** What the NI knows of one of its ports (from the port's actor, via the system actor). */
+export interface PortSeen {
+  present: boolean;
+  carrier: boolean;
+  /** set while BPDU guard keeps the port disabled: why, and how it comes back */
+  guard?: string;
+}
+
 export interface NiContext {
   spec: NiSpec;
+  /** by port name: the NI's ports only */
+  portStates: Record<string, PortSeen>;
   bridge?: BridgeHandle;
   problems: NiProblems;
   retries: number;
@@ -25,12 +37,14 @@ export interface NiInput {
   spec: NiSpec;
   /** last known state of the NI's port, when it has one */
   port?: { present: boolean; carrier: boolean };
+  /** last known states of its ports by name (an NI with several ports) */
+  portStates?: Record<string, PortSeen>;
 }
 
 export type NiEvent =
   | { type: 'UPDATE'; spec: NiSpec; fields: string[] }
   | { type: 'DELETE' }
-  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean }
+  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean; guard?: string }
   | { type: 'BRIDGE_GONE' }
   | { type: 'DRIFT'; detail: string }
   | { type: 'DHCPDNS_EXITED'; detail: string }
@@ -45,20 +59,43 @@ export type NiNotification =
 /** Attempts at deleting before giving up (kernel objects left are removed by the sweep at the next start). */
 export const DELETE_TRIES = 3;
 
-function portProblem(spec: NiSpec, port: { present: boolean; carrier: boolean } | undefined): string | undefined {
-  if (!spec.port) return undefined;
-  const name = `port ${spec.port}${spec.portIfname ? ` (${spec.portIfname})` : ''}`;
-  if (!port) return `${name} not seen yet`;
-  if (!port.present) return `${name} not present`;
-  return port.carrier ? undefined : `${name} has no carrier`;
+function portName(spec: NiSpec, port: string): string {
+  return `port ${port}${port === spec.port && spec.portIfname ? ` (${spec.portIfname})` : ''}`;
+}
+
+function onePortProblem(spec: NiSpec, name: string, port: PortSeen | undefined): string | undefined {
+  if (!port) return `${portName(spec, name)} not seen yet`;
+  if (!port.present) return `${portName(spec, name)} not present`;
+  return port.carrier ? undefined : `${portName(spec, name)} has no carrier`;
+}
+
+/**
+ * One port: its own problem. Several: the NI is degraded only when none of them forwards (a port down among
+ * others is that port's business); BPDU guard's disabled ports are a problem of their own either way.
+ */
+function portProblems(spec: NiSpec, states: Record<string, PortSeen>): Pick<NiProblems, 'port' | 'bpdu'> {
+  const names = niPorts(spec);
+  const guarded = names.flatMap((n) => (states[n]?.guard !== undefined ? [states[n]?.guard ?? ''] : []));
+  const bpdu = guarded.length ? guarded.join('; ') : undefined;
+  const problems = names.map((n) => onePortProblem(spec, n, states[n]));
+  if (names.length <= 1) return { port: problems[0], bpdu };
+  const up = names.filter((n, i) => problems[i] === undefined && states[n]?.guard === undefined);
+  return { port: up.length ? undefined : `no port up: ${problems.map((p, i) => p ?? `port ${names[i] ?? ''} disabled by BPDU guard`).join('; ')}`, bpdu };
+}
+
+/** The states of the ports the spec names (others are forgotten). */
+function statesOf(spec: NiSpec, states: Record<string, PortSeen>): Record<string, PortSeen> {
+  const out: Record<string, PortSeen> = {};
+  for (const n of niPorts(spec)) if (states[n]) out[n] = states[n];
+  return out;
 }
 
 function hasProblems(p: NiProblems): boolean {
-  return p.port !== undefined || p.dhcpdns !== undefined || p.error !== undefined;
+  return p.port !== undefined || p.bpdu !== undefined || p.dhcpdns !== undefined || p.error !== undefined;
 }
 
 export function niProblemText(p: NiProblems): string | undefined {
-  const parts = [p.error, p.port, p.dhcpdns].filter((x): x is string => x !== undefined);
+  const parts = [p.error, p.port, p.bpdu, p.dhcpdns].filter((x): x is string => x !== undefined);
   return parts.length ? parts.join('; ') : undefined;
 }
 
@@ -89,9 +126,12 @@ export const networkInstanceMachine = setup({
     notifyDown: sendParent(({ context, self }): NiNotification => ({ type: 'NI_DOWN', id: self.id, name: context.spec.name })),
     notifyDeleted: sendParent(({ self }): NiNotification => ({ type: 'CHILD_DELETED', id: self.id })),
     trackPort: assign(({ context, event }) => {
-      if (event.type !== 'PORT_STATE') return {};
-      const port = portProblem(context.spec, event);
-      return { problems: { ...context.problems, port }, reason: port ?? `port ${event.port} up` };
+      if (event.type !== 'PORT_STATE' || !niPorts(context.spec).includes(event.port)) return {};
+      const seen: PortSeen = { present: event.present, carrier: event.carrier, ...(event.guard !== undefined && { guard: event.guard }) };
+      const portStates = { ...context.portStates, [event.port]: seen };
+      const found = portProblems(context.spec, portStates);
+      const mine = onePortProblem(context.spec, event.port, seen) ?? event.guard;
+      return { portStates, problems: { ...context.problems, ...found }, reason: found.port ?? mine ?? found.bpdu ?? `port ${event.port} up` };
     }),
     dhcpdnsExited: assign(({ context, event }) => {
       if (event.type !== 'DHCPDNS_EXITED') return {};
@@ -116,19 +156,20 @@ export const networkInstanceMachine = setup({
     }),
     takeUpdate: assign(({ context, event }) => {
       if (event.type !== 'UPDATE') return {};
-      const problems = { ...context.problems, port: portProblemAfterUpdate(context, event.spec) };
-      return { spec: event.spec, problems, reason: `update: ${event.fields.join(', ')}` };
+      // the port problem follows the new ports until the system actor reports their states
+      const portStates = statesOf(event.spec, context.portStates);
+      const problems = { ...context.problems, ...portProblems(event.spec, portStates) };
+      return { spec: event.spec, portStates, problems, reason: `update: ${event.fields.join(', ')}` };
     }),
   },
 }).createMachine({
   id: 'networkInstance',
   initial: 'pending',
-  context: ({ input }) => ({
-    spec: input.spec,
-    problems: { port: portProblem(input.spec, input.port) },
-    retries: 0,
-    reason: 'new in config',
-  }),
+  context: ({ input }) => {
+    const given = input.portStates ?? (input.port && input.spec.port !== undefined ? { [input.spec.port]: input.port } : {});
+    const portStates = statesOf(input.spec, given);
+    return { spec: input.spec, portStates, problems: portProblems(input.spec, portStates), retries: 0, reason: 'new in config' };
+  },
   on: {
     PORT_STATE: { actions: 'trackPort' },
     DHCPDNS_EXITED: { actions: 'dhcpdnsExited' },
@@ -216,9 +257,3 @@ export const networkInstanceMachine = setup({
     },
   },
 });
-
-// A port change in an update: the port problem follows the new port until the system actor reports its state.
-function portProblemAfterUpdate(context: NiContext, next: NiSpec): string | undefined {
-  if (next.port === context.spec.port) return context.problems.port;
-  return next.port ? portProblem(next, undefined) : undefined;
-}

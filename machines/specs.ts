@@ -9,12 +9,22 @@ export interface NiSpec {
   /** name of the port (from the config's `ports`) and its host interface */
   port?: string;
   portIfname?: string;
+  /** several ports (a switch NI with STP): their names; `port` is unset then */
+  ports?: string[];
+  /** switch NIs: the kernel's spanning tree on the bridge (forwardDelayS absent: the kernel's 15 s) */
+  stp?: { forwardDelayS?: number };
   /** local NIs only */
   subnet?: string;
   gateway?: string;
   prefixlen?: number;
   dhcpRange?: { start: string; end: string };
   dns?: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  /** local NIs: the ports with their DNS facts (upstream resolvers are pinned to them) */
+  uplinks?: { port: string; ifname: string; dns: string[]; resolvConf?: string }[];
+  /** local NIs: what apps are told by DHCP, as configured */
+  dhcp?: { dns?: string[]; ntp: string[]; domain?: string };
+  /** local NIs: static routes (offered to apps; installed on the device side as their gateway calls for) */
+  routes?: { to: string; via: string }[];
 }
 
 export interface EndpointSpec {
@@ -33,6 +43,8 @@ export interface EndpointSpec {
   /** static address on a local NI */
   ip?: string;
   mtu?: number;
+  /** on a switch NI with STP: BPDU guard on the host-side interface */
+  bpduGuard?: boolean;
 }
 
 export interface PortSpec {
@@ -46,6 +58,13 @@ export interface PortSpec {
   /** true when that NI is a switch: the port is enslaved to its bridge (a local NI's port is its NAT uplink) */
   attach: boolean;
   mtu?: number;
+  /** on a switch NI with STP: BPDU guard on the port */
+  bpduGuard?: boolean;
+}
+
+/** The port names of an NI: `port`, or `ports` when it has several. */
+export function niPorts(spec: Pick<NiSpec, 'port' | 'ports'>): string[] {
+  return spec.ports ?? (spec.port !== undefined ? [spec.port] : []);
 }
 
 /** A bridge that exists and can take members. */

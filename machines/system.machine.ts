@@ -1,7 +1,8 @@
 import { enqueueActions, setup, type AnyActorRef } from 'xstate';
 import { endpointMachine, type EndpointEvent, type EndpointInput } from './endpoint.machine.ts';
 import { networkInstanceMachine, type NiEvent, type NiInput } from './network-instance.machine.ts';
-import { memberBridgeNetwork, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
+import { memberBridgeNetwork, niPorts, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
+import type { PortSeen } from './network-instance.machine.ts';
 
 // The root actor: spawns one child per NI and per member (endpoint or port), forwards the few events that cross
 // between them (NI up/down → its members, port carrier → its NI), and orders deletions (members before their NI,
@@ -25,6 +26,8 @@ export interface NiEntry {
   /** child actor id (names can come back after a delete, so ids carry a generation) */
   id: string;
   port?: string;
+  /** all its port names, when it has several */
+  ports?: string[];
   bridge?: BridgeHandle;
   deleting: boolean;
   /** the NI was removed from the config; its DELETE waits for its members to be gone */
@@ -50,7 +53,7 @@ export interface SystemContext {
   /** creations waiting for the old actor of the same name/key to finish deleting */
   queuedNetworks: Record<string, NiSpec>;
   queuedMembers: Record<string, MemberSpec>;
-  portStates: Record<string, { present: boolean; carrier: boolean }>;
+  portStates: Record<string, PortSeen>;
 }
 
 /** What src/ reads of the system actor's snapshot: its bookkeeping and its children. */
@@ -63,7 +66,7 @@ export type SystemEvent =
   | { type: 'APPLY'; plan: Plan }
   | { type: 'NI_UP'; id: string; name: string; bridge: BridgeHandle }
   | { type: 'NI_DOWN'; id: string; name: string }
-  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean }
+  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean; guard?: string }
   | { type: 'CHILD_DELETED'; id: string };
 
 /**
@@ -77,6 +80,21 @@ function draftOf(context: SystemContext): Pick<SystemContext, 'networks' | 'memb
     queuedNetworks: { ...context.queuedNetworks },
     queuedMembers: { ...context.queuedMembers },
   };
+}
+
+function niEntry(id: string, spec: NiSpec): NiEntry {
+  return { id, port: spec.port, ...(spec.ports && { ports: spec.ports }), deleting: false, deleteRequested: false };
+}
+
+function usesPort(ni: NiEntry, port: string): boolean {
+  return ni.port === port || ni.ports?.includes(port) === true;
+}
+
+/** What the system actor knows of the NI's ports, for a new NI actor. */
+function niInput(spec: NiSpec, portStates: Record<string, PortSeen>): NiInput {
+  const known: Record<string, PortSeen> = {};
+  for (const p of niPorts(spec)) if (portStates[p]) known[p] = portStates[p];
+  return { spec, portStates: known };
 }
 
 function niChildId(name: string, gen: number): string {
@@ -131,9 +149,8 @@ export const systemMachine = setup({
             const newMembers: { id: string; input: EndpointInput }[] = [];
             const spawnNi = (spec: NiSpec): void => {
               const id = niChildId(spec.name, ++gen);
-              const port = spec.port ? context.portStates[spec.port] : undefined;
-              newNis.push({ id, input: { spec, port } });
-              networks[spec.name] = { id, port: spec.port, deleting: false, deleteRequested: false };
+              newNis.push({ id, input: niInput(spec, context.portStates) });
+              networks[spec.name] = niEntry(id, spec);
             };
             const spawnMember = (spec: MemberSpec): void => {
               const id = memberChildId(spec, ++gen);
@@ -168,10 +185,13 @@ export const systemMachine = setup({
               // a re-creation still waiting for the old actor takes the update into its spec
               if (queuedNetworks[spec.name]) queuedNetworks[spec.name] = spec;
               if (!ni || ni.deleteRequested) continue;
-              networks[spec.name] = { ...ni, port: spec.port };
+              const { port: _old, ports: _olds, ...rest } = ni;
+              networks[spec.name] = { ...rest, port: spec.port, ...(spec.ports && { ports: spec.ports }) };
               enqueue.sendTo(ni.id, { type: 'UPDATE', spec, fields } satisfies NiEvent);
-              const portState = spec.port ? context.portStates[spec.port] : undefined;
-              if (spec.port && portState) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: spec.port, ...portState } satisfies NiEvent);
+              for (const port of niPorts(spec)) {
+                const portState = context.portStates[port];
+                if (portState) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port, ...portState } satisfies NiEvent);
+              }
             }
             // 4. new NIs (after the old actor of the same name is gone)
             for (const spec of plan.networks.create) {
@@ -225,10 +245,10 @@ export const systemMachine = setup({
         },
         PORT_STATE: {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const state = { present: event.present, carrier: event.carrier };
+            const state: PortSeen = { present: event.present, carrier: event.carrier, ...(event.guard !== undefined && { guard: event.guard }) };
             enqueue.assign({ portStates: { ...context.portStates, [event.port]: state } });
             for (const ni of Object.values(context.networks)) {
-              if (ni.port === event.port && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: event.port, ...state } satisfies NiEvent);
+              if (usesPort(ni, event.port) && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: event.port, ...state } satisfies NiEvent);
             }
           }),
         },
@@ -265,9 +285,8 @@ export const systemMachine = setup({
               if (next) {
                 delete queuedNetworks[niName];
                 const id = niChildId(next.name, ++gen);
-                const port = next.port ? context.portStates[next.port] : undefined;
-                enqueue.spawnChild('networkInstance', { id, input: { spec: next, port } });
-                networks[next.name] = { id, port: next.port, deleting: false, deleteRequested: false };
+                enqueue.spawnChild('networkInstance', { id, input: niInput(next, context.portStates) });
+                networks[next.name] = niEntry(id, next);
               }
             }
             enqueue.assign({ gen, networks, members, queuedNetworks, queuedMembers });

@@ -9,12 +9,13 @@ import { pino } from 'pino';
 import type { EdgenetLogger as Logger } from './logger.ts';
 import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
-import type { Edgenet, EdgenetOptions } from './edgenet-types.ts';
+import type { ApplyOptions, Edgenet, EdgenetOptions } from './edgenet-types.ts';
 import { ConfigError, errorMessage, formatIssues } from './errors.ts';
 import { serializeApply, startApiServer } from './api/server.ts';
 import type { ApiServer } from './api/server.ts';
 import { inEveTerms, loadDocumentFile, logEveConversion } from './eve/eve-load.ts';
 import { EveRecord } from './eve/eve-record.ts';
+import { eveApplyAnswer, formatObjectErrors } from './eve/eve-object-errors.ts';
 import type { AppliableDocument, ConfigFormat } from './eve/eve-load.ts';
 import type { InspectorServer } from './inspector.ts';
 import { createMetrics } from './metrics.ts';
@@ -185,7 +186,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const net = createEdgenet({ stateDir, runtimeDir, logger: log, ...(inspect ? { inspect } : {}) });
   const metrics = createMetrics(net);
   // timed per apply, not including the wait behind an earlier push
-  const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown) => net.apply(config)) });
+  const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
 
   const eveRecord = new EveRecord();
   const source = configPath ?? lastGoodPath;
@@ -198,11 +199,12 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       const doc: AppliableDocument =
         configPath === undefined ? { config: resumed } : await loadDocumentFile(configPath, { format: opts.format, tapNamesPath: opts.tapNamesPath, loadEdgenet: loadConfigFile });
       if (doc.eve) logEveConversion(log, doc.eve, source);
-      const result = await apply(doc.config).catch((err: unknown) => {
+      const result = await apply(doc.config, doc.eve ? { partial: true } : undefined).catch((err: unknown) => {
         throw inEveTerms(err, doc);
       });
       eveRecord.applied(doc.eve);
       ownership.appliedFromFile(configPath === undefined ? 'last-good' : 'file', source, canonical(doc.config));
+      if (doc.eve) for (const line of formatObjectErrors(eveApplyAnswer(result, doc.eve).errors)) log.warn({ file: source }, `EVE config: ${line}`);
       log.info({ file: source, created: result.created, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged }, `config applied (${why})`);
       return true;
     } catch (err) {

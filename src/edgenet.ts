@@ -7,16 +7,18 @@ import { networkInstanceMachine } from '../machines/network-instance.machine.ts'
 import { systemMachine, type Plan, type SystemContext } from '../machines/system.machine.ts';
 import { endpointActors, niActors } from './actors.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
+import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
 import type { Config } from './config/config-schema.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { writesOf, type Drivers } from './drivers/drivers.ts';
-import type { ApplyResult, Edgenet, EdgenetOptions, Status, Transition } from './edgenet-types.ts';
+import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions, RefusedEndpoint, Status, Transition } from './edgenet-types.ts';
 import { ConfigError } from './errors.ts';
 import { Ipam } from './ipam.ts';
 import { LinkRouter } from './link-router.ts';
 import { LocalServices } from './local-services.ts';
+import { mergeResults, withoutEndpoints } from './partial-apply.ts';
 import { NetnsWatcher } from './netns-watch.ts';
 import { planFromDiff, planSize } from './plan.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
@@ -63,6 +65,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const changes = new Subject<void>();
   let runningResolved: ResolvedConfig | undefined;
   let persisted: string | undefined;
+  /** app interfaces the last (partial) apply refused */
+  let refusedNow: RefusedEndpoint[] = [];
   let runtime: Runtime | undefined;
   let starting: Promise<Runtime> | undefined;
   let stopped = false;
@@ -84,7 +88,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     await migrateStateLayout(layout, logger);
     const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, logger });
     const ipam = await Ipam.open(stateDir);
-    const local = new LocalServices(ipam, drivers.dhcpdns);
+    const local = new LocalServices(ipam, drivers.dhcpdns, logger);
     const deps = { drivers, local };
     const machine = systemMachine.provide({
       actors: {
@@ -107,6 +111,14 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
           next: (ev) => router.route(ev),
           error: (err: unknown) => logger.error({ err }, 'link events stopped'),
         }),
+      ...(drivers.bridgePorts
+        ? [
+            drivers.bridgePorts.events$.subscribe({
+              next: (view) => router.routeBridgePort(view),
+              error: (err: unknown) => logger.error({ err }, 'bridge-port events stopped'),
+            }),
+          ]
+        : []),
       drivers.dhcpdns.events$.subscribe((ev) => {
         const ni = router.childOfNetwork(ev.ni);
         if (ev.type === 'exited') {
@@ -146,7 +158,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0 } };
-    return buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers));
+    const built = buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers));
+    return refusedNow.length > 0 ? { ...built, refused: refusedNow } : built;
   };
 
   // computed only for subscribers, at most once per 20 ms of changes (first and last of a burst): a cold start of
@@ -186,15 +199,21 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       check();
     });
 
-  const applyNow = async (input: unknown, persist = true): Promise<ApplyResult> => {
-    const config = validateConfig(input);
+  const applyNow = async (input: unknown, persist = true, opts: ApplyOptions = {}, again = 0): Promise<ApplyResult> => {
+    const valid = validateConfig(input);
     const rt = await getRuntime();
-    const addressIssues = await portAddressIssues(rt.drivers, config);
+    const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
-    const resolved = resolveConfig(config);
-    const { networks, endpoints, ports } = resolved;
+    const full = resolveConfig(valid);
     // addresses are reserved for the whole config first: a full range refuses the push before anything moves
-    await rt.local.plan(networks, endpoints, (e) => interfacePath(config, e.key));
+    // (partial: refuses only the interfaces that get none, which are then left out of what is built)
+    const freedBefore = rt.local.freedCount;
+    const refused = await rt.local.plan(full.networks, full.endpoints, (e) => interfacePath(valid, e.key), { partial: opts.partial === true });
+    const { config, resolved } = withoutEndpoints(valid, full, new Set(refused.map((r) => r.key)));
+    const { networks, endpoints, ports } = resolved;
+    refusedNow = refused;
+    // a port's resolv file is read before its NIs' dnsmasq starts, then watched
+    rt.local.watchResolvFiles(config.ports);
     const diff = diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
     rt.router.index(networks, endpoints, ports);
@@ -225,16 +244,22 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       if (text !== persisted) await writeLastGoodConfig(stateDir, config);
       persisted = text;
     }
+    if (refused.length > 0) {
+      // the removals this push made freed addresses: a refused interface is built now, without a push of its own
+      if (rt.local.freedCount > freedBefore && again < 3) return mergeResults(result, await applyNow(input, persist, opts, again + 1));
+      logger.warn({ refused }, `${refused.length} app interface(s) refused: no address left`);
+      result.refused = refused;
+    }
     logger.info({ ...result }, 'config applied');
     return result;
   };
 
   // pushes are serialized: each one is diffed against the result of the one before
   const serial = serialQueue();
-  const enqueue = (input: unknown, persist: boolean): Promise<ApplyResult> => serial(() => applyNow(input, persist));
+  const enqueue = (input: unknown, persist: boolean, opts?: ApplyOptions): Promise<ApplyResult> => serial(() => applyNow(input, persist, opts));
 
   const net: Edgenet = {
-    apply: (input: unknown) => enqueue(input, true),
+    apply: (input: unknown, opts?: ApplyOptions) => enqueue(input, true, opts),
     status,
     settled: () => (runtime ? isSettled(runtime.root.getSnapshot()) : true),
     status$,
@@ -248,8 +273,10 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       for (const s of rt.subscriptions) s.unsubscribe();
       rt.root.stop();
       await rt.netns.close();
+      await rt.local.close();
       await rt.drivers.dhcpdns.close();
       await rt.drivers.links.close();
+      await rt.drivers.bridgePorts?.close();
       changes.complete();
       transitions.complete();
     },
@@ -282,10 +309,12 @@ async function portAddressIssues(drivers: Drivers, config: Config) {
   }
   if (ifindexes.size === 0) return [];
   const addrs = await drivers.links.listAddresses();
-  return checkPortAddresses(config, (ifname) => {
+  const addressesOf = (ifname: string): { address: string; prefixlen: number }[] => {
     const ifindex = ifindexes.get(ifname);
     return addrs.filter((a) => a.ifindex === ifindex).map((a) => ({ address: a.address, prefixlen: a.prefixlen }));
-  });
+  };
+  // a route's gateway off the NI's subnet must be on one of its ports' subnets
+  return [...checkPortAddresses(config, addressesOf), ...checkRouteGateways(config, addressesOf)];
 }
 
 /** Child ids of the actors a plan moves (as the system actor has just recorded them). */

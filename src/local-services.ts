@@ -1,12 +1,26 @@
 import type { EndpointSpec, NiSpec } from '../machines/specs.ts';
 import { ipToInt, type EndpointSpec as ResolvedEndpoint, type LocalNetworkResolved, type NetworkResolved } from './config/config-resolve.ts';
 import type { DhcpDns, DhcpDnsSpec, Reservation } from './drivers/dhcpdns.ts';
-import { ConfigError, type ConfigIssue } from './errors.ts';
+import type { EdgenetLogger as Logger } from './logger.ts';
+import { ConfigError, errorMessage, type ConfigIssue } from './errors.ts';
 import { IpamError, type Ipam } from './ipam.ts';
+import { dhcpOptionsOf } from './ni-dhcp.ts';
+import { PortResolvFiles, upstreamOf, type NiUpstream } from './port-dns.ts';
 
 // IP services of local NIs: each app interface's reservation (IPAM) and the dnsmasq that serves them.
 // Reservations are made for the whole desired config at apply time, so an NI's dnsmasq starts with every name
 // and address it must serve (after a restart too) and an app's address resolves before its first lease.
+
+/** An endpoint `plan` refused alone (partial mode): no address is left for it. */
+export interface PlanRefusal {
+  /** `<app>/<ni>` */
+  key: string;
+  app: string;
+  network: string;
+  /** `apps[i].interfaces[j]` in the config */
+  path: string;
+  reason: string;
+}
 
 export class LocalServices {
   private readonly nis = new Map<string, NiSpec>();
@@ -15,22 +29,62 @@ export class LocalServices {
   /** what the desired config holds: a deleted actor of a re-created NI or endpoint must not drop what was re-planned */
   private desiredNis = new Set<string>();
   private desiredEndpoints = new Set<string>();
+  /** how many reservations removals have freed so far: a refused endpoint is worth another try when it grew */
+  freedCount = 0;
+
+  /** nameservers learned per port from its resolv file: a change reloads only the dnsmasq of the NIs on that port */
+  private readonly resolv: PortResolvFiles;
 
   constructor(
     private readonly ipam: Ipam,
     private readonly dhcpdns: DhcpDns,
-  ) {}
+    private readonly logger?: Logger,
+  ) {
+    this.resolv = new PortResolvFiles((port) => void this.portServersChanged(port), logger);
+  }
+
+  /** The ports' resolv files (`ports[].resolvConf`) of the config being applied: read now, then watched. */
+  watchResolvFiles(ports: readonly { name: string; resolvConf?: string | undefined }[]): void {
+    this.resolv.setFiles(new Map(ports.flatMap((p) => (p.resolvConf === undefined ? [] : [[p.name, p.resolvConf] as const]))));
+  }
+
+  /** Where the NI's dnsmasq forwards to now (for status). */
+  upstreamOf(ni: NiSpec): NiUpstream {
+    return upstreamOf(ni, (port) => this.resolv.serversOf(port));
+  }
+
+  private async portServersChanged(port: string): Promise<void> {
+    for (const ni of this.nis.values()) {
+      if (!ni.uplinks?.some((u) => u.port === port)) continue;
+      try {
+        await this.dhcpdns.ensure(this.specOf(ni));
+      } catch (err) {
+        this.logger?.error({ ni: ni.name, port, err: errorMessage(err) }, 'reloading dnsmasq with the port\'s new DNS servers failed');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.resolv.close();
+  }
 
   /**
    * Reserve an address for every endpoint of a local NI in the desired config (static, kept from before, or the
    * lowest free one of the range). Endpoints that left the config keep theirs until their actor detaches them.
-   * A full range is a ConfigError naming the interface.
+   * A full range is a ConfigError naming the interface; with `partial` (EVE semantics) such endpoints are refused
+   * alone instead: they get no reservation (an old one is freed) and are returned, everything else is reserved.
    */
-  async plan(networks: readonly NetworkResolved[], endpoints: readonly ResolvedEndpoint[], pathOf: (e: ResolvedEndpoint) => string): Promise<void> {
+  async plan(
+    networks: readonly NetworkResolved[],
+    endpoints: readonly ResolvedEndpoint[],
+    pathOf: (e: ResolvedEndpoint) => string,
+    opts: { partial?: boolean } = {},
+  ): Promise<PlanRefusal[]> {
     const local = new Map(networks.flatMap((n) => (n.type === 'local' ? [[n.name, n] as const] : [])));
     const before = { nis: this.desiredNis, endpoints: this.desiredEndpoints };
     this.desiredNis = new Set(local.keys());
     this.desiredEndpoints = new Set(endpoints.filter((e) => local.has(e.network)).map((e) => e.key));
+    const refused: PlanRefusal[] = [];
     // static addresses first, and never handed to anyone else
     const statics = new Map<string, string[]>();
     for (const ep of endpoints) if (ep.ip !== undefined) statics.set(ep.network, [...(statics.get(ep.network) ?? []), ep.ip]);
@@ -56,6 +110,15 @@ export class LocalServices {
         byKey.set(ep.key, { name: ep.app, mac: ep.mac, ip });
       } catch (err) {
         if (!(err instanceof IpamError)) throw err;
+        if (opts.partial) {
+          refused.push({ key: ep.key, app: ep.app, network: ep.network, path: pathOf(ep), reason: err.message });
+          this.desiredEndpoints.delete(ep.key);
+          if (have) {
+            this.members.get(ni.name)?.delete(ep.key);
+            this.ipam.release(ni.name, ep.key);
+          }
+          continue;
+        }
         issues.push({ path: pathOf(ep), message: err.message });
       }
     }
@@ -73,6 +136,7 @@ export class LocalServices {
     }
     await this.ipam.save();
     if (issues.length) throw new ConfigError(issues);
+    return refused;
   }
 
   private inRange(ip: string, ni: LocalNetworkResolved): boolean {
@@ -83,16 +147,23 @@ export class LocalServices {
   /** The NI's dnsmasq spec with every reservation known now. */
   specOf(ni: NiSpec): DhcpDnsSpec {
     const reservations = [...(this.members.get(ni.name)?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+    const hosts = ni.dns?.hosts ?? [];
+    const gateway = ni.gateway ?? '';
+    // EVE answers `router` with the gateway, unless an app or a static entry has that name
+    const routerTaken = hosts.some((h) => h.name === 'router') || reservations.some((r) => r.name === 'router');
+    const upstream = this.upstreamOf(ni);
     return {
       ni: ni.name,
       bridge: ni.bridge,
       subnet: ni.subnet ?? '',
-      gateway: ni.gateway ?? '',
+      gateway,
       prefixlen: ni.prefixlen ?? 24,
       range: ni.dhcpRange ?? { start: '', end: '' },
       ...(ni.mtu !== undefined && { mtu: ni.mtu }),
       forwarders: ni.dns?.forwarders ?? [],
-      staticHosts: ni.dns?.hosts ?? [],
+      upstream: upstream.upstream,
+      dhcp: dhcpOptionsOf(ni),
+      staticHosts: [...hosts, ...(routerTaken || gateway === '' ? [] : [{ name: 'router', ip: gateway }])],
       reservations,
     };
   }
@@ -136,6 +207,7 @@ export class LocalServices {
     const had = byKey?.get(ep.key);
     byKey?.delete(ep.key);
     this.ipam.release(ep.network, ep.key);
+    if (had) this.freedCount++;
     await this.ipam.save();
     const ni = this.nis.get(ep.network);
     if (!ni || !had) return;

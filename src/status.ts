@@ -5,6 +5,7 @@ import type { DhcpDns } from './drivers/dhcpdns.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
 import type { ActorState, EndpointStatus, NetworkStatus, PortStatus, Status } from './edgenet-types.ts';
 import type { LocalServices } from './local-services.ts';
+import type { NiUpstream } from './port-dns.ts';
 import { isNiContext, reasonOf, topState, type ChildContext } from './transitions.ts';
 
 // Status is derived from the actors' snapshots every time it is asked for: nothing is stored twice.
@@ -23,6 +24,12 @@ function childrenOf(root: SystemSnapshotLike): Child[] {
     if (state && snap?.context) out.push({ state, context: snap.context });
   }
   return out;
+}
+
+function upstreamStatus(u: NiUpstream, forwarders: readonly string[]): NonNullable<NetworkStatus['upstreamDns']> {
+  if (u.from === 'forwarders') return { from: 'forwarders', servers: [...forwarders] };
+  if (u.from === 'ports') return { from: 'ports', servers: u.upstream.map((s) => `${s.ip}@${s.ifname}`) };
+  return { from: 'none', servers: [], note: u.summary };
 }
 
 const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name);
@@ -47,6 +54,7 @@ export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcp
         ...(spec.gateway !== undefined && { gateway: spec.gateway }),
         ...(spec.port !== undefined && { port: spec.port }),
         ...(pid !== undefined && { dnsmasqPid: pid }),
+        ...(spec.type === 'local' && { upstreamDns: upstreamStatus(local.upstreamOf(spec), spec.dns?.forwarders ?? []) }),
         ...(leases.length > 0 && { leases }),
         ...why,
       });

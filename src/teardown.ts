@@ -46,6 +46,7 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
   } finally {
     await drivers.dhcpdns.close();
     await drivers.links.close();
+    await drivers.bridgePorts?.close();
   }
   for (const dir of stateDir === runtimeDir ? [stateDir] : [stateDir, runtimeDir]) {
     const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f !== LAST_GOOD_CONFIG && join(dir, f) !== socketPath);

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Subscription } from 'rxjs';
-import type { ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
+import type { ApplyOptions, ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import { createMetrics } from '../metrics.ts';
 import type { EdgenetMetrics } from '../metrics.ts';
@@ -19,16 +19,17 @@ import { EveRecord } from '../eve/eve-record.ts';
 import { PushRefusedError, type ConfigSource } from '../config-source.ts';
 import { packageVersion } from '../package-info.ts';
 import { healthOf, readinessOf } from './health.ts';
+import { eveApplyAnswer } from '../eve/eve-object-errors.ts';
 
 /** Largest config body accepted by PUT /v1/config. */
 export const CONFIG_BODY_LIMIT = 1024 * 1024;
 
 /** Applies one config at a time, in arrival order (a push waits for the one before it to settle). */
-export type ApplyFn = (config: unknown) => Promise<ApplyResult>;
+export type ApplyFn = (config: unknown, opts?: ApplyOptions) => Promise<ApplyResult>;
 
 export function serializeApply(net: Pick<Edgenet, 'apply'>): ApplyFn {
   const run = serialQueue();
-  return (config) => run(() => net.apply(config));
+  return (config, opts) => run(() => net.apply(config, opts));
 }
 
 export interface ApiServerOptions {
@@ -162,20 +163,20 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
     } catch (err) {
       throw inEveTerms(err, doc);
     }
-    const result = await apply(doc.config).catch((err: unknown) => {
+    // EVE: an adapter that gets no address is refused alone (partial apply), as EVE does
+    const result = await apply(doc.config, doc.eve ? { partial: true } : undefined).catch((err: unknown) => {
       throw inEveTerms(err, doc);
     });
     eveRecord.applied(doc.eve);
     opts.onPushApplied?.();
     log?.info({ created: result.created, updated: result.updated, deleted: result.deleted }, 'config applied via API');
-    return reply.code(200).send(doc.eve ? { ...result, findings: doc.eve.findings, eve: doc.eve.names } : result);
+    return reply.code(200).send(doc.eve ? eveApplyAnswer(result, doc.eve) : result);
   });
 
   app.get('/v1/status', async () => {
-    const status = opts.net.status();
-    const eve = eveRecord.current;
+    const status = eveRecord.statusOf(opts.net.status());
     const source = opts.configSource?.();
-    return { ...status, ...(eve ? { eve: { findings: eve.findings, names: eve.eve } } : {}), ...(source ? { source } : {}) };
+    return source ? { ...status, source } : status;
   });
 
   app.get('/healthz', async (_req, reply) => {

@@ -167,7 +167,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
           ...(o.format ? { format: o.format } : {}),
           ...(tapNames ? { tapNames } : {}),
         });
-        const findings = formatFindings(findingsOf(result)).map((l) => `${l}\n`).join('');
+        const { errorsOf, formatObjectErrors } = await import('../eve/eve-object-errors.ts');
+        const findings = [...formatObjectErrors(errorsOf(result)), ...formatFindings(findingsOf(result))].map((l) => `${l}\n`).join('');
         io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatApplyResult(result)}\n${findings}`);
         setCode(EXIT.ok);
       } catch (err) {
@@ -188,7 +189,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         const { formatFindings, formatTaps, loadDocumentFile } = await import('../eve/eve-load.ts');
         const doc = await loadDocumentFile(o.file, { format: o.format, tapNamesPath: o.tapNames });
         // EVE: what edgenet does differently, then the interfaces the hypervisor must create
-        if (doc.eve) io.stdout([...formatFindings(doc.eve.findings), ...formatTaps(doc.eve.names)].map((l) => `${l}\n`).join(''));
+        const { formatObjectErrors } = await import('../eve/eve-object-errors.ts');
+        if (doc.eve) io.stdout([...formatObjectErrors(doc.eve.errors), ...formatFindings(doc.eve.findings), ...formatTaps(doc.eve.names)].map((l) => `${l}\n`).join(''));
         io.stdout('ok\n');
         setCode(EXIT.ok);
       } catch (err) {

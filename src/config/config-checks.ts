@@ -4,6 +4,9 @@ import type { ConfigIssue } from '../errors.ts';
 import type { Config, LocalNetworkSpec } from './config-schema.ts';
 import { appIfnames, defaultDhcpRange, defaultGateway, intToIp, ipToInt, isVeth, subnetInfo } from './config-resolve.ts';
 import type { SubnetInfo } from './config-resolve.ts';
+import { checkNiServices } from './ni-services-checks.ts';
+import { checkSwitchPorts } from './config-checks-switch.ts';
+import { niPortNames } from './config-switch.ts';
 
 // Rules the schema cannot express: references, uniqueness, address arithmetic. Nothing here needs the kernel.
 
@@ -19,7 +22,7 @@ export function isReservedIfname(ifname: string): boolean {
 }
 
 export function crossCheck(config: Config): ConfigIssue[] {
-  return [...checkPorts(config), ...checkNetworks(config), ...checkApps(config)];
+  return [...checkPorts(config), ...checkNetworks(config), ...checkSwitchPorts(config), ...checkApps(config), ...checkNiServices(config)];
 }
 
 /**
@@ -38,7 +41,7 @@ export function checkPortAddresses(
       for (const a of list) {
         if (a.prefixlen < 0 || a.prefixlen > 32) continue;
         if (!overlaps(ni.subnet, `${a.address}/${a.prefixlen}`)) continue;
-        const whose = ni.port === port.name ? 'its port' : 'port';
+        const whose = niPortNames(ni).includes(port.name) ? 'its port' : 'port';
         issues.push({
           path: `networks[${i}].subnet`,
           message: `subnet ${ni.subnet} overlaps address ${a.address}/${a.prefixlen} already on ${whose} "${port.name}" (${port.ifname}): the device would lose its uplink`,
@@ -76,16 +79,18 @@ function checkNetworks(config: Config): ConfigIssue[] {
   const portNames = new Set(config.ports.map((p) => p.name));
   const portUser = new Map<string, string>();
   config.networks.forEach((ni, i) => {
-    if (ni.port !== undefined) {
-      const user = portUser.get(ni.port);
-      if (!portNames.has(ni.port)) {
-        issues.push({ path: `networks[${i}].port`, message: `unknown port "${ni.port}" (not in ports)` });
-      } else if (user !== undefined) {
-        issues.push({ path: `networks[${i}].port`, message: `port "${ni.port}" is already used by network "${user}"` });
+    const names = niPortNames(ni);
+    names.forEach((port, k) => {
+      const path = ni.ports ? `networks[${i}].ports[${k}]` : `networks[${i}].port`;
+      const user = portUser.get(port);
+      if (!portNames.has(port)) {
+        issues.push({ path, message: `unknown port "${port}" (not in ports)` });
+      } else if (user !== undefined && user !== ni.name) {
+        issues.push({ path, message: `port "${port}" is already used by network "${user}"` });
       } else {
-        portUser.set(ni.port, ni.name);
+        portUser.set(port, ni.name);
       }
-    }
+    });
     if (ni.type === 'local') issues.push(...checkLocal(ni, i));
   });
   issues.push(...checkOverlaps(config));

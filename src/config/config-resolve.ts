@@ -1,6 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import { bridgeName, deriveMac, endpointKey, vethHostName } from '../names.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
+import { niPortNames, stpOptions } from './config-switch.ts';
 
 // What the actors need, derived once from a valid config (validateConfig has run: subnets parse, names are unique).
 
@@ -17,10 +18,14 @@ interface NetworkResolvedCommon {
   port?: string;
   /** the port's kernel interface name */
   portIfname?: string;
+  /** several ports (a switch NI with STP): their names; `port` is unset then */
+  ports?: string[];
 }
 
 export interface SwitchNetworkResolved extends NetworkResolvedCommon {
   type: 'switch';
+  /** kernel spanning tree on the bridge; forwardDelayS absent: the kernel's 15 s */
+  stp?: { forwardDelayS?: number };
 }
 
 export interface LocalNetworkResolved extends NetworkResolvedCommon {
@@ -30,10 +35,31 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
   prefixlen: number;
   gateway: string;
   dhcpRange: IpRange;
+  /** hosts: one entry per address (a name with several addresses has several entries) */
   dns: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  uplinks: Uplink[];
+  dhcp: NiDhcpResolved;
+  routes: { to: string; via: string }[];
 }
 
 export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
+
+/** One port of a local NI with its DNS facts: the upstream resolvers reached through it are pinned to it. */
+export interface Uplink {
+  port: string;
+  ifname: string;
+  /** `ports[].dns` */
+  dns: string[];
+  /** `ports[].resolvConf`: a file whose nameservers are learned for this port alone */
+  resolvConf?: string;
+}
+
+/** What apps are told by DHCP, as configured; the defaults are decided in src/ni-dhcp.ts. */
+export interface NiDhcpResolved {
+  dns?: string[];
+  ntp: string[];
+  domain?: string;
+}
 
 interface EndpointSpecCommon {
   /** `<app>/<network>`: an app joins a network instance at most once */
@@ -50,6 +76,8 @@ interface EndpointSpecCommon {
   ip?: string;
   /** the NI's MTU */
   mtu?: number;
+  /** on a switch NI with STP: BPDU guard on the host-side interface */
+  bpduGuard?: boolean;
 }
 
 export interface VethEndpointSpec extends EndpointSpecCommon {
@@ -75,6 +103,8 @@ export interface PortSpecResolved {
   attach: boolean;
   /** the switch NI's MTU, applied to the port while it is attached */
   mtu?: number;
+  /** on a switch NI with STP: BPDU guard on the port */
+  bpduGuard?: boolean;
 }
 
 /** An IPv4 subnet as numbers, for range arithmetic that ipaddr.js does not offer. */
@@ -134,18 +164,28 @@ function largestRunWithout(start: number, end: number, hole: number): [number, n
 }
 
 export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = []): NetworkResolved {
-  const portIfname = ni.port === undefined ? undefined : ports.find((p) => p.name === ni.port)?.ifname;
+  const names = niPortNames(ni);
+  const port = names.length === 1 ? names[0] : undefined;
+  const portIfname = port === undefined ? undefined : ports.find((p) => p.name === port)?.ifname;
   const common: NetworkResolvedCommon = {
     name: ni.name,
     bridge: bridgeName(ni.name),
     ...(ni.mtu !== undefined && { mtu: ni.mtu }),
-    ...(ni.port !== undefined && { port: ni.port }),
+    ...(port !== undefined && { port }),
     ...(portIfname !== undefined && { portIfname }),
+    ...(names.length > 1 && { ports: names }),
   };
-  return ni.type === 'switch' ? { ...common, type: 'switch' } : { ...common, ...resolveLocal(ni) };
+  if (ni.type === 'local') return { ...common, ...resolveLocal(ni, ports) };
+  const stp = stpOptions(ni.stp);
+  return { ...common, type: 'switch', ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }) };
 }
 
-function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
+/** Addresses of a static DNS entry: `ip`, then `ips`, without repeats. */
+export function hostAddresses(h: { ip?: string | undefined; ips?: string[] | undefined }): string[] {
+  return [...new Set([...(h.ip === undefined ? [] : [h.ip]), ...(h.ips ?? [])])];
+}
+
+function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
   const s = subnetInfo(ni.subnet);
   const gateway = ni.gateway ?? defaultGateway(s);
   // A valid config has room for a range; the fallback only keeps this total for unchecked input.
@@ -158,8 +198,18 @@ function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof Ne
     dhcpRange: { start: dhcpRange.start, end: dhcpRange.end },
     dns: {
       forwarders: [...(ni.dns?.forwarders ?? [])],
-      hosts: (ni.dns?.hosts ?? []).map((h) => ({ name: h.name, ip: h.ip })),
+      hosts: (ni.dns?.hosts ?? []).flatMap((h) => hostAddresses(h).map((ip) => ({ name: h.name, ip }))),
     },
+    uplinks: niPortNames(ni).flatMap((name): Uplink[] => {
+      const p = ports.find((x) => x.name === name);
+      return p ? [{ port: p.name, ifname: p.ifname, dns: [...(p.dns ?? [])], ...(p.resolvConf !== undefined && { resolvConf: p.resolvConf }) }] : [];
+    }),
+    dhcp: {
+      ...(ni.dhcp?.dns !== undefined && { dns: [...ni.dhcp.dns] }),
+      ntp: [...(ni.dhcp?.ntp ?? [])],
+      ...(ni.dhcp?.domain !== undefined && { domain: ni.dhcp.domain }),
+    },
+    routes: (ni.routes ?? []).map((r) => ({ to: r.to, via: r.via })),
   };
 }
 
@@ -193,6 +243,7 @@ export function endpointsOf(config: Config): EndpointSpec[] {
         mac: itf.mac ?? deriveMac(app.name, itf.network),
         ...(itf.ip !== undefined && { ip: itf.ip }),
         ...(ni?.mtu !== undefined && { mtu: ni.mtu }),
+        ...(ni?.type === 'switch' && stpOptions(ni.stp) && { bpduGuard: stpOptions(ni.stp)?.guardApps === true }),
       };
       if (itf.tap !== undefined) return { ...common, kind: 'tap' };
       return { ...common, kind: 'veth', netns: itf.netns ?? '', appIfname: inside[i] ?? 'eth0' };
@@ -202,14 +253,16 @@ export function endpointsOf(config: Config): EndpointSpec[] {
 
 export function portsOf(config: Config): PortSpecResolved[] {
   return config.ports.map((p) => {
-    const ni = config.networks.find((n) => n.port === p.name);
+    const ni = config.networks.find((n) => niPortNames(n).includes(p.name));
     const attach = ni?.type === 'switch';
+    const stp = ni?.type === 'switch' ? stpOptions(ni.stp) : undefined;
     return {
       name: p.name,
       ifname: p.ifname,
       ...(ni && { network: ni.name }),
       attach,
       ...(attach && ni?.mtu !== undefined && { mtu: ni.mtu }),
+      ...(stp && { bpduGuard: stp.portsWithBpduGuard.includes(p.name) }),
     };
   });
 }

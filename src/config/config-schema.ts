@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { niPortsSchema, stpSchema } from './config-switch.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
 const name = z
@@ -26,26 +27,55 @@ const mac = z
   });
 const mtu = z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(576, { error: 'must be at least 576' }).max(9216, { error: 'must be at most 9216' });
 
-export const portSchema = z.strictObject({ name, ifname });
+// A DNS name: dot-separated labels (an FQDN such as printer.plant.example), at most 253 characters.
+const dnsName = z
+  .string({ error: 'must be a string' })
+  .max(253, { error: 'must be a DNS name of at most 253 characters' })
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/, {
+    error: 'must be a DNS name: labels of [a-z0-9-]{1,63} separated by dots, not starting or ending with "-"',
+  })
+  .transform((n) => n.toLowerCase().replace(/\.$/, ''));
+
+export const portSchema = z.strictObject({
+  name,
+  ifname,
+  /** upstream resolvers reached through this port (what the NIs on it forward to, pinned to it) */
+  dns: z.array(ipv4).optional(),
+  /** a resolv.conf that this port's DHCP client writes: its nameservers are learned for this port alone (watched) */
+  resolvConf: z.string({ error: 'must be a string' }).regex(/^\/\S+$/, { error: 'must be an absolute file path' }).optional(),
+});
+
+export const dnsHostSchema = z.strictObject({ name: dnsName, ip: ipv4.optional(), ips: z.array(ipv4).optional() });
 
 export const dnsSchema = z.strictObject({
   forwarders: z.array(ipv4).default([]),
-  hosts: z.array(z.strictObject({ name: appName, ip: ipv4 })).default([]),
+  hosts: z.array(dnsHostSchema).default([]),
 });
 
-// One `port` per NI: bridging two ports into one switch NI risks a loop, and a local NI masquerades out of one uplink.
+/** What apps are told by DHCP (options 6, 42, 15 + 119). */
+export const dhcpSchema = z.strictObject({
+  dns: z.array(ipv4).optional(),
+  ntp: z.array(ipv4).optional(),
+  domain: dnsName.optional(),
+});
+
+/** A static route offered to apps (options 121 + 249) and installed on the device side as its gateway calls for. */
+export const routeSchema = z.strictObject({ to: cidr4, via: ipv4 });
+
+// `port` names one port; several go in `ports` (a switch NI only with `stp`: two ports on one segment are a loop).
 const niPort = z
   .string({
     error: (iss) =>
-      Array.isArray(iss.input) ? `${iss.input.length} ports given: a network instance has at most one port` : 'must be a string',
+      Array.isArray(iss.input) ? `${iss.input.length} ports given: port names one port; several go in ports: [...]` : 'must be a string',
   })
   .regex(/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/, { error: 'must be a port name from ports' });
 
-const niCommon = { name, port: niPort.optional(), mtu: mtu.optional() };
+const niCommon = { name, port: niPort.optional(), ports: niPortsSchema.optional(), mtu: mtu.optional() };
 
 export const switchNetworkSchema = z.strictObject({
   ...niCommon,
   type: z.literal('switch'),
+  stp: stpSchema.optional(),
 });
 
 export const localNetworkSchema = z.strictObject({
@@ -55,6 +85,8 @@ export const localNetworkSchema = z.strictObject({
   gateway: ipv4.optional(),
   dhcpRange: z.strictObject({ start: ipv4, end: ipv4 }).optional(),
   dns: dnsSchema.optional(),
+  dhcp: dhcpSchema.optional(),
+  routes: z.array(routeSchema).optional(),
 });
 
 export const networkSchema = z.discriminatedUnion('type', [switchNetworkSchema, localNetworkSchema], {
@@ -105,3 +137,4 @@ export type SwitchNetworkSpec = z.output<typeof switchNetworkSchema>;
 export type LocalNetworkSpec = z.output<typeof localNetworkSchema>;
 export type AppSpec = z.output<typeof appSchema>;
 export type InterfaceSpec = z.output<typeof interfaceSchema>;
+export type RouteSpec = z.output<typeof routeSchema>;

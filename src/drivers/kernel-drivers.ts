@@ -1,5 +1,6 @@
 import type { EdgenetLogger as Logger } from '../logger.ts';
 import { createDnsmasqDriver } from './dhcpdns-dnsmasq.ts';
+import { createNetlinkBridgePortDriver } from './bridge-ports-netlink.ts';
 import type { Drivers } from './drivers.ts';
 import { createNftFirewall } from './firewall-nft.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
@@ -11,5 +12,6 @@ export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: strin
     links: createNetlinkLinkDriver(logger ? { logger } : {}),
     firewall: createNftFirewall(logger ? { logger } : {}),
     dhcpdns: createDnsmasqDriver({ stateDir: opts.runtimeDir ?? opts.stateDir, ...(logger && { logger }) }),
+    bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
   };
 }

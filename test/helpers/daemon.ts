@@ -20,7 +20,9 @@ export interface TestDaemonOptions {
   /** more `edgenet run` flags (`--no-watch`, …) */
   args?: string[];
   /** more environment (NOTIFY_SOCKET, …) */
-  env?: Record<string, string>;
+  env?: NodeJS.ProcessEnv;
+  /** how long start() waits for the API (default 30 s) */
+  upTimeoutMs?: number;
   /** start without -c: resume the state dir's last good config (`config` is still written to the file) */
   resume?: boolean;
 }
@@ -106,7 +108,7 @@ export class TestDaemon {
         const s = await this.api.status();
         return s.networks.every((n) => n.state !== 'creating' && n.state !== 'pending');
       },
-      30_000,
+      this.opts.upTimeoutMs ?? 30_000,
       100,
     );
   }

@@ -42,6 +42,9 @@ describe('resolveNetwork', () => {
       gateway: '10.50.0.1',
       dhcpRange: { start: '10.50.0.128', end: '10.50.0.254' },
       dns: { forwarders: [], hosts: [] },
+      uplinks: [{ port: 'uplink', ifname: 'eth1', dns: [] }],
+      dhcp: { ntp: [] },
+      routes: [],
     });
   });
 
