@@ -145,6 +145,8 @@ ${extra}apps:
     daemon = undefined;
     await pool.remove(dev);
     await rm(runtimeDir, { recursive: true, force: true });
+    // the kernel destroys a deleted namespace's links (and so the outside's end of the uplink) asynchronously
+    await eventually('the old uplink gone', async () => !(await run('ip', ['-n', outside.name, 'link', 'show', 'eth0'])).stdout.includes('eth0'), 10_000);
     dev = await pool.readd(dev);
     await addUplink(dev, outside);
 
