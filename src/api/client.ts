@@ -1,5 +1,6 @@
 // Talks to the daemon's API over its unix socket (node:http with socketPath; no TCP anywhere).
 import { request } from 'node:http';
+import type { ZInfoNetworkInstance, ZMetricNetworkInstance } from '../eve/eve-info.ts';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { ApplyResult, Status, Transition } from '../edgenet-types.ts';
@@ -77,6 +78,10 @@ export interface ApiClient {
   /** Pushes a config (text as read from a file); resolves when the daemon has settled. Rejects with ConfigError on bad input. */
   putConfig(text: string, contentType?: string, opts?: PutConfigOptions): Promise<ApplyResult>;
   status(): Promise<Status>;
+  /** GET /v1/eve/info: ZInfoNetworkInstance per NI (protobuf JSON) */
+  eveInfo(): Promise<ZInfoNetworkInstance[]>;
+  /** GET /v1/eve/metrics: ZMetricNetworkInstance per NI (protobuf JSON) */
+  eveMetrics(): Promise<ZMetricNetworkInstance[]>;
   /** Asks the daemon to remove every object edgenet owns and then stop; resolves once the objects are gone. */
   teardown(): Promise<void>;
   /** GET /healthz: 200 alive, 503 stopping */
@@ -154,6 +159,12 @@ export function createApiClient(socketPath: string): ApiClient {
     },
     async version() {
       return decode<{ version: string; node: string; pid: number }>(await send('GET', '/v1/version'));
+    },
+    async eveInfo() {
+      return decode<ZInfoNetworkInstance[]>(await send('GET', '/v1/eve/info'));
+    },
+    async eveMetrics() {
+      return decode<ZMetricNetworkInstance[]>(await send('GET', '/v1/eve/metrics'));
     },
     async teardown() {
       decode<{ tornDown: boolean }>(await send('POST', '/v1/teardown'));

@@ -20,6 +20,7 @@ import { PushRefusedError, type ConfigSource } from '../config-source.ts';
 import { packageVersion } from '../package-info.ts';
 import { healthOf, readinessOf } from './health.ts';
 import { eveApplyAnswer } from '../eve/eve-object-errors.ts';
+import type { EveReporter } from '../eve/eve-info.ts';
 
 /** Largest config body accepted by PUT /v1/config. */
 export const CONFIG_BODY_LIMIT = 1024 * 1024;
@@ -59,6 +60,8 @@ export interface ApiServerOptions {
   configSource?: () => ConfigSource | undefined;
   /** GET /healthz: false once the daemon is stopping (default: always alive) */
   alive?: () => boolean;
+  /** GET /v1/eve/info and /v1/eve/metrics; absent: 501 */
+  eveReporter?: Pick<EveReporter, 'info' | 'metrics'>;
 }
 
 export interface ApiServer {
@@ -190,6 +193,9 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   });
 
   app.get('/v1/version', async () => ({ version: packageVersion(), node: process.version, pid: process.pid }));
+
+  app.get('/v1/eve/info', async (_req, reply) => (opts.eveReporter ? reply.send(await opts.eveReporter.info()) : sendError(reply, 501, 'EVE info is not served here')));
+  app.get('/v1/eve/metrics', async (_req, reply) => (opts.eveReporter ? reply.send(await opts.eveReporter.metrics()) : sendError(reply, 501, 'EVE metrics are not served here')));
 
   app.post('/v1/teardown', async (_req, reply) => {
     if (!opts.teardown) return sendError(reply, 501, 'teardown is not served here');

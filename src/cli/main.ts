@@ -222,11 +222,21 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('networks, endpoints and ports with their state')
     .option('--json', 'print the Status JSON')
     .option('--check', `exit ${EXIT.ok} when everything is ready, ${EXIT.notReady} when something is degraded or pending, ${EXIT.unreachable} without a daemon`)
+    .addOption(
+      new Option('--format <format>', "eve: EVE's ZInfoNetworkInstance per NI (protobuf JSON); eve-metrics: ZMetricNetworkInstance per NI").choices(['eve', 'eve-metrics']),
+    )
     .addOption(stateDirOpt())
     .addOption(runtimeDirOpt())
     .addOption(socketOpt())
-    .action(async (o: CommonOpts & { json?: boolean; check?: boolean }) => {
+    .action(async (o: CommonOpts & { json?: boolean; check?: boolean; format?: 'eve' | 'eve-metrics' }) => {
       try {
+        if (o.format) {
+          const api = createApiClient(socketOf(o));
+          const doc = o.format === 'eve' ? await api.eveInfo() : await api.eveMetrics();
+          io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+          setCode(EXIT.ok);
+          return;
+        }
         const status = await createApiClient(socketOf(o)).status();
         io.stdout(o.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
         const open = o.check ? notReady(status) : [];
