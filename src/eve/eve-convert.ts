@@ -2,9 +2,11 @@
 import type { ConfigInput } from '../config/config-schema.ts';
 import { ConfigError } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
+import { eveAcls } from './eve-acls.ts';
 import { correctDhcpRange } from './eve-dhcp-range.ts';
 import { eveNiServices, evePortDns, portNetworkOf } from './eve-dns.ts';
 import { eveAppMac } from './eve-macs.ts';
+import { eveAccessVlan, eveSwitchFields } from './eve-switch.ts';
 import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
 import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig, PHYIO_USAGES } from './eve-schema.ts';
 import type { EdgeDevConfig, EveAce, EveAdapter, EveApp, EveNetworkInstance, EveSystemAdapter } from './eve-schema.ts';
@@ -204,7 +206,10 @@ class Converter {
     }
     this.unsupportedNiFields(ni, at, subject, type);
     if (type === 'switch') {
-      this.networks.push({ ...common, type: 'switch' });
+      const ports = port && common.port !== undefined ? [{ name: common.port, adapter: port.adapter }] : [];
+      const l2 = eveSwitchFields(ni, ports, at, (level, path, field, message) => this.find(level, path, subject, field, message));
+      if (l2.vlanPorts) this.sources[`${to}.vlanPorts`] = `${at}.vlanAccessPorts`;
+      this.networks.push({ ...common, type: 'switch', ...l2 });
       return;
     }
     // Cast: a local NI without a subnet is passed on for validation to reject with its path.
@@ -241,9 +246,7 @@ class Converter {
   private unsupportedNiFields(ni: EveNetworkInstance, at: string, subject: string, type: 'local' | 'switch'): void {
     const ignored = (field: string, what: string, level: EveFinding['level'] = 'warning'): void =>
       this.find(level, `${at}.${field}`, subject, field, `${what}: ignored`);
-    if (ni.stp && ni.stp.portsWithBpduGuard) ignored('stp', 'spanning tree protocol settings are not implemented');
     if (ni.cfg !== undefined && !isEmptyCfg(ni.cfg)) ignored('cfg', 'opaque (VPN/LISP) network instance config is not implemented');
-    if (ni.vlanAccessPorts.length > 0) ignored('vlanAccessPorts', 'VLAN access ports are not implemented (the bridge is not VLAN-aware)');
     if (ni.forwardLldp) ignored('forwardLldp', 'forwarding LLDP frames is not implemented');
     if (type === 'switch') {
       const ip = ni.ip;
@@ -430,6 +433,17 @@ class Converter {
         itf.mac = eveAppMac(app.uuidandversion.uuid, ni.uuid, K, ni.type ?? 'local');
         this.sources[`${to}.mac`] = at;
       }
+      const vlan = eveAccessVlan(adapter, ni.type, at, (level, path, field, message) => this.find(level, path, subject, field, message));
+      if (vlan !== undefined) {
+        itf.accessVlanId = vlan;
+        this.sources[`${to}.accessVlanId`] = `${at}.accessVlanId`;
+      }
+      const acl = this.adapterAcls(adapter, ni, at, to, subject);
+      if ('refused' in acl) {
+        refuseAdapter(acl.refused, ni);
+        return;
+      }
+      if (acl.acls) itf.acls = acl.acls;
       this.adapterFindings(adapter, at, subject);
       if (owner === name) interfaces.push(itf);
       else extras.push({ name: owner, interfaces: [itf] });
@@ -474,17 +488,25 @@ class Converter {
     return tapName(tag, K);
   }
 
+  /** The adapter's ACLs (src/eve/eve-acls.ts), with the NI's subnet and ports as context. */
+  private adapterAcls(adapter: EveAdapter, ni: EveNetworkName, at: string, to: string, subject: string): ReturnType<typeof eveAcls> {
+    const built = this.networks.find((n) => n.name === ni.name);
+    const niPorts = built ? [...(built.port !== undefined ? [built.port] : []), ...((built as { ports?: string[] }).ports ?? [])] : [];
+    return eveAcls(adapter.acls, at, to, {
+      niType: ni.type === 'switch' ? 'switch' : 'local',
+      ...(built?.type === 'local' && { subnet: built.subnet }),
+      portOfLabel: (label) => {
+        const adapters = this.eve.systemAdapterList.filter((a) => a.name === label || a.sharedLabels.includes(label)).map((a) => a.name);
+        return this.names.ports.find((p) => adapters.includes(p.adapter) && niPorts.includes(p.name))?.name;
+      },
+      find: (level, path, message) => this.find(level, path, subject, 'acls', message),
+      source: (from, eve) => {
+        this.sources[from] = eve;
+      },
+    });
+  }
+
   private adapterFindings(adapter: EveAdapter, at: string, subject: string): void {
-    if (adapter.acls.length === 0) {
-      this.find('warning', `${at}.acls`, subject, 'acls', 'no ACL entries: EVE blocks such an adapter, edgenet gives it what its network instance allows (ACLs are not implemented)');
-    } else {
-      const other = adapter.acls.flatMap((ace, i) => (isAllowAll(ace) ? [] : [i]));
-      if (other.length > 0) {
-        this.find('warning', `${at}.acls`, subject, 'acls',
-          `ACL entries other than allow-all (acls[${other.join('], acls[')}]) are not implemented: ignored, the adapter gets what its network instance allows`);
-      }
-    }
-    if (adapter.accessVlanId !== 0) this.find('warning', `${at}.accessVlanId`, subject, 'accessVlanId', `VLAN access (${adapter.accessVlanId}) is not implemented: ignored, the adapter is untagged`);
     if (adapter.allowToDiscover) this.find('warning', `${at}.allowToDiscover`, subject, 'allowToDiscover', 'discovering other apps is not implemented: ignored');
   }
 }
