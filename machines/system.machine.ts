@@ -2,6 +2,7 @@ import { enqueueActions, setup, type AnyActorRef } from 'xstate';
 import { endpointMachine, type EndpointEvent, type EndpointInput } from './endpoint.machine.ts';
 import { networkInstanceMachine, type NiEvent, type NiInput } from './network-instance.machine.ts';
 import { memberBridgeNetwork, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
+import { uplinkNames } from './uplink-selection.ts';
 
 // The root actor: spawns one child per NI and per member (endpoint or port), forwards the few events that cross
 // between them (NI up/down → its members, port carrier → its NI), and orders deletions (members before their NI,
@@ -25,6 +26,8 @@ export interface NiEntry {
   /** child actor id (names can come back after a delete, so ids carry a generation) */
   id: string;
   port?: string;
+  /** every port whose state the NI follows (its `port`, or the ports of a local NI) */
+  ports: string[];
   bridge?: BridgeHandle;
   deleting: boolean;
   /** the NI was removed from the config; its DELETE waits for its members to be gone */
@@ -64,6 +67,7 @@ export type SystemEvent =
   | { type: 'NI_UP'; id: string; name: string; bridge: BridgeHandle }
   | { type: 'NI_DOWN'; id: string; name: string }
   | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean }
+  | { type: 'PORT_PROBE'; port: string; ok: boolean; detail: string }
   | { type: 'CHILD_DELETED'; id: string };
 
 /**
@@ -77,6 +81,21 @@ function draftOf(context: SystemContext): Pick<SystemContext, 'networks' | 'memb
     queuedNetworks: { ...context.queuedNetworks },
     queuedMembers: { ...context.queuedMembers },
   };
+}
+
+/** The NI's input: its spec and what is known of its ports. */
+function niInput(spec: NiSpec, portStates: SystemContext['portStates']): NiInput {
+  const ports: Record<string, { present: boolean; carrier: boolean }> = {};
+  for (const name of uplinkNames(spec)) {
+    const state = portStates[name];
+    if (state) ports[name] = state;
+  }
+  const port = spec.port ? portStates[spec.port] : undefined;
+  return { spec, ...(port && { port }), ports };
+}
+
+function niEntry(id: string, spec: NiSpec): NiEntry {
+  return { id, port: spec.port, ports: uplinkNames(spec), deleting: false, deleteRequested: false };
 }
 
 function niChildId(name: string, gen: number): string {
@@ -131,9 +150,8 @@ export const systemMachine = setup({
             const newMembers: { id: string; input: EndpointInput }[] = [];
             const spawnNi = (spec: NiSpec): void => {
               const id = niChildId(spec.name, ++gen);
-              const port = spec.port ? context.portStates[spec.port] : undefined;
-              newNis.push({ id, input: { spec, port } });
-              networks[spec.name] = { id, port: spec.port, deleting: false, deleteRequested: false };
+              newNis.push({ id, input: niInput(spec, context.portStates) });
+              networks[spec.name] = niEntry(id, spec);
             };
             const spawnMember = (spec: MemberSpec): void => {
               const id = memberChildId(spec, ++gen);
@@ -168,10 +186,12 @@ export const systemMachine = setup({
               // a re-creation still waiting for the old actor takes the update into its spec
               if (queuedNetworks[spec.name]) queuedNetworks[spec.name] = spec;
               if (!ni || ni.deleteRequested) continue;
-              networks[spec.name] = { ...ni, port: spec.port };
+              networks[spec.name] = { ...ni, port: spec.port, ports: uplinkNames(spec) };
               enqueue.sendTo(ni.id, { type: 'UPDATE', spec, fields } satisfies NiEvent);
-              const portState = spec.port ? context.portStates[spec.port] : undefined;
-              if (spec.port && portState) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: spec.port, ...portState } satisfies NiEvent);
+              for (const name of uplinkNames(spec)) {
+                const portState = context.portStates[name];
+                if (portState) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: name, ...portState } satisfies NiEvent);
+              }
             }
             // 4. new NIs (after the old actor of the same name is gone)
             for (const spec of plan.networks.create) {
@@ -227,8 +247,16 @@ export const systemMachine = setup({
           actions: enqueueActions(({ context, event, enqueue }) => {
             const state = { present: event.present, carrier: event.carrier };
             enqueue.assign({ portStates: { ...context.portStates, [event.port]: state } });
+            // every NI that uses the port: one carrier event moves each of them, and nothing else
             for (const ni of Object.values(context.networks)) {
-              if (ni.port === event.port && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: event.port, ...state } satisfies NiEvent);
+              if (ni.ports.includes(event.port) && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: event.port, ...state } satisfies NiEvent);
+            }
+          }),
+        },
+        PORT_PROBE: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            for (const ni of Object.values(context.networks)) {
+              if (ni.ports.includes(event.port) && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_PROBE', port: event.port, ok: event.ok, detail: event.detail } satisfies NiEvent);
             }
           }),
         },
@@ -265,9 +293,8 @@ export const systemMachine = setup({
               if (next) {
                 delete queuedNetworks[niName];
                 const id = niChildId(next.name, ++gen);
-                const port = next.port ? context.portStates[next.port] : undefined;
-                enqueue.spawnChild('networkInstance', { id, input: { spec: next, port } });
-                networks[next.name] = { id, port: next.port, deleting: false, deleteRequested: false };
+                enqueue.spawnChild('networkInstance', { id, input: niInput(next, context.portStates) });
+                networks[next.name] = niEntry(id, next);
               }
             }
             enqueue.assign({ gen, networks, members, queuedNetworks, queuedMembers });

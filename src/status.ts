@@ -1,4 +1,5 @@
 import type { EndpointContext } from '../machines/endpoint.machine.ts';
+import type { NiContext } from '../machines/network-instance.machine.ts';
 import { memberBridgeNetwork } from '../machines/specs.ts';
 import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { DhcpDns } from './drivers/dhcpdns.ts';
@@ -25,6 +26,15 @@ function childrenOf(root: SystemSnapshotLike): Child[] {
   return out;
 }
 
+/** The port a local NI leaves by now (several ports: the selection in the kernel; one: that port). */
+function uplinkStatus(context: NiContext): { selectedPort?: string; selectedReason?: string } {
+  const list = context.spec.uplinks ?? [];
+  const only = list.length === 1 ? list[0] : undefined;
+  if (only) return { selectedPort: only.name, selectedReason: 'its only port' };
+  const sel = context.selected;
+  return sel?.port !== undefined ? { selectedPort: sel.port, selectedReason: sel.reason } : {};
+}
+
 const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name);
 
 export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcpdns: DhcpDns, writes: WriteCounts): Status {
@@ -46,6 +56,9 @@ export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcp
         ...(spec.subnet !== undefined && { subnet: spec.subnet }),
         ...(spec.gateway !== undefined && { gateway: spec.gateway }),
         ...(spec.port !== undefined && { port: spec.port }),
+        ...(spec.uplinks && spec.uplinks.length > 0 && { ports: spec.uplinks.map((u) => u.name) }),
+        ...uplinkStatus(context),
+        ...(spec.table !== undefined && { table: spec.table }),
         ...(pid !== undefined && { dnsmasqPid: pid }),
         ...(leases.length > 0 && { leases }),
         ...why,

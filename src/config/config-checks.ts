@@ -38,7 +38,7 @@ export function checkPortAddresses(
       for (const a of list) {
         if (a.prefixlen < 0 || a.prefixlen > 32) continue;
         if (!overlaps(ni.subnet, `${a.address}/${a.prefixlen}`)) continue;
-        const whose = ni.port === port.name ? 'its port' : 'port';
+        const whose = ni.port === port.name || ni.ports?.includes(port.name) ? 'its port' : 'port';
         issues.push({
           path: `networks[${i}].subnet`,
           message: `subnet ${ni.subnet} overlaps address ${a.address}/${a.prefixlen} already on ${whose} "${port.name}" (${port.ifname}): the device would lose its uplink`,
@@ -74,17 +74,29 @@ function checkNetworks(config: Config): ConfigIssue[] {
     message: `duplicate network name "${name}" (also networks[${first}])`,
   })));
   const portNames = new Set(config.ports.map((p) => p.name));
-  const portUser = new Map<string, string>();
+  // Ports are shared as EVE shares them: any number of local NIs, and at most one switch NI, per port.
+  const switchUser = new Map<string, string>();
   config.networks.forEach((ni, i) => {
+    if (ni.type === 'local' && ni.port !== undefined && ni.ports !== undefined) {
+      issues.push({ path: `networks[${i}].ports`, message: 'a network has either port (one uplink) or ports (several, one selected at a time), not both' });
+    }
     if (ni.port !== undefined) {
-      const user = portUser.get(ni.port);
+      const user = switchUser.get(ni.port);
       if (!portNames.has(ni.port)) {
         issues.push({ path: `networks[${i}].port`, message: `unknown port "${ni.port}" (not in ports)` });
-      } else if (user !== undefined) {
-        issues.push({ path: `networks[${i}].port`, message: `port "${ni.port}" is already used by network "${user}"` });
-      } else {
-        portUser.set(ni.port, ni.name);
+      } else if (ni.type === 'switch' && user !== undefined) {
+        issues.push({ path: `networks[${i}].port`, message: `port "${ni.port}" is already bridged by switch network "${user}": two switch networks cannot share a port` });
+      } else if (ni.type === 'switch') {
+        switchUser.set(ni.port, ni.name);
       }
+    }
+    if (ni.type === 'local' && ni.ports !== undefined) {
+      const seen = new Set<string>();
+      ni.ports.forEach((name, j) => {
+        if (!portNames.has(name)) issues.push({ path: `networks[${i}].ports[${j}]`, message: `unknown port "${name}" (not in ports)` });
+        else if (seen.has(name)) issues.push({ path: `networks[${i}].ports[${j}]`, message: `port "${name}" is listed twice` });
+        seen.add(name);
+      });
     }
     if (ni.type === 'local') issues.push(...checkLocal(ni, i));
   });

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
-import { bridgeName, deriveMac, endpointKey, vethHostName } from '../names.ts';
+import type { UplinkSpec } from '../../machines/specs.ts';
+import { bridgeName, deriveMac, endpointKey, niTableIds, vethHostName } from '../names.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
 
 // What the actors need, derived once from a valid config (validateConfig has run: subnets parse, names are unique).
@@ -31,6 +32,11 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
   gateway: string;
   dhcpRange: IpRange;
   dns: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  /** the ports it NATs out of, in the config's order (`port`, or `ports`) */
+  uplinks?: UplinkSpec[];
+  holdDownMs?: number;
+  /** its own routing table (only with uplinks) */
+  table?: number;
 }
 
 export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
@@ -69,7 +75,7 @@ export type EndpointSpec = VethEndpointSpec | TapEndpointSpec;
 export interface PortSpecResolved {
   name: string;
   ifname: string;
-  /** the NI that uses the port, if any */
+  /** the NI that uses the port, if any: the switch NI bridging it, else the first local NI NATing out of it */
   network?: string;
   /** enslaved to the NI's bridge: only on a switch NI (a local NI's port is its NAT uplink, never enslaved) */
   attach: boolean;
@@ -133,7 +139,48 @@ function largestRunWithout(start: number, end: number, hole: number): [number, n
   return size(best) > 0 ? best : undefined;
 }
 
-export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = []): NetworkResolved {
+/** Default hold-down before a multi-port local NI takes a recovered better port back. */
+export const DEFAULT_HOLD_DOWN_MS = 2000;
+
+/** Names of the ports a local NI NATs out of: `port`, or `ports`. */
+export function niPortNames(ni: NetworkSpec): string[] {
+  if (ni.type === 'local' && ni.ports !== undefined) return [...ni.ports];
+  return ni.port !== undefined ? [ni.port] : [];
+}
+
+/**
+ * The interface that carries a port's addresses and routes: the port itself, or — when a switch NI bridges it —
+ * that NI's bridge (the port's addresses move there, the way EVE's NIM makes ethN an L3 bridge).
+ */
+export function l3Ifname(port: PortSpec, networks: readonly NetworkSpec[]): string {
+  const sw = networks.find((n) => n.type === 'switch' && n.port === port.name);
+  return sw ? bridgeName(sw.name) : port.ifname;
+}
+
+function uplinksOf(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks: readonly NetworkSpec[]): UplinkSpec[] {
+  return niPortNames(ni).flatMap((name) => {
+    const p = ports.find((x) => x.name === name);
+    if (!p) return [];
+    return [{ name, ifname: l3Ifname(p, networks), portIfname: p.ifname, cost: p.cost ?? 0, ...(p.gateway !== undefined && { gateway: p.gateway }), probed: p.probe !== undefined }];
+  });
+}
+
+export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [], networks: readonly NetworkSpec[] = [ni], table?: number): NetworkResolved {
+  if (ni.type === 'local') {
+    const uplinks = uplinksOf(ni, ports, networks);
+    const first = uplinks[0];
+    const local: LocalNetworkResolved = {
+      name: ni.name,
+      bridge: bridgeName(ni.name),
+      ...(ni.mtu !== undefined && { mtu: ni.mtu }),
+      // one port: named as before (status, firewall); several: the selection picks one at a time
+      ...(ni.port !== undefined && { port: ni.port }),
+      ...(ni.port !== undefined && first && { portIfname: first.ifname }),
+      ...resolveLocal(ni),
+    };
+    if (uplinks.length === 0) return local;
+    return { ...local, uplinks, ...(uplinks.length > 1 && { holdDownMs: ni.holdDownMs ?? DEFAULT_HOLD_DOWN_MS }), ...(table !== undefined && { table }) };
+  }
   const portIfname = ni.port === undefined ? undefined : ports.find((p) => p.name === ni.port)?.ifname;
   const common: NetworkResolvedCommon = {
     name: ni.name,
@@ -142,7 +189,7 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [])
     ...(ni.port !== undefined && { port: ni.port }),
     ...(portIfname !== undefined && { portIfname }),
   };
-  return ni.type === 'switch' ? { ...common, type: 'switch' } : { ...common, ...resolveLocal(ni) };
+  return { ...common, type: 'switch' };
 }
 
 function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
@@ -164,7 +211,8 @@ function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof Ne
 }
 
 export function networksOf(config: Config): NetworkResolved[] {
-  return config.networks.map((ni) => resolveNetwork(ni, config.ports));
+  const tables = niTableIds(config.networks.filter((n) => n.type === 'local' && niPortNames(n).length > 0).map((n) => n.name));
+  return config.networks.map((ni) => resolveNetwork(ni, config.ports, config.networks, tables.get(ni.name)));
 }
 
 export function isVeth(itf: InterfaceSpec): boolean {
@@ -202,7 +250,7 @@ export function endpointsOf(config: Config): EndpointSpec[] {
 
 export function portsOf(config: Config): PortSpecResolved[] {
   return config.ports.map((p) => {
-    const ni = config.networks.find((n) => n.port === p.name);
+    const ni = config.networks.find((n) => n.type === 'switch' && n.port === p.name) ?? config.networks.find((n) => niPortNames(n).includes(p.name));
     const attach = ni?.type === 'switch';
     return {
       name: p.name,

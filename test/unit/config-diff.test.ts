@@ -115,7 +115,7 @@ describe('diffConfig', () => {
       .replace('{ name: plant, type: switch, port: fieldbus }', '{ name: plant, type: switch, port: uplink }');
     const d = diffConfig(parse(before), parse(after));
     expect(d.networks.changed.map((c) => [c.key, c.fields, c.recreate])).toEqual([
-      ['lan', ['port', 'portIfname'], false],
+      ['lan', ['port', 'portIfname', 'uplinks', 'table'], false],
       ['plant', ['port', 'portIfname'], false],
     ]);
     expect(d.ports.changed.map((c) => [c.key, c.fields])).toEqual([
@@ -127,6 +127,6 @@ describe('diffConfig', () => {
   it('a port with a new ifname is recreated', () => {
     const d = diffConfig(parse(before), parse(edit('{ name: uplink, ifname: eth1 }', '{ name: uplink, ifname: eth9 }')));
     expect(d.ports.changed).toEqual([expect.objectContaining({ key: 'uplink', fields: ['ifname'], recreate: true })]);
-    expect(d.networks.changed).toEqual([expect.objectContaining({ key: 'lan', fields: ['portIfname'], recreate: false })]);
+    expect(d.networks.changed).toEqual([expect.objectContaining({ key: 'lan', fields: ['portIfname', 'uplinks'], recreate: false })]);
   });
 });

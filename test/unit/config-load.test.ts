@@ -72,7 +72,7 @@ const badInput: { mistake: string; run: () => unknown; path: string; message: st
     mistake: 'two switch NIs sharing one port',
     run: doc((d) => { d.networks.push({ name: 'plant2', type: 'switch', port: 'fieldbus' }); }),
     path: 'networks[3].port',
-    message: 'port "fieldbus" is already used by network "plant"',
+    message: 'port "fieldbus" is already bridged by switch network "plant": two switch networks cannot share a port',
   },
   { mistake: 'overlapping subnets', run: doc((d) => { d.networks[2]!['subnet'] = '10.50.0.0/16'; }), path: 'networks[2].subnet', message: 'subnet 10.50.0.0/16 overlaps subnet 10.50.0.0/24 of network "lan"' },
   { mistake: 'subnet with host bits', run: doc((d) => { d.networks[2]!['subnet'] = '10.60.0.7/24'; }), path: 'networks[2].subnet', message: 'subnet 10.60.0.7/24 has host bits set (did you mean 10.60.0.0/24?)' },
