@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly (no build step): tsx registers its ESM loader, then the CLI is imported.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/cli/main.ts');
+// The `edgenet` command: runs the compiled CLI (dist/, built by `npm run build`; scripts/setup.sh and the test
+// suite's global setup build it whenever the sources changed).
+let main;
+try {
+  ({ main } = await import('../dist/src/cli/main.js'));
+} catch (err) {
+  if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/src/cli/main.js')) {
+    console.error('edgenet: the compiled CLI (dist/) is missing: run `npm run build` (or `bash scripts/setup.sh`) first');
+    process.exit(1);
+  }
+  throw err;
+}
 process.exitCode = await main(process.argv);

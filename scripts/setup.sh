@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One set-up for `npm test`, `npm run demo` and `npm run bench`: the Debian packages edgenet and its tests need,
-# then `npm ci` when node_modules does not match package-lock.json. Safe to run again: it does only what is missing.
+# then `npm ci` when node_modules does not match package-lock.json, then the build (dist/) when the sources changed.
+# Safe to run again: it does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# the patched netlink addon is compiled here (scripts/build-netlink.sh): a C++ toolchain and python3 for node-gyp
+{ command -v g++ && command -v make; } >/dev/null 2>&1 || missing+=(build-essential)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root, or install them: apt-get install ${missing[*]})" >&2
@@ -28,3 +32,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi
+
+# the netlink addon with edgenet's fix of its poll-error path (rebuilt only when the patch or Node changed)
+bash scripts/build-netlink.sh
+
+# dist/ (the compiled CLI, daemon and library) when a source changed since the last build; a few ms otherwise.
+node scripts/build.mjs --if-stale

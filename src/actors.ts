@@ -31,6 +31,8 @@ export function niActors({ drivers, local }: ActorDeps) {
   return {
     createNi: fromPromise<BridgeHandle, NiSpec>(async ({ input: ni, signal }) => {
       const bridge = await links.ensureBridge({ name: ni.bridge, alias: niAlias(ni.name), ...(ni.mtu !== undefined && { mtu: ni.mtu }) }, signal);
+      // ARP on our bridges answers only for the bridge's own addresses (a switch NI's app learns no gateway MAC)
+      await firewall.guardBridge(ni.bridge, signal);
       if (ni.type === 'local' && ni.gateway && ni.subnet && ni.prefixlen !== undefined) {
         await links.ensureAddress(ni.bridge, ni.gateway, ni.prefixlen, signal);
         await firewall.ensureNetwork(

@@ -5,17 +5,17 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
 import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
-import type { Edgenet, EdgenetOptions } from './edgenet-types.ts';
+import type { ApplyOptions, Edgenet, EdgenetOptions } from './edgenet-types.ts';
 import { ConfigError, errorMessage } from './errors.ts';
 import { serializeApply, startApiServer } from './api/server.ts';
 import type { ApiServer } from './api/server.ts';
 import { socketPathFor } from './api/client.ts';
-import { startInspector } from './inspector.ts';
 import { inEveTerms, loadDocumentFile, logEveConversion } from './eve/eve-load.ts';
 import { EveRecord } from './eve/eve-record.ts';
+import { eveApplyAnswer, formatObjectErrors } from './eve/eve-object-errors.ts';
 import type { AppliableDocument, ConfigFormat } from './eve/eve-load.ts';
 import type { InspectorServer } from './inspector.ts';
 import { createMetrics } from './metrics.ts';
@@ -63,7 +63,7 @@ const STOP_TIMEOUT_MS = 10_000;
 function inspectionLogger(log: Logger): (ev: InspectionEvent) => void {
   const who = (ev: InspectionEvent): string => (ev.actorRef as { id?: string }).id ?? ev.actorRef.sessionId;
   return (ev) => {
-    if (!log.isLevelEnabled('debug')) return;
+    if (log.isLevelEnabled?.('debug') === false) return;
     if (ev.type === '@xstate.event') log.debug({ actor: who(ev), event: ev.event.type }, 'inspect: event');
     else if (ev.type === '@xstate.snapshot') log.debug({ actor: who(ev), value: (ev.snapshot as { value?: unknown }).value }, 'inspect: snapshot');
     else if (ev.type === '@xstate.actor') log.debug({ actor: who(ev) }, 'inspect: actor');
@@ -106,7 +106,7 @@ function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Pr
 }
 
 export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise<number> {
-  const log = opts.logger ?? pino({ name: 'edgenet', level: opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info' });
+  const log: Logger = opts.logger ?? pino({ name: 'edgenet', level: opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info' });
   const stateDir = resolve(opts.stateDir);
   const configPath = opts.configPath === undefined ? undefined : resolve(opts.configPath);
   const socketPath = resolve(opts.socketPath ?? socketPathFor(stateDir));
@@ -136,6 +136,8 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   let inspector: InspectorServer | undefined;
   if (opts.inspect) {
     try {
+      // loaded only when asked for: the inspector's packages stay out of a plain daemon
+      const { startInspector } = await import('./inspector.ts');
       inspector = await startInspector({ ...(typeof opts.inspect === 'object' && opts.inspect.port !== undefined ? { port: opts.inspect.port } : {}), logger: log });
     } catch (err) {
       log.error({ err }, `edgenet failed: ${errorMessage(err)}`);
@@ -153,7 +155,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const net = createEdgenet({ stateDir, logger: log, ...(inspect ? { inspect } : {}) });
   const metrics = createMetrics(net);
   // timed per apply, not including the wait behind an earlier push
-  const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown) => net.apply(config)) });
+  const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
 
   const eveRecord = new EveRecord();
   const source = configPath ?? lastGoodPath;
@@ -162,10 +164,11 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       const doc: AppliableDocument =
         configPath === undefined ? { config: resumed } : await loadDocumentFile(configPath, { format: opts.format, tapNamesPath: opts.tapNamesPath, loadEdgenet: loadConfigFile });
       if (doc.eve) logEveConversion(log, doc.eve, source);
-      const result = await apply(doc.config).catch((err: unknown) => {
+      const result = await apply(doc.config, doc.eve ? { partial: true } : undefined).catch((err: unknown) => {
         throw inEveTerms(err, doc);
       });
       eveRecord.applied(doc.eve);
+      if (doc.eve) for (const line of formatObjectErrors(eveApplyAnswer(result, doc.eve).errors)) log.warn({ file: source }, `EVE config: ${line}`);
       log.info({ file: source, created: result.created, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged }, `config applied (${why})`);
       return true;
     } catch (err) {

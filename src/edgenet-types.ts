@@ -1,9 +1,9 @@
 import type { Observable, Observer } from 'rxjs';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
 import type { InspectionEvent } from 'xstate';
 import type { ConfigInput } from './config/config-schema.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
-import type { EveFinding, EveNames } from './eve/eve-types.ts';
+import type { EveFinding, EveNames, EveObjectError } from './eve/eve-types.ts';
 
 /** Top-level states every NI and endpoint actor goes through. */
 export type ActorState = 'pending' | 'creating' | 'ready' | 'degraded' | 'deleting' | 'deleted';
@@ -66,7 +66,9 @@ export interface Status {
    * Daemon only (GET /v1/status), when the running config came from an EVE EdgeDevConfig: the conversion's
    * findings (NIs refused and why, fields ignored) and the names it mapped (uuid/displayname → edgenet name, taps).
    */
-  eve?: { findings: EveFinding[]; names: EveNames };
+  eve?: { findings: EveFinding[]; names: EveNames; errors?: EveObjectError[] };
+  /** app interfaces the running (partial) apply refused, as they stand now */
+  refused?: RefusedEndpoint[];
 }
 
 export interface Transition {
@@ -80,12 +82,34 @@ export interface Transition {
   reason?: string;
 }
 
+/** An app interface a partial apply did not build (no address left in its NI's range); built once one is free. */
+export interface RefusedEndpoint {
+  /** `<app>/<ni>` */
+  key: string;
+  app: string;
+  network: string;
+  /** `apps[i].interfaces[j]` in the applied config */
+  path: string;
+  reason: string;
+}
+
 /** What an apply changed, by object. */
 export interface ApplyResult {
   created: string[];
   updated: string[];
   deleted: string[];
   unchanged: number;
+  /** partial apply only: app interfaces refused alone (the rest was applied) */
+  refused?: RefusedEndpoint[];
+}
+
+export interface ApplyOptions {
+  /**
+   * EVE semantics: an app interface that cannot be served (no address left) is refused alone and listed in
+   * `refused`, everything else is applied; it is built, without a push of its own, once an address is free.
+   * Default (edgenet's own config): all or nothing.
+   */
+  partial?: boolean;
 }
 
 export interface EdgenetOptions {
@@ -98,7 +122,7 @@ export interface EdgenetOptions {
 
 export interface Edgenet {
   /** Validates, diffs against the running config and moves the affected actors; resolves when they have settled. Rejects with ConfigError (nothing changed). */
-  apply(config: ConfigInput | unknown): Promise<ApplyResult>;
+  apply(config: ConfigInput | unknown, opts?: ApplyOptions): Promise<ApplyResult>;
   status(): Status;
   readonly status$: Observable<Status>;
   readonly transitions$: Observable<Transition>;

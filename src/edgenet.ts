@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
+import { silentLogger } from './logger.ts';
 import { asyncScheduler, concat, defer, exhaustMap, groupBy, map, mergeMap, of, Subject, throttleTime, timer, type Observable, type Subscription } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
@@ -11,11 +12,12 @@ import { validateConfig } from './config/config-load.ts';
 import type { Config } from './config/config-schema.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { writesOf, type Drivers } from './drivers/drivers.ts';
-import type { ApplyResult, Edgenet, EdgenetOptions, Status, Transition } from './edgenet-types.ts';
+import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions, RefusedEndpoint, Status, Transition } from './edgenet-types.ts';
 import { ConfigError } from './errors.ts';
 import { Ipam } from './ipam.ts';
 import { LinkRouter } from './link-router.ts';
 import { LocalServices } from './local-services.ts';
+import { mergeResults, withoutEndpoints } from './partial-apply.ts';
 import { NetnsWatcher } from './netns-watch.ts';
 import { planFromDiff, planSize } from './plan.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
@@ -52,7 +54,7 @@ interface Runtime {
 /** Creates edgenet's actor system. Nothing touches the kernel until the first apply(). */
 export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
-  const logger: Logger = opts.logger ?? pino({ level: 'silent' });
+  const logger: Logger = opts.logger ?? silentLogger;
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
   const auditIntervalMs = opts.auditIntervalMs ?? 1000;
   const linkThrottleMs = opts.linkThrottleMs ?? 20;
@@ -60,6 +62,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const changes = new Subject<void>();
   let runningResolved: ResolvedConfig | undefined;
   let persisted: string | undefined;
+  /** app interfaces the last (partial) apply refused */
+  let refusedNow: RefusedEndpoint[] = [];
   let runtime: Runtime | undefined;
   let starting: Promise<Runtime> | undefined;
   let stopped = false;
@@ -142,7 +146,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 } };
-    return buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers));
+    const built = buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers));
+    return refusedNow.length > 0 ? { ...built, refused: refusedNow } : built;
   };
 
   // computed only for subscribers, at most once per 20 ms of changes (first and last of a burst): a cold start of
@@ -182,15 +187,19 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       check();
     });
 
-  const applyNow = async (input: unknown, persist = true): Promise<ApplyResult> => {
-    const config = validateConfig(input);
+  const applyNow = async (input: unknown, persist = true, opts: ApplyOptions = {}, again = 0): Promise<ApplyResult> => {
+    const valid = validateConfig(input);
     const rt = await getRuntime();
-    const addressIssues = await portAddressIssues(rt.drivers, config);
+    const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
-    const resolved = resolveConfig(config);
-    const { networks, endpoints, ports } = resolved;
+    const full = resolveConfig(valid);
     // addresses are reserved for the whole config first: a full range refuses the push before anything moves
-    await rt.local.plan(networks, endpoints, (e) => interfacePath(config, e.key));
+    // (partial: refuses only the interfaces that get none, which are then left out of what is built)
+    const freedBefore = rt.local.freedCount;
+    const refused = await rt.local.plan(full.networks, full.endpoints, (e) => interfacePath(valid, e.key), { partial: opts.partial === true });
+    const { config, resolved } = withoutEndpoints(valid, full, new Set(refused.map((r) => r.key)));
+    const { networks, endpoints, ports } = resolved;
+    refusedNow = refused;
     const diff = diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
     rt.router.index(networks, endpoints, ports);
@@ -221,16 +230,22 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       if (text !== persisted) await writeLastGoodConfig(stateDir, config);
       persisted = text;
     }
+    if (refused.length > 0) {
+      // the removals this push made freed addresses: a refused interface is built now, without a push of its own
+      if (rt.local.freedCount > freedBefore && again < 3) return mergeResults(result, await applyNow(input, persist, opts, again + 1));
+      logger.warn({ refused }, `${refused.length} app interface(s) refused: no address left`);
+      result.refused = refused;
+    }
     logger.info({ ...result }, 'config applied');
     return result;
   };
 
   // pushes are serialized: each one is diffed against the result of the one before
   const serial = serialQueue();
-  const enqueue = (input: unknown, persist: boolean): Promise<ApplyResult> => serial(() => applyNow(input, persist));
+  const enqueue = (input: unknown, persist: boolean, opts?: ApplyOptions): Promise<ApplyResult> => serial(() => applyNow(input, persist, opts));
 
   const net: Edgenet = {
-    apply: (input: unknown) => enqueue(input, true),
+    apply: (input: unknown, opts?: ApplyOptions) => enqueue(input, true, opts),
     status,
     status$,
     transitions$: transitions.asObservable() as Observable<Transition>,

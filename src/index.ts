@@ -1,5 +1,7 @@
 // The library entry: `import { createEdgenet } from 'edgenet'`. Re-exports only: importing it opens no socket,
-// starts no timer and touches no file (test/unit/library-entry.test.ts). Fakes for embedders' tests: 'edgenet/testing'.
+// starts no timer and touches no file (test/unit/library-entry.test.ts), and loads neither fastify, commander nor the
+// inspector. Fakes for embedders' tests: 'edgenet/testing'; the daemon and its API: 'edgenet/daemon'; the Stately
+// inspector server: 'edgenet/inspector'.
 
 // ---- the core ----
 export { createEdgenet, lastGoodConfig, DEFAULT_STATE_DIR } from './edgenet.ts';
@@ -16,6 +18,8 @@ export type {
   Transition,
 } from './edgenet-types.ts';
 export type { WriteCounts, WriteKind } from './drivers/write-counter.ts';
+
+export type { EdgenetLogger, LogFn } from './logger.ts';
 
 // ---- errors ----
 export { ConfigError, KernelError, formatIssues } from './errors.ts';
@@ -63,8 +67,6 @@ export type { DiagramSource } from './diagrams.ts';
 // ---- observability an agent can serve itself ----
 export { createMetrics } from './metrics.ts';
 export type { ApplyOutcome, EdgenetMetrics } from './metrics.ts';
-export { DEFAULT_INSPECT_PORT, startInspector } from './inspector.ts';
-export type { InspectorOptions, InspectorServer } from './inspector.ts';
 
 // ---- drivers: the kernel as the actors see it (implement these to run edgenet elsewhere) ----
 export { createKernelDrivers } from './drivers/kernel-drivers.ts';

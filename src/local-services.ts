@@ -8,6 +8,17 @@ import { IpamError, type Ipam } from './ipam.ts';
 // Reservations are made for the whole desired config at apply time, so an NI's dnsmasq starts with every name
 // and address it must serve (after a restart too) and an app's address resolves before its first lease.
 
+/** An endpoint `plan` refused alone (partial mode): no address is left for it. */
+export interface PlanRefusal {
+  /** `<app>/<ni>` */
+  key: string;
+  app: string;
+  network: string;
+  /** `apps[i].interfaces[j]` in the config */
+  path: string;
+  reason: string;
+}
+
 export class LocalServices {
   private readonly nis = new Map<string, NiSpec>();
   /** per NI: endpoint key → what dnsmasq serves for it */
@@ -15,6 +26,8 @@ export class LocalServices {
   /** what the desired config holds: a deleted actor of a re-created NI or endpoint must not drop what was re-planned */
   private desiredNis = new Set<string>();
   private desiredEndpoints = new Set<string>();
+  /** how many reservations removals have freed so far: a refused endpoint is worth another try when it grew */
+  freedCount = 0;
 
   constructor(
     private readonly ipam: Ipam,
@@ -24,13 +37,20 @@ export class LocalServices {
   /**
    * Reserve an address for every endpoint of a local NI in the desired config (static, kept from before, or the
    * lowest free one of the range). Endpoints that left the config keep theirs until their actor detaches them.
-   * A full range is a ConfigError naming the interface.
+   * A full range is a ConfigError naming the interface; with `partial` (EVE semantics) such endpoints are refused
+   * alone instead: they get no reservation (an old one is freed) and are returned, everything else is reserved.
    */
-  async plan(networks: readonly NetworkResolved[], endpoints: readonly ResolvedEndpoint[], pathOf: (e: ResolvedEndpoint) => string): Promise<void> {
+  async plan(
+    networks: readonly NetworkResolved[],
+    endpoints: readonly ResolvedEndpoint[],
+    pathOf: (e: ResolvedEndpoint) => string,
+    opts: { partial?: boolean } = {},
+  ): Promise<PlanRefusal[]> {
     const local = new Map(networks.flatMap((n) => (n.type === 'local' ? [[n.name, n] as const] : [])));
     const before = { nis: this.desiredNis, endpoints: this.desiredEndpoints };
     this.desiredNis = new Set(local.keys());
     this.desiredEndpoints = new Set(endpoints.filter((e) => local.has(e.network)).map((e) => e.key));
+    const refused: PlanRefusal[] = [];
     // static addresses first, and never handed to anyone else
     const statics = new Map<string, string[]>();
     for (const ep of endpoints) if (ep.ip !== undefined) statics.set(ep.network, [...(statics.get(ep.network) ?? []), ep.ip]);
@@ -56,6 +76,15 @@ export class LocalServices {
         byKey.set(ep.key, { name: ep.app, mac: ep.mac, ip });
       } catch (err) {
         if (!(err instanceof IpamError)) throw err;
+        if (opts.partial) {
+          refused.push({ key: ep.key, app: ep.app, network: ep.network, path: pathOf(ep), reason: err.message });
+          this.desiredEndpoints.delete(ep.key);
+          if (have) {
+            this.members.get(ni.name)?.delete(ep.key);
+            this.ipam.release(ni.name, ep.key);
+          }
+          continue;
+        }
         issues.push({ path: pathOf(ep), message: err.message });
       }
     }
@@ -73,6 +102,7 @@ export class LocalServices {
     }
     await this.ipam.save();
     if (issues.length) throw new ConfigError(issues);
+    return refused;
   }
 
   private inRange(ip: string, ni: LocalNetworkResolved): boolean {
@@ -136,6 +166,7 @@ export class LocalServices {
     const had = byKey?.get(ep.key);
     byKey?.delete(ep.key);
     this.ipam.release(ep.network, ep.key);
+    if (had) this.freedCount++;
     await this.ipam.save();
     const ni = this.nis.get(ep.network);
     if (!ni || !had) return;

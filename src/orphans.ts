@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
 import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
 import type { Drivers } from './drivers/drivers.ts';
 import { parseAlias } from './names.ts';

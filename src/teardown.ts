@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from './logger.ts';
 import { socketPathFor } from './api/client.ts';
 import { dnsmasqPaths } from './drivers/dhcpdns-dnsmasq.ts';
 import type { Drivers } from './drivers/drivers.ts';

@@ -1,14 +1,14 @@
 // The daemon's HTTP API, served on a unix socket only (no TCP): PUT /v1/config, GET /v1/status, GET /v1/events,
 // GET /metrics, POST /v1/teardown.
 import Fastify, { LogController } from 'fastify';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { connect } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Subscription } from 'rxjs';
-import type { ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
+import type { ApplyOptions, ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import { createMetrics } from '../metrics.ts';
 import type { EdgenetMetrics } from '../metrics.ts';
@@ -16,16 +16,17 @@ import type { ConfigIssue } from '../errors.ts';
 import { serialQueue } from '../serial-queue.ts';
 import { inEveTerms, logEveConversion, requestOptions, toAppliable } from '../eve/eve-load.ts';
 import { EveRecord } from '../eve/eve-record.ts';
+import { eveApplyAnswer } from '../eve/eve-object-errors.ts';
 
 /** Largest config body accepted by PUT /v1/config. */
 export const CONFIG_BODY_LIMIT = 1024 * 1024;
 
 /** Applies one config at a time, in arrival order (a push waits for the one before it to settle). */
-export type ApplyFn = (config: unknown) => Promise<ApplyResult>;
+export type ApplyFn = (config: unknown, opts?: ApplyOptions) => Promise<ApplyResult>;
 
 export function serializeApply(net: Pick<Edgenet, 'apply'>): ApplyFn {
   const run = serialQueue();
-  return (config) => run(() => net.apply(config));
+  return (config, opts) => run(() => net.apply(config, opts));
 }
 
 export interface ApiServerOptions {
@@ -77,6 +78,11 @@ function sendError(reply: FastifyReply, status: number, error: string, issues?: 
   return reply.code(status).type('application/json; charset=utf-8').send(issues ? { error, issues } : { error });
 }
 
+function isFastifyLogger(log: Logger): log is Logger & FastifyBaseLogger {
+  const l = log as Partial<Record<keyof FastifyBaseLogger, unknown>>;
+  return typeof l.level === 'string' && typeof l.fatal === 'function' && typeof l.trace === 'function' && typeof l.silent === 'function';
+}
+
 function isFastifyError(err: unknown): err is FastifyError {
   return err instanceof Error && typeof (err as { statusCode?: unknown }).statusCode === 'number';
 }
@@ -112,7 +118,9 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   const bodyLimit = opts.bodyLimit ?? CONFIG_BODY_LIMIT;
   const apply = opts.apply ?? serializeApply(opts.net);
   const log = opts.logger?.child({ component: 'api' });
-  const app = Fastify({ bodyLimit, ...(log ? { loggerInstance: log } : { logger: false }), logController: new LogController({ disableRequestLogging: true }) });
+  // fastify logs through a full pino-like logger only; any other logger still gets this module's own lines
+  const loggerInstance = log && isFastifyLogger(log) ? log : undefined;
+  const app = Fastify({ bodyLimit, ...(loggerInstance ? { loggerInstance } : { logger: false }), logController: new LogController({ disableRequestLogging: true }) });
 
   // Bodies are taken as text and parsed by the route, so YAML and JSON errors read the same way.
   app.removeAllContentTypeParsers();
@@ -135,19 +143,16 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
     // An EVE EdgeDevConfig (?format=eve, or detected) is converted first; its findings come back with the result.
     const doc = toAppliable(parseConfigBody(text, req.headers['content-type']), requestOptions(req.url));
     if (doc.eve && log) logEveConversion(log, doc.eve);
-    const result = await apply(doc.config).catch((err: unknown) => {
+    // EVE: an adapter that gets no address is refused alone (partial apply), as EVE does
+    const result = await apply(doc.config, doc.eve ? { partial: true } : undefined).catch((err: unknown) => {
       throw inEveTerms(err, doc);
     });
     eveRecord.applied(doc.eve);
     log?.info({ created: result.created, updated: result.updated, deleted: result.deleted }, 'config applied via API');
-    return reply.code(200).send(doc.eve ? { ...result, findings: doc.eve.findings, eve: doc.eve.names } : result);
+    return reply.code(200).send(doc.eve ? eveApplyAnswer(result, doc.eve) : result);
   });
 
-  app.get('/v1/status', async () => {
-    const status = opts.net.status();
-    const eve = eveRecord.current;
-    return eve ? { ...status, eve: { findings: eve.findings, names: eve.eve } } : status;
-  });
+  app.get('/v1/status', async () => eveRecord.statusOf(opts.net.status()));
 
   app.post('/v1/teardown', async (_req, reply) => {
     if (!opts.teardown) return sendError(reply, 501, 'teardown is not served here');

@@ -16,10 +16,11 @@ import type { ConfigInput } from '../config/config-schema.ts';
 import type { ApplyResult, Transition } from '../edgenet-types.ts';
 import { errorMessage } from '../errors.ts';
 import { EXIT } from './main.ts';
+import { packageRoot } from '../package-info.ts';
 import type { CliIo } from './main.ts';
 import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/edgenet.js', import.meta.url));
+const BIN = join(packageRoot() ?? fileURLToPath(new URL('../..', import.meta.url)), 'bin/edgenet.js');
 const DAEMON_READY_TIMEOUT_MS = 20_000;
 const DAEMON_STOP_TIMEOUT_MS = 10_000;
 const RESOLVER_STOP_TIMEOUT_MS = 2_000;

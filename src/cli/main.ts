@@ -1,11 +1,11 @@
 // The `edgenet` command line. main() returns the exit code; it never calls process.exit.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { text as readStream } from 'node:stream/consumers';
 import { ApiError, createApiClient, DaemonUnreachableError, DEFAULT_STATE_DIR, socketPathFor } from '../api/client.ts';
 import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
+import { packageVersion } from '../package-info.ts';
 import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
 
 /**
@@ -44,15 +44,6 @@ interface CommonOpts {
 interface FormatOpts {
   format?: 'eve' | 'edgenet';
   tapNames?: string;
-}
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 function socketOf(o: CommonOpts): string {
@@ -97,7 +88,7 @@ function failure(err: unknown, io: CliIo, source?: string): number {
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   const program = new Command('edgenet')
     .description('Network instances (switch / local) and their endpoints on an edge device.')
-    .version(version())
+    .version(packageVersion())
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run `edgenet --help` for usage)');
@@ -160,7 +151,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
           ...(o.format ? { format: o.format } : {}),
           ...(tapNames ? { tapNames } : {}),
         });
-        const findings = formatFindings(findingsOf(result)).map((l) => `${l}\n`).join('');
+        const { errorsOf, formatObjectErrors } = await import('../eve/eve-object-errors.ts');
+        const findings = [...formatObjectErrors(errorsOf(result)), ...formatFindings(findingsOf(result))].map((l) => `${l}\n`).join('');
         io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatApplyResult(result)}\n${findings}`);
         setCode(EXIT.ok);
       } catch (err) {
@@ -180,7 +172,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         const { formatFindings, formatTaps, loadDocumentFile } = await import('../eve/eve-load.ts');
         const doc = await loadDocumentFile(o.file, { format: o.format, tapNamesPath: o.tapNames });
         // EVE: what edgenet does differently, then the interfaces the hypervisor must create
-        if (doc.eve) io.stdout([...formatFindings(doc.eve.findings), ...formatTaps(doc.eve.names)].map((l) => `${l}\n`).join(''));
+        const { formatObjectErrors } = await import('../eve/eve-object-errors.ts');
+        if (doc.eve) io.stdout([...formatObjectErrors(doc.eve.errors), ...formatFindings(doc.eve.findings), ...formatTaps(doc.eve.names)].map((l) => `${l}\n`).join(''));
         io.stdout('ok\n');
         setCode(EXIT.ok);
       } catch (err) {

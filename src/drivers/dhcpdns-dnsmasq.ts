@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { pino, type Logger } from 'pino';
+import { silentLogger, type EdgenetLogger as Logger } from '../logger.ts';
 import { Subject, type Observable } from 'rxjs';
 import { ConfigError, KernelError, errorMessage, type ConfigIssue } from '../errors.ts';
 import type { DhcpDns, DhcpDnsEvent, DhcpDnsSpec, DhcpLease } from './dhcpdns.ts';
@@ -329,7 +329,7 @@ class DnsmasqDriver implements DhcpDns {
     this.stateDir = resolve(opts.stateDir);
     const binary = opts.binary ?? (existsSync('/usr/sbin/dnsmasq') ? '/usr/sbin/dnsmasq' : 'dnsmasq');
     this.command = [...(opts.exec ?? []), binary];
-    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ driver: 'dnsmasq' });
+    this.log = (opts.logger ?? silentLogger).child({ driver: 'dnsmasq' });
     this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
     this.leaseTime = opts.leaseTime ?? '1h';
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 3000;

@@ -23,7 +23,7 @@ export interface FakeNiView {
   inputAccepts: string[];
 }
 
-export type FakeFirewallOp = 'ensureNetwork' | 'removeNetwork' | 'removeAll' | 'dump';
+export type FakeFirewallOp = 'ensureNetwork' | 'removeNetwork' | 'removeAll' | 'dump' | 'ensureBase';
 
 export interface FakeFirewallOptions {
   /** net.ipv4.ip_forward before edgenet touches it (default: off) */
@@ -40,6 +40,10 @@ export class FakeFirewall implements Firewall {
   /** what edgenet last applied, per NI: the audit compares the table with it */
   private readonly applied = new Map<string, NiRules>();
   private readonly failures = new Map<FakeFirewallOp, Error>();
+  /** what someone changed in the table's base behind edgenet's back (a foreign rule, a foreign chain) */
+  private baseTampering: string[] = [];
+  /** bridges with arp_ignore/arp_filter set */
+  readonly guardedBridges = new Set<string>();
 
   constructor(opts: FakeFirewallOptions = {}) {
     this.writes = opts.writes ?? new WriteCounter();
@@ -60,6 +64,7 @@ export class FakeFirewall implements Firewall {
       return !have || canonicalJson(have) !== canonicalJson(clone(ni));
     });
     if (stale.length > 0) {
+      if (!this.table) this.baseTampering = [];
       const table = (this.table ??= new Map());
       for (const ni of stale) {
         table.delete(ni.name); // a rewritten NI's jump rules go to the end, as in the real driver
@@ -103,7 +108,44 @@ export class FakeFirewall implements Firewall {
     return [...this.applied.keys()].filter((name) => !this.table?.has(name)).sort();
   }
 
+  async baseDrift(): Promise<string[]> {
+    if (!this.table) return this.applied.size > 0 ? ['table inet edgenet is missing'] : [];
+    return [...this.baseTampering];
+  }
+
+  async ensureBase(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    this.failIfAsked('ensureBase', 'table inet edgenet');
+    if (this.table && this.baseTampering.length === 0) return;
+    this.table ??= new Map();
+    this.baseTampering = [];
+    this.writes.inc('nft');
+  }
+
+  async forwardingOn(): Promise<boolean> {
+    return this.ipForward;
+  }
+
+  async ensureForwarding(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    if (this.ipForward) return;
+    this.ipForward = true;
+    this.writes.inc('sysctl');
+  }
+
+  async guardBridge(bridge: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    if (this.guardedBridges.has(bridge)) return;
+    this.guardedBridges.add(bridge);
+    this.writes.inc('sysctl');
+  }
+
   // ---- test helpers ----
+
+  /** Simulates a foreign rule or chain put into table inet edgenet (`problem` is what the audit reports). */
+  tamperBase(problem: string): void {
+    this.baseTampering.push(problem);
+  }
 
   /** The NI's rules as the data plane would enforce them; undefined when it has none. */
   rulesFor(ni: string): FakeNiView | undefined {
@@ -118,7 +160,7 @@ export class FakeFirewall implements Firewall {
       ...(ports.length > 1 && { masqueradeOutOf: ports }),
       forwardsTo: [r.bridge, ...ports],
       isolated: true,
-      inputAccepts: ['established,related', 'udp 67', `udp 53 to ${r.gateway}`, `tcp 53 to ${r.gateway}`, `icmp echo-request to ${r.gateway}`],
+      inputAccepts: ['from its own bridge or lo only', 'established,related', 'udp 67', `udp 53 to ${r.gateway}`, `tcp 53 to ${r.gateway}`, `icmp echo-request to ${r.gateway}`],
     };
   }
 

@@ -10,8 +10,9 @@ import { open, readFile, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { KernelError } from '../errors.ts';
+import { BASE_NAMES, auditBase, ensureBaseCommands } from './firewall-base.ts';
 import { FIREWALL_FAMILY, FIREWALL_TABLE, canonicalJson, niChainNames, niOfChain, uplinkIfnames } from './firewall.ts';
 import type { BaseChain, Firewall, NiRules, RulesetView } from './firewall.ts';
 import { serialQueue } from '../serial-queue.ts';
@@ -28,7 +29,7 @@ export interface NftFirewallOptions {
 // ---- nft JSON: the subset edgenet writes (libnftables-json(5)) ----
 
 type Family = typeof FIREWALL_FAMILY;
-type NftExpr =
+export type NftExpr =
   | string
   | number
   | string[]
@@ -36,42 +37,43 @@ type NftExpr =
   | { payload: { protocol: 'ip' | 'udp' | 'tcp' | 'icmp'; field: 'saddr' | 'daddr' | 'dport' | 'type' } }
   | { prefix: { addr: string; len: number } }
   | { ct: { key: 'state' } };
-type NftStatement =
-  | { match: { op: '==' | 'in'; left: NftExpr; right: NftExpr } }
+export type NftStatement =
+  | { match: { op: '==' | '!=' | 'in'; left: NftExpr; right: NftExpr } }
   | { accept: null }
   | { drop: null }
   | { masquerade: null }
   | { jump: { target: string } };
-interface NftTableRef {
+export interface NftTableRef {
   family: Family;
   name: string;
 }
-interface NftChainRef {
+export interface NftChainRef {
   family: Family;
   table: string;
   name: string;
 }
-interface NftChainSpec extends NftChainRef {
+export interface NftChainSpec extends NftChainRef {
   type?: 'filter' | 'nat';
   hook?: BaseChain;
   prio?: number;
   policy?: 'accept';
 }
-interface NftRuleSpec {
+export interface NftRuleSpec {
   family: Family;
   table: string;
   chain: string;
   expr: NftStatement[];
   comment?: string;
 }
-interface NftRuleRef {
+export interface NftRuleRef {
   family: Family;
   table: string;
   chain: string;
   handle: number;
 }
-type NftCommand =
+export type NftCommand =
   | { add: { table: NftTableRef } | { chain: NftChainSpec } | { rule: NftRuleSpec } }
+  | { insert: { rule: NftRuleSpec } }
   | { flush: { chain: NftChainRef } }
   | { delete: { table: NftTableRef } | { chain: NftChainRef } | { rule: NftRuleRef } };
 
@@ -95,12 +97,6 @@ interface Listing {
 }
 
 const TABLE: NftTableRef = { family: FIREWALL_FAMILY, name: FIREWALL_TABLE };
-const BASE_CHAINS: readonly NftChainSpec[] = [
-  { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' },
-  { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, name: 'input', type: 'filter', hook: 'input', prio: 0, policy: 'accept' },
-  { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' },
-];
-const BASE_NAMES: ReadonlySet<string> = new Set(BASE_CHAINS.map((c) => c.name));
 
 const chainRef = (name: string): NftChainRef => ({ family: FIREWALL_FAMILY, table: FIREWALL_TABLE, name });
 const meta = (key: 'iifname' | 'oifname', ifname: string): NftStatement => ({ match: { op: '==', left: { meta: { key } }, right: ifname } });
@@ -139,6 +135,8 @@ function niRuleset(ni: NiRules): NiRuleset {
     [meta('iifname', br), drop],
   ];
   const input: NftStatement[][] = [
+    // the gateway answers only its own bridge (and the device itself): not the uplink, not another NI's apps
+    [{ match: { op: '!=', left: { meta: { key: 'iifname' } }, right: br } }, { match: { op: '!=', left: { meta: { key: 'iifname' } }, right: 'lo' } }, drop],
     // replies to connections the device itself opened towards its apps
     [ctEstablished, accept],
     [dport('udp', 67), accept],
@@ -154,6 +152,7 @@ function niRuleset(ni: NiRules): NiRuleset {
       { chain: 'forward', expr: [meta('iifname', br), { jump: { target: names.fwd } }] },
       { chain: 'forward', expr: [meta('oifname', br), { jump: { target: names.fwd } }] },
       { chain: 'input', expr: [meta('iifname', br), { jump: { target: names.in } }] },
+      { chain: 'input', expr: [ipMatch('daddr', ni.gateway), { jump: { target: names.in } }] },
       { chain: 'postrouting', expr: [ipMatch('saddr', ni.subnet), { jump: { target: names.nat } }] },
     ],
     comment: `edgenet ni=${ni.name} spec=${specHash(ni)}`,
@@ -461,7 +460,7 @@ export class NftFirewall implements Firewall {
     }
 
     if (stale.length > 0) {
-      const commands: NftCommand[] = [{ add: { table: TABLE } }, ...BASE_CHAINS.map((chain): NftCommand => ({ add: { chain } }))];
+      const commands: NftCommand[] = ensureBaseCommands(before);
       for (const { ni, want, state } of stale) {
         for (const j of state?.jumps ?? []) {
           commands.push({ delete: { rule: { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, chain: j.chain, handle: j.handle } } });
@@ -517,27 +516,78 @@ export class NftFirewall implements Firewall {
     }
   }
 
-  private async ensureIpForward(object: string, signal?: AbortSignal): Promise<void> {
-    const read = async (): Promise<string> => {
-      if (this.exec.length === 0) return (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
-      const r = await runCommand([...this.exec, 'sysctl', '-n', 'net.ipv4.ip_forward'], undefined, signal);
-      if (r.code !== 0) throw new KernelError('sysctl read', 'net.ipv4.ip_forward', undefined, r.stderr.trim());
-      return r.stdout.trim();
-    };
-    if ((await read()) === '1') return;
+  /** What is wrong with the table's base (base chains, port-forward hook, foreign rules and chains); empty: intact. */
+  baseDrift(): Promise<string[]> {
+    return this.serial(async () => auditBase(await this.list('audit', `table ${FIREWALL_FAMILY} ${FIREWALL_TABLE}`)).problems);
+  }
+
+  /** Repairs the table's base in one transaction (foreign rules and chains removed); intact: no write. */
+  ensureBase(signal?: AbortSignal): Promise<void> {
+    return this.serial(async () => {
+      const object = `table ${FIREWALL_FAMILY} ${FIREWALL_TABLE}`;
+      const audit = auditBase(await this.list('ensureBase', object, signal));
+      if (audit.problems.length === 0) return;
+      await this.transact(audit.repair, 'ensureBase', object, signal);
+      const after = auditBase(await this.list('ensureBase (read back)', object));
+      if (after.problems.length > 0) throw new KernelError('nft ensureBase (read back)', object, undefined, after.problems.join('; '));
+      this.logger?.info({ repaired: audit.problems }, 'firewall base repaired');
+    });
+  }
+
+  /** Is net.ipv4.ip_forward on in edgenet's namespace? */
+  async forwardingOn(signal?: AbortSignal): Promise<boolean> {
+    return (await this.readSysctl('net.ipv4.ip_forward', signal)) === '1';
+  }
+
+  ensureForwarding(signal?: AbortSignal): Promise<void> {
+    return this.ensureIpForward('the device', signal);
+  }
+
+  /**
+   * A bridge answers ARP only for its own addresses (arp_ignore=1) and only on the interface the kernel would route
+   * the reply out of (arp_filter=1): a switch NI's app must not learn the MAC of a local NI's gateway.
+   */
+  async guardBridge(bridge: string, signal?: AbortSignal): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{1,15}$/.test(bridge)) throw new KernelError('sysctl write', bridge, 'EINVAL', 'not a bridge name');
+    for (const key of [`net.ipv4.conf.${bridge}.arp_ignore`, `net.ipv4.conf.${bridge}.arp_filter`]) {
+      if ((await this.readSysctl(key, signal)) === '1') continue;
+      await this.writeSysctl(key, '1', `bridge ${bridge}`, signal);
+    }
+  }
+
+  private async readSysctl(key: string, signal?: AbortSignal): Promise<string> {
     if (this.exec.length === 0) {
       try {
-        await writeFile('/proc/sys/net/ipv4/ip_forward', '1\n');
+        return (await readFile(`/proc/sys/${key.replaceAll('.', '/')}`, 'utf8')).trim();
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        throw new KernelError('sysctl write', `net.ipv4.ip_forward (for ${object})`, err.code, err.message);
+        throw new KernelError('sysctl read', key, err.code, err.message);
+      }
+    }
+    const r = await runCommand([...this.exec, 'sysctl', '-n', key], undefined, signal);
+    if (r.code !== 0) throw new KernelError('sysctl read', key, undefined, r.stderr.trim());
+    return r.stdout.trim();
+  }
+
+  private async writeSysctl(key: string, value: string, object: string, signal?: AbortSignal): Promise<void> {
+    if (this.exec.length === 0) {
+      try {
+        await writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, `${value}\n`);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        throw new KernelError('sysctl write', `${key} (for ${object})`, err.code, err.message);
       }
     } else {
-      const r = await runCommand([...this.exec, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'], undefined, signal);
-      if (r.code !== 0) throw new KernelError('sysctl write', `net.ipv4.ip_forward (for ${object})`, undefined, r.stderr.trim());
+      const r = await runCommand([...this.exec, 'sysctl', '-qw', `${key}=${value}`], undefined, signal);
+      if (r.code !== 0) throw new KernelError('sysctl write', `${key} (for ${object})`, undefined, r.stderr.trim());
     }
     this.writes.inc('sysctl');
-    if ((await read()) !== '1') throw new KernelError('sysctl write', `net.ipv4.ip_forward (for ${object})`, undefined, 'still not 1 after writing it');
+    if ((await this.readSysctl(key, signal)) !== value) throw new KernelError('sysctl write', `${key} (for ${object})`, undefined, `still not ${value} after writing it`);
+  }
+
+  private async ensureIpForward(object: string, signal?: AbortSignal): Promise<void> {
+    if (await this.forwardingOn(signal)) return;
+    await this.writeSysctl('net.ipv4.ip_forward', '1', object, signal);
     this.logger?.info({ for: object }, 'ip forwarding enabled');
   }
 }

@@ -43,6 +43,16 @@ export interface Firewall {
    * one listing of the table, compared per NI. Cheap enough for a periodic audit.
    */
   drifted(): Promise<string[]>;
+  /** What is wrong with the table's base (base chains, port-forward hook, foreign rules or chains); empty: intact. */
+  baseDrift(): Promise<string[]>;
+  /** Repairs the table's base in one transaction (foreign rules and chains removed); intact: no write. */
+  ensureBase(signal?: AbortSignal): Promise<void>;
+  /** net.ipv4.ip_forward in edgenet's namespace */
+  forwardingOn(signal?: AbortSignal): Promise<boolean>;
+  /** net.ipv4.ip_forward=1 in edgenet's namespace (already on: no write) */
+  ensureForwarding(signal?: AbortSignal): Promise<void>;
+  /** arp_ignore=1 and arp_filter=1 on one of our bridges (edgenet's namespace; already set: no write) */
+  guardBridge(bridge: string, signal?: AbortSignal): Promise<void>;
 }
 
 // Rule layout, shared by the real driver and its fake so both name things the same way.

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { createDnsmasqDriver } from './dhcpdns-dnsmasq.ts';
 import type { Drivers } from './drivers.ts';
 import { createNftFirewall } from './firewall-nft.ts';

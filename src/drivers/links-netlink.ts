@@ -1,9 +1,11 @@
 // LinkDriver over rtnetlink (npm `netlink`): one request socket for reads/writes, one lazily opened event socket.
 import { closeSync, existsSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
-import { pino } from 'pino';
-import type { Logger } from 'pino';
+import { silentLogger } from '../logger.ts';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { defer, Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
@@ -101,8 +103,8 @@ function assertAdoptable(operation: string, link: LinkInfo, kind: string, alias:
 
 /**
  * Requests in flight on the request socket. Their replies wait in its receive buffer (208 KiB by default); an
- * overflow (ENOBUFS) is a socket error, on which the netlink addon aborts the whole process (its poll handler
- * throws in C++). 50 concurrent bridge creations were enough to do it.
+ * overflow (ENOBUFS) drops replies, and the requests waiting for them would never settle (the unpatched addon
+ * even aborted the process on it). 50 concurrent bridge creations were enough to do it.
  */
 const MAX_IN_FLIGHT = 16;
 
@@ -125,8 +127,39 @@ function limitInFlight(nl: RtNetlinkSocket, max: number): void {
   };
 }
 
+/** Default size asked for the event socket's receive buffer (the kernel caps it at net.core.rmem_max). */
+const EVENT_RCVBUF = 1 << 22;
+
+/**
+ * The netlink addon's poll-error path aborted the process when the event socket overran (see
+ * scripts/build-netlink.sh): refuse to run on the package's unpatched prebuild rather than die at the first storm.
+ */
+function assertPatchedAddon(): void {
+  const require = createRequire(import.meta.url);
+  const dir = dirname(require.resolve('netlink/package.json'));
+  const load = createRequire(`${dir}/package.json`)('node-gyp-build') as (dir: string) => { edgenetPatch?: number };
+  if (load(dir).edgenetPatch !== 1) {
+    throw new Error(`the netlink addon in ${dir} is the unpatched build (it aborts the process when link events overflow): run scripts/setup.sh`);
+  }
+}
+
+/** EDGENET_NETLINK_RCVBUF: the event socket's receive buffer in bytes, as the kernel reports it (SO_RCVBUF). */
+export function eventRecvBufferFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.EDGENET_NETLINK_RCVBUF;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 4096) throw new Error(`EDGENET_NETLINK_RCVBUF: must be an integer of at least 4096 bytes, got "${raw}"`);
+  return n;
+}
+
 export interface NetlinkLinkDriverOptions {
   logger?: Logger;
+  /**
+   * The event socket's receive buffer in bytes as the kernel reports it (it doubles what is asked, up to
+   * net.core.rmem_max): e.g. 212992 for a stock kernel's default. Default: $EDGENET_NETLINK_RCVBUF, else as much
+   * as rmem_max allows up to 8 MiB.
+   */
+  eventRecvBuffer?: number;
 }
 
 export class NetlinkLinkDriver implements LinkDriver {
@@ -146,9 +179,18 @@ export class NetlinkLinkDriver implements LinkDriver {
   private readonly known = new Map<number, LinkInfo>();
   private closed = false;
   private readonly dumps = serialQueue();
+  private readonly eventRecvBuffer: number | undefined;
+  /** times the event socket overran (the kernel dropped link events) */
+  overflows = 0;
+  private resyncing: Promise<void> | undefined;
+  private resyncAgain = false;
+  /** ifindexes announced by an event while a resync runs: the event is at least as new as the dump */
+  private touched: Set<number> | undefined;
 
   constructor(opts: NetlinkLinkDriverOptions = {}) {
-    this.log = opts.logger ?? pino({ level: 'silent' });
+    assertPatchedAddon();
+    this.log = opts.logger ?? silentLogger;
+    this.eventRecvBuffer = opts.eventRecvBuffer ?? eventRecvBufferFromEnv();
     this.nl = createRtNetlink();
     // an 'error' without a listener would crash the process
     this.nl.socket.on('error', (err) => this.log.error({ err }, 'netlink request socket error'));
@@ -393,19 +435,28 @@ export class NetlinkLinkDriver implements LinkDriver {
     const ev = createRtNetlink();
     this.ev = ev;
     try {
-      // an overflow aborts the process (see MAX_IN_FLIGHT): 1 MiB overflowed while 1000 taps were enslaved at once.
-      // The kernel caps this at net.core.rmem_max (208 KiB on a stock kernel): not a fix, a margin where it's allowed.
-      ev.socket.setRecvBufferSize(1 << 22);
+      // A storm overruns any buffer while the loop is busy (an overrun is survived: resync below); a big one makes
+      // it rarer. The kernel doubles what is asked and caps it at net.core.rmem_max.
+      ev.socket.setRecvBufferSize(this.eventRecvBuffer !== undefined ? Math.ceil(this.eventRecvBuffer / 2) : EVENT_RCVBUF);
+      this.log.info({ rcvbuf: ev.socket.getRecvBufferSize() }, 'link event socket opened');
     } catch (err) {
-      this.log.debug({ err }, 'could not enlarge the event socket buffer');
+      this.log.debug({ err }, 'could not size the event socket buffer');
     }
     ev.socket.on('error', (err) => {
       if (errnoOf(err) === 'ENOBUFS') {
         // the kernel dropped events (a storm): re-read everything so no owner misses a change
-        this.log.warn('netlink event overflow: resynchronising links');
-        void this.resync();
+        this.overflows++;
+        this.log.warn({ overflows: this.overflows }, 'netlink event overflow: link events were lost, resynchronising links');
+        this.requestResync();
       } else {
-        this.log.error({ err }, 'netlink event socket error');
+        // the addon closed the socket: open another one and re-read what was missed meanwhile
+        this.log.error({ err }, 'netlink event socket error: reopening it');
+        if (this.ev === ev) this.ev = undefined;
+        ev.socket.close();
+        setTimeout(() => {
+          this.startEvents();
+          this.requestResync();
+        }, 100).unref();
       }
     });
     ev.socket.on('message', (msgs) => {
@@ -427,7 +478,8 @@ export class NetlinkLinkDriver implements LinkDriver {
     void this.seedKnown();
   }
 
-  private publish(type: 'new' | 'del', link: LinkInfo): void {
+  private publish(type: 'new' | 'del', link: LinkInfo, fromResync = false): void {
+    if (!fromResync) this.touched?.add(link.ifindex);
     if (type === 'del') {
       // the kernel releases a port from its bridge before deleting it: report the master it had
       const last = this.known.get(link.ifindex);
@@ -447,15 +499,48 @@ export class NetlinkLinkDriver implements LinkDriver {
     }
   }
 
+  /** One resync at a time; overflows during one ask for one more after it. */
+  private requestResync(): void {
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return;
+    }
+    this.resyncing = (async () => {
+      do {
+        this.resyncAgain = false;
+        await this.resync();
+      } while (this.resyncAgain && !this.closed);
+    })().finally(() => {
+      this.resyncing = undefined;
+    });
+  }
+
+  /** Publishes what changed since the last event seen: links gone, new or different (not the unchanged ones). */
   private async resync(): Promise<void> {
     if (this.closed) return;
+    const touched = new Set<number>();
+    this.touched = touched;
     try {
+      const t0 = Date.now();
       const now = await this.list();
       const present = new Set(now.map((l) => l.ifindex));
-      for (const [ifindex, link] of [...this.known]) if (!present.has(ifindex)) this.publish('del', link);
-      for (const link of now) this.publish('new', link);
+      let deleted = 0;
+      let changed = 0;
+      for (const [ifindex, link] of [...this.known]) {
+        if (present.has(ifindex) || touched.has(ifindex)) continue;
+        this.publish('del', link, true);
+        deleted++;
+      }
+      for (const link of now) {
+        if (touched.has(link.ifindex) || sameLink(this.known.get(link.ifindex), link)) continue;
+        this.publish('new', link, true);
+        changed++;
+      }
+      this.log.info({ links: now.length, changed, deleted, ms: Date.now() - t0 }, 'links resynchronised');
     } catch (err) {
       this.log.error({ err }, 'link resync failed');
+    } finally {
+      if (this.touched === touched) this.touched = undefined;
     }
   }
 
@@ -468,6 +553,16 @@ export class NetlinkLinkDriver implements LinkDriver {
     this.dumpNl?.socket.close();
     this.subject.complete();
   }
+}
+
+/** Same state (LinkInfo is flat: every field compared, whatever fields it grows). */
+function sameLink(a: LinkInfo | undefined, b: LinkInfo): boolean {
+  if (!a) return false;
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  const keys = new Set([...Object.keys(x), ...Object.keys(y)]);
+  for (const k of keys) if (x[k] !== y[k]) return false;
+  return true;
 }
 
 export function createNetlinkLinkDriver(opts: NetlinkLinkDriverOptions = {}): NetlinkLinkDriver {

@@ -2,11 +2,12 @@
 import type { ConfigInput } from '../config/config-schema.ts';
 import { ConfigError } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
-import { deriveMac } from '../names.ts';
+import { correctDhcpRange } from './eve-dhcp-range.ts';
+import { eveAppMac } from './eve-macs.ts';
 import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
 import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig, PHYIO_USAGES } from './eve-schema.ts';
 import type { EdgeDevConfig, EveAce, EveAdapter, EveApp, EveNetworkInstance, EveSystemAdapter } from './eve-schema.ts';
-import type { EveConversion, EveConvertOptions, EveFinding, EveNames, EveNetworkName, EveTap } from './eve-types.ts';
+import type { EveConversion, EveConvertOptions, EveFinding, EveNames, EveNetworkName, EveObjectError, EveTap } from './eve-types.ts';
 
 type NetworkInput = ConfigInput['networks'] extends (infer N)[] | undefined ? N : never;
 type PortInput = ConfigInput['ports'] extends (infer P)[] | undefined ? P : never;
@@ -22,16 +23,25 @@ export function isEveDocument(doc: unknown): boolean {
 // Labels EVE gives ports without the controller saying so (devmodel.proto, SystemAdapter.shared_labels).
 const PREDEFINED_LABELS = ['all', 'uplink', 'freeuplink'] as const;
 
-/** Only an entry that matches every IPv4 address and neither drops, limits nor maps ports: what a local NI allows anyway. */
-function isAllowAll(ace: EveAce): boolean {
-  const [match, ...more] = ace.matches;
+/**
+ * Only an entry that matches every address and neither drops, limits nor maps ports: what a local NI allows anyway.
+ * The forms EVE's own tests write: `[{ip: 0.0.0.0/0}]`, `[{ip: ::/0}]`, `[{protocol: all}, {ip: 0.0.0.0/0}]`.
+ */
+export function isAllowAll(ace: EveAce): boolean {
+  const everyAddress = (m: { type: string; value: string }): boolean => m.type === 'ip' && (m.value === '0.0.0.0/0' || m.value === '::/0');
+  const anyProtocol = (m: { type: string; value: string }): boolean => m.type === 'protocol' && m.value.toLowerCase() === 'all';
   return (
-    match !== undefined &&
-    more.length === 0 &&
-    match.type === 'ip' &&
-    match.value === '0.0.0.0/0' &&
+    ace.matches.some(everyAddress) &&
+    ace.matches.every((m) => everyAddress(m) || anyProtocol(m)) &&
     ace.actions.every((a) => !a.drop && !a.limit && !a.portmap)
   );
+}
+
+/** `cfg: {}` (or an empty `oConfig`), as controllers send it for every NI, configures nothing. */
+function isEmptyCfg(cfg: unknown): boolean {
+  if (cfg === null) return true;
+  if (typeof cfg !== 'object' || Array.isArray(cfg)) return false;
+  return Object.values(cfg).every((v) => v === '' || v === null || v === undefined || (Array.isArray(v) && v.length === 0));
 }
 
 interface PortChoice {
@@ -50,6 +60,8 @@ class Converter {
   readonly errors: ConfigIssue[] = [];
   readonly sources: Record<string, string> = {};
   readonly names: EveNames = { networks: [], apps: [], taps: [], ports: [] };
+  /** objects not built (EVE's per-object errors) */
+  readonly objectErrors: EveObjectError[] = [];
   private readonly networks: NetworkInput[] = [];
   private readonly ports: PortInput[] = [];
   private readonly apps: AppInput[] = [];
@@ -60,12 +72,14 @@ class Converter {
   private readonly portNames = new NameAllocator(NAME_LIMITS.port, 'port');
   private readonly tapOverrides: Map<string, string>;
   private readonly usedOverrides = new Set<string>();
+  private readonly refusals: NonNullable<EveConvertOptions['refusals']>;
 
   constructor(
     private readonly eve: EdgeDevConfig,
     opts: EveConvertOptions,
   ) {
     this.tapOverrides = new Map(Object.entries(opts.tapNames ?? {}));
+    this.refusals = opts.refusals ?? { networks: new Map(), adapters: new Map() };
   }
 
   find(level: EveFinding['level'], path: string, subject: string, field: string, message: string): void {
@@ -118,6 +132,7 @@ class Converter {
       entry.state = 'refused';
       entry.reason = reason;
       this.find('warning', field ? `${at}.${field}` : at, subject, field || 'instType', `${reason}: network instance not created`);
+      this.objectErrors.push({ kind: 'network', path: at, uuid: entry.uuid, name, reason });
     };
 
     const type = ni.instType === NI_TYPES.ZnetInstSwitch ? 'switch' : ni.instType === NI_TYPES.ZnetInstLocal ? 'local' : undefined;
@@ -130,6 +145,14 @@ class Converter {
     }
     if (!type) {
       refuse('instType', `type ${enumName(NI_TYPES, ni.instType)} is not supported (edgenet builds ZnetInstSwitch and ZnetInstLocal)`);
+      return;
+    }
+    const invalid = this.refusals.networks.get(entry.uuid);
+    if (invalid) {
+      // validation found it invalid: it alone is not built (EVE's per-object error)
+      entry.state = 'refused';
+      entry.reason = `${invalid.path}: ${invalid.reason}`;
+      this.objectErrors.push({ kind: 'network', path: at, uuid: entry.uuid, name, reason: entry.reason });
       return;
     }
     if (type === 'local') {
@@ -148,18 +171,20 @@ class Converter {
     if (label) {
       const r = this.resolvePort(label);
       if ('error' in r) {
-        this.errors.push({ path: `${at}.port.name`, message: r.error });
-        return;
-      }
-      if ('refused' in r) {
+        // as EVE does: the NI is built without a port (air-gapped) and carries the error
+        entry.error = `${at}.port.name: ${r.error}: built air-gapped`;
+        this.find('warning', `${at}.port.name`, subject, 'port.name', `${r.error}: network instance built air-gapped (no port)`);
+        this.objectErrors.push({ kind: 'network', path: at, uuid: entry.uuid, name, reason: entry.error });
+      } else if ('refused' in r) {
         refuse('port.name', r.refused);
         return;
-      }
-      port = r.ok;
-      const user = this.portUse.get(port.adapterIndex);
-      if (user) {
-        refuse('port.name', `port "${port.adapter.name}" is already used by network ${user.network} (edgenet gives a port to one network instance)`);
-        return;
+      } else {
+        port = r.ok;
+        const user = this.portUse.get(port.adapterIndex);
+        if (user) {
+          refuse('port.name', `port "${port.adapter.name}" is already used by network ${user.network} (edgenet gives a port to one network instance)`);
+          return;
+        }
       }
     }
 
@@ -199,6 +224,11 @@ class Converter {
     if (ip?.dhcpRange && (ip.dhcpRange.start || ip.dhcpRange.end)) {
       out.dhcpRange = { start: ip.dhcpRange.start, end: ip.dhcpRange.end };
       this.sources[`${to}.dhcpRange`] = `${at}.ip.dhcpRange`;
+      const fixed = ip.dhcpRange.start ? correctDhcpRange(ip.subnet, ip.gateway || undefined, ip.dhcpRange.start, ip.dhcpRange.end) : undefined;
+      if (fixed) {
+        out.dhcpRange = fixed.range;
+        for (const note of fixed.notes) this.find('info', `${at}.ip.dhcpRange`, subject, 'ip.dhcpRange', note);
+      }
     }
 
     const forwarders: string[] = [];
@@ -251,7 +281,7 @@ class Converter {
     const ignored = (field: string, what: string, level: EveFinding['level'] = 'warning'): void =>
       this.find(level, `${at}.${field}`, subject, field, `${what}: ignored`);
     if (ni.stp && ni.stp.portsWithBpduGuard) ignored('stp', 'spanning tree protocol settings are not implemented');
-    if (ni.cfg !== undefined) ignored('cfg', 'opaque (VPN/LISP) network instance config is not implemented');
+    if (ni.cfg !== undefined && !isEmptyCfg(ni.cfg)) ignored('cfg', 'opaque (VPN/LISP) network instance config is not implemented');
     if (ni.propagateConnectedRoutes) ignored('propagateConnectedRoutes', 'propagating connected routes to apps is not implemented yet');
     if (ni.vlanAccessPorts.length > 0) ignored('vlanAccessPorts', 'VLAN access ports are not implemented (the bridge is not VLAN-aware)');
     if (ni.forwardLldp) ignored('forwardLldp', 'forwarding LLDP frames is not implemented');
@@ -355,40 +385,75 @@ class Converter {
       seen.set(uuid, A);
       const name = appNames.allocate(app.displayname, uuid);
       this.names.apps.push({ uuid, displayname: app.displayname, name });
-      this.app(app, A, name, tags.get(uuid) ?? '');
+      this.app(app, A, name, tags.get(uuid) ?? '', appNames);
     });
   }
 
-  private app(app: EveApp, A: number, name: string, tag: string): void {
+  private app(app: EveApp, A: number, name: string, tag: string, appNames: NameAllocator): void {
     const a = this.apps.length;
+    this.apps.push({ name, interfaces: [] });
     const interfaces: InterfaceInput[] = [];
+    /** adapters of this app on an NI it already joined: an edgenet app of their own each (own name, MAC, address) */
+    const extras: AppInput[] = [];
     const joined = new Map<string, number>();
     const subject = `app ${name}`;
     app.interfaces.forEach((adapter, K) => {
       const at = `apps[${A}].interfaces[${K}]`;
+      const appUuid = app.uuidandversion.uuid;
+      const refuseAdapter = (reason: string, ni?: EveNetworkName): void => {
+        const error: EveObjectError = { kind: 'adapter', path: at, uuid: appUuid, name: ni ? `${name}/${ni.name}` : name, adapter: K, reason };
+        this.objectErrors.push(error);
+        if (ni?.type) {
+          this.names.taps.push({
+            app: name,
+            appUuid,
+            adapter: K,
+            adapterName: adapter.name,
+            network: ni.name,
+            networkUuid: ni.uuid,
+            ifname: this.tapOverride(app, K, adapter)?.ifname ?? tapName(tag, K),
+            mac: (adapter.macAddress || eveAppMac(appUuid, ni.uuid, K, ni.type)).toLowerCase(),
+            state: 'refused',
+            reason,
+          });
+        }
+      };
       if (!adapter.networkId) {
-        this.errors.push({ path: `${at}.networkId`, message: 'is required: the uuid of a network instance' });
+        refuseAdapter(`${at}.networkId: is required: the uuid of a network instance`);
         return;
       }
       const target = this.byUuid.get(adapter.networkId);
       if (!target) {
-        this.errors.push({ path: `${at}.networkId`, message: `unknown network instance "${adapter.networkId}" (not in networkInstances)` });
+        refuseAdapter(`${at}.networkId: unknown network instance "${adapter.networkId}" (not in networkInstances)`);
         return;
       }
       const ni = target.entry;
       if (ni.state !== 'built') {
         const why = ni.state === 'inactive' ? 'is not active' : `was refused (${ni.reason ?? ''})`;
         this.find(ni.state === 'inactive' ? 'info' : 'warning', `${at}.networkId`, subject, 'networkId', `network instance ${ni.name} ${why}: adapter dropped`);
+        if (ni.state === 'refused') refuseAdapter(`network instance ${ni.name} was refused`, ni);
+        return;
+      }
+      const invalid = this.refusals.adapters.get(`${appUuid}/${K}`);
+      if (invalid) {
+        refuseAdapter(`${invalid.path}: ${invalid.reason}`, ni);
         return;
       }
       const before = joined.get(ni.name);
+      let owner = name;
+      let to: string;
       if (before !== undefined) {
-        this.find('warning', `${at}.networkId`, subject, 'networkId', `a second adapter on network ${ni.name} (also interfaces[${before}]) is not supported (an app joins a network instance once): adapter dropped`);
-        return;
+        // edgenet joins an app to an NI once: the adapter becomes an app of its own, named after the adapter
+        owner = appNames.allocate(`${app.displayname} ${adapter.name || `a${K}`}`, `${app.uuidandversion.uuid}/${K}`);
+        this.find('info', `${at}.networkId`, subject, 'networkId', `a second adapter on network ${ni.name} (also interfaces[${before}]): served as app ${owner} (own MAC, address and DNS name)`);
+        const e = this.apps.length + extras.length;
+        to = `apps[${e}].interfaces[0]`;
+        this.sources[`apps[${e}]`] = `apps[${A}]`;
+        this.sources[`apps[${e}].name`] = `apps[${A}].interfaces[${K}].name`;
+      } else {
+        joined.set(ni.name, K);
+        to = `apps[${a}].interfaces[${interfaces.length}]`;
       }
-      joined.set(ni.name, K);
-      const k = interfaces.length;
-      const to = `apps[${a}].interfaces[${k}]`;
       this.sources[to] = at;
       this.sources[`${to}.network`] = `${at}.networkId`;
       const itf: InterfaceInput = { network: ni.name, tap: this.tapFor(app, K, adapter, tag, to, at) };
@@ -405,36 +470,50 @@ class Converter {
       if (adapter.macAddress) {
         itf.mac = adapter.macAddress;
         this.sources[`${to}.mac`] = `${at}.macAddress`;
+      } else {
+        // as EVE derives it: from the app's and the NI's UUIDs and the adapter's index, never from names
+        itf.mac = eveAppMac(app.uuidandversion.uuid, ni.uuid, K, ni.type ?? 'local');
+        this.sources[`${to}.mac`] = at;
       }
       this.adapterFindings(adapter, at, subject);
-      interfaces.push(itf);
+      if (owner === name) interfaces.push(itf);
+      else extras.push({ name: owner, interfaces: [itf] });
       const tap: EveTap = {
-        app: name,
+        app: owner,
         appUuid: app.uuidandversion.uuid,
         adapter: K,
         adapterName: adapter.name,
         network: ni.name,
         networkUuid: ni.uuid,
         ifname: itf.tap ?? '',
-        mac: (itf.mac ?? deriveMac(name, ni.name)).toLowerCase(),
+        mac: (itf.mac ?? '').toLowerCase(),
       };
       if (itf.ip !== undefined) tap.ip = itf.ip;
       this.names.taps.push(tap);
     });
     this.sources[`apps[${a}]`] = `apps[${A}]`;
     this.sources[`apps[${a}].name`] = `apps[${A}].displayname`;
-    this.apps.push({ name, interfaces });
+    this.apps[a] = { name, interfaces };
+    this.apps.push(...extras);
+  }
+
+  private tapOverride(app: EveApp, K: number, adapter: EveAdapter): { key: string; ifname: string } | undefined {
+    const keys = [`${app.uuidandversion.uuid}/${K}`, ...(adapter.name ? [`${app.uuidandversion.uuid}/${adapter.name}`] : [])];
+    for (const key of keys) {
+      const ifname = this.tapOverrides.get(key);
+      if (ifname !== undefined) {
+        this.usedOverrides.add(key);
+        return { key, ifname };
+      }
+    }
+    return undefined;
   }
 
   private tapFor(app: EveApp, K: number, adapter: EveAdapter, tag: string, to: string, at: string): string {
-    const keys = [`${app.uuidandversion.uuid}/${K}`, ...(adapter.name ? [`${app.uuidandversion.uuid}/${adapter.name}`] : [])];
-    for (const key of keys) {
-      const override = this.tapOverrides.get(key);
-      if (override !== undefined) {
-        this.usedOverrides.add(key);
-        this.sources[`${to}.tap`] = `tapNames[${JSON.stringify(key)}]`;
-        return override;
-      }
+    const override = this.tapOverride(app, K, adapter);
+    if (override) {
+      this.sources[`${to}.tap`] = `tapNames[${JSON.stringify(override.key)}]`;
+      return override.ifname;
     }
     this.sources[`${to}.tap`] = at;
     return tapName(tag, K);
@@ -465,7 +544,7 @@ export function convertEveConfig(doc: unknown, opts: EveConvertOptions = {}): Ev
   const c = new Converter(eve, opts);
   const config = c.convert();
   if (c.errors.length > 0) throw new ConfigError(c.errors, opts.source);
-  return { config, findings: c.findings, names: c.names, sources: c.sources };
+  return { config, findings: c.findings, names: c.names, sources: c.sources, errors: c.objectErrors };
 }
 
 /** The EVE path an edgenet config path came from (longest registered prefix); the path itself when unknown. */

@@ -1,10 +1,11 @@
 // Where the EVE format meets the CLI, the daemon and the API: pick the format, convert, validate, describe findings.
 import { readFile } from 'node:fs/promises';
-import type { Logger } from 'pino';
+import type { EdgenetLogger as Logger } from '../logger.ts';
 import { loadConfigFile, validateConfig } from '../config/config-load.ts';
 import type { ValidateOptions } from '../config/config-load.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import { convertEveConfig, isEveDocument, toEveConfigError } from './eve-convert.ts';
+import { convertObjectByObject } from './eve-object-errors.ts';
 import type { EveConvertOptions, EveFinding, EveNames, ValidatedEveConversion } from './eve-types.ts';
 
 /** `eve`: an EVE controller's EdgeDevConfig (JSON); `edgenet`: edgenet's own config (YAML or JSON). */
@@ -17,15 +18,21 @@ export function parseFormat(value: unknown, source = 'format'): ConfigFormat | u
   throw new ConfigError([{ path: '', message: `${source} must be "eve" or "edgenet", got ${JSON.stringify(value)}` }]);
 }
 
-/** Converts and validates an EdgeDevConfig; every error names a path in the EVE document (or in tapNames). */
+/**
+ * Converts and validates an EdgeDevConfig object by object: an invalid NI or adapter is refused alone (listed in
+ * `errors` with its EVE path and rule) and the rest is kept. Only a malformed document (or a duplicate uuid, a bad
+ * tapNames entry) is refused whole, with every error naming a path in the EVE document (or in tapNames).
+ */
 export function validateEveConfig(doc: unknown, opts: EveConvertOptions & ValidateOptions = {}): ValidatedEveConversion {
-  const conversion = convertEveConfig(doc, opts);
-  try {
-    const config = validateConfig(conversion.config, opts.source, opts.addressesOf ? { addressesOf: opts.addressesOf } : {});
-    return { ...conversion, config };
-  } catch (err) {
-    throw err instanceof ConfigError ? toEveConfigError(err, conversion.sources) : err;
-  }
+  return convertObjectByObject(doc, opts.source, (refusals) => {
+    const conversion = convertEveConfig(doc, { ...opts, refusals });
+    try {
+      const config = validateConfig(conversion.config, opts.source, opts.addressesOf ? { addressesOf: opts.addressesOf } : {});
+      return { ...conversion, config };
+    } catch (err) {
+      throw err instanceof ConfigError ? toEveConfigError(err, conversion.sources) : err;
+    }
+  });
 }
 
 /** A document ready for `apply`: edgenet's config as given, or the validated conversion of an EVE document. */

@@ -27,6 +27,8 @@ export interface EveNetworkName {
   state: 'built' | 'inactive' | 'refused';
   type?: 'local' | 'switch';
   reason?: string;
+  /** built, but with an error (e.g. an unknown port label: built air-gapped) */
+  error?: string;
 }
 
 export interface EveAppName {
@@ -53,6 +55,9 @@ export interface EveTap {
   mac: string;
   /** static address (`addr`) on a local NI */
   ip?: string;
+  /** refused: not built (see `reason`); absent: built */
+  state?: 'refused';
+  reason?: string;
 }
 
 /** A SystemAdapter that became an edgenet port. */
@@ -76,6 +81,8 @@ export interface EveConversion<C = ConfigInput> {
   names: EveNames;
   /** edgenet config path → EVE document path (longest prefix wins), to name EVE paths in validation errors */
   sources: Record<string, string>;
+  /** objects of the document not built (or built with an error), each with its reason */
+  errors: EveObjectError[];
 }
 
 export type ValidatedEveConversion = EveConversion<Config>;
@@ -88,10 +95,41 @@ export interface EveConvertOptions {
   tapNames?: Record<string, string>;
   /** named in errors (a file path, `request body`) */
   source?: string;
+  /**
+   * Objects to refuse (validation found them invalid), by NI uuid and by `<app uuid>/<adapter index>`, each with
+   * the EVE path and the rule: set by validateEveConfig, which converts again without them.
+   */
+  refusals?: EveRefusals;
+}
+
+export interface EveRefusals {
+  networks: Map<string, { path: string; reason: string }>;
+  adapters: Map<string, { path: string; reason: string }>;
+}
+
+/**
+ * An object of the EVE document that edgenet did not build (EVE's per-object error): an NI (invalid, or
+ * something edgenet cannot build) or an app adapter (its NI refused or unknown, no address left). Everything else
+ * of the document is applied.
+ */
+export interface EveObjectError {
+  kind: 'network' | 'adapter';
+  /** the object in the EVE document, e.g. `networkInstances[1]`, `apps[0].interfaces[1]` */
+  path: string;
+  /** NI uuid, or the app's uuid for an adapter */
+  uuid: string;
+  /** edgenet's name: the NI's, or `<app>/<ni>` for an adapter (`<app>` when its NI is unknown) */
+  name: string;
+  /** adapter index in the app's `interfaces` */
+  adapter?: number;
+  /** the rule it broke, with the path of the offending field when that is more precise than `path` */
+  reason: string;
 }
 
 /** Fields an apply answer carries when the config came from an EVE document. */
 export interface EveApplyExtras {
   findings: EveFinding[];
   eve: EveNames;
+  /** objects not built, each with its reason (empty: everything was built) */
+  errors: EveObjectError[];
 }

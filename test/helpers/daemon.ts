@@ -19,6 +19,8 @@ export class TestDaemon {
     readonly api: ApiClient,
     private child: ChildProcess,
     readonly log: string[],
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly upTimeoutMs: number,
   ) {}
 
   get pid(): number {
@@ -31,7 +33,7 @@ export class TestDaemon {
   }
 
   /** Writes `config` (YAML/JSON text) to a file and runs `edgenet run -c` on it inside `ns`. */
-  static async start(ns: Netns, config: string, opts: { stateDir?: string; dir?: string } = {}): Promise<TestDaemon> {
+  static async start(ns: Netns, config: string, opts: { stateDir?: string; dir?: string; env?: NodeJS.ProcessEnv; upTimeoutMs?: number } = {}): Promise<TestDaemon> {
     const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'edgenet-test-')));
     // dnsmasq drops root and re-reads its hosts files from the state dir: the path must be searchable
     await chmod(dir, 0o755);
@@ -39,9 +41,10 @@ export class TestDaemon {
     const configPath = join(dir, 'config.yaml');
     await writeFile(configPath, config);
     const log: string[] = [];
-    const child = TestDaemon.spawn(ns, configPath, stateDir, log);
+    const env = opts.env ?? {};
+    const child = TestDaemon.spawn(ns, configPath, stateDir, log, env);
     const api = createApiClient(join(stateDir, 'api.sock'));
-    const d = new TestDaemon(ns, dir, stateDir, configPath, api, child, log);
+    const d = new TestDaemon(ns, dir, stateDir, configPath, api, child, log, env, opts.upTimeoutMs ?? 30_000);
     try {
       await d.waitUp();
     } catch (err) {
@@ -52,14 +55,14 @@ export class TestDaemon {
   }
 
   /** `configPath` undefined: `edgenet run` without -c (resumes the state dir's last good config) */
-  private static spawn(ns: Netns, configPath: string | undefined, stateDir: string, log: string[]): ChildProcess {
+  private static spawn(ns: Netns, configPath: string | undefined, stateDir: string, log: string[], env: NodeJS.ProcessEnv): ChildProcess {
     // nsenter enters only the network namespace: like a device agent, the daemon shares the host's mount
     // namespace (so inotify sees /run/netns change; `ip netns exec` would give it a private mount namespace)
     const config = configPath === undefined ? [] : ['-c', configPath];
     const child = spawn('nsenter', [`--net=${ns.path}`, process.execPath, join(REPO, 'bin/edgenet.js'), 'run', ...config, '--state-dir', stateDir], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, EDGENET_LOG_LEVEL: 'debug' },
+      env: { ...process.env, EDGENET_LOG_LEVEL: 'debug', ...env },
     });
     const keep = (b: Buffer): void => {
       for (const line of b.toString().split('\n')) if (line) log.push(line);
@@ -78,7 +81,7 @@ export class TestDaemon {
         const s = await this.api.status();
         return s.networks.every((n) => n.state !== 'creating' && n.state !== 'pending');
       },
-      30_000,
+      this.upTimeoutMs,
       100,
     );
   }
@@ -106,7 +109,7 @@ export class TestDaemon {
   /** Starts the daemon again on the same state dir and config file (`resume`: without -c, on the last good config). */
   async restart(opts: { resume?: boolean } = {}): Promise<void> {
     await this.stop();
-    this.child = TestDaemon.spawn(this.ns, opts.resume ? undefined : this.configPath, this.stateDir, this.log);
+    this.child = TestDaemon.spawn(this.ns, opts.resume ? undefined : this.configPath, this.stateDir, this.log, this.env);
     await this.waitUp();
   }
 

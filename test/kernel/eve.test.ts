@@ -108,12 +108,16 @@ describeKernel('EVE EdgeDevConfig (kernel)', () => {
     expect(await vm.ping('192.168.77.2')).toBe(true);
   });
 
-  it('refuses an adapter on an unknown network instance with its EVE path, and the running config stays', async () => {
+  it('refuses an adapter on an unknown network instance alone with its EVE path; a malformed document changes nothing', async () => {
     daemon = await TestDaemon.start(dev, JSON.stringify(edgeDevConfig()));
     const before = await daemon.status();
-    const err = await daemon.api.putConfig(JSON.stringify(edgeDevConfig('f00dfeed-0000-4000-8000-000000000000')), 'application/json', { format: 'eve' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).issues).toEqual([{ path: 'apps[0].interfaces[0].networkId', message: 'unknown network instance "f00dfeed-0000-4000-8000-000000000000" (not in networkInstances)' }]);
+    const answer = (await daemon.api.putConfig(JSON.stringify(edgeDevConfig('f00dfeed-0000-4000-8000-000000000000')), 'application/json', { format: 'eve' })) as Awaited<ReturnType<typeof daemon.api.putConfig>> & EveApplyExtras;
+    expect(answer.errors).toEqual([
+      { kind: 'adapter', path: 'apps[0].interfaces[0]', uuid: APP, name: 'web-hmi', adapter: 0, reason: 'apps[0].interfaces[0].networkId: unknown network instance "f00dfeed-0000-4000-8000-000000000000" (not in networkInstances)' },
+    ]);
+    expect(answer.deleted).toEqual(['endpoint web-hmi/plant-lan']);
+    expect((await daemon.status()).networks.map((n) => [n.name, n.state, n.bridge])).toEqual(before.networks.map((n) => [n.name, n.state, n.bridge]));
+    await daemon.api.putConfig(JSON.stringify(edgeDevConfig()), 'application/json', { format: 'eve' });
     const notList = await daemon.api.putConfig('{"networkInstances": {}}', 'application/json').catch((e: unknown) => e);
     expect((notList as ConfigError).issues[0]?.path).toBe('networkInstances');
     const after = await daemon.status();

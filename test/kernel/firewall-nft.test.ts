@@ -146,7 +146,8 @@ describeKernel('firewall (nft)', () => {
 
     const [outToA1, outToB1, outToGw] = await pings(out, ['10.71.0.10', '10.72.0.10', '10.71.0.1']);
     expect({ outToA1, outToB1 }).toEqual({ outToA1: false, outToB1: false });
-    expect(outToGw).toBe(true); // the device's own address on the bridge is input on the uplink: not ours to filter
+    expect(outToGw).toBe(false); // a gateway answers only its own bridge, not the uplink
+    expect(await pings(out, ['192.168.77.1'])).toEqual([true]); // the uplink's own address is not ours to filter
     expect(await pings(a1, ['10.72.0.10', '10.72.0.1', OUTSIDE])).toEqual([false, false, true]);
     expect(await pings(b1, ['10.71.0.10', '10.71.0.1', OUTSIDE, '10.72.0.1'])).toEqual([false, false, false, true]);
   });

@@ -68,10 +68,10 @@ ${apps.map((ns, i) => `  - { name: a${i + 1}, interfaces: [{ network: l${i + 1},
     for (const ns of apps) expect(await ns.ping('192.168.77.2'), ns.name).toBe(true);
     // isolation: no app reaches another NI's app or gateway
     const [a1, a2, a3] = apps as [Netns, Netns, Netns];
-    const [l1, l2, l3] = leases as [{ ip: string }, { ip: string }, { ip: string }];
-    expect(await a1.ping(l2.ip)).toBe(false);
-    expect(await a2.ping(l3.ip)).toBe(false);
-    expect(await a3.ping(l1.ip)).toBe(false);
+    const [ip1, ip2, ip3] = leases.map((l) => l.ip) as [string, string, string];
+    expect(await a1.ping(ip2)).toBe(false);
+    expect(await a2.ping(ip3)).toBe(false);
+    expect(await a3.ping(ip1)).toBe(false);
     expect(await a1.ping('10.52.0.1')).toBe(false);
 
     // carrier loss on the port (its far end down): all three degraded, then ready again, and nothing rewritten

@@ -2,7 +2,7 @@
 import { BehaviorSubject, Subject } from 'rxjs';
 import { configSchema } from '../../src/config/config-schema.ts';
 import type { Config } from '../../src/config/config-schema.ts';
-import type { ApplyResult, Edgenet, Status, Transition } from '../../src/edgenet-types.ts';
+import type { ApplyOptions, ApplyResult, Edgenet, Status, Transition } from '../../src/edgenet-types.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 export const emptyStatus = (): Status => ({
@@ -25,7 +25,11 @@ export class FakeEdgenet implements Edgenet {
   readonly transitions$ = this.transitions.asObservable();
   readonly status$ = this.statusSubject.asObservable();
 
-  async apply(config: unknown): Promise<ApplyResult> {
+  /** options of the last apply (EVE documents are applied partially) */
+  lastApplyOptions: ApplyOptions | undefined;
+
+  async apply(config: unknown, opts?: ApplyOptions): Promise<ApplyResult> {
+    this.lastApplyOptions = opts;
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
     try {

@@ -14,6 +14,7 @@ import { loadConfigFile } from '../../src/config/config-load.ts';
 import { runDaemon } from '../../src/daemon.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { findingsOf } from '../../src/eve/eve-load.ts';
+import { errorsOf } from '../../src/eve/eve-object-errors.ts';
 import { FakeEdgenet } from './api-fake-edgenet.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,11 +57,11 @@ describe('edgenet validate --format eve', () => {
     }
   });
 
-  it('exits 1 naming the EVE path of an adapter on an unknown network instance', async () => {
+  it('lists an adapter on an unknown network instance as refused alone, with its EVE path (exit 0: the rest is valid)', async () => {
     const r = await cli(['validate', '-f', await badEve()]);
-    expect(r.code).toBe(EXIT.rejected);
-    expect(r.err).toMatch(/apps\[0\]\.interfaces\[1\]\.networkId: unknown network instance "f00dfeed-/);
-    expect(r.out).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toMatch(/^error adapter web-hmi \(apps\[0\]\.interfaces\[1\]\): apps\[0\]\.interfaces\[1\]\.networkId: unknown network instance "f00dfeed-/m);
+    expect(r.out.endsWith('ok\n')).toBe(true);
   });
 
   it('exits 1 for text that is not JSON with --format eve, and for an unknown format', async () => {
@@ -110,10 +111,13 @@ describe('EVE documents through the API', () => {
     const api = createApiClient(sock);
     await api.putConfig(await readFile(eveFixture, 'utf8'), 'application/json');
     const before = net.running;
-    const err = await api.putConfig(await readFile(await badEve(), 'utf8'), 'application/json').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).issues[0]?.path).toBe('apps[0].interfaces[1].networkId');
-    expect(net.running).toBe(before);
+    // an adapter on an unknown NI is refused alone: the answer lists it, the rest is applied
+    const partial = await api.putConfig(await readFile(await badEve(), 'utf8'), 'application/json');
+    expect(errorsOf(partial)).toEqual([expect.objectContaining({ kind: 'adapter', path: 'apps[0].interfaces[1]', reason: expect.stringMatching(/unknown network instance "f00dfeed-/) })]);
+    expect(net.lastApplyOptions).toEqual({ partial: true });
+    await api.putConfig(await readFile(eveFixture, 'utf8'), 'application/json');
+    const same = net.running;
+    expect(same).toEqual(before);
 
     const notList = await api.putConfig('{"networkInstances": 3}', 'application/json').catch((e: unknown) => e);
     expect((notList as ConfigError).issues).toEqual([{ path: 'networkInstances', message: 'must be a list of NetworkInstanceConfig, got 3' }]);
@@ -121,7 +125,7 @@ describe('EVE documents through the API', () => {
     expect((notJson as ConfigError).message).toMatch(/not valid JSON/);
     const badFormat = await api.putConfig('{}', 'application/json', { format: 'xml' as 'eve' }).catch((e: unknown) => e);
     expect((badFormat as ConfigError).message).toMatch(/\?format= must be "eve" or "edgenet"/);
-    expect(net.running).toBe(before);
+    expect(net.running).toBe(same);
   });
 
   it('leaves edgenet documents as they were (no findings in the answer)', async () => {

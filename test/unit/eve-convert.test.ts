@@ -1,10 +1,10 @@
 // EVE EdgeDevConfig → edgenet config: the mapping, the findings for what edgenet does not do, and the names it picks.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { convertEveConfig, isEveDocument } from '../../src/eve/eve-convert.ts';
+import { convertEveConfig, evePathOf, isEveDocument } from '../../src/eve/eve-convert.ts';
+import { eveAppMac } from '../../src/eve/eve-macs.ts';
 import { validateEveConfig } from '../../src/eve/eve-load.ts';
 import type { EveFinding } from '../../src/eve/eve-types.ts';
-import { deriveMac } from '../../src/names.ts';
 
 type Json = Record<string, unknown>;
 const fixture = (name: string): Json => JSON.parse(readFileSync(new URL(`../fixtures/eve/${name}`, import.meta.url), 'utf8')) as Json;
@@ -62,7 +62,7 @@ describe('EVE conversion: the mapping', () => {
     expect(r.findings.map(brief)).toEqual(
       expect.arrayContaining(['info network spare networkInstances[3].activate', 'info app historian apps[1].interfaces[1].networkId']),
     );
-    expect(r.config.apps[1]).toEqual({ name: 'historian', interfaces: [{ network: 'lab-isolated', tap: 'nbu7e2d3bacx0' }] });
+    expect(r.config.apps[1]).toEqual({ name: 'historian', interfaces: [{ network: 'lab-isolated', tap: 'nbu7e2d3bacx0', mac: eveAppMac('7e2d3bac-1111-4222-8333-444455556666', NI.lab, 0, 'local') }] });
   });
 
   it('turns app adapters into tap endpoints with addr as a static reservation and macAddress as the MAC', () => {
@@ -70,7 +70,7 @@ describe('EVE conversion: the mapping', () => {
       name: 'web-hmi',
       interfaces: [
         { network: 'plant-lan', tap: 'nbu6f1c2a9bx0', ip: '10.50.0.10', mac: '02:16:3e:00:00:10' },
-        { network: 'fieldbus', tap: 'nbu6f1c2a9bx1' },
+        { network: 'fieldbus', tap: 'nbu6f1c2a9bx1', mac: eveAppMac(WEB, NI.fieldbus, 1, 'switch') },
       ],
     });
   });
@@ -78,8 +78,8 @@ describe('EVE conversion: the mapping', () => {
   it('lists, per app adapter, the interface the hypervisor must create and the MAC the app must use', () => {
     expect(r.names.taps).toEqual([
       { app: 'web-hmi', appUuid: WEB, adapter: 0, adapterName: 'eth0', network: 'plant-lan', networkUuid: NI.lan, ifname: 'nbu6f1c2a9bx0', mac: '02:16:3e:00:00:10', ip: '10.50.0.10' },
-      { app: 'web-hmi', appUuid: WEB, adapter: 1, adapterName: 'eth1', network: 'fieldbus', networkUuid: NI.fieldbus, ifname: 'nbu6f1c2a9bx1', mac: deriveMac('web-hmi', 'fieldbus') },
-      { app: 'historian', appUuid: '7e2d3bac-1111-4222-8333-444455556666', adapter: 0, adapterName: 'eth0', network: 'lab-isolated', networkUuid: NI.lab, ifname: 'nbu7e2d3bacx0', mac: deriveMac('historian', 'lab-isolated') },
+      { app: 'web-hmi', appUuid: WEB, adapter: 1, adapterName: 'eth1', network: 'fieldbus', networkUuid: NI.fieldbus, ifname: 'nbu6f1c2a9bx1', mac: eveAppMac(WEB, NI.fieldbus, 1, 'switch') },
+      { app: 'historian', appUuid: '7e2d3bac-1111-4222-8333-444455556666', adapter: 0, adapterName: 'eth0', network: 'lab-isolated', networkUuid: NI.lab, ifname: 'nbu7e2d3bacx0', mac: eveAppMac('7e2d3bac-1111-4222-8333-444455556666', NI.lab, 0, 'local') },
     ]);
     for (const t of r.names.taps) expect(t.ifname.length).toBeLessThanOrEqual(15);
   });
@@ -199,14 +199,61 @@ describe('EVE conversion: smaller rules', () => {
     expect(r.findings).toContainEqual(expect.objectContaining({ level: 'info', path: 'networkInstances[0].port.name', message: expect.stringMatching(/taking "eth1" as the interface name/) }));
   });
 
-  it('keeps the first adapter of an app on an NI and drops a second one with a finding', () => {
+  it('serves a second adapter of an app on the same NI as an app of its own, with its own MAC, tap and name', () => {
     const doc = {
       networkInstances: [ni('n1aa', { ip: { subnet: '10.1.0.0/24' } })],
-      apps: [{ uuidandversion: { uuid: 'a0a0a0a0-1' }, displayname: 'x', interfaces: [{ networkId: 'n1aa', acls: allowAll }, { networkId: 'n1aa', acls: allowAll }] }],
+      apps: [
+        {
+          uuidandversion: { uuid: 'a0a0a0a0-1' },
+          displayname: 'x',
+          interfaces: [{ networkId: 'n1aa', acls: allowAll }, { name: 'data', networkId: 'n1aa', acls: allowAll }],
+        },
+      ],
     };
     const r = convertEveConfig(doc);
-    expect(r.config.apps?.[0]?.interfaces).toEqual([{ network: 'n1aa', tap: 'nbua0a0a0a0x0' }]);
-    expect(r.findings.map(brief)).toEqual(['warning app x apps[0].interfaces[1].networkId']);
+    const mac0 = eveAppMac('a0a0a0a0-1', 'n1aa', 0, 'local');
+    const mac1 = eveAppMac('a0a0a0a0-1', 'n1aa', 1, 'local');
+    expect(mac0).not.toBe(mac1);
+    expect(r.config.apps).toEqual([
+      { name: 'x', interfaces: [{ network: 'n1aa', tap: 'nbua0a0a0a0x0', mac: mac0 }] },
+      { name: 'x-data', interfaces: [{ network: 'n1aa', tap: 'nbua0a0a0a0x1', mac: mac1 }] },
+    ]);
+    expect(r.names.taps.map((t) => [t.app, t.adapter, t.ifname])).toEqual([
+      ['x', 0, 'nbua0a0a0a0x0'],
+      ['x-data', 1, 'nbua0a0a0a0x1'],
+    ]);
+    expect(r.findings.map(brief)).toEqual(['info app x apps[0].interfaces[1].networkId']);
+    expect(evePathOf('apps[1].interfaces[0].mac', r.sources)).toBe('apps[0].interfaces[1]');
+    expect(() => validateEveConfig(doc)).not.toThrow();
+  });
+
+  it('gives the MAC EVE gives (pillar generateAppMac, cluster-deterministic): from UUIDs and adapter index only', () => {
+    // reference values computed independently (python hashlib) from EVE's algorithm
+    expect(eveAppMac('6f1c2a9b-5d3e-4f60-8a71-92b3c4d5e6f7', 'a1b2c3d4-0001-4000-8000-00000000000a', 0, 'local')).toBe('02:28:59:6b:c9:03');
+    expect(eveAppMac('6f1c2a9b-5d3e-4f60-8a71-92b3c4d5e6f7', 'a1b2c3d4-0001-4000-8000-00000000000a', 0, 'switch')).toBe('02:16:3e:00:28:59');
+    expect(eveAppMac('6f1c2a9b-5d3e-4f60-8a71-92b3c4d5e6f7', 'a1b2c3d4-0001-4000-8000-00000000000a', 1, 'local')).toBe('e6:63:39:b4:de:63');
+    const doc = (displayname: string): Json => ({
+      networkInstances: [ni('a1b2c3d4-0001-4000-8000-00000000000a', { ip: { subnet: '10.1.0.0/24' } })],
+      apps: [{ uuidandversion: { uuid: '6f1c2a9b-5d3e-4f60-8a71-92b3c4d5e6f7' }, displayname, interfaces: [{ networkId: 'a1b2c3d4-0001-4000-8000-00000000000a', acls: allowAll }] }],
+    });
+    // a renamed app keeps its MAC
+    expect(convertEveConfig(doc('web')).names.taps[0]?.mac).toBe('02:28:59:6b:c9:03');
+    expect(convertEveConfig(doc('Web HMI v2')).names.taps[0]?.mac).toBe('02:28:59:6b:c9:03');
+  });
+
+  it('recognises every allow-all ACL form of EVE tests and reports no empty cfg', () => {
+    const forms = [
+      [{ matches: [{ type: 'ip', value: '0.0.0.0/0' }] }],
+      [{ matches: [{ type: 'protocol', value: 'all' }, { type: 'ip', value: '0.0.0.0/0' }] }],
+      [{ matches: [{ type: 'ip', value: '::/0' }] }],
+      [{ matches: [{ type: 'ip', value: '0.0.0.0/0' }] }, { matches: [{ type: 'ip', value: '::/0' }] }],
+    ];
+    for (const acls of forms) {
+      const doc = { networkInstances: [ni('n1aa', { ip: { subnet: '10.1.0.0/24' }, cfg: {} })], apps: [{ uuidandversion: { uuid: 'a0a0a0a0-1' }, displayname: 'x', interfaces: [{ networkId: 'n1aa', acls }] }] };
+      expect(convertEveConfig(doc).findings.map(brief)).toEqual([]);
+    }
+    const limited = { networkInstances: [ni('n1aa', { ip: { subnet: '10.1.0.0/24' }, cfg: { oconfig: 'x' } })], apps: [{ uuidandversion: { uuid: 'a0a0a0a0-1' }, displayname: 'x', interfaces: [{ networkId: 'n1aa', acls: [{ matches: [{ type: 'protocol', value: 'tcp' }, { type: 'ip', value: '0.0.0.0/0' }] }] }] }] };
+    expect(convertEveConfig(limited).findings.map(brief)).toEqual(['warning network n1aa networkInstances[0].cfg', 'warning app x apps[0].interfaces[0].acls']);
   });
 
   it('ignores addr on a switch NI and IPv6 resolvers, with findings; refuses an IPv6 local NI', () => {

@@ -61,7 +61,6 @@ describe('library entry', () => {
       'validateEveConfig',
       'machineToMermaid',
       'createMetrics',
-      'startInspector',
       'createKernelDrivers',
     ] as const) {
       expect(typeof edgenet[name], name).toBe('function');
@@ -125,5 +124,43 @@ describe("'edgenet/testing': the library on fake drivers", () => {
     await expect(bad).rejects.toMatchObject({ issues: [{ path: 'networks[0]', message: expect.stringContaining('subnet') }] });
     expect(net.status().networks).toMatchObject([{ name: 'lan', type: 'local', state: 'ready' }]);
     await net.stop();
+  });
+});
+
+describe('what each entry loads', () => {
+  /** Every module a fresh node loads while importing `specifier` (ESM resolutions and CommonJS requires). */
+  async function loadsOf(specifier: string): Promise<string[]> {
+    const dir = await mkdtemp(join(tmpdir(), 'edgenet-loads-'));
+    const file = join(dir, 'loads');
+    try {
+      const child = spawn(process.execPath, ['--import', join(REPO, 'test/fixtures/loads/record-loads.mjs'), '--input-type=module', '-e', `await import(${JSON.stringify(specifier)});`], {
+        cwd: REPO,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, EDGENET_RECORD_LOADS: file },
+      });
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      expect(code, err).toBe(0);
+      return (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const pkgOf = (loads: string[], name: string): string[] => loads.filter((l) => l.includes(`/node_modules/${name}/`));
+
+  it("'edgenet' (the compiled core) loads none of fastify, commander, @statelyai/inspect, ws or tsx", async () => {
+    const loads = await loadsOf('edgenet');
+    expect(loads.some((l) => l.includes('/dist/src/index.js'))).toBe(true);
+    for (const name of ['fastify', 'commander', '@statelyai/inspect', 'ws', 'tsx']) expect(pkgOf(loads, name), name).toEqual([]);
+    expect(loads.filter((l) => l.endsWith('.ts'))).toEqual([]);
+  });
+
+  it("'edgenet/daemon' loads fastify but not the inspector; 'edgenet/inspector' loads it", async () => {
+    const daemon = await loadsOf('edgenet/daemon');
+    expect(pkgOf(daemon, 'fastify').length).toBeGreaterThan(0);
+    expect(pkgOf(daemon, '@statelyai/inspect')).toEqual([]);
+    expect(pkgOf(daemon, 'commander')).toEqual([]);
+    expect(pkgOf(await loadsOf('edgenet/inspector'), '@statelyai/inspect').length).toBeGreaterThan(0);
   });
 });
