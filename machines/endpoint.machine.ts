@@ -16,6 +16,8 @@ export interface EndpointContext {
   ifindex?: number;
   /** a failed operation or a change behind our back: repaired by attaching again */
   problem?: string;
+  /** BPDU guard has disabled the interface on its bridge: why, and how it comes back (not by re-attaching) */
+  guard?: string;
   retries: number;
   /** the last probe failed: it is retried with backoff */
   probeFailed?: boolean;
@@ -36,7 +38,9 @@ export type EndpointEvent =
   | { type: 'LINK_NEW'; link: LinkSeen }
   | { type: 'LINK_DEL'; link: LinkSeen }
   | { type: 'NETNS_ADDED' }
-  | { type: 'NETNS_REMOVED' };
+  | { type: 'NETNS_REMOVED' }
+  /** the interface's STP state on its bridge changed; `guardTripped`: BPDU guard disabled it */
+  | { type: 'BRIDGE_PORT'; state: string; guardTripped: boolean };
 
 export interface ProbeResult {
   present: boolean;
@@ -53,6 +57,8 @@ export interface AttachInput {
 export interface AttachOutput {
   ifindex: number;
   carrier: boolean;
+  /** BPDU guard keeps the interface disabled (found when attaching, e.g. after a restart) */
+  guardTripped?: boolean;
 }
 
 /** The system actor forwards this to the NI that uses the port. */
@@ -61,6 +67,7 @@ export interface PortStateNotification {
   port: string;
   present: boolean;
   carrier: boolean;
+  guard?: string;
 }
 
 /** Attempts at detaching before giving up (what is left is removed by the sweep at the next start). */
@@ -76,6 +83,11 @@ function describe(spec: MemberSpec): string {
   if (spec.kind === 'port') return `port ${spec.name} (${spec.ifname})`;
   if (spec.kind === 'tap') return `tap ${spec.hostIfname}`;
   return `veth ${spec.hostIfname}`;
+}
+
+/** What status says about a member BPDU guard has disabled. */
+export function guardReason(spec: MemberSpec): string {
+  return `${describe(spec)} disabled by BPDU guard: a BPDU arrived on it; it forwards again after its carrier cycles (unplug/replug, or the peer's link down and up)`;
 }
 
 function waitingReason(context: EndpointContext): string {
@@ -102,8 +114,8 @@ export const endpointMachine = setup({
   guards: {
     canAttach: ({ context }) => context.present === true && (memberBridgeNetwork(context.spec) === undefined || context.bridge !== undefined),
     missing: ({ event }) => isMissingError((event as { error?: unknown }).error),
-    unhealthy: ({ context }) => context.problem !== undefined || (context.spec.kind === 'port' && !context.carrier),
-    healthy: ({ context }) => context.problem === undefined && (context.spec.kind !== 'port' || context.carrier),
+    unhealthy: ({ context }) => context.problem !== undefined || context.guard !== undefined || (context.spec.kind === 'port' && !context.carrier),
+    healthy: ({ context }) => context.problem === undefined && context.guard === undefined && (context.spec.kind !== 'port' || context.carrier),
     failed: ({ context }) => context.problem !== undefined,
     probeFailed: ({ context }) => context.probeFailed === true,
     mayRetryDelete: ({ context }) => context.retries < DETACH_TRIES - 1,
@@ -125,10 +137,21 @@ export const endpointMachine = setup({
     reportPort: enqueueActions(({ context, enqueue }) => {
       if (context.spec.kind !== 'port') return;
       const present = context.present === true;
-      const note: PortStateNotification = { type: 'PORT_STATE', port: context.spec.name, present, carrier: present && context.carrier };
+      const note: PortStateNotification = {
+        type: 'PORT_STATE',
+        port: context.spec.name,
+        present,
+        carrier: present && context.carrier,
+        ...(context.guard !== undefined && { guard: context.guard }),
+      };
       enqueue.sendParent(note);
     }),
     notifyDeleted: sendParent(({ self }) => ({ type: 'CHILD_DELETED', id: self.id })),
+    bridgePortSeen: assign(({ context, event }) => {
+      if (event.type !== 'BRIDGE_PORT') return {};
+      if (event.guardTripped) return { guard: guardReason(context.spec), reason: guardReason(context.spec) };
+      return context.guard === undefined ? {} : { guard: undefined, reason: `${describe(context.spec)} no longer held by BPDU guard (STP state ${event.state})` };
+    }),
     linkSeen: assign(({ context, event }) => {
       if (event.type !== 'LINK_NEW') return {};
       const carrier = event.link.carrier;
@@ -166,6 +189,7 @@ export const endpointMachine = setup({
   context: ({ input }) => ({ spec: input.spec, bridge: input.bridge, carrier: false, retries: 0, reason: 'new in config' }),
   on: {
     DELETE: '.deleting',
+    BRIDGE_PORT: { actions: ['bridgePortSeen', 'reportPort'] },
   },
   states: {
     pending: {
@@ -212,8 +236,14 @@ export const endpointMachine = setup({
               ifindex: event.output.ifindex,
               carrier: event.output.carrier,
               problem: undefined,
+              guard: event.output.guardTripped === true ? guardReason(context.spec) : undefined,
               retries: 0,
-              reason: context.spec.kind === 'port' && !event.output.carrier ? `${describe(context.spec)} has no carrier` : 'attached',
+              reason:
+                event.output.guardTripped === true
+                  ? guardReason(context.spec)
+                  : context.spec.kind === 'port' && !event.output.carrier
+                    ? `${describe(context.spec)} has no carrier`
+                    : 'attached',
             })),
             'reportPort',
           ],

@@ -1,39 +1,45 @@
 import { assign, cancel, enqueueActions, fromPromise, raise, sendParent, setup } from 'xstate';
-import { backoffMs, type BridgeHandle, type NiSpec } from './specs.ts';
+import { backoffMs, niPorts, type BridgeHandle, type NiSpec } from './specs.ts';
 import { notProvided } from './not-provided.ts';
-import { selectUplink, uplinkNames, uplinkTrouble, usable, type UplinkSelection, type UplinkState } from './uplink-selection.ts';
+import { selectUplink, usable, type UplinkSelection } from './uplink-selection.ts';
 
 /** Conditions that keep an NI `degraded` while it still serves its apps. */
 export interface NiProblems {
-  /** the port is absent or has no carrier */
+  /** the port is absent or has no carrier (with several ports: none of them is up) */
   port?: string;
+  /** BPDU guard has disabled one or more of the NI's ports */
+  bpdu?: string;
   /** the NI's dnsmasq is not running */
   dhcpdns?: string;
   /** a kernel operation failed or an owned object was changed behind our back: repaired by re-creating */
   error?: string;
 }
 
+/** What the NI knows of one of its ports (from the port's actor, via the system actor). */
+export interface PortSeen {
+  present: boolean;
+  carrier: boolean;
+  /** set while BPDU guard keeps the port disabled: why, and how it comes back */
+  guard?: string;
+  /** local NIs with several ports: the last reachability probe of the port (absent: none, or none finished yet) */
+  probe?: { ok: boolean; detail: string };
+  /** local NIs with several ports: the port came back less than the hold-down ago (not preferred yet) */
+  held?: boolean;
+}
+
 export interface NiContext {
   spec: NiSpec;
+  /** by port name: the NI's ports only */
+  portStates: Record<string, PortSeen>;
   bridge?: BridgeHandle;
   problems: NiProblems;
   retries: number;
   /** why the NI entered its current state */
   reason?: string;
-  /** local NIs: what each of its ports can do now */
-  uplinks: Record<string, UplinkState>;
-  /** local NIs: the port its default route goes out of in the kernel, and why it was selected */
+  /** local NIs with several ports: the port its default route goes out of in the kernel, and why */
   selected?: UplinkSelection;
   /** the selection being written (createNi or switchUplink under way) */
   selecting?: UplinkSelection;
-}
-
-export interface NiInput {
-  spec: NiSpec;
-  /** last known state of the NI's port, when it has one */
-  port?: { present: boolean; carrier: boolean };
-  /** last known state of each of its ports, by port name (local NIs with several ports) */
-  ports?: Record<string, { present: boolean; carrier: boolean }>;
 }
 
 /** What switchUplink is asked to do: point the NI's default route out of `port` and flush its connections. */
@@ -42,10 +48,18 @@ export interface SwitchUplinkInput {
   port: string;
 }
 
+export interface NiInput {
+  spec: NiSpec;
+  /** last known state of the NI's port, when it has one */
+  port?: { present: boolean; carrier: boolean };
+  /** last known states of its ports by name (an NI with several ports) */
+  portStates?: Record<string, PortSeen>;
+}
+
 export type NiEvent =
   | { type: 'UPDATE'; spec: NiSpec; fields: string[] }
   | { type: 'DELETE' }
-  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean }
+  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean; guard?: string }
   | { type: 'PORT_PROBE'; port: string; ok: boolean; detail: string }
   | { type: 'HOLD_DOWN_OVER'; port: string }
   | { type: 'BRIDGE_GONE' }
@@ -62,59 +76,60 @@ export type NiNotification =
 /** Attempts at deleting before giving up (kernel objects left are removed by the sweep at the next start). */
 export const DELETE_TRIES = 3;
 
-function portProblem(spec: NiSpec, port: { present: boolean; carrier: boolean } | undefined): string | undefined {
-  if (!spec.port) return undefined;
-  const name = `port ${spec.port}${spec.portIfname ? ` (${spec.portIfname})` : ''}`;
-  if (!port) return `${name} not seen yet`;
-  if (!port.present) return `${name} not present`;
-  return port.carrier ? undefined : `${name} has no carrier`;
+function portName(spec: NiSpec, port: string): string {
+  return `port ${port}${port === spec.port && spec.portIfname ? ` (${spec.portIfname})` : ''}`;
 }
 
-/** The NI is carried while any of its ports is (several ports); one port: that port's own trouble. */
-function uplinksProblem(spec: NiSpec, uplinks: Record<string, UplinkState>): string | undefined {
-  const list = spec.uplinks ?? [];
-  if (list.length === 0) return portProblem(spec, spec.port ? uplinks[spec.port] : undefined);
-  if (list.some((u) => usable(uplinks[u.name]))) return undefined;
-  const troubles = list.map((u) => uplinkTrouble(u, uplinks[u.name]));
-  return list.length === 1 ? troubles[0] : `no port carries the network: ${troubles.join('; ')}`;
+function onePortProblem(spec: NiSpec, name: string, port: PortSeen | undefined): string | undefined {
+  if (!port) return `${portName(spec, name)} not seen yet`;
+  if (!port.present) return `${portName(spec, name)} not present`;
+  return port.carrier ? undefined : `${portName(spec, name)} has no carrier`;
 }
 
-function initialUplinks(input: NiInput): Record<string, UplinkState> {
-  const out: Record<string, UplinkState> = {};
-  for (const name of uplinkNames(input.spec)) {
-    const seen = input.ports?.[name] ?? (name === input.spec.port ? input.port : undefined);
-    if (seen) out[name] = { present: seen.present, carrier: seen.carrier, held: false };
-  }
+/**
+ * One port: its own problem. Several: the NI is degraded only when none of them forwards (a port down among
+ * others is that port's business); BPDU guard's disabled ports are a problem of their own either way.
+ */
+function portProblems(spec: NiSpec, states: Record<string, PortSeen>): Pick<NiProblems, 'port' | 'bpdu'> {
+  const names = niPorts(spec);
+  const guarded = names.flatMap((n) => (states[n]?.guard !== undefined ? [states[n]?.guard ?? ''] : []));
+  const bpdu = guarded.length ? guarded.join('; ') : undefined;
+  const problems = names.map((n) => onePortProblem(spec, n, states[n]));
+  if (names.length <= 1) return { port: problems[0], bpdu };
+  const up = names.filter((n, i) => problems[i] === undefined && states[n]?.guard === undefined);
+  return { port: up.length ? undefined : `no port up: ${problems.map((p, i) => p ?? `port ${names[i] ?? ''} disabled by BPDU guard`).join('; ')}`, bpdu };
+}
+
+/** The states of the ports the spec names (others are forgotten). */
+function statesOf(spec: NiSpec, states: Record<string, PortSeen>): Record<string, PortSeen> {
+  const out: Record<string, PortSeen> = {};
+  for (const n of niPorts(spec)) if (states[n]) out[n] = states[n];
   return out;
 }
 
-/** The selection the NI should have now (several ports), given what is in the kernel. */
+/** The selection the NI should have now (a local NI with several ports), given what is in the kernel. */
 function wantedUplink(context: NiContext): UplinkSelection | undefined {
   const list = context.spec.uplinks ?? [];
   if (list.length < 2) return undefined;
-  return selectUplink(list, context.uplinks, context.selected?.port);
+  return selectUplink(list, context.portStates, context.selected?.port);
 }
 
-/** Carries a state update of one port into the NI's view: a port that comes back is held down before it is preferred. */
-function trackUplink(
-  context: NiContext,
-  port: string,
-  next: (prev: UplinkState | undefined) => UplinkState,
-): { uplinks: Record<string, UplinkState>; cameBack: boolean; wentAway: boolean } {
-  const prev = context.uplinks[port];
-  const state = next(prev);
+/** A port of a multi-port local NI that starts carrying again is held down before it is preferred. */
+function holdDown(context: NiContext, port: string, prev: PortSeen | undefined, next: PortSeen): { seen: PortSeen; cameBack: boolean; wentAway: boolean } {
   const several = (context.spec.uplinks?.length ?? 0) > 1;
-  const cameBack = several && prev !== undefined && !usable(prev) && usable(state) && (context.spec.holdDownMs ?? 0) > 0;
-  const wentAway = usable(prev) && !usable(state);
-  return { uplinks: { ...context.uplinks, [port]: { ...state, held: cameBack || (state.held && !wentAway) } }, cameBack, wentAway };
+  const cameBack = several && prev !== undefined && !usable(prev) && usable(next) && (context.spec.holdDownMs ?? 0) > 0;
+  const wentAway = usable(prev) && !usable(next);
+  const held = cameBack || (prev?.held === true && !wentAway);
+  const { held: _h, ...rest } = next;
+  return { seen: held ? { ...rest, held } : rest, cameBack, wentAway };
 }
 
 function hasProblems(p: NiProblems): boolean {
-  return p.port !== undefined || p.dhcpdns !== undefined || p.error !== undefined;
+  return p.port !== undefined || p.bpdu !== undefined || p.dhcpdns !== undefined || p.error !== undefined;
 }
 
 export function niProblemText(p: NiProblems): string | undefined {
-  const parts = [p.error, p.port, p.dhcpdns].filter((x): x is string => x !== undefined);
+  const parts = [p.error, p.port, p.bpdu, p.dhcpdns].filter((x): x is string => x !== undefined);
   return parts.length ? parts.join('; ') : undefined;
 }
 
@@ -125,7 +140,7 @@ export const networkInstanceMachine = setup({
     createNi: fromPromise<BridgeHandle, NiSpec>(notProvided('createNi')),
     /** Remove the NI's kernel objects; absent is success. */
     deleteNi: fromPromise<void, NiSpec>(notProvided('deleteNi')),
-    /** Several ports: move the NI's default route to another port and flush its connections (nothing else). */
+    /** A local NI with several ports: move its default route to another port and flush its connections (nothing else). */
     switchUplink: fromPromise<void, SwitchUplinkInput>(notProvided('switchUplink')),
   },
   guards: {
@@ -151,24 +166,39 @@ export const networkInstanceMachine = setup({
     notifyDown: sendParent(({ context, self }): NiNotification => ({ type: 'NI_DOWN', id: self.id, name: context.spec.name })),
     notifyDeleted: sendParent(({ self }): NiNotification => ({ type: 'CHILD_DELETED', id: self.id })),
     trackPort: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'PORT_STATE' && event.type !== 'PORT_PROBE') return;
-      const { uplinks, cameBack, wentAway } = trackUplink(context, event.port, (prev) =>
-        event.type === 'PORT_STATE'
-          ? { ...(prev ?? { held: false }), present: event.present, carrier: event.carrier }
-          : { ...(prev ?? { present: false, carrier: false, held: false }), probe: { ok: event.ok, detail: event.detail } },
-      );
-      const port = uplinksProblem(context.spec, uplinks);
-      const what = event.type === 'PORT_STATE' ? (event.carrier ? 'up' : 'down') : event.ok ? 'probe ok' : `probe failed: ${event.detail}`;
-      // a reason names the state's cause: keep the last one when the news does not change the NI's health
-      enqueue.assign({ uplinks, problems: { ...context.problems, port }, reason: port ?? `port ${event.port} ${what}` });
+      if (event.type !== 'PORT_STATE' || !niPorts(context.spec).includes(event.port)) return;
+      const prev = context.portStates[event.port];
+      const { seen, cameBack, wentAway } = holdDown(context, event.port, prev, {
+        present: event.present,
+        carrier: event.carrier,
+        ...(event.guard !== undefined && { guard: event.guard }),
+        ...(prev?.probe !== undefined && { probe: prev.probe }),
+        ...(prev?.held !== undefined && { held: prev.held }),
+      });
+      const portStates = { ...context.portStates, [event.port]: seen };
+      const found = portProblems(context.spec, portStates);
+      const mine = onePortProblem(context.spec, event.port, seen) ?? event.guard;
+      enqueue.assign({ portStates, problems: { ...context.problems, ...found }, reason: found.port ?? mine ?? found.bpdu ?? `port ${event.port} up` });
+      const id = `hold-down:${event.port}`;
+      if (wentAway) enqueue(cancel(id));
+      if (cameBack) enqueue(raise({ type: 'HOLD_DOWN_OVER', port: event.port }, { id, delay: context.spec.holdDownMs ?? 0 }));
+    }),
+    trackProbe: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'PORT_PROBE' || !niPorts(context.spec).includes(event.port)) return;
+      const prev = context.portStates[event.port];
+      const next: PortSeen = { ...(prev ?? { present: false, carrier: false }), probe: { ok: event.ok, detail: event.detail } };
+      const { seen, cameBack, wentAway } = holdDown(context, event.port, prev, next);
+      enqueue.assign({ portStates: { ...context.portStates, [event.port]: seen } });
       const id = `hold-down:${event.port}`;
       if (wentAway) enqueue(cancel(id));
       if (cameBack) enqueue(raise({ type: 'HOLD_DOWN_OVER', port: event.port }, { id, delay: context.spec.holdDownMs ?? 0 }));
     }),
     holdDownOver: assign(({ context, event }) => {
       if (event.type !== 'HOLD_DOWN_OVER') return {};
-      const prev = context.uplinks[event.port];
-      return prev ? { uplinks: { ...context.uplinks, [event.port]: { ...prev, held: false } } } : {};
+      const prev = context.portStates[event.port];
+      if (!prev) return {};
+      const { held: _h, ...rest } = prev;
+      return { portStates: { ...context.portStates, [event.port]: rest } };
     }),
     switchFailed: assign(({ context, event }) => {
       const err = (event as { error?: unknown }).error;
@@ -206,20 +236,23 @@ export const networkInstanceMachine = setup({
     }),
     takeUpdate: assign(({ context, event }) => {
       if (event.type !== 'UPDATE') return {};
-      const problems = { ...context.problems, port: portProblemAfterUpdate(context, event.spec) };
-      return { spec: event.spec, problems, reason: `update: ${event.fields.join(', ')}` };
+      // the port problem follows the new ports until the system actor reports their states
+      const portStates = statesOf(event.spec, context.portStates);
+      const problems = { ...context.problems, ...portProblems(event.spec, portStates) };
+      return { spec: event.spec, portStates, problems, reason: `update: ${event.fields.join(', ')}` };
     }),
   },
 }).createMachine({
   id: 'networkInstance',
   initial: 'pending',
   context: ({ input }) => {
-    const uplinks = initialUplinks(input);
-    return { spec: input.spec, problems: { port: uplinksProblem(input.spec, uplinks) }, retries: 0, reason: 'new in config', uplinks };
+    const given = input.portStates ?? (input.port && input.spec.port !== undefined ? { [input.spec.port]: input.port } : {});
+    const portStates = statesOf(input.spec, given);
+    return { spec: input.spec, portStates, problems: portProblems(input.spec, portStates), retries: 0, reason: 'new in config' };
   },
   on: {
     PORT_STATE: { actions: 'trackPort' },
-    PORT_PROBE: { actions: 'trackPort' },
+    PORT_PROBE: { actions: 'trackProbe' },
     HOLD_DOWN_OVER: { actions: 'holdDownOver' },
     DHCPDNS_EXITED: { actions: 'dhcpdnsExited' },
     DHCPDNS_STARTED: { actions: 'dhcpdnsStarted' },
@@ -312,11 +345,6 @@ export const networkInstanceMachine = setup({
   },
 });
 
-// A port change in an update: the port problem follows the new ports until the system actor reports their state.
-function portProblemAfterUpdate(context: NiContext, next: NiSpec): string | undefined {
-  return uplinksProblem(next, context.uplinks);
-}
-
 /**
  * Inside ready and degraded: a local NI with several ports keeps its default route out of the selected port.
  * A change of selection is a switchover of this NI alone (one route, its connections flushed).
@@ -334,10 +362,7 @@ function uplinkStates() {
           src: 'switchUplink' as const,
           input: ({ context }: { context: NiContext }): SwitchUplinkInput => ({ spec: context.spec, port: context.selecting?.port ?? '' }),
           onDone: { target: 'steady' as const, actions: 'selected' as const },
-          onError: {
-            target: '#networkInstance.degraded' as const,
-            actions: 'switchFailed' as const,
-          },
+          onError: { target: '#networkInstance.degraded' as const, actions: 'switchFailed' as const },
         },
       },
     },

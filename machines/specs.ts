@@ -9,6 +9,10 @@ export interface NiSpec {
   /** name of the port (from the config's `ports`) and its host interface */
   port?: string;
   portIfname?: string;
+  /** several ports (a switch NI with STP): their names; `port` is unset then */
+  ports?: string[];
+  /** switch NIs: the kernel's spanning tree on the bridge (forwardDelayS absent: the kernel's 15 s) */
+  stp?: { forwardDelayS?: number };
   /** local NIs only */
   subnet?: string;
   gateway?: string;
@@ -57,6 +61,8 @@ export interface EndpointSpec {
   /** static address on a local NI */
   ip?: string;
   mtu?: number;
+  /** on a switch NI with STP: BPDU guard on the host-side interface */
+  bpduGuard?: boolean;
 }
 
 export interface PortSpec {
@@ -70,6 +76,13 @@ export interface PortSpec {
   /** true when that NI is a switch: the port is enslaved to its bridge (a local NI's port is its NAT uplink) */
   attach: boolean;
   mtu?: number;
+  /** on a switch NI with STP: BPDU guard on the port */
+  bpduGuard?: boolean;
+}
+
+/** The port names of an NI: `port`, or `ports` when it has several. */
+export function niPorts(spec: Pick<NiSpec, 'port' | 'ports'>): string[] {
+  return spec.ports ?? (spec.port !== undefined ? [spec.port] : []);
 }
 
 /** A bridge that exists and can take members. */

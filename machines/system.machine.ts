@@ -1,8 +1,8 @@
 import { enqueueActions, setup, type AnyActorRef } from 'xstate';
 import { endpointMachine, type EndpointEvent, type EndpointInput } from './endpoint.machine.ts';
 import { networkInstanceMachine, type NiEvent, type NiInput } from './network-instance.machine.ts';
-import { memberBridgeNetwork, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
-import { uplinkNames } from './uplink-selection.ts';
+import { memberBridgeNetwork, niPorts, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
+import type { PortSeen } from './network-instance.machine.ts';
 
 // The root actor: spawns one child per NI and per member (endpoint or port), forwards the few events that cross
 // between them (NI up/down → its members, port carrier → its NI), and orders deletions (members before their NI,
@@ -26,8 +26,8 @@ export interface NiEntry {
   /** child actor id (names can come back after a delete, so ids carry a generation) */
   id: string;
   port?: string;
-  /** every port whose state the NI follows (its `port`, or the ports of a local NI) */
-  ports: string[];
+  /** all its port names, when it has several */
+  ports?: string[];
   bridge?: BridgeHandle;
   deleting: boolean;
   /** the NI was removed from the config; its DELETE waits for its members to be gone */
@@ -53,7 +53,7 @@ export interface SystemContext {
   /** creations waiting for the old actor of the same name/key to finish deleting */
   queuedNetworks: Record<string, NiSpec>;
   queuedMembers: Record<string, MemberSpec>;
-  portStates: Record<string, { present: boolean; carrier: boolean }>;
+  portStates: Record<string, PortSeen>;
 }
 
 /** What src/ reads of the system actor's snapshot: its bookkeeping and its children. */
@@ -66,7 +66,7 @@ export type SystemEvent =
   | { type: 'APPLY'; plan: Plan }
   | { type: 'NI_UP'; id: string; name: string; bridge: BridgeHandle }
   | { type: 'NI_DOWN'; id: string; name: string }
-  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean }
+  | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean; guard?: string }
   | { type: 'PORT_PROBE'; port: string; ok: boolean; detail: string }
   | { type: 'CHILD_DELETED'; id: string };
 
@@ -83,19 +83,19 @@ function draftOf(context: SystemContext): Pick<SystemContext, 'networks' | 'memb
   };
 }
 
-/** The NI's input: its spec and what is known of its ports. */
-function niInput(spec: NiSpec, portStates: SystemContext['portStates']): NiInput {
-  const ports: Record<string, { present: boolean; carrier: boolean }> = {};
-  for (const name of uplinkNames(spec)) {
-    const state = portStates[name];
-    if (state) ports[name] = state;
-  }
-  const port = spec.port ? portStates[spec.port] : undefined;
-  return { spec, ...(port && { port }), ports };
+function niEntry(id: string, spec: NiSpec): NiEntry {
+  return { id, port: spec.port, ...(spec.ports && { ports: spec.ports }), deleting: false, deleteRequested: false };
 }
 
-function niEntry(id: string, spec: NiSpec): NiEntry {
-  return { id, port: spec.port, ports: uplinkNames(spec), deleting: false, deleteRequested: false };
+function usesPort(ni: NiEntry, port: string): boolean {
+  return ni.port === port || ni.ports?.includes(port) === true;
+}
+
+/** What the system actor knows of the NI's ports, for a new NI actor. */
+function niInput(spec: NiSpec, portStates: Record<string, PortSeen>): NiInput {
+  const known: Record<string, PortSeen> = {};
+  for (const p of niPorts(spec)) if (portStates[p]) known[p] = portStates[p];
+  return { spec, portStates: known };
 }
 
 function niChildId(name: string, gen: number): string {
@@ -186,11 +186,12 @@ export const systemMachine = setup({
               // a re-creation still waiting for the old actor takes the update into its spec
               if (queuedNetworks[spec.name]) queuedNetworks[spec.name] = spec;
               if (!ni || ni.deleteRequested) continue;
-              networks[spec.name] = { ...ni, port: spec.port, ports: uplinkNames(spec) };
+              const { port: _old, ports: _olds, ...rest } = ni;
+              networks[spec.name] = { ...rest, port: spec.port, ...(spec.ports && { ports: spec.ports }) };
               enqueue.sendTo(ni.id, { type: 'UPDATE', spec, fields } satisfies NiEvent);
-              for (const name of uplinkNames(spec)) {
-                const portState = context.portStates[name];
-                if (portState) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: name, ...portState } satisfies NiEvent);
+              for (const port of niPorts(spec)) {
+                const portState = context.portStates[port];
+                if (portState) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port, ...portState } satisfies NiEvent);
               }
             }
             // 4. new NIs (after the old actor of the same name is gone)
@@ -245,18 +246,18 @@ export const systemMachine = setup({
         },
         PORT_STATE: {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const state = { present: event.present, carrier: event.carrier };
+            const state: PortSeen = { present: event.present, carrier: event.carrier, ...(event.guard !== undefined && { guard: event.guard }) };
             enqueue.assign({ portStates: { ...context.portStates, [event.port]: state } });
-            // every NI that uses the port: one carrier event moves each of them, and nothing else
             for (const ni of Object.values(context.networks)) {
-              if (ni.ports.includes(event.port) && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: event.port, ...state } satisfies NiEvent);
+              if (usesPort(ni, event.port) && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: event.port, ...state } satisfies NiEvent);
             }
           }),
         },
+        // a port's probe result: to every NI that NATs out of the port (only multi-port local NIs act on it)
         PORT_PROBE: {
           actions: enqueueActions(({ context, event, enqueue }) => {
             for (const ni of Object.values(context.networks)) {
-              if (ni.ports.includes(event.port) && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_PROBE', port: event.port, ok: event.ok, detail: event.detail } satisfies NiEvent);
+              if (usesPort(ni, event.port) && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_PROBE', port: event.port, ok: event.ok, detail: event.detail } satisfies NiEvent);
             }
           }),
         },

@@ -1,4 +1,4 @@
-import type { NiSpec, UplinkSpec } from './specs.ts';
+import type { UplinkSpec } from './specs.ts';
 
 // Which port a local NI NATs out of: pure, so the NI machine decides it from its context alone.
 // Order: a port that carries (present, carrier, probe not failing), then the lowest cost, then config order.
@@ -10,18 +10,13 @@ export interface UplinkState {
   /** last probe result (absent: no probe, or none finished yet — not held against the port) */
   probe?: { ok: boolean; detail: string };
   /** came back (carrier or probe) less than the hold-down ago */
-  held: boolean;
+  held?: boolean;
 }
 
 export interface UplinkSelection {
   /** undefined: the NI has no port */
   port?: string;
   reason: string;
-}
-
-export function uplinkNames(spec: NiSpec): string[] {
-  if (spec.uplinks) return spec.uplinks.map((u) => u.name);
-  return spec.port ? [spec.port] : [];
 }
 
 export function usable(state: UplinkState | undefined): boolean {

@@ -5,6 +5,7 @@ import type { BridgeHandle, MemberSpec, NiSpec } from '../machines/specs.ts';
 import type { Drivers } from './drivers/drivers.ts';
 import type { LocalServices } from './local-services.ts';
 import { KernelError } from './errors.ts';
+import { guardTripped } from './drivers/bridge-ports.ts';
 import { endpointAlias, niAlias, parseAlias } from './names.ts';
 import { learnUplink, niTableSpec, selectedOf } from './ni-routing.ts';
 
@@ -31,6 +32,7 @@ export function niActors({ drivers, local }: ActorDeps) {
   return {
     createNi: fromPromise<BridgeHandle, NiSpec>(async ({ input: ni, signal }) => {
       const bridge = await links.ensureBridge({ name: ni.bridge, alias: niAlias(ni.name), ...(ni.mtu !== undefined && { mtu: ni.mtu }) }, signal);
+      if (ni.type === 'switch') await ensureStp(drivers, ni, signal);
       // ARP on our bridges answers only for the bridge's own addresses (a switch NI's app learns no gateway MAC)
       await firewall.guardBridge(ni.bridge, signal);
       if (ni.type === 'local' && ni.gateway && ni.subnet && ni.prefixlen !== undefined) {
@@ -91,7 +93,7 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       if (spec.kind === 'port') {
         if (spec.attach && bridge) {
           const link = await links.attach({ ifname: spec.ifname, master: bridge.ifindex, ...(spec.mtu !== undefined && { mtu: spec.mtu }) }, signal);
-          return { ifindex: link.ifindex, carrier: link.carrier };
+          return withGuard(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
         }
         const link = await links.get(spec.ifname);
         if (!link) throw new KernelError('attach', `port ${spec.name} (${spec.ifname})`, 'ENODEV', 'not present');
@@ -105,7 +107,7 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       const mtu = spec.mtu !== undefined ? { mtu: spec.mtu } : {};
       if (spec.kind === 'tap') {
         const link = await links.attach({ ifname: spec.hostIfname, master: bridge.ifindex, ...mtu }, signal);
-        return { ifindex: link.ifindex, carrier: link.carrier };
+        return withGuard(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
       }
       if (spec.netns === undefined || spec.appIfname === undefined) throw new Error(`endpoint ${spec.key}: veth without netns`);
       const link = await links.ensureVeth(
@@ -120,7 +122,7 @@ export function endpointActors({ drivers, local }: ActorDeps) {
         },
         signal,
       );
-      return { ifindex: link.ifindex, carrier: link.carrier };
+      return withGuard(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
     }),
     detach: fromPromise<void, MemberSpec>(async ({ input: spec, signal }) => {
       if (spec.kind === 'port') {
@@ -133,4 +135,25 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       else await links.deleteLink(spec.hostIfname, signal);
     }),
   };
+}
+
+/** Spanning tree on a switch NI's bridge: on with its forward delay, or off (also after an update turned it off). */
+async function ensureStp(drivers: Drivers, ni: NiSpec, signal: AbortSignal): Promise<void> {
+  if (!drivers.bridgePorts) {
+    if (ni.stp) throw new KernelError('createNi', ni.name, 'EOPNOTSUPP', 'no bridge-port driver: spanning tree cannot be enabled');
+    return;
+  }
+  const delay = ni.stp?.forwardDelayS !== undefined ? { forwardDelayS: ni.stp.forwardDelayS } : {};
+  await drivers.bridgePorts.ensureBridgeOptions(ni.bridge, { stp: ni.stp !== undefined, ...delay }, signal);
+}
+
+/** A member of a switch NI with STP: its BPDU guard converged, and whether the guard holds it disabled now. */
+async function withGuard(drivers: Drivers, spec: MemberSpec, out: AttachOutput, signal: AbortSignal): Promise<AttachOutput> {
+  if (spec.bpduGuard === undefined) return out;
+  const ports = drivers.bridgePorts;
+  const ifname = spec.kind === 'port' ? spec.ifname : spec.hostIfname;
+  if (!ports) throw new KernelError('attach', ifname, 'EOPNOTSUPP', 'no bridge-port driver: BPDU guard cannot be set');
+  await ports.ensurePortOptions(ifname, { bpduGuard: spec.bpduGuard }, signal);
+  const view = await ports.portView(ifname);
+  return view && guardTripped(view) ? { ...out, guardTripped: true } : out;
 }

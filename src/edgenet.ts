@@ -107,6 +107,14 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
           next: (ev) => router.route(ev),
           error: (err: unknown) => logger.error({ err }, 'link events stopped'),
         }),
+      ...(drivers.bridgePorts
+        ? [
+            drivers.bridgePorts.events$.subscribe({
+              next: (view) => router.routeBridgePort(view),
+              error: (err: unknown) => logger.error({ err }, 'bridge-port events stopped'),
+            }),
+          ]
+        : []),
       drivers.dhcpdns.events$.subscribe((ev) => {
         const ni = router.childOfNetwork(ev.ni);
         if (ev.type === 'exited') {
@@ -260,6 +268,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       await rt.netns.close();
       await rt.drivers.dhcpdns.close();
       await rt.drivers.links.close();
+      await rt.drivers.bridgePorts?.close();
       changes.complete();
       transitions.complete();
     },

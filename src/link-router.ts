@@ -5,6 +5,7 @@ import type { LinkSeen } from '../machines/specs.ts';
 import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
 import type { LinkEvent, LinkInfo } from './drivers/links.ts';
+import { guardTripped, type BridgePortView } from './drivers/bridge-ports.ts';
 
 // Link events go to the one actor that owns the interface: a bridge to its NI, a veth/tap/NIC to its member.
 // The index is rebuilt on apply (O(config)); routing an event is a map lookup (O(1)).
@@ -55,6 +56,14 @@ export class LinkRouter {
     for (const key of this.netnsUsers.get(change.path) ?? []) {
       this.childOfMember(key)?.send({ type: change.type === 'added' ? 'NETNS_ADDED' : 'NETNS_REMOVED' } satisfies EndpointEvent);
     }
+  }
+
+  /** A bridge port's STP state changed (BPDU guard tripped or cleared): tell the member that owns the interface. */
+  routeBridgePort(view: BridgePortView): AnyActorRef | undefined {
+    const owner = this.owners.get(view.ifname);
+    const target = owner?.kind === 'member' ? this.childOfMember(owner.key) : undefined;
+    target?.send({ type: 'BRIDGE_PORT', state: view.state, guardTripped: guardTripped(view) } satisfies EndpointEvent);
+    return target;
   }
 
   /** Sends the event to its owner; returns the actor it reached, if any. */

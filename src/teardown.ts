@@ -44,6 +44,7 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
   } finally {
     await drivers.dhcpdns.close();
     await drivers.links.close();
+    await drivers.bridgePorts?.close();
   }
   const files = (await readdir(stateDir).catch(() => [] as string[])).filter((f) => f !== LAST_GOOD_CONFIG && join(stateDir, f) !== socketPath);
   await removeRuntimeState(stateDir);

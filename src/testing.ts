@@ -8,6 +8,7 @@ import { createFakeFirewall, type FakeFirewall, type FakeFirewallOptions } from 
 import { createFakeLinkDriver, type FakeLinkDriver } from './drivers/links-fake.ts';
 import type { Drivers } from './drivers/drivers.ts';
 import { createFakeRouteDriver, type FakeRouteDriver } from './drivers/routes-fake.ts';
+import { createFakeBridgePortDriver, type FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
 
 export { createFakeDhcpDns, FakeDhcpDns } from './drivers/dhcpdns-fake.ts';
 export type { FakeDhcpDnsOptions } from './drivers/dhcpdns-fake.ts';
@@ -16,6 +17,7 @@ export type { FakeFirewallOp, FakeFirewallOptions, FakeNiView } from './drivers/
 export { createFakeLinkDriver, FakeLinkDriver } from './drivers/links-fake.ts';
 export type { FakePeer, LinkOp } from './drivers/links-fake.ts';
 export { createFakeRouteDriver, FakeRouteDriver } from './drivers/routes-fake.ts';
+export { createFakeBridgePortDriver, FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
 
 /** The fakes, typed as themselves so tests can drive them (carrier, taps, namespaces, dnsmasq crashes). */
 export interface FakeDrivers extends Drivers {
@@ -23,8 +25,16 @@ export interface FakeDrivers extends Drivers {
   firewall: FakeFirewall;
   dhcpdns: FakeDhcpDns;
   routes: FakeRouteDriver;
+  bridgePorts: FakeBridgePortDriver;
 }
 
 export function createFakeDrivers(opts: { firewall?: FakeFirewallOptions; dhcpdns?: FakeDhcpDnsOptions } = {}): FakeDrivers {
-  return { links: createFakeLinkDriver(), firewall: createFakeFirewall(opts.firewall), dhcpdns: createFakeDhcpDns(opts.dhcpdns), routes: createFakeRouteDriver() };
+  const links = createFakeLinkDriver();
+  return {
+    links,
+    firewall: createFakeFirewall(opts.firewall),
+    dhcpdns: createFakeDhcpDns(opts.dhcpdns),
+    routes: createFakeRouteDriver(),
+    bridgePorts: createFakeBridgePortDriver(links),
+  };
 }

@@ -4,6 +4,8 @@ import type { ConfigIssue } from '../errors.ts';
 import type { Config, LocalNetworkSpec } from './config-schema.ts';
 import { appIfnames, defaultDhcpRange, defaultGateway, intToIp, ipToInt, isVeth, subnetInfo } from './config-resolve.ts';
 import type { SubnetInfo } from './config-resolve.ts';
+import { checkSwitchPorts } from './config-checks-switch.ts';
+import { niPortNames } from './config-switch.ts';
 
 // Rules the schema cannot express: references, uniqueness, address arithmetic. Nothing here needs the kernel.
 
@@ -19,7 +21,7 @@ export function isReservedIfname(ifname: string): boolean {
 }
 
 export function crossCheck(config: Config): ConfigIssue[] {
-  return [...checkPorts(config), ...checkNetworks(config), ...checkApps(config)];
+  return [...checkPorts(config), ...checkNetworks(config), ...checkSwitchPorts(config), ...checkApps(config)];
 }
 
 /**
@@ -38,7 +40,7 @@ export function checkPortAddresses(
       for (const a of list) {
         if (a.prefixlen < 0 || a.prefixlen > 32) continue;
         if (!overlaps(ni.subnet, `${a.address}/${a.prefixlen}`)) continue;
-        const whose = ni.port === port.name || ni.ports?.includes(port.name) ? 'its port' : 'port';
+        const whose = niPortNames(ni).includes(port.name) ? 'its port' : 'port';
         issues.push({
           path: `networks[${i}].subnet`,
           message: `subnet ${ni.subnet} overlaps address ${a.address}/${a.prefixlen} already on ${whose} "${port.name}" (${port.ifname}): the device would lose its uplink`,
@@ -77,27 +79,17 @@ function checkNetworks(config: Config): ConfigIssue[] {
   // Ports are shared as EVE shares them: any number of local NIs, and at most one switch NI, per port.
   const switchUser = new Map<string, string>();
   config.networks.forEach((ni, i) => {
-    if (ni.type === 'local' && ni.port !== undefined && ni.ports !== undefined) {
-      issues.push({ path: `networks[${i}].ports`, message: 'a network has either port (one uplink) or ports (several, one selected at a time), not both' });
-    }
-    if (ni.port !== undefined) {
-      const user = switchUser.get(ni.port);
-      if (!portNames.has(ni.port)) {
-        issues.push({ path: `networks[${i}].port`, message: `unknown port "${ni.port}" (not in ports)` });
-      } else if (ni.type === 'switch' && user !== undefined) {
-        issues.push({ path: `networks[${i}].port`, message: `port "${ni.port}" is already bridged by switch network "${user}": two switch networks cannot share a port` });
+    niPortNames(ni).forEach((port, k) => {
+      const path = ni.ports ? `networks[${i}].ports[${k}]` : `networks[${i}].port`;
+      const user = switchUser.get(port);
+      if (!portNames.has(port)) {
+        issues.push({ path, message: `unknown port "${port}" (not in ports)` });
+      } else if (ni.type === 'switch' && user !== undefined && user !== ni.name) {
+        issues.push({ path, message: `port "${port}" is already bridged by switch network "${user}": two switch networks cannot share a port` });
       } else if (ni.type === 'switch') {
-        switchUser.set(ni.port, ni.name);
+        switchUser.set(port, ni.name);
       }
-    }
-    if (ni.type === 'local' && ni.ports !== undefined) {
-      const seen = new Set<string>();
-      ni.ports.forEach((name, j) => {
-        if (!portNames.has(name)) issues.push({ path: `networks[${i}].ports[${j}]`, message: `unknown port "${name}" (not in ports)` });
-        else if (seen.has(name)) issues.push({ path: `networks[${i}].ports[${j}]`, message: `port "${name}" is listed twice` });
-        seen.add(name);
-      });
-    }
+    });
     if (ni.type === 'local') issues.push(...checkLocal(ni, i));
   });
   issues.push(...checkOverlaps(config));

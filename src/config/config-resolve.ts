@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import type { UplinkSpec } from '../../machines/specs.ts';
 import { bridgeName, deriveMac, endpointKey, niTableIds, vethHostName } from '../names.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
+import { niPortNames, stpOptions } from './config-switch.ts';
 
 // What the actors need, derived once from a valid config (validateConfig has run: subnets parse, names are unique).
 
@@ -18,10 +19,14 @@ interface NetworkResolvedCommon {
   port?: string;
   /** the port's kernel interface name */
   portIfname?: string;
+  /** several ports (a switch NI with STP): their names; `port` is unset then */
+  ports?: string[];
 }
 
 export interface SwitchNetworkResolved extends NetworkResolvedCommon {
   type: 'switch';
+  /** kernel spanning tree on the bridge; forwardDelayS absent: the kernel's 15 s */
+  stp?: { forwardDelayS?: number };
 }
 
 export interface LocalNetworkResolved extends NetworkResolvedCommon {
@@ -56,6 +61,8 @@ interface EndpointSpecCommon {
   ip?: string;
   /** the NI's MTU */
   mtu?: number;
+  /** on a switch NI with STP: BPDU guard on the host-side interface */
+  bpduGuard?: boolean;
 }
 
 export interface VethEndpointSpec extends EndpointSpecCommon {
@@ -81,6 +88,8 @@ export interface PortSpecResolved {
   attach: boolean;
   /** the switch NI's MTU, applied to the port while it is attached */
   mtu?: number;
+  /** on a switch NI with STP: BPDU guard on the port */
+  bpduGuard?: boolean;
 }
 
 /** An IPv4 subnet as numbers, for range arithmetic that ipaddr.js does not offer. */
@@ -142,18 +151,12 @@ function largestRunWithout(start: number, end: number, hole: number): [number, n
 /** Default hold-down before a multi-port local NI takes a recovered better port back. */
 export const DEFAULT_HOLD_DOWN_MS = 2000;
 
-/** Names of the ports a local NI NATs out of: `port`, or `ports`. */
-export function niPortNames(ni: NetworkSpec): string[] {
-  if (ni.type === 'local' && ni.ports !== undefined) return [...ni.ports];
-  return ni.port !== undefined ? [ni.port] : [];
-}
-
 /**
  * The interface that carries a port's addresses and routes: the port itself, or — when a switch NI bridges it —
  * that NI's bridge (the port's addresses move there, the way EVE's NIM makes ethN an L3 bridge).
  */
 export function l3Ifname(port: PortSpec, networks: readonly NetworkSpec[]): string {
-  const sw = networks.find((n) => n.type === 'switch' && n.port === port.name);
+  const sw = networks.find((n) => n.type === 'switch' && niPortNames(n).includes(port.name));
   return sw ? bridgeName(sw.name) : port.ifname;
 }
 
@@ -169,27 +172,32 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [],
   if (ni.type === 'local') {
     const uplinks = uplinksOf(ni, ports, networks);
     const first = uplinks[0];
+    const names = niPortNames(ni);
     const local: LocalNetworkResolved = {
       name: ni.name,
       bridge: bridgeName(ni.name),
       ...(ni.mtu !== undefined && { mtu: ni.mtu }),
-      // one port: named as before (status, firewall); several: the selection picks one at a time
-      ...(ni.port !== undefined && { port: ni.port }),
-      ...(ni.port !== undefined && first && { portIfname: first.ifname }),
+      // one port (`port:` or `ports: [one]`): named as before (status, firewall); several: the selection picks one
+      ...(names.length === 1 && first && { port: first.name, portIfname: first.ifname }),
+      ...(names.length > 1 && { ports: names }),
       ...resolveLocal(ni),
     };
     if (uplinks.length === 0) return local;
     return { ...local, uplinks, ...(uplinks.length > 1 && { holdDownMs: ni.holdDownMs ?? DEFAULT_HOLD_DOWN_MS }), ...(table !== undefined && { table }) };
   }
-  const portIfname = ni.port === undefined ? undefined : ports.find((p) => p.name === ni.port)?.ifname;
+  const names = niPortNames(ni);
+  const port = names.length === 1 ? names[0] : undefined;
+  const portIfname = port === undefined ? undefined : ports.find((p) => p.name === port)?.ifname;
   const common: NetworkResolvedCommon = {
     name: ni.name,
     bridge: bridgeName(ni.name),
     ...(ni.mtu !== undefined && { mtu: ni.mtu }),
-    ...(ni.port !== undefined && { port: ni.port }),
+    ...(port !== undefined && { port }),
     ...(portIfname !== undefined && { portIfname }),
+    ...(names.length > 1 && { ports: names }),
   };
-  return { ...common, type: 'switch' };
+  const stp = stpOptions(ni.stp);
+  return { ...common, type: 'switch', ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }) };
 }
 
 function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
@@ -241,6 +249,7 @@ export function endpointsOf(config: Config): EndpointSpec[] {
         mac: itf.mac ?? deriveMac(app.name, itf.network),
         ...(itf.ip !== undefined && { ip: itf.ip }),
         ...(ni?.mtu !== undefined && { mtu: ni.mtu }),
+        ...(ni?.type === 'switch' && stpOptions(ni.stp) && { bpduGuard: stpOptions(ni.stp)?.guardApps === true }),
       };
       if (itf.tap !== undefined) return { ...common, kind: 'tap' };
       return { ...common, kind: 'veth', netns: itf.netns ?? '', appIfname: inside[i] ?? 'eth0' };
@@ -250,14 +259,16 @@ export function endpointsOf(config: Config): EndpointSpec[] {
 
 export function portsOf(config: Config): PortSpecResolved[] {
   return config.ports.map((p) => {
-    const ni = config.networks.find((n) => n.type === 'switch' && n.port === p.name) ?? config.networks.find((n) => niPortNames(n).includes(p.name));
+    const ni = config.networks.find((n) => n.type === 'switch' && niPortNames(n).includes(p.name)) ?? config.networks.find((n) => niPortNames(n).includes(p.name));
     const attach = ni?.type === 'switch';
+    const stp = ni?.type === 'switch' ? stpOptions(ni.stp) : undefined;
     return {
       name: p.name,
       ifname: p.ifname,
       ...(ni && { network: ni.name }),
       attach,
       ...(attach && ni?.mtu !== undefined && { mtu: ni.mtu }),
+      ...(stp && { bpduGuard: stp.portsWithBpduGuard.includes(p.name) }),
     };
   });
 }

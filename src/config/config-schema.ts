@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { niPortsSchema, stpSchema } from './config-switch.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
 const name = z
@@ -58,30 +59,26 @@ export const dnsSchema = z.strictObject({
   hosts: z.array(z.strictObject({ name: appName, ip: ipv4 })).default([]),
 });
 
-// One `port` per NI: bridging two ports into one switch NI risks a loop, and a local NI masquerades out of one uplink.
+// `port` names one port; several go in `ports` (a switch NI only with `stp`: two ports on one segment are a loop).
 const niPort = z
   .string({
     error: (iss) =>
-      Array.isArray(iss.input) ? `${iss.input.length} ports given: a network instance has at most one port` : 'must be a string',
+      Array.isArray(iss.input) ? `${iss.input.length} ports given: port names one port; several go in ports: [...]` : 'must be a string',
   })
   .regex(/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/, { error: 'must be a port name from ports' });
 
-const niCommon = { name, port: niPort.optional(), mtu: mtu.optional() };
+const niCommon = { name, port: niPort.optional(), ports: niPortsSchema.optional(), mtu: mtu.optional() };
 
-// A local NI with several ports NATs out of the selected one (carrier, probe, cost, order). Exclusive with `port`.
-const niPorts = z.array(z.string({ error: 'must be a string' }).regex(/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/, { error: 'must be a port name from ports' }), {
-  error: 'must be a list of port names',
-});
 
 export const switchNetworkSchema = z.strictObject({
   ...niCommon,
   type: z.literal('switch'),
+  stp: stpSchema.optional(),
 });
 
 export const localNetworkSchema = z.strictObject({
   ...niCommon,
   type: z.literal('local'),
-  ports: niPorts.optional(),
   /** how long a recovered better port must stay up before a multi-port NI takes it back (default 2000) */
   holdDownMs: int('holdDownMs', 0, 600_000).optional(),
   subnet: cidr4,

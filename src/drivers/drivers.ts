@@ -1,3 +1,4 @@
+import type { BridgePortDriver } from './bridge-ports.ts';
 import type { DhcpDns } from './dhcpdns.ts';
 import type { Firewall } from './firewall.ts';
 import type { LinkDriver } from './links.ts';
@@ -10,12 +11,14 @@ export interface Drivers {
   firewall: Firewall;
   dhcpdns: DhcpDns;
   routes: RouteDriver;
+  /** STP and BPDU guard on switch NIs; without it a config asking for STP fails to build */
+  bridgePorts?: BridgePortDriver;
 }
 
 /** Kernel writes of all drivers, by kind. */
 export function writesOf(drivers: Drivers): WriteCounts {
   const counts = drivers.links.writes.snapshot();
-  for (const other of [drivers.firewall.writes.snapshot(), drivers.dhcpdns.writes.snapshot(), drivers.routes.writes.snapshot()]) {
+  for (const other of [drivers.firewall.writes.snapshot(), drivers.dhcpdns.writes.snapshot(), drivers.routes.writes.snapshot(), ...(drivers.bridgePorts ? [drivers.bridgePorts.writes.snapshot()] : [])]) {
     for (const [kind, n] of Object.entries(other) as [keyof WriteCounts, number][]) counts[kind] += n;
   }
   return counts;

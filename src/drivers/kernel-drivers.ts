@@ -1,5 +1,6 @@
 import type { EdgenetLogger as Logger } from '../logger.ts';
 import { createDnsmasqDriver } from './dhcpdns-dnsmasq.ts';
+import { createNetlinkBridgePortDriver } from './bridge-ports-netlink.ts';
 import type { Drivers } from './drivers.ts';
 import { createNftFirewall } from './firewall-nft.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
@@ -13,5 +14,6 @@ export function createKernelDrivers(opts: { stateDir: string; logger?: Logger })
     firewall: createNftFirewall(logger ? { logger } : {}),
     dhcpdns: createDnsmasqDriver({ stateDir: opts.stateDir, ...(logger && { logger }) }),
     routes: createIpRouteDriver(logger ? { logger } : {}),
+    bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
   };
 }

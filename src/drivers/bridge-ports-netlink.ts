@@ -1,0 +1,185 @@
+// BridgePortDriver over rtnetlink (npm `netlink`): bridge and bridge-port options as IFLA_INFO_DATA /
+// IFLA_INFO_SLAVE_DATA of an RTM_NEWLINK on the existing link (what `ip link set … type bridge[_slave]` sends),
+// port STP states from AF_BRIDGE RTM_NEWLINK notifications (IFLA_PROTINFO).
+import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
+import type { RtNetlinkSocket, StreamData } from 'netlink';
+import { silentLogger, type EdgenetLogger as Logger } from '../logger.ts';
+import { defer, Subject, type Observable } from 'rxjs';
+import { KernelError } from '../errors.ts';
+import { WriteCounter } from './write-counter.ts';
+import { DEFAULT_FORWARD_DELAY_S, STP_PORT_STATES, type BridgeOptions, type BridgePortDriver, type BridgePortOptions, type BridgePortView, type StpPortState } from './bridge-ports.ts';
+
+const RTM_NEWLINK = 16;
+const AF_BRIDGE = 7;
+/** IFLA_BRPORT_STATE, IFLA_BRPORT_GUARD inside IFLA_PROTINFO */
+const BRPORT_STATE = 1;
+const BRPORT_GUARD = 5;
+/** USER_HZ: bridge timers are given to and read from netlink in 1/100 s */
+const USER_HZ = 100;
+
+function encode(data: StreamData): Buffer {
+  const s = new AttrStream();
+  s.emit(data);
+  return Buffer.concat(s.bufs);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+function readU32(b: Buffer | undefined): number | undefined {
+  return b && b.length >= 4 ? b.readUInt32LE(0) : undefined;
+}
+
+function errnoOf(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return /Request rejected: (\w+)/.exec(err instanceof Error ? err.message : String(err))?.[1];
+}
+
+function stateWord(n: number | undefined): StpPortState {
+  return STP_PORT_STATES[n ?? 0] ?? 'disabled';
+}
+
+function viewOf(msg: rt.LinkMessage, state: number | undefined, guard: number | undefined): BridgePortView | undefined {
+  const { data, attrs } = msg;
+  if (attrs.master === undefined || attrs.master === 0) return undefined;
+  const flags = data.flags ?? {};
+  return {
+    ifindex: data.index ?? 0,
+    ifname: attrs.ifname ?? '',
+    master: attrs.master,
+    state: stateWord(state),
+    bpduGuard: guard === 1,
+    up: flags.up === true,
+    carrier: attrs.carrier !== undefined ? attrs.carrier !== 0 : flags.lowerUp === true,
+  };
+}
+
+export interface NetlinkBridgePortDriverOptions {
+  logger?: Logger;
+}
+
+export class NetlinkBridgePortDriver implements BridgePortDriver {
+  readonly writes = new WriteCounter();
+  readonly events$: Observable<BridgePortView>;
+  private readonly log: Logger;
+  private readonly nl: RtNetlinkSocket;
+  private ev: RtNetlinkSocket | undefined;
+  private readonly subject = new Subject<BridgePortView>();
+  private closed = false;
+
+  constructor(opts: NetlinkBridgePortDriverOptions = {}) {
+    this.log = opts.logger ?? silentLogger;
+    this.nl = createRtNetlink();
+    this.nl.socket.on('error', (err) => this.log.error({ err }, 'netlink bridge-port socket error'));
+    this.events$ = defer(() => {
+      this.startEvents();
+      return this.subject.asObservable();
+    });
+  }
+
+  private async getLink(operation: string, ifname: string): Promise<rt.LinkMessage | undefined> {
+    try {
+      const [msg] = await this.nl.getLink({}, { ifname });
+      return msg;
+    } catch (err) {
+      if (errnoOf(err) === 'ENODEV') return undefined;
+      throw new KernelError(operation, ifname, errnoOf(err));
+    }
+  }
+
+  private async write(operation: string, object: string, fn: () => Promise<unknown>): Promise<void> {
+    this.writes.inc('link');
+    try {
+      await fn();
+    } catch (err) {
+      throw new KernelError(operation, object, errnoOf(err));
+    }
+  }
+
+  async ensureBridgeOptions(bridge: string, opts: BridgeOptions, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const msg = await this.getLink('ensureBridgeOptions', bridge);
+    if (!msg) throw new KernelError('ensureBridgeOptions', bridge, 'ENODEV', 'no such bridge');
+    const info = msg.attrs.linkinfo ? ifla.parseInfo(msg.attrs.linkinfo) : undefined;
+    if (info?.kind !== 'bridge') throw new KernelError('ensureBridgeOptions', bridge, 'EINVAL', 'not a bridge');
+    const now = info.data ? ifla.parseBridge(info.data) : {};
+    const want: ifla.Bridge = {};
+    const stp = opts.stp ? 1 : 0;
+    // STP first in its own attribute order: the kernel checks the forward delay's range only while STP runs
+    if (readU32(now.stpState) !== stp) want.stpState = u32(stp);
+    if (opts.stp) {
+      const delay = (opts.forwardDelayS ?? DEFAULT_FORWARD_DELAY_S) * USER_HZ;
+      if (readU32(now.forwardDelay) !== delay) want.forwardDelay = u32(delay);
+    }
+    if (Object.keys(want).length === 0) return;
+    signal?.throwIfAborted();
+    const linkinfo = encode(ifla.formatInfo({ kind: 'bridge', data: encode(ifla.formatBridge(want)) }));
+    await this.write('ensureBridgeOptions', bridge, () => this.nl.newLink({ index: msg.data.index ?? 0 }, { linkinfo }));
+    this.log.info({ bridge, stp: opts.stp, forwardDelayS: opts.stp ? (opts.forwardDelayS ?? DEFAULT_FORWARD_DELAY_S) : undefined }, 'bridge STP options set');
+  }
+
+  private portOf(msg: rt.LinkMessage): { view: BridgePortView | undefined } {
+    const info = msg.attrs.linkinfo ? ifla.parseInfo(msg.attrs.linkinfo) : undefined;
+    if (info?.slaveKind !== 'bridge' || !info.slaveData) return { view: undefined };
+    const port = ifla.parseBridgePort(info.slaveData);
+    return { view: viewOf(msg, port.state, port.guard) };
+  }
+
+  async ensurePortOptions(ifname: string, opts: BridgePortOptions, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const msg = await this.getLink('ensurePortOptions', ifname);
+    if (!msg) throw new KernelError('ensurePortOptions', ifname, 'ENODEV', 'no such interface');
+    const { view } = this.portOf(msg);
+    if (!view) throw new KernelError('ensurePortOptions', ifname, 'EINVAL', 'not a bridge port');
+    if (view.bpduGuard === opts.bpduGuard) return;
+    signal?.throwIfAborted();
+    const linkinfo = encode(ifla.formatInfo({ slaveKind: 'bridge', slaveData: encode(ifla.formatBridgePort({ guard: opts.bpduGuard ? 1 : 0 })) }));
+    await this.write('ensurePortOptions', ifname, () => this.nl.newLink({ index: view.ifindex }, { linkinfo }));
+  }
+
+  async portView(ifname: string): Promise<BridgePortView | undefined> {
+    const msg = await this.getLink('portView', ifname);
+    return msg ? this.portOf(msg).view : undefined;
+  }
+
+  private startEvents(): void {
+    if (this.ev || this.closed) return;
+    const ev = createRtNetlink();
+    this.ev = ev;
+    ev.socket.on('error', (err) => this.log.warn({ err }, 'netlink bridge-port event socket error'));
+    ev.socket.on('message', (msgs) => {
+      for (const m of msgs) {
+        if (m.type !== RTM_NEWLINK) continue;
+        let msg: rt.LinkMessage;
+        try {
+          msg = rt.parseLinkMessage(m.data);
+        } catch (err) {
+          this.log.debug({ err }, 'unparsable link event');
+          continue;
+        }
+        if (msg.data.family !== AF_BRIDGE || !msg.attrs.protinfo) continue;
+        const state = msg.attrs.protinfo.get(BRPORT_STATE)?.readUInt8(0);
+        const guard = msg.attrs.protinfo.get(BRPORT_GUARD)?.readUInt8(0);
+        const view = viewOf(msg, state, guard);
+        if (view) this.subject.next(view);
+      }
+    });
+    ev.addMembership('LINK');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ev?.socket.close();
+    this.ev = undefined;
+    this.nl.socket.close();
+    this.subject.complete();
+  }
+}
+
+export function createNetlinkBridgePortDriver(opts: NetlinkBridgePortDriverOptions = {}): NetlinkBridgePortDriver {
+  return new NetlinkBridgePortDriver(opts);
+}
