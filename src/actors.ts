@@ -22,7 +22,7 @@ export function niActors({ drivers, local }: ActorDeps) {
   /** Converge the NI's own table out of `selected` (idempotent; a switchover differs by one route). */
   const ensureTable = async (ni: NiSpec, signal: AbortSignal): Promise<void> => {
     const facts = await Promise.all((ni.uplinks ?? []).map((u) => learnUplink(u, drivers)));
-    const table = niTableSpec(ni, facts, selectedOf(ni)?.name);
+    const table = niTableSpec(ni, facts, selectedOf(ni)?.port);
     if (table) return routes.ensureTable(table, signal);
     // no port (any more): a table this NI had, found by its rule from the NI's subnet, goes
     for (const rule of await routes.listRules()) {

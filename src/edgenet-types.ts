@@ -27,6 +27,12 @@ export interface NetworkStatus {
   reason?: string;
   /** dnsmasq pid (local NIs) */
   dnsmasqPid?: number;
+  /**
+   * local NIs: where dnsmasq sends what it cannot answer itself — `forwarders` (dns.forwarders), `ports` (the
+   * ports' DNS servers, each `IP@ifname`) or `none` (no port, or no servers on its ports: app names and static
+   * entries only, said in `note`)
+   */
+  upstreamDns?: { from: 'forwarders' | 'ports' | 'none'; servers: string[]; note?: string };
   leases?: { mac: string; ip: string; hostname?: string }[];
 }
 

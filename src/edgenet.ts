@@ -7,6 +7,7 @@ import { networkInstanceMachine } from '../machines/network-instance.machine.ts'
 import { systemMachine, type Plan, type SystemContext } from '../machines/system.machine.ts';
 import { endpointActors, niActors } from './actors.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
+import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
 import type { Config } from './config/config-schema.ts';
@@ -84,7 +85,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const start = async (): Promise<Runtime> => {
     const drivers = opts.drivers ?? createKernelDrivers({ stateDir, logger });
     const ipam = await Ipam.open(stateDir);
-    const local = new LocalServices(ipam, drivers.dhcpdns);
+    const local = new LocalServices(ipam, drivers.dhcpdns, logger);
     const deps = { drivers, local };
     const machine = systemMachine.provide({
       actors: {
@@ -208,6 +209,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const { config, resolved } = withoutEndpoints(valid, full, new Set(refused.map((r) => r.key)));
     const { networks, endpoints, ports } = resolved;
     refusedNow = refused;
+    // a port's resolv file is read before its NIs' dnsmasq starts, then watched
+    rt.local.watchResolvFiles(config.ports);
     const diff = diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
     rt.router.index(networks, endpoints, ports);
@@ -266,6 +269,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       for (const s of rt.subscriptions) s.unsubscribe();
       rt.root.stop();
       await rt.netns.close();
+      await rt.local.close();
       await rt.drivers.dhcpdns.close();
       await rt.drivers.links.close();
       await rt.drivers.bridgePorts?.close();
@@ -300,10 +304,12 @@ async function portAddressIssues(drivers: Drivers, config: Config) {
   }
   if (ifindexes.size === 0) return [];
   const addrs = await drivers.links.listAddresses();
-  return checkPortAddresses(config, (ifname) => {
+  const addressesOf = (ifname: string): { address: string; prefixlen: number }[] => {
     const ifindex = ifindexes.get(ifname);
     return addrs.filter((a) => a.ifindex === ifindex).map((a) => ({ address: a.address, prefixlen: a.prefixlen }));
-  });
+  };
+  // a route's gateway off the NI's subnet must be on one of its ports' subnets
+  return [...checkPortAddresses(config, addressesOf), ...checkRouteGateways(config, addressesOf)];
 }
 
 /** Child ids of the actors a plan moves (as the system actor has just recorded them). */

@@ -1,8 +1,11 @@
 import type { EndpointSpec, NiSpec } from '../machines/specs.ts';
 import { ipToInt, type EndpointSpec as ResolvedEndpoint, type LocalNetworkResolved, type NetworkResolved } from './config/config-resolve.ts';
 import type { DhcpDns, DhcpDnsSpec, Reservation } from './drivers/dhcpdns.ts';
-import { ConfigError, type ConfigIssue } from './errors.ts';
+import type { EdgenetLogger as Logger } from './logger.ts';
+import { ConfigError, errorMessage, type ConfigIssue } from './errors.ts';
 import { IpamError, type Ipam } from './ipam.ts';
+import { dhcpOptionsOf } from './ni-dhcp.ts';
+import { PortResolvFiles, upstreamOf, type NiUpstream } from './port-dns.ts';
 
 // IP services of local NIs: each app interface's reservation (IPAM) and the dnsmasq that serves them.
 // Reservations are made for the whole desired config at apply time, so an NI's dnsmasq starts with every name
@@ -29,10 +32,41 @@ export class LocalServices {
   /** how many reservations removals have freed so far: a refused endpoint is worth another try when it grew */
   freedCount = 0;
 
+  /** nameservers learned per port from its resolv file: a change reloads only the dnsmasq of the NIs on that port */
+  private readonly resolv: PortResolvFiles;
+
   constructor(
     private readonly ipam: Ipam,
     private readonly dhcpdns: DhcpDns,
-  ) {}
+    private readonly logger?: Logger,
+  ) {
+    this.resolv = new PortResolvFiles((port) => void this.portServersChanged(port), logger);
+  }
+
+  /** The ports' resolv files (`ports[].resolvConf`) of the config being applied: read now, then watched. */
+  watchResolvFiles(ports: readonly { name: string; resolvConf?: string | undefined }[]): void {
+    this.resolv.setFiles(new Map(ports.flatMap((p) => (p.resolvConf === undefined ? [] : [[p.name, p.resolvConf] as const]))));
+  }
+
+  /** Where the NI's dnsmasq forwards to now (for status). */
+  upstreamOf(ni: NiSpec): NiUpstream {
+    return upstreamOf(ni, (port) => this.resolv.serversOf(port));
+  }
+
+  private async portServersChanged(port: string): Promise<void> {
+    for (const ni of this.nis.values()) {
+      if (!ni.uplinks?.some((u) => u.port === port)) continue;
+      try {
+        await this.dhcpdns.ensure(this.specOf(ni));
+      } catch (err) {
+        this.logger?.error({ ni: ni.name, port, err: errorMessage(err) }, 'reloading dnsmasq with the port\'s new DNS servers failed');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.resolv.close();
+  }
 
   /**
    * Reserve an address for every endpoint of a local NI in the desired config (static, kept from before, or the
@@ -113,16 +147,23 @@ export class LocalServices {
   /** The NI's dnsmasq spec with every reservation known now. */
   specOf(ni: NiSpec): DhcpDnsSpec {
     const reservations = [...(this.members.get(ni.name)?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+    const hosts = ni.dns?.hosts ?? [];
+    const gateway = ni.gateway ?? '';
+    // EVE answers `router` with the gateway, unless an app or a static entry has that name
+    const routerTaken = hosts.some((h) => h.name === 'router') || reservations.some((r) => r.name === 'router');
+    const upstream = this.upstreamOf(ni);
     return {
       ni: ni.name,
       bridge: ni.bridge,
       subnet: ni.subnet ?? '',
-      gateway: ni.gateway ?? '',
+      gateway,
       prefixlen: ni.prefixlen ?? 24,
       range: ni.dhcpRange ?? { start: '', end: '' },
       ...(ni.mtu !== undefined && { mtu: ni.mtu }),
       forwarders: ni.dns?.forwarders ?? [],
-      staticHosts: ni.dns?.hosts ?? [],
+      upstream: upstream.upstream,
+      dhcp: dhcpOptionsOf(ni),
+      staticHosts: [...hosts, ...(routerTaken || gateway === '' ? [] : [{ name: 'router', ip: gateway }])],
       reservations,
     };
   }

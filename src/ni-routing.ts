@@ -19,7 +19,7 @@ export interface UplinkFacts {
 /** The port's router (config, else the main table's default route through it) and its connected networks. */
 export async function learnUplink(u: UplinkSpec, drivers: { links: LinkDriver; routes: RouteDriver }): Promise<UplinkFacts> {
   // a port shared with a switch NI: its addresses may still be on the port (before the move) or already on the bridge
-  const candidates = u.ifname === u.portIfname ? [u.ifname] : [u.ifname, u.portIfname];
+  const candidates = u.portIfname === undefined || u.ifname === u.portIfname ? [u.ifname] : [u.ifname, u.portIfname];
   let gateway = u.gateway;
   const connected = new Set<string>();
   for (const ifname of candidates) {
@@ -29,7 +29,7 @@ export async function learnUplink(u: UplinkSpec, drivers: { links: LinkDriver; r
       connected.add(`${ipaddr.IPv4.networkAddressFromCIDR(`${a.address}/${a.prefixlen}`).toString()}/${a.prefixlen}`);
     }
   }
-  return { name: u.name, ifname: u.ifname, ...(gateway !== undefined && { gateway }), connected: [...connected].sort() };
+  return { name: u.port, ifname: u.ifname, ...(gateway !== undefined && { gateway }), connected: [...connected].sort() };
 }
 
 /** The default route out of a port: via its router (onlink: the router may sit on a moved port's bridge). */
@@ -61,5 +61,5 @@ export function niTableSpec(ni: NiSpec, facts: readonly UplinkFacts[], selected:
 /** The port the NI's default route goes out of: the selection (several ports) or its only one. */
 export function selectedOf(ni: NiSpec): UplinkSpec | undefined {
   const list = ni.uplinks ?? [];
-  return list.find((u) => u.name === ni.selectedUplink) ?? list[0];
+  return list.find((u) => u.port === ni.selectedUplink) ?? list[0];
 }

@@ -6,6 +6,7 @@ import type { DhcpDns } from './drivers/dhcpdns.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
 import type { ActorState, EndpointStatus, NetworkStatus, PortStatus, Status } from './edgenet-types.ts';
 import type { LocalServices } from './local-services.ts';
+import type { NiUpstream } from './port-dns.ts';
 import { isNiContext, reasonOf, topState, type ChildContext } from './transitions.ts';
 
 // Status is derived from the actors' snapshots every time it is asked for: nothing is stored twice.
@@ -30,9 +31,15 @@ function childrenOf(root: SystemSnapshotLike): Child[] {
 function uplinkStatus(context: NiContext): { selectedPort?: string; selectedReason?: string } {
   const list = context.spec.uplinks ?? [];
   const only = list.length === 1 ? list[0] : undefined;
-  if (only) return { selectedPort: only.name, selectedReason: 'its only port' };
+  if (only) return { selectedPort: only.port, selectedReason: 'its only port' };
   const sel = context.selected;
   return sel?.port !== undefined ? { selectedPort: sel.port, selectedReason: sel.reason } : {};
+}
+
+function upstreamStatus(u: NiUpstream, forwarders: readonly string[]): NonNullable<NetworkStatus['upstreamDns']> {
+  if (u.from === 'forwarders') return { from: 'forwarders', servers: [...forwarders] };
+  if (u.from === 'ports') return { from: 'ports', servers: u.upstream.map((s) => `${s.ip}@${s.ifname}`) };
+  return { from: 'none', servers: [], note: u.summary };
 }
 
 const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name);
@@ -56,10 +63,11 @@ export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcp
         ...(spec.subnet !== undefined && { subnet: spec.subnet }),
         ...(spec.gateway !== undefined && { gateway: spec.gateway }),
         ...(spec.port !== undefined && { port: spec.port }),
-        ...(spec.uplinks && spec.uplinks.length > 0 && { ports: spec.uplinks.map((u) => u.name) }),
+        ...(spec.uplinks && spec.uplinks.length > 0 && { ports: spec.uplinks.map((u) => u.port) }),
         ...uplinkStatus(context),
         ...(spec.table !== undefined && { table: spec.table }),
         ...(pid !== undefined && { dnsmasqPid: pid }),
+        ...(spec.type === 'local' && { upstreamDns: upstreamStatus(local.upstreamOf(spec), spec.dns?.forwarders ?? []) }),
         ...(leases.length > 0 && { leases }),
         ...why,
       });

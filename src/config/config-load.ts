@@ -5,6 +5,7 @@ import { ConfigError, errorMessage } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { checkPortAddresses, crossCheck } from './config-checks.ts';
 import { configSchema } from './config-schema.ts';
+import { checkRouteGateways } from './ni-services-checks.ts';
 import type { Config } from './config-schema.ts';
 
 export interface ValidateOptions {
@@ -40,7 +41,9 @@ export function validateConfig(input: unknown, source?: string, options?: Valida
   const parsed = configSchema.safeParse(input, { reportInput: true, error: defaultMessage });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(toConfigIssues), source);
   const issues = crossCheck(parsed.data);
-  if (issues.length === 0 && options?.addressesOf) issues.push(...checkPortAddresses(parsed.data, options.addressesOf));
+  if (issues.length === 0 && options?.addressesOf) {
+    issues.push(...checkPortAddresses(parsed.data, options.addressesOf), ...checkRouteGateways(parsed.data, options.addressesOf));
+  }
   if (issues.length > 0) throw new ConfigError(issues, source);
   return parsed.data;
 }
@@ -96,6 +99,8 @@ const SWITCH_ONLY_HINT: Record<string, string> = {
   gateway: 'switch networks have no gateway',
   dhcpRange: 'switch networks have no IP services',
   dns: 'switch networks have no IP services',
+  dhcp: 'switch networks have no IP services',
+  routes: 'switch networks have no IP services',
 };
 
 function toConfigIssues(issue: ZodIssue): ConfigIssue[] {

@@ -36,15 +36,29 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
   prefixlen: number;
   gateway: string;
   dhcpRange: IpRange;
+  /** hosts: one entry per address (a name with several addresses has several entries) */
   dns: { forwarders: string[]; hosts: { name: string; ip: string }[] };
-  /** the ports it NATs out of, in the config's order (`port`, or `ports`) */
-  uplinks?: UplinkSpec[];
+  /** the ports it NATs out of, in the config's order (`port`, or `ports`), with their facts */
+  uplinks: Uplink[];
   holdDownMs?: number;
   /** its own routing table (only with uplinks) */
   table?: number;
+  dhcp: NiDhcpResolved;
+  routes: { to: string; via: string }[];
 }
 
 export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
+
+/** One port of a local NI with its DNS facts: the upstream resolvers reached through it are pinned to it. */
+/** One port of a local NI with its facts (`ports[].gateway|cost|probe|dns|resolvConf`). */
+export type Uplink = UplinkSpec;
+
+/** What apps are told by DHCP, as configured; the defaults are decided in src/ni-dhcp.ts. */
+export interface NiDhcpResolved {
+  dns?: string[];
+  ntp: string[];
+  domain?: string;
+}
 
 interface EndpointSpecCommon {
   /** `<app>/<network>`: an app joins a network instance at most once */
@@ -161,16 +175,28 @@ export function l3Ifname(port: PortSpec, networks: readonly NetworkSpec[]): stri
 }
 
 function uplinksOf(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks: readonly NetworkSpec[]): UplinkSpec[] {
-  return niPortNames(ni).flatMap((name) => {
+  return niPortNames(ni).flatMap((name): UplinkSpec[] => {
     const p = ports.find((x) => x.name === name);
     if (!p) return [];
-    return [{ name, ifname: l3Ifname(p, networks), portIfname: p.ifname, cost: p.cost ?? 0, ...(p.gateway !== undefined && { gateway: p.gateway }), probed: p.probe !== undefined }];
+    return [
+      {
+        port: name,
+        ifname: l3Ifname(p, networks),
+        portIfname: p.ifname,
+        cost: p.cost ?? 0,
+        ...(p.gateway !== undefined && { gateway: p.gateway }),
+        probed: p.probe !== undefined,
+        dns: [...(p.dns ?? [])],
+        ...(p.resolvConf !== undefined && { resolvConf: p.resolvConf }),
+      },
+    ];
   });
 }
 
 export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [], networks: readonly NetworkSpec[] = [ni], table?: number): NetworkResolved {
   if (ni.type === 'local') {
-    const uplinks = uplinksOf(ni, ports, networks);
+    const resolved = resolveLocal(ni, ports, networks);
+    const uplinks = resolved.uplinks;
     const first = uplinks[0];
     const names = niPortNames(ni);
     const local: LocalNetworkResolved = {
@@ -178,12 +204,12 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [],
       bridge: bridgeName(ni.name),
       ...(ni.mtu !== undefined && { mtu: ni.mtu }),
       // one port (`port:` or `ports: [one]`): named as before (status, firewall); several: the selection picks one
-      ...(names.length === 1 && first && { port: first.name, portIfname: first.ifname }),
+      ...(names.length === 1 && first && { port: first.port, portIfname: first.ifname }),
       ...(names.length > 1 && { ports: names }),
-      ...resolveLocal(ni),
+      ...resolved,
     };
     if (uplinks.length === 0) return local;
-    return { ...local, uplinks, ...(uplinks.length > 1 && { holdDownMs: ni.holdDownMs ?? DEFAULT_HOLD_DOWN_MS }), ...(table !== undefined && { table }) };
+    return { ...local, ...(uplinks.length > 1 && { holdDownMs: ni.holdDownMs ?? DEFAULT_HOLD_DOWN_MS }), ...(table !== undefined && { table }) };
   }
   const names = niPortNames(ni);
   const port = names.length === 1 ? names[0] : undefined;
@@ -200,7 +226,12 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [],
   return { ...common, type: 'switch', ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }) };
 }
 
-function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
+/** Addresses of a static DNS entry: `ip`, then `ips`, without repeats. */
+export function hostAddresses(h: { ip?: string | undefined; ips?: string[] | undefined }): string[] {
+  return [...new Set([...(h.ip === undefined ? [] : [h.ip]), ...(h.ips ?? [])])];
+}
+
+function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks: readonly NetworkSpec[]): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
   const s = subnetInfo(ni.subnet);
   const gateway = ni.gateway ?? defaultGateway(s);
   // A valid config has room for a range; the fallback only keeps this total for unchecked input.
@@ -213,8 +244,15 @@ function resolveLocal(ni: LocalNetworkSpec): Omit<LocalNetworkResolved, keyof Ne
     dhcpRange: { start: dhcpRange.start, end: dhcpRange.end },
     dns: {
       forwarders: [...(ni.dns?.forwarders ?? [])],
-      hosts: (ni.dns?.hosts ?? []).map((h) => ({ name: h.name, ip: h.ip })),
+      hosts: (ni.dns?.hosts ?? []).flatMap((h) => hostAddresses(h).map((ip) => ({ name: h.name, ip }))),
     },
+    uplinks: uplinksOf(ni, ports, networks),
+    dhcp: {
+      ...(ni.dhcp?.dns !== undefined && { dns: [...ni.dhcp.dns] }),
+      ntp: [...(ni.dhcp?.ntp ?? [])],
+      ...(ni.dhcp?.domain !== undefined && { domain: ni.dhcp.domain }),
+    },
+    routes: (ni.routes ?? []).map((r) => ({ to: r.to, via: r.via })),
   };
 }
 

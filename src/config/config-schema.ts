@@ -42,6 +42,15 @@ export const portProbeSchema = z.discriminatedUnion(
   { error: 'must be { kind: ping } or { kind: tcp, host, port }' },
 );
 
+// A DNS name: dot-separated labels (an FQDN such as printer.plant.example), at most 253 characters.
+const dnsName = z
+  .string({ error: 'must be a string' })
+  .max(253, { error: 'must be a DNS name of at most 253 characters' })
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/, {
+    error: 'must be a DNS name: labels of [a-z0-9-]{1,63} separated by dots, not starting or ending with "-"',
+  })
+  .transform((n) => n.toLowerCase().replace(/\.$/, ''));
+
 export const portSchema = z.strictObject({
   name,
   ifname,
@@ -50,14 +59,28 @@ export const portSchema = z.strictObject({
   /** lower wins when a local NI with several ports selects one (default 0) */
   cost: int('cost', 0, 255).optional(),
   probe: portProbeSchema.optional(),
-  /** upstream resolvers reached through this port */
+  /** upstream resolvers reached through this port (what the NIs on it forward to, pinned to it) */
   dns: z.array(ipv4).optional(),
+  /** a resolv.conf that this port's DHCP client writes: its nameservers are learned for this port alone (watched) */
+  resolvConf: z.string({ error: 'must be a string' }).regex(/^\/\S+$/, { error: 'must be an absolute file path' }).optional(),
 });
+
+export const dnsHostSchema = z.strictObject({ name: dnsName, ip: ipv4.optional(), ips: z.array(ipv4).optional() });
 
 export const dnsSchema = z.strictObject({
   forwarders: z.array(ipv4).default([]),
-  hosts: z.array(z.strictObject({ name: appName, ip: ipv4 })).default([]),
+  hosts: z.array(dnsHostSchema).default([]),
 });
+
+/** What apps are told by DHCP (options 6, 42, 15 + 119). */
+export const dhcpSchema = z.strictObject({
+  dns: z.array(ipv4).optional(),
+  ntp: z.array(ipv4).optional(),
+  domain: dnsName.optional(),
+});
+
+/** A static route offered to apps (options 121 + 249) and installed on the device side as its gateway calls for. */
+export const routeSchema = z.strictObject({ to: cidr4, via: ipv4 });
 
 // `port` names one port; several go in `ports` (a switch NI only with `stp`: two ports on one segment are a loop).
 const niPort = z
@@ -85,6 +108,8 @@ export const localNetworkSchema = z.strictObject({
   gateway: ipv4.optional(),
   dhcpRange: z.strictObject({ start: ipv4, end: ipv4 }).optional(),
   dns: dnsSchema.optional(),
+  dhcp: dhcpSchema.optional(),
+  routes: z.array(routeSchema).optional(),
 });
 
 export const networkSchema = z.discriminatedUnion('type', [switchNetworkSchema, localNetworkSchema], {
@@ -136,3 +161,4 @@ export type SwitchNetworkSpec = z.output<typeof switchNetworkSchema>;
 export type LocalNetworkSpec = z.output<typeof localNetworkSchema>;
 export type AppSpec = z.output<typeof appSchema>;
 export type InterfaceSpec = z.output<typeof interfaceSchema>;
+export type RouteSpec = z.output<typeof routeSchema>;

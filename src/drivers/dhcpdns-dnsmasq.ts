@@ -8,7 +8,7 @@ import ipaddr from 'ipaddr.js';
 import { silentLogger, type EdgenetLogger as Logger } from '../logger.ts';
 import { Subject, type Observable } from 'rxjs';
 import { ConfigError, KernelError, errorMessage, type ConfigIssue } from '../errors.ts';
-import type { DhcpDns, DhcpDnsEvent, DhcpDnsSpec, DhcpLease } from './dhcpdns.ts';
+import type { DhcpDns, DhcpDnsEvent, DhcpDnsSpec, DhcpLease, DhcpOptionsSpec } from './dhcpdns.ts';
 import { writeFileAtomic } from '../atomic-file.ts';
 import { WriteCounter } from './write-counter.ts';
 
@@ -47,6 +47,8 @@ export interface DnsmasqPaths {
   conf: string;
   hosts: string;
   dhcpHosts: string;
+  /** upstream resolvers (`server=` lines): re-read on SIGHUP */
+  servers: string;
   leases: string;
   pid: string;
   /** what the running process was started with and last reloaded with: lets a restarted edgenet adopt it */
@@ -61,18 +63,20 @@ export function dnsmasqPaths(stateDir: string, ni: string): DnsmasqPaths {
     conf: join(dir, 'dnsmasq.conf'),
     hosts: join(dir, 'hosts'),
     dhcpHosts: join(dir, 'dhcp-hosts'),
+    servers: join(dir, 'servers'),
     leases: join(dir, 'leases'),
     pid: join(dir, 'dnsmasq.pid'),
     applied: join(dir, 'applied.json'),
   };
 }
 
-/** What one spec turns into: the command line and the three files dnsmasq reads. */
+/** What one spec turns into: the command line and the four files dnsmasq reads. */
 export interface DnsmasqFiles {
   args: string[];
   conf: string;
   hosts: string;
   dhcpHosts: string;
+  servers: string;
 }
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -118,6 +122,11 @@ export function validateDhcpDnsSpec(spec: DhcpDnsSpec): void {
   spec.forwarders.forEach((f, i) => {
     if (!isForwarder(f)) bad(`forwarders[${i}]`, `must be an IP address (optionally #port), got ${JSON.stringify(f)}`);
   });
+  (spec.upstream ?? []).forEach((u, i) => {
+    if (!isIpv4(u.ip)) bad(`upstream[${i}].ip`, `must be an IPv4 address, got ${JSON.stringify(u.ip)}`);
+    if (!IFNAME_RE.test(u.ifname)) bad(`upstream[${i}].ifname`, `must be an interface name, got ${JSON.stringify(u.ifname)}`);
+  });
+  if (spec.dhcp) validateDhcpOptions(spec.dhcp, bad);
   spec.staticHosts.forEach((h, i) => {
     if (!HOSTNAME_RE.test(h.name)) bad(`staticHosts[${i}].name`, `must be a DNS name, got ${JSON.stringify(h.name)}`);
     if (!isIpv4(h.ip)) bad(`staticHosts[${i}].ip`, `must be an IPv4 address, got ${JSON.stringify(h.ip)}`);
@@ -134,6 +143,57 @@ export function validateDhcpDnsSpec(spec: DhcpDnsSpec): void {
   if (issues.length > 0) throw new ConfigError(issues, `dnsmasq spec for ${JSON.stringify(spec.ni)}`);
 }
 
+const CIDR_RE = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/;
+
+function validateDhcpOptions(o: DhcpOptionsSpec, bad: (path: string, message: string) => void): void {
+  if (o.router !== undefined && !isIpv4(o.router)) bad('dhcp.router', `must be an IPv4 address, got ${JSON.stringify(o.router)}`);
+  for (const key of ['dns', 'ntp'] as const) {
+    o[key].forEach((a, i) => {
+      if (!isIpv4(a)) bad(`dhcp.${key}[${i}]`, `must be an IPv4 address, got ${JSON.stringify(a)}`);
+    });
+  }
+  if (o.domain !== undefined && (!HOSTNAME_RE.test(o.domain) || o.domain.length > 253)) bad('dhcp.domain', `must be a DNS name, got ${JSON.stringify(o.domain)}`);
+  o.routes.forEach((r, i) => {
+    const m = CIDR_RE.exec(r.to);
+    if (!m?.[1] || !isIpv4(m[1]) || Number(m[2]) > 32) bad(`dhcp.routes[${i}].to`, `must be an IPv4 prefix, got ${JSON.stringify(r.to)}`);
+    if (!isIpv4(r.via)) bad(`dhcp.routes[${i}].via`, `must be an IPv4 address, got ${JSON.stringify(r.via)}`);
+  });
+}
+
+/** dnsmasq tag of a reservation that is the gateway of offered routes (an app routing for others). */
+export function gatewayTag(ip: string): string {
+  return `gw-${ip.replaceAll('.', '-')}`;
+}
+
+function routeList(routes: readonly { to: string; via: string }[]): string {
+  return routes.map((r) => `${r.to},${r.via}`).join(',');
+}
+
+/**
+ * DHCP options lines: 3, 6, 42, 15/119 and the classless routes 121 (RFC 3442) and 249 (the same for old Windows
+ * clients). An empty `dhcp-option=3` / `=6` tells dnsmasq to send no router / no DNS server (not even itself). Apps
+ * that are the gateway of some routes (tagged in dhcp-hosts) get the routes without those; everyone else gets all.
+ */
+function dhcpOptionLines(o: DhcpOptionsSpec | undefined, gateway: string, tags: readonly { tag: string; ip: string }[]): string[] {
+  if (!o) return [`dhcp-option=3,${gateway}`, `dhcp-option=6,${gateway}`];
+  const lines = [
+    o.router === undefined ? 'dhcp-option=3' : `dhcp-option=3,${o.router}`,
+    o.dns.length === 0 ? 'dhcp-option=6' : `dhcp-option=6,${o.dns.join(',')}`,
+  ];
+  if (o.ntp.length > 0) lines.push(`dhcp-option=42,${o.ntp.join(',')}`);
+  if (o.domain !== undefined) lines.push(`dhcp-option=15,${o.domain}`, `dhcp-option=119,${o.domain}`);
+  if (o.routes.length === 0) return lines;
+  const everyone = tags.map((t) => `tag:!${t.tag},`).join('');
+  for (const code of [121, 249]) {
+    lines.push(`dhcp-option=${everyone}${code},${routeList(o.routes)}`);
+    for (const t of tags) {
+      const own = o.routes.filter((r) => r.via !== t.ip);
+      if (own.length > 0) lines.push(`dhcp-option=tag:${t.tag},${code},${routeList(own)}`);
+    }
+  }
+  return lines;
+}
+
 /**
  * Renders a spec. Pure: the same spec gives the same text (hosts sorted), so comparing texts tells "nothing
  * changed" from "reload" (hosts/dhcp-hosts differ) from "restart" (args/conf differ).
@@ -142,6 +202,9 @@ export function renderDnsmasqFiles(spec: DhcpDnsSpec, paths: DnsmasqPaths, lease
   validateDhcpDnsSpec(spec);
   if (!LEASE_TIME_RE.test(leaseTime)) throw new ConfigError([{ path: 'leaseTime', message: `not a dnsmasq lease time: ${leaseTime}` }]);
   const netmask = ipaddr.IPv4.subnetMaskFromPrefixLength(spec.prefixlen).toString();
+  const vias = new Set((spec.dhcp?.routes ?? []).map((r) => r.via));
+  const tags = spec.reservations.filter((r) => vias.has(r.ip)).map((r) => ({ tag: gatewayTag(r.ip), ip: r.ip }));
+  const tagOf = new Map(tags.map((t) => [t.ip, t.tag]));
   const conf = [
     `# edgenet: dnsmasq of network instance ${spec.ni} (generated; edits are overwritten)`,
     // Only the bridge (named on the command line) and the gateway: never the device's other interfaces.
@@ -151,7 +214,8 @@ export function renderDnsmasqFiles(spec: DhcpDnsSpec, paths: DnsmasqPaths, lease
     // The device's own /etc/hosts and resolv.conf are not the apps' business.
     'no-hosts',
     'no-resolv',
-    ...spec.forwarders.map((f) => `server=${f}`),
+    // upstream resolvers live in their own file: dnsmasq re-reads it on SIGHUP (a port's servers change: no restart)
+    `servers-file=${paths.servers}`,
     // Plain names are app names: answer them here, never ask the forwarders.
     'domain-needed',
     `domain=${spec.ni}`,
@@ -164,8 +228,7 @@ export function renderDnsmasqFiles(spec: DhcpDnsSpec, paths: DnsmasqPaths, lease
     `dhcp-leasefile=${paths.leases}`,
     `dhcp-hostsfile=${paths.dhcpHosts}`,
     `addn-hosts=${paths.hosts}`,
-    `dhcp-option=3,${spec.gateway}`,
-    `dhcp-option=6,${spec.gateway}`,
+    ...dhcpOptionLines(spec.dhcp, spec.gateway, tags),
     ...(spec.mtu === undefined ? [] : [`dhcp-option=26,${spec.mtu}`]),
     '',
   ].join('\n');
@@ -173,12 +236,19 @@ export function renderDnsmasqFiles(spec: DhcpDnsSpec, paths: DnsmasqPaths, lease
     ...spec.reservations.map((r) => `${r.ip} ${r.name} ${r.name}.${spec.ni}`),
     ...spec.staticHosts.map((h) => `${h.ip} ${h.name}${h.name.includes('.') ? '' : ` ${h.name}.${spec.ni}`}`),
   ].sort();
-  const dhcpLines = spec.reservations.map((r) => `${r.mac.toLowerCase()},${r.ip},${r.name}`).sort();
+  const dhcpLines = spec.reservations
+    .map((r) => {
+      const tag = tagOf.get(r.ip);
+      return `${r.mac.toLowerCase()},${tag === undefined ? '' : `set:${tag},`}${r.ip},${r.name}`;
+    })
+    .sort();
+  const serverLines = [...spec.forwarders.map((f) => `server=${f}`), ...(spec.upstream ?? []).map((u) => `server=${u.ip}@${u.ifname}`)];
   return {
     args: ['--keep-in-foreground', `--conf-file=${paths.conf}`, `--interface=${spec.bridge}`],
     conf,
     hosts: hostLines.map((l) => `${l}\n`).join(''),
     dhcpHosts: dhcpLines.map((l) => `${l}\n`).join(''),
+    servers: serverLines.map((l) => `${l}\n`).join(''),
   };
 }
 
@@ -249,6 +319,8 @@ interface Applied {
   config: string;
   hosts: string;
   dhcpHosts: string;
+  /** sha256 of the servers file (absent in records of older versions: read as "unknown", a reload) */
+  servers?: string;
 }
 
 function configKey(files: DnsmasqFiles): string {
@@ -263,7 +335,8 @@ function parseApplied(text: string): Applied | undefined {
     const { pid, args, config, hosts, dhcpHosts } = o;
     if (typeof pid !== 'number' || !Array.isArray(args) || !args.every((a) => typeof a === 'string')) return undefined;
     if (typeof config !== 'string' || typeof hosts !== 'string' || typeof dhcpHosts !== 'string') return undefined;
-    return { pid, args: args as string[], config, hosts, dhcpHosts };
+    const servers = typeof o['servers'] === 'string' ? o['servers'] : undefined;
+    return { pid, args: args as string[], config, hosts, dhcpHosts, ...(servers !== undefined && { servers }) };
   } catch {
     return undefined;
   }
@@ -360,12 +433,13 @@ class DnsmasqDriver implements DhcpDns {
       const key = configKey(files);
       const hosts = sha(files.hosts);
       const dhcpHosts = sha(files.dhcpHosts);
+      const servers = sha(files.servers);
       const { proc, applied } = inst;
       if (proc && !proc.gone && applied?.pid === proc.pid && applied.config === key) {
-        if (applied.hosts !== hosts || applied.dhcpHosts !== dhcpHosts) {
+        if (applied.hosts !== hosts || applied.dhcpHosts !== dhcpHosts || applied.servers !== servers) {
           await this.writeHostFiles(paths, files);
           await this.hup(inst, proc);
-          inst.applied = { ...applied, hosts, dhcpHosts };
+          inst.applied = { ...applied, hosts, dhcpHosts, servers };
           await this.persistApplied(inst);
         }
         return { pid: proc.pid };
@@ -378,7 +452,7 @@ class DnsmasqDriver implements DhcpDns {
       await this.writeHostFiles(paths, files);
       await writeFileAtomic(paths.conf, files.conf);
       const pid = await this.start(inst, files.args);
-      inst.applied = { pid, args: files.args, config: key, hosts, dhcpHosts };
+      inst.applied = { pid, args: files.args, config: key, hosts, dhcpHosts, servers };
       await this.persistApplied(inst);
       if (inst.owesStarted) this.emitStarted(inst, pid);
       return { pid };
@@ -541,6 +615,7 @@ class DnsmasqDriver implements DhcpDns {
     await this.prepareDirs(paths);
     await writeFileAtomic(paths.hosts, files.hosts);
     await writeFileAtomic(paths.dhcpHosts, files.dhcpHosts);
+    await writeFileAtomic(paths.servers, files.servers);
   }
 
   private async persistApplied(inst: Instance): Promise<void> {

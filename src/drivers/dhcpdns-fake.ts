@@ -44,7 +44,7 @@ export class FakeDhcpDns implements DhcpDns {
     const files = renderDnsmasqFiles(structuredClone(spec), dnsmasqPaths(FAKE_STATE_DIR, spec.ni));
     const cur = this.served.get(spec.ni);
     if (cur?.pid !== undefined && sameConfig(cur.files, files)) {
-      if (cur.files.hosts !== files.hosts || cur.files.dhcpHosts !== files.dhcpHosts) this.writes.inc('dnsmasqReload');
+      if (cur.files.hosts !== files.hosts || cur.files.dhcpHosts !== files.dhcpHosts || cur.files.servers !== files.servers) this.writes.inc('dnsmasqReload');
       cur.spec = structuredClone(spec);
       cur.files = files;
       return { pid: cur.pid };

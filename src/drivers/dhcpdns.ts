@@ -8,6 +8,29 @@ export interface Reservation {
   ip: string;
 }
 
+/** What apps on the NI are told by DHCP (see src/ni-dhcp.ts for how it is decided). */
+export interface DhcpOptionsSpec {
+  /** option 3; undefined: no router option is sent */
+  router?: string;
+  /** option 6; empty: no DNS option is sent */
+  dns: string[];
+  /** option 42 */
+  ntp: string[];
+  /** options 15 and 119; undefined: the NI's name (dnsmasq's `domain=`) */
+  domain?: string;
+  /**
+   * options 121 and 249, in this order. A reservation whose address is the gateway of some of them (an app routing for
+   * others) is not offered those: a route via itself would loop.
+   */
+  routes: { to: string; via: string }[];
+}
+
+/** An upstream resolver pinned to the port it is reached through (`server=IP@ifname`). */
+export interface UpstreamServer {
+  ip: string;
+  ifname: string;
+}
+
 /** What dnsmasq serves on one local network instance. */
 export interface DhcpDnsSpec {
   ni: string;
@@ -17,7 +40,13 @@ export interface DhcpDnsSpec {
   prefixlen: number;
   range: { start: string; end: string };
   mtu?: number;
+  /** explicit upstream resolvers (not pinned to an interface) */
   forwarders: string[];
+  /** upstream resolvers learned from the NI's ports, each pinned to its port; used with or without forwarders */
+  upstream?: UpstreamServer[];
+  /** absent: the historical options (router and DNS: the gateway) */
+  dhcp?: DhcpOptionsSpec;
+  /** several entries may share a name: the name answers with each address */
   staticHosts: { name: string; ip: string }[];
   reservations: Reservation[];
 }
@@ -43,7 +72,8 @@ export type DhcpDnsEvent =
 
 /**
  * One supervised dnsmasq per local network instance. Config, hosts, dhcp-hosts, lease and pid files live in
- * `<stateDir>/<ni>/`. Host/reservation changes reload by SIGHUP; other changes restart. An unexpected exit is
+ * `<stateDir>/<ni>/`. Host/reservation changes and upstream server changes reload by SIGHUP;
+ * other changes restart. An unexpected exit is
  * reported on `events$` and followed by a restart with backoff.
  */
 export interface DhcpDns {

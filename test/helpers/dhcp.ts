@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nslookupArgs, parseLease, parseLookup, udhcpcArgs, UDHCPC_SCRIPT, type Lease } from '../../src/cli/app-view.ts';
+import { nslookupArgs, parseLease, parseLookup, parseLookupAll, udhcpcArgs, UDHCPC_SCRIPT, type Lease } from '../../src/cli/app-view.ts';
 import type { Netns } from './netns.ts';
 
 export type { Lease };
@@ -32,4 +32,10 @@ export async function dhcpLease(ns: Netns, ifname = 'eth0'): Promise<Lease> {
 export async function lookup(ns: Netns, name: string, server: string): Promise<string | undefined> {
   const r = await ns.exec('busybox', nslookupArgs(name, server), { timeoutMs: 10_000 });
   return parseLookup(r.stdout);
+}
+
+/** Every address nslookup answers for `name` (empty when it does not resolve). */
+export async function lookupAll(ns: Netns, name: string, server: string): Promise<string[]> {
+  const r = await ns.exec('busybox', nslookupArgs(name, server), { timeoutMs: 10_000 });
+  return parseLookupAll(r.stdout);
 }

@@ -148,6 +148,38 @@ const badInput: { mistake: string; run: () => unknown; path: string; message: st
     path: 'apps[0].interfaces[0].network',
     message: 'app "web" gets the DNS name "web" on network "lan", which dns.hosts[0] also defines',
   },
+  // what apps are told, static routes, static DNS entries (issue 15)
+  { mistake: 'NTP server not an address', run: doc((d) => { d.networks[0]!['dhcp'] = { ntp: ['pool.ntp.org'] }; }), path: 'networks[0].dhcp.ntp[0]', message: 'must be an IPv4 address, got "pool.ntp.org"' },
+  { mistake: 'DNS server for apps not an address', run: doc((d) => { d.networks[0]!['dhcp'] = { dns: ['10.50.0.300'] }; }), path: 'networks[0].dhcp.dns[0]', message: 'must be an IPv4 address, got "10.50.0.300"' },
+  { mistake: 'port DNS server not an address', run: doc((d) => { d.ports[0]!['dns'] = ['dns.google']; }), path: 'ports[0].dns[0]', message: 'must be an IPv4 address, got "dns.google"' },
+  { mistake: 'port resolv file not a path', run: doc((d) => { d.ports[0]!['resolvConf'] = 'resolv.conf'; }), path: 'ports[0].resolvConf', message: 'must be an absolute file path, got "resolv.conf"' },
+  { mistake: 'domain not a DNS name', run: doc((d) => { d.networks[0]!['dhcp'] = { domain: 'plant_example..com' }; }), path: 'networks[0].dhcp.domain', message: /^must be a DNS name: labels of .*, got "plant_example\.\.com"$/ },
+  { mistake: 'DHCP options on a switch NI', run: doc((d) => { d.networks[1]!['dhcp'] = { ntp: ['10.0.0.1'] }; }), path: 'networks[1]', message: 'unknown field "dhcp" (switch networks have no IP services)' },
+  { mistake: 'route destination not a prefix', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.0', via: '10.50.0.20' }]; }), path: 'networks[0].routes[0].to', message: 'must be an IPv4 prefix such as 10.0.0.0/24, got "10.70.0.0"' },
+  { mistake: 'route destination with host bits', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.1/16', via: '10.50.0.20' }]; }), path: 'networks[0].routes[0].to', message: 'route destination 10.70.0.1/16 has host bits set (did you mean 10.70.0.0/16?)' },
+  { mistake: 'route overlapping the NI\'s own subnet', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.50.0.128/25', via: '10.50.0.20' }]; }), path: 'networks[0].routes[0].to', message: 'route to 10.50.0.128/25 overlaps the subnet 10.50.0.0/24 of network "lan" itself (its apps reach it directly)' },
+  { mistake: 'route repeated', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.0/16', via: '10.50.0.20' }, { to: '10.70.0.0/16', via: '10.50.0.21' }]; }), path: 'networks[0].routes[1].to', message: 'a second route to 10.70.0.0/16 on network "lan" (also routes[0])' },
+  { mistake: 'route gateway not an address', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.0/16', via: 'gw' }]; }), path: 'networks[0].routes[0].via', message: 'must be an IPv4 address, got "gw"' },
+  { mistake: 'route gateway on the broadcast address', run: doc((d) => { d.networks[0]!['routes'] = [{ to: '10.70.0.0/16', via: '10.50.0.255' }]; }), path: 'networks[0].routes[0].via', message: 'route gateway 10.50.0.255 is the broadcast address of subnet 10.50.0.0/24' },
+  {
+    mistake: 'route gateway off the subnet of a port-less NI',
+    run: doc((d) => { d.networks[2]!['routes'] = [{ to: '10.70.0.0/16', via: '192.168.1.1' }]; }),
+    path: 'networks[2].routes[0].via',
+    message: /^route gateway 192\.168\.1\.1 is not on the subnet 10\.60\.0\.0\/24 of network "lab", which has no port/,
+  },
+  {
+    mistake: 'route gateway neither on the NI\'s subnet nor on a subnet of its ports',
+    run: () => validateConfig(
+      { ...base(), networks: [{ name: 'lan', type: 'local', port: 'uplink', subnet: '10.50.0.0/24', routes: [{ to: '10.70.0.0/16', via: '192.168.9.1' }] }], apps: [] },
+      undefined,
+      { addressesOf: (ifname) => (ifname === 'eth1' ? [{ address: '192.168.77.1', prefixlen: 24 }] : []) },
+    ),
+    path: 'networks[0].routes[0].via',
+    message: 'route gateway 192.168.9.1 is neither on the subnet 10.50.0.0/24 of network "lan" nor on a subnet of its ports (192.168.77.0/24 on port "uplink" (eth1))',
+  },
+  { mistake: 'DNS entry without an address', run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'historian.plant.example' }] }; }), path: 'networks[0].dns.hosts[0]', message: 'DNS entry "historian.plant.example" needs an address: ip or ips' },
+  { mistake: 'DNS entry name not a DNS name', run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'his torian', ip: '10.50.0.30' }] }; }), path: 'networks[0].dns.hosts[0].name', message: /^must be a DNS name: .*, got "his torian"$/ },
+  { mistake: 'DNS entry address not an address', run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'historian', ips: ['10.50.0.30', 'x'] }] }; }), path: 'networks[0].dns.hosts[0].ips[1]', message: 'must be an IPv4 address, got "x"' },
 ];
 
 describe('bad config input', () => {

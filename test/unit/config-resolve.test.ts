@@ -42,7 +42,9 @@ describe('resolveNetwork', () => {
       gateway: '10.50.0.1',
       dhcpRange: { start: '10.50.0.128', end: '10.50.0.254' },
       dns: { forwarders: [], hosts: [] },
-      uplinks: [{ name: 'uplink', ifname: 'eth1', portIfname: 'eth1', cost: 0, probed: false }],
+      uplinks: [{ port: 'uplink', ifname: 'eth1', portIfname: 'eth1', cost: 0, probed: false, dns: [] }],
+      dhcp: { ntp: [] },
+      routes: [],
       // its own routing table, derived from its name
       table: 27906,
     });
