@@ -1,4 +1,5 @@
 // What the machines are told about their objects: resolved from the config by src/ (defaults filled, names derived).
+import type { AclRuleSpec } from '../src/config/acl-schema.ts';
 
 export interface NiSpec {
   name: string;
@@ -18,7 +19,7 @@ export interface NiSpec {
   gateway?: string;
   prefixlen?: number;
   dhcpRange?: { start: string; end: string };
-  dns?: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  dns?: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
   /** local NIs: the ports it NATs out of, in the config's order (one for `port`, several for `ports`), with their facts */
   uplinks?: UplinkSpec[];
   /** local NIs with several ports: how long a recovered better port must stay up before it is taken back */
@@ -69,8 +70,19 @@ export interface EndpointSpec {
   /** static address on a local NI */
   ip?: string;
   mtu?: number;
+  /** ACLs (present, even empty: only what they allow) */
+  acls?: AclRuleSpec[];
+  /** what the ACLs need of the NI (its ports, static DNS entries): a change of them updates the endpoint */
+  aclFacts?: AclFacts;
+  /** static routes of the NI via this app (app-gateway): sources its anti-spoofing lets through */
+  routedVia?: string[];
   /** on a switch NI with STP: BPDU guard on the host-side interface */
   bpduGuard?: boolean;
+}
+
+export interface AclFacts {
+  ports: { name: string; ifname: string }[];
+  staticHosts: { name: string; ip: string }[];
 }
 
 export interface PortSpec {

@@ -8,6 +8,7 @@ import { KernelError } from './errors.ts';
 import { guardTripped } from './drivers/bridge-ports.ts';
 import { endpointAlias, niAlias, parseAlias } from './names.ts';
 import { learnUplink, niTableSpec, selectedOf } from './ni-routing.ts';
+import { endpointRulesOf } from './endpoint-rules.ts';
 
 // The kernel work behind the machines' invoked actors. Each is idempotent: the drivers converge and write only
 // what differs, so a retry or a repair after a change behind our back touches just the object concerned.
@@ -73,7 +74,7 @@ export function niActors({ drivers, local }: ActorDeps) {
 }
 
 export function endpointActors({ drivers, local }: ActorDeps) {
-  const { links } = drivers;
+  const { links, firewall } = drivers;
   const isOwnedBridge = async (ifindex: number): Promise<boolean> =>
     parseAlias((await links.list()).find((l) => l.ifindex === ifindex)?.alias)?.kind === 'ni';
   // a tap or port is released only from one of our bridges: never from a bridge someone else put it in
@@ -103,7 +104,11 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       }
       if (!bridge) throw new Error(`network ${spec.network} has no bridge yet`);
       // the reservation and dnsmasq's hosts come first: the app's first DHCP request must get its address
-      await local.addEndpoint(spec, signal);
+      const ip = await local.addEndpoint(spec, signal);
+      // and its rules (ACLs, port forwards, anti-spoofing): the app never sends a packet they have not seen
+      const ni = local.niOf(spec.network);
+      const rules = ni && ip !== undefined ? endpointRulesOf(spec, ni, ip) : undefined;
+      if (rules) await firewall.ensureEndpoint(rules, signal);
       const mtu = spec.mtu !== undefined ? { mtu: spec.mtu } : {};
       if (spec.kind === 'tap') {
         const link = await links.attach({ ifname: spec.hostIfname, master: bridge.ifindex, ...mtu }, signal);
@@ -133,6 +138,8 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       // a tap belongs to its hypervisor: release it, never delete it
       if (spec.kind === 'tap') await release(spec.hostIfname, signal);
       else await links.deleteLink(spec.hostIfname, signal);
+      // the link is gone (or out of the bridge) first: the app is never without its rules while it can send
+      await firewall.removeEndpoint(spec.key, signal);
     }),
   };
 }

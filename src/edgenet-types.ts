@@ -50,6 +50,8 @@ export interface EndpointStatus {
   ip?: string;
   /** why the endpoint is not ready (e.g. `tap vif7 gone`, `waiting for netns /run/netns/web`) */
   reason?: string;
+  /** counted rules (ACL rules in order, `default` deny, `anti-spoofing`) with packets as last read */
+  rules?: { rule: string; action: 'allow' | 'drop' | 'limit' | 'portmap' | 'deny'; packets: number }[];
 }
 
 export interface PortStatus {

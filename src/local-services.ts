@@ -4,6 +4,7 @@ import type { DhcpDns, DhcpDnsSpec, Reservation } from './drivers/dhcpdns.ts';
 import type { EdgenetLogger as Logger } from './logger.ts';
 import { ConfigError, errorMessage, type ConfigIssue } from './errors.ts';
 import { IpamError, type Ipam } from './ipam.ts';
+import { hostSetsOf } from './drivers/firewall-acl.ts';
 import { dhcpOptionsOf } from './ni-dhcp.ts';
 import { PortResolvFiles, upstreamOf, type NiUpstream } from './port-dns.ts';
 
@@ -29,6 +30,8 @@ export class LocalServices {
   /** what the desired config holds: a deleted actor of a re-created NI or endpoint must not drop what was re-planned */
   private desiredNis = new Set<string>();
   private desiredEndpoints = new Set<string>();
+  /** per NI: the nft sets dnsmasq fills for the `host` ACL rules of its endpoints */
+  private hostSets = new Map<string, { host: string; sets: string[] }[]>();
   /** how many reservations removals have freed so far: a refused endpoint is worth another try when it grew */
   freedCount = 0;
 
@@ -136,6 +139,13 @@ export class LocalServices {
     }
     await this.ipam.save();
     if (issues.length) throw new ConfigError(issues);
+    const hostSets = new Map<string, { host: string; sets: string[] }[]>();
+    for (const ep of endpoints) {
+      if (!local.has(ep.network)) continue;
+      const sets = hostSetsOf(ep.key, ep.acls).map((h) => ({ host: h.host, sets: [h.set] }));
+      if (sets.length) hostSets.set(ep.network, [...(hostSets.get(ep.network) ?? []), ...sets]);
+    }
+    this.hostSets = hostSets;
     return refused;
   }
 
@@ -165,7 +175,14 @@ export class LocalServices {
       dhcp: dhcpOptionsOf(ni),
       staticHosts: [...hosts, ...(routerTaken || gateway === '' ? [] : [{ name: 'router', ip: gateway }])],
       reservations,
+      ...(this.hostSets.has(ni.name) && { nftsets: this.hostSets.get(ni.name) }),
+      ...(ni.dns?.dhcpHostnames === true && { dhcpHostnames: true }),
     };
+  }
+
+  /** The NI as its actor last ensured it (local NIs). */
+  niOf(name: string): NiSpec | undefined {
+    return this.nis.get(name);
   }
 
   /** Create or converge the NI's dnsmasq (called by the NI actor). */

@@ -80,6 +80,19 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>): Ed
     },
   });
 
+  new Counter({
+    name: 'edgenet_acl_packets_total',
+    help: "Packets counted by an app interface's rules (ACL rules by id, default deny, anti-spoofing), by NI, app, rule and action.",
+    labelNames: ['ni', 'app', 'rule', 'action'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const e of net.status().endpoints) {
+        for (const r of e.rules ?? []) this.inc({ ni: e.network, app: e.app, rule: r.rule, action: r.action }, r.packets);
+      }
+    },
+  });
+
   const transitions = new Counter({
     name: 'edgenet_transitions_total',
     help: 'State transitions of network instance, endpoint and port actors, by kind and target state.',

@@ -3,6 +3,7 @@ import type { NiContext } from '../machines/network-instance.machine.ts';
 import { memberBridgeNetwork } from '../machines/specs.ts';
 import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { DhcpDns } from './drivers/dhcpdns.ts';
+import type { Firewall } from './drivers/firewall.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
 import type { ActorState, EndpointStatus, NetworkStatus, PortStatus, Status } from './edgenet-types.ts';
 import type { LocalServices } from './local-services.ts';
@@ -44,7 +45,13 @@ function upstreamStatus(u: NiUpstream, forwarders: readonly string[]): NonNullab
 
 const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name);
 
-export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcpdns: DhcpDns, writes: WriteCounts): Status {
+export function buildStatus(
+  root: SystemSnapshotLike,
+  local: LocalServices,
+  dhcpdns: DhcpDns,
+  writes: WriteCounts,
+  firewall?: Pick<Firewall, 'endpointStatus'>,
+): Status {
   const networks: NetworkStatus[] = [];
   const endpoints: EndpointStatus[] = [];
   const ports: PortStatus[] = [];
@@ -86,6 +93,7 @@ export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcp
       continue;
     }
     const ip = local.addressOf(spec) ?? spec.ip;
+    const rules = firewall?.endpointStatus(spec.key);
     endpoints.push({
       app: spec.app,
       network: spec.network,
@@ -97,6 +105,7 @@ export function buildStatus(root: SystemSnapshotLike, local: LocalServices, dhcp
       mac: spec.mac,
       ...(ip !== undefined && { ip }),
       ...why,
+      ...(rules && { rules }),
     });
   }
   networks.sort(byName);

@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { deriveMac } from '../names.ts';
 import type { ConfigIssue } from '../errors.ts';
 import type { Config, LocalNetworkSpec } from './config-schema.ts';
+import { checkAcls } from './acl-checks.ts';
 import { appIfnames, defaultDhcpRange, defaultGateway, intToIp, ipToInt, isVeth, subnetInfo } from './config-resolve.ts';
 import type { SubnetInfo } from './config-resolve.ts';
 import { checkNiServices } from './ni-services-checks.ts';
@@ -22,7 +23,7 @@ export function isReservedIfname(ifname: string): boolean {
 }
 
 export function crossCheck(config: Config): ConfigIssue[] {
-  return [...checkPorts(config), ...checkNetworks(config), ...checkSwitchPorts(config), ...checkApps(config), ...checkNiServices(config)];
+  return [...checkPorts(config), ...checkNetworks(config), ...checkSwitchPorts(config), ...checkApps(config), ...checkNiServices(config), ...checkAcls(config)];
 }
 
 /**

@@ -108,6 +108,8 @@ function toConfigIssues(issue: ZodIssue): ConfigIssue[] {
   const input: unknown = issue.input;
   if (issue.code === 'unrecognized_keys') {
     const isSwitchNi = /^networks\[\d+\]$/.test(path) && isRecord(input) && input['type'] === 'switch';
+    // an ACL rule's match says which match types there are
+    if (/\.acls\[\d+\]\.match$/.test(path)) return issue.keys.map((key) => ({ path, message: issue.message.replace(/"[^"]*"(, "[^"]*")*/, `"${key}"`) }));
     return issue.keys.map((key) => {
       const hint = isSwitchNi ? SWITCH_ONLY_HINT[key] : undefined;
       return { path, message: `unknown field "${key}"${hint ? ` (${hint})` : ''}` };

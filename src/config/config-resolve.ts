@@ -1,6 +1,8 @@
 import ipaddr from 'ipaddr.js';
 import type { UplinkSpec } from '../../machines/specs.ts';
 import { bridgeName, deriveMac, endpointKey, niTableIds, vethHostName } from '../names.ts';
+import type { AclFacts } from '../../machines/specs.ts';
+import type { AclRuleSpec } from './acl-schema.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
 import { niPortNames, stpOptions } from './config-switch.ts';
 
@@ -37,7 +39,7 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
   gateway: string;
   dhcpRange: IpRange;
   /** hosts: one entry per address (a name with several addresses has several entries) */
-  dns: { forwarders: string[]; hosts: { name: string; ip: string }[] };
+  dns: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
   /** the ports it NATs out of, in the config's order (`port`, or `ports`), with their facts */
   uplinks: Uplink[];
   holdDownMs?: number;
@@ -75,6 +77,11 @@ interface EndpointSpecCommon {
   ip?: string;
   /** the NI's MTU */
   mtu?: number;
+  /** ACLs (local NIs): present, even empty, the interface gets only what they allow */
+  acls?: AclRuleSpec[];
+  aclFacts?: AclFacts;
+  /** static routes of the NI via this app (app-gateway): sources its anti-spoofing lets through */
+  routedVia?: string[];
   /** on a switch NI with STP: BPDU guard on the host-side interface */
   bpduGuard?: boolean;
 }
@@ -245,6 +252,7 @@ function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks
     dns: {
       forwarders: [...(ni.dns?.forwarders ?? [])],
       hosts: (ni.dns?.hosts ?? []).flatMap((h) => hostAddresses(h).map((ip) => ({ name: h.name, ip }))),
+      ...(ni.dns?.dhcpHostnames === true && { dhcpHostnames: true }),
     },
     uplinks: uplinksOf(ni, ports, networks),
     dhcp: {
@@ -287,12 +295,25 @@ export function endpointsOf(config: Config): EndpointSpec[] {
         mac: itf.mac ?? deriveMac(app.name, itf.network),
         ...(itf.ip !== undefined && { ip: itf.ip }),
         ...(ni?.mtu !== undefined && { mtu: ni.mtu }),
+        ...(itf.acls !== undefined && ni?.type === 'local' && { acls: itf.acls, aclFacts: aclFactsOf(config, ni) }),
+        // app-gateway: prefixes a static route of the NI sends via this app may be its packets' sources
+        ...(ni?.type === 'local' && itf.ip !== undefined && routedVia(ni, itf.ip).length > 0 && { routedVia: routedVia(ni, itf.ip) }),
         ...(ni?.type === 'switch' && stpOptions(ni.stp) && { bpduGuard: stpOptions(ni.stp)?.guardApps === true }),
       };
       if (itf.tap !== undefined) return { ...common, kind: 'tap' };
       return { ...common, kind: 'veth', netns: itf.netns ?? '', appIfname: inside[i] ?? 'eth0' };
     });
   });
+}
+
+function routedVia(ni: LocalNetworkSpec, ip: string): string[] {
+  return (ni.routes ?? []).filter((r) => r.via === ip).map((r) => r.to);
+}
+
+function aclFactsOf(config: Config, ni: LocalNetworkSpec): AclFacts {
+  const names = niPortNames(ni);
+  const ports = config.ports.filter((p) => names.includes(p.name)).map((p) => ({ name: p.name, ifname: p.ifname }));
+  return { ports, staticHosts: (ni.dns?.hosts ?? []).flatMap((h) => hostAddresses(h).map((ip) => ({ name: h.name, ip }))) };
 }
 
 export function portsOf(config: Config): PortSpecResolved[] {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { aclRuleSchema } from './acl-schema.ts';
 import { niPortsSchema, stpSchema } from './config-switch.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
@@ -70,6 +71,8 @@ export const dnsHostSchema = z.strictObject({ name: dnsName, ip: ipv4.optional()
 export const dnsSchema = z.strictObject({
   forwarders: z.array(ipv4).default([]),
   hosts: z.array(dnsHostSchema).default([]),
+  // names apps ask for in DHCP are published in DNS only when this is true (and never over app names, dns.hosts, router)
+  dhcpHostnames: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 /** What apps are told by DHCP (options 6, 42, 15 + 119). */
@@ -139,6 +142,8 @@ export const interfaceSchema = z.strictObject({
   tap: ifname.optional(),
   ip: ipv4.optional(),
   mac: mac.optional(),
+  // ACLs (src/config/acl-schema.ts): present, the interface gets only what they allow; absent, what its NI allows
+  acls: z.array(aclRuleSchema).optional(),
 });
 
 export const appSchema = z.strictObject({

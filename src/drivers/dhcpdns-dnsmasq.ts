@@ -131,6 +131,12 @@ export function validateDhcpDnsSpec(spec: DhcpDnsSpec): void {
     if (!HOSTNAME_RE.test(h.name)) bad(`staticHosts[${i}].name`, `must be a DNS name, got ${JSON.stringify(h.name)}`);
     if (!isIpv4(h.ip)) bad(`staticHosts[${i}].ip`, `must be an IPv4 address, got ${JSON.stringify(h.ip)}`);
   });
+  (spec.nftsets ?? []).forEach((n, i) => {
+    if (!HOSTNAME_RE.test(n.host)) bad(`nftsets[${i}].host`, `must be a DNS name, got ${JSON.stringify(n.host)}`);
+    n.sets.forEach((set, k) => {
+      if (!/^[a-z0-9-]{1,64}$/.test(set)) bad(`nftsets[${i}].sets[${k}]`, `must be an nft set name, got ${JSON.stringify(set)}`);
+    });
+  });
   const macs = new Set<string>();
   spec.reservations.forEach((r, i) => {
     if (!LABEL_RE.test(r.name)) bad(`reservations[${i}].name`, `must be a DNS label, got ${JSON.stringify(r.name)}`);
@@ -230,6 +236,9 @@ export function renderDnsmasqFiles(spec: DhcpDnsSpec, paths: DnsmasqPaths, lease
     `addn-hosts=${paths.hosts}`,
     ...dhcpOptionLines(spec.dhcp, spec.gateway, tags),
     ...(spec.mtu === undefined ? [] : [`dhcp-option=26,${spec.mtu}`]),
+    // a name an app asks for in DHCP is not published (it could claim wpad or a neighbour's name) unless allowed
+    ...(spec.dhcpHostnames === true ? [] : ['dhcp-ignore-names']),
+    ...nftsetLines(spec),
     '',
   ].join('\n');
   const hostLines = [
@@ -250,6 +259,19 @@ export function renderDnsmasqFiles(spec: DhcpDnsSpec, paths: DnsmasqPaths, lease
     dhcpHosts: dhcpLines.map((l) => `${l}\n`).join(''),
     servers: serverLines.map((l) => `${l}\n`).join(''),
   };
+}
+
+/** `nftset=/<host>/4#inet#edgenet#<set>,...`: one line per name, sets sorted (the text must be stable). */
+function nftsetLines(spec: DhcpDnsSpec): string[] {
+  const byHost = new Map<string, Set<string>>();
+  for (const n of spec.nftsets ?? []) {
+    const sets = byHost.get(n.host) ?? new Set<string>();
+    for (const s of n.sets) sets.add(s);
+    byHost.set(n.host, sets);
+  }
+  return [...byHost.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([host, sets]) => `nftset=/${host}/${[...sets].sort().map((s) => `4#inet#edgenet#${s}`).join(',')}`);
 }
 
 /** Parses dnsmasq's lease file: `<expiry> <mac> <ip> <hostname|*> <client-id|*>` (IPv6 `duid` lines skipped). */

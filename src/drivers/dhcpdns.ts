@@ -49,6 +49,10 @@ export interface DhcpDnsSpec {
   /** several entries may share a name: the name answers with each address */
   staticHosts: { name: string; ip: string }[];
   reservations: Reservation[];
+  /** `host` ACL rules: dnsmasq puts the addresses it resolves for the name (and its subdomains) into these nft sets */
+  nftsets?: { host: string; sets: string[] }[];
+  /** publish the names apps ask for in DHCP (default: ignored; never over reserved or static names anyway) */
+  dhcpHostnames?: boolean;
 }
 
 /** One line of dnsmasq's lease file. */

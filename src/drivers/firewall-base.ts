@@ -26,7 +26,7 @@ export const BASE_NAMES: ReadonlySet<string> = new Set(BASE_CHAINS.map((c) => c.
  * Prefixes of the regular chains edgenet's modules create in the table (per-NI chains, per-endpoint ACL chains):
  * anything else is foreign. A module adding chains of its own adds its prefix here.
  */
-export const OWNED_CHAIN_PREFIXES: readonly string[] = ['fwd-', 'in-', 'nat-', 'acl-', 'pf-'];
+export const OWNED_CHAIN_PREFIXES: readonly string[] = ['fwd-', 'in-', 'nat-', 'acl-', 'pf-', 'ep-'];
 
 export function isOwnedChain(name: string): boolean {
   return BASE_NAMES.has(name) || name === PORT_FORWARD_CHAIN || OWNED_CHAIN_PREFIXES.some((p) => name.startsWith(p));

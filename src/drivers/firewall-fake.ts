@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { KernelError } from '../errors.ts';
 import { canonicalJson, uplinkIfnames } from './firewall.ts';
 import type { Firewall, NiRules, RulesetView } from './firewall.ts';
+import { aclRuleInfos, endpointChains, type AclRuleStatus, type EndpointChains, type EndpointRules } from './firewall-acl.ts';
 import { WriteCounter } from './write-counter.ts';
 
 /** A readable view of one NI's rules, as the real layout would enforce them. */
@@ -23,7 +24,7 @@ export interface FakeNiView {
   inputAccepts: string[];
 }
 
-export type FakeFirewallOp = 'ensureNetwork' | 'removeNetwork' | 'removeAll' | 'dump' | 'ensureBase';
+export type FakeFirewallOp = 'ensureNetwork' | 'removeNetwork' | 'removeAll' | 'dump' | 'ensureBase' | 'ensureEndpoint' | 'removeEndpoint';
 
 export interface FakeFirewallOptions {
   /** net.ipv4.ip_forward before edgenet touches it (default: off) */
@@ -40,6 +41,8 @@ export class FakeFirewall implements Firewall {
   /** what edgenet last applied, per NI: the audit compares the table with it */
   private readonly applied = new Map<string, NiRules>();
   private readonly failures = new Map<FakeFirewallOp, Error>();
+  /** app interfaces' rules (ACLs, port forwards, anti-spoofing), by endpoint key */
+  private readonly endpoints = new Map<string, EndpointRules>();
   /** what someone changed in the table's base behind edgenet's back (a foreign rule, a foreign chain) */
   private baseTampering: string[] = [];
   /** bridges with arp_ignore/arp_filter set */
@@ -88,8 +91,40 @@ export class FakeFirewall implements Firewall {
     if (this.table?.delete(name)) this.writes.inc('nft');
   }
 
+  async ensureEndpoint(ep: EndpointRules, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    this.failIfAsked('ensureEndpoint', `endpoint ${ep.key}`);
+    const have = this.endpoints.get(ep.key);
+    const nothing = !ep.acls && !ep.antiSpoof;
+    if (nothing) {
+      if (this.endpoints.delete(ep.key)) this.writes.inc('nft');
+      return;
+    }
+    if (have && canonicalJson(have) === canonicalJson(ep)) return;
+    this.endpoints.set(ep.key, structuredClone(ep));
+    this.writes.inc('nft');
+  }
+
+  async removeEndpoint(key: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    this.failIfAsked('removeEndpoint', `endpoint ${key}`);
+    if (this.endpoints.delete(key)) this.writes.inc('nft');
+  }
+
+  endpointStatus(key: string): AclRuleStatus[] | undefined {
+    const ep = this.endpoints.get(key);
+    return ep && aclRuleInfos(ep).map((r) => ({ rule: r.rule, action: r.action, packets: 0 }));
+  }
+
+  /** The endpoint's rules as the real driver renders them; undefined when it has none. */
+  endpointRules(key: string): (EndpointChains & { spec: EndpointRules }) | undefined {
+    const ep = this.endpoints.get(key);
+    return ep && { ...endpointChains(ep), spec: structuredClone(ep) };
+  }
+
   async removeAll(): Promise<void> {
     this.failIfAsked('removeAll', 'table inet edgenet');
+    this.endpoints.clear();
     this.applied.clear();
     if (this.table) {
       this.table = undefined;

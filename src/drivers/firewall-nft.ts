@@ -16,6 +16,8 @@ import { BASE_NAMES, auditBase, ensureBaseCommands } from './firewall-base.ts';
 import { FIREWALL_FAMILY, FIREWALL_TABLE, canonicalJson, niChainNames, niOfChain, uplinkIfnames } from './firewall.ts';
 import type { BaseChain, Firewall, NiRules, RulesetView } from './firewall.ts';
 import { serialQueue } from '../serial-queue.ts';
+import { NftEndpointRules } from './firewall-acl-nft.ts';
+import type { AclRuleStatus, EndpointRules } from './firewall-acl.ts';
 import { WriteCounter } from './write-counter.ts';
 
 export interface NftFirewallOptions {
@@ -330,11 +332,26 @@ export class NftFirewall implements Firewall {
   private readonly applied = new Map<string, { spec: string; digest: string }>();
   /** one operation at a time: a listing and the transaction built from it must not interleave with another */
   private readonly serial = serialQueue();
+  /** app interfaces' ACLs, port forwards, anti-spoofing */
+  private readonly endpoints: NftEndpointRules;
 
   constructor(opts: NftFirewallOptions = {}) {
     this.exec = opts.exec ?? [];
     this.logger = opts.logger;
     this.writes = opts.writes ?? new WriteCounter();
+    this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger);
+  }
+
+  ensureEndpoint(ep: EndpointRules, signal?: AbortSignal): Promise<void> {
+    return this.serial(() => this.endpoints.ensure(ep, signal));
+  }
+
+  removeEndpoint(key: string, signal?: AbortSignal): Promise<void> {
+    return this.serial(() => this.endpoints.remove(key, signal));
+  }
+
+  endpointStatus(key: string): AclRuleStatus[] | undefined {
+    return this.endpoints.status(key);
   }
 
   ensureNetwork(ni: NiRules, signal?: AbortSignal): Promise<void> {
@@ -352,6 +369,10 @@ export class NftFirewall implements Firewall {
   removeAll(): Promise<void> {
     return this.serial(async () => {
       this.applied.clear();
+      this.endpoints.forget();
+      // anti-spoofing lives in table bridge edgenet (frames and ARP are not seen by inet hooks)
+      const b = await this.nft(['-j', '-f', '-'], JSON.stringify({ nftables: [{ delete: { table: { family: 'bridge', name: FIREWALL_TABLE } } }] }));
+      if (b.code === 0) this.writes.inc('nft');
       const r = await this.nft(['-j', '-f', '-'], JSON.stringify({ nftables: [{ delete: { table: TABLE } }] }));
       if (r.code === 0) {
         this.writes.inc('nft');
@@ -378,6 +399,7 @@ export class NftFirewall implements Firewall {
 
   drifted(): Promise<string[]> {
     return this.serial(async () => {
+      await this.endpoints.refreshCounters();
       if (this.applied.size === 0) return [];
       const listing = await this.list('audit', `table ${FIREWALL_FAMILY} ${FIREWALL_TABLE}`);
       const out: string[] = [];

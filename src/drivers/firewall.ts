@@ -1,3 +1,4 @@
+import type { AclRuleStatus, EndpointRules } from './firewall-acl.ts';
 import type { WriteCounter } from './write-counter.ts';
 
 /** What the firewall needs to know of one local network instance. */
@@ -38,6 +39,12 @@ export interface Firewall {
   /** remove table inet edgenet altogether (absent is success) */
   removeAll(): Promise<void>;
   dump(): Promise<RulesetView>;
+  /** converge one app interface's ACLs, port forwards and anti-spoofing (firewall-acl.ts): one transaction, none when unchanged */
+  ensureEndpoint(ep: EndpointRules, signal?: AbortSignal): Promise<void>;
+  /** absent is success */
+  removeEndpoint(key: string, signal?: AbortSignal): Promise<void>;
+  /** the endpoint's counted rules with packets as last read (the audit reads them), undefined without rules */
+  endpointStatus(key: string): AclRuleStatus[] | undefined;
   /**
    * The NIs whose rules are no longer what edgenet last applied (changed, flushed or deleted behind its back):
    * one listing of the table, compared per NI. Cheap enough for a periodic audit.

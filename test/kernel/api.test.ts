@@ -238,12 +238,13 @@ ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\
     expect(moved('edgenet_transitions_total', { kind: 'endpoint', to: 'degraded' })).toBe(0);
     for (const kind of ['link', 'address', 'nft', 'dnsmasqStart', 'dnsmasqReload', 'sysctl', 'route', 'conntrack']) expect(moved('edgenet_kernel_writes_total', { kind }), kind).toBe(0);
 
-    // a push that adds an app: its veth (link writes) and a dnsmasq reload for its name; one more timed apply
+    // a push that adds an app: its veth (link writes), a dnsmasq reload for its name, its anti-spoofing rules (one
+    // nft transaction of its own); one more timed apply
     await d.apply(config(true));
     const m3 = await scrape();
     expect(moved('edgenet_kernel_writes_total', { kind: 'link' }, m2, m3)).toBeGreaterThan(0);
     expect(moved('edgenet_kernel_writes_total', { kind: 'dnsmasqReload' }, m2, m3)).toBe(1);
-    expect(moved('edgenet_kernel_writes_total', { kind: 'nft' }, m2, m3)).toBe(0);
+    expect(moved('edgenet_kernel_writes_total', { kind: 'nft' }, m2, m3)).toBe(1);
     expect(moved('edgenet_transitions_total', { kind: 'endpoint', to: 'ready' }, m2, m3)).toBe(1);
     expect(moved('edgenet_apply_duration_seconds_count', { result: 'ok' }, m2, m3)).toBe(1);
     expect(n(m3, 'edgenet_actor_state', { kind: 'endpoint', name: 'db/lan', state: 'ready' })).toBe(1);

@@ -180,6 +180,37 @@ const badInput: { mistake: string; run: () => unknown; path: string; message: st
   { mistake: 'DNS entry without an address', run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'historian.plant.example' }] }; }), path: 'networks[0].dns.hosts[0]', message: 'DNS entry "historian.plant.example" needs an address: ip or ips' },
   { mistake: 'DNS entry name not a DNS name', run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'his torian', ip: '10.50.0.30' }] }; }), path: 'networks[0].dns.hosts[0].name', message: /^must be a DNS name: .*, got "his torian"$/ },
   { mistake: 'DNS entry address not an address', run: doc((d) => { d.networks[0]!['dns'] = { hosts: [{ name: 'historian', ips: ['10.50.0.30', 'x'] }] }; }), path: 'networks[0].dns.hosts[0].ips[1]', message: 'must be an IPv4 address, got "x"' },
+  // ACLs (src/config/acl-schema.ts, acl-checks.ts)
+  ...((): { mistake: string; run: () => unknown; path: string; message: string | RegExp }[] => {
+    const acl = (rules: unknown[], itf = 0, app = 0) => doc((d) => { d.apps[app]!.interfaces[itf]!['acls'] = rules; });
+    const at = 'apps[0].interfaces[0].acls';
+    return [
+      { mistake: 'ACL: unknown match type', run: acl([{ match: { proto: 'tcp' } }]), path: `${at}[0].match`, message: /^unknown match type "proto": one of ip, host, protocol, lport, fport, adapter/ },
+      { mistake: 'ACL: port out of range', run: acl([{ match: { protocol: 'tcp', fport: 70000 } }]), path: `${at}[0].match.fport`, message: /^must be a port number 1–65535/ },
+      { mistake: 'ACL: port 0', run: acl([{ match: { protocol: 'udp', lport: 0 } }]), path: `${at}[0].match.lport`, message: /^must be a port number 1–65535/ },
+      { mistake: 'ACL: bad CIDR', run: acl([{ match: { ip: '10.0.0.0/33' } }]), path: `${at}[0].match.ip`, message: /^must be an IPv4 address or prefix such as 192\.0\.2\.0\/24/ },
+      { mistake: 'ACL: rate 0', run: acl([{ match: { protocol: 'icmp' }, action: 'limit', limit: { rate: 0 } }]), path: `${at}[0].limit.rate`, message: /^must be at least 1 \(a rate of 0 lets nothing through: use action drop\)/ },
+      { mistake: 'ACL: limit without limit', run: acl([{ action: 'limit' }]), path: `${at}[0].limit`, message: 'action limit needs limit: { rate, unit, burst }' },
+      { mistake: 'ACL: portmap without appPort', run: acl([{ match: { protocol: 'tcp', lport: 8080 }, action: 'portmap' }]), path: `${at}[0].appPort`, message: "action portmap needs appPort (the app's port to forward to)" },
+      { mistake: 'ACL: portmap without lport', run: acl([{ match: { protocol: 'tcp' }, action: 'portmap', appPort: 80 }]), path: `${at}[0].match.lport`, message: 'action portmap needs lport (the port exposed on the device)' },
+      { mistake: 'ACL: port without protocol', run: acl([{ match: { fport: 80 } }]), path: `${at}[0].match.fport`, message: 'a port match needs protocol "tcp" or "udp" in the same rule' },
+      { mistake: 'ACL: unknown action', run: acl([{ action: 'reject' }]), path: `${at}[0].action`, message: /^must be "allow", "drop", "limit" or "portmap"/ },
+      { mistake: 'ACL: bad protocol', run: acl([{ match: { protocol: 'sctpx' } }]), path: `${at}[0].match.protocol`, message: /^must be "tcp", "udp", "icmp", "all" or an IP protocol number 0–255/ },
+      { mistake: 'ACL: on a switch NI', run: acl([{ match: { ip: '10.0.0.0/8' } }], 1), path: 'apps[0].interfaces[1].acls', message: 'switch network "plant" forwards frames untouched: ACLs are for local networks' },
+      { mistake: 'ACL: portmap on a port-less NI', run: acl([{ match: { protocol: 'tcp', lport: 8080 }, action: 'portmap', appPort: 80 }], 0, 1), path: 'apps[1].interfaces[0].acls[0].action', message: 'network "lab" has no port: nothing can arrive to forward (portmap needs a local network with a port)' },
+      { mistake: 'ACL: duplicate rule id', run: acl([{ id: 3 }, { id: 3 }]), path: `${at}[1].id`, message: 'rule id 3 is already used by acls[0]' },
+      { mistake: 'ACL: adapter not a port of the NI', run: acl([{ match: { adapter: 'fieldbus' } }]), path: `${at}[0].match.adapter`, message: 'port "fieldbus" is not a port of network "lan"' },
+      {
+        mistake: 'ACL: two forwards of one port/protocol/lport',
+        run: doc((d) => {
+          d.apps[0]!.interfaces[0]!['acls'] = [{ match: { protocol: 'tcp', lport: 8080 }, action: 'portmap', appPort: 80 }];
+          d.apps.push({ name: 'api', interfaces: [{ network: 'lan', netns: '/run/netns/api', acls: [{ match: { protocol: 'tcp', lport: 8080 }, action: 'portmap', appPort: 8000 }] }] });
+        }),
+        path: 'apps[2].interfaces[0].acls[0].match.lport',
+        message: 'tcp port 8080 on port "uplink" is already forwarded to app "web" (apps[0].interfaces[0].acls[0])',
+      },
+    ];
+  })(),
 ];
 
 describe('bad config input', () => {

@@ -52,6 +52,7 @@ describe('metrics', () => {
       edgenet_transitions_total: 'counter',
       edgenet_dnsmasq_restarts_total: 'counter',
       edgenet_apply_duration_seconds: 'histogram',
+      edgenet_acl_packets_total: 'counter',
     });
     for (const f of m.families.values()) expect(f.help).toBeTruthy();
     // series exist (at 0) before anything happened, so rate() and alerts see them from the start
