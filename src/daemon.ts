@@ -21,6 +21,7 @@ import type { InspectorServer } from './inspector.ts';
 import { createMetrics } from './metrics.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
 import { writeFileAtomic } from './atomic-file.ts';
+import type { ConfigLimits } from './config/config-limits.ts';
 
 export interface DaemonOptions {
   /** the config file; absent: resume the last good config of the state dir (no file to watch then) */
@@ -39,6 +40,8 @@ export interface DaemonOptions {
   logLevel?: string;
   /** stops the daemon like SIGTERM does (tests, embedding) */
   signal?: AbortSignal;
+  /** caps a config must stay within (config-limits.ts) */
+  limits?: Partial<ConfigLimits>;
   /** called once the API is serving */
   onReady?: (info: { socketPath: string; inspectorUrl?: string }) => void;
 }
@@ -152,7 +155,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
         logInspection(ev);
       }
     : undefined;
-  const net = createEdgenet({ stateDir, logger: log, ...(inspect ? { inspect } : {}) });
+  const net = createEdgenet({ stateDir, logger: log, ...(inspect ? { inspect } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
   const metrics = createMetrics(net);
   // timed per apply, not including the wait behind an earlier push
   const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });

@@ -2,6 +2,7 @@ import type { Observable, Observer } from 'rxjs';
 import type { EdgenetLogger as Logger } from './logger.ts';
 import type { InspectionEvent } from 'xstate';
 import type { ConfigInput } from './config/config-schema.ts';
+import type { ConfigLimits } from './config/config-limits.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
 import type { EveFinding, EveNames, EveObjectError } from './eve/eve-types.ts';
 
@@ -126,6 +127,8 @@ export interface EdgenetOptions {
   logger?: Logger;
   /** xstate inspection observer, passed to createActor */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** caps a config must stay within (defaults: 1000 networks, 250 local networks, 5000 app interfaces) */
+  limits?: Partial<ConfigLimits>;
 }
 
 export interface Edgenet {

@@ -10,6 +10,8 @@ import { checkPortAddresses } from './config/config-checks.ts';
 import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
+import { resolveLimits } from './config/config-limits.ts';
+import { sendPlanInSlices } from './apply-slices.ts';
 import type { Config } from './config/config-schema.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { writesOf, type Drivers } from './drivers/drivers.ts';
@@ -59,6 +61,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
   const auditIntervalMs = opts.auditIntervalMs ?? 1000;
   const linkThrottleMs = opts.linkThrottleMs ?? 20;
+  // invalid limits are a programming error of the embedder: thrown here, not at the first push
+  const limits = { limits: resolveLimits(opts.limits) };
   const transitions = new Subject<Transition>();
   const changes = new Subject<void>();
   let runningResolved: ResolvedConfig | undefined;
@@ -197,7 +201,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     });
 
   const applyNow = async (input: unknown, persist = true, opts: ApplyOptions = {}, again = 0): Promise<ApplyResult> => {
-    const valid = validateConfig(input);
+    const valid = validateConfig(input, undefined, limits);
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
@@ -218,7 +222,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     runningResolved = resolved;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     if (planSize(plan) > 0) {
-      rt.root.send({ type: 'APPLY', plan });
+      await sendPlanInSlices((slice) => rt.root.send({ type: 'APPLY', plan: slice }), plan);
       // only the actors this push concerns are watched: a push costs what it changes, not what the config holds
       const settled = await waitSettled(rt, affectedIds(rt.root.getSnapshot().context, plan));
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');

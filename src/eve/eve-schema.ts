@@ -131,6 +131,8 @@ export const systemAdapterSchema = z.looseObject({
   sharedLabels: strList,
   uplink: bool.default(false),
   cost: u32.default(0),
+  /** the NetworkConfig (`networks[].id`) with this port's own IP configuration */
+  networkUUID: str.default(''),
 });
 
 export const physicalIoSchema = z.looseObject({

@@ -36,6 +36,8 @@ function edgeDevConfig(networkId = LAN): Record<string, unknown> {
         activate: true,
         ip: { subnet: '10.60.0.0/24' },
         staticRoutes: [{ destinationNetwork: '192.168.100.0/24', gateway: '10.60.0.5' }],
+        // a port-less NI has no connected routes of a port to propagate: a finding
+        propagateConnectedRoutes: true,
       },
     ],
     apps: [
@@ -87,12 +89,12 @@ describeKernel('EVE EdgeDevConfig (kernel)', () => {
     const tap = answer.eve.taps[0];
     expect(tap).toMatchObject({ app: 'web-hmi', network: 'plant-lan', mac: MAC, ip: '10.50.0.10' });
     expect(tap?.ifname).toBe(convertEveConfig(doc).names.taps[0]?.ifname);
-    expect(answer.findings).toContainEqual(expect.objectContaining({ path: 'networkInstances[1].staticRoutes', subject: 'network lab' }));
+    expect(answer.findings).toContainEqual(expect.objectContaining({ path: 'networkInstances[1].propagateConnectedRoutes', subject: 'network lab' }));
     const ifname = tap?.ifname ?? '';
     expect(ifname).toMatch(/^nbu[0-9a-f]{8}x0$/);
     // status shows where the running config came from: the findings and the names the document mapped to
     const withEve = await daemon.status();
-    expect(withEve.eve?.findings).toContainEqual(expect.objectContaining({ path: 'networkInstances[1].staticRoutes', subject: 'network lab' }));
+    expect(withEve.eve?.findings).toContainEqual(expect.objectContaining({ path: 'networkInstances[1].propagateConnectedRoutes', subject: 'network lab' }));
     expect(withEve.eve?.names.taps[0]?.ifname).toBe(tap?.ifname);
     const pending = withEve.endpoints.find((e) => e.app === 'web-hmi');
     expect(pending).toMatchObject({ network: 'plant-lan', kind: 'tap', ifname, state: 'pending' });

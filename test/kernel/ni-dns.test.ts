@@ -103,6 +103,37 @@ apps:
     expect(await lone.ip('route', 'show')).not.toMatch(/default/);
   });
 
+  it('resolves the same way for an EVE document whose NIs tell apps their gateway as DNS server (ip.dns)', async () => {
+    const eve = JSON.parse(await readFile(new URL('../fixtures/eve/dns-routes.json', import.meta.url), 'utf8')) as { apps: unknown[] };
+    const adapter = (network: string, mac: string) => ({ name: 'eth0', networkId: network, macAddress: mac, acls: [{ matches: [{ type: 'ip', value: '0.0.0.0/0' }] }] });
+    eve.apps = [
+      { uuidandversion: { uuid: 'c0000000-0000-4000-8000-0000000000c1', version: '1' }, displayname: 'web', activate: true, interfaces: [adapter('a1b2c3d4-0001-4000-8000-0000000000a1', '02:16:3e:00:00:21')] },
+      { uuidandversion: { uuid: 'c0000000-0000-4000-8000-0000000000c2', version: '1' }, displayname: 'lone', activate: true, interfaces: [adapter('a1b2c3d4-0002-4000-8000-0000000000a2', '02:16:3e:00:00:22')] },
+    ];
+    daemon = await TestDaemon.start(dev, JSON.stringify(eve, null, 2));
+    const s = await daemon.status();
+    expect(s.networks.find((n) => n.name === 'plant-lan')?.upstreamDns).toEqual({ from: 'ports', servers: ['192.168.77.2@eth1'] });
+    // the hypervisor's taps, played by veths whose far ends are the VMs' NICs
+    const taps = s.eve?.names.taps ?? [];
+    for (const [app, ns, mac] of [['web', web, '02:16:3e:00:00:21'], ['lone', lone, '02:16:3e:00:00:22']] as const) {
+      const ifname = taps.find((t) => t.app === app)?.ifname ?? '';
+      await dev.ip('link', 'add', ifname, 'type', 'veth', 'peer', 'name', 'eth0', 'address', mac, 'netns', ns.name);
+      await ns.ip('link', 'set', 'eth0', 'up');
+      await eventually(`${app}'s tap attached`, async () => (await daemon?.status())?.endpoints.find((e) => e.app === app)?.state === 'ready');
+    }
+    const lease = await dhcpLease(web);
+    expect(lease).toMatchObject({ router: '10.50.0.1', dns: '10.50.0.1' });
+    expect(lease.options['domain']).toEqual(['plant.example']);
+    expect(lease.options['ntpsrv']).toEqual(['10.50.0.3', '192.168.77.2']);
+    expect(await lookup(web, UNIQUE, lease.dns)).toBe(UNIQUE_IP);
+    expect(await resolverLog()).toMatch(new RegExp(`query\\[A\\] ${UNIQUE.replace('.', '\\.')} from 192\\.168\\.77\\.1`));
+    expect((await lookupAll(web, 'historian.plant.example', '10.50.0.1')).sort()).toEqual(['10.50.0.30', '10.50.0.31']);
+    // the port-less Lab NI tells its gateway as DNS server (ip.dns), which knows no upstream
+    const loneLease = await dhcpLease(lone);
+    expect(loneLease).toMatchObject({ router: '', dns: '10.60.0.1' });
+    expect(await lookup(lone, UNIQUE, '10.60.0.1')).toBeUndefined();
+  });
+
   it('answers an FQDN static entry with both its addresses, and router with the gateway', async () => {
     daemon = await TestDaemon.start(dev, `ports:
   - { name: up0, ifname: eth1 }

@@ -62,7 +62,9 @@ ${withApi ? `  - { name: api, interfaces: [{ network: lan, netns: ${api.path}, a
     await outside.ip('route', 'add', '10.50.0.0/24', 'via', '192.168.77.1');
     expect(await connects(outside, '10.50.0.10', 80)).toBe(false);
     expect(await connects(outside, '192.168.77.1', 8081)).toBe(false);
-    // hairpin: an app on another local NI, and a neighbour on the same NI, through the port address
+    // hairpin: an app on another local NI, and a neighbour on the same NI, through the port address (a port-less NI
+    // offers no router by DHCP: that app routes to the device's addresses through its gateway on its own)
+    await other.ip('route', 'replace', 'default', 'via', '10.60.0.1');
     expect(await connects(other, '192.168.77.1', 8080)).toBe(true);
     expect(await connects(peer, '192.168.77.1', 8080)).toBe(true);
 

@@ -37,6 +37,19 @@ const text = (t: string) => (): unknown => parseConfigText(t);
 
 // One row per class of mistake: the issue must name the path and the rule (and the offending value).
 const badInput: { mistake: string; run: () => unknown; path: string; message: string | RegExp }[] = [
+  // interface names Linux refuses (dev_valid_name): refused here, not by a create that fails forever
+  { mistake: 'veth ifname ".."', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = '..'; }), path: 'apps[0].interfaces[0].ifname', message: 'must not be "." or "..": Linux refuses them as interface names, got ".."' },
+  { mistake: 'veth ifname "."', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = '.'; }), path: 'apps[0].interfaces[0].ifname', message: 'must not be "." or "..": Linux refuses them as interface names, got "."' },
+  { mistake: 'tap ".."', run: doc((d) => { d.apps[0]!.interfaces[1]!['tap'] = '..'; }), path: 'apps[0].interfaces[1].tap', message: 'must not be "." or "..": Linux refuses them as interface names, got ".."' },
+  { mistake: 'port ifname "."', run: doc((d) => { d.ports[0]!['ifname'] = '.'; }), path: 'ports[0].ifname', message: 'must not be "." or "..": Linux refuses them as interface names, got "."' },
+  { mistake: 'ifname with a slash', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = 'eth/0'; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "eth/0"' },
+  { mistake: 'ifname with white space', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = 'eth 0'; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "eth 0"' },
+  { mistake: 'tap with a tab', run: doc((d) => { d.apps[0]!.interfaces[1]!['tap'] = 'vif\t7'; }), path: 'apps[0].interfaces[1].tap', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "vif\\t7"' },
+  { mistake: 'ifname of 16 bytes', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = 'eth0123456789abc'; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "eth0123456789abc"' },
+  { mistake: 'ifname of non-ASCII letters (more bytes than letters)', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = 'ethé'; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got "ethé"' },
+  { mistake: 'empty ifname', run: doc((d) => { d.apps[0]!.interfaces[0]!['ifname'] = ''; }), path: 'apps[0].interfaces[0].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got ""' },
+  { mistake: 'empty port ifname', run: doc((d) => { d.ports[1]!['ifname'] = ''; }), path: 'ports[1].ifname', message: 'must be an interface name: [A-Za-z0-9_.-]{1,15}, got ""' },
+  { mistake: 'subnet overlapping a later one it contains', run: doc((d) => { d.networks[2]!['subnet'] = '10.50.0.0/16'; }), path: 'networks[2].subnet', message: 'subnet 10.50.0.0/16 overlaps subnet 10.50.0.0/24 of network "lan"' },
   { mistake: 'not YAML', run: text('ports: [a, b\nnetworks: {'), path: '', message: /^not valid YAML\/JSON: .+ at line \d+ col \d+$/ },
   { mistake: 'broken JSON', run: text('{ "ports": [ }'), path: '', message: /^not valid YAML\/JSON: .+ at line 1 col \d+$/ },
   { mistake: 'duplicate YAML key', run: text('ports: []\nports: []\n'), path: '', message: /^not valid YAML\/JSON: Map keys must be unique at line 2 col 1$/ },

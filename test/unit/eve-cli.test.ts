@@ -50,7 +50,7 @@ describe('edgenet validate --format eve', () => {
     for (const args of [['--format', 'eve'], []]) {
       const r = await cli(['validate', '-f', eveFixture, ...args]);
       expect(r.code).toBe(EXIT.ok);
-      expect(r.out).toContain('warning network lab-isolated: handing static routes to apps (DHCP option 121: 192.168.100.0/24 via 10.60.0.5) is not implemented yet: ignored (networkInstances[2].staticRoutes)\n');
+      expect(r.out).toContain('info port eth1: no networks[] entry with id "6a0e1f7c-0000-4000-8000-000000000001": the port has no static DNS servers (systemAdapterList[0].networkUUID)\n');
       expect(r.out).toContain('info network spare: activate is false (or absent): network instance not created (networkInstances[3].activate)\n');
       expect(r.out).toContain('tap nbu6f1c2a9bx0: app web-hmi interfaces[0] (eth0) on network plant-lan, mac 02:16:3e:00:00:10, ip 10.50.0.10\n');
       expect(r.out.endsWith('ok\n')).toBe(true);
@@ -90,7 +90,7 @@ describe('EVE documents through the API', () => {
   it('applies the converted config and answers the findings and names with the result', async () => {
     const r = await cli(['apply', '-f', eveFixture, '--format', 'eve', '--socket', sock]);
     expect(r.code).toBe(EXIT.ok);
-    expect(r.out).toContain('warning network lab-isolated: handing static routes');
+    expect(r.out).toContain('info port eth1: no networks[] entry with id');
     expect(net.running?.networks.map((n) => n.name)).toEqual(['plant-lan', 'fieldbus', 'lab-isolated']);
     expect(net.running?.apps[0]?.interfaces[0]).toMatchObject({ tap: 'nbu6f1c2a9bx0', ip: '10.50.0.10' });
 

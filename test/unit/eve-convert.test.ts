@@ -20,7 +20,7 @@ const WEB = '6f1c2a9b-5d3e-4f60-8a71-92b3c4d5e6f7';
 describe('EVE conversion: the mapping', () => {
   const r = validateEveConfig(fixture('edge-dev-config.json'));
 
-  it('maps a local NI with port, DHCP range, resolvers and static DNS entries', () => {
+  it('maps a local NI with port, DHCP range, the DNS servers apps are told and static DNS entries', () => {
     expect(r.config.ports).toEqual([
       { name: 'eth1', ifname: 'eth1' },
       { name: 'fieldbus', ifname: 'eth2' },
@@ -33,26 +33,23 @@ describe('EVE conversion: the mapping', () => {
       subnet: '10.50.0.0/24',
       gateway: '10.50.0.1',
       dhcpRange: { start: '10.50.0.100', end: '10.50.0.199' },
+      // ip.dns is what apps are told (option 6), not dnsmasq's upstream (that is the port's DNS servers)
+      dhcp: { dns: ['1.1.1.1', '9.9.9.9'] },
       dns: {
-        forwarders: ['1.1.1.1', '9.9.9.9'],
+        forwarders: [],
         hosts: [
-          { name: 'printer', ip: '10.50.0.250' },
-          { name: 'historian', ip: '10.50.0.251' },
+          { name: 'printer', ips: ['10.50.0.250'] },
+          { name: 'historian', ips: ['10.50.0.251'] },
         ],
       },
     });
   });
 
-  it('maps a switch NI on a port named by a shared label, and an air-gapped local NI (its static routes a finding)', () => {
+  it('maps a switch NI on a port named by a shared label, and an air-gapped local NI with its static routes', () => {
     expect(r.config.networks[1]).toEqual({ name: 'fieldbus', type: 'switch', port: 'fieldbus' });
-    expect(r.config.networks[2]).toEqual({ name: 'lab-isolated', type: 'local', subnet: '10.60.0.0/24', gateway: '10.60.0.1' });
-    expect(r.findings).toContainEqual({
-      level: 'warning',
-      path: 'networkInstances[2].staticRoutes',
-      subject: 'network lab-isolated',
-      field: 'staticRoutes',
-      message: 'handing static routes to apps (DHCP option 121: 192.168.100.0/24 via 10.60.0.5) is not implemented yet: ignored',
-    });
+    expect(r.config.networks[2]).toEqual({ name: 'lab-isolated', type: 'local', subnet: '10.60.0.0/24', gateway: '10.60.0.1', routes: [{ to: '192.168.100.0/24', via: '10.60.0.5' }] });
+    expect(r.findings.map((f) => f.field)).not.toContain('staticRoutes');
+    expect(evePathOf('networks[2].routes[0].via', r.sources)).toBe('networkInstances[2].staticRoutes[0].gateway');
     expect(r.findings.map(brief)).toContain('info network fieldbus networkInstances[1].port.name');
   });
 
@@ -97,8 +94,9 @@ describe('EVE conversion: the mapping', () => {
     ]);
   });
 
-  it('reports that resolvers are reached through the gateway (option 6 is not handed out)', () => {
-    expect(r.findings.find((f) => f.field === 'ip.dns')).toMatchObject({ level: 'info', path: 'networkInstances[0].ip.dns', subject: 'network plant-lan' });
+  it('says when a port has no NetworkConfig with static DNS servers (its NIs then have no upstream)', () => {
+    expect(r.findings.find((f) => f.field === 'networkUUID')).toMatchObject({ level: 'info', path: 'systemAdapterList[0].networkUUID', subject: 'port eth1' });
+    expect(r.config.ports[0]).not.toHaveProperty('dns');
   });
 
   it('reads enums as names or numbers, keys as JSON or proto names, and null as absent', () => {
@@ -133,7 +131,7 @@ describe('EVE conversion: every unsupported field is a finding', () => {
   it.each([
     ['vlans', 'warning', 'device', /VLAN sub-interfaces are not implemented/],
     ['bonds', 'warning', 'device', /bonds are not implemented/],
-    ['networks', 'info', 'device', /host's business: ignored/],
+    ['networks', 'info', 'device', /host's business: only its DNS servers/],
     ['networkInstances[0].port.name', 'warning', 'network multi', /shared label "uplink" names 2 ports \(mgmt0, mgmt1\).*not created/],
     ['networkInstances[1].port.name', 'warning', 'network tagged', /VLAN adapter "vlan100".*not created/],
     ['networkInstances[2].port.name', 'warning', 'network bonded', /bond "bond0".*not created/],
@@ -142,9 +140,8 @@ describe('EVE conversion: every unsupported field is a finding', () => {
     ['networkInstances[5].stp', 'warning', 'network trunk', /spanning tree.*ignored/],
     ['networkInstances[5].vlanAccessPorts', 'warning', 'network trunk', /VLAN access ports.*ignored/],
     ['networkInstances[5].forwardLldp', 'warning', 'network trunk', /LLDP.*ignored/],
-    ['networkInstances[6].propagateConnectedRoutes', 'warning', 'network svc', /connected routes.*ignored/],
-    ['networkInstances[6].ip.domain', 'warning', 'network svc', /option 15: plant\.example.*ignored/],
-    ['networkInstances[6].ip.ntp', 'warning', 'network svc', /option 42: 10\.2\.0\.5, pool\.ntp\.org.*ignored/],
+    ['networkInstances[6].propagateConnectedRoutes', 'warning', 'network svc', /connected subnet is known only for a port with a static subnet.*nothing propagated/],
+    ['networkInstances[6].ip.moreNtp[0]', 'warning', 'network svc', /NTP server "pool\.ntp\.org" is not an IPv4 address.*not told to apps/],
     ['apps[0].interfaces[0].networkId', 'warning', 'app gateway-app', /network instance multi was refused.*adapter dropped/],
     ['apps[0].interfaces[1].accessVlanId', 'warning', 'app gateway-app', /VLAN access \(10\).*ignored/],
     ['apps[0].interfaces[1].allowToDiscover', 'warning', 'app gateway-app', /ignored/],
@@ -256,7 +253,7 @@ describe('EVE conversion: smaller rules', () => {
     expect(convertEveConfig(limited).findings.map(brief)).toEqual(['warning network n1aa networkInstances[0].cfg', 'warning app x apps[0].interfaces[0].acls']);
   });
 
-  it('ignores addr on a switch NI and IPv6 resolvers, with findings; refuses an IPv6 local NI', () => {
+  it('ignores addr on a switch NI and IPv6 DNS servers, with findings; refuses an IPv6 local NI', () => {
     const doc = {
       networkInstances: [
         ni('s1', { instType: 'ZnetInstSwitch' }),
@@ -267,27 +264,28 @@ describe('EVE conversion: smaller rules', () => {
     };
     const r = validateEveConfig(doc);
     expect(r.config.apps[0]?.interfaces[0]?.ip).toBeUndefined();
-    expect(r.config.networks.find((n) => n.name === 'l1')).toMatchObject({ dns: { forwarders: ['10.1.0.53'] } });
+    expect(r.config.networks.find((n) => n.name === 'l1')).toMatchObject({ dhcp: { dns: ['10.1.0.53'] } });
     expect(r.findings.map(brief)).toEqual(
       expect.arrayContaining(['info app a apps[0].interfaces[0].addr', 'warning network l1 networkInstances[1].ip.dns[0]', 'warning network v6 networkInstances[2].ip.subnet']),
     );
   });
 
-  it('serves a static DNS entry by its first IPv4 address and skips names it cannot serve', () => {
+  it('serves a static DNS entry (any DNS name) with every IPv4 address, and skips entries without one', () => {
     const doc = {
       networkInstances: [
         ni('l1', {
           ip: { subnet: '10.1.0.0/24' },
           dns: [
             { HostName: 'NAS', Address: ['10.1.0.7', '10.1.0.8'] },
-            { HostName: 'db.plant.example', Address: ['10.1.0.9'] },
+            { HostName: 'db.plant.example', Address: ['10.1.0.9', 'fd00::9'] },
+            { HostName: 'v6only', Address: ['fd00::10'] },
           ],
         }),
       ],
     };
     const r = validateEveConfig(doc);
-    expect(r.config.networks[0]).toMatchObject({ dns: { hosts: [{ name: 'nas', ip: '10.1.0.7' }] } });
-    expect(r.findings.map((f) => f.path)).toEqual(['networkInstances[0].dns[0].Address', 'networkInstances[0].dns[1].HostName']);
+    expect(r.config.networks[0]).toMatchObject({ dns: { hosts: [{ name: 'nas', ips: ['10.1.0.7', '10.1.0.8'] }, { name: 'db.plant.example', ips: ['10.1.0.9'] }] } });
+    expect(r.findings.map((f) => f.path)).toEqual(['networkInstances[0].dns[1].Address', 'networkInstances[0].dns[2].Address']);
   });
 
   it('takes tap names from the map given alongside, by adapter index or name, and reports unused keys', () => {

@@ -59,3 +59,21 @@ describe('what apps are told (DHCP options)', () => {
     expect(dhcpOptionsOf(lan({ routes: [{ to: '0.0.0.0/0', via: '10.50.0.5' }] })).routes).toEqual([{ to: '0.0.0.0/0', via: '10.50.0.5' }]);
   });
 });
+
+describe('static routes on the device side', () => {
+  it('app-gateway via the bridge, a port router via the port, the gateway not at all, an unreachable one left out', async () => {
+    const { staticRoutesOf } = await import('../../src/ni-static-routes.ts');
+    const routes = [
+      { to: '10.70.0.0/16', via: '10.50.0.20' },
+      { to: '172.16.0.0/12', via: '192.168.77.2' },
+      { to: '10.80.0.0/16', via: '10.50.0.1' },
+      { to: '10.90.0.0/16', via: '192.168.99.2' },
+      { to: '0.0.0.0/0', via: '10.50.0.5' },
+    ];
+    expect(staticRoutesOf(lan({ routes }), [{ ifname: 'eth1', connected: ['192.168.77.0/24'] }])).toEqual([
+      { to: '10.70.0.0/16', via: '10.50.0.20', dev: 'enbr-lan' },
+      { to: '172.16.0.0/12', via: '192.168.77.2', dev: 'eth1' },
+      { to: 'default', via: '10.50.0.5', dev: 'enbr-lan' },
+    ]);
+  });
+});
