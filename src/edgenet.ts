@@ -29,10 +29,11 @@ import { planFromDiff, planSize } from './plan.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
 import { serialQueue } from './serial-queue.ts';
 import { readLastGoodConfig, removeRuntimeState, writeLastGoodConfig } from './state-dir.ts';
+import { DEFAULT_STATE_DIR as DEFAULT_STATE_DIR_PATH, migrateStateLayout, resolveLayout } from './state-layout.ts';
 import { buildStatus, isSettled } from './status.ts';
 import { TransitionTracker } from './transitions.ts';
 
-export const DEFAULT_STATE_DIR = '/run/edgenet';
+export { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR } from './state-layout.ts';
 const STATUS_THROTTLE_MS = 20;
 
 export interface CreateEdgenetOptions extends EdgenetOptions {
@@ -60,7 +61,8 @@ interface Runtime {
 
 /** Creates edgenet's actor system. Nothing touches the kernel until the first apply(). */
 export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
-  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+  const layout = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir });
+  const { stateDir, runtimeDir } = layout;
   const logger: Logger = opts.logger ?? silentLogger;
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
   const auditIntervalMs = opts.auditIntervalMs ?? 1000;
@@ -92,7 +94,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   };
 
   const start = async (): Promise<Runtime> => {
-    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, logger });
+    await migrateStateLayout(layout, logger);
+    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, logger });
     const ipam = await Ipam.open(stateDir);
     const local = new LocalServices(ipam, drivers.dhcpdns, logger);
     const deps = { drivers, local };
@@ -268,6 +271,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const net: Edgenet = {
     apply: (input: unknown, opts?: ApplyOptions) => enqueue(input, true, opts),
     status,
+    settled: () => (runtime ? isSettled(runtime.root.getSnapshot()) : true),
     status$,
     transitions$: transitions.asObservable() as Observable<Transition>,
     async stop(): Promise<void> {
@@ -295,13 +299,14 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       await rt.drivers.firewall.removeAll();
       await net.stop();
       await removeRuntimeState(stateDir);
+      if (runtimeDir !== stateDir) await removeRuntimeState(runtimeDir);
     },
   };
   return net;
 }
 
 /** Resumes the last good config of a state dir, if there is one (undefined otherwise). */
-export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR): Promise<Config | undefined> {
+export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR_PATH): Promise<Config | undefined> {
   return readLastGoodConfig(stateDir);
 }
 
