@@ -102,8 +102,8 @@ export function niProblemText(p: NiProblems): string | undefined {
 export const networkInstanceMachine = setup({
   types: {} as { context: NiContext; input: NiInput; events: NiEvent },
   actors: {
-    /** Converge the NI's kernel objects (bridge, address, rules, dnsmasq) to the spec; idempotent. */
-    createNi: fromPromise<BridgeHandle, NiSpec>(notProvided('createNi')),
+    /** Converge the NI's kernel objects (bridge, address, rules, dnsmasq) to the spec; idempotent. `ifindex`: the bridge it made before. */
+    createNi: fromPromise<BridgeHandle, NiSpec & { ifindex?: number }>(notProvided('createNi')),
     /** Remove the NI's kernel objects; absent is success. */
     deleteNi: fromPromise<void, NiSpec>(notProvided('deleteNi')),
   },
@@ -182,7 +182,7 @@ export const networkInstanceMachine = setup({
     creating: {
       invoke: {
         src: 'createNi',
-        input: ({ context }) => context.spec,
+        input: ({ context }) => (context.bridge ? { ...context.spec, ifindex: context.bridge.ifindex } : context.spec),
         onDone: {
           target: 'ready',
           actions: [
@@ -205,8 +205,18 @@ export const networkInstanceMachine = setup({
       on: {
         UPDATE: { target: 'creating', reenter: true, actions: 'takeUpdate' },
         DELETE: 'deleting',
-        // the bridge went while being made: make it again rather than report a dead ifindex
-        BRIDGE_GONE: { target: 'creating', reenter: true },
+        // the bridge went while being made: make it again rather than report a dead ifindex, after the backoff
+        // (counted as a failed attempt: a bridge deleted over and over is retried slower and slower, not at once)
+        BRIDGE_GONE: {
+          target: 'degraded',
+          actions: [
+            assign(({ context }) => {
+              const error = `bridge ${context.spec.bridge} deleted behind edgenet's back`;
+              return { problems: { ...context.problems, error }, reason: error, retries: context.retries + 1 };
+            }),
+            'notifyDown',
+          ],
+        },
       },
     },
     ready: {

@@ -1,11 +1,14 @@
 import type { EdgenetLogger as Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
-import { asyncScheduler, concat, defer, exhaustMap, groupBy, map, mergeMap, of, Subject, throttleTime, timer, type Observable, type Subscription } from 'rxjs';
+import { asyncScheduler, concat, defer, groupBy, map, mergeMap, of, Subject, throttleTime, type Observable, type Subscription } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { deviceMachine, type DeviceSpec } from '../machines/device.machine.ts';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
 import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
 import { systemMachine, type Plan, type SystemContext } from '../machines/system.machine.ts';
-import { endpointActors, niActors } from './actors.ts';
+import { deviceActors, endpointActors, niActors } from './actors.ts';
+import { startAudits } from './drift-audit.ts';
+import { deviceStatus } from './status.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
 import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
@@ -26,10 +29,11 @@ import { planFromDiff, planSize } from './plan.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
 import { serialQueue } from './serial-queue.ts';
 import { readLastGoodConfig, removeRuntimeState, writeLastGoodConfig } from './state-dir.ts';
+import { DEFAULT_STATE_DIR as DEFAULT_STATE_DIR_PATH, migrateStateLayout, resolveLayout } from './state-layout.ts';
 import { buildStatus, isSettled } from './status.ts';
 import { TransitionTracker } from './transitions.ts';
 
-export const DEFAULT_STATE_DIR = '/run/edgenet';
+export { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR } from './state-layout.ts';
 const STATUS_THROTTLE_MS = 20;
 
 export interface CreateEdgenetOptions extends EdgenetOptions {
@@ -49,6 +53,7 @@ interface Runtime {
   drivers: Drivers;
   local: LocalServices;
   root: SystemActor;
+  device: Actor<typeof deviceMachine>;
   router: LinkRouter;
   netns: NetnsWatcher;
   subscriptions: Subscription[];
@@ -56,7 +61,8 @@ interface Runtime {
 
 /** Creates edgenet's actor system. Nothing touches the kernel until the first apply(). */
 export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
-  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+  const layout = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir });
+  const { stateDir, runtimeDir } = layout;
   const logger: Logger = opts.logger ?? silentLogger;
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
   const auditIntervalMs = opts.auditIntervalMs ?? 1000;
@@ -73,6 +79,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   let starting: Promise<Runtime> | undefined;
   let stopped = false;
   let swept = false;
+  let deviceSpec: DeviceSpec = { firewall: false, forwarding: false };
 
   const tracker = new TransitionTracker((t) => {
     logger.info({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
@@ -87,7 +94,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   };
 
   const start = async (): Promise<Runtime> => {
-    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, logger });
+    await migrateStateLayout(layout, logger);
+    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, logger });
     const ipam = await Ipam.open(stateDir);
     const local = new LocalServices(ipam, drivers.dhcpdns, logger);
     const deps = { drivers, local };
@@ -100,6 +108,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const root = createActor(machine, { id: 'edgenet', inspect });
     const router = new LinkRouter(() => root.getSnapshot());
     root.start();
+    // what no single NI owns (the table's base, ip_forward): one actor of its own, repaired on its own
+    const device = createActor(deviceMachine.provide({ actors: deviceActors(deps) }), { id: 'device', input: deviceSpec, inspect });
+    device.start();
     const netns = new NetnsWatcher((change) => router.routeNetns(change), logger);
     const subscriptions = [
       drivers.links.events$
@@ -120,6 +131,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
             }),
           ]
         : []),
+      // an address removed from or added to one of our bridges: its NI repairs at once (the audit is the backstop)
+      drivers.links.addressEvents$.subscribe({
+        next: (ev) => void router.routeAddress(ev),
+        error: (err: unknown) => logger.error({ err }, 'address events stopped'),
+      }),
       drivers.dhcpdns.events$.subscribe((ev) => {
         const ni = router.childOfNetwork(ev.ni);
         if (ev.type === 'exited') {
@@ -131,24 +147,12 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       }),
     ];
     if (auditIntervalMs > 0) {
-      // rules changed behind our back (a flush, a firewall reload): the owning NI repairs exactly its own
+      // changes behind our back that no event reports (rules, ip_forward, a missed address event): the owner repairs
       subscriptions.push(
-        timer(auditIntervalMs, auditIntervalMs)
-          .pipe(
-            // a slow nft never lets audits pile up in front of real work: one at a time, ticks meanwhile are dropped
-            exhaustMap(() =>
-              drivers.firewall.drifted().catch((err: unknown) => {
-                logger.warn({ err }, 'firewall audit failed');
-                return [] as string[];
-              }),
-            ),
-          )
-          .subscribe((names) => {
-            for (const name of names) router.childOfNetwork(name)?.send({ type: 'DRIFT', detail: `firewall rules of ${name} changed behind edgenet's back` });
-          }),
+        startAudits({ drivers, root: () => root.getSnapshot(), childOfNetwork: (n) => router.childOfNetwork(n), device, deviceSpec: () => deviceSpec, logger }, auditIntervalMs),
       );
     }
-    return { drivers, local, root, router, netns, subscriptions };
+    return { drivers, local, root, device, router, netns, subscriptions };
   };
 
   const getRuntime = (): Promise<Runtime> => {
@@ -159,7 +163,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0 } };
-    const built = buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall);
+    const built = { device: deviceStatus(runtime.device.getSnapshot()), ...buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall) };
     return refusedNow.length > 0 ? { ...built, refused: refusedNow } : built;
   };
 
@@ -218,6 +222,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const diff = diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
     rt.router.index(networks, endpoints, ports);
+    const nextDevice: DeviceSpec = { firewall: networks.some((n) => n.type === 'local'), forwarding: networks.some((n) => n.type === 'local' && n.portIfname !== undefined) };
+    if (nextDevice.firewall !== deviceSpec.firewall || nextDevice.forwarding !== deviceSpec.forwarding) {
+      deviceSpec = nextDevice;
+      rt.device.send({ type: 'UPDATE', spec: nextDevice });
+    }
     rt.netns.watchPaths(endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : [])));
     runningResolved = resolved;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
@@ -262,6 +271,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const net: Edgenet = {
     apply: (input: unknown, opts?: ApplyOptions) => enqueue(input, true, opts),
     status,
+    settled: () => (runtime ? isSettled(runtime.root.getSnapshot()) : true),
     status$,
     transitions$: transitions.asObservable() as Observable<Transition>,
     async stop(): Promise<void> {
@@ -272,6 +282,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       if (!rt) return;
       for (const s of rt.subscriptions) s.unsubscribe();
       rt.root.stop();
+      rt.device.stop();
       await rt.netns.close();
       await rt.local.close();
       await rt.drivers.dhcpdns.close();
@@ -288,13 +299,14 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       await rt.drivers.firewall.removeAll();
       await net.stop();
       await removeRuntimeState(stateDir);
+      if (runtimeDir !== stateDir) await removeRuntimeState(runtimeDir);
     },
   };
   return net;
 }
 
 /** Resumes the last good config of a state dir, if there is one (undefined otherwise). */
-export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR): Promise<Config | undefined> {
+export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR_PATH): Promise<Config | undefined> {
   return readLastGoodConfig(stateDir);
 }
 

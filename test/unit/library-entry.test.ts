@@ -71,7 +71,8 @@ describe('library entry', () => {
     expect(edgenet.networkInstanceMachine.id).toBe('networkInstance');
     expect(edgenet.endpointMachine.id).toBe('endpoint');
     expect(edgenet.ACTOR_STATES).toEqual(['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted']);
-    expect(edgenet.DEFAULT_STATE_DIR).toBe('/run/edgenet');
+    expect(edgenet.DEFAULT_STATE_DIR).toBe('/var/lib/edgenet');
+    expect(edgenet.DEFAULT_RUNTIME_DIR).toBe('/run/edgenet');
   });
 
   it("importing 'edgenet' and 'edgenet/testing' has no side effects: nothing keeps the process alive, it exits at once", async () => {
