@@ -352,6 +352,10 @@ export class NftFirewall implements Firewall {
     return this.serial(() => this.endpoints.remove(key, signal));
   }
 
+  sweepEndpoints(keep: readonly string[], signal?: AbortSignal): Promise<string[]> {
+    return this.serial(() => this.endpoints.sweep(keep, signal));
+  }
+
   endpointStatus(key: string): AclRuleStatus[] | undefined {
     return this.endpoints.status(key);
   }
