@@ -10,6 +10,7 @@ import { deviceActors, endpointActors, niActors } from './actors.ts';
 import { startAudits } from './drift-audit.ts';
 import { deviceStatus } from './status.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
+import { kernelFeatureIssues } from './config/config-kernel-features.ts';
 import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
@@ -209,6 +210,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
+    const featureIssues = await kernelFeatureIssues(rt.drivers, valid);
+    if (featureIssues.length) throw new ConfigError(featureIssues);
     const full = resolveConfig(valid);
     // addresses are reserved for the whole config first: a full range refuses the push before anything moves
     // (partial: refuses only the interfaces that get none, which are then left out of what is built)

@@ -4,6 +4,7 @@ import type { AclFacts } from '../../machines/specs.ts';
 import type { AclRuleSpec } from './acl-schema.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
 import { niPortNames, stpOptions } from './config-switch.ts';
+import { appVlans, portVlans, usedVlans, type MemberVlans } from './config-vlans.ts';
 
 // What the actors need, derived once from a valid config (validateConfig has run: subnets parse, names are unique).
 
@@ -28,6 +29,8 @@ export interface SwitchNetworkResolved extends NetworkResolvedCommon {
   type: 'switch';
   /** kernel spanning tree on the bridge; forwardDelayS absent: the kernel's 15 s */
   stp?: { forwardDelayS?: number };
+  /** the bridge filters VLANs (some app or port has an access VLAN) */
+  vlanFiltering?: boolean;
 }
 
 export interface LocalNetworkResolved extends NetworkResolvedCommon {
@@ -85,6 +88,8 @@ interface EndpointSpecCommon {
   routedVia?: string[];
   /** on a switch NI with STP: BPDU guard on the host-side interface */
   bpduGuard?: boolean;
+  /** on a VLAN-filtering switch NI: the interface's bridge VLAN entries */
+  vlans?: MemberVlans;
 }
 
 export interface VethEndpointSpec extends EndpointSpecCommon {
@@ -112,6 +117,8 @@ export interface PortSpecResolved {
   mtu?: number;
   /** on a switch NI with STP: BPDU guard on the port */
   bpduGuard?: boolean;
+  /** on a VLAN-filtering switch NI: the port's bridge VLAN entries */
+  vlans?: MemberVlans;
 }
 
 /** An IPv4 subnet as numbers, for range arithmetic that ipaddr.js does not offer. */
@@ -170,7 +177,7 @@ function largestRunWithout(start: number, end: number, hole: number): [number, n
   return size(best) > 0 ? best : undefined;
 }
 
-export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = []): NetworkResolved {
+export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [], vlanFiltering = false): NetworkResolved {
   const names = niPortNames(ni);
   const port = names.length === 1 ? names[0] : undefined;
   const portIfname = port === undefined ? undefined : ports.find((p) => p.name === port)?.ifname;
@@ -184,7 +191,12 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [])
   };
   if (ni.type === 'local') return { ...common, ...resolveLocal(ni, ports) };
   const stp = stpOptions(ni.stp);
-  return { ...common, type: 'switch', ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }) };
+  return {
+    ...common,
+    type: 'switch',
+    ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }),
+    ...(vlanFiltering && { vlanFiltering: true }),
+  };
 }
 
 /** Addresses of a static DNS entry: `ip`, then `ips`, without repeats. */
@@ -222,7 +234,7 @@ function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<Lo
 }
 
 export function networksOf(config: Config): NetworkResolved[] {
-  return config.networks.map((ni) => resolveNetwork(ni, config.ports));
+  return config.networks.map((ni) => resolveNetwork(ni, config.ports, ni.type === 'switch' && usedVlans(config, ni).length > 0));
 }
 
 export function isVeth(itf: InterfaceSpec): boolean {
@@ -237,6 +249,12 @@ export function appIfnames(app: AppSpec): (string | undefined)[] {
 
 export function endpointsOf(config: Config): EndpointSpec[] {
   const networks = new Map(config.networks.map((ni) => [ni.name, ni]));
+  const vlansOf = new Map<string, number[]>();
+  const used = (ni: NetworkSpec & { type: 'switch' }): number[] => {
+    let v = vlansOf.get(ni.name);
+    if (!v) vlansOf.set(ni.name, (v = usedVlans(config, ni)));
+    return v;
+  };
   return config.apps.flatMap((app) => {
     const inside = appIfnames(app);
     return app.interfaces.map((itf, i): EndpointSpec => {
@@ -255,6 +273,7 @@ export function endpointsOf(config: Config): EndpointSpec[] {
         // app-gateway: prefixes a static route of the NI sends via this app may be its packets' sources
         ...(ni?.type === 'local' && itf.ip !== undefined && routedVia(ni, itf.ip).length > 0 && { routedVia: routedVia(ni, itf.ip) }),
         ...(ni?.type === 'switch' && stpOptions(ni.stp) && { bpduGuard: stpOptions(ni.stp)?.guardApps === true }),
+        ...(ni?.type === 'switch' && used(ni).length > 0 && { vlans: appVlans(itf, used(ni)) }),
       };
       if (itf.tap !== undefined) return { ...common, kind: 'tap' };
       return { ...common, kind: 'veth', netns: itf.netns ?? '', appIfname: inside[i] ?? 'eth0' };
@@ -277,6 +296,7 @@ export function portsOf(config: Config): PortSpecResolved[] {
     const ni = config.networks.find((n) => niPortNames(n).includes(p.name));
     const attach = ni?.type === 'switch';
     const stp = ni?.type === 'switch' ? stpOptions(ni.stp) : undefined;
+    const vids = ni?.type === 'switch' ? usedVlans(config, ni) : [];
     return {
       name: p.name,
       ifname: p.ifname,
@@ -284,6 +304,7 @@ export function portsOf(config: Config): PortSpecResolved[] {
       attach,
       ...(attach && ni?.mtu !== undefined && { mtu: ni.mtu }),
       ...(stp && { bpduGuard: stp.portsWithBpduGuard.includes(p.name) }),
+      ...(vids.length > 0 && ni?.type === 'switch' && { vlans: portVlans(ni, p.name, vids) }),
     };
   });
 }
