@@ -152,6 +152,8 @@ export const interfaceSchema = z.strictObject({
 export const appSchema = z.strictObject({
   name: appName,
   interfaces: z.array(interfaceSchema).default([]),
+  /** cloud-init user data (base64), served to the app by the metadata service at 169.254.169.254 on local NIs */
+  userData: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, { error: 'must be base64 (plain, not encrypted)' }).optional(),
 });
 
 export const configSchema = z.strictObject({
