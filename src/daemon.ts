@@ -9,7 +9,8 @@ import { pino } from 'pino';
 import type { EdgenetLogger as Logger } from './logger.ts';
 import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
-import type { ApplyOptions, Edgenet, EdgenetOptions } from './edgenet-types.ts';
+import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions } from './edgenet-types.ts';
+import { lookupApp, startMetadataService, userDataOf, type MetadataService } from './metadata-service.ts';
 import { ConfigError, errorMessage, formatIssues } from './errors.ts';
 import { serializeApply, startApiServer } from './api/server.ts';
 import type { ApiServer } from './api/server.ts';
@@ -189,7 +190,15 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const net = createEdgenet({ stateDir, runtimeDir, logger: log, ...(inspect ? { inspect } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
   const metrics = createMetrics(net);
   // timed per apply, not including the wait behind an earlier push
-  const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
+  const serialized = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
+  // the metadata service answers each app with the user data of the config that is running
+  let userData = new Map<string, string>();
+  const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {
+    const result = await serialized(config, o);
+    userData = userDataOf(config);
+    return result;
+  };
+  let metadata: MetadataService | undefined;
 
   const eveRecord = new EveRecord();
   // EVE's NI info and metrics (GET /v1/eve/*): loaded only when the real core runs (tests' fakes have no kernel)
@@ -263,6 +272,8 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       watcher = undefined;
       const keep = await readFile(lastGoodPath, 'utf8').catch(() => undefined);
       log.info('teardown requested: removing every object edgenet owns');
+      await metadata?.close().catch(() => undefined);
+      metadata = undefined;
       await net.teardown();
       await eveReporter?.close({ remove: true });
       if (keep !== undefined) await writeFileAtomic(lastGoodPath, keep, 0o600);
@@ -279,6 +290,13 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       return code;
     }
 
+    if (!deps) {
+      // http://169.254.169.254/ for apps on local NIs (only with the real core: tests' fakes have no kernel)
+      metadata = await startMetadataService({ lookup: (from) => lookupApp(eveRecord.statusOf(net.status()), userData, from), logger: log }).catch((err: unknown) => {
+        log.warn({ err }, `metadata service not started: ${errorMessage(err)}`);
+        return undefined;
+      });
+    }
     server = await startApiServer({
       net,
       socketPath,
@@ -346,6 +364,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     clearTimeout(stopTimer);
     metrics.close();
     await eveReporter?.close().catch(() => undefined);
+    await metadata?.close().catch(() => undefined);
     await inspector?.close().catch((err: unknown) => log.warn({ err }, 'closing the inspector failed'));
     if (!stopped && code === DAEMON_EXIT.ok) code = DAEMON_EXIT.failure;
     stop.dispose();

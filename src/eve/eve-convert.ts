@@ -462,7 +462,8 @@ class Converter {
     });
     this.sources[`apps[${a}]`] = `apps[${A}]`;
     this.sources[`apps[${a}].name`] = `apps[${A}].displayname`;
-    this.apps[a] = { name, interfaces };
+    this.apps[a] = { name, interfaces, ...(app.userData && { userData: app.userData }) };
+    if (app.userData) this.sources[`apps[${a}].userData`] = `apps[${A}].userData`;
     this.apps.push(...extras);
   }
 
