@@ -3,8 +3,9 @@
 import { createHash } from 'node:crypto';
 import type { EdgenetLogger as Logger } from '../logger.ts';
 import { KernelError } from '../errors.ts';
+import { PORT_FORWARD_CHAIN } from './firewall-base.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
-import { aclRuleInfos, endpointNames, endpointNamesOfTag, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
+import { ACL_BASE, ACL_MAPS, aclRuleInfos, endpointNames, endpointNamesOfTag, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
 import type { AclRuleInfo, AclRuleStatus, EndpointPresent, EndpointRules, Json, NftCmd } from './firewall-acl.ts';
 import type { WriteCounter } from './write-counter.ts';
 
@@ -73,6 +74,21 @@ function presentOf(key: string, inet: TableItems, bridge: TableItems, byTag = fa
   };
 }
 
+/** The ACL layout's base chains, maps and jump rules are all there, as aclPlumbing() writes them. */
+function plumbingIntact(inet: TableItems, bridge: TableItems): boolean {
+  const rulesIn = (t: TableItems, chain: string): number => t.rules.filter((r) => r.chain === chain).length;
+  return (
+    [ACL_BASE.forward, ACL_BASE.input, ACL_BASE.dnat, ACL_BASE.snat, PORT_FORWARD_CHAIN].every((c) => inet.chains.includes(c)) &&
+    [ACL_MAPS.out, ACL_MAPS.in, ACL_MAPS.gw].every((m) => inet.maps.has(m)) &&
+    rulesIn(inet, ACL_BASE.forward) === 2 &&
+    rulesIn(inet, ACL_BASE.input) === 1 &&
+    rulesIn(inet, PORT_FORWARD_CHAIN) === 1 &&
+    bridge.chains.includes(ACL_BASE.spoof) &&
+    bridge.maps.has(ACL_MAPS.spoof) &&
+    rulesIn(bridge, ACL_BASE.spoof) === 1
+  );
+}
+
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
 
 export class NftEndpointRules {
@@ -132,7 +148,7 @@ export class NftEndpointRules {
         return;
       }
       try {
-        await this.transact(nothing ? removalCommands(ep.key, present) : ensureCommands(ep, present, spec), 'ensureEndpoint', object, signal);
+        await this.transact(nothing ? removalCommands(ep.key, present) : ensureCommands(ep, present, spec, !plumbingIntact(inet, bridge)), 'ensureEndpoint', object, signal);
         break;
       } catch (e) {
         if (attempt === 0 && e instanceof KernelError && e.errno === 'ENOENT') continue;

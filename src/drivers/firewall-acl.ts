@@ -353,7 +353,7 @@ export function removalCommands(key: string, present: EndpointPresent, keep: Rea
  * `spec` (a digest of `ep`) goes into the comment of the anti-spoofing chain's first rule: a restarted edgenet
  * finds it there and adopts intact rules instead of rewriting them.
  */
-export function ensureCommands(ep: EndpointRules, present: EndpointPresent, spec = ''): NftCmd[] {
+export function ensureCommands(ep: EndpointRules, present: EndpointPresent, spec = '', plumbing = true): NftCmd[] {
   const names = endpointNames(ep.key);
   const chains = endpointChains(ep);
   // what stays is refilled in place: counters keep counting, host sets keep what dnsmasq put in them
@@ -363,7 +363,8 @@ export function ensureCommands(ep: EndpointRules, present: EndpointPresent, spec
     ...(ep.acls ? [names.out, names.in, names.gw] : []),
     ...(ep.antiSpoof ? [`bridge:${names.spoof}`] : []),
   ]);
-  const cmds: NftCmd[] = [...aclPlumbing(true), ...removalCommands(ep.key, present, keep)];
+  // the shared base chains are (re)written only when they are not intact: other endpoints' rules keep their handles
+  const cmds: NftCmd[] = [...(plumbing ? aclPlumbing(true) : []), ...removalCommands(ep.key, present, keep)];
   for (const c of chains.counters) cmds.push({ add: { counter: c.family === 'inet' ? inet({ name: c.name }) : bridge({ name: c.name }) } });
   for (const s of chains.sets) {
     cmds.push({ add: { set: inet({ name: s.name, type: 'ipv4_addr' }) } });
