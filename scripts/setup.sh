@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 # iproute2: tests and demo build namespaces; nftables: NAT/filtering; dnsmasq-base: the binary only (the `dnsmasq`
 # package would start a system DNS service); busybox: udhcpc/nslookup for tests; curl: API over the unix socket;
-# iputils-ping: real traffic in tests and the demo.
-packages=(iproute2 nftables dnsmasq-base busybox curl iputils-ping)
+# iputils-ping: real traffic in tests and the demo; conntrack: a local NI's switchover flushes its connections.
+packages=(iproute2 nftables dnsmasq-base busybox curl iputils-ping conntrack)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

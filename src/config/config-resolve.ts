@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
-import { bridgeName, deriveMac, endpointKey, vethHostName } from '../names.ts';
+import type { UplinkSpec } from '../../machines/specs.ts';
+import { bridgeName, deriveMac, endpointKey, niTableIds, vethHostName } from '../names.ts';
 import type { AclFacts } from '../../machines/specs.ts';
 import type { AclRuleSpec } from './acl-schema.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
@@ -39,7 +40,11 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
   dhcpRange: IpRange;
   /** hosts: one entry per address (a name with several addresses has several entries) */
   dns: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
+  /** the ports it NATs out of, in the config's order (`port`, or `ports`), with their facts */
   uplinks: Uplink[];
+  holdDownMs?: number;
+  /** its own routing table (only with uplinks) */
+  table?: number;
   dhcp: NiDhcpResolved;
   routes: { to: string; via: string }[];
 }
@@ -47,14 +52,8 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
 export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
 
 /** One port of a local NI with its DNS facts: the upstream resolvers reached through it are pinned to it. */
-export interface Uplink {
-  port: string;
-  ifname: string;
-  /** `ports[].dns` */
-  dns: string[];
-  /** `ports[].resolvConf`: a file whose nameservers are learned for this port alone */
-  resolvConf?: string;
-}
+/** One port of a local NI with its facts (`ports[].gateway|cost|probe|dns|resolvConf`). */
+export type Uplink = UplinkSpec;
 
 /** What apps are told by DHCP, as configured; the defaults are decided in src/ni-dhcp.ts. */
 export interface NiDhcpResolved {
@@ -104,7 +103,7 @@ export type EndpointSpec = VethEndpointSpec | TapEndpointSpec;
 export interface PortSpecResolved {
   name: string;
   ifname: string;
-  /** the NI that uses the port, if any */
+  /** the NI that uses the port, if any: the switch NI bridging it, else the first local NI NATing out of it */
   network?: string;
   /** enslaved to the NI's bridge: only on a switch NI (a local NI's port is its NAT uplink, never enslaved) */
   attach: boolean;
@@ -170,7 +169,55 @@ function largestRunWithout(start: number, end: number, hole: number): [number, n
   return size(best) > 0 ? best : undefined;
 }
 
-export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = []): NetworkResolved {
+/** Default hold-down before a multi-port local NI takes a recovered better port back. */
+export const DEFAULT_HOLD_DOWN_MS = 2000;
+
+/**
+ * The interface that carries a port's addresses and routes: the port itself, or — when a switch NI bridges it —
+ * that NI's bridge (the port's addresses move there, the way EVE's NIM makes ethN an L3 bridge).
+ */
+export function l3Ifname(port: PortSpec, networks: readonly NetworkSpec[]): string {
+  const sw = networks.find((n) => n.type === 'switch' && niPortNames(n).includes(port.name));
+  return sw ? bridgeName(sw.name) : port.ifname;
+}
+
+function uplinksOf(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks: readonly NetworkSpec[]): UplinkSpec[] {
+  return niPortNames(ni).flatMap((name): UplinkSpec[] => {
+    const p = ports.find((x) => x.name === name);
+    if (!p) return [];
+    return [
+      {
+        port: name,
+        ifname: l3Ifname(p, networks),
+        portIfname: p.ifname,
+        cost: p.cost ?? 0,
+        ...(p.gateway !== undefined && { gateway: p.gateway }),
+        probed: p.probe !== undefined,
+        dns: [...(p.dns ?? [])],
+        ...(p.resolvConf !== undefined && { resolvConf: p.resolvConf }),
+      },
+    ];
+  });
+}
+
+export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [], networks: readonly NetworkSpec[] = [ni], table?: number): NetworkResolved {
+  if (ni.type === 'local') {
+    const resolved = resolveLocal(ni, ports, networks);
+    const uplinks = resolved.uplinks;
+    const first = uplinks[0];
+    const names = niPortNames(ni);
+    const local: LocalNetworkResolved = {
+      name: ni.name,
+      bridge: bridgeName(ni.name),
+      ...(ni.mtu !== undefined && { mtu: ni.mtu }),
+      // one port (`port:` or `ports: [one]`): named as before (status, firewall); several: the selection picks one
+      ...(names.length === 1 && first && { port: first.port, portIfname: first.ifname }),
+      ...(names.length > 1 && { ports: names }),
+      ...resolved,
+    };
+    if (uplinks.length === 0) return local;
+    return { ...local, ...(uplinks.length > 1 && { holdDownMs: ni.holdDownMs ?? DEFAULT_HOLD_DOWN_MS }), ...(table !== undefined && { table }) };
+  }
   const names = niPortNames(ni);
   const port = names.length === 1 ? names[0] : undefined;
   const portIfname = port === undefined ? undefined : ports.find((p) => p.name === port)?.ifname;
@@ -182,7 +229,6 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [])
     ...(portIfname !== undefined && { portIfname }),
     ...(names.length > 1 && { ports: names }),
   };
-  if (ni.type === 'local') return { ...common, ...resolveLocal(ni, ports) };
   const stp = stpOptions(ni.stp);
   return { ...common, type: 'switch', ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }) };
 }
@@ -192,7 +238,7 @@ export function hostAddresses(h: { ip?: string | undefined; ips?: string[] | und
   return [...new Set([...(h.ip === undefined ? [] : [h.ip]), ...(h.ips ?? [])])];
 }
 
-function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
+function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks: readonly NetworkSpec[]): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
   const s = subnetInfo(ni.subnet);
   const gateway = ni.gateway ?? defaultGateway(s);
   // A valid config has room for a range; the fallback only keeps this total for unchecked input.
@@ -208,10 +254,7 @@ function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<Lo
       hosts: (ni.dns?.hosts ?? []).flatMap((h) => hostAddresses(h).map((ip) => ({ name: h.name, ip }))),
       ...(ni.dns?.dhcpHostnames === true && { dhcpHostnames: true }),
     },
-    uplinks: niPortNames(ni).flatMap((name): Uplink[] => {
-      const p = ports.find((x) => x.name === name);
-      return p ? [{ port: p.name, ifname: p.ifname, dns: [...(p.dns ?? [])], ...(p.resolvConf !== undefined && { resolvConf: p.resolvConf }) }] : [];
-    }),
+    uplinks: uplinksOf(ni, ports, networks),
     dhcp: {
       ...(ni.dhcp?.dns !== undefined && { dns: [...ni.dhcp.dns] }),
       ntp: [...(ni.dhcp?.ntp ?? [])],
@@ -222,7 +265,8 @@ function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<Lo
 }
 
 export function networksOf(config: Config): NetworkResolved[] {
-  return config.networks.map((ni) => resolveNetwork(ni, config.ports));
+  const tables = niTableIds(config.networks.filter((n) => n.type === 'local' && niPortNames(n).length > 0).map((n) => n.name));
+  return config.networks.map((ni) => resolveNetwork(ni, config.ports, config.networks, tables.get(ni.name)));
 }
 
 export function isVeth(itf: InterfaceSpec): boolean {
@@ -274,7 +318,7 @@ function aclFactsOf(config: Config, ni: LocalNetworkSpec): AclFacts {
 
 export function portsOf(config: Config): PortSpecResolved[] {
   return config.ports.map((p) => {
-    const ni = config.networks.find((n) => niPortNames(n).includes(p.name));
+    const ni = config.networks.find((n) => n.type === 'switch' && niPortNames(n).includes(p.name)) ?? config.networks.find((n) => niPortNames(n).includes(p.name));
     const attach = ni?.type === 'switch';
     const stp = ni?.type === 'switch' ? stpOptions(ni.stp) : undefined;
     return {

@@ -4,6 +4,7 @@ import { createNetlinkBridgePortDriver } from './bridge-ports-netlink.ts';
 import type { Drivers } from './drivers.ts';
 import { createNftFirewall } from './firewall-nft.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
+import { createIpRouteDriver } from './routes-ip.ts';
 
 /** The real drivers, acting on the network namespace this process runs in. */
 export function createKernelDrivers(opts: { stateDir: string; logger?: Logger }): Drivers {
@@ -12,6 +13,7 @@ export function createKernelDrivers(opts: { stateDir: string; logger?: Logger })
     links: createNetlinkLinkDriver(logger ? { logger } : {}),
     firewall: createNftFirewall(logger ? { logger } : {}),
     dhcpdns: createDnsmasqDriver({ stateDir: opts.stateDir, ...(logger && { logger }) }),
+    routes: createIpRouteDriver(logger ? { logger } : {}),
     bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
   };
 }
