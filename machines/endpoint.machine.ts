@@ -117,6 +117,9 @@ export const endpointMachine = setup({
     unhealthy: ({ context }) => context.problem !== undefined || context.guard !== undefined || (context.spec.kind === 'port' && !context.carrier),
     healthy: ({ context }) => context.problem === undefined && context.guard === undefined && (context.spec.kind !== 'port' || context.carrier),
     failed: ({ context }) => context.problem !== undefined,
+    // a veth whose attempt failed and is waiting for its retry: its LINK_DEL is the undo of the half-built pair
+    vethInBackoff: ({ context }) => context.spec.kind === 'veth' && context.retries > 0 && context.problem !== undefined,
+    isVeth: ({ context }) => context.spec.kind === 'veth',
     probeFailed: ({ context }) => context.probeFailed === true,
     mayRetryDelete: ({ context }) => context.retries < DETACH_TRIES - 1,
     ownLinkDetached: ({ context, event }) =>
@@ -267,7 +270,12 @@ export const endpointMachine = setup({
         UPDATE: { target: 'creating', reenter: true, actions: 'takeUpdate' },
         NI_UP: { target: 'creating', reenter: true, actions: 'takeBridge' },
         NI_DOWN: { target: 'pending', actions: assign({ bridge: undefined }) },
-        LINK_DEL: { target: 'pending', actions: ['linkGone', 'reportPort'] },
+        LINK_DEL: [
+          // a veth's LINK_DEL while its attach runs is that attach undoing a half-built pair (or a stale event of
+          // the one before): the attach's own outcome decides, or the retry would skip its backoff
+          { guard: 'isVeth', actions: assign({ ifindex: undefined }) },
+          { target: 'pending', actions: ['linkGone', 'reportPort'] },
+        ],
         LINK_NEW: { actions: 'linkSeen' },
         NETNS_REMOVED: { target: 'pending', actions: 'netnsGone' },
       },
@@ -313,7 +321,11 @@ export const endpointMachine = setup({
         UPDATE: { target: 'creating', actions: 'takeUpdate' },
         NI_UP: [{ guard: 'bridgeMoved', target: 'creating', actions: 'takeBridge' }, { actions: 'takeBridge' }],
         NI_DOWN: { target: 'pending', actions: assign({ bridge: undefined, problem: undefined, reason: 'network down' }) },
-        LINK_DEL: { target: 'pending', actions: ['linkGone', 'reportPort', assign({ problem: undefined })] },
+        LINK_DEL: [
+          // the undo of the failed attempt's half-built pair: the retry waits its backoff all the same
+          { guard: 'vethInBackoff', actions: assign({ ifindex: undefined }) },
+          { target: 'pending', actions: ['linkGone', 'reportPort', assign({ problem: undefined })] },
+        ],
         LINK_NEW: [
           {
             guard: 'ownLinkDetached',

@@ -136,8 +136,8 @@ export function niProblemText(p: NiProblems): string | undefined {
 export const networkInstanceMachine = setup({
   types: {} as { context: NiContext; input: NiInput; events: NiEvent },
   actors: {
-    /** Converge the NI's kernel objects (bridge, address, rules, dnsmasq) to the spec; idempotent. */
-    createNi: fromPromise<BridgeHandle, NiSpec>(notProvided('createNi')),
+    /** Converge the NI's kernel objects (bridge, address, rules, dnsmasq) to the spec; idempotent. `ifindex`: the bridge it made before. */
+    createNi: fromPromise<BridgeHandle, NiSpec & { ifindex?: number }>(notProvided('createNi')),
     /** Remove the NI's kernel objects; absent is success. */
     deleteNi: fromPromise<void, NiSpec>(notProvided('deleteNi')),
     /** A local NI with several ports: move its default route to another port and flush its connections (nothing else). */
@@ -266,7 +266,11 @@ export const networkInstanceMachine = setup({
       invoke: {
         src: 'createNi',
         // several ports: the NI's table is made with the default route out of the port selected now
-        input: ({ context }) => (context.selecting?.port !== undefined ? { ...context.spec, selectedUplink: context.selecting.port } : context.spec),
+        input: ({ context }) => ({
+          ...context.spec,
+          ...(context.bridge && { ifindex: context.bridge.ifindex }),
+          ...(context.selecting?.port !== undefined && { selectedUplink: context.selecting.port }),
+        }),
         onDone: {
           target: 'ready',
           actions: [

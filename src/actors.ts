@@ -1,4 +1,5 @@
 import { fromPromise } from 'xstate';
+import type { DeviceSpec } from '../machines/device.machine.ts';
 import type { AttachInput, AttachOutput, ProbeResult } from '../machines/endpoint.machine.ts';
 import type { SwitchUplinkInput } from '../machines/network-instance.machine.ts';
 import type { BridgeHandle, MemberSpec, NiSpec } from '../machines/specs.ts';
@@ -18,6 +19,15 @@ export interface ActorDeps {
   local: LocalServices;
 }
 
+export function deviceActors({ drivers }: Pick<ActorDeps, 'drivers'>) {
+  return {
+    ensureDevice: fromPromise<void, DeviceSpec>(async ({ input, signal }) => {
+      if (input.firewall) await drivers.firewall.ensureBase(signal);
+      if (input.forwarding) await drivers.firewall.ensureForwarding(signal);
+    }),
+  };
+}
+
 export function niActors({ drivers, local }: ActorDeps) {
   const { links, firewall, routes } = drivers;
   /** Converge the NI's own table out of `selected` (idempotent; a switchover differs by one route). */
@@ -31,13 +41,20 @@ export function niActors({ drivers, local }: ActorDeps) {
     }
   };
   return {
-    createNi: fromPromise<BridgeHandle, NiSpec>(async ({ input: ni, signal }) => {
-      const bridge = await links.ensureBridge({ name: ni.bridge, alias: niAlias(ni.name), ...(ni.mtu !== undefined && { mtu: ni.mtu }) }, signal);
+    createNi: fromPromise<BridgeHandle, NiSpec & { ifindex?: number }>(async ({ input: ni, signal }) => {
+      const bridge = await links.ensureBridge(
+        { name: ni.bridge, alias: niAlias(ni.name), ...(ni.mtu !== undefined && { mtu: ni.mtu }), ...(ni.ifindex !== undefined && { ifindex: ni.ifindex }) },
+        signal,
+      );
       if (ni.type === 'switch') await ensureStp(drivers, ni, signal);
       // ARP on our bridges answers only for the bridge's own addresses (a switch NI's app learns no gateway MAC)
       await firewall.guardBridge(ni.bridge, signal);
       if (ni.type === 'local' && ni.gateway && ni.subnet && ni.prefixlen !== undefined) {
         await links.ensureAddress(ni.bridge, ni.gateway, ni.prefixlen, signal);
+        // the gateway is the only address of a local NI's bridge: one added behind our back goes
+        for (const a of await links.listAddresses(ni.bridge)) {
+          if (a.address !== ni.gateway || a.prefixlen !== ni.prefixlen) await links.deleteAddress(ni.bridge, a.address, a.prefixlen, signal);
+        }
         await firewall.ensureNetwork(
           {
             name: ni.name,

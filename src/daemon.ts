@@ -161,6 +161,12 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
 
   const eveRecord = new EveRecord();
+  // EVE's NI info and metrics (GET /v1/eve/*): loaded only when the real core runs (tests' fakes have no kernel)
+  const eveReporter = deps ? undefined : (await import('./eve/eve-info.ts')).createEveReporter({
+        status: () => eveRecord.statusOf(net.status()),
+        status$: net.status$,
+        onError: (err) => log.warn({ err }, `learning app addresses on switch NIs failed: ${errorMessage(err)}`),
+      });
   const source = configPath ?? lastGoodPath;
   const applyFile = async (why: string): Promise<boolean> => {
     try {
@@ -197,6 +203,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       const keep = await readFile(lastGoodPath, 'utf8').catch(() => undefined);
       log.info('teardown requested: removing every object edgenet owns');
       await net.teardown();
+      await eveReporter?.close({ remove: true });
       if (keep !== undefined) await writeFileAtomic(lastGoodPath, keep, 0o600);
     } finally {
       // after the answer has gone out
@@ -210,7 +217,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       return code;
     }
 
-    server = await startApiServer({ net, socketPath, logger: log, apply, metrics, teardown, eveRecord });
+    server = await startApiServer({ net, socketPath, logger: log, apply, metrics, teardown, eveRecord, ...(eveReporter && { eveReporter }) });
     log.info({ socket: socketPath }, 'API listening');
 
     if (configPath !== undefined) {
@@ -252,6 +259,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     ]);
     clearTimeout(stopTimer);
     metrics.close();
+    await eveReporter?.close().catch(() => undefined);
     await inspector?.close().catch((err: unknown) => log.warn({ err }, 'closing the inspector failed'));
     if (!stopped && code === DAEMON_EXIT.ok) code = DAEMON_EXIT.failure;
     stop.dispose();

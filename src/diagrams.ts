@@ -1,6 +1,7 @@
 // Mermaid state diagrams generated from the machine definitions themselves (`npm run diagrams`), so the pictures in
 // the docs cannot drift from the statecharts: a unit test compares the committed files with what this generates.
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
+import { deviceMachine } from '../machines/device.machine.ts';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
 import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
 import { systemMachine } from '../machines/system.machine.ts';
@@ -224,4 +225,5 @@ export const EDGENET_DIAGRAMS: readonly DiagramSource[] = [
   { name: 'system', title: 'System actor (root: spawns and orders NIs and members)', source: 'machines/system.machine.ts', machine: systemMachine },
   { name: 'network-instance', title: 'Network instance', source: 'machines/network-instance.machine.ts', machine: networkInstanceMachine },
   { name: 'endpoint', title: 'Endpoint (veth, tap) and port', source: 'machines/endpoint.machine.ts', machine: endpointMachine },
+  { name: 'device', title: 'Device (the table base and ip_forward, which no single NI owns)', source: 'machines/device.machine.ts', machine: deviceMachine },
 ];

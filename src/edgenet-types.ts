@@ -65,7 +65,16 @@ export interface PortStatus {
   reason?: string;
 }
 
+/** The device actor: the base of table inet edgenet and net.ipv4.ip_forward, which no single NI owns. */
+export interface DeviceStatus {
+  state: ActorState;
+  /** why it is not ready (e.g. `foreign rule in base chain forward: accept`) */
+  reason?: string;
+}
+
 export interface Status {
+  /** absent until the first apply */
+  device?: DeviceStatus;
   networks: NetworkStatus[];
   endpoints: EndpointStatus[];
   ports: PortStatus[];
@@ -81,8 +90,8 @@ export interface Status {
 }
 
 export interface Transition {
-  kind: 'network' | 'endpoint' | 'port';
-  /** NI name, `<app>/<ni>` for endpoints, port name for ports */
+  kind: 'network' | 'endpoint' | 'port' | 'device';
+  /** NI name, `<app>/<ni>` for endpoints, port name for ports, `device` for the device actor */
   name: string;
   from: ActorState | null;
   to: ActorState;

@@ -1,11 +1,14 @@
 import type { EdgenetLogger as Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
-import { asyncScheduler, concat, defer, exhaustMap, groupBy, map, mergeMap, of, Subject, throttleTime, timer, type Observable, type Subscription } from 'rxjs';
+import { asyncScheduler, concat, defer, groupBy, map, mergeMap, of, Subject, throttleTime, type Observable, type Subscription } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { deviceMachine, type DeviceSpec } from '../machines/device.machine.ts';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
 import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
 import { systemMachine, type Plan, type SystemContext } from '../machines/system.machine.ts';
-import { endpointActors, niActors } from './actors.ts';
+import { deviceActors, endpointActors, niActors } from './actors.ts';
+import { startAudits } from './drift-audit.ts';
+import { deviceStatus } from './status.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
 import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
@@ -49,6 +52,7 @@ interface Runtime {
   drivers: Drivers;
   local: LocalServices;
   root: SystemActor;
+  device: Actor<typeof deviceMachine>;
   router: LinkRouter;
   netns: NetnsWatcher;
   subscriptions: Subscription[];
@@ -73,6 +77,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   let starting: Promise<Runtime> | undefined;
   let stopped = false;
   let swept = false;
+  let deviceSpec: DeviceSpec = { firewall: false, forwarding: false };
 
   const tracker = new TransitionTracker((t) => {
     logger.info({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
@@ -100,6 +105,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const root = createActor(machine, { id: 'edgenet', inspect });
     const router = new LinkRouter(() => root.getSnapshot());
     root.start();
+    // what no single NI owns (the table's base, ip_forward): one actor of its own, repaired on its own
+    const device = createActor(deviceMachine.provide({ actors: deviceActors(deps) }), { id: 'device', input: deviceSpec, inspect });
+    device.start();
     const netns = new NetnsWatcher((change) => router.routeNetns(change), logger);
     const subscriptions = [
       drivers.links.events$
@@ -120,6 +128,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
             }),
           ]
         : []),
+      // an address removed from or added to one of our bridges: its NI repairs at once (the audit is the backstop)
+      drivers.links.addressEvents$.subscribe({
+        next: (ev) => void router.routeAddress(ev),
+        error: (err: unknown) => logger.error({ err }, 'address events stopped'),
+      }),
       drivers.dhcpdns.events$.subscribe((ev) => {
         const ni = router.childOfNetwork(ev.ni);
         if (ev.type === 'exited') {
@@ -131,24 +144,12 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       }),
     ];
     if (auditIntervalMs > 0) {
-      // rules changed behind our back (a flush, a firewall reload): the owning NI repairs exactly its own
+      // changes behind our back that no event reports (rules, ip_forward, a missed address event): the owner repairs
       subscriptions.push(
-        timer(auditIntervalMs, auditIntervalMs)
-          .pipe(
-            // a slow nft never lets audits pile up in front of real work: one at a time, ticks meanwhile are dropped
-            exhaustMap(() =>
-              drivers.firewall.drifted().catch((err: unknown) => {
-                logger.warn({ err }, 'firewall audit failed');
-                return [] as string[];
-              }),
-            ),
-          )
-          .subscribe((names) => {
-            for (const name of names) router.childOfNetwork(name)?.send({ type: 'DRIFT', detail: `firewall rules of ${name} changed behind edgenet's back` });
-          }),
+        startAudits({ drivers, root: () => root.getSnapshot(), childOfNetwork: (n) => router.childOfNetwork(n), device, deviceSpec: () => deviceSpec, logger }, auditIntervalMs),
       );
     }
-    return { drivers, local, root, router, netns, subscriptions };
+    return { drivers, local, root, device, router, netns, subscriptions };
   };
 
   const getRuntime = (): Promise<Runtime> => {
@@ -159,7 +160,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 } };
-    const built = buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall);
+    const built = { device: deviceStatus(runtime.device.getSnapshot()), ...buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall) };
     return refusedNow.length > 0 ? { ...built, refused: refusedNow } : built;
   };
 
@@ -218,6 +219,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const diff = diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
     rt.router.index(networks, endpoints, ports);
+    const nextDevice: DeviceSpec = { firewall: networks.some((n) => n.type === 'local'), forwarding: networks.some((n) => n.type === 'local' && n.portIfname !== undefined) };
+    if (nextDevice.firewall !== deviceSpec.firewall || nextDevice.forwarding !== deviceSpec.forwarding) {
+      deviceSpec = nextDevice;
+      rt.device.send({ type: 'UPDATE', spec: nextDevice });
+    }
     rt.netns.watchPaths(endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : [])));
     runningResolved = resolved;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
@@ -272,6 +278,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       if (!rt) return;
       for (const s of rt.subscriptions) s.unsubscribe();
       rt.root.stop();
+      rt.device.stop();
       await rt.netns.close();
       await rt.local.close();
       await rt.drivers.dhcpdns.close();

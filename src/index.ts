@@ -43,6 +43,8 @@ export type {
 // ---- EVE controllers' EdgeDevConfig ----
 export { convertEveConfig, isEveDocument } from './eve/eve-convert.ts';
 export { validateEveConfig } from './eve/eve-load.ts';
+export { createEveReporter, eveNetworkInstanceInfo, eveNetworkInstanceMetrics } from './eve/eve-info.ts';
+export type { EveReporter, EveReporterOptions, ZInfoNetworkInstance, ZMetricNetworkInstance, AclDrops } from './eve/eve-info.ts';
 export type { EdgeDevConfig } from './eve/eve-schema.ts';
 export type {
   EveAppName,

@@ -4,7 +4,11 @@ import type { NiEvent } from '../machines/network-instance.machine.ts';
 import type { LinkSeen } from '../machines/specs.ts';
 import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
-import type { LinkEvent, LinkInfo } from './drivers/links.ts';
+import type { AddressEvent, LinkEvent, LinkInfo } from './drivers/links.ts';
+import type { NiContext } from '../machines/network-instance.machine.ts';
+import { topState } from '../machines/specs.ts';
+import { bridgeDrift } from './bridge-drift.ts';
+import { bridgeWantOf } from './drift-audit.ts';
 import { guardTripped, type BridgePortView } from './drivers/bridge-ports.ts';
 
 // Link events go to the one actor that owns the interface: a bridge to its NI, a veth/tap/NIC to its member.
@@ -21,6 +25,8 @@ export class LinkRouter {
   private owners = new Map<string, Owner>();
   /** app namespace path → endpoint keys that wait for it */
   private netnsUsers = new Map<string, string[]>();
+  /** ifindex → NI of the bridges seen: a bridge renamed behind our back is still found */
+  private bridges = new Map<number, string>();
   /** events routed, by outcome: for tests and metrics */
   readonly counts = { routed: 0, unowned: 0 };
 
@@ -58,6 +64,12 @@ export class LinkRouter {
     }
   }
 
+  /** The NI whose bridge has this ifindex (a bridge of an unknown name: renamed behind our back?). */
+  private niWithBridge(ifindex: number): string | undefined {
+    for (const [name, entry] of Object.entries(this.root().context.networks)) if (entry.bridge?.ifindex === ifindex) return name;
+    return undefined;
+  }
+
   /** A bridge port's STP state changed (BPDU guard tripped or cleared): tell the member that owns the interface. */
   routeBridgePort(view: BridgePortView): AnyActorRef | undefined {
     const owner = this.owners.get(view.ifname);
@@ -66,15 +78,45 @@ export class LinkRouter {
     return target;
   }
 
+  /** An address came or went: a ready local NI's bridge holds exactly its gateway, anything else is drift. */
+  routeAddress(ev: AddressEvent): AnyActorRef | undefined {
+    const name = this.bridges.get(ev.address.ifindex) ?? this.niWithBridge(ev.address.ifindex);
+    const target = name !== undefined ? this.childOfNetwork(name) : undefined;
+    const snap = target?.getSnapshot() as { value?: unknown; context?: NiContext } | undefined;
+    const want = snap?.context && topState(snap.value) === 'ready' ? bridgeWantOf(snap.context) : undefined;
+    const gw = want?.address;
+    if (!want || !gw || want.ifindex !== ev.address.ifindex) return undefined;
+    const isGateway = ev.address.address === gw.address && ev.address.prefixlen === gw.prefixlen;
+    const detail =
+      ev.type === 'del' && isGateway
+        ? `gateway ${gw.address}/${gw.prefixlen} missing on ${want.name} (behind edgenet's back)`
+        : ev.type === 'new' && !isGateway
+          ? `foreign address ${ev.address.address}/${ev.address.prefixlen} on ${want.name} (behind edgenet's back)`
+          : undefined;
+    if (!detail) return undefined;
+    target?.send({ type: 'DRIFT', detail } satisfies NiEvent);
+    return target;
+  }
+
   /** Sends the event to its owner; returns the actor it reached, if any. */
   route(ev: LinkEvent): AnyActorRef | undefined {
-    const owner = this.owners.get(ev.link.ifname);
+    let owner = this.owners.get(ev.link.ifname);
+    const renamedFrom = owner === undefined && ev.link.kind === 'bridge' ? (this.bridges.get(ev.link.ifindex) ?? this.niWithBridge(ev.link.ifindex)) : undefined;
+    if (renamedFrom !== undefined) owner = { kind: 'ni', name: renamedFrom };
     let target: AnyActorRef | undefined;
     if (owner?.kind === 'ni') {
-      // only a bridge's disappearance concerns its NI; its own changes (members joining) do not
+      target = this.childOfNetwork(owner.name);
       if (ev.type === 'del') {
-        target = this.childOfNetwork(owner.name);
+        this.bridges.delete(ev.link.ifindex);
         target?.send({ type: 'BRIDGE_GONE' } satisfies NiEvent);
+      } else {
+        // members joining are no news for the NI; its bridge's own attributes changed behind our back are
+        const snap = target?.getSnapshot() as { value?: unknown; context?: NiContext } | undefined;
+        const want = snap?.context ? bridgeWantOf(snap.context) : undefined;
+        if (want && want.ifindex === ev.link.ifindex) this.bridges.set(ev.link.ifindex, owner.name);
+        const detail = want && want.ifindex === ev.link.ifindex && topState(snap?.value) === 'ready' ? bridgeDrift(want, ev.link) : undefined;
+        if (detail) target?.send({ type: 'DRIFT', detail } satisfies NiEvent);
+        else if (renamedFrom === undefined && !detail) target = undefined;
       }
     } else if (owner?.kind === 'member') {
       target = this.childOfMember(owner.key);

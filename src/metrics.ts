@@ -7,7 +7,7 @@ import { ConfigError } from './errors.ts';
 import type { WriteKind } from './drivers/write-counter.ts';
 
 const ACTOR_STATES: readonly ActorState[] = ['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted'];
-const KINDS: readonly Transition['kind'][] = ['network', 'endpoint', 'port'];
+const KINDS: readonly Transition['kind'][] = ['network', 'endpoint', 'port', 'device'];
 const WRITE_KINDS: readonly WriteKind[] = ['link', 'address', 'nft', 'dnsmasqStart', 'dnsmasqReload', 'sysctl', 'route', 'conntrack'];
 
 /** Buckets for apply(): from a no-op diff (ms) to a full rebuild waiting on dnsmasq and slow links (tens of s). */
@@ -95,7 +95,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>): Ed
 
   const transitions = new Counter({
     name: 'edgenet_transitions_total',
-    help: 'State transitions of network instance, endpoint and port actors, by kind and target state.',
+    help: 'State transitions of network instance, endpoint, port and device actors, by kind and target state.',
     labelNames: ['kind', 'to'] as const,
     registers: [registry],
   });

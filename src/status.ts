@@ -5,10 +5,18 @@ import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { DhcpDns } from './drivers/dhcpdns.ts';
 import type { Firewall } from './drivers/firewall.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
-import type { ActorState, EndpointStatus, NetworkStatus, PortStatus, Status } from './edgenet-types.ts';
+import type { DeviceContext } from '../machines/device.machine.ts';
+import type { ActorState, DeviceStatus, EndpointStatus, NetworkStatus, PortStatus, Status } from './edgenet-types.ts';
 import type { LocalServices } from './local-services.ts';
 import type { NiUpstream } from './port-dns.ts';
-import { isNiContext, reasonOf, topState, type ChildContext } from './transitions.ts';
+import { deviceReason, isNiContext, reasonOf, topState, type ChildContext } from './transitions.ts';
+
+/** The device actor's state, and why when it is not ready. */
+export function deviceStatus(snapshot: { value?: unknown; context: DeviceContext }): DeviceStatus {
+  const state = topState(snapshot.value) ?? 'pending';
+  const reason = state === 'ready' ? undefined : deviceReason(state, snapshot.context);
+  return { state, ...(reason !== undefined && { reason }) };
+}
 
 // Status is derived from the actors' snapshots every time it is asked for: nothing is stored twice.
 

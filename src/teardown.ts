@@ -10,6 +10,7 @@ import { socketPathFor } from './api/client.ts';
 import { dnsmasqPaths } from './drivers/dhcpdns-dnsmasq.ts';
 import type { Drivers } from './drivers/drivers.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
+import { createNftAddressLearner } from './drivers/address-learner-nft.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
 import { LAST_GOOD_CONFIG, removeRuntimeState } from './state-dir.ts';
 
@@ -41,6 +42,8 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
       await drivers.firewall.removeAll();
       removed.push('table inet edgenet');
     }
+    // the switch NIs' address learning (EVE info): only with the real drivers, never a test's fakes
+    if (!opts.drivers) await createNftAddressLearner().remove();
   } finally {
     await drivers.dhcpdns.close();
     await drivers.links.close();

@@ -1,4 +1,5 @@
 import type { InspectionEvent } from 'xstate';
+import type { DeviceContext } from '../machines/device.machine.ts';
 import type { EndpointContext } from '../machines/endpoint.machine.ts';
 import { niProblemText, type NiContext } from '../machines/network-instance.machine.ts';
 import { topState } from '../machines/specs.ts';
@@ -7,9 +8,14 @@ import type { ActorState, Transition } from './edgenet-types.ts';
 // Transitions are read off the actor system's inspection stream: one place sees every NI and endpoint actor.
 
 export type ChildContext = NiContext | EndpointContext;
+type TrackedContext = ChildContext | DeviceContext;
 
 export function isNiContext(c: ChildContext): c is NiContext {
   return 'problems' in c;
+}
+
+export function isDeviceContext(c: TrackedContext): c is DeviceContext {
+  return 'device' in c && c.device === true;
 }
 
 export { topState };
@@ -32,9 +38,14 @@ interface SnapshotLike {
   context?: unknown;
 }
 
-function childContext(snapshot: SnapshotLike): ChildContext | undefined {
+function childContext(snapshot: SnapshotLike): TrackedContext | undefined {
   const c = snapshot.context;
-  return c && typeof c === 'object' && 'spec' in c ? (c as ChildContext) : undefined;
+  return c && typeof c === 'object' && 'spec' in c ? (c as TrackedContext) : undefined;
+}
+
+/** The device actor's reason: its problem while degraded, else why it got where it is. */
+export function deviceReason(state: ActorState, context: DeviceContext): string | undefined {
+  return state === 'degraded' ? (context.problem ?? context.reason) : context.reason;
 }
 
 /** Turns inspection events into transitions of NI and endpoint actors (their top-level state changes). */
@@ -54,7 +65,8 @@ export class TransitionTracker {
     if (from === to) return;
     if (to === 'deleted') this.last.delete(id);
     else this.last.set(id, to);
-    const reason = reasonOf(to, context);
-    this.emit({ ...identify(context), from, to, at: new Date().toISOString(), ...(reason !== undefined && { reason }) });
+    const reason = isDeviceContext(context) ? deviceReason(to, context) : reasonOf(to, context);
+    const who: Pick<Transition, 'kind' | 'name'> = isDeviceContext(context) ? { kind: 'device', name: 'device' } : identify(context);
+    this.emit({ ...who, from, to, at: new Date().toISOString(), ...(reason !== undefined && { reason }) });
   }
 }

@@ -1,5 +1,6 @@
 // Talks to the daemon's API over its unix socket (node:http with socketPath; no TCP anywhere).
 import { request } from 'node:http';
+import type { ZInfoNetworkInstance, ZMetricNetworkInstance } from '../eve/eve-info.ts';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { ApplyResult, Status, Transition } from '../edgenet-types.ts';
@@ -75,6 +76,10 @@ export interface ApiClient {
   /** Pushes a config (text as read from a file); resolves when the daemon has settled. Rejects with ConfigError on bad input. */
   putConfig(text: string, contentType?: string, opts?: PutConfigOptions): Promise<ApplyResult>;
   status(): Promise<Status>;
+  /** GET /v1/eve/info: ZInfoNetworkInstance per NI (protobuf JSON) */
+  eveInfo(): Promise<ZInfoNetworkInstance[]>;
+  /** GET /v1/eve/metrics: ZMetricNetworkInstance per NI (protobuf JSON) */
+  eveMetrics(): Promise<ZMetricNetworkInstance[]>;
   /** Asks the daemon to remove every object edgenet owns and then stop; resolves once the objects are gone. */
   teardown(): Promise<void>;
   /** Streams transitions until the daemon ends the stream (resolves) or `signal` aborts (resolves). */
@@ -126,6 +131,12 @@ export function createApiClient(socketPath: string): ApiClient {
     },
     async status() {
       return decode<Status>(await send('GET', '/v1/status'));
+    },
+    async eveInfo() {
+      return decode<ZInfoNetworkInstance[]>(await send('GET', '/v1/eve/info'));
+    },
+    async eveMetrics() {
+      return decode<ZMetricNetworkInstance[]>(await send('GET', '/v1/eve/metrics'));
     },
     async teardown() {
       decode<{ tornDown: boolean }>(await send('POST', '/v1/teardown'));

@@ -17,6 +17,7 @@ import { serialQueue } from '../serial-queue.ts';
 import { inEveTerms, logEveConversion, requestOptions, toAppliable } from '../eve/eve-load.ts';
 import { EveRecord } from '../eve/eve-record.ts';
 import { eveApplyAnswer } from '../eve/eve-object-errors.ts';
+import type { EveReporter } from '../eve/eve-info.ts';
 
 /** Largest config body accepted by PUT /v1/config. */
 export const CONFIG_BODY_LIMIT = 1024 * 1024;
@@ -45,6 +46,8 @@ export interface ApiServerOptions {
   teardown?: () => Promise<void>;
   /** the EVE origin of the running config (shared with the daemon's file applier), shown by GET /v1/status */
   eveRecord?: EveRecord;
+  /** GET /v1/eve/info and /v1/eve/metrics; absent: 501 */
+  eveReporter?: Pick<EveReporter, 'info' | 'metrics'>;
 }
 
 export interface ApiServer {
@@ -153,6 +156,9 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   });
 
   app.get('/v1/status', async () => eveRecord.statusOf(opts.net.status()));
+
+  app.get('/v1/eve/info', async (_req, reply) => (opts.eveReporter ? reply.send(await opts.eveReporter.info()) : sendError(reply, 501, 'EVE info is not served here')));
+  app.get('/v1/eve/metrics', async (_req, reply) => (opts.eveReporter ? reply.send(await opts.eveReporter.metrics()) : sendError(reply, 501, 'EVE metrics are not served here')));
 
   app.post('/v1/teardown', async (_req, reply) => {
     if (!opts.teardown) return sendError(reply, 501, 'teardown is not served here');

@@ -204,10 +204,20 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('status')
     .description('networks, endpoints and ports with their state')
     .option('--json', 'print the Status JSON')
+    .addOption(
+      new Option('--format <format>', "eve: EVE's ZInfoNetworkInstance per NI (protobuf JSON); eve-metrics: ZMetricNetworkInstance per NI").choices(['eve', 'eve-metrics']),
+    )
     .addOption(stateDirOpt())
     .addOption(socketOpt())
-    .action(async (o: CommonOpts & { json?: boolean }) => {
+    .action(async (o: CommonOpts & { json?: boolean; format?: 'eve' | 'eve-metrics' }) => {
       try {
+        if (o.format) {
+          const api = createApiClient(socketOf(o));
+          const doc = o.format === 'eve' ? await api.eveInfo() : await api.eveMetrics();
+          io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+          setCode(EXIT.ok);
+          return;
+        }
         const status = await createApiClient(socketOf(o)).status();
         io.stdout(o.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
         setCode(EXIT.ok);

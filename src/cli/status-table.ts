@@ -53,6 +53,13 @@ export function formatStatus(status: Status): string {
       status.ports.map((p) => [p.name, p.ifname, p.state, p.carrier ? 'up' : 'down', p.network ?? NONE, p.reason ?? '']),
     ),
   );
+  // ACL rules (in order) and the implicit deny with the packets each counted; anti-spoofing once it dropped something
+  const rules = status.endpoints.flatMap((e) =>
+    (e.rules ?? []).filter((r) => r.rule !== 'anti-spoofing' || r.packets > 0).map((r) => [`${e.app}/${e.network}`, r.rule, r.action, String(r.packets)]),
+  );
+  if (rules.length > 0) {
+    out.push('', ...section('RULES', ['ENDPOINT', 'RULE', 'ACTION', 'PACKETS'], rules));
+  }
   const leases = status.networks.flatMap((n) => (n.leases ?? []).map((l) => [n.name, l.ip, l.mac, l.hostname ?? NONE]));
   if (leases.length > 0) {
     out.push('', ...section('LEASES', ['NETWORK', 'IP', 'MAC', 'HOSTNAME'], leases));

@@ -3,10 +3,10 @@ import { Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
-import { netnsPath, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
+import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
 
 /** The driver operations `failNext` can make fail. */
-export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress';
+export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress' | 'deleteAddress';
 
 /** The app-side end of a veth, as seen inside the app's namespace. */
 export interface FakePeer {
@@ -32,6 +32,8 @@ export class FakeLinkDriver implements LinkDriver {
   readonly writes = new WriteCounter();
   private readonly subject = new Subject<LinkEvent>();
   readonly events$: Observable<LinkEvent> = this.subject.asObservable();
+  private readonly addressSubject = new Subject<AddressEvent>();
+  readonly addressEvents$: Observable<AddressEvent> = this.addressSubject.asObservable();
 
   private readonly links = new Map<string, FakeLink>();
   private readonly addresses = new Map<number, AddressInfo[]>();
@@ -65,6 +67,31 @@ export class FakeLinkDriver implements LinkDriver {
     if (!link) throw new Error(`fake: no ${ifname}`);
     if (link.info.carrier === carrier) return;
     this.update(link, { carrier });
+  }
+
+  /** Someone changes one of the link's attributes behind edgenet's back (down, MTU, alias, rename, master): emits NEWLINK. */
+  tamper(ifname: string, patch: { up?: boolean; mtu?: number; alias?: string | null; ifname?: string; master?: number }): void {
+    const link = this.links.get(ifname);
+    if (!link) throw new Error(`fake: no ${ifname}`);
+    const { alias, ...rest } = patch;
+    const next: Partial<LinkInfo> = { ...rest };
+    if (alias !== undefined) next.alias = alias ?? undefined;
+    if (patch.ifname !== undefined && patch.ifname !== ifname) {
+      this.links.delete(ifname);
+      this.links.set(patch.ifname, link);
+    }
+    this.update(link, next);
+    if (alias === null) delete link.info.alias;
+  }
+
+  /** Someone adds or removes an address behind edgenet's back. */
+  tamperAddress(ifname: string, op: 'add' | 'del', address: string, prefixlen: number): void {
+    const link = this.links.get(ifname);
+    if (!link) throw new Error(`fake: no ${ifname}`);
+    const list = (this.addresses.get(link.info.ifindex) ?? []).filter((a) => !(a.address === address && a.prefixlen === prefixlen));
+    if (op === 'add') list.push({ ifindex: link.info.ifindex, address, prefixlen });
+    this.addresses.set(link.info.ifindex, list);
+    this.addressSubject.next({ type: op === 'add' ? 'new' : 'del', address: { ifindex: link.info.ifindex, address, prefixlen } });
   }
 
   /** An app's namespace appears (a path, or `/proc/<pid>/ns/net` for a pid). */
@@ -113,12 +140,34 @@ export class FakeLinkDriver implements LinkDriver {
     this.maybeFail('ensureBridge');
     signal?.throwIfAborted();
     let link = this.links.get(spec.name);
+    let ours = link !== undefined && link.info.ifindex === spec.ifindex;
+    if (!link && spec.ifindex !== undefined) {
+      // renamed behind our back: renamed back (down first, as Linux wants)
+      const renamed = [...this.links.entries()].find(([, l]) => l.info.ifindex === spec.ifindex && l.info.kind === 'bridge' && (l.info.alias ?? spec.alias) === spec.alias);
+      if (renamed) {
+        const [old, l] = renamed;
+        this.links.delete(old);
+        this.links.set(spec.name, l);
+        this.writes.inc('link');
+        this.update(l, { ifname: spec.name, up: false });
+        link = l;
+        ours = true;
+      }
+    }
     if (!link) {
       this.writes.inc('link');
       link = this.create({ ifname: spec.name, kind: 'bridge', up: true, carrier: true, mtu: spec.mtu ?? 1500 });
+      ours = true;
     }
-    this.assertAdoptable('ensureBridge', link.info, 'bridge', spec.alias);
-    this.converge(link, { alias: spec.alias, mtu: spec.mtu, up: true });
+    if (!ours) {
+      this.assertAdoptable('ensureBridge', link.info, 'bridge', spec.alias);
+      const ifindex = link.info.ifindex;
+      if (link.info.alias === undefined) {
+        const members = [...this.links.values()].filter((l) => l.info.master === ifindex).map((l) => l.info.ifname);
+        assertUnmarkedBridgeEmpty(link.info, members, (this.addresses.get(ifindex) ?? []).map((a) => `${a.address}/${a.prefixlen}`));
+      }
+    }
+    this.converge(link, { alias: spec.alias, mtu: spec.mtu, up: true, master: 0 });
     return { ...link.info };
   }
 
@@ -192,10 +241,25 @@ export class FakeLinkDriver implements LinkDriver {
     this.writes.inc('address');
     list.push({ ifindex: link.info.ifindex, address, prefixlen });
     this.addresses.set(link.info.ifindex, list);
+    this.addressSubject.next({ type: 'new', address: { ifindex: link.info.ifindex, address, prefixlen } });
+  }
+
+  async deleteAddress(ifname: string, address: string, prefixlen: number, signal?: AbortSignal): Promise<void> {
+    this.maybeFail('deleteAddress');
+    signal?.throwIfAborted();
+    const link = this.links.get(ifname);
+    if (!link) return;
+    const list = this.addresses.get(link.info.ifindex) ?? [];
+    const kept = list.filter((a) => !(a.address === address && a.prefixlen === prefixlen));
+    if (kept.length === list.length) return;
+    this.writes.inc('address');
+    this.addresses.set(link.info.ifindex, kept);
+    this.addressSubject.next({ type: 'del', address: { ifindex: link.info.ifindex, address, prefixlen } });
   }
 
   async close(): Promise<void> {
     this.subject.complete();
+    this.addressSubject.complete();
   }
 
   // ---- internals ---------------------------------------------------------------------------------------
@@ -218,6 +282,8 @@ export class FakeLinkDriver implements LinkDriver {
 
   private assertAdoptable(operation: string, link: LinkInfo, kind: string, alias: string): void {
     if (link.kind !== kind) throw new KernelError(operation, link.ifname, 'EEXIST', `exists as ${link.kind ?? 'a device'}, not a ${kind}`);
+    // a bridge edgenet did not make (no mark) may hold members that are not ours: never adopted
+    if (kind === 'bridge' && link.alias === undefined) throw new KernelError(operation, link.ifname, 'EEXIST', 'exists without edgenet\'s mark: not created by edgenet (delete or rename it)');
     if (link.alias !== undefined && link.alias !== alias && !link.alias.startsWith('edgenet:')) {
       throw new KernelError(operation, link.ifname, 'EEXIST', `exists with foreign alias "${link.alias}"`);
     }
@@ -237,7 +303,8 @@ export class FakeLinkDriver implements LinkDriver {
   private converge(link: FakeLink, want: { alias?: string; master?: number; mtu?: number | undefined; up?: boolean }): void {
     const patch: Partial<LinkInfo> = {};
     if (want.alias !== undefined && link.info.alias !== want.alias) patch.alias = want.alias;
-    if (want.master !== undefined && link.info.master !== want.master) {
+    if (want.master === 0 && link.info.master !== undefined) patch.master = undefined;
+    else if (want.master !== undefined && want.master !== 0 && link.info.master !== want.master) {
       this.masterOf('converge', want.master);
       patch.master = want.master;
     }
@@ -245,6 +312,10 @@ export class FakeLinkDriver implements LinkDriver {
     if (want.up === true && !link.info.up) patch.up = true;
     if (Object.keys(patch).length === 0) return;
     this.writes.inc('link');
+    if ('master' in patch && patch.master === undefined) {
+      this.update(link, patch);
+      return;
+    }
     this.update(link, patch);
   }
 

@@ -11,11 +11,13 @@ import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { serialQueue } from '../serial-queue.ts';
 import { WriteCounter } from './write-counter.ts';
-import { netnsPath, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
+import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
 
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
 const RTM_NEWLINK = 16;
+const RTM_NEWADDR = 20;
+const RTM_DELADDR = 21;
 const RTM_DELLINK = 17;
 const AF_UNSPEC = 0;
 const AF_INET = 2;
@@ -93,9 +95,11 @@ function toRawLink(msg: rt.LinkMessage): RawLink {
   return raw;
 }
 
-/** Refuses to adopt an object that carries somebody else's alias (unmarked objects without alias are adopted). */
+/** Refuses to adopt an object that carries somebody else's alias, or an unmarked bridge (an unmarked veth is adopted: a crash between creating and marking it). */
 function assertAdoptable(operation: string, link: LinkInfo, kind: string, alias: string): void {
   if (link.kind !== kind) throw new KernelError(operation, link.ifname, 'EEXIST', `exists as ${link.kind ?? 'a device'}, not a ${kind}`);
+  // a bridge edgenet did not make (no mark) may hold members that are not ours: never adopted
+  if (kind === 'bridge' && link.alias === undefined) throw new KernelError(operation, link.ifname, 'EEXIST', 'exists without edgenet\'s mark: not created by edgenet (delete or rename it)');
   if (link.alias !== undefined && link.alias !== alias && !link.alias.startsWith('edgenet:')) {
     throw new KernelError(operation, link.ifname, 'EEXIST', `exists with foreign alias "${link.alias}"`);
   }
@@ -165,6 +169,7 @@ export interface NetlinkLinkDriverOptions {
 export class NetlinkLinkDriver implements LinkDriver {
   readonly writes = new WriteCounter();
   readonly events$: Observable<LinkEvent>;
+  readonly addressEvents$: Observable<AddressEvent>;
 
   private readonly log: Logger;
   private readonly nl: RtNetlinkSocket;
@@ -175,6 +180,7 @@ export class NetlinkLinkDriver implements LinkDriver {
   private dumpNl: RtNetlinkSocket | undefined;
   private ev: RtNetlinkSocket | undefined;
   private readonly subject = new Subject<LinkEvent>();
+  private readonly addressSubject = new Subject<AddressEvent>();
   /** last state seen per ifindex: fills DELLINK's master (released just before deletion) and drives resyncs */
   private readonly known = new Map<number, LinkInfo>();
   private closed = false;
@@ -198,6 +204,10 @@ export class NetlinkLinkDriver implements LinkDriver {
     this.events$ = defer(() => {
       this.startEvents();
       return this.subject.asObservable();
+    });
+    this.addressEvents$ = defer(() => {
+      this.startEvents();
+      return this.addressSubject.asObservable();
     });
   }
 
@@ -233,16 +243,44 @@ export class NetlinkLinkDriver implements LinkDriver {
   async ensureBridge(spec: BridgeSpec, signal?: AbortSignal): Promise<LinkInfo> {
     signal?.throwIfAborted();
     let link = await this.get(spec.name);
+    if (!link && spec.ifindex !== undefined) link = await this.renameBack(spec, spec.ifindex, signal);
     if (!link) {
       const attrs: ifla.LinkAttrs = { ifname: spec.name, linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })) };
       if (spec.mtu !== undefined) attrs.mtu = spec.mtu;
       const created = await this.linkWrite('ensureBridge', spec.name, () => this.nl.newLink(UP, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }), ['EEXIST']);
       link = await this.readBack('ensureBridge', spec.name);
       if (created) this.log.info({ bridge: spec.name, ifindex: link.ifindex }, 'bridge created');
+      // ours from birth: the mark follows at once (the kernel ignores IFLA_IFALIAS on creation)
+      if (created) spec = { ...spec, ifindex: link.ifindex };
     }
-    assertAdoptable('ensureBridge', link, 'bridge', spec.alias);
-    // the kernel ignores IFLA_IFALIAS on creation: the alias is always a second request
-    await this.converge('ensureBridge', link, { alias: spec.alias, mtu: spec.mtu, up: true }, signal);
+    if (link.ifindex !== spec.ifindex) {
+      assertAdoptable('ensureBridge', link, 'bridge', spec.alias);
+      if (link.alias === undefined) {
+        const members = (await this.list()).filter((l) => l.master === link?.ifindex).map((l) => l.ifname);
+        const addrs = (await this.listAddresses(spec.name)).map((a) => `${a.address}/${a.prefixlen}`);
+        assertUnmarkedBridgeEmpty(link, members, addrs);
+      }
+    }
+    // the kernel ignores IFLA_IFALIAS on creation: the alias is always a second request; a bridge is nobody's port
+    await this.converge('ensureBridge', link, { alias: spec.alias, mtu: spec.mtu, up: true, master: 0 }, signal);
+    return this.readBack('ensureBridge', spec.name);
+  }
+
+  /** Our bridge (by the ifindex we made it with) under another name: down, renamed back, then converged up. */
+  private async renameBack(spec: BridgeSpec, ifindex: number, signal?: AbortSignal): Promise<LinkInfo | undefined> {
+    let msg: rt.LinkMessage | undefined;
+    try {
+      [msg] = await this.nl.getLink({ index: ifindex });
+    } catch (err) {
+      if (errnoOf(err) === 'ENODEV') return undefined;
+      throw new KernelError('ensureBridge', spec.name, errnoOf(err), err instanceof Error ? err.message : undefined);
+    }
+    const link = msg ? toRawLink(msg).info : undefined;
+    if (!link || link.kind !== 'bridge' || (link.alias !== undefined && link.alias !== spec.alias)) return undefined;
+    signal?.throwIfAborted();
+    // Linux renames only a link that is down
+    await this.linkWrite('ensureBridge', spec.name, () => this.nl.setLink({ index: ifindex, flags: {}, change: { up: true } }, { ifname: spec.name }));
+    this.log.warn({ bridge: spec.name, was: link.ifname, ifindex }, 'bridge renamed back');
     return this.readBack('ensureBridge', spec.name);
   }
 
@@ -299,7 +337,13 @@ export class NetlinkLinkDriver implements LinkDriver {
     if (peerIndex === undefined) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'veth has no peer');
     await this.undoOnFailure(spec.name, async () => {
       signal?.throwIfAborted();
-      await this.linkWrite('ensureVeth', spec.name, () => this.nl.setLink({ index: peerIndex, ...UP }, { netNsFd: fd, ifname: spec.peerName }));
+      try {
+        await this.linkWrite('ensureVeth', spec.name, () => this.nl.setLink({ index: peerIndex, ...UP }, { netNsFd: fd, ifname: spec.peerName }));
+      } catch (err) {
+        // the name is taken inside the app's namespace (the app made its own eth0): say which and where
+        if (err instanceof KernelError && err.errno === 'EEXIST') throw new KernelError('ensureVeth', spec.name, 'EEXIST', `${spec.peerName} already exists in ${nsPath}`);
+        throw err;
+      }
     });
     this.log.info({ veth: spec.name, netns: nsPath, peer: spec.peerName }, 'veth peer moved into app namespace');
   }
@@ -341,7 +385,8 @@ export class NetlinkLinkDriver implements LinkDriver {
   private async converge(operation: string, link: LinkInfo, want: { alias?: string; master?: number; mtu?: number | undefined; up?: boolean }, signal?: AbortSignal): Promise<void> {
     const attrs: ifla.LinkAttrs = {};
     if (want.alias !== undefined && link.alias !== want.alias) attrs.ifalias = want.alias;
-    if (want.master !== undefined && link.master !== want.master) attrs.master = want.master;
+    // master 0: no master (a bridge)
+    if (want.master !== undefined && (link.master ?? 0) !== want.master) attrs.master = want.master;
     if (want.mtu !== undefined && link.mtu !== want.mtu) attrs.mtu = want.mtu;
     const bringUp = want.up === true && !link.up;
     if (Object.keys(attrs).length === 0 && !bringUp) return;
@@ -428,6 +473,24 @@ export class NetlinkLinkDriver implements LinkDriver {
     }
   }
 
+  async deleteAddress(ifname: string, address: string, prefixlen: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const object = `${address}/${prefixlen} on ${ifname}`;
+    const local = parseIPv4(address, object);
+    const link = await this.get(ifname);
+    if (!link) return;
+    const present = await this.listAddresses(ifname);
+    if (!present.some((a) => a.address === address && a.prefixlen === prefixlen)) return;
+    signal?.throwIfAborted();
+    this.writes.inc('address');
+    try {
+      await this.nl.delAddress({ family: AF_INET, prefixlen, index: link.ifindex }, { local, address: local });
+    } catch (err) {
+      if (errnoOf(err) !== 'EADDRNOTAVAIL' && errnoOf(err) !== 'ENODEV') throw new KernelError('deleteAddress', object, errnoOf(err));
+    }
+    this.log.info({ ifname, address: `${address}/${prefixlen}` }, 'address removed');
+  }
+
   // ---- events ------------------------------------------------------------------------------------------
 
   private startEvents(): void {
@@ -461,6 +524,10 @@ export class NetlinkLinkDriver implements LinkDriver {
     });
     ev.socket.on('message', (msgs) => {
       for (const m of msgs) {
+        if (m.type === RTM_NEWADDR || m.type === RTM_DELADDR) {
+          this.publishAddress(m.type === RTM_NEWADDR ? 'new' : 'del', m.data);
+          continue;
+        }
         if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
         let msg: rt.LinkMessage;
         try {
@@ -475,7 +542,21 @@ export class NetlinkLinkDriver implements LinkDriver {
       }
     });
     ev.addMembership('LINK');
+    ev.addMembership('IPV4_IFADDR');
     void this.seedKnown();
+  }
+
+  private publishAddress(type: 'new' | 'del', data: Buffer): void {
+    let msg: rt.AddressMessage;
+    try {
+      msg = rt.parseAddressMessage(data);
+    } catch (err) {
+      this.log.warn({ err }, 'unparsable address event');
+      return;
+    }
+    const bytes = msg.attrs.local ?? msg.attrs.address;
+    if (msg.data.family !== AF_INET || !bytes || bytes.length !== 4) return;
+    this.addressSubject.next({ type, address: { ifindex: msg.data.index ?? 0, address: [...bytes].join('.'), prefixlen: msg.data.prefixlen ?? 32 } });
   }
 
   private publish(type: 'new' | 'del', link: LinkInfo, fromResync = false): void {
@@ -552,6 +633,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     this.nl.socket.close();
     this.dumpNl?.socket.close();
     this.subject.complete();
+    this.addressSubject.complete();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import { KernelError } from '../errors.ts';
 import type { WriteCounter } from './write-counter.ts';
 
 /** One network interface as the kernel reports it. */
@@ -35,10 +36,22 @@ export interface AddressInfo {
   prefixlen: number;
 }
 
+/** RTM_NEWADDR / RTM_DELADDR of an IPv4 address in edgenet's namespace. */
+export interface AddressEvent {
+  type: 'new' | 'del';
+  address: AddressInfo;
+}
+
 export interface BridgeSpec {
   name: string;
   alias: string;
   mtu?: number;
+  /**
+   * The ifindex edgenet made this bridge with, when it has one: found under another name (renamed behind its back)
+   * the bridge is renamed back; found without its mark it is marked again (a same-named unmarked link with another
+   * ifindex is not ours).
+   */
+  ifindex?: number;
 }
 
 export interface VethSpec {
@@ -77,6 +90,8 @@ export interface LinkDriver {
   readonly writes: WriteCounter;
   /** RTM_NEWLINK/RTM_DELLINK of the namespace edgenet runs in (hot: subscribe once, route by ifname). */
   readonly events$: Observable<LinkEvent>;
+  /** RTM_NEWADDR/RTM_DELADDR (IPv4) on the same event socket: an address removed or added behind edgenet's back. */
+  readonly addressEvents$: Observable<AddressEvent>;
 
   list(): Promise<LinkInfo[]>;
   get(ifname: string): Promise<LinkInfo | undefined>;
@@ -107,6 +122,19 @@ export interface LinkDriver {
   listAddresses(ifname?: string): Promise<AddressInfo[]>;
   /** Make `address/prefixlen` present on the link (other addresses are left alone). */
   ensureAddress(ifname: string, address: string, prefixlen: number, signal?: AbortSignal): Promise<void>;
+  /** Remove `address/prefixlen` from the link; absent is success. */
+  deleteAddress(ifname: string, address: string, prefixlen: number, signal?: AbortSignal): Promise<void>;
 
   close(): Promise<void>;
 }
+
+/**
+ * An unmarked bridge with our name is adopted only empty (a crash between creating and marking it leaves one): one
+ * with members or addresses was made by someone else, and serving its members would serve what is not ours.
+ */
+export function assertUnmarkedBridgeEmpty(link: LinkInfo, members: string[], addrs: string[]): void {
+  if (members.length === 0 && addrs.length === 0) return;
+  const what = [...(members.length ? [`member${members.length > 1 ? 's' : ''} ${members.join(', ')}`] : []), ...(addrs.length ? [`address ${addrs.join(', ')}`] : [])];
+  throw new KernelError('ensureBridge', link.ifname, 'EEXIST', `exists without edgenet's mark, with ${what.join(' and ')}: not created by edgenet, refused (delete or rename it)`);
+}
+

@@ -2,6 +2,7 @@
 import type { ConfigInput } from '../config/config-schema.ts';
 import { ConfigError } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
+import { eveAcls } from './eve-acls.ts';
 import { correctDhcpRange } from './eve-dhcp-range.ts';
 import { eveNiServices, evePortDns, portNetworkOf } from './eve-dns.ts';
 import { eveAppMac } from './eve-macs.ts';
@@ -430,6 +431,12 @@ class Converter {
         itf.mac = eveAppMac(app.uuidandversion.uuid, ni.uuid, K, ni.type ?? 'local');
         this.sources[`${to}.mac`] = at;
       }
+      const acl = this.adapterAcls(adapter, ni, at, to, subject);
+      if ('refused' in acl) {
+        refuseAdapter(acl.refused, ni);
+        return;
+      }
+      if (acl.acls) itf.acls = acl.acls;
       this.adapterFindings(adapter, at, subject);
       if (owner === name) interfaces.push(itf);
       else extras.push({ name: owner, interfaces: [itf] });
@@ -474,16 +481,25 @@ class Converter {
     return tapName(tag, K);
   }
 
+  /** The adapter's ACLs (src/eve/eve-acls.ts), with the NI's subnet and ports as context. */
+  private adapterAcls(adapter: EveAdapter, ni: EveNetworkName, at: string, to: string, subject: string): ReturnType<typeof eveAcls> {
+    const built = this.networks.find((n) => n.name === ni.name);
+    const niPorts = built ? [...(built.port !== undefined ? [built.port] : []), ...((built as { ports?: string[] }).ports ?? [])] : [];
+    return eveAcls(adapter.acls, at, to, {
+      niType: ni.type === 'switch' ? 'switch' : 'local',
+      ...(built?.type === 'local' && { subnet: built.subnet }),
+      portOfLabel: (label) => {
+        const adapters = this.eve.systemAdapterList.filter((a) => a.name === label || a.sharedLabels.includes(label)).map((a) => a.name);
+        return this.names.ports.find((p) => adapters.includes(p.adapter) && niPorts.includes(p.name))?.name;
+      },
+      find: (level, path, message) => this.find(level, path, subject, 'acls', message),
+      source: (from, eve) => {
+        this.sources[from] = eve;
+      },
+    });
+  }
+
   private adapterFindings(adapter: EveAdapter, at: string, subject: string): void {
-    if (adapter.acls.length === 0) {
-      this.find('warning', `${at}.acls`, subject, 'acls', 'no ACL entries: EVE blocks such an adapter, edgenet gives it what its network instance allows (ACLs are not implemented)');
-    } else {
-      const other = adapter.acls.flatMap((ace, i) => (isAllowAll(ace) ? [] : [i]));
-      if (other.length > 0) {
-        this.find('warning', `${at}.acls`, subject, 'acls',
-          `ACL entries other than allow-all (acls[${other.join('], acls[')}]) are not implemented: ignored, the adapter gets what its network instance allows`);
-      }
-    }
     if (adapter.accessVlanId !== 0) this.find('warning', `${at}.accessVlanId`, subject, 'accessVlanId', `VLAN access (${adapter.accessVlanId}) is not implemented: ignored, the adapter is untagged`);
     if (adapter.allowToDiscover) this.find('warning', `${at}.allowToDiscover`, subject, 'allowToDiscover', 'discovering other apps is not implemented: ignored');
   }

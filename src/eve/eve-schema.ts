@@ -104,9 +104,20 @@ export const networkInstanceSchema = z.looseObject({
 export const aceSchema = z.looseObject({
   matches: z.array(z.looseObject({ type: str.default(''), value: str.default('') })).default([]),
   actions: z
-    .array(z.looseObject({ drop: bool.default(false), limit: bool.default(false), portmap: bool.default(false) }))
+    .array(
+      z.looseObject({
+        drop: bool.default(false),
+        limit: bool.default(false),
+        limitrate: u32.default(0),
+        limitunit: str.default(''),
+        limitburst: u32.default(0),
+        portmap: bool.default(false),
+        appPort: u32.default(0),
+      }),
+    )
     .default([]),
   name: str.optional(),
+  id: u32.default(0),
 });
 
 export const networkAdapterSchema = z.looseObject({

@@ -145,8 +145,6 @@ describe('EVE conversion: every unsupported field is a finding', () => {
     ['apps[0].interfaces[0].networkId', 'warning', 'app gateway-app', /network instance multi was refused.*adapter dropped/],
     ['apps[0].interfaces[1].accessVlanId', 'warning', 'app gateway-app', /VLAN access \(10\).*ignored/],
     ['apps[0].interfaces[1].allowToDiscover', 'warning', 'app gateway-app', /ignored/],
-    ['apps[0].interfaces[2].acls', 'warning', 'app gateway-app', /other than allow-all \(acls\[0\], acls\[1\]\).*ignored/],
-    ['apps[1].interfaces[0].acls', 'warning', 'app logger', /no ACL entries/],
   ] as const)('%s: %s (%s)', (path, level, subject, message) => {
     const f = at(path);
     expect(f, `no finding at ${path}: ${r.findings.map(brief).join(', ')}`).toBeDefined();
@@ -168,10 +166,16 @@ describe('EVE conversion: every unsupported field is a finding', () => {
     expect(r.names.networks[3]?.reason).toMatch(/ZnetInstCloud/);
     expect(r.config.networks.map((n) => n.name)).toEqual(['trunk', 'svc']);
     expect(r.config.ports).toEqual([{ name: 'eth2', ifname: 'eth2' }]);
+    // gateway-app's adapter on svc port-maps on a port-less NI: that adapter alone is refused, with the EVE path
     expect(r.config.apps.map((a) => [a.name, a.interfaces.map((i) => i.network)])).toEqual([
-      ['gateway-app', ['trunk', 'svc']],
+      ['gateway-app', ['trunk']],
       ['logger', ['svc']],
     ]);
+    expect(r.errors.find((e) => e.path === 'apps[0].interfaces[2]')?.reason).toBe(
+      'apps[0].interfaces[2].acls[1].actions[0]: network "svc" has no port: nothing can arrive to forward (portmap needs a local network with a port)',
+    );
+    // an adapter without ACL entries gets none of its own: EVE lets it do nothing but DHCP and DNS
+    expect(r.config.apps[1]?.interfaces[0]?.acls).toEqual([]);
   });
 
   it('accepts allow-all ACLs silently', () => {
@@ -250,7 +254,8 @@ describe('EVE conversion: smaller rules', () => {
       expect(convertEveConfig(doc).findings.map(brief)).toEqual([]);
     }
     const limited = { networkInstances: [ni('n1aa', { ip: { subnet: '10.1.0.0/24' }, cfg: { oconfig: 'x' } })], apps: [{ uuidandversion: { uuid: 'a0a0a0a0-1' }, displayname: 'x', interfaces: [{ networkId: 'n1aa', acls: [{ matches: [{ type: 'protocol', value: 'tcp' }, { type: 'ip', value: '0.0.0.0/0' }] }] }] }] };
-    expect(convertEveConfig(limited).findings.map(brief)).toEqual(['warning network n1aa networkInstances[0].cfg', 'warning app x apps[0].interfaces[0].acls']);
+    expect(convertEveConfig(limited).findings.map(brief)).toEqual(['warning network n1aa networkInstances[0].cfg']);
+    expect(convertEveConfig(limited).config.apps?.[0]?.interfaces?.[0]?.acls).toEqual([{ match: { protocol: 'tcp', ip: '0.0.0.0/0' } }]);
   });
 
   it('ignores addr on a switch NI and IPv6 DNS servers, with findings; refuses an IPv6 local NI', () => {

@@ -76,7 +76,7 @@ describe('firewall base audit', () => {
   });
 
   it('knows which chain names are ours', () => {
-    expect(['forward', 'portfwd', 'fwd-lan', 'in-x', 'nat-y', 'acl-web'].every(isOwnedChain)).toBe(true);
+    expect(['forward', 'portfwd', 'fwd-lan', 'in-x', 'nat-y', 'acl-forward', 'ep-0123456789-out'].every(isOwnedChain)).toBe(true);
     expect(['sneaky', 'FORWARD', 'docker'].some(isOwnedChain)).toBe(false);
   });
 });

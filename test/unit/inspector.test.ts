@@ -51,7 +51,8 @@ function objectsOf(status: Status): string[] {
 
 function objectOf(snapshot: { context?: unknown } | undefined): string | undefined {
   const c = snapshot?.context;
-  if (!c || typeof c !== 'object' || !('spec' in c)) return undefined;
+  // the device actor (table base, ip_forward) is not one of the status's NIs, endpoints or ports
+  if (!c || typeof c !== 'object' || !('spec' in c) || 'device' in c) return undefined;
   const { kind, name } = identify(c as ChildContext);
   return `${kind}:${name}`;
 }

@@ -1,4 +1,4 @@
-import { topState } from '../../machines/specs.ts';
+import { backoffMs, topState } from '../../machines/specs.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from 'xstate';
 import { endpointMachine, type EndpointInput } from '../../machines/endpoint.machine.ts';
@@ -149,6 +149,40 @@ describe('endpoint machine: tap', () => {
     expect(fakes.attach.calls).toHaveLength(2);
     expect(actor.getSnapshot().context.problem).toBeUndefined();
     expect(actor.getSnapshot().context.retries).toBe(0);
+  });
+
+  it('a veth whose create keeps failing (the undo deletes the half-built pair: LINK_DEL) waits its backoff every time', async () => {
+    vi.useFakeTimers();
+    const { kernel, bridge } = kernelWithBridge();
+    kernel.netns.add('/run/netns/web');
+    const eexist = errnoError('EEXIST', 'ensureVeth enweb0 failed: EEXIST (eth0 already exists in /run/netns/web)');
+    const { fakes, actor } = start(kernel, { spec: veth, bridge }, (f) => {
+      f.attach.hold();
+    });
+    // every attempt: the pair appears, the move fails, the undo deletes it; its LINK_DEL may come before or after
+    // the attach settles
+    const failAttempt = async (delBefore: boolean): Promise<void> => {
+      await vi.waitFor(() => expect(fakes.attach.open).toHaveLength(1));
+      const link = kernel.addLink('enweb0');
+      kernel.links.delete('enweb0');
+      if (delBefore) actor.send({ type: 'LINK_DEL', link });
+      fakes.attach.open[0]?.reject(eexist);
+      await vi.advanceTimersByTimeAsync(0);
+      if (!delBefore) actor.send({ type: 'LINK_DEL', link });
+    };
+    await failAttempt(true);
+    expect(topState(actor.getSnapshot().value)).toBe('degraded');
+    expect(actor.getSnapshot().context.reason).toBe('attach failed: ensureVeth enweb0 failed: EEXIST (eth0 already exists in /run/netns/web)');
+    for (let attempt = 2; attempt <= 6; attempt++) {
+      // the next attempt only once its backoff has passed, however the LINK_DEL came
+      await vi.advanceTimersByTimeAsync(backoffMs(attempt - 1) - 1);
+      expect(fakes.attach.calls).toHaveLength(attempt - 1);
+      expect(topState(actor.getSnapshot().value)).toBe('degraded');
+      await vi.advanceTimersByTimeAsync(1);
+      expect(fakes.attach.calls).toHaveLength(attempt);
+      await failAttempt(attempt % 2 === 0);
+    }
+    expect(actor.getSnapshot().context.retries).toBe(6);
   });
 
   it('a LINK_NEW showing another master degrades ("detached") and re-attaches', async () => {

@@ -1,0 +1,94 @@
+import type { EdgenetLogger as Logger } from './logger.ts';
+import { exhaustMap, timer, type Subscription } from 'rxjs';
+import type { AnyActorRef } from 'xstate';
+import type { DeviceEvent, DeviceSpec } from '../machines/device.machine.ts';
+import type { NiContext, NiEvent } from '../machines/network-instance.machine.ts';
+import { topState } from '../machines/specs.ts';
+import type { SystemSnapshotLike } from '../machines/system.machine.ts';
+import { bridgeDrift, type BridgeWant } from './bridge-drift.ts';
+import type { Drivers } from './drivers/drivers.ts';
+import { niAlias } from './names.ts';
+
+// The periodic audit finds what the kernel sends no event for (rules, the forwarding sysctl, addresses when the
+// event was missed, renames) and tells the one actor that owns it: an NI (its rules, its bridge) or the device
+// actor (the table's base, ip_forward). The owner repairs; the audit itself writes nothing.
+
+/** What a ready NI's bridge must look like (undefined: the NI is not ready, or has no bridge yet). */
+export function bridgeWantOf(context: NiContext): BridgeWant | undefined {
+  const { spec, bridge } = context;
+  if (!bridge || bridge.ifindex === 0) return undefined;
+  return {
+    ni: spec.name,
+    name: spec.bridge,
+    ifindex: bridge.ifindex,
+    alias: niAlias(spec.name),
+    ...(spec.mtu !== undefined && { mtu: spec.mtu }),
+    ...(spec.type === 'local' && spec.gateway !== undefined && spec.prefixlen !== undefined && { address: { address: spec.gateway, prefixlen: spec.prefixlen } }),
+  };
+}
+
+/** The NI actors that are `ready`, with what their bridge must look like. */
+export function readyBridges(root: SystemSnapshotLike): { ref: AnyActorRef; want: BridgeWant }[] {
+  const out: { ref: AnyActorRef; want: BridgeWant }[] = [];
+  for (const entry of Object.values(root.context.networks)) {
+    const ref = root.children[entry.id];
+    const snap = ref?.getSnapshot() as { value?: unknown; context?: NiContext } | undefined;
+    if (!ref || !snap?.context || topState(snap.value) !== 'ready') continue;
+    const want = bridgeWantOf(snap.context);
+    if (want) out.push({ ref, want });
+  }
+  return out;
+}
+
+export interface AuditDeps {
+  drivers: Drivers;
+  root: () => SystemSnapshotLike;
+  childOfNetwork: (name: string) => AnyActorRef | undefined;
+  device: AnyActorRef;
+  deviceSpec: () => DeviceSpec;
+  logger: Logger;
+}
+
+/** One audit: rules of every NI, the table's base and ip_forward, the bridges of ready NIs. */
+export async function auditOnce(deps: AuditDeps): Promise<void> {
+  const { drivers, logger } = deps;
+  const failed = (what: string) => (err: unknown) => {
+    logger.warn({ err }, `${what} audit failed`);
+    return undefined;
+  };
+  const [rules, base] = await Promise.all([
+    drivers.firewall.drifted().catch(failed('firewall')),
+    deviceProblems(deps).catch(failed('device')),
+  ]);
+  for (const name of rules ?? []) deps.childOfNetwork(name)?.send({ type: 'DRIFT', detail: `firewall rules of ${name} changed behind edgenet's back` } satisfies NiEvent);
+  if (base && base.length > 0) deps.device.send({ type: 'DRIFT', detail: base.join('; ') } satisfies DeviceEvent);
+  await auditBridges(deps).catch(failed('bridge'));
+}
+
+async function deviceProblems({ drivers, device, deviceSpec }: AuditDeps): Promise<string[]> {
+  if (topState((device.getSnapshot() as { value?: unknown }).value) !== 'ready') return [];
+  const spec = deviceSpec();
+  const problems = spec.firewall ? await drivers.firewall.baseDrift() : [];
+  if (spec.forwarding && !(await drivers.firewall.forwardingOn())) problems.push('net.ipv4.ip_forward turned off behind edgenet\'s back');
+  return problems;
+}
+
+async function auditBridges({ drivers, root }: AuditDeps): Promise<void> {
+  const ready = readyBridges(root());
+  if (ready.length === 0) return;
+  const [links, addrs] = await Promise.all([drivers.links.list(), ready.some((r) => r.want.address) ? drivers.links.listAddresses() : Promise.resolve([])]);
+  const byIndex = new Map(links.map((l) => [l.ifindex, l]));
+  // only NIs still ready now: one that moved meanwhile is repairing already
+  const still = new Set(readyBridges(root()).map((r) => r.ref));
+  for (const { ref, want } of ready) {
+    const detail = bridgeDrift(want, byIndex.get(want.ifindex), addrs);
+    if (detail && still.has(ref)) ref.send({ type: 'DRIFT', detail } satisfies NiEvent);
+  }
+}
+
+/** Audits every `intervalMs`; a slow one never lets audits pile up (ticks meanwhile are dropped). */
+export function startAudits(deps: AuditDeps, intervalMs: number): Subscription {
+  return timer(intervalMs, intervalMs)
+    .pipe(exhaustMap(() => auditOnce(deps)))
+    .subscribe();
+}
