@@ -294,8 +294,18 @@ export const networkInstanceMachine = setup({
       on: {
         UPDATE: { target: 'creating', reenter: true, actions: 'takeUpdate' },
         DELETE: 'deleting',
-        // the bridge went while being made: make it again rather than report a dead ifindex
-        BRIDGE_GONE: { target: 'creating', reenter: true },
+        // the bridge went while being made: make it again rather than report a dead ifindex, after the backoff
+        // (counted as a failed attempt: a bridge deleted over and over is retried slower and slower, not at once)
+        BRIDGE_GONE: {
+          target: 'degraded',
+          actions: [
+            assign(({ context }) => {
+              const error = `bridge ${context.spec.bridge} deleted behind edgenet's back`;
+              return { problems: { ...context.problems, error }, reason: error, retries: context.retries + 1 };
+            }),
+            'notifyDown',
+          ],
+        },
       },
     },
     ready: {

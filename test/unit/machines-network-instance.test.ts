@@ -1,4 +1,4 @@
-import { topState } from '../../machines/specs.ts';
+import { backoffMs, topState } from '../../machines/specs.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from 'xstate';
 import { networkInstanceMachine, type NiInput } from '../../machines/network-instance.machine.ts';
@@ -170,6 +170,28 @@ describe('network instance machine', () => {
     const bridge = kernel.bridges.get('enlan');
     expect(actor.getSnapshot().context.bridge).toEqual(bridge);
     expect(sentOf('NI_UP').map((e) => e.bridge)).toEqual([expect.anything(), bridge]);
+  });
+
+  it('a bridge deleted again and again while being made is re-made after a growing backoff, not at once', async () => {
+    vi.useFakeTimers();
+    const { fakes, actor } = start({ spec: lan });
+    await vi.waitFor(() => expect(topState(actor.getSnapshot().value)).toBe('ready'));
+    fakes.createNi.hold();
+    actor.send({ type: 'UPDATE', spec: { ...lan, mtu: 1400 }, fields: ['mtu'] });
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      expect(topState(actor.getSnapshot().value)).toBe('creating');
+      actor.send({ type: 'BRIDGE_GONE' });
+      expect(topState(actor.getSnapshot().value)).toBe('degraded');
+      expect(actor.getSnapshot().context.reason).toBe("bridge enlan deleted behind edgenet's back");
+      const calls = fakes.createNi.calls.length;
+      await vi.advanceTimersByTimeAsync(backoffMs(attempt) - 1);
+      expect(fakes.createNi.calls).toHaveLength(calls);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(fakes.createNi.calls).toHaveLength(calls + 1);
+    }
+    fakes.createNi.release();
+    fakes.createNi.open.at(-1)?.resolve();
+    await vi.waitFor(() => expect(topState(actor.getSnapshot().value)).toBe('ready'));
   });
 
   it('DELETE goes deleting → deleted (final) with deleteNi called, and reports the deletion', async () => {
