@@ -54,7 +54,7 @@ export class BenchDaemon {
     const experiment = process.env.BENCH_AUDIT_MS !== undefined || process.env.BENCH_LINK_THROTTLE_MS !== undefined;
     const argv = experiment
       ? [join(REPO, 'bin/run-ts.js'), join(REPO, 'bench/daemon-entry.ts'), opts.configPath, opts.stateDir]
-      : [join(REPO, 'bin/edgenet.js'), 'run', '-c', opts.configPath, '--state-dir', opts.stateDir];
+      : [join(REPO, 'bin/edgenet.js'), 'run', '-c', opts.configPath, '--allow-api-push', '--state-dir', opts.stateDir];
     const child = sandbox.spawnIn(opts.ns, [...node, ...argv], {
       cwd: REPO,
       stdio: ['ignore', log, log],

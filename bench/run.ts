@@ -14,6 +14,7 @@ import { runBaseline, type BaselineResult } from './baseline.ts';
 import { runInProcess } from './in-process.ts';
 import { BenchDaemon, type SeenTransition } from './daemon.ts';
 import { KernelHand } from './hand.ts';
+import { timeCli, type CliTiming } from './cli-timing.ts';
 import { formatProfile, monoUs, readProfiles, summarize, type PhaseWindow } from './profile.ts';
 import { must, run, Sandbox, sleep } from './sandbox.ts';
 import { formatTable, median, percentile, round, type Row } from './stats.ts';
@@ -122,6 +123,11 @@ async function main(): Promise<void> {
     await sleep(200);
     const rssEmpty = await daemon.rssMiB();
     log(`daemon up in ${startupMs} ms (empty config), RSS ${round(rssEmpty)} MiB`);
+    // the compiled CLI as a user runs it: --help (no daemon needed) and status against the idle daemon
+    const socket = join(stateDir, 'api.sock');
+    const cliHelp: CliTiming = await phase('time edgenet --help', () => timeCli(['--help']));
+    const cliStatusIdle: CliTiming = await phase('time edgenet status (idle)', () => timeCli(['status', '--socket', socket]));
+    log(`${cliHelp.command}: ${round(cliHelp.medianMs)} ms; edgenet status (idle daemon): ${round(cliStatusIdle.medianMs)} ms (medians of 10)`);
 
     // ---- 1b. cold converge: the full config pushed to the idle daemon ----
     const full = JSON.stringify(configOf(t));
@@ -138,6 +144,8 @@ async function main(): Promise<void> {
     const coldNotReady = notReady(coldStatus);
     if (coldNotReady.length) log(`after cold converge, not ready: ${coldNotReady.length}: ${coldNotReady.slice(0, 5).join('; ')}`);
     log(`cold converge: ${round(cold.wallMs)} ms (apply in the daemon ${round(cold.applyMs)} ms), ${cold.created} objects, writes ${JSON.stringify(coldStatus.writes)}`);
+    const cliStatusFull: CliTiming = await phase(`time edgenet status (${TAPS} endpoints)`, () => timeCli(['status', '--socket', socket], 5));
+    log(`edgenet status at ${TAPS} endpoints: ${round(cliStatusFull.medianMs)} ms (median of 5)`);
     await sleep(2000);
     const rss1000 = await daemon.rssMiB();
 
@@ -323,6 +331,10 @@ async function main(): Promise<void> {
       { figure: '   kernel writes after restart', target: '0', value: String(totalWrites(status2.writes)), baseline: '', ratio: '', verdict: verdict(totalWrites(status2.writes) === 0) },
       { figure: `6. daemon RSS at ${TAPS} endpoints (2 s after converge)`, target: '≤ 150 MB', value: mb(rss1000), baseline: '', ratio: '', verdict: verdict(toMB(rss1000) <= 150) },
       { figure: `   RSS after ${FLAP_FIGURE} → ${FLAPS} flaps (growth)`, target: 'flat', value: `${mb(flaps.rssAtFigure)} → ${mb(rssAfterFlaps)} (${rssGrowth >= 0 ? '+' : ''}${round(toMB(rssGrowth))})`, baseline: '', ratio: '', verdict: verdict(toMB(rssGrowth) <= 5) },
+      { figure: '   daemon RSS idle (empty config)', target: '', value: mb(rssEmpty), baseline: '', ratio: '', verdict: 'info' },
+      { figure: '7. time edgenet --help (compiled CLI, median of 10)', target: '< 100 ms', value: f(cliHelp.medianMs), baseline: '', ratio: '', verdict: verdict(cliHelp.medianMs < 100) },
+      { figure: '   time edgenet status (idle daemon, median of 10)', target: '< 100 ms', value: f(cliStatusIdle.medianMs), baseline: '', ratio: '', verdict: verdict(cliStatusIdle.medianMs < 100) },
+      { figure: `   time edgenet status (${TAPS} endpoints, median of 5)`, target: '', value: f(cliStatusFull.medianMs), baseline: '', ratio: '', verdict: 'info' },
       { figure: '   RSS: empty config / after VM restarts / adopted', target: '', value: `${round(toMB(rssEmpty))} / ${round(toMB(rssAfterRestarts))} / ${round(toMB(rssAdopted))} MB`, baseline: '', ratio: '', verdict: 'info' },
     ];
     const table = formatTable(rows);
@@ -337,6 +349,7 @@ async function main(): Promise<void> {
       profiled: PROFILE,
       experiment: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^BENCH_/.test(k))),
       table: rows,
+      cli: { help: cliHelp, statusIdle: cliStatusIdle, statusFull: cliStatusFull, rssIdleMB: round(toMB(rssEmpty)) },
       coldConverge: {
         edgenetMs: round(cold.wallMs),
         applyInDaemonMs: round(cold.applyMs),

@@ -1,8 +1,9 @@
 import { pino } from 'pino';
 import { ConfigError, createEdgenet, type ConfigInput, type Transition } from 'edgenet';
 
-// One edgenet per device agent; nothing touches the kernel before the first apply().
-const net = createEdgenet({ stateDir: '/run/edgenet', logger: pino({ level: 'info' }) });
+// One edgenet per device agent; nothing touches the kernel before the first apply(). State: /var/lib/edgenet
+// (last good config, reservations), runtime files in /run/edgenet — the defaults.
+const net = createEdgenet({ logger: pino({ level: 'info' }) });
 
 // Every state change of every NI, endpoint and port, with the reason when it is not `ready`.
 net.transitions$.subscribe((t: Transition) => {

@@ -14,6 +14,8 @@ export interface NiSpec {
   ports?: string[];
   /** switch NIs: the kernel's spanning tree on the bridge (forwardDelayS absent: the kernel's 15 s) */
   stp?: { forwardDelayS?: number };
+  /** switch NIs: the bridge filters VLANs */
+  vlanFiltering?: boolean;
   /** local NIs only */
   subnet?: string;
   gateway?: string;
@@ -78,6 +80,8 @@ export interface EndpointSpec {
   routedVia?: string[];
   /** on a switch NI with STP: BPDU guard on the host-side interface */
   bpduGuard?: boolean;
+  /** on a VLAN-filtering switch NI: bridge VLAN entries (`pvid` untagged, `tagged`) */
+  vlans?: { pvid: number; tagged: number[] };
 }
 
 export interface AclFacts {
@@ -98,6 +102,8 @@ export interface PortSpec {
   mtu?: number;
   /** on a switch NI with STP: BPDU guard on the port */
   bpduGuard?: boolean;
+  /** on a VLAN-filtering switch NI: bridge VLAN entries (`pvid` untagged, `tagged`) */
+  vlans?: { pvid: number; tagged: number[] };
 }
 
 /** The port names of an NI: `port`, or `ports` when it has several. */

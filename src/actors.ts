@@ -111,7 +111,7 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       if (spec.kind === 'port') {
         if (spec.attach && bridge) {
           const link = await links.attach({ ifname: spec.ifname, master: bridge.ifindex, ...(spec.mtu !== undefined && { mtu: spec.mtu }) }, signal);
-          return withGuard(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
+          return withPortOptions(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
         }
         const link = await links.get(spec.ifname);
         if (!link) throw new KernelError('attach', `port ${spec.name} (${spec.ifname})`, 'ENODEV', 'not present');
@@ -129,7 +129,7 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       const mtu = spec.mtu !== undefined ? { mtu: spec.mtu } : {};
       if (spec.kind === 'tap') {
         const link = await links.attach({ ifname: spec.hostIfname, master: bridge.ifindex, ...mtu }, signal);
-        return withGuard(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
+        return withPortOptions(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
       }
       if (spec.netns === undefined || spec.appIfname === undefined) throw new Error(`endpoint ${spec.key}: veth without netns`);
       const link = await links.ensureVeth(
@@ -144,7 +144,7 @@ export function endpointActors({ drivers, local }: ActorDeps) {
         },
         signal,
       );
-      return withGuard(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
+      return withPortOptions(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
     }),
     detach: fromPromise<void, MemberSpec>(async ({ input: spec, signal }) => {
       if (spec.kind === 'port') {
@@ -164,19 +164,21 @@ export function endpointActors({ drivers, local }: ActorDeps) {
 /** Spanning tree on a switch NI's bridge: on with its forward delay, or off (also after an update turned it off). */
 async function ensureStp(drivers: Drivers, ni: NiSpec, signal: AbortSignal): Promise<void> {
   if (!drivers.bridgePorts) {
-    if (ni.stp) throw new KernelError('createNi', ni.name, 'EOPNOTSUPP', 'no bridge-port driver: spanning tree cannot be enabled');
+    if (ni.stp || ni.vlanFiltering) throw new KernelError('createNi', ni.name, 'EOPNOTSUPP', 'no bridge-port driver: spanning tree and VLANs cannot be enabled');
     return;
   }
   const delay = ni.stp?.forwardDelayS !== undefined ? { forwardDelayS: ni.stp.forwardDelayS } : {};
-  await drivers.bridgePorts.ensureBridgeOptions(ni.bridge, { stp: ni.stp !== undefined, ...delay }, signal);
+  await drivers.bridgePorts.ensureBridgeOptions(ni.bridge, { stp: ni.stp !== undefined, vlanFiltering: ni.vlanFiltering === true, ...delay }, signal);
 }
 
-/** A member of a switch NI with STP: its BPDU guard converged, and whether the guard holds it disabled now. */
-async function withGuard(drivers: Drivers, spec: MemberSpec, out: AttachOutput, signal: AbortSignal): Promise<AttachOutput> {
-  if (spec.bpduGuard === undefined) return out;
+/** A member of a switch NI with STP or VLANs: BPDU guard and VLAN entries converged; does the guard hold it disabled? */
+async function withPortOptions(drivers: Drivers, spec: MemberSpec, out: AttachOutput, signal: AbortSignal): Promise<AttachOutput> {
+  if (spec.bpduGuard === undefined && spec.vlans === undefined) return out;
   const ports = drivers.bridgePorts;
   const ifname = spec.kind === 'port' ? spec.ifname : spec.hostIfname;
-  if (!ports) throw new KernelError('attach', ifname, 'EOPNOTSUPP', 'no bridge-port driver: BPDU guard cannot be set');
+  if (!ports) throw new KernelError('attach', ifname, 'EOPNOTSUPP', 'no bridge-port driver: BPDU guard and VLANs cannot be set');
+  if (spec.vlans) await ports.ensureVlans(ifname, spec.vlans, signal);
+  if (spec.bpduGuard === undefined) return out;
   await ports.ensurePortOptions(ifname, { bpduGuard: spec.bpduGuard }, signal);
   const view = await ports.portView(ifname);
   return view && guardTripped(view) ? { ...out, guardTripped: true } : out;

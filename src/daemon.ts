@@ -1,18 +1,19 @@
 // `edgenet run`: applies the config file (or, without one, resumes the state dir's last good config), re-applies it
-// when it changes, serves the API (and metrics) on the unix socket, optionally serves the Stately inspector on
-// loopback, and on SIGTERM/SIGINT stops the actors while leaving the data plane running. POST /v1/teardown removes
-// everything edgenet owns and then stops it.
+// when it changes (unless --no-watch) and on SIGHUP, serves the API (and metrics) on the unix socket, optionally
+// serves the Stately inspector on loopback, tells a supervisor (sd_notify) READY once the first apply has settled,
+// and on SIGTERM/SIGINT stops the actors while leaving the data plane running. POST /v1/teardown removes everything
+// edgenet owns and then stops it.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import type { EdgenetLogger as Logger } from './logger.ts';
 import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
-import type { ApplyOptions, Edgenet, EdgenetOptions } from './edgenet-types.ts';
-import { ConfigError, errorMessage } from './errors.ts';
+import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions } from './edgenet-types.ts';
+import { lookupApp, startMetadataService, userDataOf, type MetadataService } from './metadata-service.ts';
+import { ConfigError, errorMessage, formatIssues } from './errors.ts';
 import { serializeApply, startApiServer } from './api/server.ts';
 import type { ApiServer } from './api/server.ts';
-import { socketPathFor } from './api/client.ts';
 import { inEveTerms, loadDocumentFile, logEveConversion } from './eve/eve-load.ts';
 import { EveRecord } from './eve/eve-record.ts';
 import { eveApplyAnswer, formatObjectErrors } from './eve/eve-object-errors.ts';
@@ -21,6 +22,10 @@ import type { InspectorServer } from './inspector.ts';
 import { createMetrics } from './metrics.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
 import { writeFileAtomic } from './atomic-file.ts';
+import { ConfigOwnership } from './config-source.ts';
+import { validateConfig } from './config/config-load.ts';
+import { createSystemdNotifier, type Notifier } from './sd-notify.ts';
+import { migrateStateLayout, resolveLayout } from './state-layout.ts';
 import type { ConfigLimits } from './config/config-limits.ts';
 
 export interface DaemonOptions {
@@ -30,9 +35,20 @@ export interface DaemonOptions {
   format?: ConfigFormat;
   /** EVE: a JSON map of tap name overrides (`<app uuid>/<adapter index or name>` → ifname), read on every apply */
   tapNamesPath?: string;
-  stateDir: string;
-  /** default `<stateDir>/api.sock` */
+  /** persistent state (last good config, reservations); default /var/lib/edgenet; alone, it holds the runtime files too */
+  stateDir?: string;
+  /** runtime files (socket, dnsmasq's); default: stateDir when given, else /run/edgenet */
+  runtimeDir?: string;
+  /** default `<runtimeDir>/api.sock` */
   socketPath?: string;
+  /** re-apply the config file when it changes (default true; SIGHUP re-applies it either way) */
+  watch?: boolean;
+  /** with a config file: accept API pushes that differ from it (default false: 409) */
+  allowApiPush?: boolean;
+  /** the supervisor to tell READY/STOPPING (default: sd_notify through systemd-notify when $NOTIFY_SOCKET is set) */
+  notifier?: Notifier;
+  /** a fatal start error is also written here for humans (the CLI: stderr), besides the JSON log */
+  stderr?: (text: string) => void;
   /** serve the actor system to the Stately inspector on 127.0.0.1 (`true`: port 8787); events are also logged at debug */
   inspect?: boolean | { port?: number };
   logger?: Logger;
@@ -62,6 +78,7 @@ async function defaultDeps(): Promise<DaemonDeps> {
 /** Exit codes of the daemon (same table as the CLI's). */
 const DAEMON_EXIT = { ok: 0, rejected: 1, failure: 3 } as const;
 const STOP_TIMEOUT_MS = 10_000;
+const NOTIFY_STOP_WAIT_MS = 2000;
 
 function inspectionLogger(log: Logger): (ev: InspectionEvent) => void {
   const who = (ev: InspectionEvent): string => (ev.actorRef as { id?: string }).id ?? ev.actorRef.sessionId;
@@ -110,11 +127,25 @@ function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Pr
 
 export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise<number> {
   const log: Logger = opts.logger ?? pino({ name: 'edgenet', level: opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info' });
-  const stateDir = resolve(opts.stateDir);
+  const layout = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir, socketPath: opts.socketPath });
+  const { stateDir, runtimeDir, socketPath } = layout;
   const configPath = opts.configPath === undefined ? undefined : resolve(opts.configPath);
-  const socketPath = resolve(opts.socketPath ?? socketPathFor(stateDir));
   const { createEdgenet, loadConfigFile, lastGoodConfig = readLastGoodConfig } = deps ?? (await defaultDeps());
   const lastGoodPath = join(stateDir, LAST_GOOD_CONFIG);
+  const notifier = opts.notifier ?? createSystemdNotifier({ logger: log });
+  /** logged, and for a human on stderr: the reason the daemon does not start */
+  const fatal = (fields: Record<string, unknown>, message: string): void => {
+    log.error(fields, message);
+    opts.stderr?.(`edgenet: ${message}\n`);
+  };
+
+  // an old single state dir (everything in the runtime dir) is migrated once, before anything reads the state
+  try {
+    await migrateStateLayout(layout, log);
+  } catch (err) {
+    fatal({ err, stateDir, runtimeDir }, `cannot migrate the old state dir ${runtimeDir} to ${stateDir}: ${errorMessage(err)}`);
+    return DAEMON_EXIT.failure;
+  }
 
   // Read before anything else: a missing or corrupt last good config must leave the kernel as it is.
   let resumed: unknown;
@@ -125,16 +156,17 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     // with a file it is only going to be replaced: reported, never trusted
     if (configPath !== undefined) log.warn({ file: lastGoodPath }, `${why} (it will be replaced by ${configPath})`);
     else {
-      log.error({ file: lastGoodPath }, `cannot resume: ${why}`);
+      fatal({ file: lastGoodPath }, `cannot resume: ${why}`);
       return DAEMON_EXIT.rejected;
     }
   }
   if (configPath === undefined && resumed === undefined) {
-    log.error({ stateDir }, `no config to run: pass -c <file> (there is no last good config ${lastGoodPath} to resume)`);
+    fatal({ stateDir }, `no config to run: pass -c <file> (there is no last good config ${lastGoodPath} to resume)`);
     return DAEMON_EXIT.rejected;
   }
 
   await mkdir(stateDir, { recursive: true });
+  await mkdir(runtimeDir, { recursive: true });
   // Started before the actors, so the inspector sees every one of them from its creation.
   let inspector: InspectorServer | undefined;
   if (opts.inspect) {
@@ -143,7 +175,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       const { startInspector } = await import('./inspector.ts');
       inspector = await startInspector({ ...(typeof opts.inspect === 'object' && opts.inspect.port !== undefined ? { port: opts.inspect.port } : {}), logger: log });
     } catch (err) {
-      log.error({ err }, `edgenet failed: ${errorMessage(err)}`);
+      fatal({ err }, `edgenet failed: ${errorMessage(err)}`);
       return DAEMON_EXIT.failure;
     }
   }
@@ -155,10 +187,18 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
         logInspection(ev);
       }
     : undefined;
-  const net = createEdgenet({ stateDir, logger: log, ...(inspect ? { inspect } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
+  const net = createEdgenet({ stateDir, runtimeDir, logger: log, ...(inspect ? { inspect } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
   const metrics = createMetrics(net);
   // timed per apply, not including the wait behind an earlier push
-  const apply = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
+  const serialized = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
+  // the metadata service answers each app with the user data of the config that is running
+  let userData = new Map<string, string>();
+  const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {
+    const result = await serialized(config, o);
+    userData = userDataOf(config);
+    return result;
+  };
+  let metadata: MetadataService | undefined;
 
   const eveRecord = new EveRecord();
   // EVE's NI info and metrics (GET /v1/eve/*): loaded only when the real core runs (tests' fakes have no kernel)
@@ -168,6 +208,10 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
         onError: (err) => log.warn({ err }, `learning app addresses on switch NIs failed: ${errorMessage(err)}`),
       });
   const source = configPath ?? lastGoodPath;
+  const ownership = new ConfigOwnership(configPath, opts.allowApiPush ?? false);
+  /** the validated config as JSON: what a push is compared with (only when pushes are guarded) */
+  const canonical = (config: unknown): string | undefined => (ownership.guarded ? JSON.stringify(validateConfig(config)) : undefined);
+  let lastError: string | undefined;
   const applyFile = async (why: string): Promise<boolean> => {
     try {
       const doc: AppliableDocument =
@@ -177,12 +221,18 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
         throw inEveTerms(err, doc);
       });
       eveRecord.applied(doc.eve);
+      ownership.appliedFromFile(configPath === undefined ? 'last-good' : 'file', source, canonical(doc.config));
       if (doc.eve) for (const line of formatObjectErrors(eveApplyAnswer(result, doc.eve).errors)) log.warn({ file: source }, `EVE config: ${line}`);
       log.info({ file: source, created: result.created, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged }, `config applied (${why})`);
       return true;
     } catch (err) {
-      if (err instanceof ConfigError) log.error({ file: source, issues: err.issues }, `config rejected, running config unchanged: ${err.message}`);
-      else log.error({ err, file: source }, `applying config failed: ${errorMessage(err)}`);
+      if (err instanceof ConfigError) {
+        lastError = `config rejected: ${formatIssues(err.issues, err.source ?? source)}`;
+        log.error({ file: source, issues: err.issues }, `config rejected, running config unchanged: ${err.message}`);
+      } else {
+        lastError = `applying ${source} failed: ${errorMessage(err)}`;
+        log.error({ err, file: source }, `applying config failed: ${errorMessage(err)}`);
+      }
       return false;
     }
   };
@@ -191,8 +241,28 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   let watcher: ReturnType<typeof watch> | undefined;
   let code: number = DAEMON_EXIT.ok;
   let timer: NodeJS.Timeout | undefined;
+  let started = false;
+  let stopping = false;
+  let reloadPending = false;
+  let stoppingSent: Promise<void> = Promise.resolve();
   // Handlers go in first: a SIGTERM during the first apply must still stop cleanly, not kill the process.
   const stop = stopRequest(opts.signal, log);
+  /** SIGHUP: the config file is read again and applied (with --no-watch too); the daemon, its socket and the data plane stay */
+  const onHangup = (): void => {
+    log.info({ file: configPath }, 'reload (SIGHUP)');
+    if (configPath === undefined) {
+      log.warn(`reload (SIGHUP): running without -c, there is no config file to read again (the running config stays)`);
+      return;
+    }
+    if (!started) {
+      reloadPending = true;
+      return;
+    }
+    if (stopping) return;
+    clearTimeout(timer);
+    void applyFile('reload (SIGHUP)');
+  };
+  process.on('SIGHUP', onHangup);
   const TORN_DOWN = 'teardown requested';
   /** POST /v1/teardown: every owned object goes, then the daemon stops; the last good config stays as it was. */
   const teardown = async (): Promise<void> => {
@@ -202,6 +272,8 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       watcher = undefined;
       const keep = await readFile(lastGoodPath, 'utf8').catch(() => undefined);
       log.info('teardown requested: removing every object edgenet owns');
+      await metadata?.close().catch(() => undefined);
+      metadata = undefined;
       await net.teardown();
       await eveReporter?.close({ remove: true });
       if (keep !== undefined) await writeFileAtomic(lastGoodPath, keep, 0o600);
@@ -213,14 +285,35 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   try {
     log.info({ stateDir, config: source, resumed: configPath === undefined, pid: process.pid }, 'edgenet starting');
     if (!(await applyFile(configPath === undefined ? 'resumed last good config' : 'start'))) {
+      if (lastError) opts.stderr?.(`edgenet: ${lastError}\n`);
       code = DAEMON_EXIT.rejected;
       return code;
     }
 
-    server = await startApiServer({ net, socketPath, logger: log, apply, metrics, teardown, eveRecord, ...(eveReporter && { eveReporter }) });
+    if (!deps) {
+      // http://169.254.169.254/ for apps on local NIs (only with the real core: tests' fakes have no kernel)
+      metadata = await startMetadataService({ lookup: (from) => lookupApp(eveRecord.statusOf(net.status()), userData, from), logger: log }).catch((err: unknown) => {
+        log.warn({ err }, `metadata service not started: ${errorMessage(err)}`);
+        return undefined;
+      });
+    }
+    server = await startApiServer({
+      net,
+      socketPath,
+      logger: log,
+      apply,
+      metrics,
+      teardown,
+      eveRecord,
+      ...(ownership.guarded ? { checkPush: (config: unknown) => ownership.checkPush(JSON.stringify(validateConfig(config))) } : {}),
+      onPushApplied: () => ownership.appliedFromApi(),
+      configSource: () => ownership.source,
+      alive: () => !stopping,
+      ...(eveReporter && { eveReporter }),
+    });
     log.info({ socket: socketPath }, 'API listening');
 
-    if (configPath !== undefined) {
+    if (configPath !== undefined && opts.watch !== false) {
       // Editors replace files by rename; wait for the write to finish, and coalesce bursts into one re-apply.
       watcher = watch(configPath, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 150, pollInterval: 50 } });
       const onChange = (): void => {
@@ -231,14 +324,25 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       watcher.on('error', (err: unknown) => log.warn({ err }, 'watching the config file failed'));
     }
 
+    started = true;
     opts.onReady?.({ socketPath, ...(inspector ? { inspectorUrl: inspector.url } : {}) });
+    const counts = net.status();
+    void notifier.ready(`running: ${counts.networks.length} networks, ${counts.endpoints.length} endpoints (${ownership.source?.kind ?? 'file'} ${source})`);
+    if (reloadPending) {
+      reloadPending = false;
+      void applyFile('reload (SIGHUP)');
+    }
     const why = await stop.reason;
+    stopping = true;
     clearTimeout(timer);
+    stoppingSent = notifier.stopping(why === TORN_DOWN ? 'tearing down' : `stopping (${why}); the data plane stays up`);
     log.info(why === TORN_DOWN ? `${why}: stopping (the data plane is gone)` : `${why}: stopping (the data plane stays up)`);
   } catch (err) {
-    log.error({ err }, `edgenet failed: ${errorMessage(err)}`);
+    fatal({ err }, `edgenet failed: ${errorMessage(err)}`);
     code = DAEMON_EXIT.failure;
   } finally {
+    stopping = true;
+    process.off('SIGHUP', onHangup);
     await watcher?.close().catch(() => undefined);
     await server?.close().catch((err: unknown) => log.warn({ err }, 'closing the API failed'));
     let stopTimer: NodeJS.Timeout | undefined;
@@ -260,9 +364,14 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     clearTimeout(stopTimer);
     metrics.close();
     await eveReporter?.close().catch(() => undefined);
+    await metadata?.close().catch(() => undefined);
     await inspector?.close().catch((err: unknown) => log.warn({ err }, 'closing the inspector failed'));
     if (!stopped && code === DAEMON_EXIT.ok) code = DAEMON_EXIT.failure;
     stop.dispose();
+    // the supervisor hears STOPPING before the process ends, but a stuck notify socket never holds the stop up
+    let notifyTimer: NodeJS.Timeout | undefined;
+    await Promise.race([stoppingSent, new Promise<void>((r) => (notifyTimer = setTimeout(r, NOTIFY_STOP_WAIT_MS)))]);
+    clearTimeout(notifyTimer);
     log.info({ code }, 'edgenet stopped');
   }
   return code;

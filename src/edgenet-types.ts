@@ -5,6 +5,7 @@ import type { ConfigInput } from './config/config-schema.ts';
 import type { ConfigLimits } from './config/config-limits.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
 import type { EveFinding, EveNames, EveObjectError } from './eve/eve-types.ts';
+import type { ConfigSource } from './config-source.ts';
 
 /** Top-level states every NI and endpoint actor goes through. */
 export type ActorState = 'pending' | 'creating' | 'ready' | 'degraded' | 'deleting' | 'deleted';
@@ -87,6 +88,8 @@ export interface Status {
   eve?: { findings: EveFinding[]; names: EveNames; errors?: EveObjectError[] };
   /** app interfaces the running (partial) apply refused, as they stand now */
   refused?: RefusedEndpoint[];
+  /** Daemon only: where the running config came from (the -c file, the API, or the resumed last good config). */
+  source?: ConfigSource;
 }
 
 export interface Transition {
@@ -131,8 +134,13 @@ export interface ApplyOptions {
 }
 
 export interface EdgenetOptions {
-  /** default /run/edgenet */
+  /**
+   * persistent state: the last good config, the IP reservations (default /var/lib/edgenet). Given alone, it holds
+   * the runtime files too.
+   */
   stateDir?: string;
+  /** runtime files, gone at a reboot: dnsmasq's conf/hosts/lease/pid files (default: stateDir if given, else /run/edgenet) */
+  runtimeDir?: string;
   logger?: Logger;
   /** xstate inspection observer, passed to createActor */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -144,6 +152,8 @@ export interface Edgenet {
   /** Validates, diffs against the running config and moves the affected actors; resolves when they have settled. Rejects with ConfigError (nothing changed). */
   apply(config: ConfigInput | unknown, opts?: ApplyOptions): Promise<ApplyResult>;
   status(): Status;
+  /** Whether every actor has settled (ready, degraded, or waiting for something outside: a tap, a namespace). */
+  settled(): boolean;
   readonly status$: Observable<Status>;
   readonly transitions$: Observable<Transition>;
   /** Stop the actors and leave the data plane running. */

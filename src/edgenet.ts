@@ -10,6 +10,7 @@ import { deviceActors, endpointActors, niActors } from './actors.ts';
 import { startAudits } from './drift-audit.ts';
 import { deviceStatus } from './status.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
+import { kernelFeatureIssues } from './config/config-kernel-features.ts';
 import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import { validateConfig } from './config/config-load.ts';
@@ -29,10 +30,11 @@ import { planFromDiff, planSize } from './plan.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
 import { serialQueue } from './serial-queue.ts';
 import { readLastGoodConfig, removeRuntimeState, writeLastGoodConfig } from './state-dir.ts';
+import { DEFAULT_STATE_DIR as DEFAULT_STATE_DIR_PATH, migrateStateLayout, resolveLayout } from './state-layout.ts';
 import { buildStatus, isSettled } from './status.ts';
 import { TransitionTracker } from './transitions.ts';
 
-export const DEFAULT_STATE_DIR = '/run/edgenet';
+export { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR } from './state-layout.ts';
 const STATUS_THROTTLE_MS = 20;
 
 export interface CreateEdgenetOptions extends EdgenetOptions {
@@ -60,7 +62,8 @@ interface Runtime {
 
 /** Creates edgenet's actor system. Nothing touches the kernel until the first apply(). */
 export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
-  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+  const layout = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir });
+  const { stateDir, runtimeDir } = layout;
   const logger: Logger = opts.logger ?? silentLogger;
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
   const auditIntervalMs = opts.auditIntervalMs ?? 1000;
@@ -92,7 +95,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   };
 
   const start = async (): Promise<Runtime> => {
-    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, logger });
+    await migrateStateLayout(layout, logger);
+    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, logger });
     const ipam = await Ipam.open(stateDir);
     const local = new LocalServices(ipam, drivers.dhcpdns, logger);
     const deps = { drivers, local };
@@ -206,6 +210,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
+    const featureIssues = await kernelFeatureIssues(rt.drivers, valid);
+    if (featureIssues.length) throw new ConfigError(featureIssues);
     const full = resolveConfig(valid);
     // addresses are reserved for the whole config first: a full range refuses the push before anything moves
     // (partial: refuses only the interfaces that get none, which are then left out of what is built)
@@ -268,6 +274,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const net: Edgenet = {
     apply: (input: unknown, opts?: ApplyOptions) => enqueue(input, true, opts),
     status,
+    settled: () => (runtime ? isSettled(runtime.root.getSnapshot()) : true),
     status$,
     transitions$: transitions.asObservable() as Observable<Transition>,
     async stop(): Promise<void> {
@@ -295,13 +302,14 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       await rt.drivers.firewall.removeAll();
       await net.stop();
       await removeRuntimeState(stateDir);
+      if (runtimeDir !== stateDir) await removeRuntimeState(runtimeDir);
     },
   };
   return net;
 }
 
 /** Resumes the last good config of a state dir, if there is one (undefined otherwise). */
-export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR): Promise<Config | undefined> {
+export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR_PATH): Promise<Config | undefined> {
   return readLastGoodConfig(stateDir);
 }
 

@@ -4,7 +4,9 @@
 // inspector server: 'edgenet/inspector'.
 
 // ---- the core ----
-export { createEdgenet, lastGoodConfig, DEFAULT_STATE_DIR } from './edgenet.ts';
+export { createEdgenet, lastGoodConfig, DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR } from './edgenet.ts';
+export { migrateStateLayout, resolveLayout } from './state-layout.ts';
+export type { LayoutOptions, StateLayout } from './state-layout.ts';
 export type { CreateEdgenetOptions } from './edgenet.ts';
 export type {
   ActorState,

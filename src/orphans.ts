@@ -54,6 +54,8 @@ export async function sweepOrphans(drivers: Drivers, desired: Desired, logger?: 
       removed.push(`rules of ${ni}`);
     }
   }
+  // ACL/anti-spoofing rules of app interfaces dropped while edgenet was down
+  for (const tag of await drivers.firewall.sweepEndpoints(desired.endpoints.map((e) => e.key))) removed.push(`rules of endpoint ${tag}`);
   for (const ni of await drivers.dhcpdns.known()) {
     if (!localNis.has(ni)) {
       await drivers.dhcpdns.remove(ni);

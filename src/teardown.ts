@@ -4,19 +4,22 @@
 import { existsSync } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { EdgenetLogger as Logger } from './logger.ts';
-import { socketPathFor } from './api/client.ts';
 import { dnsmasqPaths } from './drivers/dhcpdns-dnsmasq.ts';
 import type { Drivers } from './drivers/drivers.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { createNftAddressLearner } from './drivers/address-learner-nft.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
 import { LAST_GOOD_CONFIG, removeRuntimeState } from './state-dir.ts';
+import { resolveLayout } from './state-layout.ts';
 
 export interface OfflineTeardownOptions {
-  stateDir: string;
-  /** default `<stateDir>/api.sock`: removed when nobody answers on it (a killed daemon's) */
+  /** persistent state dir (default /var/lib/edgenet; alone, it holds the runtime files too) */
+  stateDir?: string;
+  /** runtime dir: dnsmasq's pid files, the socket (default: stateDir when given, else /run/edgenet) */
+  runtimeDir?: string;
+  /** default `<runtimeDir>/api.sock`: removed when nobody answers on it (a killed daemon's) */
   socketPath?: string;
   logger?: Logger;
   /** default: the real drivers, in this process's network namespace */
@@ -27,14 +30,13 @@ const NI_DIR_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 
 /** Removes every marked object and the runtime state (not the last good config); returns what went, in words. */
 export async function teardownOffline(opts: OfflineTeardownOptions): Promise<string[]> {
-  const stateDir = resolve(opts.stateDir);
-  const socketPath = resolve(opts.socketPath ?? socketPathFor(stateDir));
-  const drivers = opts.drivers ?? createKernelDrivers({ stateDir, ...(opts.logger ? { logger: opts.logger } : {}) });
+  const { stateDir, runtimeDir, socketPath } = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir, socketPath: opts.socketPath });
+  const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, ...(opts.logger ? { logger: opts.logger } : {}) });
   const removed: string[] = [];
   try {
     removed.push(...(await sweepOrphans(drivers, NOTHING, opts.logger)));
     // a dnsmasq whose conf file went missing is still found by its pid file (remove() checks /proc before signalling)
-    for (const ni of await pidFileDirs(stateDir)) {
+    for (const ni of await pidFileDirs(runtimeDir)) {
       await drivers.dhcpdns.remove(ni);
       removed.push(`dnsmasq of ${ni}`);
     }
@@ -49,9 +51,11 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
     await drivers.links.close();
     await drivers.bridgePorts?.close();
   }
-  const files = (await readdir(stateDir).catch(() => [] as string[])).filter((f) => f !== LAST_GOOD_CONFIG && join(stateDir, f) !== socketPath);
-  await removeRuntimeState(stateDir);
-  removed.push(...files.map((f) => `state ${join(stateDir, f)}`));
+  for (const dir of stateDir === runtimeDir ? [stateDir] : [stateDir, runtimeDir]) {
+    const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f !== LAST_GOOD_CONFIG && join(dir, f) !== socketPath);
+    await removeRuntimeState(dir);
+    removed.push(...files.map((f) => `state ${join(dir, f)}`));
+  }
   if (await removeStaleSocket(socketPath)) removed.push(`stale socket ${socketPath}`);
   if (removed.length) opts.logger?.info({ removed }, 'torn down');
   return removed;
@@ -60,7 +64,11 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
 /** NI directories of the state dir that hold a dnsmasq pid file. */
 async function pidFileDirs(stateDir: string): Promise<string[]> {
   const entries = await readdir(stateDir).catch(() => [] as string[]);
-  return entries.filter((name) => NI_DIR_RE.test(name) && existsSync(dnsmasqPaths(stateDir, name).pid)).sort();
+  const has = (name: string): boolean => {
+    const paths = dnsmasqPaths(stateDir, name);
+    return existsSync(paths.pid) || existsSync(paths.applied) || existsSync(join(paths.dir, 'dnsmasq.pid'));
+  };
+  return entries.filter((name) => NI_DIR_RE.test(name) && has(name)).sort();
 }
 
 /** True when a daemon accepts connections on the socket. */

@@ -7,10 +7,12 @@ import type { ApplyResult, Status, Transition } from '../edgenet-types.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
 
-export const DEFAULT_STATE_DIR = '/run/edgenet';
+/** Where the API socket is by default: the runtime dir's (the state dir's when it holds both). */
+export const DEFAULT_SOCKET_DIR = '/run/edgenet';
 
-export function socketPathFor(stateDir: string): string {
-  return join(stateDir, 'api.sock');
+/** `<dir>/api.sock`: dir is the runtime dir (the state dir in a single-dir layout). */
+export function socketPathFor(dir: string): string {
+  return join(dir, 'api.sock');
 }
 
 /** The daemon is not there (no socket, refused, no permission) or went away mid-request. */
@@ -82,6 +84,12 @@ export interface ApiClient {
   eveMetrics(): Promise<ZMetricNetworkInstance[]>;
   /** Asks the daemon to remove every object edgenet owns and then stop; resolves once the objects are gone. */
   teardown(): Promise<void>;
+  /** GET /healthz: 200 alive, 503 stopping */
+  health(): Promise<{ code: number; body: Record<string, unknown> }>;
+  /** GET /readyz: 200 settled, 503 with the unsettled objects */
+  ready(): Promise<{ code: number; body: { ready: boolean; unsettled?: { kind: string; name: string; state: string; reason?: string }[] } }>;
+  /** GET /v1/version */
+  version(): Promise<{ version: string; node: string; pid: number }>;
   /** Streams transitions until the daemon ends the stream (resolves) or `signal` aborts (resolves). */
   events(onTransition: (t: Transition) => void, signal?: AbortSignal): Promise<void>;
 }
@@ -120,6 +128,15 @@ export function createApiClient(socketPath: string): ApiClient {
     throw new ApiError(res.status, message);
   }
 
+  /** The JSON body whatever the status (health answers carry one with 503 too). */
+  function decodeAny(res: { status: number; text: string }): unknown {
+    try {
+      return JSON.parse(res.text) as unknown;
+    } catch {
+      throw new ApiError(res.status, `not JSON: ${res.text.slice(0, 200)}`);
+    }
+  }
+
   return {
     socketPath,
     async putConfig(text, contentType = 'application/yaml', opts = {}) {
@@ -131,6 +148,17 @@ export function createApiClient(socketPath: string): ApiClient {
     },
     async status() {
       return decode<Status>(await send('GET', '/v1/status'));
+    },
+    async health() {
+      const res = await send('GET', '/healthz');
+      return { code: res.status, body: decodeAny(res) as Record<string, unknown> };
+    },
+    async ready() {
+      const res = await send('GET', '/readyz');
+      return { code: res.status, body: decodeAny(res) as { ready: boolean } };
+    },
+    async version() {
+      return decode<{ version: string; node: string; pid: number }>(await send('GET', '/v1/version'));
     },
     async eveInfo() {
       return decode<ZInfoNetworkInstance[]>(await send('GET', '/v1/eve/info'));

@@ -1,5 +1,5 @@
 // The daemon's HTTP API, served on a unix socket only (no TCP): PUT /v1/config, GET /v1/status, GET /v1/events,
-// GET /metrics, POST /v1/teardown.
+// GET /metrics, POST /v1/teardown, GET /healthz, GET /readyz, GET /v1/version.
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { EdgenetLogger as Logger } from '../logger.ts';
@@ -16,6 +16,9 @@ import type { ConfigIssue } from '../errors.ts';
 import { serialQueue } from '../serial-queue.ts';
 import { inEveTerms, logEveConversion, requestOptions, toAppliable } from '../eve/eve-load.ts';
 import { EveRecord } from '../eve/eve-record.ts';
+import { PushRefusedError, type ConfigSource } from '../config-source.ts';
+import { packageVersion } from '../package-info.ts';
+import { healthOf, readinessOf } from './health.ts';
 import { eveApplyAnswer } from '../eve/eve-object-errors.ts';
 import type { EveReporter } from '../eve/eve-info.ts';
 
@@ -31,7 +34,7 @@ export function serializeApply(net: Pick<Edgenet, 'apply'>): ApplyFn {
 }
 
 export interface ApiServerOptions {
-  net: Pick<Edgenet, 'apply' | 'status' | 'transitions$'>;
+  net: Pick<Edgenet, 'apply' | 'status' | 'transitions$'> & Partial<Pick<Edgenet, 'settled'>>;
   /** `<state-dir>/api.sock` */
   socketPath: string;
   logger?: Logger;
@@ -46,6 +49,17 @@ export interface ApiServerOptions {
   teardown?: () => Promise<void>;
   /** the EVE origin of the running config (shared with the daemon's file applier), shown by GET /v1/status */
   eveRecord?: EveRecord;
+  /**
+   * Called with each pushed config (converted from EVE if it was) before it is applied: throws ConfigError (400) or
+   * PushRefusedError (409, the -c file owns the config). Absent: every valid push is applied.
+   */
+  checkPush?: (config: unknown) => void;
+  /** after a push was applied */
+  onPushApplied?: () => void;
+  /** where the running config came from, shown by GET /v1/status */
+  configSource?: () => ConfigSource | undefined;
+  /** GET /healthz: false once the daemon is stopping (default: always alive) */
+  alive?: () => boolean;
   /** GET /v1/eve/info and /v1/eve/metrics; absent: 501 */
   eveReporter?: Pick<EveReporter, 'info' | 'metrics'>;
 }
@@ -132,6 +146,7 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, `no such route: ${req.method} ${req.url}`));
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (err instanceof ConfigError) return sendError(reply, 400, err.message, err.issues);
+    if (err instanceof PushRefusedError) return sendError(reply, 409, err.message);
     if (isFastifyError(err) && err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendError(reply, 413, `config too large: the limit is ${bodyLimit} bytes`);
     }
@@ -146,16 +161,38 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
     // An EVE EdgeDevConfig (?format=eve, or detected) is converted first; its findings come back with the result.
     const doc = toAppliable(parseConfigBody(text, req.headers['content-type']), requestOptions(req.url));
     if (doc.eve && log) logEveConversion(log, doc.eve);
+    try {
+      opts.checkPush?.(doc.config);
+    } catch (err) {
+      throw inEveTerms(err, doc);
+    }
     // EVE: an adapter that gets no address is refused alone (partial apply), as EVE does
     const result = await apply(doc.config, doc.eve ? { partial: true } : undefined).catch((err: unknown) => {
       throw inEveTerms(err, doc);
     });
     eveRecord.applied(doc.eve);
+    opts.onPushApplied?.();
     log?.info({ created: result.created, updated: result.updated, deleted: result.deleted }, 'config applied via API');
     return reply.code(200).send(doc.eve ? eveApplyAnswer(result, doc.eve) : result);
   });
 
-  app.get('/v1/status', async () => eveRecord.statusOf(opts.net.status()));
+  app.get('/v1/status', async () => {
+    const status = eveRecord.statusOf(opts.net.status());
+    const source = opts.configSource?.();
+    return source ? { ...status, source } : status;
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    const h = healthOf(opts.alive?.() ?? true);
+    return reply.code(h.code).send(h.body);
+  });
+
+  app.get('/readyz', async (_req, reply) => {
+    const r = readinessOf(opts.net.status(), opts.net.settled?.());
+    return reply.code(r.code).send(r.body);
+  });
+
+  app.get('/v1/version', async () => ({ version: packageVersion(), node: process.version, pid: process.pid }));
 
   app.get('/v1/eve/info', async (_req, reply) => (opts.eveReporter ? reply.send(await opts.eveReporter.info()) : sendError(reply, 501, 'EVE info is not served here')));
   app.get('/v1/eve/metrics', async (_req, reply) => (opts.eveReporter ? reply.send(await opts.eveReporter.metrics()) : sendError(reply, 501, 'EVE metrics are not served here')));

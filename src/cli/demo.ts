@@ -384,12 +384,12 @@ export async function runDemo(io: CliIo): Promise<number> {
     await writeFile(deviceConfig, toYaml({ ports }));
 
     say();
-    say(`2. starting the daemon in ${ns.dev}: edgenet run -c ${deviceConfig} --state-dir ${stateDir}`);
+    say(`2. starting the daemon in ${ns.dev}: edgenet run -c ${deviceConfig} --allow-api-push --state-dir ${stateDir}`);
     const logFd = openSync(logFile, 'a');
     try {
       // nsenter enters only the network namespace: the daemon shares our mount namespace, so its inotify watch on
       // /run/netns sees app namespaces come and go (`ip netns exec` would give it a private mount namespace)
-      box.daemon = spawn('nsenter', [`--net=/run/netns/${ns.dev}`, process.execPath, BIN, 'run', '-c', deviceConfig, '--state-dir', stateDir], {
+      box.daemon = spawn('nsenter', [`--net=/run/netns/${ns.dev}`, process.execPath, BIN, 'run', '-c', deviceConfig, '--allow-api-push', '--state-dir', stateDir], {
         stdio: ['ignore', logFd, logFd],
       });
     } finally {

@@ -3,7 +3,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { text as readStream } from 'node:stream/consumers';
-import { ApiError, createApiClient, DaemonUnreachableError, DEFAULT_STATE_DIR, socketPathFor } from '../api/client.ts';
+import { ApiError, createApiClient, DaemonUnreachableError } from '../api/client.ts';
+import { CHECK_NOT_READY, notReady } from '../api/health.ts';
+import { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR, resolveLayout } from '../state-layout.ts';
 import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
 import { packageVersion } from '../package-info.ts';
 import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
@@ -21,6 +23,8 @@ export const EXIT = {
   unreachable: 2,
   /** the operation failed at run time */
   failure: 3,
+  /** `status --check`: something is degraded or not settled yet (pending, creating, deleting) */
+  notReady: CHECK_NOT_READY,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
@@ -37,7 +41,8 @@ const processIo: CliIo = {
 };
 
 interface CommonOpts {
-  stateDir: string;
+  stateDir?: string;
+  runtimeDir?: string;
   socket?: string;
 }
 
@@ -47,7 +52,7 @@ interface FormatOpts {
 }
 
 function socketOf(o: CommonOpts): string {
-  return o.socket ?? socketPathFor(o.stateDir);
+  return resolveLayout({ stateDir: o.stateDir, runtimeDir: o.runtimeDir, socketPath: o.socket }).socketPath;
 }
 
 async function readConfigText(file: string): Promise<string> {
@@ -85,7 +90,8 @@ function failure(err: unknown, io: CliIo, source?: string): number {
   }
   if (err instanceof ApiError) {
     io.stderr(`edgenet: ${err.message}\n`);
-    return EXIT.failure;
+    // 409: the push was refused (the daemon's -c file owns the config)
+    return err.status === 409 ? EXIT.rejected : EXIT.failure;
   }
   io.stderr(`edgenet: ${errorMessage(err)}\n`);
   return EXIT.failure;
@@ -99,8 +105,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run `edgenet --help` for usage)');
 
-  const stateDirOpt = (): Option => new Option('--state-dir <dir>', 'state directory of the daemon (holds api.sock)').default(DEFAULT_STATE_DIR);
-  const socketOpt = (): Option => new Option('--socket <path>', 'API socket (default: <state-dir>/api.sock)');
+  const stateDirOpt = (): Option =>
+    new Option('--state-dir <dir>', `persistent state: last good config, IP reservations (default ${DEFAULT_STATE_DIR}); given alone, it also holds the runtime files and api.sock`);
+  const runtimeDirOpt = (): Option => new Option('--runtime-dir <dir>', `runtime files: api.sock, dnsmasq's files (default: --state-dir if given, else ${DEFAULT_RUNTIME_DIR})`);
+  const socketOpt = (): Option => new Option('--socket <path>', 'API socket (default: <runtime-dir>/api.sock)');
   const formatOpt = (): Option =>
     new Option('--format <format>', "config format: edgenet, or eve (an EVE controller's EdgeDevConfig JSON); default: eve when the document has networkInstances").choices(['eve', 'edgenet']);
   const tapNamesOpt = (): Option => new Option('--tap-names <file>', 'eve: JSON map of "<app uuid>/<adapter index or name>" to the interface name the hypervisor creates');
@@ -110,9 +118,12 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('run the daemon: apply the config file, re-apply it on change, serve the API on a unix socket')
     .option('-c, --config <file>', 'config file (YAML or JSON); without it, the last good config of the state dir is resumed')
     .addOption(stateDirOpt())
+    .addOption(runtimeDirOpt())
     .addOption(socketOpt())
     .addOption(formatOpt())
     .addOption(tapNamesOpt())
+    .option('--no-watch', 'do not re-apply the config file when it changes (SIGHUP still re-applies it)')
+    .option('--allow-api-push', 'with -c: accept API pushes that differ from the file (default: refused with 409)')
     .option('--inspect [port]', 'serve the actors to the Stately inspector on 127.0.0.1 (default port 8787)', parseInspectPort)
     .option('--max-networks <n>', 'refuse a config with more network instances (default 1000)', parseLimit)
     .option('--max-local-networks <n>', 'refuse a config with more local network instances, one dnsmasq each (default 250)', parseLimit)
@@ -120,7 +131,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .addOption(
       new Option('--log-level <level>', 'log level of the JSON log on stdout (default: $EDGENET_LOG_LEVEL, else info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
-    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; logLevel?: string; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
+    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; logLevel?: string; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
       const { runDaemon } = await import('../daemon.ts');
       const limits = {
         ...(o.maxNetworks !== undefined && { networks: o.maxNetworks }),
@@ -131,7 +142,11 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         await runDaemon({
           ...(o.logLevel !== undefined ? { logLevel: o.logLevel } : {}),
           ...(o.config !== undefined ? { configPath: o.config } : {}),
-          stateDir: o.stateDir,
+          ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}),
+          ...(o.runtimeDir !== undefined ? { runtimeDir: o.runtimeDir } : {}),
+          watch: o.watch,
+          allowApiPush: o.allowApiPush === true,
+          stderr: io.stderr,
           ...(o.format ? { format: o.format } : {}),
           ...(o.tapNames ? { tapNamesPath: o.tapNames } : {}),
           ...(o.socket ? { socketPath: o.socket } : {}),
@@ -147,6 +162,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .requiredOption('-f, --file <file>', 'config file (YAML or JSON; - for stdin)')
     .option('--json', 'print the result as JSON')
     .addOption(stateDirOpt())
+    .addOption(runtimeDirOpt())
     .addOption(socketOpt())
     .addOption(formatOpt())
     .addOption(tapNamesOpt())
@@ -180,6 +196,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('check a config file offline (no daemon needed)')
     .requiredOption('-f, --file <file>', 'config file (YAML or JSON)')
     .addOption(stateDirOpt())
+    .addOption(runtimeDirOpt())
     .addOption(formatOpt())
     .addOption(tapNamesOpt())
     .action(async (o: CommonOpts & FormatOpts & { file: string }) => {
@@ -204,12 +221,14 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('status')
     .description('networks, endpoints and ports with their state')
     .option('--json', 'print the Status JSON')
+    .option('--check', `exit ${EXIT.ok} when everything is ready, ${EXIT.notReady} when something is degraded or pending, ${EXIT.unreachable} without a daemon`)
     .addOption(
       new Option('--format <format>', "eve: EVE's ZInfoNetworkInstance per NI (protobuf JSON); eve-metrics: ZMetricNetworkInstance per NI").choices(['eve', 'eve-metrics']),
     )
     .addOption(stateDirOpt())
+    .addOption(runtimeDirOpt())
     .addOption(socketOpt())
-    .action(async (o: CommonOpts & { json?: boolean; format?: 'eve' | 'eve-metrics' }) => {
+    .action(async (o: CommonOpts & { json?: boolean; check?: boolean; format?: 'eve' | 'eve-metrics' }) => {
       try {
         if (o.format) {
           const api = createApiClient(socketOf(o));
@@ -220,7 +239,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         }
         const status = await createApiClient(socketOf(o)).status();
         io.stdout(o.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
-        setCode(EXIT.ok);
+        const open = o.check ? notReady(status) : [];
+        for (const n of open) io.stderr(`not ready: ${n.kind} ${n.name} ${n.state}${n.reason ? ` (${n.reason})` : ''}\n`);
+        setCode(open.length ? EXIT.notReady : EXIT.ok);
       } catch (err) {
         setCode(failure(err, io));
       }
@@ -231,6 +252,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description('live state transitions, one per line (Ctrl-C to stop)')
     .option('--json', 'print each transition as one JSON line')
     .addOption(stateDirOpt())
+    .addOption(runtimeDirOpt())
     .addOption(socketOpt())
     .action(async (o: CommonOpts & { json?: boolean }) => {
       const stop = new AbortController();
@@ -256,6 +278,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('down')
     .description('remove everything edgenet owns (bridges, veths, table inet edgenet, dnsmasq, state files but the last good config), with or without the daemon running; exit 0: all gone, 3: something could not be removed')
     .addOption(stateDirOpt())
+    .addOption(runtimeDirOpt())
     .addOption(socketOpt())
     .action(async (o: CommonOpts) => {
       const { teardownOffline, waitForSocketGone } = await import('../teardown.ts');
@@ -274,13 +297,45 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         }
       }
       try {
-        const removed = await teardownOffline({ stateDir: o.stateDir, socketPath: socket });
+        const removed = await teardownOffline({ ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}), ...(o.runtimeDir !== undefined ? { runtimeDir: o.runtimeDir } : {}), socketPath: socket });
         io.stdout(removed.length ? removed.map((r) => `removed ${r}\n`).join('') : 'nothing else of edgenet was left\n');
       } catch (err) {
         io.stderr(`edgenet: down: ${errorMessage(err)}\n`);
         code = EXIT.failure;
       }
       setCode(code);
+    });
+
+  program
+    .command('version')
+    .description("this CLI's version and the running daemon's")
+    .addOption(stateDirOpt())
+    .addOption(runtimeDirOpt())
+    .addOption(socketOpt())
+    .action(async (o: CommonOpts) => {
+      io.stdout(`edgenet ${packageVersion()}\n`);
+      try {
+        const v = await createApiClient(socketOf(o)).version();
+        io.stdout(`daemon ${v.version}\n`);
+        setCode(EXIT.ok);
+      } catch (err) {
+        if (err instanceof DaemonUnreachableError) {
+          io.stdout('daemon not running\n');
+          setCode(EXIT.ok);
+        } else setCode(failure(err, io));
+      }
+    });
+
+  program
+    .command('install-service')
+    .description('write the systemd unit (edgenet.service) for this installation; then: systemctl daemon-reload && systemctl enable --now edgenet')
+    .option('--unit-dir <dir>', 'where the unit goes', '/etc/systemd/system')
+    .option('-c, --config <file>', 'the config file the service runs', '/etc/edgenet/config.yaml')
+    .option('--allow-api-push', 'let the service accept API pushes that differ from the file')
+    .option('--print', 'print the unit instead of writing it')
+    .action(async (o: { unitDir: string; config: string; allowApiPush?: boolean; print?: boolean }) => {
+      const { installService } = await import('./install-service.ts');
+      setCode(await installService({ unitDir: o.unitDir, configPath: o.config, allowApiPush: o.allowApiPush === true, print: o.print === true }, io));
     });
 
   program

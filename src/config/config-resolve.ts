@@ -5,6 +5,7 @@ import type { AclFacts } from '../../machines/specs.ts';
 import type { AclRuleSpec } from './acl-schema.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
 import { niPortNames, stpOptions } from './config-switch.ts';
+import { appVlans, portVlans, usedVlans, type MemberVlans } from './config-vlans.ts';
 
 // What the actors need, derived once from a valid config (validateConfig has run: subnets parse, names are unique).
 
@@ -29,6 +30,8 @@ export interface SwitchNetworkResolved extends NetworkResolvedCommon {
   type: 'switch';
   /** kernel spanning tree on the bridge; forwardDelayS absent: the kernel's 15 s */
   stp?: { forwardDelayS?: number };
+  /** the bridge filters VLANs (some app or port has an access VLAN) */
+  vlanFiltering?: boolean;
 }
 
 export interface LocalNetworkResolved extends NetworkResolvedCommon {
@@ -84,6 +87,8 @@ interface EndpointSpecCommon {
   routedVia?: string[];
   /** on a switch NI with STP: BPDU guard on the host-side interface */
   bpduGuard?: boolean;
+  /** on a VLAN-filtering switch NI: the interface's bridge VLAN entries */
+  vlans?: MemberVlans;
 }
 
 export interface VethEndpointSpec extends EndpointSpecCommon {
@@ -111,6 +116,8 @@ export interface PortSpecResolved {
   mtu?: number;
   /** on a switch NI with STP: BPDU guard on the port */
   bpduGuard?: boolean;
+  /** on a VLAN-filtering switch NI: the port's bridge VLAN entries */
+  vlans?: MemberVlans;
 }
 
 /** An IPv4 subnet as numbers, for range arithmetic that ipaddr.js does not offer. */
@@ -200,7 +207,16 @@ function uplinksOf(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks: r
   });
 }
 
-export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [], networks: readonly NetworkSpec[] = [ni], table?: number): NetworkResolved {
+export interface ResolveContext {
+  /** every NI of the config (a switch NI sharing a port moves its addresses onto its bridge) */
+  networks?: readonly NetworkSpec[];
+  /** the local NI's routing table */
+  table?: number;
+  vlanFiltering?: boolean;
+}
+
+export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [], opts: ResolveContext = {}): NetworkResolved {
+  const { networks = [ni], table, vlanFiltering = false } = opts;
   if (ni.type === 'local') {
     const resolved = resolveLocal(ni, ports, networks);
     const uplinks = resolved.uplinks;
@@ -230,7 +246,12 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [],
     ...(names.length > 1 && { ports: names }),
   };
   const stp = stpOptions(ni.stp);
-  return { ...common, type: 'switch', ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }) };
+  return {
+    ...common,
+    type: 'switch',
+    ...(stp && { stp: stp.forwardDelay !== undefined ? { forwardDelayS: stp.forwardDelay } : {} }),
+    ...(vlanFiltering && { vlanFiltering: true }),
+  };
 }
 
 /** Addresses of a static DNS entry: `ip`, then `ips`, without repeats. */
@@ -266,7 +287,10 @@ function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks
 
 export function networksOf(config: Config): NetworkResolved[] {
   const tables = niTableIds(config.networks.filter((n) => n.type === 'local' && niPortNames(n).length > 0).map((n) => n.name));
-  return config.networks.map((ni) => resolveNetwork(ni, config.ports, config.networks, tables.get(ni.name)));
+  return config.networks.map((ni) => {
+    const table = tables.get(ni.name);
+    return resolveNetwork(ni, config.ports, { networks: config.networks, ...(table !== undefined && { table }), vlanFiltering: ni.type === 'switch' && usedVlans(config, ni).length > 0 });
+  });
 }
 
 export function isVeth(itf: InterfaceSpec): boolean {
@@ -281,6 +305,12 @@ export function appIfnames(app: AppSpec): (string | undefined)[] {
 
 export function endpointsOf(config: Config): EndpointSpec[] {
   const networks = new Map(config.networks.map((ni) => [ni.name, ni]));
+  const vlansOf = new Map<string, number[]>();
+  const used = (ni: NetworkSpec & { type: 'switch' }): number[] => {
+    let v = vlansOf.get(ni.name);
+    if (!v) vlansOf.set(ni.name, (v = usedVlans(config, ni)));
+    return v;
+  };
   return config.apps.flatMap((app) => {
     const inside = appIfnames(app);
     return app.interfaces.map((itf, i): EndpointSpec => {
@@ -299,6 +329,7 @@ export function endpointsOf(config: Config): EndpointSpec[] {
         // app-gateway: prefixes a static route of the NI sends via this app may be its packets' sources
         ...(ni?.type === 'local' && itf.ip !== undefined && routedVia(ni, itf.ip).length > 0 && { routedVia: routedVia(ni, itf.ip) }),
         ...(ni?.type === 'switch' && stpOptions(ni.stp) && { bpduGuard: stpOptions(ni.stp)?.guardApps === true }),
+        ...(ni?.type === 'switch' && used(ni).length > 0 && { vlans: appVlans(itf, used(ni)) }),
       };
       if (itf.tap !== undefined) return { ...common, kind: 'tap' };
       return { ...common, kind: 'veth', netns: itf.netns ?? '', appIfname: inside[i] ?? 'eth0' };
@@ -321,6 +352,7 @@ export function portsOf(config: Config): PortSpecResolved[] {
     const ni = config.networks.find((n) => n.type === 'switch' && niPortNames(n).includes(p.name)) ?? config.networks.find((n) => niPortNames(n).includes(p.name));
     const attach = ni?.type === 'switch';
     const stp = ni?.type === 'switch' ? stpOptions(ni.stp) : undefined;
+    const vids = ni?.type === 'switch' ? usedVlans(config, ni) : [];
     return {
       name: p.name,
       ifname: p.ifname,
@@ -328,6 +360,7 @@ export function portsOf(config: Config): PortSpecResolved[] {
       attach,
       ...(attach && ni?.mtu !== undefined && { mtu: ni.mtu }),
       ...(stp && { bpduGuard: stp.portsWithBpduGuard.includes(p.name) }),
+      ...(vids.length > 0 && ni?.type === 'switch' && { vlans: portVlans(ni, p.name, vids) }),
     };
   });
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { accessVlanIdSchema, niPortsSchema, stpSchema, vlanPortSchema } from './config-switch.ts';
 import { aclRuleSchema } from './acl-schema.ts';
-import { niPortsSchema, stpSchema } from './config-switch.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
 const name = z
@@ -101,6 +101,7 @@ export const switchNetworkSchema = z.strictObject({
   ...niCommon,
   type: z.literal('switch'),
   stp: stpSchema.optional(),
+  vlanPorts: z.array(vlanPortSchema).optional(),
 });
 
 export const localNetworkSchema = z.strictObject({
@@ -143,6 +144,7 @@ export const interfaceSchema = z.strictObject({
   tap: ifname.optional(),
   ip: ipv4.optional(),
   mac: mac.optional(),
+  accessVlanId: accessVlanIdSchema.optional(),
   // ACLs (src/config/acl-schema.ts): present, the interface gets only what they allow; absent, what its NI allows
   acls: z.array(aclRuleSchema).optional(),
 });
@@ -150,6 +152,8 @@ export const interfaceSchema = z.strictObject({
 export const appSchema = z.strictObject({
   name: appName,
   interfaces: z.array(interfaceSchema).default([]),
+  /** cloud-init user data (base64), served to the app by the metadata service at 169.254.169.254 on local NIs */
+  userData: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, { error: 'must be base64 (plain, not encrypted)' }).optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -36,6 +36,22 @@ export function stpOptions(stp: StpInput | undefined): StpOptions | undefined {
   return stp;
 }
 
+/** An app interface's access VLAN (EVE `accessVlanId`): 1 is the bridge's default VLAN, 4094/4095 reserved. */
+export const accessVlanIdSchema = z
+  .number({ error: 'must be a VLAN id (a number)' })
+  .int({ error: 'must be a whole number' })
+  .min(2, { error: 'must be a VLAN id from 2 to 4093 (1 is the bridge\'s untagged default; leave it out for a trunk)' })
+  .max(4093, { error: 'must be a VLAN id from 2 to 4093' });
+
+const portVid = z.number({ error: 'must be a VLAN id (a number)' }).int({ error: 'must be a whole number' }).min(1, { error: 'must be a VLAN id from 1 to 4094' }).max(4094, { error: 'must be a VLAN id from 1 to 4094' });
+
+/** Per port of a switch NI: an access port of one VLAN (untagged), or a trunk limited to some VLANs (tagged). */
+export const vlanPortSchema = z.strictObject({
+  port: portName,
+  access: portVid.optional(),
+  trunk: z.array(portVid).optional(),
+});
+
 /** The port names an NI uses, from `port` or `ports` (the checks refuse both at once). */
 export function niPortNames(ni: { port?: string | undefined; ports?: readonly string[] | undefined }): string[] {
   return ni.ports ? [...ni.ports] : ni.port !== undefined ? [ni.port] : [];

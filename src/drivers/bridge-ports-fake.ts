@@ -3,14 +3,17 @@
 import { Subject, type Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
-import { DEFAULT_FORWARD_DELAY_S, type BridgeOptions, type BridgePortDriver, type BridgePortOptions, type BridgePortView } from './bridge-ports.ts';
+import { DEFAULT_FORWARD_DELAY_S, vlanEntriesOf, type BridgeOptions, type BridgePortDriver, type BridgePortOptions, type BridgePortView, type KernelFeatures, type MemberVlans, type VlanEntry } from './bridge-ports.ts';
 import type { LinkDriver } from './links.ts';
 
 export class FakeBridgePortDriver implements BridgePortDriver {
   readonly writes = new WriteCounter();
   private readonly subject = new Subject<BridgePortView>();
   readonly events$: Observable<BridgePortView> = this.subject.asObservable();
-  private readonly bridges = new Map<string, { stp: boolean; forwardDelayS: number }>();
+  private readonly bridges = new Map<string, { stp: boolean; forwardDelayS: number; vlanFiltering: boolean }>();
+  private readonly vlans = new Map<string, VlanEntry[]>();
+  /** what the fake kernel can build (default: everything; set to model this project's CI kernel) */
+  features: KernelFeatures = { vlanFiltering: true, vlan8021q: true, bonding: true };
   private readonly guards = new Map<string, boolean>();
   private readonly tripped = new Set<string>();
 
@@ -19,7 +22,7 @@ export class FakeBridgePortDriver implements BridgePortDriver {
 
   // ---- test controls -----------------------------------------------------------------------------------
 
-  bridgeOptions(bridge: string): { stp: boolean; forwardDelayS: number } | undefined {
+  bridgeOptions(bridge: string): { stp: boolean; forwardDelayS: number; vlanFiltering: boolean } | undefined {
     return this.bridges.get(bridge);
   }
 
@@ -48,11 +51,32 @@ export class FakeBridgePortDriver implements BridgePortDriver {
     signal?.throwIfAborted();
     const link = await this.links.get(bridge);
     if (!link || link.kind !== 'bridge') throw new KernelError('ensureBridgeOptions', bridge, 'ENODEV', 'no such bridge');
-    const want = { stp: opts.stp, forwardDelayS: opts.stp ? (opts.forwardDelayS ?? DEFAULT_FORWARD_DELAY_S) : (this.bridges.get(bridge)?.forwardDelayS ?? DEFAULT_FORWARD_DELAY_S) };
-    const now = this.bridges.get(bridge) ?? { stp: false, forwardDelayS: DEFAULT_FORWARD_DELAY_S };
-    if (now.stp === want.stp && now.forwardDelayS === want.forwardDelayS) return;
+    const now = this.bridges.get(bridge) ?? { stp: false, forwardDelayS: DEFAULT_FORWARD_DELAY_S, vlanFiltering: false };
+    if (opts.vlanFiltering === true && !this.features.vlanFiltering) throw new KernelError('ensureBridgeOptions', bridge, 'EOPNOTSUPP');
+    const want = { stp: opts.stp, forwardDelayS: opts.stp ? (opts.forwardDelayS ?? DEFAULT_FORWARD_DELAY_S) : now.forwardDelayS, vlanFiltering: opts.vlanFiltering === true };
+    if (now.stp === want.stp && now.forwardDelayS === want.forwardDelayS && now.vlanFiltering === want.vlanFiltering) return;
     this.writes.inc('link');
     this.bridges.set(bridge, want);
+  }
+
+  async vlanEntries(ifname: string): Promise<VlanEntry[]> {
+    return (this.vlans.get(ifname) ?? [{ vid: 1, pvid: true, untagged: true }]).map((e) => ({ ...e }));
+  }
+
+  async ensureVlans(ifname: string, vlans: MemberVlans, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const link = await this.links.get(ifname);
+    if (!link || link.master === undefined) throw new KernelError('ensureVlans', ifname, 'EINVAL', 'not a bridge port');
+    const want = vlanEntriesOf(vlans);
+    const now = await this.vlanEntries(ifname);
+    const same = (a: VlanEntry, b: VlanEntry): boolean => a.vid === b.vid && a.pvid === b.pvid && a.untagged === b.untagged;
+    const writes = want.filter((w) => !now.some((n) => same(n, w))).length + now.filter((n) => !want.some((w) => w.vid === n.vid)).length;
+    this.writes.inc('link', writes);
+    this.vlans.set(ifname, want);
+  }
+
+  async kernelFeatures(): Promise<KernelFeatures> {
+    return { ...this.features };
   }
 
   async ensurePortOptions(ifname: string, opts: BridgePortOptions, signal?: AbortSignal): Promise<void> {

@@ -5,9 +5,11 @@ import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
 import { silentLogger, type EdgenetLogger as Logger } from '../logger.ts';
 import { defer, Subject, type Observable } from 'rxjs';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
-import { DEFAULT_FORWARD_DELAY_S, STP_PORT_STATES, type BridgeOptions, type BridgePortDriver, type BridgePortOptions, type BridgePortView, type StpPortState } from './bridge-ports.ts';
+import { DEFAULT_FORWARD_DELAY_S, STP_PORT_STATES, vlanEntriesOf, type BridgeOptions, type BridgePortDriver, type BridgePortOptions, type BridgePortView, type KernelFeatures, type MemberVlans, type StpPortState, type VlanEntry } from './bridge-ports.ts';
 
 const RTM_NEWLINK = 16;
 const AF_BRIDGE = 7;
@@ -110,6 +112,9 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
     const stp = opts.stp ? 1 : 0;
     // STP first in its own attribute order: the kernel checks the forward delay's range only while STP runs
     if (readU32(now.stpState) !== stp) want.stpState = u32(stp);
+    const filtering = opts.vlanFiltering === true ? 1 : 0;
+    const nowFiltering = now.vlanFiltering && now.vlanFiltering.length > 0 ? now.vlanFiltering.readUInt8(0) : 0;
+    if (nowFiltering !== filtering) want.vlanFiltering = Buffer.from([filtering]);
     if (opts.stp) {
       const delay = (opts.forwardDelayS ?? DEFAULT_FORWARD_DELAY_S) * USER_HZ;
       if (readU32(now.forwardDelay) !== delay) want.forwardDelay = u32(delay);
@@ -143,6 +148,74 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
   async portView(ifname: string): Promise<BridgePortView | undefined> {
     const msg = await this.getLink('portView', ifname);
     return msg ? this.portOf(msg).view : undefined;
+  }
+
+  // ---- VLANs: the `bridge` tool (iproute2). The netlink package holds IFLA_AF_SPEC as a Map keyed by attribute
+  // type, so it can neither send nor read the repeated IFLA_BRIDGE_VLAN_INFO entries a port's VLAN list is made of.
+
+  async vlanEntries(ifname: string): Promise<VlanEntry[]> {
+    const out = await bridgeTool('vlanEntries', ifname, ['-j', 'vlan', 'show', 'dev', ifname]);
+    const parsed = JSON.parse(out || '[]') as { ifname: string; vlans?: { vlan: number; vlanEnd?: number; flags?: string[] }[] }[];
+    const entries: VlanEntry[] = [];
+    for (const v of parsed.find((p) => p.ifname === ifname)?.vlans ?? []) {
+      const flags = v.flags ?? [];
+      for (let vid = v.vlan; vid <= (v.vlanEnd ?? v.vlan); vid++) entries.push({ vid, pvid: flags.includes('PVID'), untagged: flags.includes('Egress Untagged') });
+    }
+    return entries;
+  }
+
+  async ensureVlans(ifname: string, vlans: MemberVlans, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const want = vlanEntriesOf(vlans);
+    const now = await this.vlanEntries(ifname);
+    const same = (a: VlanEntry, b: VlanEntry): boolean => a.vid === b.vid && a.pvid === b.pvid && a.untagged === b.untagged;
+    // adds first (the new PVID takes over before the old one goes), then what is no longer wanted
+    for (const e of want.filter((w) => !now.some((n) => same(n, w)))) {
+      signal?.throwIfAborted();
+      this.writes.inc('link');
+      await bridgeTool('ensureVlans', ifname, ['vlan', 'add', 'dev', ifname, 'vid', String(e.vid), ...(e.pvid ? ['pvid'] : []), ...(e.untagged ? ['untagged'] : [])]);
+    }
+    for (const e of now.filter((n) => !want.some((w) => w.vid === n.vid))) {
+      this.writes.inc('link');
+      await bridgeTool('ensureVlans', ifname, ['vlan', 'del', 'dev', ifname, 'vid', String(e.vid)]);
+    }
+  }
+
+  private features: Promise<KernelFeatures> | undefined;
+
+  kernelFeatures(): Promise<KernelFeatures> {
+    this.features ??= this.probeFeatures();
+    return this.features;
+  }
+
+  /** Creates throw-away links (unmarked, deleted at once): what the kernel refuses with EOPNOTSUPP it lacks. */
+  private async probeFeatures(): Promise<KernelFeatures> {
+    const tag = randomBytes(3).toString('hex');
+    const made: number[] = [];
+    const tryCreate = async (ifname: string, info: ifla.Info, extra: ifla.LinkAttrs = {}): Promise<number | undefined> => {
+      try {
+        await this.nl.newLink({}, { ifname, linkinfo: encode(ifla.formatInfo(info)), ...extra }, { flags: 0x400 | 0x200 });
+        const [msg] = await this.nl.getLink({}, { ifname });
+        const index = msg?.data.index;
+        if (index !== undefined) made.push(index);
+        return index;
+      } catch (err) {
+        const errno = errnoOf(err);
+        if (errno === 'EOPNOTSUPP' || errno === 'ENOTSUP') return undefined;
+        throw new KernelError('kernelFeatures', ifname, errno);
+      }
+    };
+    try {
+      const bridge = await tryCreate(`enprb${tag}`, { kind: 'bridge', data: encode(ifla.formatBridge({ vlanFiltering: Buffer.from([1]) })) });
+      const plain = bridge ?? (await tryCreate(`enprp${tag}`, { kind: 'bridge' }));
+      const vlan = plain === undefined ? undefined : await tryCreate(`enprv${tag}`, { kind: 'vlan', data: encode(ifla.formatVlan({ id: 2 })) }, { link: u32(plain) });
+      const bond = await tryCreate(`enpro${tag}`, { kind: 'bond' });
+      const features = { vlanFiltering: bridge !== undefined, vlan8021q: vlan !== undefined, bonding: bond !== undefined };
+      this.log.info(features, 'kernel features probed');
+      return features;
+    } finally {
+      for (const index of made.reverse()) await this.nl.delLink({ index }).catch(() => undefined);
+    }
   }
 
   private startEvents(): void {
@@ -182,4 +255,13 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
 
 export function createNetlinkBridgePortDriver(opts: NetlinkBridgePortDriverOptions = {}): NetlinkBridgePortDriver {
   return new NetlinkBridgePortDriver(opts);
+}
+
+function bridgeTool(operation: string, object: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('bridge', args, { timeout: 10_000 }, (err, stdout, stderr) => {
+      if (err) reject(new KernelError(operation, object, undefined, `bridge ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
+      else resolve(String(stdout));
+    });
+  });
 }

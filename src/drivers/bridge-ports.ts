@@ -17,6 +17,31 @@ export interface BridgeOptions {
   stp: boolean;
   /** seconds, 2..30 (the kernel refuses others while STP runs); applied only with STP */
   forwardDelayS?: number;
+  /** IFLA_BR_VLAN_FILTERING: ports carry only their VLAN entries */
+  vlanFiltering?: boolean;
+}
+
+/** A bridge member's VLAN entries: `pvid` (untagged in and out), `tagged` (carried with their tag). */
+export interface MemberVlans {
+  pvid: number;
+  tagged: number[];
+}
+
+/** One VLAN entry of a bridge port, as the kernel lists it. */
+export interface VlanEntry {
+  vid: number;
+  pvid: boolean;
+  untagged: boolean;
+}
+
+/** What the running kernel can build (Debian's stock kernel: all; this project's CI kernel: none of them). */
+export interface KernelFeatures {
+  /** bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING) */
+  vlanFiltering: boolean;
+  /** VLAN sub-interfaces (802.1Q, CONFIG_VLAN_8021Q) */
+  vlan8021q: boolean;
+  /** bond interfaces (CONFIG_BONDING) */
+  bonding: boolean;
 }
 
 export interface BridgePortOptions {
@@ -53,7 +78,18 @@ export interface BridgePortDriver {
   ensureBridgeOptions(bridge: string, opts: BridgeOptions, signal?: AbortSignal): Promise<void>;
   /** Converge a port's options (it must be enslaved already); one write when they differ. */
   ensurePortOptions(ifname: string, opts: BridgePortOptions, signal?: AbortSignal): Promise<void>;
+  /** Converge a bridge member's VLAN entries to exactly `vlans` (one write per entry added or removed). */
+  ensureVlans(ifname: string, vlans: MemberVlans, signal?: AbortSignal): Promise<void>;
+  vlanEntries(ifname: string): Promise<VlanEntry[]>;
+  /** Probed once (throw-away links, removed at once) and remembered. */
+  kernelFeatures(): Promise<KernelFeatures>;
   /** The port's bridge view; undefined when the link is absent or not a bridge port. */
   portView(ifname: string): Promise<BridgePortView | undefined>;
   close(): Promise<void>;
+}
+
+/** The entries `vlans` means on a port: the PVID untagged, the others tagged. */
+export function vlanEntriesOf(vlans: MemberVlans): VlanEntry[] {
+  const tagged = vlans.tagged.filter((v) => v !== vlans.pvid).map((vid) => ({ vid, pvid: false, untagged: false }));
+  return [{ vid: vlans.pvid, pvid: true, untagged: true }, ...tagged].sort((a, b) => a.vid - b.vid);
 }

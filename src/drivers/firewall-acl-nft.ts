@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { EdgenetLogger as Logger } from '../logger.ts';
 import { KernelError } from '../errors.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
-import { aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
+import { aclRuleInfos, endpointNames, endpointNamesOfTag, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
 import type { AclRuleInfo, AclRuleStatus, EndpointPresent, EndpointRules, Json, NftCmd } from './firewall-acl.ts';
 import type { WriteCounter } from './write-counter.ts';
 
@@ -54,8 +54,8 @@ function parseTable(stdout: string, family: 'inet' | 'bridge'): TableItems {
 
 const EMPTY: TableItems = { chains: [], counters: new Map(), sets: [], maps: new Map(), rules: [] };
 
-function presentOf(key: string, inet: TableItems, bridge: TableItems): EndpointPresent {
-  const names = endpointNames(key);
+function presentOf(key: string, inet: TableItems, bridge: TableItems, byTag = false): EndpointPresent {
+  const names = byTag ? endpointNamesOfTag(key) : endpointNames(key);
   const elements: EndpointPresent['elements'] = [];
   for (const [family, t] of [['inet', inet], ['bridge', bridge]] as const) {
     for (const [map, elems] of t.maps) {
@@ -162,6 +162,29 @@ export class NftEndpointRules {
         throw e;
       }
     }
+  }
+
+  /**
+   * Removes the rules of endpoints not in `keep` (an app dropped while edgenet was down): found by the tags in
+   * their chain names. Returns the tags removed.
+   */
+  async sweep(keep: readonly string[], signal?: AbortSignal): Promise<string[]> {
+    const inet = await this.listTable('inet', signal);
+    const bridge = await this.listTable('bridge', signal);
+    const wanted = new Set(keep.map(endpointTag));
+    const tags = new Set<string>();
+    for (const c of inet.chains) {
+      const m = /^ep-([0-9a-f]{10})-/.exec(c);
+      if (m?.[1]) tags.add(m[1]);
+    }
+    for (const c of bridge.chains) {
+      const m = /^as-([0-9a-f]{10})$/.exec(c);
+      if (m?.[1]) tags.add(m[1]);
+    }
+    const orphans = [...tags].filter((t) => !wanted.has(t)).sort();
+    const cmds = orphans.flatMap((t) => removalCommands(t, presentOf(t, inet, bridge, true), new Set(), true));
+    if (cmds.length > 0) await this.transact(cmds, 'sweepEndpoints', orphans.map((t) => `endpoint ${t}`).join(', '), signal);
+    return orphans;
   }
 
   /** Read every counter of ours (one listing); status then answers from it. */

@@ -76,8 +76,22 @@ export function ruleIdOf(rule: AclRuleSpec, index: number): number {
   return rule.id ?? index + 1;
 }
 
-export function endpointNames(key: string): { out: string; in: string; gw: string; spoof: string; deny: string; prefix: string; comment: string } {
-  const h = endpointTag(key);
+export function endpointNames(key: string): EndpointNames {
+  return endpointNamesOfTag(endpointTag(key));
+}
+
+export interface EndpointNames {
+  out: string;
+  in: string;
+  gw: string;
+  spoof: string;
+  deny: string;
+  prefix: string;
+  comment: string;
+}
+
+/** The names of an endpoint's objects from its tag alone (what a sweep finds in the kernel). */
+export function endpointNamesOfTag(h: string): EndpointNames {
   return { out: `ep-${h}-out`, in: `ep-${h}-in`, gw: `ep-${h}-gw`, spoof: `as-${h}`, deny: `ep-${h}-deny`, prefix: `ep-${h}-`, comment: `edgenet ep=${h}` };
 }
 
@@ -315,8 +329,8 @@ export interface EndpointPresent {
  * Commands removing what is present of an endpoint (elements and NAT rules first, then chains, counters, sets).
  * Objects named in `keep` are only flushed (chains) or left alone (counters keep counting, sets keep dnsmasq's work).
  */
-export function removalCommands(key: string, present: EndpointPresent, keep: ReadonlySet<string> = new Set()): NftCmd[] {
-  const names = endpointNames(key);
+export function removalCommands(key: string, present: EndpointPresent, keep: ReadonlySet<string> = new Set(), byTag = false): NftCmd[] {
+  const names = byTag ? endpointNamesOfTag(key) : endpointNames(key);
   const cmds: NftCmd[] = [];
   for (const e of present.elements) {
     const ref = e.family === 'inet' ? inet({ name: e.map, elem: [e.key] }) : bridge({ name: e.map, elem: [e.key] });

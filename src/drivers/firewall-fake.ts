@@ -111,6 +111,13 @@ export class FakeFirewall implements Firewall {
     if (this.endpoints.delete(key)) this.writes.inc('nft');
   }
 
+  async sweepEndpoints(keep: readonly string[]): Promise<string[]> {
+    const gone = [...this.endpoints.keys()].filter((k) => !keep.includes(k)).sort();
+    for (const k of gone) this.endpoints.delete(k);
+    if (gone.length > 0) this.writes.inc('nft');
+    return gone;
+  }
+
   endpointStatus(key: string): AclRuleStatus[] | undefined {
     const ep = this.endpoints.get(key);
     return ep && aclRuleInfos(ep).map((r) => ({ rule: r.rule, action: r.action, packets: 0 }));

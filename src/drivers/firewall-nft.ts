@@ -98,6 +98,8 @@ interface Listing {
   rules: ListedRule[];
 }
 
+import { METADATA_ADDRESS, METADATA_PORT } from '../metadata-address.ts';
+
 const TABLE: NftTableRef = { family: FIREWALL_FAMILY, name: FIREWALL_TABLE };
 
 const chainRef = (name: string): NftChainRef => ({ family: FIREWALL_FAMILY, table: FIREWALL_TABLE, name });
@@ -145,6 +147,8 @@ function niRuleset(ni: NiRules): NiRuleset {
     [ipMatch('daddr', ni.gateway), dport('udp', 53), accept],
     [ipMatch('daddr', ni.gateway), dport('tcp', 53), accept],
     [ipMatch('daddr', ni.gateway), { match: { op: '==', left: { payload: { protocol: 'icmp', field: 'type' } }, right: 'echo-request' } }, accept],
+    // the metadata service (src/metadata-service.ts): 169.254.169.254 is the device's own, HTTP only
+    [ipMatch('daddr', METADATA_ADDRESS), dport('tcp', METADATA_PORT), accept],
     [drop],
   ];
   const nat: NftStatement[][] = ports.map((port) => [meta('oifname', port), { masquerade: null }]);
@@ -348,6 +352,10 @@ export class NftFirewall implements Firewall {
 
   removeEndpoint(key: string, signal?: AbortSignal): Promise<void> {
     return this.serial(() => this.endpoints.remove(key, signal));
+  }
+
+  sweepEndpoints(keep: readonly string[], signal?: AbortSignal): Promise<string[]> {
+    return this.serial(() => this.endpoints.sweep(keep, signal));
   }
 
   endpointStatus(key: string): AclRuleStatus[] | undefined {

@@ -43,6 +43,8 @@ export interface Firewall {
   ensureEndpoint(ep: EndpointRules, signal?: AbortSignal): Promise<void>;
   /** absent is success */
   removeEndpoint(key: string, signal?: AbortSignal): Promise<void>;
+  /** remove the rules of every endpoint not in `keep` (keys); returns what was removed (tags or keys) */
+  sweepEndpoints(keep: readonly string[], signal?: AbortSignal): Promise<string[]>;
   /** the endpoint's counted rules with packets as last read (the audit reads them), undefined without rules */
   endpointStatus(key: string): AclRuleStatus[] | undefined;
   /**

@@ -6,13 +6,13 @@ import { createNftFirewall } from './firewall-nft.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
 import { createIpRouteDriver } from './routes-ip.ts';
 
-/** The real drivers, acting on the network namespace this process runs in. */
-export function createKernelDrivers(opts: { stateDir: string; logger?: Logger }): Drivers {
+/** The real drivers, acting on the network namespace this process runs in; `runtimeDir` (default: stateDir) holds dnsmasq's files. */
+export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: string; logger?: Logger }): Drivers {
   const logger = opts.logger;
   return {
     links: createNetlinkLinkDriver(logger ? { logger } : {}),
     firewall: createNftFirewall(logger ? { logger } : {}),
-    dhcpdns: createDnsmasqDriver({ stateDir: opts.stateDir, ...(logger && { logger }) }),
+    dhcpdns: createDnsmasqDriver({ stateDir: opts.runtimeDir ?? opts.stateDir, ...(logger && { logger }) }),
     routes: createIpRouteDriver(logger ? { logger } : {}),
     bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
   };

@@ -6,6 +6,7 @@ import { eveAcls } from './eve-acls.ts';
 import { correctDhcpRange } from './eve-dhcp-range.ts';
 import { eveNiServices, evePortDns, portNetworkOf } from './eve-dns.ts';
 import { eveAppMac } from './eve-macs.ts';
+import { eveAccessVlan, eveSwitchFields } from './eve-switch.ts';
 import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
 import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig, PHYIO_USAGES } from './eve-schema.ts';
 import type { EdgeDevConfig, EveAce, EveAdapter, EveApp, EveNetworkInstance, EveSystemAdapter } from './eve-schema.ts';
@@ -205,7 +206,10 @@ class Converter {
     }
     this.unsupportedNiFields(ni, at, subject, type);
     if (type === 'switch') {
-      this.networks.push({ ...common, type: 'switch' });
+      const ports = port && common.port !== undefined ? [{ name: common.port, adapter: port.adapter }] : [];
+      const l2 = eveSwitchFields(ni, ports, at, (level, path, field, message) => this.find(level, path, subject, field, message));
+      if (l2.vlanPorts) this.sources[`${to}.vlanPorts`] = `${at}.vlanAccessPorts`;
+      this.networks.push({ ...common, type: 'switch', ...l2 });
       return;
     }
     // Cast: a local NI without a subnet is passed on for validation to reject with its path.
@@ -242,9 +246,7 @@ class Converter {
   private unsupportedNiFields(ni: EveNetworkInstance, at: string, subject: string, type: 'local' | 'switch'): void {
     const ignored = (field: string, what: string, level: EveFinding['level'] = 'warning'): void =>
       this.find(level, `${at}.${field}`, subject, field, `${what}: ignored`);
-    if (ni.stp && ni.stp.portsWithBpduGuard) ignored('stp', 'spanning tree protocol settings are not implemented');
     if (ni.cfg !== undefined && !isEmptyCfg(ni.cfg)) ignored('cfg', 'opaque (VPN/LISP) network instance config is not implemented');
-    if (ni.vlanAccessPorts.length > 0) ignored('vlanAccessPorts', 'VLAN access ports are not implemented (the bridge is not VLAN-aware)');
     if (ni.forwardLldp) ignored('forwardLldp', 'forwarding LLDP frames is not implemented');
     if (type === 'switch') {
       const ip = ni.ip;
@@ -431,6 +433,11 @@ class Converter {
         itf.mac = eveAppMac(app.uuidandversion.uuid, ni.uuid, K, ni.type ?? 'local');
         this.sources[`${to}.mac`] = at;
       }
+      const vlan = eveAccessVlan(adapter, ni.type, at, (level, path, field, message) => this.find(level, path, subject, field, message));
+      if (vlan !== undefined) {
+        itf.accessVlanId = vlan;
+        this.sources[`${to}.accessVlanId`] = `${at}.accessVlanId`;
+      }
       const acl = this.adapterAcls(adapter, ni, at, to, subject);
       if ('refused' in acl) {
         refuseAdapter(acl.refused, ni);
@@ -455,7 +462,8 @@ class Converter {
     });
     this.sources[`apps[${a}]`] = `apps[${A}]`;
     this.sources[`apps[${a}].name`] = `apps[${A}].displayname`;
-    this.apps[a] = { name, interfaces };
+    this.apps[a] = { name, interfaces, ...(app.userData && { userData: app.userData }) };
+    if (app.userData) this.sources[`apps[${a}].userData`] = `apps[${A}].userData`;
     this.apps.push(...extras);
   }
 
@@ -500,7 +508,6 @@ class Converter {
   }
 
   private adapterFindings(adapter: EveAdapter, at: string, subject: string): void {
-    if (adapter.accessVlanId !== 0) this.find('warning', `${at}.accessVlanId`, subject, 'accessVlanId', `VLAN access (${adapter.accessVlanId}) is not implemented: ignored, the adapter is untagged`);
     if (adapter.allowToDiscover) this.find('warning', `${at}.allowToDiscover`, subject, 'allowToDiscover', 'discovering other apps is not implemented: ignored');
   }
 }

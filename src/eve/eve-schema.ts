@@ -134,6 +134,7 @@ export const appInstanceSchema = z.looseObject({
   uuidandversion: uuidAndVersionSchema,
   displayname: str.default(''),
   interfaces: z.array(networkAdapterSchema).default([]),
+  userData: str.default(''),
 });
 
 export const systemAdapterSchema = z.looseObject({

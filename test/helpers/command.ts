@@ -10,12 +10,14 @@ export interface RunResult {
 export interface RunOptions {
   timeoutMs?: number;
   input?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Runs a command; never throws for a non-zero exit (returns the code). */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.env ? { env: opts.env } : {}) }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ stdout: String(stdout), stderr: String(stderr), code });
     });

@@ -1,7 +1,7 @@
 // The real daemon, started inside a test's "device" namespace, driven over its unix socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApiClient, type ApiClient } from '../../src/api/client.ts';
@@ -9,6 +9,23 @@ import type { Netns } from './netns.ts';
 import { eventually } from './netns.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
+
+export interface TestDaemonOptions {
+  stateDir?: string;
+  dir?: string;
+  /** a separate runtime dir (socket, dnsmasq's files); default: the state dir holds both */
+  runtimeDir?: string;
+  /** `--allow-api-push` (default true: most tests push configs that differ from the file) */
+  allowApiPush?: boolean;
+  /** more `edgenet run` flags (`--no-watch`, …) */
+  args?: string[];
+  /** more environment (NOTIFY_SOCKET, …) */
+  env?: NodeJS.ProcessEnv;
+  /** how long start() waits for the API (default 30 s) */
+  upTimeoutMs?: number;
+  /** start without -c: resume the state dir's last good config (`config` is still written to the file) */
+  resume?: boolean;
+}
 
 export class TestDaemon {
   private constructor(
@@ -19,9 +36,18 @@ export class TestDaemon {
     readonly api: ApiClient,
     private child: ChildProcess,
     readonly log: string[],
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly upTimeoutMs: number,
+    private readonly opts: TestDaemonOptions,
   ) {}
+
+  /** where the API socket is (the runtime dir's) */
+  get socketPath(): string {
+    return join(this.opts.runtimeDir ?? this.stateDir, 'api.sock');
+  }
+
+  /** Sends a signal without waiting (SIGHUP: reload). */
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig);
+  }
 
   get pid(): number {
     return this.child.pid ?? -1;
@@ -33,18 +59,18 @@ export class TestDaemon {
   }
 
   /** Writes `config` (YAML/JSON text) to a file and runs `edgenet run -c` on it inside `ns`. */
-  static async start(ns: Netns, config: string, opts: { stateDir?: string; dir?: string; env?: NodeJS.ProcessEnv; upTimeoutMs?: number } = {}): Promise<TestDaemon> {
+  static async start(ns: Netns, config: string, opts: TestDaemonOptions = {}): Promise<TestDaemon> {
     const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'edgenet-test-')));
+    if (opts.dir) await mkdir(dir, { recursive: true });
     // dnsmasq drops root and re-reads its hosts files from the state dir: the path must be searchable
     await chmod(dir, 0o755);
     const stateDir = opts.stateDir ?? join(dir, 'state');
     const configPath = join(dir, 'config.yaml');
     await writeFile(configPath, config);
     const log: string[] = [];
-    const env = opts.env ?? {};
-    const child = TestDaemon.spawn(ns, configPath, stateDir, log, env);
-    const api = createApiClient(join(stateDir, 'api.sock'));
-    const d = new TestDaemon(ns, dir, stateDir, configPath, api, child, log, env, opts.upTimeoutMs ?? 30_000);
+    const child = TestDaemon.spawn(ns, opts.resume ? undefined : configPath, stateDir, log, opts);
+    const api = createApiClient(join(opts.runtimeDir ?? stateDir, 'api.sock'));
+    const d = new TestDaemon(ns, dir, stateDir, configPath, api, child, log, opts);
     try {
       await d.waitUp();
     } catch (err) {
@@ -55,14 +81,15 @@ export class TestDaemon {
   }
 
   /** `configPath` undefined: `edgenet run` without -c (resumes the state dir's last good config) */
-  private static spawn(ns: Netns, configPath: string | undefined, stateDir: string, log: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  private static spawn(ns: Netns, configPath: string | undefined, stateDir: string, log: string[], opts: TestDaemonOptions): ChildProcess {
     // nsenter enters only the network namespace: like a device agent, the daemon shares the host's mount
     // namespace (so inotify sees /run/netns change; `ip netns exec` would give it a private mount namespace)
-    const config = configPath === undefined ? [] : ['-c', configPath];
-    const child = spawn('nsenter', [`--net=${ns.path}`, process.execPath, join(REPO, 'bin/edgenet.js'), 'run', ...config, '--state-dir', stateDir], {
+    const config = configPath === undefined ? [] : ['-c', configPath, ...(opts.allowApiPush === false ? [] : ['--allow-api-push'])];
+    const dirs = ['--state-dir', stateDir, ...(opts.runtimeDir ? ['--runtime-dir', opts.runtimeDir] : [])];
+    const child = spawn('nsenter', [`--net=${ns.path}`, process.execPath, join(REPO, 'bin/edgenet.js'), 'run', ...config, ...dirs, ...(opts.args ?? [])], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, EDGENET_LOG_LEVEL: 'debug', ...env },
+      env: { ...process.env, EDGENET_LOG_LEVEL: 'debug', ...opts.env },
     });
     const keep = (b: Buffer): void => {
       for (const line of b.toString().split('\n')) if (line) log.push(line);
@@ -77,11 +104,11 @@ export class TestDaemon {
       `daemon in ${this.ns.name} to serve its API\n${this.log.slice(-20).join('\n')}`,
       async () => {
         if (this.child.exitCode !== null) throw new Error(`daemon exited ${this.child.exitCode}: ${this.log.slice(-20).join('\n')}`);
-        if (!existsSync(join(this.stateDir, 'api.sock'))) return false;
+        if (!existsSync(this.socketPath)) return false;
         const s = await this.api.status();
         return s.networks.every((n) => n.state !== 'creating' && n.state !== 'pending');
       },
-      this.upTimeoutMs,
+      this.opts.upTimeoutMs ?? 30_000,
       100,
     );
   }
@@ -109,7 +136,7 @@ export class TestDaemon {
   /** Starts the daemon again on the same state dir and config file (`resume`: without -c, on the last good config). */
   async restart(opts: { resume?: boolean } = {}): Promise<void> {
     await this.stop();
-    this.child = TestDaemon.spawn(this.ns, opts.resume ? undefined : this.configPath, this.stateDir, this.log, this.env);
+    this.child = TestDaemon.spawn(this.ns, opts.resume ? undefined : this.configPath, this.stateDir, this.log, this.opts);
     await this.waitUp();
   }
 

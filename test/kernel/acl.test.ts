@@ -1,9 +1,10 @@
 // ACLs and anti-spoofing of app interfaces on a local NI, on the real kernel with real traffic.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { endpointTag } from '../../src/drivers/firewall-acl.ts';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup } from '../helpers/dhcp.ts';
 import { connects, serveHello } from '../helpers/http.ts';
@@ -85,7 +86,7 @@ ${extra}`;
     expect((await dhcpLease(web)).ip).toBe('10.50.0.10');
     await dhcpLease(db);
     await eventually('outside services', () => connects(db, '192.0.2.10', 80));
-    expect(await lookup(web, 'db', '10.50.0.1')).toBe('10.50.0.20');
+    expect(await lookup(db, 'db', '10.50.0.1')).toBe('10.50.0.20');
     // what the rule allows, and nothing else
     expect(await connects(web, '192.0.2.10', 80)).toBe(true);
     expect(await connects(web, '192.0.2.10', 22)).toBe(false);
@@ -148,6 +149,14 @@ ${extra}`;
       return r && r.packets > 0 ? r : undefined;
     }, 5000);
     console.log('evil anti-spoofing drops:', spoof.packets);
+
+    // DHCP hostnames are not published: evil asking for "wpad" or its neighbour's name claims nothing
+    for (const name of ['wpad', 'db']) {
+      await evil.exec('busybox', ['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', '/bin/true', '-x', `hostname:${name}`], { timeoutMs: 20_000 });
+    }
+    expect(await lookup(db, 'wpad', '10.50.0.1')).toBeUndefined();
+    expect(await lookup(db, 'db', '10.50.0.1')).toBe('10.50.0.20');
+    expect(await lookup(db, 'evil', '10.50.0.1')).toBe('10.50.0.30');
   });
 
   it('host rule: the app reaches the address its lookup gave, not a neighbour on the same host, and follows a change', async () => {
@@ -185,5 +194,21 @@ ${extra}`;
       return x && x.packets >= received ? x : undefined;
     }, 5000);
     expect(limit.action).toBe('limit');
+  });
+
+  it('an app removed while edgenet is down: its rules are swept at the next start, the others stay', async () => {
+    daemon = await TestDaemon.start(dev, config());
+    const table = async (): Promise<string> => (await dev.must('nft', ['list', 'ruleset'])) ;
+    expect(await table()).toContain(`as-${endpointTag('evil/lan')}`);
+    await daemon.stop('SIGKILL');
+    const text = await readFile(daemon.configPath, 'utf8');
+    await writeFile(daemon.configPath, text.split('\n').filter((l) => !l.includes('name: evil')).join('\n'));
+    await daemon.restart();
+    const after = await table();
+    expect(after).not.toContain(`as-${endpointTag('evil/lan')}`);
+    expect(after).toContain(`as-${endpointTag('db/lan')}`);
+    expect(after).toContain(`ep-${endpointTag('web/lan')}-out`);
+    expect((await dhcpLease(web)).ip).toBe('10.50.0.10');
+    expect(await connects(web, '192.0.2.10', 80)).toBe(true);
   });
 });

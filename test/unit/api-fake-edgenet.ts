@@ -58,6 +58,13 @@ export class FakeEdgenet implements Edgenet {
     return this.statusSubject.value;
   }
 
+  /** what /readyz reports as the actors' view; tests set it */
+  settledNow = true;
+
+  settled(): boolean {
+    return this.settledNow;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
   }

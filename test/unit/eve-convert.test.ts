@@ -137,13 +137,11 @@ describe('EVE conversion: every unsupported field is a finding', () => {
     ['networkInstances[2].port.name', 'warning', 'network bonded', /bond "bond0".*not created/],
     ['networkInstances[3].instType', 'warning', 'network cloud', /ZnetInstCloud \(3\) is not supported.*not created/],
     ['networkInstances[4].instType', 'warning', 'network mesh', /ZnetInstMesh \(4\) is not supported/],
-    ['networkInstances[5].stp', 'warning', 'network trunk', /spanning tree.*ignored/],
-    ['networkInstances[5].vlanAccessPorts', 'warning', 'network trunk', /VLAN access ports.*ignored/],
+    ['networkInstances[5].stp.portsWithBpduGuard', 'info', 'network trunk', /only on a switch network instance with several ports: ignored/],
     ['networkInstances[5].forwardLldp', 'warning', 'network trunk', /LLDP.*ignored/],
     ['networkInstances[6].propagateConnectedRoutes', 'warning', 'network svc', /connected subnet is known only for a port with a static subnet.*nothing propagated/],
     ['networkInstances[6].ip.moreNtp[0]', 'warning', 'network svc', /NTP server "pool\.ntp\.org" is not an IPv4 address.*not told to apps/],
     ['apps[0].interfaces[0].networkId', 'warning', 'app gateway-app', /network instance multi was refused.*adapter dropped/],
-    ['apps[0].interfaces[1].accessVlanId', 'warning', 'app gateway-app', /VLAN access \(10\).*ignored/],
     ['apps[0].interfaces[1].allowToDiscover', 'warning', 'app gateway-app', /ignored/],
   ] as const)('%s: %s (%s)', (path, level, subject, message) => {
     const f = at(path);

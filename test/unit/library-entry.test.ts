@@ -71,7 +71,8 @@ describe('library entry', () => {
     expect(edgenet.networkInstanceMachine.id).toBe('networkInstance');
     expect(edgenet.endpointMachine.id).toBe('endpoint');
     expect(edgenet.ACTOR_STATES).toEqual(['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted']);
-    expect(edgenet.DEFAULT_STATE_DIR).toBe('/run/edgenet');
+    expect(edgenet.DEFAULT_STATE_DIR).toBe('/var/lib/edgenet');
+    expect(edgenet.DEFAULT_RUNTIME_DIR).toBe('/run/edgenet');
   });
 
   it("importing 'edgenet' and 'edgenet/testing' has no side effects: nothing keeps the process alive, it exits at once", async () => {
@@ -154,6 +155,12 @@ describe('what each entry loads', () => {
     expect(loads.some((l) => l.includes('/dist/src/index.js'))).toBe(true);
     for (const name of ['fastify', 'commander', '@statelyai/inspect', 'ws', 'tsx']) expect(pkgOf(loads, name), name).toEqual([]);
     expect(loads.filter((l) => l.endsWith('.ts'))).toEqual([]);
+  });
+
+  it('the compiled CLI starts without the config schema, the daemon or the inspector (edgenet --help, status stay fast)', async () => {
+    const loads = await loadsOf(`${REPO}/dist/src/cli/main.js`);
+    for (const name of ['zod', 'yaml', 'fastify', 'chokidar', 'xstate', '@statelyai/inspect']) expect(pkgOf(loads, name), name).toEqual([]);
+    expect(pkgOf(loads, 'commander').length).toBeGreaterThan(0);
   });
 
   it("'edgenet/daemon' loads fastify but not the inspector; 'edgenet/inspector' loads it", async () => {

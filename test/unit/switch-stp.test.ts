@@ -41,7 +41,7 @@ describe('switch NI with several ports (fake drivers)', () => {
   it('enslaves every port, runs STP with the forward delay and guards only the named ports (and apps with guardApps)', async () => {
     await net.apply(config());
     expect(net.status().networks).toMatchObject([{ name: 'plant', state: 'ready' }]);
-    expect(drivers.bridgePorts.bridgeOptions('enbr-plant')).toEqual({ stp: true, forwardDelayS: 4 });
+    expect(drivers.bridgePorts.bridgeOptions('enbr-plant')).toEqual({ stp: true, forwardDelayS: 4, vlanFiltering: false });
     const bridge = await drivers.links.get('enbr-plant');
     for (const nic of ['eth1', 'eth2', 'eth3']) expect((await drivers.links.get(nic))?.master).toBe(bridge?.ifindex);
     expect(['eth1', 'eth2', 'eth3', 'vif1'].map((i) => drivers.bridgePorts.guardOf(i))).toEqual([false, false, true, false]);

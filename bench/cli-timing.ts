@@ -1,0 +1,34 @@
+// `time edgenet --help` and `time edgenet status` for the compiled CLI (bin/edgenet.js → dist/): wall time from
+// spawn to exit, the median of several runs, as a user at a shell would see it.
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { median } from './stats.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+const BIN = join(REPO, 'bin/edgenet.js');
+
+export interface CliTiming {
+  /** the command as a user types it */
+  command: string;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+}
+
+function once(args: string[]): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = performance.now();
+    execFile(process.execPath, [BIN, ...args], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err) => {
+      if (err) reject(new Error(`edgenet ${args.join(' ')}: ${err.message}`));
+      else resolvePromise(performance.now() - t0);
+    });
+  });
+}
+
+/** Runs `edgenet <args>` `runs` times (after one warm-up run that fills the page cache). */
+export async function timeCli(args: string[], runs = 10): Promise<CliTiming> {
+  await once(args);
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) ms.push(await once(args));
+  return { command: `edgenet ${args.join(' ')}`, medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms) };
+}

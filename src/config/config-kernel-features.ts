@@ -1,0 +1,27 @@
+import type { Drivers } from '../drivers/drivers.ts';
+import type { KernelFeatures } from '../drivers/bridge-ports.ts';
+import type { ConfigIssue } from '../errors.ts';
+import type { Config } from './config-schema.ts';
+
+// A config that needs what the running kernel cannot build (VLANs on a kernel without 802.1Q / bridge VLAN
+// filtering) is refused as a whole, before anything is built: never half a VLAN plan.
+
+const NONE: KernelFeatures = { vlanFiltering: false, vlan8021q: false, bonding: false };
+
+/** Paths of the config that need bridge VLAN filtering. */
+export function vlanPaths(config: Config): string[] {
+  const paths: string[] = [];
+  config.networks.forEach((ni, i) => {
+    if (ni.type === 'switch') ni.vlanPorts?.forEach((_, k) => paths.push(`networks[${i}].vlanPorts[${k}]`));
+  });
+  config.apps.forEach((app, a) => app.interfaces.forEach((itf, k) => itf.accessVlanId !== undefined && paths.push(`apps[${a}].interfaces[${k}].accessVlanId`)));
+  return paths;
+}
+
+export async function kernelFeatureIssues(drivers: Drivers, config: Config): Promise<ConfigIssue[]> {
+  const vlans = vlanPaths(config);
+  if (vlans.length === 0) return [];
+  const features = drivers.bridgePorts ? await drivers.bridgePorts.kernelFeatures() : NONE;
+  if (features.vlanFiltering) return [];
+  return vlans.map((path) => ({ path, message: 'this kernel has no 802.1Q support (bridge VLAN filtering): VLANs cannot be built, so the config is refused' }));
+}

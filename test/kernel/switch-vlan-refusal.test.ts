@@ -1,0 +1,48 @@
+// On a kernel without 802.1Q / bridge VLAN filtering (this machine's and CI's), a config with VLANs is refused as a
+// whole with a clear error, and nothing is built. (On a kernel that has them, the guest tests build them.)
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.ts';
+import { TestDaemon } from '../helpers/daemon.ts';
+import { describeKernel, NetnsPool, run, type Netns } from '../helpers/netns.ts';
+
+describeKernel('VLANs on a kernel without 802.1Q (kernel)', () => {
+  let pool: NetnsPool;
+  let daemon: TestDaemon | undefined;
+  let dev: Netns, app: Netns;
+
+  beforeEach(async () => {
+    pool = new NetnsPool();
+    dev = await pool.add('dev');
+    app = await pool.add('app');
+    await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth9');
+  });
+
+  afterEach(async () => {
+    await daemon?.remove();
+    daemon = undefined;
+    await pool.removeAll();
+  });
+
+  it('refuses the VLAN parts with "this kernel has no 802.1Q support", builds nothing, keeps the running config', async () => {
+    const probe = await run('ip', ['-n', dev.name, 'link', 'add', 'enprobe', 'type', 'bridge', 'vlan_filtering', '1']);
+    const plain = `ports:\n  - { name: trunk, ifname: eth1 }\nnetworks:\n  - { name: plant, type: switch, port: trunk }\napps:\n  - { name: a10, interfaces: [{ network: plant, netns: ${app.path} }] }\n`;
+    daemon = await TestDaemon.start(dev, plain);
+    const withVlan = plain.replace(`netns: ${app.path} }`, `netns: ${app.path}, accessVlanId: 10 }`);
+    if (probe.code === 0) {
+      // this kernel has VLAN filtering: the config is built (the guest tests check the data plane)
+      await expect(daemon.apply(withVlan)).resolves.toBeDefined();
+      return;
+    }
+    const refused = daemon.apply(withVlan);
+    await expect(refused).rejects.toBeInstanceOf(ConfigError);
+    await expect(daemon.apply(withVlan)).rejects.toThrow(
+      'apps[0].interfaces[0].accessVlanId: this kernel has no 802.1Q support (bridge VLAN filtering): VLANs cannot be built, so the config is refused',
+    );
+    // the running config is untouched: no VLAN filtering, the app still attached
+    expect(await dev.ip('-d', 'link', 'show', 'enbr-plant')).toContain('vlan_filtering 0');
+    const s = await daemon.status();
+    expect(s.endpoints.map((e) => [e.app, e.state])).toEqual([['a10', 'ready']]);
+    // the probe's throw-away links are gone
+    expect(await dev.ip('-o', 'link', 'show')).not.toMatch(/enpr[bpvo]/);
+  });
+});
