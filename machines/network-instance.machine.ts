@@ -1,6 +1,7 @@
-import { assign, fromPromise, sendParent, setup } from 'xstate';
+import { assign, cancel, enqueueActions, fromPromise, raise, sendParent, setup } from 'xstate';
 import { backoffMs, niPorts, type BridgeHandle, type NiSpec } from './specs.ts';
 import { notProvided } from './not-provided.ts';
+import { selectUplink, usable, type UplinkSelection } from './uplink-selection.ts';
 
 /** Conditions that keep an NI `degraded` while it still serves its apps. */
 export interface NiProblems {
@@ -20,6 +21,10 @@ export interface PortSeen {
   carrier: boolean;
   /** set while BPDU guard keeps the port disabled: why, and how it comes back */
   guard?: string;
+  /** local NIs with several ports: the last reachability probe of the port (absent: none, or none finished yet) */
+  probe?: { ok: boolean; detail: string };
+  /** local NIs with several ports: the port came back less than the hold-down ago (not preferred yet) */
+  held?: boolean;
 }
 
 export interface NiContext {
@@ -31,6 +36,16 @@ export interface NiContext {
   retries: number;
   /** why the NI entered its current state */
   reason?: string;
+  /** local NIs with several ports: the port its default route goes out of in the kernel, and why */
+  selected?: UplinkSelection;
+  /** the selection being written (createNi or switchUplink under way) */
+  selecting?: UplinkSelection;
+}
+
+/** What switchUplink is asked to do: point the NI's default route out of `port` and flush its connections. */
+export interface SwitchUplinkInput {
+  spec: NiSpec;
+  port: string;
 }
 
 export interface NiInput {
@@ -45,6 +60,8 @@ export type NiEvent =
   | { type: 'UPDATE'; spec: NiSpec; fields: string[] }
   | { type: 'DELETE' }
   | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean; guard?: string }
+  | { type: 'PORT_PROBE'; port: string; ok: boolean; detail: string }
+  | { type: 'HOLD_DOWN_OVER'; port: string }
   | { type: 'BRIDGE_GONE' }
   | { type: 'DRIFT'; detail: string }
   | { type: 'DHCPDNS_EXITED'; detail: string }
@@ -90,6 +107,23 @@ function statesOf(spec: NiSpec, states: Record<string, PortSeen>): Record<string
   return out;
 }
 
+/** The selection the NI should have now (a local NI with several ports), given what is in the kernel. */
+function wantedUplink(context: NiContext): UplinkSelection | undefined {
+  const list = context.spec.uplinks ?? [];
+  if (list.length < 2) return undefined;
+  return selectUplink(list, context.portStates, context.selected?.port);
+}
+
+/** A port of a multi-port local NI that starts carrying again is held down before it is preferred. */
+function holdDown(context: NiContext, port: string, prev: PortSeen | undefined, next: PortSeen): { seen: PortSeen; cameBack: boolean; wentAway: boolean } {
+  const several = (context.spec.uplinks?.length ?? 0) > 1;
+  const cameBack = several && prev !== undefined && !usable(prev) && usable(next) && (context.spec.holdDownMs ?? 0) > 0;
+  const wentAway = usable(prev) && !usable(next);
+  const held = cameBack || (prev?.held === true && !wentAway);
+  const { held: _h, ...rest } = next;
+  return { seen: held ? { ...rest, held } : rest, cameBack, wentAway };
+}
+
 function hasProblems(p: NiProblems): boolean {
   return p.port !== undefined || p.bpdu !== undefined || p.dhcpdns !== undefined || p.error !== undefined;
 }
@@ -106,12 +140,18 @@ export const networkInstanceMachine = setup({
     createNi: fromPromise<BridgeHandle, NiSpec & { ifindex?: number }>(notProvided('createNi')),
     /** Remove the NI's kernel objects; absent is success. */
     deleteNi: fromPromise<void, NiSpec>(notProvided('deleteNi')),
+    /** A local NI with several ports: move its default route to another port and flush its connections (nothing else). */
+    switchUplink: fromPromise<void, SwitchUplinkInput>(notProvided('switchUplink')),
   },
   guards: {
     hasProblems: ({ context }) => hasProblems(context.problems),
     noProblems: ({ context }) => !hasProblems(context.problems),
     failed: ({ context }) => context.problems.error !== undefined,
     mayRetryDelete: ({ context }) => context.retries < DELETE_TRIES - 1,
+    uplinkChanged: ({ context }) => {
+      const want = wantedUplink(context);
+      return want?.port !== undefined && want.port !== context.selected?.port;
+    },
   },
   delays: {
     retryDelay: ({ context }) => backoffMs(context.retries),
@@ -125,14 +165,54 @@ export const networkInstanceMachine = setup({
     })),
     notifyDown: sendParent(({ context, self }): NiNotification => ({ type: 'NI_DOWN', id: self.id, name: context.spec.name })),
     notifyDeleted: sendParent(({ self }): NiNotification => ({ type: 'CHILD_DELETED', id: self.id })),
-    trackPort: assign(({ context, event }) => {
-      if (event.type !== 'PORT_STATE' || !niPorts(context.spec).includes(event.port)) return {};
-      const seen: PortSeen = { present: event.present, carrier: event.carrier, ...(event.guard !== undefined && { guard: event.guard }) };
+    trackPort: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'PORT_STATE' || !niPorts(context.spec).includes(event.port)) return;
+      const prev = context.portStates[event.port];
+      const { seen, cameBack, wentAway } = holdDown(context, event.port, prev, {
+        present: event.present,
+        carrier: event.carrier,
+        ...(event.guard !== undefined && { guard: event.guard }),
+        ...(prev?.probe !== undefined && { probe: prev.probe }),
+        ...(prev?.held !== undefined && { held: prev.held }),
+      });
       const portStates = { ...context.portStates, [event.port]: seen };
       const found = portProblems(context.spec, portStates);
       const mine = onePortProblem(context.spec, event.port, seen) ?? event.guard;
-      return { portStates, problems: { ...context.problems, ...found }, reason: found.port ?? mine ?? found.bpdu ?? `port ${event.port} up` };
+      enqueue.assign({ portStates, problems: { ...context.problems, ...found }, reason: found.port ?? mine ?? found.bpdu ?? `port ${event.port} up` });
+      const id = `hold-down:${event.port}`;
+      if (wentAway) enqueue(cancel(id));
+      if (cameBack) enqueue(raise({ type: 'HOLD_DOWN_OVER', port: event.port }, { id, delay: context.spec.holdDownMs ?? 0 }));
     }),
+    trackProbe: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'PORT_PROBE' || !niPorts(context.spec).includes(event.port)) return;
+      const prev = context.portStates[event.port];
+      const next: PortSeen = { ...(prev ?? { present: false, carrier: false }), probe: { ok: event.ok, detail: event.detail } };
+      const { seen, cameBack, wentAway } = holdDown(context, event.port, prev, next);
+      enqueue.assign({ portStates: { ...context.portStates, [event.port]: seen } });
+      const id = `hold-down:${event.port}`;
+      if (wentAway) enqueue(cancel(id));
+      if (cameBack) enqueue(raise({ type: 'HOLD_DOWN_OVER', port: event.port }, { id, delay: context.spec.holdDownMs ?? 0 }));
+    }),
+    holdDownOver: assign(({ context, event }) => {
+      if (event.type !== 'HOLD_DOWN_OVER') return {};
+      const prev = context.portStates[event.port];
+      if (!prev) return {};
+      const { held: _h, ...rest } = prev;
+      return { portStates: { ...context.portStates, [event.port]: rest } };
+    }),
+    switchFailed: assign(({ context, event }) => {
+      const err = (event as { error?: unknown }).error;
+      const error = `switching to port ${context.selecting?.port ?? '?'} failed: ${err instanceof Error ? err.message : String(err)}`;
+      return { problems: { ...context.problems, error }, reason: error, retries: context.retries + 1, selecting: undefined };
+    }),
+    startSelecting: assign(({ context }) => ({ selecting: wantedUplink(context) })),
+    selected: assign(({ context }) => ({
+      selected: context.selecting ?? context.selected,
+      selecting: undefined,
+      ...(context.selecting?.port !== undefined && context.selected?.port !== undefined && context.selecting.port !== context.selected.port
+        ? { reason: `switched to port ${context.selecting.port}: ${context.selecting.reason}` }
+        : {}),
+    })),
     dhcpdnsExited: assign(({ context, event }) => {
       if (event.type !== 'DHCPDNS_EXITED') return {};
       return { problems: { ...context.problems, dhcpdns: event.detail }, reason: event.detail };
@@ -172,6 +252,8 @@ export const networkInstanceMachine = setup({
   },
   on: {
     PORT_STATE: { actions: 'trackPort' },
+    PORT_PROBE: { actions: 'trackProbe' },
+    HOLD_DOWN_OVER: { actions: 'holdDownOver' },
     DHCPDNS_EXITED: { actions: 'dhcpdnsExited' },
     DHCPDNS_STARTED: { actions: 'dhcpdnsStarted' },
   },
@@ -180,9 +262,15 @@ export const networkInstanceMachine = setup({
       always: 'creating',
     },
     creating: {
+      entry: 'startSelecting',
       invoke: {
         src: 'createNi',
-        input: ({ context }) => (context.bridge ? { ...context.spec, ifindex: context.bridge.ifindex } : context.spec),
+        // several ports: the NI's table is made with the default route out of the port selected now
+        input: ({ context }) => ({
+          ...context.spec,
+          ...(context.bridge && { ifindex: context.bridge.ifindex }),
+          ...(context.selecting?.port !== undefined && { selectedUplink: context.selecting.port }),
+        }),
         onDone: {
           target: 'ready',
           actions: [
@@ -191,6 +279,7 @@ export const networkInstanceMachine = setup({
               retries: 0,
               problems: { ...context.problems, error: undefined, dhcpdns: undefined },
             })),
+            'selected',
             'notifyUp',
           ],
         },
@@ -221,6 +310,7 @@ export const networkInstanceMachine = setup({
     },
     ready: {
       always: { guard: 'hasProblems', target: 'degraded' },
+      ...uplinkStates(),
       on: {
         UPDATE: { target: 'creating', actions: 'takeUpdate' },
         DELETE: 'deleting',
@@ -230,6 +320,7 @@ export const networkInstanceMachine = setup({
     },
     degraded: {
       always: { guard: 'noProblems', target: 'ready' },
+      ...uplinkStates(),
       after: { retryDelay: { guard: 'failed', target: 'creating' } },
       on: {
         UPDATE: { target: 'creating', actions: 'takeUpdate' },
@@ -267,3 +358,27 @@ export const networkInstanceMachine = setup({
     },
   },
 });
+
+/**
+ * Inside ready and degraded: a local NI with several ports keeps its default route out of the selected port.
+ * A change of selection is a switchover of this NI alone (one route, its connections flushed).
+ */
+function uplinkStates() {
+  return {
+    initial: 'steady' as const,
+    states: {
+      steady: {
+        always: { guard: 'uplinkChanged' as const, target: 'switching' as const },
+      },
+      switching: {
+        entry: 'startSelecting' as const,
+        invoke: {
+          src: 'switchUplink' as const,
+          input: ({ context }: { context: NiContext }): SwitchUplinkInput => ({ spec: context.spec, port: context.selecting?.port ?? '' }),
+          onDone: { target: 'steady' as const, actions: 'selected' as const },
+          onError: { target: '#networkInstance.degraded' as const, actions: 'switchFailed' as const },
+        },
+      },
+    },
+  };
+}

@@ -22,12 +22,38 @@ export interface NiSpec {
   prefixlen?: number;
   dhcpRange?: { start: string; end: string };
   dns?: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
-  /** local NIs: the ports with their DNS facts (upstream resolvers are pinned to them) */
-  uplinks?: { port: string; ifname: string; dns: string[]; resolvConf?: string }[];
+  /** local NIs: the ports it NATs out of, in the config's order (one for `port`, several for `ports`), with their facts */
+  uplinks?: UplinkSpec[];
+  /** local NIs with several ports: how long a recovered better port must stay up before it is taken back */
+  holdDownMs?: number;
+  /** local NIs with a port: its own routing table (a policy rule sends its subnet's traffic there) */
+  table?: number;
+  /** set by the NI actor when it invokes createNi: the uplink selected now (several ports) */
+  selectedUplink?: string;
   /** local NIs: what apps are told by DHCP, as configured */
   dhcp?: { dns?: string[]; ntp: string[]; domain?: string };
   /** local NIs: static routes (offered to apps; installed on the device side as their gateway calls for) */
   routes?: { to: string; via: string }[];
+}
+
+/** One port a local NI can NAT out of, with the facts the data plane needs. */
+export interface UplinkSpec {
+  /** port name (from the config's `ports`) */
+  port: string;
+  /** the interface that carries the port's addresses: the port itself, or the bridge of a switch NI sharing it */
+  ifname: string;
+  /** the port's own interface (where its addresses are before a switch NI's bridge takes them); default `ifname` */
+  portIfname?: string;
+  /** lower wins (0..255, default 0) */
+  cost?: number;
+  /** configured next hop; absent: learned from the main table's default route on `ifname` */
+  gateway?: string;
+  /** the port has a reachability probe */
+  probed?: boolean;
+  /** upstream resolvers reached through this port (configured) */
+  dns: string[];
+  /** a resolv.conf the port's DHCP client writes */
+  resolvConf?: string;
 }
 
 export interface EndpointSpec {

@@ -67,6 +67,7 @@ export type SystemEvent =
   | { type: 'NI_UP'; id: string; name: string; bridge: BridgeHandle }
   | { type: 'NI_DOWN'; id: string; name: string }
   | { type: 'PORT_STATE'; port: string; present: boolean; carrier: boolean; guard?: string }
+  | { type: 'PORT_PROBE'; port: string; ok: boolean; detail: string }
   | { type: 'CHILD_DELETED'; id: string };
 
 /**
@@ -249,6 +250,14 @@ export const systemMachine = setup({
             enqueue.assign({ portStates: { ...context.portStates, [event.port]: state } });
             for (const ni of Object.values(context.networks)) {
               if (usesPort(ni, event.port) && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_STATE', port: event.port, ...state } satisfies NiEvent);
+            }
+          }),
+        },
+        // a port's probe result: to every NI that NATs out of the port (only multi-port local NIs act on it)
+        PORT_PROBE: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            for (const ni of Object.values(context.networks)) {
+              if (usesPort(ni, event.port) && !ni.deleting) enqueue.sendTo(ni.id, { type: 'PORT_PROBE', port: event.port, ok: event.ok, detail: event.detail } satisfies NiEvent);
             }
           }),
         },

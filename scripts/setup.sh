@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # iproute2: tests and demo build namespaces; nftables: NAT/filtering; dnsmasq-base: the binary only (the `dnsmasq`
 # package would start a system DNS service); busybox: udhcpc/nslookup for tests; curl: API over the unix socket;
 # iputils-ping: real traffic in tests and the demo; systemd: systemd-analyze (the unit's check) and systemd-notify
-# (the daemon's READY/STOPPING); python3: the tests' stand-in for systemd's notify socket.
-packages=(iproute2 nftables dnsmasq-base busybox curl iputils-ping systemd python3)
+# (the daemon's READY/STOPPING); python3: the tests' stand-in for systemd's notify socket; conntrack: a local NI's
+# switchover flushes its connections.
+packages=(iproute2 nftables dnsmasq-base busybox curl iputils-ping systemd python3 conntrack)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,6 +27,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# dnsmasq drops root to an account of its own (not the shared nobody/nogroup; Debian's `dnsmasq` user has nogroup):
+# the files it re-reads are readable to this group only.
+if [ "$(id -u)" -eq 0 ]; then
+  getent group edgenet-dns >/dev/null || groupadd --system edgenet-dns
+  getent passwd edgenet-dns >/dev/null || useradd --system --gid edgenet-dns --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin edgenet-dns
 fi
 
 # npm ci only when the lock file changed since the last install (npm writes node_modules/.package-lock.json).

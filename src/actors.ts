@@ -1,12 +1,14 @@
 import { fromPromise } from 'xstate';
 import type { DeviceSpec } from '../machines/device.machine.ts';
 import type { AttachInput, AttachOutput, ProbeResult } from '../machines/endpoint.machine.ts';
+import type { SwitchUplinkInput } from '../machines/network-instance.machine.ts';
 import type { BridgeHandle, MemberSpec, NiSpec } from '../machines/specs.ts';
 import type { Drivers } from './drivers/drivers.ts';
 import type { LocalServices } from './local-services.ts';
 import { KernelError } from './errors.ts';
 import { guardTripped } from './drivers/bridge-ports.ts';
 import { endpointAlias, niAlias, parseAlias } from './names.ts';
+import { learnUplink, niTableSpec, selectedOf } from './ni-routing.ts';
 import { endpointRulesOf } from './endpoint-rules.ts';
 
 // The kernel work behind the machines' invoked actors. Each is idempotent: the drivers converge and write only
@@ -27,7 +29,17 @@ export function deviceActors({ drivers }: Pick<ActorDeps, 'drivers'>) {
 }
 
 export function niActors({ drivers, local }: ActorDeps) {
-  const { links, firewall } = drivers;
+  const { links, firewall, routes } = drivers;
+  /** Converge the NI's own table out of `selected` (idempotent; a switchover differs by one route). */
+  const ensureTable = async (ni: NiSpec, signal: AbortSignal): Promise<void> => {
+    const facts = await Promise.all((ni.uplinks ?? []).map((u) => learnUplink(u, drivers)));
+    const table = niTableSpec(ni, facts, selectedOf(ni)?.port);
+    if (table) return routes.ensureTable(table, signal);
+    // no port (any more): a table this NI had, found by its rule from the NI's subnet, goes
+    for (const rule of await routes.listRules()) {
+      if (rule.ours && rule.from === ni.subnet) await routes.removeTable(rule.table, signal);
+    }
+  };
   return {
     createNi: fromPromise<BridgeHandle, NiSpec & { ifindex?: number }>(async ({ input: ni, signal }) => {
       const bridge = await links.ensureBridge(
@@ -50,9 +62,12 @@ export function niActors({ drivers, local }: ActorDeps) {
             subnet: ni.subnet,
             gateway: ni.gateway,
             ...(ni.portIfname !== undefined && { port: { ifname: ni.portIfname } }),
+            // several ports: NAT out of each, so a switchover rewrites no rule
+            ...((ni.uplinks?.length ?? 0) > 1 && { ports: (ni.uplinks ?? []).map((u) => ({ ifname: u.ifname })) }),
           },
           signal,
         );
+        await ensureTable(ni, signal);
         await local.ensureNi(ni, signal);
       }
       return { name: bridge.ifname, ifindex: bridge.ifindex };
@@ -61,10 +76,16 @@ export function niActors({ drivers, local }: ActorDeps) {
       if (ni.type === 'local') {
         await local.removeNi(ni.name);
         await firewall.removeNetwork(ni.name, signal);
+        if (ni.table !== undefined) await routes.removeTable(ni.table, signal);
       }
       // only a bridge carrying this NI's mark is ours to delete (a same-named foreign one made creation fail)
       const bridge = await links.get(ni.bridge);
       if (bridge && bridge.alias === niAlias(ni.name)) await links.deleteLink(ni.bridge, signal);
+    }),
+    // a switchover: this NI's default route and its connections, nothing else (bridge, apps, dnsmasq stay)
+    switchUplink: fromPromise<void, SwitchUplinkInput>(async ({ input: { spec, port }, signal }) => {
+      await ensureTable({ ...spec, selectedUplink: port }, signal);
+      if (spec.subnet !== undefined) await routes.flushConntrack(spec.subnet, signal);
     }),
   };
 }

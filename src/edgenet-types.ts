@@ -18,6 +18,13 @@ export interface NetworkStatus {
   subnet?: string;
   gateway?: string;
   port?: string;
+  /** local NIs: every port it can NAT out of (its `port`, or its `ports`) */
+  ports?: string[];
+  /** local NIs with a port: the one its default route goes out of now, and why */
+  selectedPort?: string;
+  selectedReason?: string;
+  /** local NIs with a port: its own routing table */
+  table?: number;
   /** why the NI is not ready (e.g. `port up0 lost carrier`) */
   reason?: string;
   /** dnsmasq pid (local NIs) */

@@ -8,7 +8,7 @@ import type { WriteKind } from './drivers/write-counter.ts';
 
 const ACTOR_STATES: readonly ActorState[] = ['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted'];
 const KINDS: readonly Transition['kind'][] = ['network', 'endpoint', 'port', 'device'];
-const WRITE_KINDS: readonly WriteKind[] = ['link', 'address', 'nft', 'dnsmasqStart', 'dnsmasqReload', 'sysctl'];
+const WRITE_KINDS: readonly WriteKind[] = ['link', 'address', 'nft', 'dnsmasqStart', 'dnsmasqReload', 'sysctl', 'route', 'conntrack'];
 
 /** Buckets for apply(): from a no-op diff (ms) to a full rebuild waiting on dnsmasq and slow links (tens of s). */
 const APPLY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -69,7 +69,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>): Ed
 
   new Counter({
     name: 'edgenet_kernel_writes_total',
-    help: 'Kernel writes since start, by kind (link, address, nft, dnsmasqStart, dnsmasqReload, sysctl).',
+    help: 'Kernel writes since start, by kind (link, address, nft, dnsmasqStart, dnsmasqReload, sysctl, route, conntrack).',
     labelNames: ['kind'] as const,
     registers: [registry],
     collect() {

@@ -60,3 +60,23 @@ export function deriveMac(app: string, ni: string): string {
 export function endpointKey(app: string, ni: string): string {
   return `${app}/${ni}`;
 }
+
+/** Routing tables of local NIs: 20000..29999 (clear of the kernel's 253–255, EVE's 400+/500+ and DHCP clients' 1000s). */
+export const NI_TABLE_BASE = 20000;
+const NI_TABLE_SPAN = 10000;
+
+/**
+ * A stable routing table id per local NI: derived from its name, so a restart (or another push) finds the same
+ * table. Two names whose hashes collide are resolved in name order (the later one takes the next free id).
+ */
+export function niTableIds(names: readonly string[]): Map<string, number> {
+  const ids = new Map<string, number>();
+  const taken = new Set<number>();
+  for (const name of [...names].sort()) {
+    let n = Number.parseInt(shortHash(`table:${name}`, 8), 16) % NI_TABLE_SPAN;
+    while (taken.has(n)) n = (n + 1) % NI_TABLE_SPAN;
+    taken.add(n);
+    ids.set(name, NI_TABLE_BASE + n);
+  }
+  return ids;
+}

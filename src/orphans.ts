@@ -62,6 +62,14 @@ export async function sweepOrphans(drivers: Drivers, desired: Desired, logger?: 
       removed.push(`dnsmasq of ${ni}`);
     }
   }
+  // routing tables: our rules (protocol mark) towards a table no NI of the config owns
+  const tables = new Set(desired.networks.flatMap((n) => (n.type === 'local' && n.table !== undefined ? [n.table] : [])));
+  for (const table of await drivers.routes.tables()) {
+    if (!tables.has(table)) {
+      await drivers.routes.removeTable(table);
+      removed.push(`routing table ${table}`);
+    }
+  }
   if (removed.length) logger?.info({ removed }, 'orphans removed');
   return removed;
 }

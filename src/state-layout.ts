@@ -5,16 +5,18 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from './atomic-file.ts';
-import { RESERVATIONS_FILE } from './ipam.ts';
 import type { EdgenetLogger } from './logger.ts';
-import { LAST_GOOD_CONFIG } from './state-dir.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/edgenet';
 export const DEFAULT_RUNTIME_DIR = '/run/edgenet';
 export const API_SOCKET = 'api.sock';
 
-/** The files of the persistent state dir (everything else edgenet writes is runtime state). */
-export const PERSISTENT_FILES: readonly string[] = [LAST_GOOD_CONFIG, RESERVATIONS_FILE];
+/**
+ * The files of the persistent state dir (everything else edgenet writes is runtime state): state-dir.ts's
+ * LAST_GOOD_CONFIG and ipam.ts's RESERVATIONS_FILE, named here without importing those modules, so the CLI's
+ * start-up (which resolves the socket path) loads no config schema (test/unit/daemon-service.test.ts checks both).
+ */
+export const PERSISTENT_FILES: readonly string[] = ['config.json', 'reservations.json'];
 
 export interface StateLayout {
   /** persistent: last good config, reservations */

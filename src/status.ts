@@ -1,4 +1,5 @@
 import type { EndpointContext } from '../machines/endpoint.machine.ts';
+import type { NiContext } from '../machines/network-instance.machine.ts';
 import { memberBridgeNetwork } from '../machines/specs.ts';
 import type { SystemSnapshotLike } from '../machines/system.machine.ts';
 import type { DhcpDns } from './drivers/dhcpdns.ts';
@@ -35,6 +36,15 @@ function childrenOf(root: SystemSnapshotLike): Child[] {
   return out;
 }
 
+/** The port a local NI leaves by now (several ports: the selection in the kernel; one: that port). */
+function uplinkStatus(context: NiContext): { selectedPort?: string; selectedReason?: string } {
+  const list = context.spec.uplinks ?? [];
+  const only = list.length === 1 ? list[0] : undefined;
+  if (only) return { selectedPort: only.port, selectedReason: 'its only port' };
+  const sel = context.selected;
+  return sel?.port !== undefined ? { selectedPort: sel.port, selectedReason: sel.reason } : {};
+}
+
 function upstreamStatus(u: NiUpstream, forwarders: readonly string[]): NonNullable<NetworkStatus['upstreamDns']> {
   if (u.from === 'forwarders') return { from: 'forwarders', servers: [...forwarders] };
   if (u.from === 'ports') return { from: 'ports', servers: u.upstream.map((s) => `${s.ip}@${s.ifname}`) };
@@ -68,6 +78,9 @@ export function buildStatus(
         ...(spec.subnet !== undefined && { subnet: spec.subnet }),
         ...(spec.gateway !== undefined && { gateway: spec.gateway }),
         ...(spec.port !== undefined && { port: spec.port }),
+        ...(spec.uplinks && spec.uplinks.length > 0 && { ports: spec.uplinks.map((u) => u.port) }),
+        ...uplinkStatus(context),
+        ...(spec.table !== undefined && { table: spec.table }),
         ...(pid !== undefined && { dnsmasqPid: pid }),
         ...(spec.type === 'local' && { upstreamDns: upstreamStatus(local.upstreamOf(spec), spec.dns?.forwarders ?? []) }),
         ...(leases.length > 0 && { leases }),

@@ -7,6 +7,7 @@ import { createFakeDhcpDns, type FakeDhcpDns, type FakeDhcpDnsOptions } from './
 import { createFakeFirewall, type FakeFirewall, type FakeFirewallOptions } from './drivers/firewall-fake.ts';
 import { createFakeLinkDriver, type FakeLinkDriver } from './drivers/links-fake.ts';
 import type { Drivers } from './drivers/drivers.ts';
+import { createFakeRouteDriver, type FakeRouteDriver } from './drivers/routes-fake.ts';
 import { createFakeBridgePortDriver, type FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
 
 export { createFakeDhcpDns, FakeDhcpDns } from './drivers/dhcpdns-fake.ts';
@@ -15,17 +16,25 @@ export { createFakeFirewall, FakeFirewall } from './drivers/firewall-fake.ts';
 export type { FakeFirewallOp, FakeFirewallOptions, FakeNiView } from './drivers/firewall-fake.ts';
 export { createFakeLinkDriver, FakeLinkDriver } from './drivers/links-fake.ts';
 export type { FakePeer, LinkOp } from './drivers/links-fake.ts';
+export { createFakeRouteDriver, FakeRouteDriver } from './drivers/routes-fake.ts';
 export { createFakeBridgePortDriver, FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
 
-/** The three fakes, typed as themselves so tests can drive them (carrier, taps, namespaces, dnsmasq crashes). */
+/** The fakes, typed as themselves so tests can drive them (carrier, taps, namespaces, dnsmasq crashes). */
 export interface FakeDrivers extends Drivers {
   links: FakeLinkDriver;
   firewall: FakeFirewall;
   dhcpdns: FakeDhcpDns;
+  routes: FakeRouteDriver;
   bridgePorts: FakeBridgePortDriver;
 }
 
 export function createFakeDrivers(opts: { firewall?: FakeFirewallOptions; dhcpdns?: FakeDhcpDnsOptions } = {}): FakeDrivers {
   const links = createFakeLinkDriver();
-  return { links, firewall: createFakeFirewall(opts.firewall), dhcpdns: createFakeDhcpDns(opts.dhcpdns), bridgePorts: createFakeBridgePortDriver(links) };
+  return {
+    links,
+    firewall: createFakeFirewall(opts.firewall),
+    dhcpdns: createFakeDhcpDns(opts.dhcpdns),
+    routes: createFakeRouteDriver(),
+    bridgePorts: createFakeBridgePortDriver(links),
+  };
 }

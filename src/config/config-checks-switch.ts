@@ -26,10 +26,8 @@ function checkPortLists(config: Config): ConfigIssue[] {
       if (first !== undefined) issues.push({ path: `${at}.ports[${k}]`, message: `duplicate port "${p}" (also ports[${first}])` });
       else seen.set(p, k);
     });
-    if (ni.type === 'local') {
-      if (ni.ports.length > 1) issues.push({ path: `${at}.ports`, message: `${ni.ports.length} ports on local network "${ni.name}": a local network has one port (port: or ports: [one])` });
-      return;
-    }
+    // a local NI with several ports selects one at a time (src/ni-routing.ts): no loop to break
+    if (ni.type === 'local') return;
     if (ni.ports.length > 1 && stpOptions(ni.stp) === undefined) {
       issues.push({
         path: `${at}.ports`,

@@ -79,18 +79,18 @@ function checkNetworks(config: Config): ConfigIssue[] {
     message: `duplicate network name "${name}" (also networks[${first}])`,
   })));
   const portNames = new Set(config.ports.map((p) => p.name));
-  const portUser = new Map<string, string>();
+  // Ports are shared as EVE shares them: any number of local NIs, and at most one switch NI, per port.
+  const switchUser = new Map<string, string>();
   config.networks.forEach((ni, i) => {
-    const names = niPortNames(ni);
-    names.forEach((port, k) => {
+    niPortNames(ni).forEach((port, k) => {
       const path = ni.ports ? `networks[${i}].ports[${k}]` : `networks[${i}].port`;
-      const user = portUser.get(port);
+      const user = switchUser.get(port);
       if (!portNames.has(port)) {
         issues.push({ path, message: `unknown port "${port}" (not in ports)` });
-      } else if (user !== undefined && user !== ni.name) {
-        issues.push({ path, message: `port "${port}" is already used by network "${user}"` });
-      } else {
-        portUser.set(port, ni.name);
+      } else if (ni.type === 'switch' && user !== undefined && user !== ni.name) {
+        issues.push({ path, message: `port "${port}" is already bridged by switch network "${user}": two switch networks cannot share a port` });
+      } else if (ni.type === 'switch') {
+        switchUser.set(port, ni.name);
       }
     });
     if (ni.type === 'local') issues.push(...checkLocal(ni, i));

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
-import { bridgeName, deriveMac, endpointKey, vethHostName } from '../names.ts';
+import type { UplinkSpec } from '../../machines/specs.ts';
+import { bridgeName, deriveMac, endpointKey, niTableIds, vethHostName } from '../names.ts';
 import type { AclFacts } from '../../machines/specs.ts';
 import type { AclRuleSpec } from './acl-schema.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
@@ -42,7 +43,11 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
   dhcpRange: IpRange;
   /** hosts: one entry per address (a name with several addresses has several entries) */
   dns: { forwarders: string[]; hosts: { name: string; ip: string }[]; dhcpHostnames?: boolean };
+  /** the ports it NATs out of, in the config's order (`port`, or `ports`), with their facts */
   uplinks: Uplink[];
+  holdDownMs?: number;
+  /** its own routing table (only with uplinks) */
+  table?: number;
   dhcp: NiDhcpResolved;
   routes: { to: string; via: string }[];
 }
@@ -50,14 +55,8 @@ export interface LocalNetworkResolved extends NetworkResolvedCommon {
 export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
 
 /** One port of a local NI with its DNS facts: the upstream resolvers reached through it are pinned to it. */
-export interface Uplink {
-  port: string;
-  ifname: string;
-  /** `ports[].dns` */
-  dns: string[];
-  /** `ports[].resolvConf`: a file whose nameservers are learned for this port alone */
-  resolvConf?: string;
-}
+/** One port of a local NI with its facts (`ports[].gateway|cost|probe|dns|resolvConf`). */
+export type Uplink = UplinkSpec;
 
 /** What apps are told by DHCP, as configured; the defaults are decided in src/ni-dhcp.ts. */
 export interface NiDhcpResolved {
@@ -109,7 +108,7 @@ export type EndpointSpec = VethEndpointSpec | TapEndpointSpec;
 export interface PortSpecResolved {
   name: string;
   ifname: string;
-  /** the NI that uses the port, if any */
+  /** the NI that uses the port, if any: the switch NI bridging it, else the first local NI NATing out of it */
   network?: string;
   /** enslaved to the NI's bridge: only on a switch NI (a local NI's port is its NAT uplink, never enslaved) */
   attach: boolean;
@@ -177,7 +176,64 @@ function largestRunWithout(start: number, end: number, hole: number): [number, n
   return size(best) > 0 ? best : undefined;
 }
 
-export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [], vlanFiltering = false): NetworkResolved {
+/** Default hold-down before a multi-port local NI takes a recovered better port back. */
+export const DEFAULT_HOLD_DOWN_MS = 2000;
+
+/**
+ * The interface that carries a port's addresses and routes: the port itself, or — when a switch NI bridges it —
+ * that NI's bridge (the port's addresses move there, the way EVE's NIM makes ethN an L3 bridge).
+ */
+export function l3Ifname(port: PortSpec, networks: readonly NetworkSpec[]): string {
+  const sw = networks.find((n) => n.type === 'switch' && niPortNames(n).includes(port.name));
+  return sw ? bridgeName(sw.name) : port.ifname;
+}
+
+function uplinksOf(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks: readonly NetworkSpec[]): UplinkSpec[] {
+  return niPortNames(ni).flatMap((name): UplinkSpec[] => {
+    const p = ports.find((x) => x.name === name);
+    if (!p) return [];
+    return [
+      {
+        port: name,
+        ifname: l3Ifname(p, networks),
+        portIfname: p.ifname,
+        cost: p.cost ?? 0,
+        ...(p.gateway !== undefined && { gateway: p.gateway }),
+        probed: p.probe !== undefined,
+        dns: [...(p.dns ?? [])],
+        ...(p.resolvConf !== undefined && { resolvConf: p.resolvConf }),
+      },
+    ];
+  });
+}
+
+export interface ResolveContext {
+  /** every NI of the config (a switch NI sharing a port moves its addresses onto its bridge) */
+  networks?: readonly NetworkSpec[];
+  /** the local NI's routing table */
+  table?: number;
+  vlanFiltering?: boolean;
+}
+
+export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [], opts: ResolveContext = {}): NetworkResolved {
+  const { networks = [ni], table, vlanFiltering = false } = opts;
+  if (ni.type === 'local') {
+    const resolved = resolveLocal(ni, ports, networks);
+    const uplinks = resolved.uplinks;
+    const first = uplinks[0];
+    const names = niPortNames(ni);
+    const local: LocalNetworkResolved = {
+      name: ni.name,
+      bridge: bridgeName(ni.name),
+      ...(ni.mtu !== undefined && { mtu: ni.mtu }),
+      // one port (`port:` or `ports: [one]`): named as before (status, firewall); several: the selection picks one
+      ...(names.length === 1 && first && { port: first.port, portIfname: first.ifname }),
+      ...(names.length > 1 && { ports: names }),
+      ...resolved,
+    };
+    if (uplinks.length === 0) return local;
+    return { ...local, ...(uplinks.length > 1 && { holdDownMs: ni.holdDownMs ?? DEFAULT_HOLD_DOWN_MS }), ...(table !== undefined && { table }) };
+  }
   const names = niPortNames(ni);
   const port = names.length === 1 ? names[0] : undefined;
   const portIfname = port === undefined ? undefined : ports.find((p) => p.name === port)?.ifname;
@@ -189,7 +245,6 @@ export function resolveNetwork(ni: NetworkSpec, ports: readonly PortSpec[] = [],
     ...(portIfname !== undefined && { portIfname }),
     ...(names.length > 1 && { ports: names }),
   };
-  if (ni.type === 'local') return { ...common, ...resolveLocal(ni, ports) };
   const stp = stpOptions(ni.stp);
   return {
     ...common,
@@ -204,7 +259,7 @@ export function hostAddresses(h: { ip?: string | undefined; ips?: string[] | und
   return [...new Set([...(h.ip === undefined ? [] : [h.ip]), ...(h.ips ?? [])])];
 }
 
-function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
+function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks: readonly NetworkSpec[]): Omit<LocalNetworkResolved, keyof NetworkResolvedCommon> {
   const s = subnetInfo(ni.subnet);
   const gateway = ni.gateway ?? defaultGateway(s);
   // A valid config has room for a range; the fallback only keeps this total for unchecked input.
@@ -220,10 +275,7 @@ function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<Lo
       hosts: (ni.dns?.hosts ?? []).flatMap((h) => hostAddresses(h).map((ip) => ({ name: h.name, ip }))),
       ...(ni.dns?.dhcpHostnames === true && { dhcpHostnames: true }),
     },
-    uplinks: niPortNames(ni).flatMap((name): Uplink[] => {
-      const p = ports.find((x) => x.name === name);
-      return p ? [{ port: p.name, ifname: p.ifname, dns: [...(p.dns ?? [])], ...(p.resolvConf !== undefined && { resolvConf: p.resolvConf }) }] : [];
-    }),
+    uplinks: uplinksOf(ni, ports, networks),
     dhcp: {
       ...(ni.dhcp?.dns !== undefined && { dns: [...ni.dhcp.dns] }),
       ntp: [...(ni.dhcp?.ntp ?? [])],
@@ -234,7 +286,11 @@ function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[]): Omit<Lo
 }
 
 export function networksOf(config: Config): NetworkResolved[] {
-  return config.networks.map((ni) => resolveNetwork(ni, config.ports, ni.type === 'switch' && usedVlans(config, ni).length > 0));
+  const tables = niTableIds(config.networks.filter((n) => n.type === 'local' && niPortNames(n).length > 0).map((n) => n.name));
+  return config.networks.map((ni) => {
+    const table = tables.get(ni.name);
+    return resolveNetwork(ni, config.ports, { networks: config.networks, ...(table !== undefined && { table }), vlanFiltering: ni.type === 'switch' && usedVlans(config, ni).length > 0 });
+  });
 }
 
 export function isVeth(itf: InterfaceSpec): boolean {
@@ -293,7 +349,7 @@ function aclFactsOf(config: Config, ni: LocalNetworkSpec): AclFacts {
 
 export function portsOf(config: Config): PortSpecResolved[] {
   return config.ports.map((p) => {
-    const ni = config.networks.find((n) => niPortNames(n).includes(p.name));
+    const ni = config.networks.find((n) => n.type === 'switch' && niPortNames(n).includes(p.name)) ?? config.networks.find((n) => niPortNames(n).includes(p.name));
     const attach = ni?.type === 'switch';
     const stp = ni?.type === 'switch' ? stpOptions(ni.stp) : undefined;
     const vids = ni?.type === 'switch' ? usedVlans(config, ni) : [];

@@ -29,6 +29,21 @@ const mac = z
   });
 const mtu = z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(576, { error: 'must be at least 576' }).max(9216, { error: 'must be at most 9216' });
 
+const int = (what: string, min: number, max: number) =>
+  z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(min, { error: `${what} must be at least ${min}` }).max(max, { error: `${what} must be at most ${max}` });
+
+// A reachability check of the path behind a port: a port whose carrier is up but whose probe fails is not selected.
+const probeTiming = { intervalMs: int('intervalMs', 100, 600_000).optional(), timeoutMs: int('timeoutMs', 50, 60_000).optional() };
+export const portProbeSchema = z.discriminatedUnion(
+  'kind',
+  [
+    // ping of the port's gateway (ports[].gateway, else the default route's gateway on that port)
+    z.strictObject({ kind: z.literal('ping'), ...probeTiming }),
+    z.strictObject({ kind: z.literal('tcp'), host: ipv4, port: int('port', 1, 65535), ...probeTiming }),
+  ],
+  { error: 'must be { kind: ping } or { kind: tcp, host, port }' },
+);
+
 // A DNS name: dot-separated labels (an FQDN such as printer.plant.example), at most 253 characters.
 const dnsName = z
   .string({ error: 'must be a string' })
@@ -41,6 +56,11 @@ const dnsName = z
 export const portSchema = z.strictObject({
   name,
   ifname,
+  // Facts the data plane needs, learned from the kernel when absent (the gateway from the main table's default route).
+  gateway: ipv4.optional(),
+  /** lower wins when a local NI with several ports selects one (default 0) */
+  cost: int('cost', 0, 255).optional(),
+  probe: portProbeSchema.optional(),
   /** upstream resolvers reached through this port (what the NIs on it forward to, pinned to it) */
   dns: z.array(ipv4).optional(),
   /** a resolv.conf that this port's DHCP client writes: its nameservers are learned for this port alone (watched) */
@@ -76,6 +96,7 @@ const niPort = z
 
 const niCommon = { name, port: niPort.optional(), ports: niPortsSchema.optional(), mtu: mtu.optional() };
 
+
 export const switchNetworkSchema = z.strictObject({
   ...niCommon,
   type: z.literal('switch'),
@@ -86,6 +107,8 @@ export const switchNetworkSchema = z.strictObject({
 export const localNetworkSchema = z.strictObject({
   ...niCommon,
   type: z.literal('local'),
+  /** how long a recovered better port must stay up before a multi-port NI takes it back (default 2000) */
+  holdDownMs: int('holdDownMs', 0, 600_000).optional(),
   subnet: cidr4,
   gateway: ipv4.optional(),
   dhcpRange: z.strictObject({ start: ipv4, end: ipv4 }).optional(),
@@ -142,6 +165,7 @@ export const configSchema = z.strictObject({
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type PortSpec = z.output<typeof portSchema>;
+export type PortProbe = z.output<typeof portProbeSchema>;
 export type NetworkSpec = z.output<typeof networkSchema>;
 export type SwitchNetworkSpec = z.output<typeof switchNetworkSchema>;
 export type LocalNetworkSpec = z.output<typeof localNetworkSchema>;

@@ -2,7 +2,7 @@
 // ("lan masquerades out of up0"), not on which calls happened.
 import { createHash } from 'node:crypto';
 import { KernelError } from '../errors.ts';
-import { canonicalJson } from './firewall.ts';
+import { canonicalJson, uplinkIfnames } from './firewall.ts';
 import type { Firewall, NiRules, RulesetView } from './firewall.ts';
 import { aclRuleInfos, endpointChains, type AclRuleStatus, type EndpointChains, type EndpointRules } from './firewall-acl.ts';
 import { WriteCounter } from './write-counter.ts';
@@ -14,6 +14,8 @@ export interface FakeNiView {
   gateway: string;
   /** the port the NI's traffic is masqueraded out of */
   masqueradeOut?: string;
+  /** several uplinks: masquerades out of each (routing selects one) */
+  masqueradeOutOf?: string[];
   /** interfaces the NI's apps may send to (forward): its own bridge, and its port if any */
   forwardsTo: string[];
   /** nothing outside the NI (its port, other NIs) can open a connection into it */
@@ -76,7 +78,7 @@ export class FakeFirewall implements Firewall {
     if (stale.length > 0) {
       this.writes.inc('nft');
     }
-    if (nis.some((ni) => ni.port) && !this.ipForward) {
+    if (nis.some((ni) => uplinkIfnames(ni).length > 0) && !this.ipForward) {
       this.ipForward = true;
       this.writes.inc('sysctl');
     }
@@ -191,13 +193,14 @@ export class FakeFirewall implements Firewall {
   rulesFor(ni: string): FakeNiView | undefined {
     const r = this.table?.get(ni);
     if (!r) return undefined;
-    const port = r.port?.ifname;
+    const ports = uplinkIfnames(r);
     return {
       bridge: r.bridge,
       subnet: r.subnet,
       gateway: r.gateway,
-      ...(port ? { masqueradeOut: port } : {}),
-      forwardsTo: port ? [r.bridge, port] : [r.bridge],
+      ...(ports.length === 1 && { masqueradeOut: ports[0] }),
+      ...(ports.length > 1 && { masqueradeOutOf: ports }),
+      forwardsTo: [r.bridge, ...ports],
       isolated: true,
       inputAccepts: ['from its own bridge or lo only', 'established,related', 'udp 67', `udp 53 to ${r.gateway}`, `tcp 53 to ${r.gateway}`, `icmp echo-request to ${r.gateway}`],
     };
@@ -209,7 +212,7 @@ export class FakeFirewall implements Firewall {
       const br = r.bridge;
       if (p.iifname !== br && p.oifname !== br) continue;
       if (p.iifname === br && p.oifname === br) return 'accept';
-      if (p.iifname === br && r.port && p.oifname === r.port.ifname) return 'accept';
+      if (p.iifname === br && uplinkIfnames(r).includes(p.oifname)) return 'accept';
       if (p.oifname === br) return p.ct === 'established' ? 'accept' : 'drop';
       return 'drop';
     }
@@ -240,7 +243,14 @@ export function createFakeFirewall(opts: FakeFirewallOptions = {}): FakeFirewall
 }
 
 function clone(ni: NiRules): NiRules {
-  return { name: ni.name, bridge: ni.bridge, subnet: ni.subnet, gateway: ni.gateway, ...(ni.port ? { port: { ifname: ni.port.ifname } } : {}) };
+  return {
+    name: ni.name,
+    bridge: ni.bridge,
+    subnet: ni.subnet,
+    gateway: ni.gateway,
+    ...(ni.port ? { port: { ifname: ni.port.ifname } } : {}),
+    ...(ni.ports ? { ports: ni.ports.map((p) => ({ ifname: p.ifname })) } : {}),
+  };
 }
 
 

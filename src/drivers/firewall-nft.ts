@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { EdgenetLogger as Logger } from '../logger.ts';
 import { KernelError } from '../errors.ts';
 import { BASE_NAMES, auditBase, ensureBaseCommands } from './firewall-base.ts';
-import { FIREWALL_FAMILY, FIREWALL_TABLE, canonicalJson, niChainNames, niOfChain } from './firewall.ts';
+import { FIREWALL_FAMILY, FIREWALL_TABLE, canonicalJson, niChainNames, niOfChain, uplinkIfnames } from './firewall.ts';
 import type { BaseChain, Firewall, NiRules, RulesetView } from './firewall.ts';
 import { serialQueue } from '../serial-queue.ts';
 import { NftEndpointRules } from './firewall-acl-nft.ts';
@@ -126,12 +126,12 @@ interface NiRuleset {
 /** The desired rules of one NI (see DESIGN §5). */
 function niRuleset(ni: NiRules): NiRuleset {
   const br = ni.bridge;
-  const port = ni.port?.ifname;
+  const ports = uplinkIfnames(ni);
   const names = niChainNames(ni.name);
   const fwd: NftStatement[][] = [
     // endpoints of the same NI (bridged frames arrive here when br_netfilter is on)
     [meta('iifname', br), meta('oifname', br), accept],
-    ...(port ? [[meta('iifname', br), meta('oifname', port), accept]] : []),
+    ...ports.map((port) => [meta('iifname', br), meta('oifname', port), accept]),
     [meta('oifname', br), ctEstablished, accept],
     // nothing opens a connection in: not from the port, not from another NI
     [meta('oifname', br), drop],
@@ -151,7 +151,7 @@ function niRuleset(ni: NiRules): NiRuleset {
     [ipMatch('daddr', METADATA_ADDRESS), dport('tcp', METADATA_PORT), accept],
     [drop],
   ];
-  const nat: NftStatement[][] = port ? [[meta('oifname', port), { masquerade: null }]] : [];
+  const nat: NftStatement[][] = ports.map((port) => [meta('oifname', port), { masquerade: null }]);
   return {
     chains: { fwd, in: input, nat },
     jumps: [
@@ -169,7 +169,9 @@ const sha = (s: string, chars = 64): string => createHash('sha256').update(s).di
 
 /** Identity of the desired state of an NI (goes into the jump rules' comment, so a restart can adopt them). */
 export function specHash(ni: NiRules): string {
-  return sha(canonicalJson({ bridge: ni.bridge, subnet: ni.subnet, gateway: ni.gateway, port: ni.port?.ifname ?? null }), 12);
+  // one port hashes as it always did (rules of a running NI are adopted across an upgrade)
+  const uplinks = ni.ports ? { ports: ni.ports.map((p) => p.ifname) } : { port: ni.port?.ifname ?? null };
+  return sha(canonicalJson({ bridge: ni.bridge, subnet: ni.subnet, gateway: ni.gateway, ...uplinks }), 12);
 }
 
 // ---- reading a listing ----
@@ -466,7 +468,7 @@ export class NftFirewall implements Firewall {
         throw e;
       }
     }
-    if (nis.some((ni) => ni.port)) await this.ensureIpForward(object, signal);
+    if (nis.some((ni) => uplinkIfnames(ni).length > 0)) await this.ensureIpForward(object, signal);
   }
 
   /** One transaction for the NIs whose rules are not what we last applied (or not intact), then a read back. */

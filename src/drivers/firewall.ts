@@ -11,6 +11,8 @@ export interface NiRules {
   gateway: string;
   /** the NI's uplink; absent: apps reach each other only */
   port?: { ifname: string };
+  /** several uplinks (one selected at a time by routing): NAT and forwarding out of each; `port` is then ignored */
+  ports?: { ifname: string }[];
 }
 
 /** What is really in table `inet edgenet`, for audits and tests. */
@@ -90,4 +92,10 @@ export function canonicalJson(v: unknown): string {
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
   }
   return JSON.stringify(v);
+}
+
+/** The interfaces an NI's apps may leave by (masqueraded). */
+export function uplinkIfnames(ni: NiRules): string[] {
+  if (ni.ports) return ni.ports.map((p) => p.ifname);
+  return ni.port ? [ni.port.ifname] : [];
 }

@@ -4,6 +4,7 @@ import { createNetlinkBridgePortDriver } from './bridge-ports-netlink.ts';
 import type { Drivers } from './drivers.ts';
 import { createNftFirewall } from './firewall-nft.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
+import { createIpRouteDriver } from './routes-ip.ts';
 
 /** The real drivers, acting on the network namespace this process runs in; `runtimeDir` (default: stateDir) holds dnsmasq's files. */
 export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: string; logger?: Logger }): Drivers {
@@ -12,6 +13,7 @@ export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: strin
     links: createNetlinkLinkDriver(logger ? { logger } : {}),
     firewall: createNftFirewall(logger ? { logger } : {}),
     dhcpdns: createDnsmasqDriver({ stateDir: opts.runtimeDir ?? opts.stateDir, ...(logger && { logger }) }),
+    routes: createIpRouteDriver(logger ? { logger } : {}),
     bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
   };
 }

@@ -7,6 +7,7 @@ import type { InspectionEvent } from 'xstate';
 import { createFakeDhcpDns, type FakeDhcpDns } from '../../src/drivers/dhcpdns-fake.ts';
 import { createFakeFirewall, type FakeFirewall } from '../../src/drivers/firewall-fake.ts';
 import { createFakeLinkDriver, type FakeLinkDriver } from '../../src/drivers/links-fake.ts';
+import { createFakeRouteDriver, type FakeRouteDriver } from '../../src/drivers/routes-fake.ts';
 import { createEdgenet } from '../../src/edgenet.ts';
 import type { Edgenet } from '../../src/edgenet-types.ts';
 
@@ -15,6 +16,7 @@ export interface FakeSystem {
   links: FakeLinkDriver;
   firewall: FakeFirewall;
   dhcpdns: FakeDhcpDns;
+  routes: FakeRouteDriver;
   stateDir: string;
   /** events received per actor id (e.g. `ni:lan#1`), from the inspection stream */
   received: Map<string, string[]>;
@@ -27,11 +29,12 @@ export async function fakeEdgenet(): Promise<FakeSystem> {
   const links = createFakeLinkDriver();
   const firewall = createFakeFirewall();
   const dhcpdns = createFakeDhcpDns();
+  const routes = createFakeRouteDriver();
   const received = new Map<string, string[]>();
   const inspected: InspectionEvent[] = [];
   const net = createEdgenet({
     stateDir,
-    drivers: { links, firewall, dhcpdns },
+    drivers: { links, firewall, dhcpdns, routes },
     auditIntervalMs: 50,
     linkThrottleMs: 0,
     inspect: (ev) => {
@@ -41,5 +44,5 @@ export async function fakeEdgenet(): Promise<FakeSystem> {
       received.set(id, [...(received.get(id) ?? []), ev.event.type]);
     },
   });
-  return { net, links, firewall, dhcpdns, stateDir, received, inspected };
+  return { net, links, firewall, dhcpdns, routes, stateDir, received, inspected };
 }

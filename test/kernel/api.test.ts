@@ -237,7 +237,7 @@ ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\
     expect(moved('edgenet_transitions_total', { kind: 'network', to: 'ready' })).toBe(1);
     expect(moved('edgenet_transitions_total', { kind: 'port', to: 'degraded' })).toBe(1);
     expect(moved('edgenet_transitions_total', { kind: 'endpoint', to: 'degraded' })).toBe(0);
-    for (const kind of ['link', 'address', 'nft', 'dnsmasqStart', 'dnsmasqReload', 'sysctl']) expect(moved('edgenet_kernel_writes_total', { kind }), kind).toBe(0);
+    for (const kind of ['link', 'address', 'nft', 'dnsmasqStart', 'dnsmasqReload', 'sysctl', 'route', 'conntrack']) expect(moved('edgenet_kernel_writes_total', { kind }), kind).toBe(0);
 
     // a push that adds an app: its veth (link writes), a dnsmasq reload for its name, its anti-spoofing rules (one
     // nft transaction of its own); one more timed apply

@@ -206,7 +206,7 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
       expect(await kernelView()).toEqual(before);
       expect(await appView()).toEqual(apps);
       const w = (await daemon.status()).writes;
-      expect(w, resume ? 'resumed' : 'with -c').toEqual({ link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0 });
+      expect(w, resume ? 'resumed' : 'with -c').toEqual({ link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 });
       expect(await web.ping('192.168.77.2')).toBe(true);
       expect((await dhcpLease(web)).ip).toBe('10.50.0.10');
     }

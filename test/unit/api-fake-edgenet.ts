@@ -9,7 +9,7 @@ export const emptyStatus = (): Status => ({
   networks: [],
   endpoints: [],
   ports: [],
-  writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0 },
+  writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 },
 });
 
 export class FakeEdgenet implements Edgenet {

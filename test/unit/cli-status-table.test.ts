@@ -12,7 +12,7 @@ const status: Status = {
     { app: 'web', network: 'plant', kind: 'tap', state: 'pending', ifname: 'vif7', reason: 'waiting for tap vif7' },
   ],
   ports: [{ name: 'field', ifname: 'eth1', state: 'ready', carrier: true, network: 'plant' }],
-  writes: { link: 7, address: 0, nft: 1, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0 },
+  writes: { link: 7, address: 0, nft: 1, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 },
 };
 
 describe('status table', () => {

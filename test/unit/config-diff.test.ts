@@ -115,7 +115,7 @@ describe('diffConfig', () => {
       .replace('{ name: plant, type: switch, port: fieldbus }', '{ name: plant, type: switch, port: uplink }');
     const d = diffConfig(parse(before), parse(after));
     expect(d.networks.changed.map((c) => [c.key, c.fields, c.recreate])).toEqual([
-      ['lan', ['port', 'portIfname', 'uplinks'], false],
+      ['lan', ['port', 'portIfname', 'uplinks', 'table'], false],
       ['plant', ['port', 'portIfname'], false],
     ]);
     expect(d.ports.changed.map((c) => [c.key, c.fields])).toEqual([

@@ -42,9 +42,11 @@ describe('resolveNetwork', () => {
       gateway: '10.50.0.1',
       dhcpRange: { start: '10.50.0.128', end: '10.50.0.254' },
       dns: { forwarders: [], hosts: [] },
-      uplinks: [{ port: 'uplink', ifname: 'eth1', dns: [] }],
+      uplinks: [{ port: 'uplink', ifname: 'eth1', portIfname: 'eth1', cost: 0, probed: false, dns: [] }],
       dhcp: { ntp: [] },
       routes: [],
+      // its own routing table, derived from its name
+      table: 27906,
     });
   });
 

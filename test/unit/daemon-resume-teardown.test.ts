@@ -1,5 +1,6 @@
 // `edgenet run` without -c (resume the last good config), POST /v1/teardown, and the offline teardown of
 // `edgenet down` on fake drivers.
+import { createFakeRouteDriver } from '../../src/drivers/routes-fake.ts';
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,7 +133,7 @@ describe('offline teardown (edgenet down) on fake drivers', () => {
     await writeFile(join(sys.stateDir, 'lan', 'dnsmasq.conf'), '');
     expect((await sys.links.list()).filter((l) => l.alias?.startsWith('edgenet:'))).toHaveLength(3);
 
-    const removed = await teardownOffline({ stateDir: sys.stateDir, drivers: { links: sys.links, firewall: sys.firewall, dhcpdns: sys.dhcpdns } });
+    const removed = await teardownOffline({ stateDir: sys.stateDir, drivers: { links: sys.links, firewall: sys.firewall, dhcpdns: sys.dhcpdns, routes: sys.routes } });
     expect(removed).toEqual(expect.arrayContaining(['bridge enbr-lan', 'bridge enbr-plant', 'rules of lan', 'dnsmasq of lan', 'table inet edgenet']));
     const left = await sys.links.list();
     expect(left.filter((l) => l.alias?.startsWith('edgenet:'))).toEqual([]);
@@ -164,7 +165,7 @@ describe('reservations of orphans', () => {
     // edgenet restarts on a config without iso, lone and db
     const links = createFakeLinkDriver();
     links.addNetns('/run/netns/web');
-    const again = createEdgenet({ stateDir: sys.stateDir, drivers: { links, firewall: createFakeFirewall(), dhcpdns: createFakeDhcpDns() }, auditIntervalMs: 0 });
+    const again = createEdgenet({ stateDir: sys.stateDir, drivers: { links, firewall: createFakeFirewall(), dhcpdns: createFakeDhcpDns(), routes: createFakeRouteDriver() }, auditIntervalMs: 0 });
     await again.apply({ networks: [lan], apps: [{ name: 'web', interfaces: [{ network: 'lan', netns: '/run/netns/web' }] }] });
     await again.stop();
     const after = JSON.parse(await readFile(join(sys.stateDir, 'reservations.json'), 'utf8')) as typeof before;

@@ -16,7 +16,9 @@ import { runDaemon, type DaemonDeps, type DaemonOptions } from '../../src/daemon
 import { ConfigError } from '../../src/errors.ts';
 import { packageVersion } from '../../src/package-info.ts';
 import type { Notifier } from '../../src/sd-notify.ts';
-import { migrateStateLayout, resolveLayout } from '../../src/state-layout.ts';
+import { migrateStateLayout, PERSISTENT_FILES, resolveLayout } from '../../src/state-layout.ts';
+import { LAST_GOOD_CONFIG } from '../../src/state-dir.ts';
+import { RESERVATIONS_FILE } from '../../src/ipam.ts';
 import { emptyStatus, FakeEdgenet } from './api-fake-edgenet.ts';
 
 const silent = pino({ level: 'silent' });
@@ -221,6 +223,10 @@ describe('state layout', () => {
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('names the persistent files as state-dir.ts and ipam.ts write them', () => {
+    expect(PERSISTENT_FILES).toEqual([LAST_GOOD_CONFIG, RESERVATIONS_FILE]);
   });
 
   it.each([

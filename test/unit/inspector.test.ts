@@ -1,6 +1,7 @@
 // Inspection: an observer given to createEdgenet sees every NI and endpoint actor; the inspector server hands the
 // same events to websocket clients on loopback (late clients get the live actors replayed), and `edgenet run
 // --inspect` wires it up. The actor system runs on the in-memory drivers: no kernel, no namespaces.
+import { createFakeRouteDriver } from '../../src/drivers/routes-fake.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -36,7 +37,7 @@ function fakeDrivers(): Drivers {
   links.addExternal('eth2');
   links.addExternal('vif7', { kind: 'tun' });
   links.addNetns('/run/netns/web');
-  return { links, firewall: createFakeFirewall(), dhcpdns: createFakeDhcpDns() };
+  return { links, firewall: createFakeFirewall(), dhcpdns: createFakeDhcpDns(), routes: createFakeRouteDriver() };
 }
 
 /** `network:lan`, `endpoint:web/lan`, `port:field`: every NI, endpoint and port in a status. */

@@ -157,6 +157,12 @@ describe('what each entry loads', () => {
     expect(loads.filter((l) => l.endsWith('.ts'))).toEqual([]);
   });
 
+  it('the compiled CLI starts without the config schema, the daemon or the inspector (edgenet --help, status stay fast)', async () => {
+    const loads = await loadsOf(`${REPO}/dist/src/cli/main.js`);
+    for (const name of ['zod', 'yaml', 'fastify', 'chokidar', 'xstate', '@statelyai/inspect']) expect(pkgOf(loads, name), name).toEqual([]);
+    expect(pkgOf(loads, 'commander').length).toBeGreaterThan(0);
+  });
+
   it("'edgenet/daemon' loads fastify but not the inspector; 'edgenet/inspector' loads it", async () => {
     const daemon = await loadsOf('edgenet/daemon');
     expect(pkgOf(daemon, 'fastify').length).toBeGreaterThan(0);

@@ -113,11 +113,11 @@ describe('metrics', () => {
   });
 
   it('reports kernel writes from status().writes', async () => {
-    net.statusSubject.next(status({ writes: { link: 7, address: 2, nft: 3, dnsmasqStart: 1, dnsmasqReload: 4, sysctl: 2 } }));
+    net.statusSubject.next(status({ writes: { link: 7, address: 2, nft: 3, dnsmasqStart: 1, dnsmasqReload: 4, sysctl: 2, route: 0, conntrack: 0 } }));
     let m = await scrape();
     expect(m.value('edgenet_kernel_writes_total', { kind: 'link' })).toBe(7);
     expect(m.value('edgenet_kernel_writes_total', { kind: 'dnsmasqReload' })).toBe(4);
-    net.statusSubject.next(status({ writes: { link: 9, address: 2, nft: 4, dnsmasqStart: 1, dnsmasqReload: 4, sysctl: 2 } }));
+    net.statusSubject.next(status({ writes: { link: 9, address: 2, nft: 4, dnsmasqStart: 1, dnsmasqReload: 4, sysctl: 2, route: 0, conntrack: 0 } }));
     m = await scrape();
     expect(m.value('edgenet_kernel_writes_total', { kind: 'link' })).toBe(9);
     expect(m.value('edgenet_kernel_writes_total', { kind: 'nft' })).toBe(4);
