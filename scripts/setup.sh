@@ -29,6 +29,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# dnsmasq drops root to an account of its own (not the shared nobody/nogroup; Debian's `dnsmasq` user has nogroup):
+# the files it re-reads are readable to this group only.
+if [ "$(id -u)" -eq 0 ]; then
+  getent group edgenet-dns >/dev/null || groupadd --system edgenet-dns
+  getent passwd edgenet-dns >/dev/null || useradd --system --gid edgenet-dns --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin edgenet-dns
+fi
+
 # npm ci only when the lock file changed since the last install (npm writes node_modules/.package-lock.json).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci" >&2

@@ -192,7 +192,7 @@ export class Ipam {
   /** Writes the file atomically (temp + fsync + rename + fsync of the directory); nothing when nothing changed. */
   async save(): Promise<void> {
     if (!this.dirty) return;
-    await writeFileAtomic(this.path, `${JSON.stringify(this.doc, null, 2)}\n`);
+    await writeFileAtomic(this.path, `${JSON.stringify(this.doc, null, 2)}\n`, 0o600);
     this.dirty = false;
   }
 

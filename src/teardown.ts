@@ -64,7 +64,11 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
 /** NI directories of the state dir that hold a dnsmasq pid file. */
 async function pidFileDirs(stateDir: string): Promise<string[]> {
   const entries = await readdir(stateDir).catch(() => [] as string[]);
-  return entries.filter((name) => NI_DIR_RE.test(name) && existsSync(dnsmasqPaths(stateDir, name).pid)).sort();
+  const has = (name: string): boolean => {
+    const paths = dnsmasqPaths(stateDir, name);
+    return existsSync(paths.pid) || existsSync(paths.applied) || existsSync(join(paths.dir, 'dnsmasq.pid'));
+  };
+  return entries.filter((name) => NI_DIR_RE.test(name) && has(name)).sort();
 }
 
 /** True when a daemon accepts connections on the socket. */

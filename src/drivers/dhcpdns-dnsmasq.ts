@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { silentLogger, type EdgenetLogger as Logger } from '../logger.ts';
@@ -37,6 +37,27 @@ export interface DnsmasqDriverOptions {
   startTimeoutMs?: number;
   /** how often an adopted dnsmasq (not our child: no exit event) is checked for life */
   adoptPollMs?: number;
+  /** the account dnsmasq drops to (user and group of that name); default `edgenet-dns` */
+  account?: string;
+}
+
+/** The unprivileged account dnsmasq drops to (scripts/setup.sh creates it): not the shared nobody/nogroup. */
+export const DNSMASQ_ACCOUNT = 'edgenet-dns';
+
+/** uid and gid of `name` from /etc/passwd and /etc/group; undefined when the account does not exist. */
+export function lookupAccount(name: string): { uid: number; gid: number } | undefined {
+  const field = (file: string, col: number): number | undefined => {
+    try {
+      const line = readFileSync(file, 'utf8').split('\n').find((l) => l.split(':')[0] === name);
+      const v = line?.split(':')[col];
+      return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const uid = field('/etc/passwd', 2);
+  const gid = field('/etc/group', 2);
+  return uid !== undefined && gid !== undefined ? { uid, gid } : undefined;
 }
 
 export const DEFAULT_BACKOFF: DnsmasqBackoff = { initialMs: 200, maxMs: 10_000, stableMs: 60_000 };
@@ -55,6 +76,9 @@ export interface DnsmasqPaths {
   applied: string;
 }
 
+/** Directory (under the state dir) of dnsmasq's pid files, mode 0700: `_` keeps it apart from every NI name. */
+export const DNSMASQ_PID_DIR = '_dnsmasq-pids';
+
 export function dnsmasqPaths(stateDir: string, ni: string): DnsmasqPaths {
   checkNiName(ni);
   const dir = join(resolve(stateDir), ni);
@@ -65,7 +89,8 @@ export function dnsmasqPaths(stateDir: string, ni: string): DnsmasqPaths {
     dhcpHosts: join(dir, 'dhcp-hosts'),
     servers: join(dir, 'servers'),
     leases: join(dir, 'leases'),
-    pid: join(dir, 'dnsmasq.pid'),
+    // root's alone: a directory only root enters (the NI's own dir is readable to dnsmasq's group)
+    pid: join(resolve(stateDir), DNSMASQ_PID_DIR, `${ni}.pid`),
     applied: join(dir, 'applied.json'),
   };
 }
@@ -314,19 +339,20 @@ export async function isOwnedDnsmasq(pid: number, conf: string): Promise<boolean
 }
 
 /**
- * The PID of the NI's dnsmasq from its pid file, only when that PID is still a dnsmasq reading our conf file
- * (a stale pid file may name a recycled PID: never signal that).
+ * The PID of the NI's dnsmasq: the one edgenet recorded itself (applied.json, root's, 0600) first, then the pid
+ * file (root's directory; the NI dir's for an older edgenet) — each only when that PID is still a dnsmasq reading
+ * our conf file (a stale record may name a recycled PID: never signal that).
  */
 export async function findOwnedDnsmasq(stateDir: string, ni: string): Promise<number | undefined> {
   const paths = dnsmasqPaths(stateDir, ni);
-  let text: string;
-  try {
-    text = await readFile(paths.pid, 'utf8');
-  } catch {
-    return undefined;
+  const recorded = await readFile(paths.applied, 'utf8').then(parseApplied, () => undefined);
+  const candidates = [recorded?.pid];
+  for (const file of [paths.pid, join(paths.dir, 'dnsmasq.pid')]) {
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined) candidates.push(Number(text.trim()));
   }
-  const pid = Number(text.trim());
-  return (await isOwnedDnsmasq(pid, paths.conf)) ? pid : undefined;
+  for (const pid of candidates) if (pid !== undefined && (await isOwnedDnsmasq(pid, paths.conf))) return pid;
+  return undefined;
 }
 
 function sha(text: string): string {
@@ -419,8 +445,12 @@ class DnsmasqDriver implements DhcpDns {
   private readonly startTimeoutMs: number;
   private readonly adoptPollMs: number;
   private closed = false;
+  /** dnsmasq's own account: --user/--group, and the group its re-read files are readable to */
+  private readonly account: { name: string; uid: number; gid: number } | undefined;
 
   constructor(opts: DnsmasqDriverOptions) {
+    const account = lookupAccount(opts.account ?? DNSMASQ_ACCOUNT);
+    this.account = account ? { name: opts.account ?? DNSMASQ_ACCOUNT, ...account } : undefined;
     this.stateDir = resolve(opts.stateDir);
     const binary = opts.binary ?? (existsSync('/usr/sbin/dnsmasq') ? '/usr/sbin/dnsmasq' : 'dnsmasq');
     this.command = [...(opts.exec ?? []), binary];
@@ -447,7 +477,10 @@ class DnsmasqDriver implements DhcpDns {
   ensure(spec: DhcpDnsSpec, signal?: AbortSignal): Promise<{ pid: number }> {
     this.assertOpen();
     const paths = dnsmasqPaths(this.stateDir, spec.ni);
-    const files = renderDnsmasqFiles(spec, paths, this.leaseTime);
+    const rendered = renderDnsmasqFiles(spec, paths, this.leaseTime);
+    // without its own account dnsmasq would drop to the shared nobody: said loudly, once per start
+    const files = this.account ? { ...rendered, args: [...rendered.args, `--user=${this.account.name}`, `--group=${this.account.name}`] } : rendered;
+    if (!this.account) this.log.warn({ account: DNSMASQ_ACCOUNT }, 'dnsmasq account missing (run scripts/setup.sh): dnsmasq drops to its default user');
     return this.withLock(spec.ni, async () => {
       if (signal?.aborted) throw abortError(signal);
       const inst = await this.instance(spec.ni);
@@ -472,7 +505,8 @@ class DnsmasqDriver implements DhcpDns {
       if (proc) await this.stop(inst, proc);
       this.cancelRestart(inst);
       await this.writeHostFiles(paths, files);
-      await writeFileAtomic(paths.conf, files.conf);
+      await writeFileAtomic(paths.conf, files.conf, 0o600);
+      await this.prepareLeases(paths);
       const pid = await this.start(inst, files.args);
       inst.applied = { pid, args: files.args, config: key, hosts, dhcpHosts, servers };
       await this.persistApplied(inst);
@@ -527,7 +561,7 @@ class DnsmasqDriver implements DhcpDns {
       const proc = inst.proc;
       // dnsmasq keeps leases in memory and rewrites the file from there: edit the file only while it is stopped.
       if (proc) await this.stop(inst, proc);
-      await writeFileAtomic(paths.leases, withoutLease(await readFile(paths.leases, 'utf8'), m));
+      await writeFileAtomic(paths.leases, withoutLease(await readFile(paths.leases, 'utf8'), m), 0o600);
       this.log.info({ ni, mac: m }, 'lease evicted');
       if (proc) {
         let pid: number;
@@ -611,9 +645,14 @@ class DnsmasqDriver implements DhcpDns {
   }
 
   private async prepareDirs(paths: DnsmasqPaths): Promise<void> {
-    await mkdir(paths.dir, { recursive: true, mode: 0o755 });
-    // dnsmasq re-reads hosts files as its unprivileged user: every directory on the way must let it pass.
-    await chmod(paths.dir, 0o755);
+    // the NI's dir: root's, entered by dnsmasq's group only (it re-reads hosts files there after dropping root)
+    const mode = this.account ? 0o750 : 0o755;
+    await mkdir(paths.dir, { recursive: true, mode });
+    await chmod(paths.dir, mode);
+    if (this.account) await chown(paths.dir, 0, this.account.gid);
+    // pid files: a directory only root enters
+    await mkdir(dirname(paths.pid), { recursive: true, mode: 0o700 });
+    await chmod(dirname(paths.pid), 0o700);
     const st = await stat(this.stateDir);
     if ((st.mode & 0o001) === 0) {
       await chmod(this.stateDir, (st.mode & 0o7777) | 0o011);
@@ -633,15 +672,27 @@ class DnsmasqDriver implements DhcpDns {
     }
   }
 
+  /** A file dnsmasq re-reads as its own user: readable to its group only (no account: to everyone, as before). */
+  private async writeReread(path: string, data: string): Promise<void> {
+    await writeFileAtomic(path, data, this.account ? 0o640 : 0o644);
+    if (this.account) await chown(path, 0, this.account.gid);
+  }
+
   private async writeHostFiles(paths: DnsmasqPaths, files: DnsmasqFiles): Promise<void> {
     await this.prepareDirs(paths);
-    await writeFileAtomic(paths.hosts, files.hosts);
-    await writeFileAtomic(paths.dhcpHosts, files.dhcpHosts);
-    await writeFileAtomic(paths.servers, files.servers);
+    await this.writeReread(paths.hosts, files.hosts);
+    await this.writeReread(paths.dhcpHosts, files.dhcpHosts);
+    await this.writeReread(paths.servers, files.servers);
+  }
+
+  /** The lease file holds names, MACs and addresses: root's, 0600 (dnsmasq opens it as root, before dropping it). */
+  private async prepareLeases(paths: DnsmasqPaths): Promise<void> {
+    await writeFile(paths.leases, '', { flag: 'a', mode: 0o600 });
+    await chmod(paths.leases, 0o600);
   }
 
   private async persistApplied(inst: Instance): Promise<void> {
-    if (inst.applied) await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`);
+    if (inst.applied) await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`, 0o600);
   }
 
   /**
@@ -779,6 +830,8 @@ class DnsmasqDriver implements DhcpDns {
       await sleep(20);
     }
     proc.starting = false;
+    // dnsmasq hands its pid file to the account it drops to: it is root's (edgenet's own record is the truth anyway)
+    await chown(paths.pid, 0, 0).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not take the pid file back'));
     const complaint = proc.stderrTail.find((l) => [paths.hosts, paths.dhcpHosts].some((f) => l.includes(f)) && /fail|cannot|denied|bad /i.test(l));
     if (complaint) log.warn({ dnsmasq: complaint }, 'dnsmasq could not read its hosts files');
     log.info({ args }, 'dnsmasq started');

@@ -154,8 +154,11 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     const paths = dnsmasqPaths(stateDir, 'x');
     expect(argv).toEqual(expect.arrayContaining(['--keep-in-foreground', `--conf-file=${paths.conf}`, '--interface=enbr-x']));
     expect(await readFile(`/proc/${pid}/status`, 'utf8')).not.toMatch(/^Uid:\s+0\s/m);
-    expect((await stat(paths.dir)).mode & 0o777).toBe(0o755);
-    expect((await stat(paths.hosts)).mode & 0o777).toBe(0o644);
+    // its own account's group may read what it re-reads; nobody else (setup.sh creates edgenet-dns)
+    expect((await stat(paths.dir)).mode & 0o777).toBe(0o750);
+    expect((await stat(paths.hosts)).mode & 0o777).toBe(0o640);
+    expect((await stat(paths.leases)).mode & 0o777).toBe(0o600);
+    expect((await stat(paths.pid)).uid).toBe(0);
     expect((await stat(stateDir)).mode & 0o001).toBe(0o001);
     expect(await findOwnedDnsmasq(stateDir, 'x')).toBe(pid);
 
@@ -263,13 +266,18 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     expect((await second.ensure({ ...withHost, mtu: 1400 })).pid).not.toBe(pid2);
     expect(second.writes.snapshot()).toMatchObject({ dnsmasqStart: 2, dnsmasqReload: 1 });
 
-    // a pid file naming a PID that is not our dnsmasq (recycled) is never trusted
+    // the pid edgenet recorded is the truth: a pid file pointed elsewhere changes nothing, and a record naming a
+    // PID that is not our dnsmasq (recycled) is never trusted
     await second.close();
     const paths = dnsmasqPaths(stateDir, 'x');
     const running = await findOwnedDnsmasq(stateDir, 'x');
     expect(running).toBeDefined();
     await writeFile(paths.pid, `${process.pid}\n`);
+    expect(await findOwnedDnsmasq(stateDir, 'x')).toBe(running);
+    const record = await readFile(paths.applied, 'utf8');
+    await writeFile(paths.applied, record.replace(/"pid":\d+/, `"pid":${process.pid}`));
     expect(await findOwnedDnsmasq(stateDir, 'x')).toBeUndefined();
+    await writeFile(paths.applied, record);
     await writeFile(paths.pid, `${running}\n`);
 
     // a fresh driver removes what an earlier one left (found by pid file, confirmed by /proc)
