@@ -175,4 +175,18 @@ describe('endpoint rules (library on the fakes)', () => {
     expect(drivers.dhcpdns.spec('lan')?.nftsets).toEqual([{ host: 'printer', sets: [hostSetName('web/lan', 1)] }]);
     expect(drivers.firewall.endpointRules('web/lan')?.sets).toEqual([{ name: hostSetName('web/lan', 1), elements: ['10.50.0.250'] }]);
   });
+
+  it('the orphan sweep removes the rules of endpoints no longer desired', async () => {
+    await net.apply(config(['web', 'db'], [{ match: { protocol: 'tcp', fport: 80 } }]));
+    expect(await drivers.firewall.sweepEndpoints(['db/lan'])).toEqual(['web/lan']);
+    expect(drivers.firewall.endpointRules('web/lan')).toBeUndefined();
+    expect(drivers.firewall.endpointRules('db/lan')).toBeDefined();
+  });
+
+  it('status table lists an interface\'s rules with their packets', async () => {
+    const { formatStatus } = await import('../../src/cli/status-table.ts');
+    await net.apply(config(['web'], [{ id: 5, match: { protocol: 'tcp', fport: 80 } }]));
+    const table = formatStatus(net.status());
+    expect(table).toMatch(/RULES\n\s+ENDPOINT\s+RULE\s+ACTION\s+PACKETS\n\s+web\/lan\s+5\s+allow\s+0\n\s+web\/lan\s+default\s+deny\s+0/);
+  });
 });
