@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { dnsmasqPaths, renderDnsmasqFiles } from '../src/drivers/dhcpdns-dnsmasq.ts';
 import { bridgeName, deriveMac, niAlias } from '../src/names.ts';
 import { must, sleep, type Sandbox } from './sandbox.ts';
-import type { Topology } from './topology.ts';
+import { sharesPort, type Topology } from './topology.ts';
 
 export interface BaselineResult {
   totalMs: number;
@@ -42,7 +42,7 @@ function nftScript(t: Topology): { text: string; rules: number } {
   for (const ni of t.nis) {
     if (ni.type !== 'local') continue;
     const br = `"${bridgeName(ni.name)}"`;
-    const port = ni.name === t.port.ni ? `"${t.port.ifname}"` : undefined;
+    const port = sharesPort(t, ni.name) ? `"${t.port.ifname}"` : undefined;
     const c = `edgenet ni=${ni.name}`;
     niChains.push(
       `  chain fwd-${ni.name} {`,

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     // kept after the run (outside the sandbox's dirs), for a closer look in Chrome DevTools / speedscope
     const profileDir = PROFILE ? join(tmpdir(), `edgenet-bench-profile-${process.pid}`) : undefined;
     const t: Topology = planTopology({ localNis: 10, switchNis: 40, taps: TAPS, extraTaps: PUSHES });
-    log(`topology: ${t.nis.length} NIs (10 local, 40 switch), ${TAPS} taps, port ${t.port.ifname} on ${t.port.ni}; namespaces ${sandbox.prefix}-*`);
+    log(`topology: ${t.nis.length} NIs (10 local, 40 switch), ${TAPS} taps, port ${t.port.ifname} shared by the first 10 local NIs; namespaces ${sandbox.prefix}-*`);
 
     // ---- 1a. the hand-written baseline, in namespaces of its own (3 runs on fresh namespaces: the median counts) ----
     const baselines: BaselineResult[] = [];

@@ -1,5 +1,5 @@
 // The bench's device: NIs (some local with dnsmasq, the rest switch), one tap endpoint per app spread over them,
-// one port (a veth to an "outside" namespace) as the uplink of the first local NI. The hypervisor's taps are played
+// one port (a veth to an "outside" namespace) as the uplink of the first 10 local NIs. The hypervisor's taps are played
 // by veths named like the taps, their far ends in a throw-away "vm" namespace.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -58,12 +58,18 @@ export function planTopology(shape: Shape): Topology {
 }
 
 /** The edgenet config of the topology, with the first `extra` added apps. */
+/** Local NIs that NAT out of the one port, as on an EVE device: the first PORT_SHARERS (issue 14: 10 share it). */
+export const PORT_SHARERS = 10;
+export function sharesPort(t: Topology, ni: string): boolean {
+  return t.nis.filter((n) => n.type === 'local').slice(0, PORT_SHARERS).some((n) => n.name === ni);
+}
+
 export function configOf(t: Topology, extra = 0): ConfigInput {
   return {
     ports: [{ name: t.port.name, ifname: t.port.ifname }],
     networks: t.nis.map((n) =>
       n.type === 'local'
-        ? { name: n.name, type: 'local' as const, subnet: n.subnet!, ...(n.name === t.port.ni && { port: t.port.name }) }
+        ? { name: n.name, type: 'local' as const, subnet: n.subnet!, ...(sharesPort(t, n.name) && { port: t.port.name }) }
         : { name: n.name, type: 'switch' as const },
     ),
     apps: [...t.taps, ...t.extra.slice(0, extra)].map((tp) => ({ name: tp.app, interfaces: [{ network: tp.ni, tap: tp.tap }] })),

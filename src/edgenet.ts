@@ -8,6 +8,7 @@ import { networkInstanceMachine } from '../machines/network-instance.machine.ts'
 import { systemMachine, type Plan, type SystemContext } from '../machines/system.machine.ts';
 import { deviceActors, endpointActors, niActors } from './actors.ts';
 import { startAudits } from './drift-audit.ts';
+import { recordNetns } from './netns-record.ts';
 import { deviceStatus } from './status.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
 import { kernelFeatureIssues } from './config/config-kernel-features.ts';
@@ -97,6 +98,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const start = async (): Promise<Runtime> => {
     await migrateStateLayout(layout, logger);
     const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, logger });
+    // real drivers act on this namespace: `edgenet down` elsewhere must refuse
+    if (!opts.drivers) await recordNetns(runtimeDir);
     const ipam = await Ipam.open(stateDir);
     const local = new LocalServices(ipam, drivers.dhcpdns, logger);
     const deps = { drivers, local };

@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import type { NiSpec, UplinkSpec } from '../machines/specs.ts';
 import type { LinkDriver } from './drivers/links.ts';
 import type { RouteDriver, RouteSpec, TableSpec } from './drivers/routes.ts';
+import { staticRoutesOf } from './ni-static-routes.ts';
 
 // A local NI's own routing table: its subnet route (the device's replies to its apps stay on the bridge), the
 // connected routes of its ports, and the default route out of the selected port via that port's router. A policy
@@ -52,10 +53,16 @@ export function niTableSpec(ni: NiSpec, facts: readonly UplinkFacts[], selected:
       routes.push({ to: net, dev: f.ifname, scope: 'link' });
     }
   }
+  // static routes (issue 15): an app-gateway's via the bridge, a port router's via the port; a destination of one
+  // replaces the table's own route to it (EVE: the user's route wins), a static default the port's default
+  const statics = staticRoutesOf(ni, facts);
+  const overridden = new Set(statics.map((r) => r.to));
+  const kept = routes.filter((r, i) => i === 0 || !overridden.has(r.to));
   const chosen = facts.find((f) => f.name === selected) ?? facts[0];
   const def = chosen && defaultRouteOf(chosen);
-  if (def) routes.push(def);
-  return { table: ni.table, from: [ni.subnet], routes };
+  if (def && !overridden.has('default')) kept.push(def);
+  kept.push(...statics.filter((r) => r.to !== ni.subnet));
+  return { table: ni.table, from: [ni.subnet], routes: kept };
 }
 
 /** The port the NI's default route goes out of: the selection (several ports) or its only one. */

@@ -10,6 +10,7 @@ import { dnsmasqPaths } from './drivers/dhcpdns-dnsmasq.ts';
 import type { Drivers } from './drivers/drivers.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { createNftAddressLearner } from './drivers/address-learner-nft.ts';
+import { assertSameNetns } from './netns-record.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
 import { LAST_GOOD_CONFIG, removeRuntimeState } from './state-dir.ts';
 import { resolveLayout } from './state-layout.ts';
@@ -31,6 +32,8 @@ const NI_DIR_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 /** Removes every marked object and the runtime state (not the last good config); returns what went, in words. */
 export async function teardownOffline(opts: OfflineTeardownOptions): Promise<string[]> {
   const { stateDir, runtimeDir, socketPath } = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir, socketPath: opts.socketPath });
+  // the pid files and marks of another namespace's instance mean nothing here: refuse before touching anything
+  if (!opts.drivers) await assertSameNetns(runtimeDir);
   const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, ...(opts.logger ? { logger: opts.logger } : {}) });
   const removed: string[] = [];
   try {

@@ -81,6 +81,17 @@ function checkNetworks(config: Config): ConfigIssue[] {
   const portNames = new Set(config.ports.map((p) => p.name));
   // Ports are shared as EVE shares them: any number of local NIs, and at most one switch NI, per port.
   const switchUser = new Map<string, string>();
+  // not built yet: the move of a port's addresses onto a switch NI's bridge (local NIs would NAT out of a bridge without them)
+  const switchPorts = new Map(config.networks.flatMap((n) => (n.type === 'switch' ? niPortNames(n).map((p) => [p, n.name] as const) : [])));
+  config.networks.forEach((ni, i) => {
+    niPortNames(ni).forEach((port, k) => {
+      const sw = switchPorts.get(port);
+      if (ni.type === 'local' && sw !== undefined && portNames.has(port)) {
+        const path = ni.ports ? `networks[${i}].ports[${k}]` : `networks[${i}].port`;
+        issues.push({ path, message: `port "${port}" is bridged by switch network "${sw}": a local network cannot share it yet (moving the port's addresses onto the bridge is not built)` });
+      }
+    });
+  });
   config.networks.forEach((ni, i) => {
     niPortNames(ni).forEach((port, k) => {
       const path = ni.ports ? `networks[${i}].ports[${k}]` : `networks[${i}].port`;

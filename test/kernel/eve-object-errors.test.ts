@@ -2,6 +2,7 @@
 // app keep working) and is served once an address is free, by a wider range or by another app's removal; an NI on
 // an unknown port label is built air-gapped with an error; an NI overlapping another is in error alone.
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { eveAppMac } from '../../src/eve/eve-macs.ts';
 import type { EveApplyExtras } from '../../src/eve/eve-types.ts';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
@@ -137,5 +138,28 @@ describeKernel('EVE per-object errors (kernel)', () => {
     ]);
     expect(status.eve?.names.networks.find((n) => n.name === 'overlap')).toMatchObject({ state: 'refused' });
     expect(status.eve?.names.networks.find((n) => n.name === 'nolabel')).toMatchObject({ state: 'built', error: expect.stringMatching(/unknown port/) });
+  });
+
+  it('gives the same EVE MAC for the same app and NI uuids on two runs and after a display-name change', async () => {
+    const one = doc({ apps: [APP_A], end: '10.70.0.110' });
+    daemon = await TestDaemon.start(dev, JSON.stringify(one));
+    const want = eveAppMac(APP_A, LAN, 0, 'local');
+    const macOf = async () => (await daemon?.status())?.endpoints.find((e) => e.network === 'lan')?.mac;
+    expect(await macOf()).toBe(want);
+    await plugVm(await push(one), 'app-a', vmA);
+    await eventually('app-a attached', async () => (await endpointState('app-a')) === 'ready');
+    expect((await vmA.ip('-o', 'link', 'show', 'eth0'))).toContain(want);
+    const lease = await dhcpLease(vmA);
+    // renamed: another edgenet name, the same MAC and so the same address
+    const renamed = doc({ apps: [APP_A], end: '10.70.0.110' });
+    (renamed['apps'] as { displayname: string }[])[0]!.displayname = 'HMI renamed';
+    const answer = await push(renamed);
+    expect(answer.eve.taps[0]).toMatchObject({ app: 'hmi-renamed', mac: want });
+    expect(await macOf()).toBe(want);
+    // a second run on the same state
+    await daemon.restart();
+    expect(await macOf()).toBe(want);
+    await eventually('re-attached', async () => (await daemon?.status())?.endpoints.every((e) => e.state === 'ready') === true);
+    expect((await dhcpLease(vmA)).ip).toBe(lease.ip);
   });
 });

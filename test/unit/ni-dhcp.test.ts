@@ -77,3 +77,20 @@ describe('static routes on the device side', () => {
     ]);
   });
 });
+
+describe("static routes in the NI's table", () => {
+  it('adds them to the table the routes driver converges; a static default replaces the port default', async () => {
+    const { niTableSpec } = await import('../../src/ni-routing.ts');
+    const facts = [{ name: 'up0', ifname: 'eth1', gateway: '192.168.77.2', connected: ['192.168.77.0/24'] }];
+    const spec = niTableSpec(lan({ table: 1234, routes: [{ to: '10.70.0.0/16', via: '10.50.0.20' }, { to: '172.16.0.0/12', via: '192.168.77.9' }] }), facts, 'up0');
+    expect(spec?.routes).toEqual([
+      { to: '10.50.0.0/24', dev: 'enbr-lan', scope: 'link', src: '10.50.0.1' },
+      { to: '192.168.77.0/24', dev: 'eth1', scope: 'link' },
+      { to: 'default', via: '192.168.77.2', dev: 'eth1', onlink: true },
+      { to: '10.70.0.0/16', via: '10.50.0.20', dev: 'enbr-lan' },
+      { to: '172.16.0.0/12', via: '192.168.77.9', dev: 'eth1' },
+    ]);
+    const viaApp = niTableSpec(lan({ table: 1234, routes: [{ to: '0.0.0.0/0', via: '10.50.0.5' }] }), facts, 'up0');
+    expect(viaApp?.routes.filter((r) => r.to === 'default')).toEqual([{ to: 'default', via: '10.50.0.5', dev: 'enbr-lan' }]);
+  });
+});
