@@ -21,6 +21,9 @@ export interface EndpointContext {
   retries: number;
   /** the last probe failed: it is retried with backoff */
   probeFailed?: boolean;
+  /** attach said "missing" although an event or probe said present: probe again after the backoff (a netns file
+   * seen before `ip netns add` bind-mounted it sends no second event) */
+  recheck?: boolean;
   /** why the member entered its current state */
   reason?: string;
 }
@@ -121,6 +124,7 @@ export const endpointMachine = setup({
     vethInBackoff: ({ context }) => context.spec.kind === 'veth' && context.retries > 0 && context.problem !== undefined,
     isVeth: ({ context }) => context.spec.kind === 'veth',
     probeFailed: ({ context }) => context.probeFailed === true,
+    probeDue: ({ context }) => context.probeFailed === true || context.recheck === true,
     mayRetryDelete: ({ context }) => context.retries < DETACH_TRIES - 1,
     ownLinkDetached: ({ context, event }) =>
       event.type === 'LINK_NEW' &&
@@ -216,7 +220,14 @@ export const endpointMachine = setup({
         },
       },
       always: { guard: 'canAttach', target: 'creating', actions: assign({ reason: 'attaching' }) },
-      after: { retryDelay: { guard: 'probeFailed', target: 'pending', reenter: true, actions: assign({ probeFailed: false }) } },
+      after: {
+        retryDelay: {
+          guard: 'probeDue',
+          target: 'pending',
+          reenter: true,
+          actions: assign(({ context }) => ({ probeFailed: false, recheck: false, present: context.recheck === true ? undefined : context.present })),
+        },
+      },
       on: {
         NI_UP: { actions: 'takeBridge' },
         NI_DOWN: { actions: assign({ bridge: undefined }) },
@@ -255,7 +266,13 @@ export const endpointMachine = setup({
           {
             guard: 'missing',
             target: 'pending',
-            actions: assign(({ context }) => ({ present: false, reason: waitingReason({ ...context, present: false }) })),
+            actions: assign(({ context }) => ({
+              present: false,
+              // taps and ports come back with a LINK_NEW; a netns seen half-made sends nothing more
+              recheck: context.spec.kind === 'veth',
+              retries: context.spec.kind === 'veth' ? context.retries + 1 : context.retries,
+              reason: waitingReason({ ...context, present: false }),
+            })),
           },
           {
             target: 'degraded',

@@ -2,11 +2,12 @@
 // VLAN filtering, bonding). Nothing is installed: `apt-get download` fetches the kernel image, qemu-system-x86, the
 // libraries it lacks and busybox-static into a cache dir, `dpkg-deb -x` unpacks them there. The guest boots that
 // kernel with a small initramfs (busybox + the virtio/9p modules), mounts this machine's `/` read-only over 9p,
-// tmpfs on /run and /tmp, the guest kernel's modules on /lib/modules, and runs one script; a second 9p share (rw)
-// carries the results out. No network device; KVM when /dev/kvm works, else TCG.
+// tmpfs on /run and /tmp, the checkout at its own path (a share of its own: a clone under /tmp stays visible), the
+// guest kernel's modules on /lib/modules, and runs one script; another 9p share (rw) carries the results out. No network device; KVM when /dev/kvm works, else TCG.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, copyFileSync, chmodSync, symlinkSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
 
 /** Cached downloads and unpacked trees; outside /tmp (the guest's /tmp is its own tmpfs). */
 export const GUEST_CACHE = process.env.EDGENET_GUEST_CACHE ?? '/var/cache/edgenet-guest';
@@ -75,7 +76,8 @@ export function prepareGuestImage(cache = GUEST_CACHE): GuestImage {
     libPath: [join(root, 'usr', 'lib', 'x86_64-linux-gnu'), join(root, 'lib', 'x86_64-linux-gnu')].join(':'),
     biosDir: join(root, 'usr', 'share', 'seabios'),
     kernel: join(root, 'boot', `vmlinuz-${kernelVersion}`),
-    initrd: join(cache, 'initrd.img'),
+    // named by its init script: a changed script builds a new initramfs instead of booting a stale cached one
+    initrd: join(cache, `initrd-${createHash('sha256').update(INIT).digest('hex').slice(0, 12)}.img`),
     kernelVersion,
     modulesDir,
     busybox,
@@ -124,6 +126,11 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work 
 mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 out /newroot$OUT || echo "initramfs: out share failed"
 mount -t tmpfs tmpfs /newroot/run
 mount -t tmpfs tmpfs /newroot/tmp
+# the checkout may live under /tmp or /run (a CI clone does): its own share, writable in RAM above it, at its own path
+REPO=$(arg edgenet.repo)
+mkdir -p /repo-lower /rw/repo-upper /rw/repo-work /newroot$REPO
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 repo /repo-lower || { echo "initramfs: repo share failed"; poweroff -f; }
+mount -t overlay overlay -o lowerdir=/repo-lower,upperdir=/rw/repo-upper,workdir=/rw/repo-work /newroot$REPO || { echo "initramfs: repo overlay failed"; poweroff -f; }
 mkdir -p /newroot/lib/modules/$(uname -r)
 mount --bind /newroot$MODS /newroot/lib/modules/$(uname -r)
 mount -t proc proc /newroot/proc
@@ -183,6 +190,7 @@ export function runGuest(image: GuestImage, opts: { script: string; outDir: stri
         '-kernel', image.kernel, '-initrd', image.initrd,
         '-append', `console=ttyS0 panic=-1 quiet loglevel=4 edgenet.script=${opts.script} edgenet.out=${opts.outDir} edgenet.modules=${image.modulesDir} edgenet.cache=${cache} edgenet.repo=${opts.repo}`,
         '-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap', '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
+        '-fsdev', `local,id=repo,path=${opts.repo},security_model=none,readonly=on,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=repo,mount_tag=repo',
         '-fsdev', `local,id=out,path=${opts.outDir},security_model=none,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=out,mount_tag=out',
       ];
       const child = spawn(image.qemu, args, { env: { ...process.env, LD_LIBRARY_PATH: image.libPath }, stdio: ['ignore', 'pipe', 'pipe'] });

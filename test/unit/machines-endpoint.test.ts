@@ -75,6 +75,22 @@ describe('endpoint machine: veth', () => {
     actor.send({ type: 'NETNS_REMOVED' });
     expect(topState(actor.getSnapshot().value)).toBe('pending');
   });
+
+  it('a netns announced before it is usable (attach says missing) is probed again after the backoff, not waited on forever', async () => {
+    vi.useFakeTimers();
+    const { kernel, bridge } = kernelWithBridge();
+    kernel.netns.add('/run/netns/web');
+    const { fakes, actor } = start(kernel, { spec: veth, bridge }, (f) => f.attach.failOnce(errnoError('ENOENT', 'open /run/netns/web: not a network namespace yet')));
+    await waitFor(actor, (s) => s.matches('pending') && fakes.attach.calls.length === 1);
+    expect(actor.getSnapshot().context.reason).toBe('waiting for netns /run/netns/web');
+    // no event comes (the file was already there); the recheck waits its backoff, then finds the netns usable
+    await vi.advanceTimersByTimeAsync(99);
+    expect(fakes.attach.calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await waitFor(actor, (s) => s.matches('ready'));
+    expect(fakes.attach.calls).toHaveLength(2);
+    vi.useRealTimers();
+  });
 });
 
 describe('endpoint machine: tap', () => {
