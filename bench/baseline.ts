@@ -3,7 +3,7 @@
 // `nft -f` (the same table, chains and rules as edgenet's), ip_forward, and the dnsmasq processes started in
 // parallel (same conf and hosts files, ready when each has written its pid file, as edgenet waits for).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { dnsmasqPaths, renderDnsmasqFiles } from '../src/drivers/dhcpdns-dnsmasq.ts';
 import { bridgeName, deriveMac, niAlias } from '../src/names.ts';
 import { must, sleep, type Sandbox } from './sandbox.ts';
@@ -107,8 +107,13 @@ async function startDnsmasq(sandbox: Sandbox, ns: string, stateDir: string, t: T
     },
     paths,
   );
-  await mkdir(paths.dir, { recursive: true, mode: 0o755 });
-  await Promise.all([writeFile(paths.conf, files.conf), writeFile(paths.hosts, files.hosts), writeFile(paths.dhcpHosts, files.dhcpHosts)]);
+  await Promise.all([mkdir(paths.dir, { recursive: true, mode: 0o755 }), mkdir(dirname(paths.pid), { recursive: true, mode: 0o755 })]);
+  await Promise.all([
+    writeFile(paths.conf, files.conf),
+    writeFile(paths.hosts, files.hosts),
+    writeFile(paths.dhcpHosts, files.dhcpHosts),
+    writeFile(paths.servers, files.servers),
+  ]);
   const child = sandbox.spawnIn(ns, ['/usr/sbin/dnsmasq', ...files.args], { detached: true, stdio: 'ignore' });
   const pid = child.pid!;
   const deadline = Date.now() + 10_000;
