@@ -8,7 +8,7 @@ import { ipToInt, subnetInfo } from './config/config-resolve.ts';
 export type RouteGatewayKind =
   /** an app on the NI routes for the others: apps get the route via it; the NI's routing table has it via the bridge */
   | 'app'
-  /** the NI's own gateway: apps get it via the gateway; the device routes it as any other traffic of the NI */
+  /** the NI's own gateway: apps get it via the gateway; the device routes it like the rest of the NI's traffic */
   | 'gateway'
   /** an address on one of the NI's ports' subnets: apps get it via the NI's gateway; the NI's table via that router */
   | 'port';

@@ -27,7 +27,7 @@ function kernelTo(to: string): string {
  * The NI's static routes for its table:
  * - via an app on the NI (app-gateway): `to via <app> dev <bridge>` (apps are offered it via the app too);
  * - via a router on one of its ports' subnets: `to via <router> dev <port>` (apps are offered it via the gateway);
- * - via the NI's own gateway: nothing (the NI's traffic is routed as any other; putting it in the table would send
+ * - via the NI's own gateway: nothing (the NI's traffic is routed like the rest; putting it in the table would send
  *   it to the device's input path instead of forwarding it);
  * - via an address on no port's subnet now (its port has no address yet): left out until it has.
  */

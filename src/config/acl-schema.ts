@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 // ACLs of an app interface (`apps[].interfaces[].acls`): ordered rules, EVE's access control entries in native form.
-// Matches are ANDed (none: any packet); the first rule that matches decides. With `acls` present (even empty) the
+// Matches are ANDed (none: every packet); the first rule that matches decides. With `acls` present (even empty) the
 // interface gets only what its rules allow plus what is always allowed (DHCP, DNS to the gateway); without `acls`
 // a native interface keeps what its network instance allows.
 

@@ -79,7 +79,7 @@ function checkNetworks(config: Config): ConfigIssue[] {
     message: `duplicate network name "${name}" (also networks[${first}])`,
   })));
   const portNames = new Set(config.ports.map((p) => p.name));
-  // Ports are shared as EVE shares them: any number of local NIs, and at most one switch NI, per port.
+  // Ports are shared as EVE shares them: as many local NIs as wanted, and at most one switch NI, per port.
   const switchUser = new Map<string, string>();
   // not built yet: the move of a port's addresses onto a switch NI's bridge (local NIs would NAT out of a bridge without them)
   const switchPorts = new Map(config.networks.flatMap((n) => (n.type === 'switch' ? niPortNames(n).map((p) => [p, n.name] as const) : [])));

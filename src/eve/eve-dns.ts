@@ -157,7 +157,7 @@ export function eveNiServices(
   }
   if (routes.length > 0) out.routes = routes;
 
-  // dns[]: any DNS name, every IPv4 address
+  // dns[]: every DNS name, every IPv4 address
   const hosts: { name: string; ips: string[] }[] = [];
   ni.dns.forEach((e, k) => {
     const where = `${at}.dns[${k}]`;

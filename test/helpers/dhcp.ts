@@ -3,17 +3,24 @@ import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { nslookupArgs, parseLease, parseLookup, parseLookupAll, udhcpcArgs, UDHCPC_SCRIPT, type Lease } from '../../src/cli/app-view.ts';
 import type { Netns } from './netns.ts';
 
 export type { Lease };
 
+let scriptDir: string | undefined;
 let scriptPath: string | undefined;
+// per test file (forked workers are ended without an 'exit' event, so process hooks leave the dir behind)
+afterAll(() => {
+  if (scriptDir) rmSync(scriptDir, { recursive: true, force: true });
+  scriptDir = scriptPath = undefined;
+});
 
 async function udhcpcScript(): Promise<string> {
   if (scriptPath) return scriptPath;
   const dir = await mkdtemp(join(tmpdir(), 'edgenet-udhcpc-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  scriptDir = dir;
   scriptPath = join(dir, 'script.sh');
   await writeFile(scriptPath, UDHCPC_SCRIPT);
   await chmod(scriptPath, 0o755);

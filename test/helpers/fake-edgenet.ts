@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { createFakeDhcpDns, type FakeDhcpDns } from '../../src/drivers/dhcpdns-fake.ts';
 import { createFakeFirewall, type FakeFirewall } from '../../src/drivers/firewall-fake.ts';
@@ -23,9 +24,15 @@ export interface FakeSystem {
   inspected: InspectionEvent[];
 }
 
+/** state dirs of fakeEdgenet(), removed when the test file ends (forked workers get no 'exit' event) */
+const stateDirs: string[] = [];
+afterAll(() => {
+  for (const d of stateDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 export async function fakeEdgenet(): Promise<FakeSystem> {
   const stateDir = await mkdtemp(join(tmpdir(), 'edgenet-unit-'));
-  process.once('exit', () => rmSync(stateDir, { recursive: true, force: true }));
+  stateDirs.push(stateDir);
   const links = createFakeLinkDriver();
   const firewall = createFakeFirewall();
   const dhcpdns = createFakeDhcpDns();

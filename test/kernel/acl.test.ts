@@ -1,9 +1,9 @@
 // ACLs and anti-spoofing of app interfaces on a local NI, on the real kernel with real traffic.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, onTestFinished } from 'vitest';
 import { endpointTag } from '../../src/drivers/firewall-acl.ts';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup } from '../helpers/dhcp.ts';
@@ -137,6 +137,7 @@ ${extra}`;
 
     // evil runs a DHCP server on its interface: db still gets its lease from the NI's dnsmasq, every time
     const dir = await mkdtemp(join(tmpdir(), 'edgenet-evil-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, 'leases'), '');
     children.push(
       spawn('ip', ['netns', 'exec', evil.name, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--port=0', '--bind-interfaces', '--interface=eth0',
