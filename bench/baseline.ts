@@ -5,7 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dnsmasqPaths, renderDnsmasqFiles } from '../src/drivers/dhcpdns-dnsmasq.ts';
-import { bridgeName, deriveMac, niAlias } from '../src/names.ts';
+import { bridgeName, deriveMac, niAlias } from '../src/util/names.ts';
 import { must, sleep, type Sandbox } from './sandbox.ts';
 import { sharesPort, type Topology } from './topology.ts';
 

@@ -2,7 +2,7 @@
 // experiments only (the figures come from bin/edgenet.js): BENCH_AUDIT_MS (firewall audit period; 0: off),
 // BENCH_LINK_THROTTLE_MS. Usage: node bin/run-ts.js bench/daemon-entry.ts CONFIG STATE_DIR
 import { loadConfigFile } from '../src/config/config-load.ts';
-import { runDaemon } from '../src/daemon.ts';
+import { runDaemon } from '../src/daemon/daemon.ts';
 import { createEdgenet, lastGoodConfig } from '../src/edgenet.ts';
 
 const [configPath, stateDir] = process.argv.slice(2);

@@ -3,7 +3,7 @@
 import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { diagramFiles, EDGENET_DIAGRAMS, machineToMermaid } from '../src/diagrams.ts';
+import { diagramFiles, EDGENET_DIAGRAMS, machineToMermaid } from '../src/util/diagrams.ts';
 
 const dir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'diagrams');
 const check = process.argv.includes('--check');

@@ -1,11 +1,11 @@
 import type { Observable, Observer } from 'rxjs';
-import type { EdgenetLogger as Logger } from './logger.ts';
+import type { EdgenetLogger as Logger } from './util/logger.ts';
 import type { InspectionEvent } from 'xstate';
 import type { ConfigInput } from './config/config-schema.ts';
 import type { ConfigLimits } from './config/config-limits.ts';
 import type { WriteCounts } from './drivers/write-counter.ts';
 import type { EveFinding, EveNames, EveObjectError } from './eve/eve-types.ts';
-import type { ConfigSource } from './config-source.ts';
+import type { ConfigSource } from './daemon/config-source.ts';
 
 /** Top-level states every NI and endpoint actor goes through. */
 export type ActorState = 'pending' | 'creating' | 'ready' | 'degraded' | 'deleting' | 'deleted';

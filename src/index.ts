@@ -5,8 +5,8 @@
 
 // ---- the core ----
 export { createEdgenet, lastGoodConfig, DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR } from './edgenet.ts';
-export { migrateStateLayout, resolveLayout } from './state-layout.ts';
-export type { LayoutOptions, StateLayout } from './state-layout.ts';
+export { migrateStateLayout, resolveLayout } from './daemon/state-layout.ts';
+export type { LayoutOptions, StateLayout } from './daemon/state-layout.ts';
 export type { CreateEdgenetOptions } from './edgenet.ts';
 export type {
   ActorState,
@@ -21,7 +21,7 @@ export type {
 } from './edgenet-types.ts';
 export type { WriteCounts, WriteKind } from './drivers/write-counter.ts';
 
-export type { EdgenetLogger, LogFn } from './logger.ts';
+export type { EdgenetLogger, LogFn } from './util/logger.ts';
 
 // ---- errors ----
 export { ConfigError, KernelError, formatIssues } from './errors.ts';
@@ -65,12 +65,12 @@ export { systemMachine } from '../machines/system.machine.ts';
 export { networkInstanceMachine } from '../machines/network-instance.machine.ts';
 export { endpointMachine } from '../machines/endpoint.machine.ts';
 export { ACTOR_STATES } from '../machines/specs.ts';
-export { EDGENET_DIAGRAMS, machineToMermaid } from './diagrams.ts';
-export type { DiagramSource } from './diagrams.ts';
+export { EDGENET_DIAGRAMS, machineToMermaid } from './util/diagrams.ts';
+export type { DiagramSource } from './util/diagrams.ts';
 
 // ---- observability an agent can serve itself ----
-export { createMetrics } from './metrics.ts';
-export type { ApplyOutcome, EdgenetMetrics } from './metrics.ts';
+export { createMetrics } from './daemon/metrics.ts';
+export type { ApplyOutcome, EdgenetMetrics } from './daemon/metrics.ts';
 
 // ---- drivers: the kernel as the actors see it (implement these to run edgenet elsewhere) ----
 export { createKernelDrivers } from './drivers/kernel-drivers.ts';

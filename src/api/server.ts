@@ -2,7 +2,7 @@
 // GET /metrics, POST /v1/teardown, GET /healthz, GET /readyz, GET /v1/version.
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { EdgenetLogger as Logger } from '../logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { connect } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
@@ -10,14 +10,14 @@ import { dirname } from 'node:path';
 import type { Subscription } from 'rxjs';
 import type { ApplyOptions, ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
-import { createMetrics } from '../metrics.ts';
-import type { EdgenetMetrics } from '../metrics.ts';
+import { createMetrics } from '../daemon/metrics.ts';
+import type { EdgenetMetrics } from '../daemon/metrics.ts';
 import type { ConfigIssue } from '../errors.ts';
-import { serialQueue } from '../serial-queue.ts';
+import { serialQueue } from '../runtime/serial-queue.ts';
 import { inEveTerms, logEveConversion, requestOptions, toAppliable } from '../eve/eve-load.ts';
 import { EveRecord } from '../eve/eve-record.ts';
-import { PushRefusedError, type ConfigSource } from '../config-source.ts';
-import { packageVersion } from '../package-info.ts';
+import { PushRefusedError, type ConfigSource } from '../daemon/config-source.ts';
+import { packageVersion } from '../util/package-info.ts';
 import { healthOf, readinessOf } from './health.ts';
 import { eveApplyAnswer } from '../eve/eve-object-errors.ts';
 import type { EveReporter } from '../eve/eve-info.ts';

@@ -16,7 +16,7 @@ import type { ConfigInput } from '../config/config-schema.ts';
 import type { ApplyResult, Transition } from '../edgenet-types.ts';
 import { errorMessage } from '../errors.ts';
 import { EXIT } from './main.ts';
-import { packageRoot } from '../package-info.ts';
+import { packageRoot } from '../util/package-info.ts';
 import type { CliIo } from './main.ts';
 import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
 

@@ -2,9 +2,9 @@
 // this installation (this node, this package's bin/edgenet.js) and the config file the service runs.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../atomic-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import { errorMessage } from '../errors.ts';
-import { packageRoot } from '../package-info.ts';
+import { packageRoot } from '../util/package-info.ts';
 import type { CliIo } from './main.ts';
 
 export const UNIT_NAME = 'edgenet.service';

@@ -5,9 +5,9 @@ import { extname } from 'node:path';
 import { text as readStream } from 'node:stream/consumers';
 import { ApiError, createApiClient, DaemonUnreachableError } from '../api/client.ts';
 import { CHECK_NOT_READY, notReady } from '../api/health.ts';
-import { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR, resolveLayout } from '../state-layout.ts';
+import { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR, resolveLayout } from '../daemon/state-layout.ts';
 import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
-import { packageVersion } from '../package-info.ts';
+import { packageVersion } from '../util/package-info.ts';
 import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
 
 /**
@@ -132,7 +132,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       new Option('--log-level <level>', 'log level of the JSON log on stdout (default: $EDGENET_LOG_LEVEL, else info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
     .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; logLevel?: string; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
-      const { runDaemon } = await import('../daemon.ts');
+      const { runDaemon } = await import('../daemon/daemon.ts');
       const limits = {
         ...(o.maxNetworks !== undefined && { networks: o.maxNetworks }),
         ...(o.maxLocalNetworks !== undefined && { localNetworks: o.maxLocalNetworks }),
@@ -281,7 +281,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .addOption(runtimeDirOpt())
     .addOption(socketOpt())
     .action(async (o: CommonOpts) => {
-      const { teardownOffline, waitForSocketGone } = await import('../teardown.ts');
+      const { teardownOffline, waitForSocketGone } = await import('../reconcile/teardown.ts');
       const socket = socketOf(o);
       let code: number = EXIT.ok;
       // a running daemon removes what it runs and stops; whatever is left (or everything, without one) goes by its marks

@@ -26,7 +26,7 @@ function checkPortLists(config: Config): ConfigIssue[] {
       if (first !== undefined) issues.push({ path: `${at}.ports[${k}]`, message: `duplicate port "${p}" (also ports[${first}])` });
       else seen.set(p, k);
     });
-    // a local NI with several ports selects one at a time (src/ni-routing.ts): no loop to break
+    // a local NI with several ports selects one at a time (src/services/ni-routing.ts): no loop to break
     if (ni.type === 'local') return;
     if (ni.ports.length > 1 && stpOptions(ni.stp) === undefined) {
       issues.push({

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { deriveMac } from '../names.ts';
+import { deriveMac } from '../util/names.ts';
 import type { ConfigIssue } from '../errors.ts';
 import type { Config, LocalNetworkSpec } from './config-schema.ts';
 import { checkAcls } from './acl-checks.ts';

@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import type { UplinkSpec } from '../../machines/specs.ts';
-import { bridgeName, deriveMac, endpointKey, niTableIds, vethHostName } from '../names.ts';
+import { bridgeName, deriveMac, endpointKey, niTableIds, vethHostName } from '../util/names.ts';
 import type { AclFacts } from '../../machines/specs.ts';
 import type { AclRuleSpec } from './acl-schema.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
@@ -58,7 +58,7 @@ export type NetworkResolved = SwitchNetworkResolved | LocalNetworkResolved;
 /** One port of a local NI with its facts (`ports[].gateway|cost|probe|dns|resolvConf`). */
 export type Uplink = UplinkSpec;
 
-/** What apps are told by DHCP, as configured; the defaults are decided in src/ni-dhcp.ts. */
+/** What apps are told by DHCP, as configured; the defaults are decided in src/services/ni-dhcp.ts. */
 export interface NiDhcpResolved {
   dns?: string[];
   ntp: string[];

@@ -3,7 +3,7 @@
 // port STP states from AF_BRIDGE RTM_NEWLINK notifications (IFLA_PROTINFO).
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
-import { silentLogger, type EdgenetLogger as Logger } from '../logger.ts';
+import { silentLogger, type EdgenetLogger as Logger } from '../util/logger.ts';
 import { defer, Subject, type Observable } from 'rxjs';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -5,11 +5,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { silentLogger, type EdgenetLogger as Logger } from '../logger.ts';
+import { silentLogger, type EdgenetLogger as Logger } from '../util/logger.ts';
 import { Subject, type Observable } from 'rxjs';
 import { ConfigError, KernelError, errorMessage, type ConfigIssue } from '../errors.ts';
 import type { DhcpDns, DhcpDnsEvent, DhcpDnsSpec, DhcpLease, DhcpOptionsSpec } from './dhcpdns.ts';
-import { writeFileAtomic } from '../atomic-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import { WriteCounter } from './write-counter.ts';
 
 export interface DnsmasqBackoff {

@@ -8,7 +8,7 @@ export interface Reservation {
   ip: string;
 }
 
-/** What apps on the NI are told by DHCP (see src/ni-dhcp.ts for how it is decided). */
+/** What apps on the NI are told by DHCP (see src/services/ni-dhcp.ts for how it is decided). */
 export interface DhcpOptionsSpec {
   /** option 3; undefined: no router option is sent */
   router?: string;

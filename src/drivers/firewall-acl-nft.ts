@@ -1,7 +1,7 @@
 // The nft side of endpoint rules (firewall-acl.ts renders them): list what the kernel holds of one endpoint, write
 // the difference in one transaction, read counters. Runs inside NftFirewall's queue (one operation at a time).
 import { createHash } from 'node:crypto';
-import type { EdgenetLogger as Logger } from '../logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { KernelError } from '../errors.ts';
 import { PORT_FORWARD_CHAIN } from './firewall-base.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';

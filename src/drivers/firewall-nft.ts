@@ -10,12 +10,12 @@ import { open, readFile, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EdgenetLogger as Logger } from '../logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { KernelError } from '../errors.ts';
 import { BASE_NAMES, auditBase, ensureBaseCommands } from './firewall-base.ts';
 import { FIREWALL_FAMILY, FIREWALL_TABLE, canonicalJson, niChainNames, niOfChain, uplinkIfnames } from './firewall.ts';
 import type { BaseChain, Firewall, NiRules, RulesetView } from './firewall.ts';
-import { serialQueue } from '../serial-queue.ts';
+import { serialQueue } from '../runtime/serial-queue.ts';
 import { NftEndpointRules } from './firewall-acl-nft.ts';
 import type { AclRuleStatus, EndpointRules } from './firewall-acl.ts';
 import { WriteCounter } from './write-counter.ts';
@@ -98,7 +98,7 @@ interface Listing {
   rules: ListedRule[];
 }
 
-import { METADATA_ADDRESS, METADATA_PORT } from '../metadata-address.ts';
+import { METADATA_ADDRESS, METADATA_PORT } from '../services/metadata-address.ts';
 
 const TABLE: NftTableRef = { family: FIREWALL_FAMILY, name: FIREWALL_TABLE };
 
@@ -147,7 +147,7 @@ function niRuleset(ni: NiRules): NiRuleset {
     [ipMatch('daddr', ni.gateway), dport('udp', 53), accept],
     [ipMatch('daddr', ni.gateway), dport('tcp', 53), accept],
     [ipMatch('daddr', ni.gateway), { match: { op: '==', left: { payload: { protocol: 'icmp', field: 'type' } }, right: 'echo-request' } }, accept],
-    // the metadata service (src/metadata-service.ts): 169.254.169.254 is the device's own, HTTP only
+    // the metadata service (src/services/metadata-service.ts): 169.254.169.254 is the device's own, HTTP only
     [ipMatch('daddr', METADATA_ADDRESS), dport('tcp', METADATA_PORT), accept],
     [drop],
   ];

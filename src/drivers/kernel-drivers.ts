@@ -1,4 +1,4 @@
-import type { EdgenetLogger as Logger } from '../logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { createDnsmasqDriver } from './dhcpdns-dnsmasq.ts';
 import { createNetlinkBridgePortDriver } from './bridge-ports-netlink.ts';
 import type { Drivers } from './drivers.ts';

@@ -4,12 +4,12 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
-import { silentLogger } from '../logger.ts';
-import type { EdgenetLogger as Logger } from '../logger.ts';
+import { silentLogger } from '../util/logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { defer, Subject } from 'rxjs';
 import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
-import { serialQueue } from '../serial-queue.ts';
+import { serialQueue } from '../runtime/serial-queue.ts';
 import { WriteCounter } from './write-counter.ts';
 import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
 

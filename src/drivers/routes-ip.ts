@@ -1,9 +1,9 @@
 // Routes driver over iproute2: `ip -j` to read, one `ip -batch -` per change to write, `conntrack -D` to flush.
 // (iproute2 is already a dependency of the tests and the demo; the netlink package has no route/rule messages.)
 import { spawn } from 'node:child_process';
-import type { EdgenetLogger as Logger } from '../logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { KernelError } from '../errors.ts';
-import { serialQueue } from '../serial-queue.ts';
+import { serialQueue } from '../runtime/serial-queue.ts';
 import { NI_RULE_PRIORITY, ROUTE_PROTO, routeKey, routeWords, sameRoute } from './routes.ts';
 import type { L3Config, RouteDriver, RouteInfo, RouteSpec, RuleInfo, TableSpec } from './routes.ts';
 import { WriteCounter } from './write-counter.ts';

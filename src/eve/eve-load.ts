@@ -1,6 +1,6 @@
 // Where the EVE format meets the CLI, the daemon and the API: pick the format, convert, validate, describe findings.
 import { readFile } from 'node:fs/promises';
-import type { EdgenetLogger as Logger } from '../logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { loadConfigFile, validateConfig } from '../config/config-load.ts';
 import type { ValidateOptions } from '../config/config-load.ts';
 import { ConfigError, errorMessage } from '../errors.ts';

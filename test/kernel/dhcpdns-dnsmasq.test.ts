@@ -8,7 +8,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { DhcpDns, DhcpDnsEvent, DhcpDnsSpec } from '../../src/drivers/dhcpdns.ts';
 import { createDnsmasqDriver, dnsmasqPaths, findOwnedDnsmasq, isOwnedDnsmasq } from '../../src/drivers/dhcpdns-dnsmasq.ts';
 import { KernelError } from '../../src/errors.ts';
-import { Ipam } from '../../src/ipam.ts';
+import { Ipam } from '../../src/services/ipam.ts';
 import { describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
 
 const DNSMASQ = '/usr/sbin/dnsmasq';

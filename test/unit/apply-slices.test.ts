@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { slicePlan } from '../../src/apply-slices.ts';
+import { slicePlan } from '../../src/runtime/apply-slices.ts';
 import { createEdgenet } from '../../src/edgenet.ts';
 import { createFakeDrivers } from '../../src/testing.ts';
 import type { Plan } from '../../machines/system.machine.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bridgeName, deriveMac, vethHostName } from '../../src/names.ts';
+import { bridgeName, deriveMac, vethHostName } from '../../src/util/names.ts';
 import { parseConfigText } from '../../src/config/config-load.ts';
 import { defaultDhcpRange, endpointsOf, networksOf, portsOf, resolveNetwork, subnetInfo } from '../../src/config/config-resolve.ts';
 

@@ -8,12 +8,12 @@ import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiClient } from '../../src/api/client.ts';
 import { loadConfigFile } from '../../src/config/config-load.ts';
-import { runDaemon, type DaemonDeps } from '../../src/daemon.ts';
+import { runDaemon, type DaemonDeps } from '../../src/daemon/daemon.ts';
 import { createFakeDhcpDns } from '../../src/drivers/dhcpdns-fake.ts';
 import { createFakeFirewall } from '../../src/drivers/firewall-fake.ts';
 import { createFakeLinkDriver } from '../../src/drivers/links-fake.ts';
 import { createEdgenet } from '../../src/edgenet.ts';
-import { teardownOffline } from '../../src/teardown.ts';
+import { teardownOffline } from '../../src/reconcile/teardown.ts';
 import { fakeEdgenet } from '../helpers/fake-edgenet.ts';
 import { FakeEdgenet } from './api-fake-edgenet.ts';
 

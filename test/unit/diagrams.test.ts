@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createMachine, fromPromise, not, setup, type AnyStateMachine } from 'xstate';
 import { networkInstanceMachine } from '../../machines/network-instance.machine.ts';
-import { diagramFiles, EDGENET_DIAGRAMS, machineToMermaid, type DiagramSource } from '../../src/diagrams.ts';
+import { diagramFiles, EDGENET_DIAGRAMS, machineToMermaid, type DiagramSource } from '../../src/util/diagrams.ts';
 
 const DIR = join(import.meta.dirname, '..', '..', 'diagrams');
 

@@ -11,7 +11,7 @@ import { startApiServer } from '../../src/api/server.ts';
 import type { ApiServer } from '../../src/api/server.ts';
 import { createApiClient } from '../../src/api/client.ts';
 import { loadConfigFile } from '../../src/config/config-load.ts';
-import { runDaemon } from '../../src/daemon.ts';
+import { runDaemon } from '../../src/daemon/daemon.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { findingsOf } from '../../src/eve/eve-load.ts';
 import { errorsOf } from '../../src/eve/eve-object-errors.ts';

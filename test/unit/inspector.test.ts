@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import type { InspectionEvent } from 'xstate';
 import { loadConfigFile } from '../../src/config/config-load.ts';
-import { runDaemon } from '../../src/daemon.ts';
+import { runDaemon } from '../../src/daemon/daemon.ts';
 import { createFakeDhcpDns } from '../../src/drivers/dhcpdns-fake.ts';
 import type { Drivers } from '../../src/drivers/drivers.ts';
 import { createFakeFirewall } from '../../src/drivers/firewall-fake.ts';
@@ -19,7 +19,7 @@ import { createFakeLinkDriver } from '../../src/drivers/links-fake.ts';
 import { createEdgenet } from '../../src/edgenet.ts';
 import type { Edgenet, Status } from '../../src/edgenet-types.ts';
 import { startInspector, toInspectionJson, type InspectorServer } from '../../src/inspector.ts';
-import { identify, topState, type ChildContext } from '../../src/transitions.ts';
+import { identify, topState, type ChildContext } from '../../src/runtime/transitions.ts';
 
 const silent = pino({ level: 'silent' });
 

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Ipam, IpamError, RESERVATIONS_FILE } from '../../src/ipam.ts';
+import { Ipam, IpamError, RESERVATIONS_FILE } from '../../src/services/ipam.ts';
 
 const range = { start: '10.50.0.100', end: '10.50.0.104' };
 const gw = '10.50.0.1';

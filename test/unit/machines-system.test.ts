@@ -247,7 +247,7 @@ describe('system machine', () => {
     actor.send({ type: 'APPLY', plan: full });
     await allReady(actor);
     const rebuilt = { ...lan, subnet: '10.60.0.0/24', gateway: '10.60.0.1' };
-    // src/plan.ts: a rebuilt NI's endpoints are deleted and created again with it
+    // src/runtime/plan.ts: a rebuilt NI's endpoints are deleted and created again with it
     actor.send({
       type: 'APPLY',
       plan: plan({ networks: { delete: ['lan'], create: [rebuilt] }, members: { delete: ['web/lan', 'vm/lan'], create: [web, vm] } }),

@@ -1,6 +1,6 @@
 // The metadata service's answers and its lookup of the app behind a source address (no kernel).
 import { describe, expect, it } from 'vitest';
-import { lookupApp, metadataAnswer, startMetadataService, userDataOf } from '../../src/metadata-service.ts';
+import { lookupApp, metadataAnswer, startMetadataService, userDataOf } from '../../src/services/metadata-service.ts';
 import { validateConfig } from '../../src/config/config-load.ts';
 import { issuesOf } from '../helpers/config-issues.ts';
 

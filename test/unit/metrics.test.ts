@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startApiServer } from '../../src/api/server.ts';
 import { loadConfigFile } from '../../src/config/config-load.ts';
-import { runDaemon } from '../../src/daemon.ts';
+import { runDaemon } from '../../src/daemon/daemon.ts';
 import type { Status, Transition } from '../../src/edgenet-types.ts';
 import { ConfigError } from '../../src/errors.ts';
-import { createMetrics, isDnsmasqRestart, type EdgenetMetrics } from '../../src/metrics.ts';
+import { createMetrics, isDnsmasqRestart, type EdgenetMetrics } from '../../src/daemon/metrics.ts';
 import { parsePrometheusText } from '../helpers/prometheus-text.ts';
 import { emptyStatus, FakeEdgenet } from './api-fake-edgenet.ts';
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { assertSameNetns, netnsInode, recordNetns } from '../../src/netns-record.ts';
+import { assertSameNetns, netnsInode, recordNetns } from '../../src/reconcile/netns-record.ts';
 
 it('a runtime dir recorded in this namespace passes; one recorded in another is refused, naming both', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'edgenet-netns-'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NiSpec } from '../../machines/specs.ts';
-import { classifyRoutes, dhcpOptionsOf } from '../../src/ni-dhcp.ts';
+import { classifyRoutes, dhcpOptionsOf } from '../../src/services/ni-dhcp.ts';
 
 const lan = (over: Partial<NiSpec> = {}): NiSpec => ({
   name: 'lan',
@@ -62,7 +62,7 @@ describe('what apps are told (DHCP options)', () => {
 
 describe('static routes on the device side', () => {
   it('app-gateway via the bridge, a port router via the port, the gateway not at all, an unreachable one left out', async () => {
-    const { staticRoutesOf } = await import('../../src/ni-static-routes.ts');
+    const { staticRoutesOf } = await import('../../src/services/ni-static-routes.ts');
     const routes = [
       { to: '10.70.0.0/16', via: '10.50.0.20' },
       { to: '172.16.0.0/12', via: '192.168.77.2' },
@@ -80,7 +80,7 @@ describe('static routes on the device side', () => {
 
 describe("static routes in the NI's table", () => {
   it('adds them to the table the routes driver converges; a static default replaces the port default', async () => {
-    const { niTableSpec } = await import('../../src/ni-routing.ts');
+    const { niTableSpec } = await import('../../src/services/ni-routing.ts');
     const facts = [{ name: 'up0', ifname: 'eth1', gateway: '192.168.77.2', connected: ['192.168.77.0/24'] }];
     const spec = niTableSpec(lan({ table: 1234, routes: [{ to: '10.70.0.0/16', via: '10.50.0.20' }, { to: '172.16.0.0/12', via: '192.168.77.9' }] }), facts, 'up0');
     expect(spec?.routes).toEqual([

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NiSpec } from '../../machines/specs.ts';
-import { parseResolvConf, PortResolvFiles, upstreamOf } from '../../src/port-dns.ts';
+import { parseResolvConf, PortResolvFiles, upstreamOf } from '../../src/services/port-dns.ts';
 
 const ni = (over: Partial<NiSpec>): NiSpec => ({ name: 'lan', type: 'local', bridge: 'enbr-lan', dns: { forwarders: [], hosts: [] }, uplinks: [], ...over });
 

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { main, EXIT } from '../../src/cli/main.ts';
 import { configSchema, localNetworkSchema, switchNetworkSchema, interfaceSchema, appSchema, portSchema, dnsSchema } from '../../src/config/config-schema.ts';
-import { EDGENET_DIAGRAMS, machineToMermaid } from '../../src/diagrams.ts';
-import { createMetrics } from '../../src/metrics.ts';
+import { EDGENET_DIAGRAMS, machineToMermaid } from '../../src/util/diagrams.ts';
+import { createMetrics } from '../../src/daemon/metrics.ts';
 import { FakeEdgenet } from './api-fake-edgenet.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEdgenet } from '../../src/edgenet.ts';
 import type { Edgenet } from '../../src/edgenet-types.ts';
 import { ConfigError } from '../../src/errors.ts';
-import { vethHostName } from '../../src/names.ts';
+import { vethHostName } from '../../src/util/names.ts';
 import { createFakeDrivers, type FakeDrivers } from '../../src/testing.ts';
 
 const app = (name: string, vlan?: number) => ({ name, interfaces: [{ network: 'plant', netns: `/run/netns/${name}`, ...(vlan !== undefined && { accessVlanId: vlan }) }] });

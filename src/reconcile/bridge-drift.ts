@@ -1,4 +1,4 @@
-import type { AddressInfo, LinkInfo } from './drivers/links.ts';
+import type { AddressInfo, LinkInfo } from '../drivers/links.ts';
 
 // What an NI's bridge must look like once the NI is ready, and the words for how it differs: used on link events
 // (a NEWLINK of the bridge) and by the periodic audit (addresses, renames). Pure.

@@ -5,7 +5,7 @@
 // chain drops the rest), and this node:http server listens on 169.254.169.254:80 in edgenet's network namespace.
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { EdgenetLogger } from './logger.ts';
+import type { EdgenetLogger } from '../util/logger.ts';
 import { METADATA_ADDRESS, METADATA_PORT } from './metadata-address.ts';
 
 export { METADATA_ADDRESS, METADATA_PORT };

@@ -5,7 +5,7 @@
 // nobody's hint first and reuse a hinted address only when the range has nothing else left (its hint is then
 // dropped). So hints never block allocation, and there are never more of them than addresses in the ranges.
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 

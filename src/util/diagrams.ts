@@ -1,10 +1,10 @@
 // Mermaid state diagrams generated from the machine definitions themselves (`npm run diagrams`), so the pictures in
 // the docs cannot drift from the statecharts: a unit test compares the committed files with what this generates.
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { deviceMachine } from '../machines/device.machine.ts';
-import { endpointMachine } from '../machines/endpoint.machine.ts';
-import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
-import { systemMachine } from '../machines/system.machine.ts';
+import { deviceMachine } from '../../machines/device.machine.ts';
+import { endpointMachine } from '../../machines/endpoint.machine.ts';
+import { networkInstanceMachine } from '../../machines/network-instance.machine.ts';
+import { systemMachine } from '../../machines/system.machine.ts';
 
 interface Edge {
   source: AnyStateNode;

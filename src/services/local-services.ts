@@ -1,10 +1,10 @@
-import type { EndpointSpec, NiSpec } from '../machines/specs.ts';
-import { ipToInt, type EndpointSpec as ResolvedEndpoint, type LocalNetworkResolved, type NetworkResolved } from './config/config-resolve.ts';
-import type { DhcpDns, DhcpDnsSpec, Reservation } from './drivers/dhcpdns.ts';
-import type { EdgenetLogger as Logger } from './logger.ts';
-import { ConfigError, errorMessage, type ConfigIssue } from './errors.ts';
+import type { EndpointSpec, NiSpec } from '../../machines/specs.ts';
+import { ipToInt, type EndpointSpec as ResolvedEndpoint, type LocalNetworkResolved, type NetworkResolved } from '../config/config-resolve.ts';
+import type { DhcpDns, DhcpDnsSpec, Reservation } from '../drivers/dhcpdns.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
+import { ConfigError, errorMessage, type ConfigIssue } from '../errors.ts';
 import { IpamError, type Ipam } from './ipam.ts';
-import { hostSetsOf } from './drivers/firewall-acl.ts';
+import { hostSetsOf } from '../drivers/firewall-acl.ts';
 import { dhcpOptionsOf } from './ni-dhcp.ts';
 import { PortResolvFiles, upstreamOf, type NiUpstream } from './port-dns.ts';
 

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import type { EdgenetLogger as Logger } from './logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 
 // App namespaces come and go with their containers: watch the directories that hold them (e.g. /run/netns) and
 // tell the endpoint that waits for a path when it appears or disappears. No polling.

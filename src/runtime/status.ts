@@ -1,14 +1,14 @@
-import type { EndpointContext } from '../machines/endpoint.machine.ts';
-import type { NiContext } from '../machines/network-instance.machine.ts';
-import { memberBridgeNetwork } from '../machines/specs.ts';
-import type { SystemSnapshotLike } from '../machines/system.machine.ts';
-import type { DhcpDns } from './drivers/dhcpdns.ts';
-import type { Firewall } from './drivers/firewall.ts';
-import type { WriteCounts } from './drivers/write-counter.ts';
-import type { DeviceContext } from '../machines/device.machine.ts';
-import type { ActorState, DeviceStatus, EndpointStatus, NetworkStatus, PortStatus, Status } from './edgenet-types.ts';
-import type { LocalServices } from './local-services.ts';
-import type { NiUpstream } from './port-dns.ts';
+import type { EndpointContext } from '../../machines/endpoint.machine.ts';
+import type { NiContext } from '../../machines/network-instance.machine.ts';
+import { memberBridgeNetwork } from '../../machines/specs.ts';
+import type { SystemSnapshotLike } from '../../machines/system.machine.ts';
+import type { DhcpDns } from '../drivers/dhcpdns.ts';
+import type { Firewall } from '../drivers/firewall.ts';
+import type { WriteCounts } from '../drivers/write-counter.ts';
+import type { DeviceContext } from '../../machines/device.machine.ts';
+import type { ActorState, DeviceStatus, EndpointStatus, NetworkStatus, PortStatus, Status } from '../edgenet-types.ts';
+import type { LocalServices } from '../services/local-services.ts';
+import type { NiUpstream } from '../services/port-dns.ts';
 import { deviceReason, isNiContext, reasonOf, topState, type ChildContext } from './transitions.ts';
 
 /** The device actor's state, and why when it is not ready. */

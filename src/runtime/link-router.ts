@@ -1,15 +1,15 @@
 import type { AnyActorRef } from 'xstate';
-import type { EndpointEvent } from '../machines/endpoint.machine.ts';
-import type { NiEvent } from '../machines/network-instance.machine.ts';
-import type { LinkSeen } from '../machines/specs.ts';
-import type { SystemSnapshotLike } from '../machines/system.machine.ts';
-import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
-import type { AddressEvent, LinkEvent, LinkInfo } from './drivers/links.ts';
-import type { NiContext } from '../machines/network-instance.machine.ts';
-import { topState } from '../machines/specs.ts';
-import { bridgeDrift } from './bridge-drift.ts';
-import { bridgeWantOf } from './drift-audit.ts';
-import { guardTripped, type BridgePortView } from './drivers/bridge-ports.ts';
+import type { EndpointEvent } from '../../machines/endpoint.machine.ts';
+import type { NiEvent } from '../../machines/network-instance.machine.ts';
+import type { LinkSeen } from '../../machines/specs.ts';
+import type { SystemSnapshotLike } from '../../machines/system.machine.ts';
+import type { EndpointSpec, NetworkResolved, PortSpecResolved } from '../config/config-resolve.ts';
+import type { AddressEvent, LinkEvent, LinkInfo } from '../drivers/links.ts';
+import type { NiContext } from '../../machines/network-instance.machine.ts';
+import { topState } from '../../machines/specs.ts';
+import { bridgeDrift } from '../reconcile/bridge-drift.ts';
+import { bridgeWantOf } from '../reconcile/drift-audit.ts';
+import { guardTripped, type BridgePortView } from '../drivers/bridge-ports.ts';
 
 // Link events go to the one actor that owns the interface: a bridge to its NI, a veth/tap/NIC to its member.
 // The index is rebuilt on apply (O(config)); routing an event is a map lookup (O(1)).

@@ -6,27 +6,27 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import type { EdgenetLogger as Logger } from './logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
-import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions } from './edgenet-types.ts';
-import { lookupApp, startMetadataService, userDataOf, type MetadataService } from './metadata-service.ts';
-import { ConfigError, errorMessage, formatIssues } from './errors.ts';
-import { serializeApply, startApiServer } from './api/server.ts';
-import type { ApiServer } from './api/server.ts';
-import { inEveTerms, loadDocumentFile, logEveConversion } from './eve/eve-load.ts';
-import { EveRecord } from './eve/eve-record.ts';
-import { eveApplyAnswer, formatObjectErrors } from './eve/eve-object-errors.ts';
-import type { AppliableDocument, ConfigFormat } from './eve/eve-load.ts';
-import type { InspectorServer } from './inspector.ts';
+import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions } from '../edgenet-types.ts';
+import { lookupApp, startMetadataService, userDataOf, type MetadataService } from '../services/metadata-service.ts';
+import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
+import { serializeApply, startApiServer } from '../api/server.ts';
+import type { ApiServer } from '../api/server.ts';
+import { inEveTerms, loadDocumentFile, logEveConversion } from '../eve/eve-load.ts';
+import { EveRecord } from '../eve/eve-record.ts';
+import { eveApplyAnswer, formatObjectErrors } from '../eve/eve-object-errors.ts';
+import type { AppliableDocument, ConfigFormat } from '../eve/eve-load.ts';
+import type { InspectorServer } from '../inspector.ts';
 import { createMetrics } from './metrics.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import { ConfigOwnership } from './config-source.ts';
-import { validateConfig } from './config/config-load.ts';
+import { validateConfig } from '../config/config-load.ts';
 import { createSystemdNotifier, type Notifier } from './sd-notify.ts';
 import { migrateStateLayout, resolveLayout } from './state-layout.ts';
-import type { ConfigLimits } from './config/config-limits.ts';
+import type { ConfigLimits } from '../config/config-limits.ts';
 
 export interface DaemonOptions {
   /** the config file; absent: resume the last good config of the state dir (no file to watch then) */
@@ -71,7 +71,7 @@ export interface DaemonDeps {
 }
 
 async function defaultDeps(): Promise<DaemonDeps> {
-  const [{ createEdgenet, lastGoodConfig }, { loadConfigFile }] = await Promise.all([import('./edgenet.ts'), import('./config/config-load.ts')]);
+  const [{ createEdgenet, lastGoodConfig }, { loadConfigFile }] = await Promise.all([import('../edgenet.ts'), import('../config/config-load.ts')]);
   return { createEdgenet, loadConfigFile, lastGoodConfig };
 }
 
@@ -172,7 +172,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   if (opts.inspect) {
     try {
       // loaded only when asked for: the inspector's packages stay out of a plain daemon
-      const { startInspector } = await import('./inspector.ts');
+      const { startInspector } = await import('../inspector.ts');
       inspector = await startInspector({ ...(typeof opts.inspect === 'object' && opts.inspect.port !== undefined ? { port: opts.inspect.port } : {}), logger: log });
     } catch (err) {
       fatal({ err }, `edgenet failed: ${errorMessage(err)}`);
@@ -202,7 +202,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
 
   const eveRecord = new EveRecord();
   // EVE's NI info and metrics (GET /v1/eve/*): loaded only when the real core runs (tests' fakes have no kernel)
-  const eveReporter = deps ? undefined : (await import('./eve/eve-info.ts')).createEveReporter({
+  const eveReporter = deps ? undefined : (await import('../eve/eve-info.ts')).createEveReporter({
         status: () => eveRecord.statusOf(net.status()),
         status$: net.status$,
         onError: (err) => log.warn({ err }, `learning app addresses on switch NIs failed: ${errorMessage(err)}`),

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 
 // The network namespace an instance runs in, recorded in its runtime dir at start: `edgenet down` run elsewhere
 // (another namespace, where the pid files and marks mean nothing) refuses and changes nothing.

@@ -1,7 +1,7 @@
 // Static routes of a local NI on the device side, as EVE's zedrouter treats a route's gateway
-// (nireconciler/linux_config.go): the routes this module gives go into the NI's own routing table (src/ni-routing.ts).
+// (nireconciler/linux_config.go): the routes this module gives go into the NI's own routing table (src/services/ni-routing.ts).
 import ipaddr from 'ipaddr.js';
-import type { NiSpec } from '../machines/specs.ts';
+import type { NiSpec } from '../../machines/specs.ts';
 import { classifyRoutes } from './ni-dhcp.ts';
 
 /** One route of the NI's table (the shape of the routes driver's RouteSpec). */

@@ -1,9 +1,9 @@
 import type { InspectionEvent } from 'xstate';
-import type { DeviceContext } from '../machines/device.machine.ts';
-import type { EndpointContext } from '../machines/endpoint.machine.ts';
-import { niProblemText, type NiContext } from '../machines/network-instance.machine.ts';
-import { topState } from '../machines/specs.ts';
-import type { ActorState, Transition } from './edgenet-types.ts';
+import type { DeviceContext } from '../../machines/device.machine.ts';
+import type { EndpointContext } from '../../machines/endpoint.machine.ts';
+import { niProblemText, type NiContext } from '../../machines/network-instance.machine.ts';
+import { topState } from '../../machines/specs.ts';
+import type { ActorState, Transition } from '../edgenet-types.ts';
 
 // Transitions are read off the actor system's inspection stream: one place sees every NI and endpoint actor.
 

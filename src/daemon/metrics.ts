@@ -2,9 +2,9 @@
 // twice); transitions and dnsmasq restarts are counted off transitions$; apply durations are timed by the caller.
 import { Counter, Gauge, Histogram, Registry, prometheusContentType } from 'prom-client';
 import type { Subscription } from 'rxjs';
-import type { ActorState, ApplyResult, Edgenet, Status, Transition } from './edgenet-types.ts';
-import { ConfigError } from './errors.ts';
-import type { WriteKind } from './drivers/write-counter.ts';
+import type { ActorState, ApplyResult, Edgenet, Status, Transition } from '../edgenet-types.ts';
+import { ConfigError } from '../errors.ts';
+import type { WriteKind } from '../drivers/write-counter.ts';
 
 const ACTOR_STATES: readonly ActorState[] = ['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted'];
 const KINDS: readonly Transition['kind'][] = ['network', 'endpoint', 'port', 'device'];

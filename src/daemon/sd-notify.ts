@@ -3,7 +3,7 @@
 // `systemd-notify` binary (part of systemd; the unit sets NotifyAccess=all because the sender is a child process,
 // and systemd-notify waits until the manager has processed the message). Nothing happens without $NOTIFY_SOCKET.
 import { execFile } from 'node:child_process';
-import type { EdgenetLogger } from './logger.ts';
+import type { EdgenetLogger } from '../util/logger.ts';
 
 export interface Notifier {
   ready(status?: string): Promise<void>;

@@ -1,13 +1,13 @@
-import type { EdgenetLogger as Logger } from './logger.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { exhaustMap, timer, type Subscription } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
-import type { DeviceEvent, DeviceSpec } from '../machines/device.machine.ts';
-import type { NiContext, NiEvent } from '../machines/network-instance.machine.ts';
-import { topState } from '../machines/specs.ts';
-import type { SystemSnapshotLike } from '../machines/system.machine.ts';
+import type { DeviceEvent, DeviceSpec } from '../../machines/device.machine.ts';
+import type { NiContext, NiEvent } from '../../machines/network-instance.machine.ts';
+import { topState } from '../../machines/specs.ts';
+import type { SystemSnapshotLike } from '../../machines/system.machine.ts';
 import { bridgeDrift, type BridgeWant } from './bridge-drift.ts';
-import type { Drivers } from './drivers/drivers.ts';
-import { niAlias } from './names.ts';
+import type { Drivers } from '../drivers/drivers.ts';
+import { niAlias } from '../util/names.ts';
 
 // The periodic audit finds what the kernel sends no event for (rules, the forwarding sysctl, addresses when the
 // event was missed, renames) and tells the one actor that owns it: an NI (its rules, its bridge) or the device

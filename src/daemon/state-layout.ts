@@ -4,8 +4,8 @@
 // both under D (self-contained: tests, the demo, an embedding agent); `--runtime-dir R` splits the runtime part out.
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from './atomic-file.ts';
-import type { EdgenetLogger } from './logger.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
+import type { EdgenetLogger } from '../util/logger.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/edgenet';
 export const DEFAULT_RUNTIME_DIR = '/run/edgenet';

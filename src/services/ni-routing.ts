@@ -1,7 +1,7 @@
 import ipaddr from 'ipaddr.js';
-import type { NiSpec, UplinkSpec } from '../machines/specs.ts';
-import type { LinkDriver } from './drivers/links.ts';
-import type { RouteDriver, RouteSpec, TableSpec } from './drivers/routes.ts';
+import type { NiSpec, UplinkSpec } from '../../machines/specs.ts';
+import type { LinkDriver } from '../drivers/links.ts';
+import type { RouteDriver, RouteSpec, TableSpec } from '../drivers/routes.ts';
 import { staticRoutesOf } from './ni-static-routes.ts';
 
 // A local NI's own routing table: its subnet route (the device's replies to its apps stay on the bridge), the

@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import ipaddr from 'ipaddr.js';
-import type { EdgenetLogger as Logger } from './logger.ts';
-import type { NiSpec } from '../machines/specs.ts';
-import type { UpstreamServer } from './drivers/dhcpdns.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
+import type { NiSpec } from '../../machines/specs.ts';
+import type { UpstreamServer } from '../drivers/dhcpdns.ts';
 
 /** The IPv4 `nameserver` lines of a resolv.conf (IPv6 and malformed lines are skipped). */
 export function parseResolvConf(text: string): string[] {

@@ -1,8 +1,8 @@
 // What apps on a local NI are told by DHCP, decided the way EVE's zedrouter does (nireconciler/linux_config.go,
 // genericitems/dnsmasq.go): options 3, 6, 42, 15/119 and the classless static routes 121/249.
-import type { NiSpec } from '../machines/specs.ts';
-import type { DhcpOptionsSpec } from './drivers/dhcpdns.ts';
-import { ipToInt, subnetInfo } from './config/config-resolve.ts';
+import type { NiSpec } from '../../machines/specs.ts';
+import type { DhcpOptionsSpec } from '../drivers/dhcpdns.ts';
+import { ipToInt, subnetInfo } from '../config/config-resolve.ts';
 
 /** How a static route's gateway is reached, which decides what apps are offered and what the device installs. */
 export type RouteGatewayKind =

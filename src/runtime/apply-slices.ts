@@ -4,7 +4,7 @@
 // creations), so the slices keep that order: the NIs and every deletion first, then member updates and creations
 // `size` at a time. Applied one after the other they do what the whole plan does.
 import { setImmediate as yieldLoop } from 'node:timers/promises';
-import type { Plan } from '../machines/system.machine.ts';
+import type { Plan } from '../../machines/system.machine.ts';
 
 /** Members per APPLY slice: ~50 ms of actor spawning on the 2-core test machine. */
 export const APPLY_SLICE = 100;

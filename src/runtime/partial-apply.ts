@@ -1,8 +1,8 @@
 // A partial apply (EVE semantics) builds the config without the app interfaces it refused.
-import type { ResolvedConfig } from './config/config-diff.ts';
-import type { Config } from './config/config-schema.ts';
-import type { ApplyResult } from './edgenet-types.ts';
-import { endpointKey } from './names.ts';
+import type { ResolvedConfig } from '../config/config-diff.ts';
+import type { Config } from '../config/config-schema.ts';
+import type { ApplyResult } from '../edgenet-types.ts';
+import { endpointKey } from '../util/names.ts';
 
 /** The config and its resolution without the endpoints `refused` (keys `<app>/<ni>`); the same objects when none. */
 export function withoutEndpoints(config: Config, resolved: ResolvedConfig, refused: ReadonlySet<string>): { config: Config; resolved: ResolvedConfig } {

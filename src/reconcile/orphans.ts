@@ -1,7 +1,7 @@
-import type { EdgenetLogger as Logger } from './logger.ts';
-import type { EndpointSpec, NetworkResolved, PortSpecResolved } from './config/config-resolve.ts';
-import type { Drivers } from './drivers/drivers.ts';
-import { parseAlias } from './names.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
+import type { EndpointSpec, NetworkResolved, PortSpecResolved } from '../config/config-resolve.ts';
+import type { Drivers } from '../drivers/drivers.ts';
+import { parseAlias } from '../util/names.ts';
 
 // Marked objects that the desired config no longer holds (an NI or app dropped while edgenet was down, or
 // everything on `edgenet down`) are removed. Unmarked objects are never touched: a link is ours only by its alias,

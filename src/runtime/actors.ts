@@ -1,15 +1,15 @@
 import { fromPromise } from 'xstate';
-import type { DeviceSpec } from '../machines/device.machine.ts';
-import type { AttachInput, AttachOutput, ProbeResult } from '../machines/endpoint.machine.ts';
-import type { SwitchUplinkInput } from '../machines/network-instance.machine.ts';
-import type { BridgeHandle, MemberSpec, NiSpec } from '../machines/specs.ts';
-import type { Drivers } from './drivers/drivers.ts';
-import type { LocalServices } from './local-services.ts';
-import { KernelError } from './errors.ts';
-import { guardTripped } from './drivers/bridge-ports.ts';
-import { endpointAlias, niAlias, parseAlias } from './names.ts';
-import { learnUplink, niTableSpec, selectedOf } from './ni-routing.ts';
-import { endpointRulesOf } from './endpoint-rules.ts';
+import type { DeviceSpec } from '../../machines/device.machine.ts';
+import type { AttachInput, AttachOutput, ProbeResult } from '../../machines/endpoint.machine.ts';
+import type { SwitchUplinkInput } from '../../machines/network-instance.machine.ts';
+import type { BridgeHandle, MemberSpec, NiSpec } from '../../machines/specs.ts';
+import type { Drivers } from '../drivers/drivers.ts';
+import type { LocalServices } from '../services/local-services.ts';
+import { KernelError } from '../errors.ts';
+import { guardTripped } from '../drivers/bridge-ports.ts';
+import { endpointAlias, niAlias, parseAlias } from '../util/names.ts';
+import { learnUplink, niTableSpec, selectedOf } from '../services/ni-routing.ts';
+import { endpointRulesOf } from '../services/endpoint-rules.ts';
 
 // The kernel work behind the machines' invoked actors. Each is idempotent: the drivers converge and write only
 // what differs, so a retry or a repair after a change behind our back touches just the object concerned.

@@ -1,7 +1,7 @@
-import type { Plan } from '../machines/system.machine.ts';
-import type { PortSpec } from '../machines/specs.ts';
-import type { ConfigDiff } from './config/config-diff.ts';
-import type { EndpointSpec, PortSpecResolved } from './config/config-resolve.ts';
+import type { Plan } from '../../machines/system.machine.ts';
+import type { PortSpec } from '../../machines/specs.ts';
+import type { ConfigDiff } from '../config/config-diff.ts';
+import type { EndpointSpec, PortSpecResolved } from '../config/config-resolve.ts';
 
 // A config diff becomes one plan for the system actor: only what changed is in it.
 

@@ -5,15 +5,15 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import type { EdgenetLogger as Logger } from './logger.ts';
-import { dnsmasqPaths } from './drivers/dhcpdns-dnsmasq.ts';
-import type { Drivers } from './drivers/drivers.ts';
-import { createKernelDrivers } from './drivers/kernel-drivers.ts';
-import { createNftAddressLearner } from './drivers/address-learner-nft.ts';
+import type { EdgenetLogger as Logger } from '../util/logger.ts';
+import { dnsmasqPaths } from '../drivers/dhcpdns-dnsmasq.ts';
+import type { Drivers } from '../drivers/drivers.ts';
+import { createKernelDrivers } from '../drivers/kernel-drivers.ts';
+import { createNftAddressLearner } from '../drivers/address-learner-nft.ts';
 import { assertSameNetns } from './netns-record.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
-import { LAST_GOOD_CONFIG, removeRuntimeState } from './state-dir.ts';
-import { resolveLayout } from './state-layout.ts';
+import { LAST_GOOD_CONFIG, removeRuntimeState } from '../daemon/state-dir.ts';
+import { resolveLayout } from '../daemon/state-layout.ts';
 
 export interface OfflineTeardownOptions {
   /** persistent state dir (default /var/lib/edgenet; alone, it holds the runtime files too) */

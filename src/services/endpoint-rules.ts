@@ -1,5 +1,5 @@
-import type { EndpointSpec, NiSpec } from '../machines/specs.ts';
-import type { EndpointRules } from './drivers/firewall-acl.ts';
+import type { EndpointSpec, NiSpec } from '../../machines/specs.ts';
+import type { EndpointRules } from '../drivers/firewall-acl.ts';
 
 // What the firewall enforces for one app interface on a local NI: its ACLs and port forwards (when it has `acls`)
 // and anti-spoofing (always: an app sends only from its own MAC and reserved address).

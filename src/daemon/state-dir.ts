@@ -1,9 +1,9 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import { join } from 'node:path';
-import { validateConfig } from './config/config-load.ts';
-import type { Config } from './config/config-schema.ts';
-import { ConfigError } from './errors.ts';
+import { validateConfig } from '../config/config-load.ts';
+import type { Config } from '../config/config-schema.ts';
+import { ConfigError } from '../errors.ts';
 
 // The state dir holds what must survive a restart: the last good config (written atomically), IPAM, dnsmasq files.
 
