@@ -136,7 +136,7 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveViewServ
 
   const http = createServer((req, res) => {
     const name = hostnameOf(req.headers.host);
-    if (loopbackOnly && (name === undefined || !LOOPBACK_NAMES.has(name))) {
+    if (loopbackOnly && (name === undefined || !(LOOPBACK_NAMES.has(name) || name === host || name === `[${host}]`))) {
       text(res, 403, 'forbidden: open the live view through 127.0.0.1 (or localhost)\n');
       return;
     }

@@ -190,6 +190,48 @@ describe('live view', () => {
     expect(out.join('')).toContain('no daemon runs with --ui');
   });
 
+  it('--ui-host and --inspect-ui-url: the live view on another address, the inspector page embedding a self-hosted UI, both with one token', async () => {
+    const file = join(dir, 'config.json');
+    await writeFile(file, JSON.stringify(config));
+    const stateDir = join(dir, 'state');
+    const stop = new AbortController();
+    let ready: { uiUrl?: string; inspectorUrl?: string } | undefined;
+    const daemon = runDaemon(
+      {
+        configPath: file,
+        stateDir,
+        logger: silent,
+        signal: stop.signal,
+        ui: { port: 0, host: '127.0.0.2' },
+        inspect: { port: 0, uiUrl: 'http://127.0.0.1:9/my-inspector/' },
+        onReady: (info) => (ready = info),
+      },
+      { createEdgenet: (opts) => createEdgenet({ ...opts, drivers: fakeDrivers() }), loadConfigFile },
+    );
+    try {
+      await until('the daemon', () => ready !== undefined);
+      const ui = new URL(String(ready?.uiUrl));
+      const inspector = new URL(String(ready?.inspectorUrl));
+      expect(ui.hostname).toBe('127.0.0.2');
+      expect(inspector.hostname).toBe('127.0.0.1');
+      expect(ui.searchParams.get('token')).toBe(inspector.searchParams.get('token'));
+      // 127.0.0.2 is loopback too: the Host header must name it or another loopback name
+      expect((await httpGet(ui.toString())).status).toBe(200);
+      expect((await httpGet(ui.toString(), { host: 'localhost' })).status).toBe(200);
+      expect((await httpGet(ui.toString(), { host: 'rebound.example' })).status).toBe(403);
+      const page = await httpGet(inspector.toString());
+      expect(page.body).toContain('src="http://127.0.0.1:9/my-inspector/"');
+      // the live view links the inspector, with the token
+      expect((await httpGet(ui.toString())).body).toContain(`href="${inspector.toString().replace(/&/g, '&amp;')}"`);
+      const out: string[] = [];
+      expect(await main(['node', 'edgenet', 'ui-url', '--inspector', '--state-dir', stateDir], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) })).toBe(0);
+      expect(out.join('')).toBe(`${inspector.toString()}\n`);
+    } finally {
+      stop.abort();
+      expect(await daemon).toBe(0);
+    }
+  });
+
   it('a port in use is exit 3 before anything is applied', async () => {
     blocker = createServer();
     await new Promise<void>((r) => blocker?.listen(0, '127.0.0.1', () => r()));
