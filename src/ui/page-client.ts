@@ -230,7 +230,20 @@ export const CLIENT_SCRIPT = String.raw`
   function connect() {
     var es = new EventSource('/api/stream' + q);
     es.onopen = function () { $('conn').textContent = 'live'; $('conn').className = 'live'; loadStatus(); };
-    es.onerror = function () { $('conn').textContent = 'disconnected: reconnecting…'; $('conn').className = 'lost'; };
+    es.onerror = function () {
+      $('conn').className = 'lost';
+      if (es.readyState !== EventSource.CLOSED) { $('conn').textContent = 'disconnected: reconnecting…'; return; }
+      // the browser gives up on an answer that is not a stream: say why, and try again while the daemon is away
+      fetch('/api/status' + q, { cache: 'no-store' }).then(function (r) {
+        if (r.status === 401) {
+          $('conn').textContent = 'token refused';
+          explain('The daemon refused this page\'s token: it was restarted (a new token each start) or the URL is incomplete. Run <code>edgenet ui-url</code> as root for the current URL.');
+          return;
+        }
+        $('conn').textContent = 'stream failed (' + r.status + '): retrying';
+        setTimeout(connect, 2000);
+      }).catch(function () { $('conn').textContent = 'daemon unreachable: retrying'; setTimeout(connect, 2000); });
+    };
     es.addEventListener('actors', function (m) {
       JSON.parse(m.data).forEach(function (p) {
         if (p.state) places.set(p.key, { machine: p.machine, state: p.state }); else places.delete(p.key);
@@ -246,9 +259,12 @@ export const CLIENT_SCRIPT = String.raw`
       soon();
     });
   }
-  if (!token) {
-    document.querySelector('main').insertAdjacentHTML('afterbegin', '<section><b>No token in this URL.</b> Run <code>edgenet ui-url</code> as root for the whole URL.</section>');
+  function explain(html) {
+    var el = $('why');
+    if (!el) { document.querySelector('main').insertAdjacentHTML('afterbegin', '<section id="why" role="alert"></section>'); el = $('why'); }
+    el.innerHTML = html;
   }
+  if (!token) explain('<b>No token in this URL.</b> Run <code>edgenet ui-url</code> as root for the whole URL.');
   connect();
   // leases, addresses and packet counts change without a transition: refreshed every few seconds
   setInterval(loadStatus, 5000);

@@ -183,6 +183,13 @@ apps:
     const off = requests.filter((u) => !/^(?:https?|wss?):\/\/127\.0\.0\.1:\d+\//.test(u) && !u.startsWith('data:'));
     expect(off, `requests off loopback: ${off.join(', ')}`).toEqual([]);
     expect(requests.some((u) => u.includes('/api/stream'))).toBe(true);
+
+    // a restarted daemon has a new token: the open page says so instead of going quiet
+    await daemon!.restart();
+    await page.waitForFunction(() => document.querySelector('#conn')?.textContent === 'token refused', undefined, { timeout: 15_000 });
+    expect(await page.textContent('#why')).toContain('edgenet ui-url');
+    const after = requests.filter((u) => !/^(?:https?|wss?):\/\/127\.0\.0\.1:\d+\//.test(u) && !u.startsWith('data:'));
+    expect(after).toEqual([]);
   });
 
   it('as uid 65534 the token cannot be read, and the page, status, stream and inspector websocket refuse without it', async () => {
