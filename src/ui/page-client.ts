@@ -173,7 +173,7 @@ export const CLIENT_SCRIPT = String.raw`
 
   function logLine(t) {
     var time = (t.at || '').replace('T', ' ').replace('Z', '');
-    return '<div data-kind="' + esc(t.kind) + '" data-name="' + esc(t.name) + '"><span class="t">' + esc(time) + '</span> ' + esc(t.kind) + ' <b>' + esc(t.name) + '</b> ' +
+    return '<div data-kind="' + esc(t.kind) + '" data-name="' + esc(t.name) + '" data-to="' + esc(t.to) + '" data-at="' + esc(t.at) + '"><span class="t">' + esc(time) + '</span> ' + esc(t.kind) + ' <b>' + esc(t.name) + '</b> ' +
       esc(t.from || '∅') + ' → ' + stateHtml(t.to) + (t.reason ? ' <span class="reason">(' + esc(t.reason) + ')</span>' : '') + '</div>';
   }
   function drawLog() {
@@ -186,7 +186,7 @@ export const CLIENT_SCRIPT = String.raw`
       shown.push(logLine(t));
     }
     $('log').innerHTML = shown.join('');
-    $('logcount').textContent = log.length + ' since this page opened';
+    $('logcount').textContent = shown.length + ' shown of the last ' + log.length;
   }
   var logQueued = false;
   function queueLog() { if (logQueued) return; logQueued = true; requestAnimationFrame(function () { logQueued = false; drawLog(); }); }
@@ -217,6 +217,15 @@ export const CLIENT_SCRIPT = String.raw`
     if (o) {
       o.state = t.to;
       if (t.reason) o.reason = t.reason; else delete o.reason;
+    }
+    // the row in view shows it now, not at the next frame (a busy device's browser may be slow to give one)
+    var el = rowsEl.querySelector('.row[data-key="' + key.replace(/["\\]/g, '\\$&') + '"]');
+    if (el && o) {
+      var c = cells({ type: el.classList.contains('ni') ? 'ni' : el.classList.contains('ep') ? 'ep' : el.classList.contains('port') ? 'port' : 'device', key: key, count: 0 });
+      var spans = el.children;
+      if (spans[2]) spans[2].innerHTML = c[2];
+      if (spans[3]) spans[3].innerHTML = c[3];
+      el.setAttribute('data-state', t.to);
     }
     // the actor's place follows at once (its nested state comes with the next actors batch)
     var p = places.get(key);
@@ -249,6 +258,14 @@ export const CLIENT_SCRIPT = String.raw`
         if (p.state) places.set(p.key, { machine: p.machine, state: p.state }); else places.delete(p.key);
       });
       paintCharts();
+    });
+    es.addEventListener('history', function (m) {
+      // what happened before this page opened (the daemon keeps the last few hundred): the log only
+      var seen = {};
+      log.forEach(function (t) { seen[t.at + t.kind + t.name + t.to] = true; });
+      var older = JSON.parse(m.data).filter(function (t) { return !seen[t.at + t.kind + t.name + t.to]; });
+      log = older.concat(log).sort(function (a, b) { return a.at < b.at ? -1 : a.at > b.at ? 1 : 0; });
+      queueLog();
     });
     es.addEventListener('transition', function (m) {
       var t = JSON.parse(m.data);

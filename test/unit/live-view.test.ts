@@ -178,6 +178,16 @@ describe('live view', () => {
       drivers.links.setCarrier('eth2', true);
       await until('plant ready again', () => transitions().some((t) => t.kind === 'network' && t.name === 'plant' && t.from === 'degraded' && t.to === 'ready'));
       await until('plant ready in the actors', () => placeOf('network:plant')?.startsWith('ready') === true);
+
+      // a page that opens later gets the transitions so far
+      const late = follow(`${base}api/stream?token=${encodeURIComponent(token)}`);
+      try {
+        await until('the history', () => late.events.some((e) => e.event === 'history'));
+        const history = late.events.find((e) => e.event === 'history')?.data as Transition[];
+        expect(history.filter((t) => t.name === 'plant').map((t) => `${t.from}->${t.to}`)).toEqual(['null->creating', 'creating->ready', 'ready->degraded', 'degraded->ready']);
+      } finally {
+        late.close();
+      }
     } finally {
       stream?.close();
       stop.abort();
