@@ -84,7 +84,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   let deviceSpec: DeviceSpec = { firewall: false, forwarding: false };
 
   const tracker = new TransitionTracker((t) => {
-    logger.info({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
+    // endpoints at debug: a push moves thousands of them (NIs, ports and the device stay at info)
+    const fields = { kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason };
+    const text = `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`;
+    if (t.kind === 'endpoint') logger.debug(fields, text);
+    else logger.info(fields, text);
     transitions.next(t);
   });
   const userInspect = opts.inspect;

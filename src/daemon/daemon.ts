@@ -5,8 +5,8 @@
 // edgenet owns and then stops it.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
+import { createDaemonLogger } from './daemon-logger.ts';
 import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
 import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions } from '../edgenet-types.ts';
@@ -126,7 +126,7 @@ function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Pr
 }
 
 export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise<number> {
-  const log: Logger = opts.logger ?? pino({ name: 'edgenet', level: opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info' });
+  const log: Logger = opts.logger ?? createDaemonLogger(opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info');
   const layout = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir, socketPath: opts.socketPath });
   const { stateDir, runtimeDir, socketPath } = layout;
   const configPath = opts.configPath === undefined ? undefined : resolve(opts.configPath);
@@ -283,7 +283,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     }
   };
   try {
-    log.info({ stateDir, config: source, resumed: configPath === undefined, pid: process.pid }, 'edgenet starting');
+    log.info({ stateDir, config: source, resumed: configPath === undefined }, 'edgenet starting');
     if (!(await applyFile(configPath === undefined ? 'resumed last good config' : 'start'))) {
       if (lastError) opts.stderr?.(`edgenet: ${lastError}\n`);
       code = DAEMON_EXIT.rejected;
