@@ -8,6 +8,7 @@ import { CHECK_NOT_READY, notReady } from '../api/health.ts';
 import { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR, resolveLayout } from '../daemon/state-layout.ts';
 import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
 import { packageVersion } from '../util/package-info.ts';
+import { parseListenAddress, type ListenAddress } from '../daemon/metrics-listen.ts';
 import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
 
 /**
@@ -63,6 +64,12 @@ function parseLimit(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function parseListen(value: string): ListenAddress {
+  const addr = parseListenAddress(value);
+  if (!addr) throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464');
+  return addr;
 }
 
 function parseInspectPort(value: string): number {
@@ -125,13 +132,14 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--no-watch', 'do not re-apply the config file when it changes (SIGHUP still re-applies it)')
     .option('--allow-api-push', 'with -c: accept API pushes that differ from the file (default: refused with 409)')
     .option('--inspect [port]', 'serve the actors to the Stately inspector on 127.0.0.1 (default port 8787)', parseInspectPort)
+    .option('--metrics-listen <host:port>', 'also serve GET /metrics over TCP there (e.g. 127.0.0.1:9464), for a Prometheus that cannot reach the root-only socket', parseListen)
     .option('--max-networks <n>', 'refuse a config with more network instances (default 1000)', parseLimit)
     .option('--max-local-networks <n>', 'refuse a config with more local network instances, one dnsmasq each (default 250)', parseLimit)
     .option('--max-endpoints <n>', 'refuse a config with more app interfaces (default 5000)', parseLimit)
     .addOption(
       new Option('--log-level <level>', 'log level of the JSON log on stdout (default: $EDGENET_LOG_LEVEL, else info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
-    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; logLevel?: string; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
+    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; logLevel?: string; metricsListen?: ListenAddress; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
       const { runDaemon } = await import('../daemon/daemon.ts');
       const limits = {
         ...(o.maxNetworks !== undefined && { networks: o.maxNetworks }),
@@ -152,6 +160,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
           ...(o.socket ? { socketPath: o.socket } : {}),
           ...(o.inspect === true ? { inspect: true } : o.inspect !== undefined ? { inspect: { port: o.inspect } } : {}),
           ...(Object.keys(limits).length > 0 && { limits }),
+          ...(o.metricsListen && { metricsListen: o.metricsListen }),
         }),
       );
     });

@@ -20,6 +20,7 @@ import { eveApplyAnswer, formatObjectErrors } from '../eve/eve-object-errors.ts'
 import type { AppliableDocument, ConfigFormat } from '../eve/eve-load.ts';
 import type { InspectorServer } from '../inspector.ts';
 import { createMetrics } from './metrics.ts';
+import { startMetricsListener, type ListenAddress, type MetricsListener } from './metrics-listen.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { ConfigOwnership } from './config-source.ts';
@@ -58,8 +59,10 @@ export interface DaemonOptions {
   signal?: AbortSignal;
   /** caps a config must stay within (config-limits.ts) */
   limits?: Partial<ConfigLimits>;
+  /** also serve GET /metrics over TCP here (`--metrics-listen HOST:PORT`; port 0: any) */
+  metricsListen?: ListenAddress;
   /** called once the API is serving */
-  onReady?: (info: { socketPath: string; inspectorUrl?: string }) => void;
+  onReady?: (info: { socketPath: string; inspectorUrl?: string; metricsUrl?: string }) => void;
 }
 
 /** What the daemon needs from the core; replaced by fakes in tests. */
@@ -188,7 +191,20 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       }
     : undefined;
   const net = createEdgenet({ stateDir, runtimeDir, logger: log, ...(inspect ? { inspect } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
-  const metrics = createMetrics(net);
+  const metrics = createMetrics(net, { processMetrics: true });
+  // before the first apply, so a scrape sees the converge; a port in use is fatal like the inspector's
+  let metricsListener: MetricsListener | undefined;
+  if (opts.metricsListen) {
+    try {
+      metricsListener = await startMetricsListener(metrics, opts.metricsListen);
+      log.info({ url: metricsListener.url }, 'metrics listening');
+    } catch (err) {
+      metrics.close();
+      await inspector?.close().catch(() => undefined);
+      fatal({ err }, `cannot serve metrics on ${opts.metricsListen.host}:${opts.metricsListen.port}: ${errorMessage(err)}`);
+      return DAEMON_EXIT.failure;
+    }
+  }
   // timed per apply, not including the wait behind an earlier push
   const serialized = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
   // the metadata service answers each app with the user data of the config that is running
@@ -325,7 +341,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     }
 
     started = true;
-    opts.onReady?.({ socketPath, ...(inspector ? { inspectorUrl: inspector.url } : {}) });
+    opts.onReady?.({ socketPath, ...(inspector ? { inspectorUrl: inspector.url } : {}), ...(metricsListener ? { metricsUrl: metricsListener.url } : {}) });
     const counts = net.status();
     void notifier.ready(`running: ${counts.networks.length} networks, ${counts.endpoints.length} endpoints (${ownership.source?.kind ?? 'file'} ${source})`);
     if (reloadPending) {
@@ -362,6 +378,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       }),
     ]);
     clearTimeout(stopTimer);
+    await metricsListener?.close();
     metrics.close();
     await eveReporter?.close().catch(() => undefined);
     await metadata?.close().catch(() => undefined);
