@@ -20,7 +20,6 @@ import { eveApplyAnswer, formatObjectErrors } from '../eve/eve-object-errors.ts'
 import type { AppliableDocument, ConfigFormat } from '../eve/eve-load.ts';
 import type { InspectorServer } from '../inspector.ts';
 import type { LiveViewServer } from '../ui/live-view.ts';
-import { defer } from 'rxjs';
 import { createMetrics } from './metrics.ts';
 import { startMetricsListener, type ListenAddress, type MetricsListener } from './metrics-listen.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
@@ -178,9 +177,6 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   // require the token in <runtime-dir>/ui-token (root only): actor contexts hold the whole config.
   let inspector: InspectorServer | undefined;
   let liveView: LiveViewServer | undefined;
-  // the live view reads the core once it exists (it is created right below, before anything is applied)
-  let statusNow: (() => ReturnType<Edgenet['status']>) | undefined;
-  let core: Edgenet | undefined;
   let uiToken: string | undefined;
   if (opts.inspect || opts.ui) {
     try {
@@ -200,14 +196,6 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
           ...(o.port !== undefined && { port: o.port }),
           ...(o.host !== undefined && { host: o.host }),
           token,
-          status: () => {
-            if (!statusNow) throw new Error('the daemon is starting');
-            return statusNow();
-          },
-          transitions$: defer(() => {
-            if (!core) throw new Error('the daemon is starting');
-            return core.transitions$;
-          }),
           ...(inspector && { inspectorUrl: inspector.url }),
           logger: log,
         });
@@ -267,12 +255,15 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       });
   const source = configPath ?? lastGoodPath;
   const ownership = new ConfigOwnership(configPath, opts.allowApiPush ?? false);
-  core = net;
-  statusNow = () => {
-    const status = eveRecord.statusOf(net.status());
-    const from = ownership.source;
-    return from ? { ...status, source: from } : status;
-  };
+  // the live view shows what GET /v1/status shows
+  liveView?.attach({
+    status: () => {
+      const status = eveRecord.statusOf(net.status());
+      const from = ownership.source;
+      return from ? { ...status, source: from } : status;
+    },
+    transitions$: net.transitions$,
+  });
   /** the validated config as JSON: what a push is compared with (only when pushes are guarded) */
   const canonical = (config: unknown): string | undefined => (ownership.guarded ? JSON.stringify(validateConfig(config)) : undefined);
   let lastError: string | undefined;

@@ -72,7 +72,7 @@ input[type=search], select { font: inherit; padding: 3px 6px; border: 1px solid 
 #log { height: 220px; overflow-y: auto; font: 12px/1.5 ui-monospace, SFMono-Regular, Menlo, monospace; }
 #log div { white-space: nowrap; }
 #log .t { color: var(--muted); }
-#inspector-note { margin: 0; }
+#why { background: #fff7ed; border-color: var(--degraded); }
 `;
 
 export function livePage(opts: PageOptions): string {

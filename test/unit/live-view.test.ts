@@ -178,6 +178,16 @@ describe('live view', () => {
       drivers.links.setCarrier('eth2', true);
       await until('plant ready again', () => transitions().some((t) => t.kind === 'network' && t.name === 'plant' && t.from === 'degraded' && t.to === 'ready'));
       await until('plant ready in the actors', () => placeOf('network:plant')?.startsWith('ready') === true);
+
+      // a page that opens later gets the transitions so far
+      const late = follow(`${base}api/stream?token=${encodeURIComponent(token)}`);
+      try {
+        await until('the history', () => late.events.some((e) => e.event === 'history'));
+        const history = late.events.find((e) => e.event === 'history')?.data as Transition[];
+        expect(history.filter((t) => t.name === 'plant').map((t) => `${t.from}->${t.to}`)).toEqual(['null->creating', 'creating->ready', 'ready->degraded', 'degraded->ready']);
+      } finally {
+        late.close();
+      }
     } finally {
       stream?.close();
       stop.abort();
@@ -188,6 +198,48 @@ describe('live view', () => {
     const out: string[] = [];
     expect(await main(['node', 'edgenet', 'ui-url', '--state-dir', stateDir], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) })).toBe(2);
     expect(out.join('')).toContain('no daemon runs with --ui');
+  });
+
+  it('--ui-host and --inspect-ui-url: the live view on another address, the inspector page embedding a self-hosted UI, both with one token', async () => {
+    const file = join(dir, 'config.json');
+    await writeFile(file, JSON.stringify(config));
+    const stateDir = join(dir, 'state');
+    const stop = new AbortController();
+    let ready: { uiUrl?: string; inspectorUrl?: string } | undefined;
+    const daemon = runDaemon(
+      {
+        configPath: file,
+        stateDir,
+        logger: silent,
+        signal: stop.signal,
+        ui: { port: 0, host: '127.0.0.2' },
+        inspect: { port: 0, uiUrl: 'http://127.0.0.1:9/my-inspector/' },
+        onReady: (info) => (ready = info),
+      },
+      { createEdgenet: (opts) => createEdgenet({ ...opts, drivers: fakeDrivers() }), loadConfigFile },
+    );
+    try {
+      await until('the daemon', () => ready !== undefined);
+      const ui = new URL(String(ready?.uiUrl));
+      const inspector = new URL(String(ready?.inspectorUrl));
+      expect(ui.hostname).toBe('127.0.0.2');
+      expect(inspector.hostname).toBe('127.0.0.1');
+      expect(ui.searchParams.get('token')).toBe(inspector.searchParams.get('token'));
+      // 127.0.0.2 is loopback too: the Host header must name it or another loopback name
+      expect((await httpGet(ui.toString())).status).toBe(200);
+      expect((await httpGet(ui.toString(), { host: 'localhost' })).status).toBe(200);
+      expect((await httpGet(ui.toString(), { host: 'rebound.example' })).status).toBe(403);
+      const page = await httpGet(inspector.toString());
+      expect(page.body).toContain('src="http://127.0.0.1:9/my-inspector/"');
+      // the live view links the inspector, with the token
+      expect((await httpGet(ui.toString())).body).toContain(`href="${inspector.toString().replace(/&/g, '&amp;')}"`);
+      const out: string[] = [];
+      expect(await main(['node', 'edgenet', 'ui-url', '--inspector', '--state-dir', stateDir], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) })).toBe(0);
+      expect(out.join('')).toBe(`${inspector.toString()}\n`);
+    } finally {
+      stop.abort();
+      expect(await daemon).toBe(0);
+    }
   });
 
   it('a port in use is exit 3 before anything is applied', async () => {
