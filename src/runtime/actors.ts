@@ -4,6 +4,7 @@ import type { AttachInput, AttachOutput, ProbeResult } from '../../machines/endp
 import type { SwitchUplinkInput } from '../../machines/network-instance.machine.ts';
 import type { BridgeHandle, MemberSpec, NiSpec } from '../../machines/specs.ts';
 import type { Drivers } from '../drivers/drivers.ts';
+import type { LinkInfo } from '../drivers/links.ts';
 import type { LocalServices } from '../services/local-services.ts';
 import { KernelError } from '../errors.ts';
 import { guardTripped } from '../drivers/bridge-ports.ts';
@@ -99,17 +100,13 @@ export function endpointActors({ drivers, local }: ActorDeps) {
   const isOwnedBridge = async (ifindex: number): Promise<boolean> => parseAlias((await links.getByIndex(ifindex))?.alias)?.kind === 'ni';
   // a tap or port is released only from one of our bridges: never from a bridge someone else put it in
   const release = async (ifname: string, signal: AbortSignal): Promise<void> => {
-    const link = await links.get(ifname);
+    const link = await links.cached(ifname);
     if (link?.master !== undefined && (await isOwnedBridge(link.master))) await links.detach(ifname, signal);
   };
   return {
-    probe: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => {
-      const link = await links.get(spec.kind === 'port' ? spec.ifname : spec.hostIfname);
-      const master = link?.master !== undefined ? { master: link.master } : {};
-      // a veth is present when its app's netns is: edgenet makes the link itself
-      if (spec.kind === 'veth') return { present: spec.netns !== undefined && (await links.hasNetns(spec.netns)), ...master };
-      return link ? { present: true, carrier: link.carrier, ...master } : { present: false };
-    }),
+    // the link cache answers a probe; verifying what an event reported asks the kernel
+    probe: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => probeResult(spec, await links.cached(memberIfname(spec)), links)),
+    verify: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => probeResult(spec, await links.get(memberIfname(spec)), links)),
     attach: fromPromise<AttachOutput, AttachInput>(async ({ input: { spec, bridge }, signal }) => {
       if (spec.kind === 'port') {
         if (spec.attach && bridge) {
@@ -162,6 +159,17 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       await firewall.removeEndpoint(spec.key, signal);
     }),
   };
+}
+
+function memberIfname(spec: MemberSpec): string {
+  return spec.kind === 'port' ? spec.ifname : spec.hostIfname;
+}
+
+async function probeResult(spec: MemberSpec, link: LinkInfo | undefined, links: Drivers['links']): Promise<ProbeResult> {
+  const master = link?.master !== undefined ? { master: link.master } : {};
+  // a veth is present when its app's netns is: edgenet makes the link itself
+  if (spec.kind === 'veth') return { present: spec.netns !== undefined && (await links.hasNetns(spec.netns)), ...master };
+  return link ? { present: true, carrier: link.carrier, ...master } : { present: false };
 }
 
 /** Spanning tree on a switch NI's bridge: on with its forward delay, or off (also after an update turned it off). */
