@@ -370,6 +370,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     } catch (err) {
       // the host name was free a moment ago: the name taken is the app side's, inside the app's namespace
       if (err instanceof KernelError && err.errno === 'EEXIST' && !(await this.getRaw(spec.name))) {
+        this.log.info({ veth: spec.name, netns: nsPath, peer: spec.peerName }, 'veth not created: the app side\'s name is taken');
         throw new KernelError('ensureVeth', spec.name, 'EEXIST', `${spec.peerName} already exists in ${nsPath}`);
       }
       throw err;
