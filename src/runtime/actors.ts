@@ -105,8 +105,15 @@ export function endpointActors({ drivers, local }: ActorDeps) {
   };
   return {
     // the link cache answers a probe; verifying what an event reported asks the kernel
-    probe: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => probeResult(spec, await links.cached(memberIfname(spec)), links)),
-    verify: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => probeResult(spec, await links.get(memberIfname(spec)), links)),
+    probe: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => {
+      const link = await links.cached(memberIfname(spec));
+      // a veth is present when its app's netns is: edgenet makes the link itself
+      return spec.kind === 'veth' ? vethProbe(spec, link, await links.hasNetns(spec.netns ?? '')) : probeResult(link);
+    }),
+    verify: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => {
+      const link = await links.get(memberIfname(spec));
+      return spec.kind === 'veth' ? vethProbe(spec, link, await links.hasNetns(spec.netns ?? '')) : probeResult(link);
+    }),
     attach: fromPromise<AttachOutput, AttachInput>(async ({ input: { spec, bridge }, signal }) => {
       if (spec.kind === 'port') {
         if (spec.attach && bridge) {
@@ -165,11 +172,12 @@ function memberIfname(spec: MemberSpec): string {
   return spec.kind === 'port' ? spec.ifname : spec.hostIfname;
 }
 
-async function probeResult(spec: MemberSpec, link: LinkInfo | undefined, links: Drivers['links']): Promise<ProbeResult> {
-  const master = link?.master !== undefined ? { master: link.master } : {};
-  // a veth is present when its app's netns is: edgenet makes the link itself
-  if (spec.kind === 'veth') return { present: spec.netns !== undefined && (await links.hasNetns(spec.netns)), ...master };
-  return link ? { present: true, carrier: link.carrier, ...master } : { present: false };
+function probeResult(link: LinkInfo | undefined): ProbeResult {
+  return link ? { present: true, carrier: link.carrier, ...(link.master !== undefined && { master: link.master }) } : { present: false };
+}
+
+function vethProbe(spec: MemberSpec, link: LinkInfo | undefined, netnsThere: boolean): ProbeResult {
+  return { present: spec.kind === 'veth' && spec.netns !== undefined && netnsThere, ...(link?.master !== undefined && { master: link.master }) };
 }
 
 /** Spanning tree on a switch NI's bridge: on with its forward delay, or off (also after an update turned it off). */
