@@ -2,6 +2,7 @@ import type { BridgePortDriver } from './bridge-ports.ts';
 import type { DhcpDns } from './dhcpdns.ts';
 import type { Firewall } from './firewall.ts';
 import type { LinkDriver } from './links.ts';
+import type { PortLinkDriver } from './port-links.ts';
 import type { RouteDriver } from './routes.ts';
 import type { WriteCounts } from './write-counter.ts';
 
@@ -13,12 +14,14 @@ export interface Drivers {
   routes: RouteDriver;
   /** STP and BPDU guard on switch NIs; without it a config asking for STP fails to build */
   bridgePorts?: BridgePortDriver;
+  /** VLAN sub-interfaces and bonds made for ports (ports[].vlan / ports[].bond); without it such ports are refused */
+  portLinks?: PortLinkDriver;
 }
 
 /** Kernel writes of all drivers, by kind. */
 export function writesOf(drivers: Drivers): WriteCounts {
   const counts = drivers.links.writes.snapshot();
-  for (const other of [drivers.firewall.writes.snapshot(), drivers.dhcpdns.writes.snapshot(), drivers.routes.writes.snapshot(), ...(drivers.bridgePorts ? [drivers.bridgePorts.writes.snapshot()] : [])]) {
+  for (const other of [drivers.firewall.writes.snapshot(), drivers.dhcpdns.writes.snapshot(), drivers.routes.writes.snapshot(), ...(drivers.bridgePorts ? [drivers.bridgePorts.writes.snapshot()] : []), ...(drivers.portLinks ? [drivers.portLinks.writes.snapshot()] : [])]) {
     for (const [kind, n] of Object.entries(other) as [keyof WriteCounts, number][]) counts[kind] += n;
   }
   return counts;

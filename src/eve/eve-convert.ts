@@ -7,6 +7,7 @@ import { correctDhcpRange } from './eve-dhcp-range.ts';
 import { eveNiServices, evePortDns, portNetworkOf } from './eve-dns.ts';
 import { eveAppMac } from './eve-macs.ts';
 import { eveAccessVlan, eveSwitchFields } from './eve-switch.ts';
+import { eveL2Port, type EveL2Port } from './eve-vlans-bonds.ts';
 import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
 import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig, PHYIO_USAGES } from './eve-schema.ts';
 import type { EdgeDevConfig, EveAce, EveAdapter, EveApp, EveNetworkInstance, EveSystemAdapter } from './eve-schema.ts';
@@ -54,6 +55,8 @@ interface PortChoice {
   /** EVE path that named the interface, for errors about it */
   ifnameSource: string;
   notes: { level: EveFinding['level']; message: string }[];
+  /** a VLAN or bond port (eve-vlans-bonds.ts) */
+  l2?: EveL2Port;
 }
 
 type PortResolution = { ok: PortChoice } | { refused: string } | { error: string };
@@ -114,12 +117,6 @@ class Converter {
   }
 
   private deviceFindings(): void {
-    if (this.eve.vlans.length > 0) {
-      this.find('warning', 'vlans', 'device', 'vlans', 'VLAN sub-interfaces are not implemented: network instances on them are refused');
-    }
-    if (this.eve.bonds.length > 0) {
-      this.find('warning', 'bonds', 'device', 'bonds', 'bonds are not implemented: network instances on them are refused');
-    }
     if (this.eve.networks.length > 0) {
       this.find('info', 'networks', 'device', 'networks', "the device ports' own IP configuration (NetworkConfig) is the host's business: only its DNS servers (ip.dns) are read, as the upstream resolvers of the port that references it");
     }
@@ -295,8 +292,9 @@ class Converter {
   private adapterIfname(index: number, notes: PortChoice['notes']): PortResolution {
     const adapter = this.eve.systemAdapterList[index] as EveSystemAdapter;
     const lower = adapter.lowerLayerName || adapter.name;
-    if (this.eve.vlans.some((v) => v.logicallabel === lower)) return { refused: `port "${adapter.name}" is on VLAN adapter "${lower}" (VLANs are not implemented)` };
-    if (this.eve.bonds.some((b) => b.logicallabel === lower)) return { refused: `port "${adapter.name}" is on bond "${lower}" (bonds are not implemented)` };
+    const l2 = eveL2Port(this.eve, lower);
+    if (l2 && 'refused' in l2) return { refused: `port "${adapter.name}": ${l2.refused}` };
+    if (l2) return { ok: { adapter, adapterIndex: index, ifname: l2.ifname, ifnameSource: l2.ifnameSource, notes: [...notes, ...l2.notes], l2 } };
     const phys = this.physicalIoOf(lower);
     if (phys) {
       const key = Object.keys(phys.io.phyaddrs).find((k) => k.toLowerCase() === 'ifname');
@@ -317,16 +315,38 @@ class Converter {
   }
 
   private usePort(choice: PortChoice, network: string): string {
+    // a bond declared already as a VLAN's lower layer (no NI on it then): this NI uses that port
+    const declared = choice.l2?.bond ? this.ports.find((x) => x.ifname === choice.ifname) : undefined;
+    if (declared) {
+      this.portUse.set(choice.adapterIndex, { port: declared.name, network });
+      this.names.ports.push({ name: declared.name, adapter: choice.adapter.name, ifname: choice.ifname });
+      return declared.name;
+    }
     const name = this.portNames.allocate(choice.adapter.name, `port:${choice.adapter.name}`);
     const p = this.ports.length;
     this.sources[`ports[${p}]`] = `systemAdapterList[${choice.adapterIndex}]`;
     this.sources[`ports[${p}].name`] = `systemAdapterList[${choice.adapterIndex}].name`;
     this.sources[`ports[${p}].ifname`] = choice.ifnameSource;
     const dns = evePortDns(this.eve, choice.adapter, choice.adapterIndex, `ports[${p}]`, this);
-    this.ports.push({ name, ifname: choice.ifname, ...(dns && { dns }) });
+    this.ports.push({ name, ifname: choice.ifname, ...(dns && { dns }), ...(choice.l2 && l2Fields(choice.l2)) });
+    if (choice.l2) this.lowerPorts(choice.l2, `ports[${p}]`);
     this.portUse.set(choice.adapterIndex, { port: name, network });
     this.names.ports.push({ name, adapter: choice.adapter.name, ifname: choice.ifname });
     return name;
+  }
+
+  /** A VLAN's bond: a port of its own (no NI on it), so edgenet makes it; once, however many VLANs it carries. */
+  private lowerPorts(l2: EveL2Port, to: string): void {
+    for (const [field, source] of Object.entries(l2.sources)) this.sources[`${to}.${field}`] = source;
+    for (const lower of l2.lowerPorts) {
+      if (this.ports.some((x) => x.ifname === lower.port.ifname)) continue;
+      const q = this.ports.length;
+      const name = this.portNames.allocate(lower.label, `port:${lower.label}`);
+      this.sources[`ports[${q}]`] = lower.source;
+      this.sources[`ports[${q}].ifname`] = lower.port.ifnameSource;
+      for (const [field, source] of Object.entries(lower.port.sources)) this.sources[`ports[${q}].${field}`] = source;
+      this.ports.push({ name, ...l2Fields(lower.port) });
+    }
   }
 
   private convertApps(): void {
@@ -541,4 +561,9 @@ export function toEveConfigError(err: ConfigError, sources: Readonly<Record<stri
     err.issues.map((i) => ({ path: evePathOf(i.path, sources), message: i.message })),
     err.source,
   );
+}
+
+/** The native port fields of a VLAN or bond port. */
+function l2Fields(l2: Omit<EveL2Port, 'lowerPorts' | 'notes' | 'sources'>): Pick<PortInput, 'ifname' | 'vlan' | 'bond'> {
+  return { ifname: l2.ifname, ...(l2.vlan && { vlan: { ...l2.vlan } }), ...(l2.bond && { bond: { ...l2.bond, members: [...l2.bond.members] } }) };
 }

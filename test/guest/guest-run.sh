@@ -7,6 +7,8 @@ arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 OUT=$(arg edgenet.out)
 CACHE=$(arg edgenet.cache)
 REPO=$(arg edgenet.repo)
+# EDGENET_GUEST_FILTER on the host: only the guest files whose path contains it
+FILTER=$(arg edgenet.filter)
 BB=$CACHE/root/bin/busybox
 {
   # the kernel loads modules on demand through this (nf_tables for nft, …); these four are loaded up front
@@ -15,7 +17,7 @@ BB=$CACHE/root/bin/busybox
   ip link set lo up
   echo "guest kernel $(uname -r)"
   cd "$REPO" && EDGENET_IN_GUEST=1 EDGENET_REQUIRE_KERNEL=1 node node_modules/vitest/vitest.mjs run --config test/guest/vitest.guest.config.ts \
-    --reporter=default --reporter=json --outputFile.json="$OUT/results.json"
+    --reporter=default --reporter=json --outputFile.json="$OUT/results.json" $FILTER
   echo "vitest exit $?"
 } > "$OUT/console.txt" 2>&1
 sync
