@@ -185,7 +185,8 @@ class Converter {
     if (ni.mtu !== 0) common.mtu = ni.mtu;
     const portNames = ports.map((p) => {
       for (const n of p.notes) this.find(n.level, `${at}.port.name`, subject, 'port.name', n.message);
-      return this.usePort(p, ports.length > 1);
+      // a multi-port local NI probes its ports to select one; a switch NI bridges them all
+      return this.usePort(p, type === 'local' && ports.length > 1);
     });
     if (portNames.length === 1) {
       common.port = portNames[0];
