@@ -13,6 +13,9 @@ BB=$CACHE/root/bin/busybox
 {
   # the kernel loads modules on demand through this (nf_tables for nft, …); these four are loaded up front
   mkdir -p /run/guest-bin && ln -sf "$BB" /run/guest-bin/modprobe && echo /run/guest-bin/modprobe > /proc/sys/kernel/modprobe
+  # what udev would make: nft -f /dev/stdin (a local NI's rules) needs these; dnsmasq's shared memory, /dev/shm
+  ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin; ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
+  mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
   for m in bridge 8021q bonding veth; do "$BB" modprobe "$m" || echo "modprobe $m failed"; done
   ip link set lo up
   echo "guest kernel $(uname -r)"
