@@ -41,7 +41,7 @@ describeKernel('VLAN kernel tests in a QEMU guest (Debian stock kernel)', () => 
     try {
       // EDGENET_GUEST_FILTER=port-links: only the guest files whose path contains it (while working on one)
       const filter = process.env.EDGENET_GUEST_FILTER;
-      const run = await runGuest(image, { script: join(REPO, 'test/guest/guest-run.sh'), outDir, repo: REPO, timeoutMs: 540_000, ...(filter && { filter }) });
+      const run = await runGuest(image, { script: join(REPO, 'test/guest/guest-run.sh'), outDir, repo: REPO, timeoutMs: 1_200_000, ...(filter && { filter }) });
       const consoleText = existsSync(join(outDir, 'console.txt')) ? readFileSync(join(outDir, 'console.txt'), 'utf8') : '';
       const resultsFile = join(outDir, 'results.json');
       if (!existsSync(resultsFile)) {
@@ -63,5 +63,5 @@ describeKernel('VLAN kernel tests in a QEMU guest (Debian stock kernel)', () => 
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
-  }, 600_000);
+  }, 1_260_000);
 });
