@@ -95,8 +95,8 @@ export function niActors({ drivers, local }: ActorDeps) {
 
 export function endpointActors({ drivers, local }: ActorDeps) {
   const { links, firewall } = drivers;
-  const isOwnedBridge = async (ifindex: number): Promise<boolean> =>
-    parseAlias((await links.list()).find((l) => l.ifindex === ifindex)?.alias)?.kind === 'ni';
+  // one request for the bridge, not a dump of every link (removing N apps was O(N²))
+  const isOwnedBridge = async (ifindex: number): Promise<boolean> => parseAlias((await links.getByIndex(ifindex))?.alias)?.kind === 'ni';
   // a tap or port is released only from one of our bridges: never from a bridge someone else put it in
   const release = async (ifname: string, signal: AbortSignal): Promise<void> => {
     const link = await links.get(ifname);
