@@ -10,6 +10,7 @@ import type { Drivers } from './drivers/drivers.ts';
 import { createFakeRouteDriver, type FakeRouteDriver } from './drivers/routes-fake.ts';
 import { createFakeBridgePortDriver, type FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
 import { createFakePortLinkDriver, type FakePortLinkDriver } from './drivers/port-links-fake.ts';
+import { createFakeProbeDriver, type FakeProbeDriver } from './drivers/probes-fake.ts';
 
 export { createFakeDhcpDns, FakeDhcpDns } from './drivers/dhcpdns-fake.ts';
 export type { FakeDhcpDnsOptions } from './drivers/dhcpdns-fake.ts';
@@ -20,6 +21,7 @@ export type { FakePeer, LinkOp } from './drivers/links-fake.ts';
 export { createFakeRouteDriver, FakeRouteDriver } from './drivers/routes-fake.ts';
 export { createFakeBridgePortDriver, FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
 export { createFakePortLinkDriver, FakePortLinkDriver } from './drivers/port-links-fake.ts';
+export { createFakeProbeDriver, FakeProbeDriver } from './drivers/probes-fake.ts';
 
 /** The fakes, typed as themselves so tests can drive them (carrier, taps, namespaces, dnsmasq crashes). */
 export interface FakeDrivers extends Drivers {
@@ -29,6 +31,7 @@ export interface FakeDrivers extends Drivers {
   routes: FakeRouteDriver;
   bridgePorts: FakeBridgePortDriver;
   portLinks: FakePortLinkDriver;
+  probes: FakeProbeDriver;
 }
 
 export function createFakeDrivers(opts: { firewall?: FakeFirewallOptions; dhcpdns?: FakeDhcpDnsOptions } = {}): FakeDrivers {
@@ -40,5 +43,6 @@ export function createFakeDrivers(opts: { firewall?: FakeFirewallOptions; dhcpdn
     routes: createFakeRouteDriver(),
     bridgePorts: createFakeBridgePortDriver(links),
     portLinks: createFakePortLinkDriver(links),
+    probes: createFakeProbeDriver(),
   };
 }

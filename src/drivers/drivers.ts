@@ -3,6 +3,7 @@ import type { DhcpDns } from './dhcpdns.ts';
 import type { Firewall } from './firewall.ts';
 import type { LinkDriver } from './links.ts';
 import type { PortLinkDriver } from './port-links.ts';
+import type { ProbeDriver } from './probes.ts';
 import type { RouteDriver } from './routes.ts';
 import type { WriteCounts } from './write-counter.ts';
 
@@ -16,6 +17,8 @@ export interface Drivers {
   bridgePorts?: BridgePortDriver;
   /** VLAN sub-interfaces and bonds made for ports (ports[].vlan / ports[].bond); without it such ports are refused */
   portLinks?: PortLinkDriver;
+  /** reachability probes of ports (ports[].probe); without it no probe runs */
+  probes?: ProbeDriver;
 }
 
 /** Kernel writes of all drivers, by kind. */

@@ -6,6 +6,7 @@ import { createNftFirewall } from './firewall-nft.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
 import { createIpRouteDriver } from './routes-ip.ts';
 import { createIpPortLinkDriver } from './port-links-ip.ts';
+import { createExecProbeDriver } from './probes-exec.ts';
 
 /** The real drivers, acting on the network namespace this process runs in; `runtimeDir` (default: stateDir) holds dnsmasq's files. */
 export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: string; logger?: Logger }): Drivers {
@@ -17,5 +18,6 @@ export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: strin
     routes: createIpRouteDriver(logger ? { logger } : {}),
     bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
     portLinks: createIpPortLinkDriver(logger ? { logger } : {}),
+    probes: createExecProbeDriver(),
   };
 }
