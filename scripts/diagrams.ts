@@ -28,7 +28,7 @@ if (check) {
   const readmePath = resolve(dir, '..', 'README.md');
   const readme = await current('../README.md');
   if (readme !== undefined) {
-    const generated = EDGENET_DIAGRAMS.map((d) => machineToMermaid(d.machine));
+    const generated = EDGENET_DIAGRAMS.map((d) => machineToMermaid(d.machine, { overview: d.overview === true }));
     let i = 0;
     const next = readme.replace(/```mermaid\n[\s\S]*?```/g, (block) => {
       const body = generated[i++];
