@@ -43,4 +43,5 @@ if (check) {
   for (const name of changed) if (files.has(name)) await writeFile(join(dir, name), files.get(name) ?? '');
   for (const name of stale) await unlink(join(dir, name));
   console.log(changed.length + stale.length > 0 ? `wrote ${[...changed, ...stale.map((f) => `-${f}`)].map((f) => `diagrams/${f}`).join(', ')}` : 'diagrams up to date');
+  if (changed.some((f) => f.endsWith('.mmd')) || stale.length > 0) console.log('now run npm run diagrams:svg (the SVGs are drawn from the .mmd files)');
 }

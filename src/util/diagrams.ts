@@ -268,13 +268,14 @@ export function diagramFiles(sources: readonly DiagramSource[]): Map<string, str
     '',
     'Generated from the machines themselves: arrows are labelled with the event (`always`: eventless,',
     '`after <delay>`: timer, `done <actor>` / `error <actor>`: an invoked actor finished or failed) and the guard in',
-    'brackets. A unit test fails when these files differ from what the machines generate: run `npm run diagrams`.',
+    'brackets. A unit test fails when these files differ from what the machines generate: run `npm run diagrams`,',
+    'then `npm run diagrams:svg` (Mermaid in headless Chromium) for the SVGs.',
     '',
   ];
   for (const s of sources) {
     const mermaid = machineToMermaid(s.machine, { overview: s.overview === true });
     files.set(`${s.name}.mmd`, mermaid);
-    readme.push(`## ${s.title}`, '', `[\`${s.name}.mmd\`](${s.name}.mmd), from [\`${s.source}\`](../${s.source}).`, '', '```mermaid', mermaid.trimEnd(), '```', '');
+    readme.push(`## ${s.title}`, '', `[\`${s.name}.mmd\`](${s.name}.mmd) ([SVG](${s.name}.svg)), from [\`${s.source}\`](../${s.source}).`, '', '```mermaid', mermaid.trimEnd(), '```', '');
   }
   files.set('README.md', `${readme.join('\n').trimEnd()}\n`);
   return files;

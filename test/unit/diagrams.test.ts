@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { createMachine, fromPromise, not, setup, type AnyStateMachine } from 'xstate';
 import { networkInstanceMachine } from '../../machines/network-instance.machine.ts';
 import { endpointMachine } from '../../machines/endpoint.machine.ts';
@@ -89,6 +90,26 @@ describe('committed diagrams', () => {
       const drawn = drawnNames(machineToMermaid(machine, { overview: overview === true }));
       if (name.startsWith('endpoint') || name === 'network-instance') expect([...drawn], name).toEqual(expect.arrayContaining(five));
       if (name === 'device') expect([...drawn], name).toEqual(expect.arrayContaining(five.slice(0, 4)));
+    }
+  });
+
+  it('are rendered to SVG from the current .mmd (npm run diagrams:svg), every state name drawn as SVG text', () => {
+    for (const { machine, name, overview } of EDGENET_DIAGRAMS) {
+      const mmd = readFileSync(join(DIR, `${name}.mmd`), 'utf8');
+      let svg = '';
+      try {
+        svg = readFileSync(join(DIR, `${name}.svg`), 'utf8');
+      } catch {
+        svg = '';
+      }
+      expect(svg, `diagrams/${name}.svg is missing: run npm run diagrams:svg`).not.toBe('');
+      const header = svg.split('\n', 1)[0] ?? '';
+      expect(header, `diagrams/${name}.svg is stale: run npm run diagrams:svg`).toContain(`sha256 ${createHash('sha256').update(mmd).digest('hex')}`);
+      const texts = new Set([...svg.matchAll(/>([^<>]+)</g)].map((m) => (m[1] ?? '').trim()));
+      const expected = overview ? Object.keys(machine.root.states) : allStates(machine);
+      for (const state of expected) expect([...texts], `${name}.svg: state ${state}`).toContain(state);
+      // nothing in it fetches anything (no fonts, no images from elsewhere)
+      expect(svg).not.toMatch(/https?:\/\/(?!www\.w3\.org\/)/);
     }
   });
 
