@@ -5,8 +5,8 @@
 // edgenet owns and then stops it.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
+import { createDaemonLogger } from './daemon-logger.ts';
 import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
 import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions } from '../edgenet-types.ts';
@@ -21,6 +21,7 @@ import type { AppliableDocument, ConfigFormat } from '../eve/eve-load.ts';
 import type { InspectorServer } from '../inspector.ts';
 import type { LiveViewServer } from '../ui/live-view.ts';
 import { createMetrics } from './metrics.ts';
+import { startMetricsListener, type ListenAddress, type MetricsListener } from './metrics-listen.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { ConfigOwnership } from './config-source.ts';
@@ -61,8 +62,10 @@ export interface DaemonOptions {
   signal?: AbortSignal;
   /** caps a config must stay within (config-limits.ts) */
   limits?: Partial<ConfigLimits>;
+  /** also serve GET /metrics over TCP here (`--metrics-listen HOST:PORT`; port 0: any) */
+  metricsListen?: ListenAddress;
   /** called once the API is serving */
-  onReady?: (info: { socketPath: string; inspectorUrl?: string; uiUrl?: string }) => void;
+  onReady?: (info: { socketPath: string; inspectorUrl?: string; uiUrl?: string; metricsUrl?: string }) => void;
 }
 
 /** What the daemon needs from the core; replaced by fakes in tests. */
@@ -129,7 +132,7 @@ function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Pr
 }
 
 export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise<number> {
-  const log: Logger = opts.logger ?? pino({ name: 'edgenet', level: opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info' });
+  const log: Logger = opts.logger ?? createDaemonLogger(opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info');
   const layout = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir, socketPath: opts.socketPath });
   const { stateDir, runtimeDir, socketPath } = layout;
   const configPath = opts.configPath === undefined ? undefined : resolve(opts.configPath);
@@ -217,7 +220,21 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
         }
       : undefined;
   const net = createEdgenet({ stateDir, runtimeDir, logger: log, ...(inspect ? { inspect } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
-  const metrics = createMetrics(net);
+  const metrics = createMetrics(net, { processMetrics: true });
+  // before the first apply, so a scrape sees the converge; a port in use is fatal like the inspector's
+  let metricsListener: MetricsListener | undefined;
+  if (opts.metricsListen) {
+    try {
+      metricsListener = await startMetricsListener(metrics, opts.metricsListen);
+      log.info({ url: metricsListener.url }, 'metrics listening');
+    } catch (err) {
+      metrics.close();
+      await inspector?.close().catch(() => undefined);
+      await liveView?.close().catch(() => undefined);
+      fatal({ err }, `cannot serve metrics on ${opts.metricsListen.host}:${opts.metricsListen.port}: ${errorMessage(err)}`);
+      return DAEMON_EXIT.failure;
+    }
+  }
   // timed per apply, not including the wait behind an earlier push
   const serialized = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
   // the metadata service answers each app with the user data of the config that is running
@@ -321,7 +338,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     }
   };
   try {
-    log.info({ stateDir, config: source, resumed: configPath === undefined, pid: process.pid }, 'edgenet starting');
+    log.info({ stateDir, config: source, resumed: configPath === undefined }, 'edgenet starting');
     if (!(await applyFile(configPath === undefined ? 'resumed last good config' : 'start'))) {
       if (lastError) opts.stderr?.(`edgenet: ${lastError}\n`);
       code = DAEMON_EXIT.rejected;
@@ -363,7 +380,12 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     }
 
     started = true;
-    opts.onReady?.({ socketPath, ...(inspector ? { inspectorUrl: inspector.url } : {}), ...(liveView && uiToken && { uiUrl: `${liveView.url}?token=${encodeURIComponent(uiToken)}` }) });
+    opts.onReady?.({
+      socketPath,
+      ...(inspector ? { inspectorUrl: inspector.url } : {}),
+      ...(liveView && uiToken && { uiUrl: `${liveView.url}?token=${encodeURIComponent(uiToken)}` }),
+      ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
+    });
     const counts = net.status();
     void notifier.ready(`running: ${counts.networks.length} networks, ${counts.endpoints.length} endpoints (${ownership.source?.kind ?? 'file'} ${source})`);
     if (reloadPending) {
@@ -400,6 +422,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       }),
     ]);
     clearTimeout(stopTimer);
+    await metricsListener?.close();
     metrics.close();
     await eveReporter?.close().catch(() => undefined);
     await metadata?.close().catch(() => undefined);

@@ -21,8 +21,8 @@ import { createFakeLinkDriver } from '../../src/drivers/links-fake.ts';
 import { createFakeRouteDriver } from '../../src/drivers/routes-fake.ts';
 import { createEdgenet } from '../../src/edgenet.ts';
 import type { Status, Transition } from '../../src/edgenet-types.ts';
-import type { ActorPlace } from '../../src/ui/actor-states.ts';
-import { statePath } from '../../src/ui/actor-states.ts';
+import type { InspectionEvent } from 'xstate';
+import { ActorPlaces, statePath, type ActorPlace } from '../../src/ui/actor-states.ts';
 import { chartModel, chartSvg } from '../../src/ui/statechart-svg.ts';
 
 const silent = pino({ level: 'silent' });
@@ -263,6 +263,33 @@ describe('live view', () => {
     expect(code).toBe(3);
     expect(created).toBe(false);
     expect(errors.join('')).toContain(`127.0.0.1:${port} is in use`);
+  });
+
+  it('tracks where each actor is: nested states, gone when deleted or stopped, a replaced actor not removed by the old one', async () => {
+    const places = new ActorPlaces(1);
+    const batches: ActorPlace[][] = [];
+    places.subscribe((b) => batches.push(b));
+    const ni = (name: string) => ({ spec: { name }, problems: [] });
+    const snap = (sessionId: string, value: unknown, context: unknown, status = 'active') =>
+      ({ type: '@xstate.snapshot', actorRef: { sessionId }, snapshot: { value, status, context } }) as unknown as InspectionEvent;
+    places.observe(snap('s1', { ready: 'steady' }, ni('lan')));
+    places.observe(snap('s2', 'ready', { spec: { kind: 'port', name: 'up0', key: 'up0' }, carrier: true, retries: 0 }));
+    places.observe(snap('s3', 'ready', { device: true, spec: {} }));
+    expect(places.all()).toEqual([
+      { key: 'network:lan', machine: 'networkInstance', state: 'ready.steady' },
+      { key: 'port:up0', machine: 'endpoint', state: 'ready' },
+      { key: 'device:device', machine: 'device', state: 'ready' },
+    ]);
+    // the same NI re-created (a new actor) before the old one's last snapshot
+    places.observe(snap('s4', 'creating', ni('lan')));
+    places.observe(snap('s1', 'deleted', ni('lan'), 'done'));
+    expect(places.all().find((p) => p.key === 'network:lan')?.state).toBe('creating');
+    places.observe(snap('s4', 'deleted', ni('lan'), 'done'));
+    expect(places.all().map((p) => p.key)).toEqual(['port:up0', 'device:device']);
+    await until('a batch', () => batches.length > 0);
+    // coalesced: one entry per actor, its latest (lan: gone, without a state)
+    expect(batches.flat().filter((p) => p.key === 'network:lan')).toEqual([{ key: 'network:lan', machine: 'networkInstance' }]);
+    places.close();
   });
 
   it('draws each machine with its top-level states, nested states and moves', () => {
