@@ -26,6 +26,7 @@ import { ConfigError } from './errors.ts';
 import { Ipam } from './services/ipam.ts';
 import { PortProber, probeTargets } from './services/port-probe.ts';
 import { L3Moves } from './services/l3-moves.ts';
+import { parseAlias } from './util/names.ts';
 import { LinkRouter } from './runtime/link-router.ts';
 import { LocalServices } from './services/local-services.ts';
 import { mergeResults, withoutEndpoints } from './runtime/partial-apply.ts';
@@ -267,7 +268,14 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       // once, at start: a port whose addresses a crash left on a bridge that no switch NI of this config holds gets
       // them back (one still bridged is moved again, idempotently, by its port actor)
       const bridgeOf = new Map(networks.map((n) => [n.name, n.bridge]));
-      const back = await rt.l3.restoreUnless((ifname, bridge) => ports.some((p) => p.ifname === ifname && p.moveL3 === true && p.network !== undefined && bridgeOf.get(p.network) === bridge));
+      const back = await rt.l3.restoreUnless(
+        (ifname, bridge) => ports.some((p) => p.ifname === ifname && p.moveL3 === true && p.network !== undefined && bridgeOf.get(p.network) === bridge),
+        // out of the old bridge at once (only ours: the port's master still carries our mark)
+        async (ifname, bridge) => {
+          const [port, master] = await Promise.all([rt.drivers.links.get(ifname), rt.drivers.links.get(bridge)]);
+          if (port?.master !== undefined && master !== undefined && port.master === master.ifindex && parseAlias(master.alias)?.kind === 'ni') await rt.drivers.links.detach(ifname);
+        },
+      );
       if (back.length) logger.info({ ports: back }, 'addresses and routes moved back onto ports no switch NI bridges any more');
     }
     if (planSize(plan) > 0) {

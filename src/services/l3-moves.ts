@@ -118,12 +118,16 @@ export class L3Moves {
     });
   }
 
-  /** At start: moves of ports that no switch NI bridges any more (the config changed while edgenet was down) go back. */
-  async restoreUnless(bridged: (ifname: string, bridge: string) => boolean): Promise<string[]> {
+  /**
+   * At start: moves of ports that no switch NI bridges any more (the config changed while edgenet was down) go back;
+   * `release` then takes each such port out of the bridge at once (until then its ARP answers land on the bridge).
+   */
+  async restoreUnless(bridged: (ifname: string, bridge: string) => boolean, release?: (ifname: string, bridge: string) => Promise<void>): Promise<string[]> {
     const back: string[] = [];
     for (const rec of await this.records()) {
       if (bridged(rec.ifname, rec.bridge)) continue;
       await this.restore(rec.ifname);
+      await release?.(rec.ifname, rec.bridge);
       back.push(rec.ifname);
     }
     return back;
