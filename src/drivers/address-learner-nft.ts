@@ -1,32 +1,14 @@
 // AddressLearner on nftables: table `bridge edgenet`, one transaction per change (see address-learner.ts).
-import { spawn } from 'node:child_process';
 import type { AddressLearner, LearnedAddress } from './address-learner.ts';
 import { LEARN_FAMILY, LEARN_TABLE } from './address-learner.ts';
 import { KernelError } from '../errors.ts';
+import { runCommand } from './run-command.ts';
 
 const T = `${LEARN_FAMILY} ${LEARN_TABLE}`;
 // The chain runs at -200 (filter, bridged): br_netfilter steals bridged IPv4 at priority 0 and re-injects it only
 // into hooks of a higher priority, so a chain at 0 would never see what it forwards.
 /** BOOTP in a DHCP reply (offsets from the UDP header, in bits): op at 64, yiaddr at 192, chaddr at 288. */
 const DHCP_REPLY = '@th,64,8 2';
-
-function run(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // no stdin pipe unless there is a script: writing to an nft that has already exited is an EPIPE
-    const child = spawn('nft', args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    if (stdin !== undefined) {
-      // an nft that exits early (a syntax error) closes the pipe: its exit code tells, not an unhandled EPIPE
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(stdin);
-    }
-  });
-}
 
 /**
  * The nft script that makes the table learn. It learns on every bridge of the namespace (`meta ibrname` is not
@@ -81,7 +63,7 @@ export function parseLearned(json: string, source: LearnedAddress['source']): Le
 export function createNftAddressLearner(): AddressLearner {
   let current = '';
   const nft = async (what: string, args: string[], stdin?: string): Promise<string | undefined> => {
-    const r = await run(args, stdin);
+    const r = await runCommand(['nft', ...args], stdin);
     if (r.code === 0) return r.stdout;
     if (/No such file or directory/.test(r.stderr)) return undefined;
     throw new KernelError(what, T, 'nft', r.stderr.trim());

@@ -4,12 +4,8 @@
 // (nat, srcnat). Each NI owns three regular chains `fwd-<ni>`, `in-<ni>`, `nat-<ni>`, reached from the base chains
 // by jump rules that match its bridge (or subnet) and carry the comment `edgenet ni=<ni> spec=<hash>`. Ensuring or
 // removing an NI touches only its chains and its jump rules (found by their jump target in a JSON listing).
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, unlink, writeFile } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { KernelError } from '../errors.ts';
 import { BASE_NAMES, auditBase, ensureBaseCommands } from './firewall-base.ts';
@@ -18,6 +14,7 @@ import type { BaseChain, Firewall, NiRules, RulesetView } from './firewall.ts';
 import { serialQueue } from '../runtime/serial-queue.ts';
 import { NftEndpointRules } from './firewall-acl-nft.ts';
 import type { AclRuleStatus, EndpointRules } from './firewall-acl.ts';
+import { runCommand, type CommandResult } from './run-command.ts';
 import { WriteCounter } from './write-counter.ts';
 
 export interface NftFirewallOptions {
@@ -284,46 +281,6 @@ function tableDigest(listing: Listing): string {
       })),
     ),
   );
-}
-
-// ---- running commands ----
-
-interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a command; `input` becomes its stdin. nft 1.0.6 reads `-f -` by opening /dev/stdin, which fails (ENXIO) on
- * the socketpair Node gives a child as a stdin pipe, so the input goes through an unlinked temporary file instead.
- */
-async function runCommand(argv: readonly string[], input: string | undefined, signal: AbortSignal | undefined): Promise<CommandResult> {
-  const [cmd, ...args] = argv;
-  if (cmd === undefined) throw new Error('empty command');
-  let stdin: FileHandle | undefined;
-  if (input !== undefined) {
-    const path = join(tmpdir(), `edgenet-nft-${process.pid}-${randomBytes(6).toString('hex')}`);
-    stdin = await open(path, 'wx+', 0o600);
-    await unlink(path);
-    await stdin.write(input, 0, 'utf8'); // positioned write: the child's read offset stays at 0
-  }
-  try {
-    return await new Promise<CommandResult>((resolve, reject) => {
-      const child = spawn(cmd, args, { stdio: [stdin ? stdin.fd : 'ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', (err: NodeJS.ErrnoException) => {
-        if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : err);
-        reject(new KernelError('exec', cmd, err.code, err.message));
-      });
-      child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    });
-  } finally {
-    await stdin?.close();
-  }
 }
 
 const ERRNO_BY_TEXT: Readonly<Record<string, string>> = {

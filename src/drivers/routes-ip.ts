@@ -1,11 +1,11 @@
 // Routes driver over iproute2: `ip -j` to read, one `ip -batch -` per change to write, `conntrack -D` to flush.
 // (iproute2 is already a dependency of the tests and the demo; the netlink package has no route/rule messages.)
-import { spawn } from 'node:child_process';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { KernelError } from '../errors.ts';
 import { serialQueue } from '../runtime/serial-queue.ts';
 import { NI_RULE_PRIORITY, ROUTE_PROTO, routeKey, routeWords, sameRoute } from './routes.ts';
 import type { L3Config, RouteDriver, RouteInfo, RouteSpec, RuleInfo, TableSpec } from './routes.ts';
+import { runCommand as run } from './run-command.ts';
 import { WriteCounter } from './write-counter.ts';
 
 export interface IpRouteOptions {
@@ -13,30 +13,6 @@ export interface IpRouteOptions {
   exec?: string[];
   logger?: Logger;
   writes?: WriteCounter;
-}
-
-interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(argv: readonly string[], input?: string, signal?: AbortSignal): Promise<CommandResult> {
-  const [cmd, ...args] = argv;
-  if (cmd === undefined) return Promise.reject(new Error('empty command'));
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : err);
-      reject(new KernelError('exec', cmd, err.code, err.message));
-    });
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    if (input !== undefined) child.stdin?.end(input);
-  });
 }
 
 const ERRNO_BY_TEXT: readonly [RegExp, string][] = [

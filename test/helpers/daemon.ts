@@ -5,10 +5,14 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApiClient, type ApiClient } from '../../src/api/client.ts';
+import { afterAll, afterEach, beforeAll, beforeEach, type TestContext } from 'vitest';
 import type { Netns } from './netns.ts';
-import { eventually } from './netns.ts';
+import { addUplink, eventually, NetnsPool } from './netns.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
+
+/** Every TestDaemon started and not yet removed in this test file (daemonTest() removes them after each test). */
+const live = new Set<TestDaemon>();
 
 export interface TestDaemonOptions {
   stateDir?: string;
@@ -71,6 +75,7 @@ export class TestDaemon {
     const child = TestDaemon.spawn(ns, opts.resume ? undefined : configPath, stateDir, log, opts);
     const api = createApiClient(join(opts.runtimeDir ?? stateDir, 'api.sock'));
     const d = new TestDaemon(ns, dir, stateDir, configPath, api, child, log, opts);
+    live.add(d);
     try {
       await d.waitUp();
     } catch (err) {
@@ -141,7 +146,103 @@ export class TestDaemon {
   }
 
   async remove(): Promise<void> {
+    live.delete(this);
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+export interface DaemonTestOptions {
+  /** 'file': one pool of namespaces for the whole file (beforeAll/afterAll), for tests sharing one daemon */
+  per?: 'test' | 'file';
+  /** print only the last N lines of a failed test's daemon log (default: every line at info and above) */
+  logTail?: number;
+}
+
+export interface DaemonTest {
+  /** this test's namespaces (a fresh pool per test, or per file) */
+  readonly pool: NetnsPool;
+  /** processes to SIGKILL after the test (resolvers, servers, listeners started by the test) */
+  readonly children: ChildProcess[];
+  /**
+   * One namespace `ent-<tag>-<role>` per role, in order; with `uplink: true` the roles must include `dev` and `out`,
+   * which are joined by addUplink (eth1 192.168.77.1 in the device, eth0 192.168.77.2 outside).
+   */
+  namespaces<R extends string>(roles: readonly R[], opts?: { uplink?: boolean }): Promise<Record<R, Netns>>;
+  /** Runs `fn` after the test (last registered first), before the daemons and namespaces go. */
+  defer(fn: () => unknown): void;
+}
+
+/**
+ * The set-up and tear-down every daemon kernel test shares: a fresh NetnsPool before each test (or once per file),
+ * and after it — even when it failed — the deferred clean-ups, the log of every daemon the test started (when the
+ * test failed), then those daemons removed, the children killed and the namespaces removed. Call it at the top of
+ * a `describeKernel` body; the test's own `afterEach` hooks run before this one's.
+ */
+export function daemonTest(opts: DaemonTestOptions = {}): DaemonTest {
+  let pool: NetnsPool | undefined;
+  const children: ChildProcess[] = [];
+  const deferred: (() => unknown)[] = [];
+  const printLogs = (ctx: TestContext): void => {
+    if (ctx.task.result?.state !== 'fail') return;
+    for (const d of live) {
+      const lines = d.log.filter((l) => !l.includes('"level":20'));
+      console.log(`daemon in ${d.ns.name} (${d.stateDir}):\n${(opts.logTail ? lines.slice(-opts.logTail) : lines).join('\n')}`);
+    }
+  };
+  const tearDown = async (): Promise<void> => {
+    const errors: unknown[] = [];
+    const attempt = async (fn: () => unknown): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    for (const fn of deferred.splice(0).reverse()) await attempt(fn);
+    for (const d of [...live]) await attempt(() => d.remove());
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await attempt(() => pool?.removeAll());
+    pool = undefined;
+    if (errors.length > 0) throw errors[0];
+  };
+  const setUp = (): void => {
+    pool = new NetnsPool();
+  };
+  if (opts.per === 'file') {
+    beforeAll(setUp);
+    afterEach(printLogs);
+    afterAll(tearDown);
+  } else {
+    beforeEach(setUp);
+    afterEach(async (ctx) => {
+      printLogs(ctx);
+      await tearDown();
+    });
+  }
+  const current = (): NetnsPool => {
+    if (!pool) throw new Error('daemonTest: the pool exists only inside a test or its hooks');
+    return pool;
+  };
+  return {
+    get pool() {
+      return current();
+    },
+    children,
+    async namespaces<R extends string>(roles: readonly R[], nsOpts: { uplink?: boolean } = {}): Promise<Record<R, Netns>> {
+      const out = {} as Record<R, Netns>;
+      for (const role of roles) out[role] = await current().add(role);
+      if (nsOpts.uplink) {
+        const byRole = out as Partial<Record<string, Netns>>;
+        const dev = byRole.dev;
+        const outside = byRole.out;
+        if (!dev || !outside) throw new Error("daemonTest: uplink needs the roles 'dev' and 'out'");
+        await addUplink(dev, outside);
+      }
+      return out;
+    },
+    defer(fn) {
+      deferred.push(fn);
+    },
+  };
 }

@@ -5,15 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it, onTestFinished } from 'vitest';
 import { endpointTag } from '../../src/drivers/firewall-acl.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup } from '../helpers/dhcp.ts';
 import { connects, serveHello } from '../helpers/http.ts';
-import { addUplink, describeKernel, eventually, must, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, must, type Netns } from '../helpers/netns.ts';
 
 describeKernel('ACLs and anti-spoofing (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
-  const children: ChildProcess[] = [];
   let dev: Netns, web: Netns, db: Netns, evil: Netns, outside: Netns;
 
   const WEB_ACLS = '[{ match: { protocol: tcp, fport: 80, ip: 192.0.2.0/24 } }]';
@@ -33,17 +32,11 @@ apps:
 ${extra}`;
 
   const serve = async (ns: Netns, addr: string, port: number): Promise<void> => {
-    children.push(await serveHello(ns, addr, port));
+    t.children.push(await serveHello(ns, addr, port));
   };
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    web = await pool.add('web');
-    db = await pool.add('db');
-    evil = await pool.add('evil');
-    outside = await pool.add('out');
-    await addUplink(dev, outside);
+    ({ dev, web, db, evil, out: outside } = await t.namespaces(['dev', 'web', 'db', 'evil', 'out'], { uplink: true }));
     // a host "behind the port" in 192.0.2.0/24, and one outside it on the same host
     await outside.ip('addr', 'add', '192.0.2.10/24', 'dev', 'eth0');
     await outside.ip('addr', 'add', '192.0.2.11/24', 'dev', 'eth0');
@@ -67,17 +60,12 @@ ${extra}`;
     }
     resolver = spawn('ip', ['netns', 'exec', outside.name, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces',
       '--listen-address=192.168.77.2', `--address=/svc.example/${ip}`, '--pid-file=', '--user=root'], { stdio: 'ignore' });
-    children.push(resolver);
+    t.children.push(resolver);
     await eventually('the resolver answering', async () => (await lookup(outside, 'svc.example', '192.168.77.2')) === ip);
   };
 
-  afterEach(async (ctx) => {
+  afterEach(async () => {
     resolver = undefined;
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    for (const c of children.splice(0)) c.kill('SIGKILL');
-    await pool.removeAll();
   });
 
   it('allow tcp fport 80 to 192.0.2.0/24: that and DHCP/DNS only; an app without ACLs is unaffected', async () => {
@@ -139,7 +127,7 @@ ${extra}`;
     const dir = await mkdtemp(join(tmpdir(), 'edgenet-evil-'));
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, 'leases'), '');
-    children.push(
+    t.children.push(
       spawn('ip', ['netns', 'exec', evil.name, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--port=0', '--bind-interfaces', '--interface=eth0',
         '--dhcp-range=10.50.0.50,10.50.0.60,1h', '--dhcp-authoritative', `--dhcp-leasefile=${join(dir, 'leases')}`, '--pid-file=', '--user=root'], { stdio: 'ignore' }),
     );

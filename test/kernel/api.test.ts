@@ -8,8 +8,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Status } from '../../src/edgenet-types.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, run, type Netns } from '../helpers/netns.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
+import { describeKernel, eventually, run, type Netns } from '../helpers/netns.ts';
 import { parsePrometheusText, type Exposition } from '../helpers/prometheus-text.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -66,7 +66,7 @@ function stateOf(s: Status): unknown {
 }
 
 describeKernel('daemon API over its socket (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, outside: Netns, web: Netns, db: Netns;
   let cli: ChildProcessWithoutNullStreams | undefined;
@@ -80,26 +80,17 @@ apps:
 ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n` : ''}`;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    outside = await pool.add('out');
-    web = await pool.add('web');
-    db = await pool.add('db');
-    await addUplink(dev, outside);
+    ({ dev, out: outside, web, db } = await t.namespaces(['dev', 'out', 'web', 'db'], { uplink: true }));
     daemon = await TestDaemon.start(dev, config());
   });
 
-  afterEach(async (ctx) => {
+  afterEach(async () => {
     if (cli && cli.exitCode === null && cli.signalCode === null) {
       const done = new Promise<void>((r) => cli?.once('exit', () => r()));
       cli.kill('SIGKILL');
       await done;
     }
     cli = undefined;
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
   });
 
   const socketOf = (d: TestDaemon): string => join(d.stateDir, 'api.sock');

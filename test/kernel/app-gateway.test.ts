@@ -1,13 +1,13 @@
 // The app-gateway pattern on the real kernel (EVE's staticRoutes via an app): app G on NIs A and B routes between
 // them; app C on B only is offered the route to A's subnet via G by DHCP and reaches an app on A through G, never
 // around it.
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { beforeEach, expect, it } from 'vitest';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 describeKernel('app-gateway static routes (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, g: Netns, c: Netns, s: Netns, outside: Netns;
 
@@ -43,13 +43,7 @@ ${netB ? `  - { name: c, interfaces: [{ network: nb, netns: ${c.path}, ip: 10.82
   };
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    g = await pool.add('g');
-    c = await pool.add('c');
-    s = await pool.add('s');
-    outside = await pool.add('out');
-    await addUplink(dev, outside);
+    ({ dev, g, c, s, out: outside } = await t.namespaces(['dev', 'g', 'c', 's', 'out'], { uplink: true }));
     // a second port, so each NI has a port (and a routing table) of its own
     await dev.ip('link', 'add', 'eth2', 'type', 'veth', 'peer', 'name', 'eth1', 'netns', outside.name);
     await dev.ip('addr', 'add', '192.168.78.1/24', 'dev', 'eth2');
@@ -58,12 +52,6 @@ ${netB ? `  - { name: c, interfaces: [{ network: nb, netns: ${c.path}, ip: 10.82
     await outside.ip('link', 'set', 'eth1', 'up');
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   it('C reaches an app on A through G only, by the route it was offered via G', async () => {
     daemon = await TestDaemon.start(dev, config());

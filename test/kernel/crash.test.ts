@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Status } from '../../src/edgenet-types.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, run, type Netns, type RunResult } from '../helpers/netns.ts';
+import { describeKernel, eventually, run, type Netns, type RunResult } from '../helpers/netns.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 
@@ -27,11 +27,11 @@ interface NftItem {
 }
 
 describeKernel('crash safety and ownership (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let foreign: ChildProcess | undefined;
   let scratch: string | undefined;
-  let dev: Netns, outside: Netns, web: Netns, db: Netns, lone: Netns, cam: Netns;
+  let dev: Netns, web: Netns, db: Netns, lone: Netns, cam: Netns;
 
   /** Full: 3 local NIs (one with a port) and a switch NI, 4 apps with 5 interfaces. Small: lan and web only. */
   const config = (shape: 'full' | 'small' | 'no-iso' = 'full'): string => {
@@ -51,23 +51,12 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
   };
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    outside = await pool.add('out');
-    web = await pool.add('web');
-    db = await pool.add('db');
-    lone = await pool.add('lone');
-    cam = await pool.add('cam');
-    await addUplink(dev, outside);
+    ({ dev, web, db, lone, cam } = await t.namespaces(['dev', 'out', 'web', 'db', 'lone', 'cam'], { uplink: true }));
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
+  afterEach(async () => {
     if (foreign?.pid) foreign.kill('SIGKILL');
     foreign = undefined;
-    await pool.removeAll();
     if (scratch) await rm(scratch, { recursive: true, force: true });
     scratch = undefined;
   });

@@ -3,26 +3,21 @@
 // is shared by several test runs at once: they are noisy).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Transition } from '../../src/edgenet-types.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 describeKernel('drift is repaired (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest({ per: 'file' });
   let daemon: TestDaemon | undefined;
-  let dev: Netns, outside: Netns, web: Netns, lone: Netns;
+  let dev: Netns, web: Netns, lone: Netns;
   let events: Transition[] = [];
   let stopEvents: AbortController;
   let loneIp = '';
   const figures: string[] = [];
 
   beforeAll(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    outside = await pool.add('out');
-    web = await pool.add('web');
-    lone = await pool.add('lone');
-    await addUplink(dev, outside);
+    ({ dev, web, lone } = await t.namespaces(['dev', 'out', 'web', 'lone'], { uplink: true }));
     daemon = await TestDaemon.start(
       dev,
       `ports:
@@ -44,8 +39,6 @@ apps:
   afterAll(async () => {
     console.log(`drift repair figures (noisy, shared VM):\n${figures.join('\n')}`);
     stopEvents?.abort();
-    await daemon?.remove();
-    await pool?.removeAll();
   });
 
   const nft = (...args: string[]) => dev.must('nft', args);

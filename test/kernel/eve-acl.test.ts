@@ -1,12 +1,11 @@
 // An EVE EdgeDevConfig with ACLs and port maps (eve-api config/fw.proto), applied as written: it behaves as the
 // native config of acl.test.ts (allow tcp fport 80 to 192.0.2.0/24) and portmap.test.ts (lport 8080 → app tcp 80).
-import type { ChildProcess } from 'node:child_process';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { convertEveConfig } from '../../src/eve/eve-convert.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
 import { connects, serveHello } from '../helpers/http.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const LAN = 'a1b2c3d4-0001-4000-8000-00000000000a';
 const WEB = '6f1c2a9b-5d3e-4f60-8a71-92b3c4d5e6f7';
@@ -68,31 +67,17 @@ function edgeDevConfig(): Record<string, unknown> {
 }
 
 describeKernel('EVE ACLs and port maps (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
-  const children: ChildProcess[] = [];
   let dev: Netns, web: Netns, srv: Netns, peer: Netns, outside: Netns;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    web = await pool.add('web');
-    srv = await pool.add('srv');
-    peer = await pool.add('peer');
-    outside = await pool.add('out');
-    await addUplink(dev, outside);
+    ({ dev, web, srv, peer, out: outside } = await t.namespaces(['dev', 'web', 'srv', 'peer', 'out'], { uplink: true }));
     await outside.ip('addr', 'add', '192.0.2.10/24', 'dev', 'eth0');
     await dev.ip('route', 'add', '192.0.2.0/24', 'via', '192.168.77.2');
-    children.push(await serveHello(outside, '192.0.2.10', 80), await serveHello(outside, '192.0.2.10', 22));
+    t.children.push(await serveHello(outside, '192.0.2.10', 80), await serveHello(outside, '192.0.2.10', 22));
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    for (const c of children.splice(0)) c.kill('SIGKILL');
-    await pool.removeAll();
-  });
 
   it('behaves as the native config: allow tcp/80 to 192.0.2.0/24 only; lport 8080 → app tcp 80, hairpin, renumbering', async () => {
     const doc = edgeDevConfig();
@@ -122,7 +107,7 @@ describeKernel('EVE ACLs and port maps (kernel)', () => {
     expect(await peer.ping('192.0.2.10')).toBe(true);
 
     // test 3's behaviour (srv's own ACL is only the port map: it may not open anything itself)
-    children.push(await serveHello(srv, '10.50.0.20', 80));
+    t.children.push(await serveHello(srv, '10.50.0.20', 80));
     await eventually('httpd in the app', async () => (await srv.exec('curl', ['-s', '--max-time', '1', 'http://10.50.0.20/'])).stdout.includes('hello'));
     expect(await connects(outside, '192.168.77.1', 8080)).toBe(true);
     expect(await connects(peer, '192.168.77.1', 8080)).toBe(true);

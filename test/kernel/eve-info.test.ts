@@ -8,10 +8,10 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { EveApplyExtras } from '../../src/eve/eve-types.ts';
 import { run } from '../helpers/command.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
 import { eveInfoDocument, eveMetricsDocument } from '../helpers/eve-info-schema.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const LAN = 'c0ffee00-1001-4000-8000-00000000000a';
@@ -37,20 +37,14 @@ const doc = {
 };
 
 describeKernel('EVE info and metrics (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let udhcpd: ChildProcess | undefined;
   let tmp: string;
-  let dev: Netns, vmA: Netns, vmB: Netns, outside: Netns, field: Netns;
+  let dev: Netns, vmA: Netns, vmB: Netns, field: Netns;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    vmA = await pool.add('vma');
-    vmB = await pool.add('vmb');
-    outside = await pool.add('out');
-    field = await pool.add('fld');
-    await addUplink(dev, outside);
+    ({ dev, vma: vmA, vmb: vmB, fld: field } = await t.namespaces(['dev', 'vma', 'vmb', 'out', 'fld'], { uplink: true }));
     // a DHCP server behind the switch NI's port
     await dev.ip('link', 'add', 'eth2', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', field.name);
     await dev.ip('link', 'set', 'eth2', 'up');
@@ -63,16 +57,12 @@ describeKernel('EVE info and metrics (kernel)', () => {
     udhcpd = spawn('ip', ['netns', 'exec', field.name, 'busybox', 'udhcpd', '-f', conf], { stdio: 'ignore' });
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
+  afterEach(async () => {
     if (udhcpd?.pid !== undefined && udhcpd.exitCode === null) {
       const gone = new Promise((r) => udhcpd?.once('exit', r));
       udhcpd.kill('SIGTERM');
       await gone;
     }
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
     await rm(tmp, { recursive: true, force: true });
   });
 

@@ -1,12 +1,12 @@
 // EVE's per-object errors on the real kernel: an adapter that gets no address is refused alone (the NI and the other
 // app keep working) and is served once an address is free, by a wider range or by another app's removal; an NI on
 // an unknown port label is built air-gapped with an error; an NI overlapping another is in error alone.
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { eveAppMac } from '../../src/eve/eve-macs.ts';
 import type { EveApplyExtras } from '../../src/eve/eve-types.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const LAN = 'c0ffee00-0001-4000-8000-00000000000a';
 const APP_A = '0a0a0a0a-1111-4000-8000-0000000000aa';
@@ -40,25 +40,14 @@ function doc(opts: { end?: string; apps?: string[] } = {}): Record<string, unkno
 type Answer = Awaited<ReturnType<TestDaemon['api']['putConfig']>> & EveApplyExtras;
 
 describeKernel('EVE per-object errors (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
-  let dev: Netns, vmA: Netns, vmB: Netns, outside: Netns;
+  let dev: Netns, vmA: Netns, vmB: Netns;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    vmA = await pool.add('vma');
-    vmB = await pool.add('vmb');
-    outside = await pool.add('out');
-    await addUplink(dev, outside);
+    ({ dev, vma: vmA, vmb: vmB } = await t.namespaces(['dev', 'vma', 'vmb', 'out'], { uplink: true }));
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   const push = async (d: Record<string, unknown>): Promise<Answer> => (await daemon?.api.putConfig(JSON.stringify(d), 'application/json', { format: 'eve' })) as Answer;
 

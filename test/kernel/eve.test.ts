@@ -1,12 +1,12 @@
 // An EVE controller's EdgeDevConfig, applied as written: the daemon builds its NIs, announces the tap name of each
 // app adapter, attaches the interface created under that name, and the app behind it gets its `addr` by DHCP.
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.ts';
 import { convertEveConfig } from '../../src/eve/eve-convert.ts';
 import type { EveApplyExtras } from '../../src/eve/eve-types.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const LAN = 'a1b2c3d4-0001-4000-8000-00000000000a';
 const LAB = 'a1b2c3d4-0003-4000-8000-00000000000c';
@@ -52,24 +52,14 @@ function edgeDevConfig(networkId = LAN): Record<string, unknown> {
 }
 
 describeKernel('EVE EdgeDevConfig (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
-  let dev: Netns, vm: Netns, outside: Netns;
+  let dev: Netns, vm: Netns;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    vm = await pool.add('vm');
-    outside = await pool.add('out');
-    await addUplink(dev, outside);
+    ({ dev, vm } = await t.namespaces(['dev', 'vm', 'out'], { uplink: true }));
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   it('builds the NIs, attaches the interface created under the announced name, and the app gets its addr by DHCP', async () => {
     const doc = edgeDevConfig();

@@ -2,12 +2,12 @@
 // self-repair move one actor and re-create nothing else.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Status, Transition } from '../../src/edgenet-types.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 describeKernel('events move one actor (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, outside: Netns, web: Netns, vm: Netns, lone: Netns, extra: Netns;
   let events: Transition[];
@@ -25,14 +25,7 @@ apps:
 ${withExtra ? `  - { name: extra, interfaces: [{ network: iso, netns: ${extra.path} }] }\n` : ''}`;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    outside = await pool.add('out');
-    web = await pool.add('web');
-    vm = await pool.add('vm');
-    lone = await pool.add('lone');
-    extra = await pool.add('extra');
-    await addUplink(dev, outside);
+    ({ dev, out: outside, web, vm, lone, extra } = await t.namespaces(['dev', 'out', 'web', 'vm', 'lone', 'extra'], { uplink: true }));
     await makeTap();
     daemon = await TestDaemon.start(dev, config());
     events = [];
@@ -42,12 +35,8 @@ ${withExtra ? `  - { name: extra, interfaces: [{ network: iso, netns: ${extra.pa
     await new Promise((r) => setTimeout(r, 100));
   });
 
-  afterEach(async (ctx) => {
+  afterEach(async () => {
     stopEvents.abort();
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
   });
 
   // the hypervisor's tap, played by a veth whose far end is inside the VM's namespace
@@ -113,9 +102,9 @@ ${withExtra ? `  - { name: extra, interfaces: [{ network: iso, netns: ${extra.pa
   it('a container restart (netns deleted and created again) brings its veth back inside it', async () => {
     const before = await kernelView();
     const loneIfindex = (await lone.ip('-o', 'link', 'show', 'eth0')).split(':')[0];
-    await pool.remove(web);
+    await t.pool.remove(web);
     await eventually('web pending', async () => (await endpointState('web')) === 'pending');
-    web = await pool.readd(web);
+    web = await t.pool.readd(web);
     await eventually('eth0 back in the new web netns', async () => (await web.ip('-o', 'link', 'show')).includes('eth0'));
     await eventually('web ready', async () => (await endpointState('web')) === 'ready');
     expect((await dhcpLease(web)).ip).toMatch(/^10\.50\.0\./);

@@ -8,12 +8,12 @@
 // (port 8080, inside the test's own namespace).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 describeKernel('the device is not exposed (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let listener: ChildProcess | undefined;
   let dev: Netns, outside: Netns, web: Netns, swapp: Netns;
@@ -30,12 +30,7 @@ apps:
 `;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    outside = await pool.add('out');
-    web = await pool.add('web');
-    swapp = await pool.add('swa');
-    await addUplink(dev, outside);
+    ({ dev, out: outside, web, swa: swapp } = await t.namespaces(['dev', 'out', 'web', 'swa'], { uplink: true }));
     // a host upstream that knows the device routes the NI subnets (EVE's uplink router could be told so)
     await outside.ip('route', 'add', '10.50.0.0/24', 'via', '192.168.77.1');
     await outside.ip('route', 'add', '10.60.0.0/24', 'via', '192.168.77.1');
@@ -48,12 +43,8 @@ apps:
     await swapp.ip('route', 'add', '10.60.0.0/24', 'via', '10.70.0.1');
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
+  afterEach(async () => {
     listener?.kill('SIGKILL');
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
   });
 
   const tcp = async (from: Netns, ip: string): Promise<boolean> => (await from.exec('busybox', ['nc', '-w', '2', ip, '8080'], { input: '' })).stdout.includes('device-service');

@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { ActorState, ApplyResult, Transition } from '../../src/index.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { daemonTest } from '../helpers/daemon.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const AGENT = join(REPO, 'test/kernel/fixtures/embed-agent.ts');
@@ -127,18 +128,13 @@ function isSubsequence(shown: readonly string[], reached: readonly string[]): bo
 }
 
 describeKernel('library embedded in an agent process (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let dev: Netns, outside: Netns, web: Netns;
   let dir: string;
   let agent: Agent | undefined;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    outside = await pool.add('out');
-    web = await pool.add('web');
-    // the port: a veth whose far end is a host outside the device, so the test can pull its "cable"
-    await addUplink(dev, outside);
+    ({ dev, out: outside, web } = await t.namespaces(['dev', 'out', 'web'], { uplink: true }));
     dir = await mkdtemp(join(tmpdir(), 'edgenet-lib-'));
     // dnsmasq drops root and re-reads its hosts files from the state dir: the path must be searchable
     await chmod(dir, 0o755);
@@ -149,7 +145,6 @@ describeKernel('library embedded in an agent process (kernel)', () => {
     if (ctx.task.result?.state === 'fail' && agent) console.log(`agent stderr:\n${agent.stderr}\nagent lines:\n${agent.lines.map((l) => JSON.stringify(l)).join('\n')}`);
     await agent?.kill();
     agent = undefined;
-    await pool.removeAll();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -5,8 +5,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
-import { describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 /** A stock kernel's net.core.rmem_default: what an event socket gets when nobody enlarges it. */
 const STOCK_RCVBUF = '212992';
@@ -28,16 +28,15 @@ function configOf(taps: number): string {
 }
 
 describeKernel('link storms with a stock event buffer (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest({ logTail: 60 });
   let dev: Netns;
   let daemon: TestDaemon | undefined;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
+    ({ dev } = await t.namespaces(['dev']));
   });
 
-  afterEach(async (ctx) => {
+  afterEach(async () => {
     if (daemon && daemon.pid > 0) {
       try {
         process.kill(daemon.pid, 'SIGCONT');
@@ -45,15 +44,12 @@ describeKernel('link storms with a stock event buffer (kernel)', () => {
         /* gone */
       }
     }
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).slice(-60).join('\n'));
-    await daemon?.remove();
     daemon = undefined;
-    await pool.removeAll();
   });
 
   /** One `ip -batch` in the device namespace (the file removed afterwards). */
   async function batch(name: string, lines: string[]): Promise<void> {
-    const file = join(tmpdir(), `edgenet-${pool.tag}-${name}`);
+    const file = join(tmpdir(), `edgenet-${t.pool.tag}-${name}`);
     await writeFile(file, `${lines.join('\n')}\n`);
     try {
       await dev.ip('-batch', file);

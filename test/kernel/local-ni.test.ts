@@ -1,12 +1,12 @@
 // Local (L3) network instance on the real kernel: DHCP and DNS from dnsmasq, NAT out of the port, isolation.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 describeKernel('local network instance (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let resolver: ChildProcess | undefined;
   let dev: Netns, web: Netns, db: Netns, lone: Netns, outside: Netns;
@@ -31,25 +31,14 @@ ${parts.iso === false ? '' : isoNet}apps:
 ${apps.web()}${parts.db === false ? '' : apps.db()}${parts.iso === false ? '' : apps.lone()}`;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    web = await pool.add('web');
-    db = await pool.add('db');
-    lone = await pool.add('lone');
-    outside = await pool.add('out');
-    // the uplink: the device is 192.168.77.1 on eth1; the outside host has no route back to the NIs' subnets
-    await addUplink(dev, outside);
+    ({ dev, web, db, lone, out: outside } = await t.namespaces(['dev', 'web', 'db', 'lone', 'out'], { uplink: true }));
     // an upstream resolver on the outside host, which the NI's dnsmasq forwards to
     resolver = spawn('ip', ['netns', 'exec', outside.name, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces',
       '--listen-address=192.168.77.2', '--address=/ext.example/198.51.100.7', '--pid-file=', '--user=root'], { stdio: 'ignore' });
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
+  afterEach(async () => {
     if (resolver?.pid) resolver.kill('SIGKILL');
-    await pool.removeAll();
   });
 
   it('serves DHCP and DNS, NATs out of the port and keeps the outside and other NIs out', async () => {

@@ -4,10 +4,10 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
-import { describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const pad = (n: number): string => String(n).padStart(4, '0');
 
@@ -26,25 +26,18 @@ const percentile = (xs: number[], p: number): number => {
 };
 
 describeKernel('the event loop stays free during big pushes (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest({ logTail: 40 });
   let dev: Netns;
   let daemon: TestDaemon | undefined;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
+    ({ dev } = await t.namespaces(['dev']));
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).slice(-40).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   it('answers GET /v1/status throughout a 1000-endpoint push, and refuses a 10 001-NI push at once', async () => {
     const taps = 1000;
-    const file = join(tmpdir(), `edgenet-${pool.tag}-taps.batch`);
+    const file = join(tmpdir(), `edgenet-${t.pool.tag}-taps.batch`);
     await writeFile(file, Array.from({ length: taps }, (_, i) => `tuntap add dev tl${pad(i)} mode tap\n`).join(''));
     try {
       await dev.ip('-batch', file);

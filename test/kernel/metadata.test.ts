@@ -1,10 +1,10 @@
 // The metadata service on the real kernel: an app on a local NI fetches http://169.254.169.254/openstack/latest/user_data
 // and gets exactly its own user data; another app its own; nothing else answers at that address.
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import type { EveApplyExtras } from '../../src/eve/eve-types.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const LAN = 'c0ffee00-2001-4000-8000-00000000000a';
 const APP_A = '0a0a0a0a-5555-4000-8000-0000000000aa';
@@ -25,25 +25,14 @@ const doc = {
 };
 
 describeKernel('metadata service (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, vmA: Netns, vmB: Netns, outside: Netns;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    vmA = await pool.add('vma');
-    vmB = await pool.add('vmb');
-    outside = await pool.add('out');
-    await addUplink(dev, outside);
+    ({ dev, vma: vmA, vmb: vmB, out: outside } = await t.namespaces(['dev', 'vma', 'vmb', 'out'], { uplink: true }));
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   const http = (vm: Netns, url: string) => vm.exec('curl', ['-sS', '--fail', '-m', '3', url], { timeoutMs: 10_000 });
 

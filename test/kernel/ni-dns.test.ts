@@ -6,27 +6,22 @@ import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup, lookupAll } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const UNIQUE = 'only-upstream.example';
 const UNIQUE_IP = '198.51.100.9';
 
 describeKernel('names and DHCP options of local NIs (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let resolver: ChildProcess | undefined;
   let dir: string;
   let dev: Netns, web: Netns, lone: Netns, outside: Netns;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    web = await pool.add('web');
-    lone = await pool.add('lone');
-    outside = await pool.add('out');
-    await addUplink(dev, outside);
+    ({ dev, web, lone, out: outside } = await t.namespaces(['dev', 'web', 'lone', 'out'], { uplink: true }));
     dir = await mkdtemp(join(tmpdir(), 'edgenet-dns-'));
     await chmod(dir, 0o755);
     // the resolver behind the port: the only place that knows UNIQUE; it logs each query with its source address
@@ -35,12 +30,8 @@ describeKernel('names and DHCP options of local NIs (kernel)', () => {
       '--pid-file=', '--user=root'], { stdio: 'ignore' });
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
+  afterEach(async () => {
     if (resolver?.pid) resolver.kill('SIGKILL');
-    await pool.removeAll();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -2,20 +2,18 @@
 // file is root's in a root-only directory, and the state files (names, MACs, addresses) are not readable.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { beforeEach, expect, it } from 'vitest';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease, lookup } from '../helpers/dhcp.ts';
-import { describeKernel, NetnsPool, run, type Netns } from '../helpers/netns.ts';
+import { describeKernel, run, type Netns } from '../helpers/netns.ts';
 
 describeKernel('only what is ours (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, web: Netns;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    web = await pool.add('web');
+    ({ dev, web } = await t.namespaces(['dev', 'web']));
     daemon = await TestDaemon.start(
       dev,
       `networks:
@@ -27,11 +25,6 @@ apps:
     await dhcpLease(web);
   });
 
-  afterEach(async () => {
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   const asNobody = (cmd: string, args: string[]) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args]);
 

@@ -1,15 +1,13 @@
 // Port forwarding into a local NI on the real kernel: from outside, hairpin from apps, a renumbered port, costs.
-import type { ChildProcess } from 'node:child_process';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { beforeEach, expect, it } from 'vitest';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 import { connects, serveHello } from '../helpers/http.ts';
 
 describeKernel('port forwarding (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
-  const children: ChildProcess[] = [];
   let dev: Netns, web: Netns, peer: Netns, other: Netns, api: Netns, outside: Netns;
 
   const config = (withApi = false): string => `ports:
@@ -30,30 +28,16 @@ apps:
 ${withApi ? `  - { name: api, interfaces: [{ network: lan, netns: ${api.path}, acls: [{ match: { protocol: tcp, lport: 8443 }, action: portmap, appPort: 443 }, { match: { ip: 192.168.77.0/24 } }] }] }\n` : ''}`;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    web = await pool.add('web');
-    peer = await pool.add('peer');
-    other = await pool.add('other');
-    api = await pool.add('api');
-    outside = await pool.add('out');
-    await addUplink(dev, outside);
+    ({ dev, web, peer, other, api, out: outside } = await t.namespaces(['dev', 'web', 'peer', 'other', 'api', 'out'], { uplink: true }));
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    for (const c of children.splice(0)) c.kill('SIGKILL');
-    await pool.removeAll();
-  });
 
   it('lport 8080 on the port address reaches the app\'s tcp 80: from outside, from apps (hairpin), after renumbering', async () => {
     daemon = await TestDaemon.start(dev, config());
     await dhcpLease(web);
     await dhcpLease(peer);
     await dhcpLease(other);
-    children.push(await serveHello(web, '10.50.0.10', 80));
+    t.children.push(await serveHello(web, '10.50.0.10', 80));
     await eventually('httpd in the app', async () => (await web.exec('curl', ['-s', '--max-time', '1', 'http://10.50.0.10/'])).stdout.includes('hello'));
 
     // from a host behind the port, to the device's port address

@@ -9,9 +9,9 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, kernelRequired, NetnsPool, run, type Netns } from '../helpers/netns.ts';
+import { addUplink, describeKernel, eventually, kernelRequired, run, type Netns } from '../helpers/netns.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const BIN = join(REPO, 'bin/edgenet.js');
@@ -50,7 +50,7 @@ class NotifySocket {
 }
 
 describeKernel('edgenet as a service (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, web: Netns, outside: Netns;
   let dir: string;
@@ -65,23 +65,16 @@ ${extra}apps:
 `;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    web = await pool.add('web');
-    outside = await pool.add('out');
+    ({ dev, web, out: outside } = await t.namespaces(['dev', 'web', 'out']));
     await addUplink(dev, outside);
     dir = await mkdtemp(join(tmpdir(), 'edgenet-service-'));
     // dnsmasq drops root and re-reads its hosts files from the runtime dir: the path must be searchable
     await chmod(dir, 0o755);
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
+  afterEach(async () => {
     notify?.close();
     notify = undefined;
-    await pool.removeAll();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -143,11 +136,11 @@ ${extra}apps:
     // the reboot: the daemon stops, the device's network stack goes (its namespace: links, rules, dnsmasq), tmpfs is empty
     await daemon.remove();
     daemon = undefined;
-    await pool.remove(dev);
+    await t.pool.remove(dev);
     await rm(runtimeDir, { recursive: true, force: true });
     // the kernel destroys a deleted namespace's links (and so the outside's end of the uplink) asynchronously
     await eventually('the old uplink gone', async () => !(await run('ip', ['-n', outside.name, 'link', 'show', 'eth0'])).stdout.includes('eth0'), 10_000);
-    dev = await pool.readd(dev);
+    dev = await t.pool.readd(dev);
     await addUplink(dev, outside);
 
     // started again without -c: the last good config from the state dir

@@ -1,35 +1,25 @@
 // One port shared by several network instances, as EVE shares them: many local NIs NAT out of one uplink (each
 // isolated from the others, each with its own routing table), and a port carrier event moves each of them with
 // 0 kernel writes.
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { beforeEach, expect, it } from 'vitest';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const total = (w: Record<string, number> | undefined): number => Object.values(w ?? {}).reduce((a, b) => a + b, 0);
 
 describeKernel('a port shared by several network instances (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, outside: Netns;
   const apps: Netns[] = [];
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    outside = await pool.add('out');
+    ({ dev, out: outside } = await t.namespaces(['dev', 'out'], { uplink: true }));
     apps.length = 0;
-    for (const n of [1, 2, 3]) apps.push(await pool.add(`a${n}`));
-    // eth1 in the device (192.168.77.1/24), its far end eth0 a host outside with no route back to the NIs
-    await addUplink(dev, outside);
+    for (const n of [1, 2, 3]) apps.push(await t.pool.add(`a${n}`));
   });
 
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   const threeLocal = (): string => `ports:
   - { name: up0, ifname: eth1 }

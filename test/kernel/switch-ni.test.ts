@@ -1,11 +1,11 @@
 // Switch (L2) network instance on the real kernel: the daemon in a "device" namespace, apps in their own.
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
-import { describeKernel, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
+import { describeKernel, type Netns } from '../helpers/netns.ts';
 
 describeKernel('switch network instance (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, app1: Netns, app2: Netns, field: Netns;
 
@@ -21,11 +21,7 @@ apps:
 ${extra}`;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    app1 = await pool.add('a1');
-    app2 = await pool.add('a2');
-    field = await pool.add('field');
+    ({ dev, a1: app1, a2: app2, field } = await t.namespaces(['dev', 'a1', 'a2', 'field']));
     // the port: one end of a veth in the device, the other in a host on the field segment
     await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', field.name);
     await dev.ip('link', 'add', 'eth2', 'type', 'veth', 'peer', 'name', 'eth9');
@@ -33,11 +29,6 @@ ${extra}`;
     await field.ip('link', 'set', 'eth0', 'up');
   });
 
-  afterEach(async () => {
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   async function addressApps(): Promise<void> {
     await app1.ip('addr', 'add', '10.9.0.11/24', 'dev', 'eth0');

@@ -1,14 +1,14 @@
 // A switch NI with several ports on the real kernel: spanning tree breaks a loop, BPDU guard takes a port out.
 import { resolve } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
-import { describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
+import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
 
 const SEND_BPDU = resolve(import.meta.dirname, 'fixtures', 'send-bpdu.py');
 
 describeKernel('switch NI with several ports: STP and BPDU guard (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, seg: Netns, leaf: Netns, app1: Netns, app2: Netns;
 
@@ -26,12 +26,7 @@ apps:
 `;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    seg = await pool.add('seg');
-    leaf = await pool.add('leaf');
-    app1 = await pool.add('a1');
-    app2 = await pool.add('a2');
+    ({ dev, seg, leaf, a1: app1, a2: app2 } = await t.namespaces(['dev', 'seg', 'leaf', 'a1', 'a2']));
     // the outside segment: a plain bridge without STP (it forwards BPDUs like a hub), the segment's host on it
     await seg.ip('link', 'add', 'br0', 'type', 'bridge');
     for (const [port, peer] of [['eth1', 's1'], ['eth2', 's2']] as const) {
@@ -45,11 +40,6 @@ apps:
     await leaf.ip('link', 'set', 'eth0', 'up');
   });
 
-  afterEach(async () => {
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   async function addressApps(): Promise<void> {
     await app1.ip('addr', 'add', '10.9.0.11/24', 'dev', 'eth0');

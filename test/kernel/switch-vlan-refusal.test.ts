@@ -1,27 +1,20 @@
 // On a kernel without 802.1Q / bridge VLAN filtering (this machine's and CI's), a config with VLANs is refused as a
 // whole with a clear error, and nothing is built. (On a kernel that has them, the guest tests build them.)
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.ts';
-import { TestDaemon } from '../helpers/daemon.ts';
-import { describeKernel, NetnsPool, run, type Netns } from '../helpers/netns.ts';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
+import { describeKernel, run, type Netns } from '../helpers/netns.ts';
 
 describeKernel('VLANs on a kernel without 802.1Q (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let dev: Netns, app: Netns;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    app = await pool.add('app');
+    ({ dev, app } = await t.namespaces(['dev', 'app']));
     await dev.ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth9');
   });
 
-  afterEach(async () => {
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
-  });
 
   it('refuses the VLAN parts with "this kernel has no 802.1Q support", builds nothing, keeps the running config', async () => {
     const probe = await run('ip', ['-n', dev.name, 'link', 'add', 'enprobe', 'type', 'bridge', 'vlan_filtering', '1']);
