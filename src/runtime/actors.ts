@@ -127,7 +127,9 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
           // that no longer moves them (a switch NI with several ports now) gets them back
           if (spec.moveL3) await l3.moveToBridge(spec.name, spec.ifname, bridge.name, signal);
           else await l3.restore(spec.ifname, signal);
-          return withPortOptions(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
+          // the carrier as it is now: the port came up while its addresses moved (the attach reports it as it was)
+          const now = await links.get(spec.ifname);
+          return withPortOptions(drivers, spec, { ifindex: link.ifindex, carrier: now?.carrier ?? link.carrier }, signal);
         }
         const link = await links.get(spec.ifname);
         if (!link) throw new KernelError('attach', `port ${spec.name} (${spec.ifname})`, 'ENODEV', 'not present');
