@@ -33,6 +33,7 @@ import { mergeResults, withoutEndpoints } from './runtime/partial-apply.ts';
 import { NetnsWatcher } from './reconcile/netns-watch.ts';
 import { planFromDiff, planSize } from './runtime/plan.ts';
 import { NOTHING, sweepOrphans } from './reconcile/orphans.ts';
+import { applyPortLinks, EMPTY_PLAN, planPortLinks, removeUnusedPortLinks, wantedPortLinks } from './reconcile/port-links.ts';
 import { serialQueue } from './runtime/serial-queue.ts';
 import { readLastGoodConfig, removeRuntimeState, writeLastGoodConfig } from './daemon/state-dir.ts';
 import { DEFAULT_STATE_DIR as DEFAULT_STATE_DIR_PATH, migrateStateLayout, resolveLayout } from './daemon/state-layout.ts';
@@ -94,6 +95,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   let stopped = false;
   let swept = false;
   let deviceSpec: DeviceSpec = { firewall: false, forwarding: false };
+  /** the running config has VLAN/bond ports: a push without them removes theirs */
+  let hadPortLinks = false;
 
   // one line per actor transition at debug (10 000 of them in a big push); the push itself logs one info line
   const tracker = new TransitionTracker((t) => {
@@ -242,6 +245,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (addressIssues.length) throw new ConfigError(addressIssues);
     const featureIssues = await kernelFeatureIssues(rt.drivers, valid);
     if (featureIssues.length) throw new ConfigError(featureIssues);
+    // VLAN and bond ports: what is to be made is checked against the kernel before anything moves
+    const portLinks = wantedPortLinks(valid);
+    const portLinkPlan = portLinks.length > 0 ? await planPortLinks(rt.drivers, portLinks) : EMPTY_PLAN;
     const full = resolveConfig(valid);
     // addresses are reserved for the whole config first: a full range refuses the push before anything moves
     // (partial: refuses only the interfaces that get none, which are then left out of what is built)
@@ -252,6 +258,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     refusedNow = refused;
     // a port's resolv file is read before its NIs' dnsmasq starts, then watched
     rt.local.watchResolvFiles(config.ports);
+    // made before the actors move: a port actor finds its VLAN or bond (or sees it appear)
+    await applyPortLinks(rt.drivers, portLinkPlan, logger);
     const diff = diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
     rt.router.index(networks, endpoints, ports);
@@ -286,11 +294,16 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       const settled = await waitSettled(rt, affectedIds(rt.root.getSnapshot().context, plan));
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
     }
+    // after the NIs that used them have let go (the first push's sweep below does it too)
+    if (hadPortLinks && swept) {
+      await removeUnusedPortLinks(rt.drivers, portLinks, logger).catch((err: unknown) => logger.error({ err }, 'removing unused port links failed; will try again on the next push'));
+    }
+    hadPortLinks = portLinks.length > 0;
     if (!swept) {
       // once, at start: what edgenet owns but the config no longer holds (dropped while it was down) goes. The push
       // itself has been carried out: a failed sweep is logged and tried again on the next push, not reported as it
       try {
-        await sweepOrphans(rt.drivers, { networks, endpoints, ports }, logger);
+        await sweepOrphans(rt.drivers, { networks, endpoints, ports, portLinks }, logger);
         const freed = await rt.local.freeOrphans();
         if (freed.length) logger.info({ freed }, 'reservations of orphans freed');
         swept = true;

@@ -9,6 +9,7 @@ import { firstEarlierOverlap } from './subnet-overlaps.ts';
 import { checkNiServices } from './ni-services-checks.ts';
 import { checkSwitchPorts } from './config-checks-switch.ts';
 import { niPortNames } from './config-switch.ts';
+import { checkPortLinks } from './port-links-checks.ts';
 
 // Rules the schema cannot express: references, uniqueness, address arithmetic. Nothing here needs the kernel.
 
@@ -24,7 +25,7 @@ export function isReservedIfname(ifname: string): boolean {
 }
 
 export function crossCheck(config: Config): ConfigIssue[] {
-  return [...checkPorts(config), ...checkNetworks(config), ...checkSwitchPorts(config), ...checkApps(config), ...checkNiServices(config), ...checkAcls(config)];
+  return [...checkPorts(config), ...checkNetworks(config), ...checkSwitchPorts(config), ...checkApps(config), ...checkNiServices(config), ...checkAcls(config), ...checkPortLinks(config)];
 }
 
 /**

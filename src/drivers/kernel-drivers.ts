@@ -5,6 +5,7 @@ import type { Drivers } from './drivers.ts';
 import { createNftFirewall } from './firewall-nft.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
 import { createIpRouteDriver } from './routes-ip.ts';
+import { createIpPortLinkDriver } from './port-links-ip.ts';
 import { createExecProbeDriver } from './probes-exec.ts';
 
 /** The real drivers, acting on the network namespace this process runs in; `runtimeDir` (default: stateDir) holds dnsmasq's files. */
@@ -16,6 +17,7 @@ export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: strin
     dhcpdns: createDnsmasqDriver({ stateDir: opts.runtimeDir ?? opts.stateDir, ...(logger && { logger }) }),
     routes: createIpRouteDriver(logger ? { logger } : {}),
     bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
+    portLinks: createIpPortLinkDriver(logger ? { logger } : {}),
     probes: createExecProbeDriver(),
   };
 }

@@ -44,7 +44,7 @@ export function niActors({ drivers, local, l3 }: ActorDeps) {
       if (rule.ours && rule.from === ni.subnet) await routes.removeTable(rule.table, signal);
     }
   };
-  /** A local NI's gateway address, rules, table and dnsmasq (a switch NI has none of these). */
+  /** A local NI's gateway address and rules (a switch NI has none): what its members need before they attach. */
   const localNi = async (ni: NiSpec, signal: AbortSignal): Promise<void> => {
     if (ni.type !== 'local' || !ni.gateway || !ni.subnet || ni.prefixlen === undefined) return;
     await links.ensureAddress(ni.bridge, ni.gateway, ni.prefixlen, signal);
@@ -64,8 +64,8 @@ export function niActors({ drivers, local, l3 }: ActorDeps) {
       },
       signal,
     );
-    await ensureTable(ni, signal);
-    await local.ensureNi(ni, signal);
+    // members attaching from now on find the NI's addresses and reservations
+    local.noteNi(ni);
   };
   return {
     createNi: fromPromise<BridgeHandle, NiSpec & { ifindex?: number }>(async ({ input: ni, signal }) => {
@@ -78,6 +78,12 @@ export function niActors({ drivers, local, l3 }: ActorDeps) {
       // set beside the local NI's own work (no member is attached before createNi is done)
       await Promise.all([firewall.guardBridge(ni.bridge, signal), localNi(ni, signal)]);
       return { name: bridge.ifname, ifindex: bridge.ifindex };
+    }),
+    // a local NI's routing table and dnsmasq, while its members attach (its state says when they are there)
+    createServices: fromPromise<void, NiSpec>(async ({ input: ni, signal }) => {
+      if (ni.type !== 'local' || !ni.gateway || !ni.subnet || ni.prefixlen === undefined) return;
+      await ensureTable(ni, signal);
+      await local.ensureNi(ni, signal);
     }),
     deleteNi: fromPromise<void, NiSpec>(async ({ input: ni, signal }) => {
       // a switch NI's port gets its own addresses and routes back before the bridge holding them goes
