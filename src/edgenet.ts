@@ -25,6 +25,8 @@ import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions, RefusedEndpoin
 import { ConfigError } from './errors.ts';
 import { Ipam } from './services/ipam.ts';
 import { PortProber, probeTargets } from './services/port-probe.ts';
+import { L3Moves } from './services/l3-moves.ts';
+import { parseAlias } from './util/names.ts';
 import { LinkRouter } from './runtime/link-router.ts';
 import { LocalServices } from './services/local-services.ts';
 import { mergeResults, withoutEndpoints } from './runtime/partial-apply.ts';
@@ -65,6 +67,7 @@ interface Runtime {
   device: Actor<typeof deviceMachine>;
   router: LinkRouter;
   netns: NetnsWatcher;
+  l3: L3Moves;
   /** ports[].probe runner (absent: the drivers have no probe driver) */
   prober?: PortProber;
   subscriptions: Subscription[];
@@ -115,7 +118,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (!opts.drivers) await recordNetns(runtimeDir);
     const ipam = await Ipam.open(stateDir);
     const local = new LocalServices(ipam, drivers.dhcpdns, logger);
-    const deps = { drivers, local };
+    const l3 = new L3Moves(runtimeDir, drivers.routes, logger);
+    const deps = { drivers, local, l3 };
     const machine = systemMachine.provide({
       actors: {
         networkInstance: networkInstanceMachine.provide({ actors: niActors(deps) }),
@@ -177,7 +181,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const prober = drivers.probes
       ? new PortProber({ probes: drivers.probes, routes: drivers.routes, logger, report: (port, ok, detail) => root.send({ type: 'PORT_PROBE', port, ok, detail }) })
       : undefined;
-    return { drivers, local, root, members, view, device, router, netns, subscriptions, ...(prober && { prober }) };
+    return { drivers, local, root, members, view, device, router, netns, l3, subscriptions, ...(prober && { prober }) };
   };
 
   const getRuntime = (): Promise<Runtime> => {
@@ -268,6 +272,20 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     runningResolved = resolved;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     rt.prober?.update(probeTargets(config));
+    if (!swept) {
+      // once, at start: a port whose addresses a crash left on a bridge that no switch NI of this config holds gets
+      // them back (one still bridged is moved again, idempotently, by its port actor)
+      const bridgeOf = new Map(networks.map((n) => [n.name, n.bridge]));
+      const back = await rt.l3.restoreUnless(
+        (ifname, bridge) => ports.some((p) => p.ifname === ifname && p.moveL3 === true && p.network !== undefined && bridgeOf.get(p.network) === bridge),
+        // out of the old bridge at once (only ours: the port's master still carries our mark)
+        async (ifname, bridge) => {
+          const [port, master] = await Promise.all([rt.drivers.links.get(ifname), rt.drivers.links.get(bridge)]);
+          if (port?.master !== undefined && master !== undefined && port.master === master.ifindex && parseAlias(master.alias)?.kind === 'ni') await rt.drivers.links.detach(ifname);
+        },
+      );
+      if (back.length) logger.info({ ports: back }, 'addresses and routes moved back onto ports no switch NI bridges any more');
+    }
     if (planSize(plan) > 0) {
       await sendPlanInSlices((slice) => rt.root.send({ type: 'APPLY', plan: slice }), plan);
       // NI actors this push made learn the probe verdicts the ones before them knew

@@ -152,6 +152,12 @@ const badInput: { mistake: string; run: () => unknown; path: string; message: st
     path: 'networks[3].port',
     message: 'port "fieldbus" is already bridged by switch network "plant": two switch networks cannot share a port',
   },
+  {
+    mistake: 'a local NI on a port of a switch NI with several ports',
+    run: doc((d) => { d.networks[1] = { name: 'plant', type: 'switch', ports: ['fieldbus', 'uplink'], stp: {} }; }),
+    path: 'networks[0].port',
+    message: 'port "uplink" is one of several ports of switch network "plant": a local network cannot share it (only a single-port switch network\'s port carries the device\'s addresses)',
+  },
   { mistake: 'overlapping subnets', run: doc((d) => { d.networks[2]!['subnet'] = '10.50.0.0/16'; }), path: 'networks[2].subnet', message: 'subnet 10.50.0.0/16 overlaps subnet 10.50.0.0/24 of network "lan"' },
   { mistake: 'subnet with host bits', run: doc((d) => { d.networks[2]!['subnet'] = '10.60.0.7/24'; }), path: 'networks[2].subnet', message: 'subnet 10.60.0.7/24 has host bits set (did you mean 10.60.0.0/24?)' },
   { mistake: 'subnet too small', run: doc((d) => { d.networks[2]!['subnet'] = '10.60.0.0/31'; }), path: 'networks[2].subnet', message: 'subnet 10.60.0.0/31 is too small: a local network needs at least a /30 (a gateway and one host)' },
