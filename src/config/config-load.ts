@@ -6,6 +6,7 @@ import type { ConfigIssue } from '../errors.ts';
 import { checkPortAddresses, crossCheck } from './config-checks.ts';
 import { checkLimits, resolveLimits, type ConfigLimits } from './config-limits.ts';
 import { configSchema } from './config-schema.ts';
+import { closestField, knownKeysAt } from './did-you-mean.ts';
 import { checkRouteGateways } from './ni-services-checks.ts';
 import { isJsonFileName, parseStrictJson } from './strict-json.ts';
 import type { Config } from './config-schema.ts';
@@ -117,9 +118,12 @@ function toConfigIssues(issue: ZodIssue): ConfigIssue[] {
     const isSwitchNi = /^networks\[\d+\]$/.test(path) && isRecord(input) && input['type'] === 'switch';
     // an ACL rule's match says which match types there are
     if (/\.acls\[\d+\]\.match$/.test(path)) return issue.keys.map((key) => ({ path, message: issue.message.replace(/"[^"]*"(, "[^"]*")*/, `"${key}"`) }));
+    const known = knownKeysAt(configSchema, issue.path);
     return issue.keys.map((key) => {
       const hint = isSwitchNi ? SWITCH_ONLY_HINT[key] : undefined;
-      return { path, message: `unknown field "${key}"${hint ? ` (${hint})` : ''}` };
+      const guess = hint ? undefined : closestField(key, known);
+      const why = hint ?? (guess ? `did you mean "${guess}"?` : undefined);
+      return { path, message: `unknown field "${key}"${why ? ` (${why})` : ''}` };
     });
   }
   if (issue.code === 'invalid_type' && input === undefined) return [{ path, message: 'is required' }];
