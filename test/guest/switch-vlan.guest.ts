@@ -49,9 +49,21 @@ apps:
 
   it('each app reaches only its VLAN (the outside host on that VLAN, the other app of it); the trunk carries 802.1Q tags', async () => {
     daemon = await TestDaemon.start(dev, config(), { upTimeoutMs: 150_000 });
+    // up = no NI creating; the trunk's carrier (a veth just set up, on TCG) may still be coming: wait for ready,
+    // and say what the state was when it did not come
+    let last = '';
+    await eventually(
+      'plant and its endpoints ready',
+      async () => {
+        const s = await daemon!.status();
+        last = JSON.stringify({ networks: s.networks, endpoints: s.endpoints.map((e) => ({ name: e.name, state: e.state, reason: e.reason })) });
+        return s.networks.every((n) => n.name === 'plant' && n.state === 'ready') && s.endpoints.every((e) => e.state === 'ready');
+      },
+      60_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; last status: ${last}`);
+    });
     const s = await daemon.status();
-    expect(s.networks).toMatchObject([{ name: 'plant', state: 'ready' }]);
-    expect(s.endpoints.every((e) => e.state === 'ready')).toBe(true);
     expect(await dev.ip('-d', 'link', 'show', 'enbr-plant')).toContain('vlan_filtering 1');
 
     await a10.ip('addr', 'add', '10.10.0.11/24', 'dev', 'eth0');
