@@ -9,6 +9,7 @@ import { systemMachine, type Plan, type SystemContext } from '../machines/system
 import { deviceActors, endpointActors, niActors } from './runtime/actors.ts';
 import { startAudits } from './reconcile/drift-audit.ts';
 import { recordNetns } from './reconcile/netns-record.ts';
+import { acquireInstanceLock, type InstanceLock } from './reconcile/instance-lock.ts';
 import { deviceStatus } from './runtime/status.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
 import { kernelFeatureIssues } from './config/config-kernel-features.ts';
@@ -59,6 +60,8 @@ interface Runtime {
   router: LinkRouter;
   netns: NetnsWatcher;
   subscriptions: Subscription[];
+  /** this namespace's instance lock (real drivers only) */
+  lock: InstanceLock | undefined;
 }
 
 /** Creates edgenet's actor system. Nothing touches the kernel until the first apply(). */
@@ -96,8 +99,15 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   };
 
   const start = async (): Promise<Runtime> => {
-    await migrateStateLayout(layout, logger);
-    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, logger });
+    // real drivers: one instance per network namespace, taken before anything is read or touched
+    const lock = opts.drivers ? undefined : await acquireInstanceLock({ stateDir, runtimeDir });
+    try {
+      await migrateStateLayout(layout, logger);
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, logger, ...(lock && { instanceId: lock.instanceId }) });
     // real drivers act on this namespace: `edgenet down` elsewhere must refuse
     if (!opts.drivers) await recordNetns(runtimeDir);
     const ipam = await Ipam.open(stateDir);
@@ -156,7 +166,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
         startAudits({ drivers, root: () => root.getSnapshot(), childOfNetwork: (n) => router.childOfNetwork(n), device, deviceSpec: () => deviceSpec, logger }, auditIntervalMs),
       );
     }
-    return { drivers, local, root, device, router, netns, subscriptions };
+    return { drivers, local, root, device, router, netns, subscriptions, lock };
   };
 
   const getRuntime = (): Promise<Runtime> => {
@@ -294,6 +304,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       await rt.drivers.dhcpdns.close();
       await rt.drivers.links.close();
       await rt.drivers.bridgePorts?.close();
+      await rt.lock?.release();
       changes.complete();
       transitions.complete();
     },

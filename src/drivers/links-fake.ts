@@ -4,6 +4,7 @@ import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
 import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
+import { mayRemark } from './link-marks.ts';
 
 /** The driver operations `failNext` can make fail. */
 export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress' | 'deleteAddress';
@@ -284,7 +285,7 @@ export class FakeLinkDriver implements LinkDriver {
     if (link.kind !== kind) throw new KernelError(operation, link.ifname, 'EEXIST', `exists as ${link.kind ?? 'a device'}, not a ${kind}`);
     // a bridge edgenet did not make (no mark) may hold members that are not ours: never adopted
     if (kind === 'bridge' && link.alias === undefined) throw new KernelError(operation, link.ifname, 'EEXIST', 'exists without edgenet\'s mark: not created by edgenet (delete or rename it)');
-    if (link.alias !== undefined && link.alias !== alias && !link.alias.startsWith('edgenet:')) {
+    if (link.alias !== undefined && !mayRemark(link.alias, alias)) {
       throw new KernelError(operation, link.ifname, 'EEXIST', `exists with foreign alias "${link.alias}"`);
     }
   }

@@ -12,6 +12,7 @@ import { KernelError } from '../errors.ts';
 import { serialQueue } from '../runtime/serial-queue.ts';
 import { WriteCounter } from './write-counter.ts';
 import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
+import { mayRemark } from './link-marks.ts';
 
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
@@ -100,7 +101,7 @@ function assertAdoptable(operation: string, link: LinkInfo, kind: string, alias:
   if (link.kind !== kind) throw new KernelError(operation, link.ifname, 'EEXIST', `exists as ${link.kind ?? 'a device'}, not a ${kind}`);
   // a bridge edgenet did not make (no mark) may hold members that are not ours: never adopted
   if (kind === 'bridge' && link.alias === undefined) throw new KernelError(operation, link.ifname, 'EEXIST', 'exists without edgenet\'s mark: not created by edgenet (delete or rename it)');
-  if (link.alias !== undefined && link.alias !== alias && !link.alias.startsWith('edgenet:')) {
+  if (link.alias !== undefined && !mayRemark(link.alias, alias)) {
     throw new KernelError(operation, link.ifname, 'EEXIST', `exists with foreign alias "${link.alias}"`);
   }
 }
