@@ -178,7 +178,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 } };
     const built = { device: deviceStatus(runtime.device.getSnapshot()), ...buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall) };
-    return refusedNow.length > 0 ? { ...built, refused: refusedNow } : built;
+    const overflows = runtime.drivers.links.overflows;
+    const withEvents = overflows === undefined ? built : { ...built, linkEvents: { overflows } };
+    return refusedNow.length > 0 ? { ...withEvents, refused: refusedNow } : withEvents;
   };
 
   // computed only for subscribers, at most once per 20 ms of changes (first and last of a burst): a cold start of

@@ -50,6 +50,9 @@ export function withInstanceMarks(links: LinkDriver, instanceId: string): LinkDr
     get writes() {
       return links.writes;
     },
+    get overflows() {
+      return links.overflows;
+    },
     events$: links.events$.pipe(map((ev) => ({ ...ev, link: local(ev.link) }))),
     addressEvents$: links.addressEvents$,
     list: async () => (await links.list()).map(local),

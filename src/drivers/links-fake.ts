@@ -31,6 +31,8 @@ function operstate(up: boolean, carrier: boolean): string {
 
 export class FakeLinkDriver implements LinkDriver {
   readonly writes = new WriteCounter();
+  /** set by overflow(): the real driver's count of event-socket overflows */
+  overflows?: number;
   private readonly subject = new Subject<LinkEvent>();
   readonly events$: Observable<LinkEvent> = this.subject.asObservable();
   private readonly addressSubject = new Subject<AddressEvent>();
@@ -42,6 +44,11 @@ export class FakeLinkDriver implements LinkDriver {
   private readonly failures = new Map<LinkOp, Error[]>();
   private nextIfindex = 2;
   private macCounter = 0;
+
+  /** As the real driver counts an event-socket overflow (ENOBUFS: events were lost, it resynchronises). */
+  overflow(): void {
+    this.overflows = (this.overflows ?? 0) + 1;
+  }
 
   // ---- test controls -----------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+// first: points the netlink package at edgenet's patched addon build before it loads its binding
+import './netlink-addon.ts';
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
 import { silentLogger } from '../util/logger.ts';
@@ -142,9 +144,12 @@ const EVENT_RCVBUF = 1 << 22;
 function assertPatchedAddon(): void {
   const require = createRequire(import.meta.url);
   const dir = dirname(require.resolve('netlink/package.json'));
-  const load = createRequire(`${dir}/package.json`)('node-gyp-build') as (dir: string) => { edgenetPatch?: number };
+  const load = createRequire(`${dir}/package.json`)('node-gyp-build') as ((dir: string) => { edgenetPatch?: number }) & { resolve(dir: string): string };
+  // the build node-gyp-build picks: edgenet's shipped one when netlink-addon.ts found it ($NETLINK_PREBUILD)
   if (load(dir).edgenetPatch !== 1) {
-    throw new Error(`the netlink addon in ${dir} is the unpatched build (it aborts the process when link events overflow): run scripts/setup.sh`);
+    throw new Error(
+      `the netlink addon ${load.resolve(dir)} is the unpatched build (it aborts the process when link events overflow): in a checkout run scripts/setup.sh; an installed edgenet ships its patched build in native/netlink (for ${process.platform}-${process.arch}: build it with scripts/build-netlink.sh)`,
+    );
   }
 }
 
