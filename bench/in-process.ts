@@ -4,6 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { diffConfig } from '../src/config/config-diff.ts';
 import { validateConfig } from '../src/config/config-load.ts';
 import { endpointsOf, networksOf } from '../src/config/config-resolve.ts';
@@ -13,9 +14,19 @@ import { median, round } from './stats.ts';
 import { configOf, type Topology } from './topology.ts';
 
 export interface InProcessResult {
+  endpoints: number;
   coldApplyMs: number;
+  /** event-loop delay during the cold apply (perf_hooks histogram, 1 ms resolution) */
+  coldLoopLagP99Ms: number;
+  coldLoopLagMaxMs: number;
   addAppApplyMs: number;
+  removeAppApplyMs: number;
   noopApplyMs: number;
+  /** every app removed in one push (the NIs stay) */
+  removeAllMs: number;
+  /** stop() with every endpoint up */
+  stopMs: number;
+  heapUsedMiB: number;
   /** one call each, on the full config (median of 5) */
   stagesMs: { validateConfig: number; networksOf: number; endpointsOf: number; diffConfigNoop: number };
 }
@@ -30,43 +41,61 @@ function timeIt(fn: () => unknown, runs = 5): number {
   return round(median(ms), 2);
 }
 
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
 export async function runInProcess(t: Topology): Promise<InProcessResult> {
   const stateDir = await mkdtemp(join(tmpdir(), 'edgenet-bench-lib-'));
   const drivers = createFakeDrivers();
   for (const tp of [...t.taps, ...t.extra]) drivers.links.addExternal(tp.tap);
   drivers.links.addExternal(t.port.ifname, { carrier: true });
   // no audit timer: nothing but the applies runs in this process
-  const net = createEdgenet({ stateDir, drivers, auditIntervalMs: 0 });
+  const opts = { stateDir, drivers, auditIntervalMs: 0 };
+  const net = createEdgenet(opts);
   try {
     const full = configOf(t);
-    const t0 = performance.now();
-    await net.apply(full);
-    const coldApplyMs = performance.now() - t0;
+    const lag = monitorEventLoopDelay({ resolution: 1 });
+    lag.enable();
+    const coldApplyMs = await timed(() => net.apply(full));
+    lag.disable();
     const noop: number[] = [];
     const add: number[] = [];
+    const remove: number[] = [];
     for (let k = 0; k < Math.min(5, t.extra.length); k++) {
-      const s0 = performance.now();
-      await net.apply(full);
-      noop.push(performance.now() - s0);
+      noop.push(await timed(() => net.apply(full)));
       const extra = t.extra[k]!;
       const withApp = configOf(t);
       withApp.apps = [...(withApp.apps ?? []), { name: extra.app, interfaces: [{ network: extra.ni, tap: extra.tap }] }];
-      const s1 = performance.now();
-      await net.apply(withApp);
-      add.push(performance.now() - s1);
-      await net.apply(full);
+      add.push(await timed(() => net.apply(withApp)));
+      remove.push(await timed(() => net.apply(full)));
     }
     const parsed = validateConfig(full);
+    const stagesMs = {
+      validateConfig: timeIt(() => validateConfig(full)),
+      networksOf: timeIt(() => networksOf(parsed)),
+      endpointsOf: timeIt(() => endpointsOf(parsed)),
+      diffConfigNoop: timeIt(() => diffConfig(parsed, parsed)),
+    };
+    const heapUsedMiB = process.memoryUsage().heapUsed / 2 ** 20;
+    const removeAllMs = await timed(() => net.apply({ ...full, apps: [] }));
+    // stop() with everything up: a fresh instance converged on the full config
+    await net.apply(full);
+    const stopMs = await timed(() => net.stop());
     return {
+      endpoints: t.taps.length,
       coldApplyMs: round(coldApplyMs),
-      addAppApplyMs: round(median(add)),
-      noopApplyMs: round(median(noop)),
-      stagesMs: {
-        validateConfig: timeIt(() => validateConfig(full)),
-        networksOf: timeIt(() => networksOf(parsed)),
-        endpointsOf: timeIt(() => endpointsOf(parsed)),
-        diffConfigNoop: timeIt(() => diffConfig(parsed, parsed)),
-      },
+      coldLoopLagP99Ms: round(lag.percentile(99) / 1e6),
+      coldLoopLagMaxMs: round(lag.max / 1e6),
+      addAppApplyMs: round(median(add), 2),
+      removeAppApplyMs: round(median(remove), 2),
+      noopApplyMs: round(median(noop), 2),
+      removeAllMs: round(removeAllMs),
+      stopMs: round(stopMs),
+      heapUsedMiB: round(heapUsedMiB),
+      stagesMs,
     };
   } finally {
     await net.stop();

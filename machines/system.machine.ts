@@ -1,12 +1,19 @@
 import { enqueueActions, setup, type AnyActorRef } from 'xstate';
-import { endpointMachine, type EndpointEvent, type EndpointInput } from './endpoint.machine.ts';
+import type { EndpointEvent, EndpointInput } from './endpoint.machine.ts';
 import { networkInstanceMachine, type NiEvent, type NiInput } from './network-instance.machine.ts';
 import { memberBridgeNetwork, niPorts, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
 import type { PortSeen } from './network-instance.machine.ts';
 
-// The root actor: spawns one child per NI and per member (endpoint or port), forwards the few events that cross
-// between them (NI up/down → its members, port carrier → its NI), and orders deletions (members before their NI,
-// a replaced object's new actor only after the old one is gone).
+// The root actor: spawns one child per NI and has one actor per member (endpoint or port) started, forwards the few
+// events that cross between them (NI up/down → its members, port carrier → its NI), and orders deletions (members
+// before their NI, a replaced object's new actor only after the old one is gone).
+//
+// Members are not xstate children of this actor: xstate copies an actor's whole children map for every child it
+// spawns or stops, so removing N members one by one cost O(N²) (46 s for 10 000). The machine asks for them by
+// emitting `member.spawn` / `member.send` / `member.stop`; a registry (machines/member-registry.ts) runs them, in
+// this actor's system and with this actor as their parent (their sendParent reaches it as a child's would).
+// Its bookkeeping of members is kept in groups (one per NI, one for the ports), so an event copies one group, not
+// every member.
 
 /** One config change, already diffed: only what changed is in it. */
 export interface Plan {
@@ -46,21 +53,52 @@ export interface MemberEntry {
   deleting: boolean;
 }
 
+/** Members by group (`memberGroupOf(key)`: the NI of an app interface, or PORTS_GROUP), then by key. */
+export type MemberGroups = Record<string, Record<string, MemberEntry>>;
+
+/** The group of the ports (NI names are [a-z0-9-]: no NI is called this). */
+export const PORTS_GROUP = ':ports';
+
+/** An app interface's key is `<app>/<network>`; a port's `port:<name>`. */
+export function memberGroupOf(key: string): string {
+  return key.startsWith('port:') ? PORTS_GROUP : key.slice(key.lastIndexOf('/') + 1);
+}
+
+export function memberOf(ctx: Pick<SystemContext, 'members'>, key: string): MemberEntry | undefined {
+  return ctx.members[memberGroupOf(key)]?.[key];
+}
+
+export function allMembers(ctx: Pick<SystemContext, 'members'>): MemberEntry[] {
+  return Object.values(ctx.members).flatMap((g) => Object.values(g));
+}
+
 export interface SystemContext {
   gen: number;
   networks: Record<string, NiEntry>;
-  members: Record<string, MemberEntry>;
+  members: MemberGroups;
   /** creations waiting for the old actor of the same name/key to finish deleting */
   queuedNetworks: Record<string, NiSpec>;
   queuedMembers: Record<string, MemberSpec>;
   portStates: Record<string, PortSeen>;
 }
 
-/** What src/ reads of the system actor's snapshot: its bookkeeping and its children. */
+/** What src/ reads of the system actor's snapshot: its bookkeeping and its children (NIs and members by id). */
 export interface SystemSnapshotLike {
   context: SystemContext;
-  children: Record<string, AnyActorRef | undefined>;
+  children: ChildLookup;
 }
+
+/** The system's actors by child id: the NIs (xstate children) and the members (the registry). */
+export interface ChildLookup {
+  get(id: string): AnyActorRef | undefined;
+  values(): Iterable<AnyActorRef>;
+}
+
+/** What the system actor asks of the member registry. */
+export type SystemEmitted =
+  | { type: 'member.spawn'; id: string; input: EndpointInput }
+  | { type: 'member.send'; id: string; event: EndpointEvent }
+  | { type: 'member.stop'; id: string };
 
 export type SystemEvent =
   | { type: 'APPLY'; plan: Plan }
@@ -71,16 +109,83 @@ export type SystemEvent =
   | { type: 'CHILD_DELETED'; id: string };
 
 /**
- * Copies of the bookkeeping maps a handler edits before assigning them back. Entries are replaced, never mutated,
- * so a shallow copy of each map is enough (no deep copy of 1000 entries per event).
+ * A handler's view of the bookkeeping it edits before assigning it back. Entries are replaced, never mutated; a map
+ * (and a member group) is copied the first time the handler writes to it, so an event costs what it changes.
  */
-function draftOf(context: SystemContext): Pick<SystemContext, 'networks' | 'members' | 'queuedNetworks' | 'queuedMembers'> {
-  return {
-    networks: { ...context.networks },
-    members: { ...context.members },
-    queuedNetworks: { ...context.queuedNetworks },
-    queuedMembers: { ...context.queuedMembers },
-  };
+class Draft {
+  networks: Record<string, NiEntry>;
+  queuedNetworks: Record<string, NiSpec>;
+  queuedMembers: Record<string, MemberSpec>;
+  private members: MemberGroups;
+  private readonly copied = new Set<string>();
+  private copiedOuter = false;
+  private copiedQueues = false;
+
+  constructor(context: SystemContext) {
+    this.networks = { ...context.networks };
+    this.members = context.members;
+    this.queuedNetworks = context.queuedNetworks;
+    this.queuedMembers = context.queuedMembers;
+  }
+
+  member(key: string): MemberEntry | undefined {
+    return this.members[memberGroupOf(key)]?.[key];
+  }
+
+  group(name: string): Record<string, MemberEntry> {
+    return this.members[name] ?? {};
+  }
+
+  private writable(key: string): Record<string, MemberEntry> {
+    const g = memberGroupOf(key);
+    if (!this.copiedOuter) {
+      this.members = { ...this.members };
+      this.copiedOuter = true;
+    }
+    if (!this.copied.has(g)) {
+      this.members[g] = { ...this.members[g] };
+      this.copied.add(g);
+    }
+    return this.members[g] as Record<string, MemberEntry>;
+  }
+
+  setMember(key: string, entry: MemberEntry): void {
+    this.writable(key)[key] = entry;
+  }
+
+  deleteMember(key: string): void {
+    if (!this.member(key)) return;
+    const g = this.writable(key);
+    delete g[key];
+    if (Object.keys(g).length === 0) {
+      delete this.members[memberGroupOf(key)];
+      this.copied.delete(memberGroupOf(key));
+    }
+  }
+
+  /** The queues, copied before the first write. */
+  queues(): { queuedNetworks: Record<string, NiSpec>; queuedMembers: Record<string, MemberSpec> } {
+    if (!this.copiedQueues) {
+      this.queuedNetworks = { ...this.queuedNetworks };
+      this.queuedMembers = { ...this.queuedMembers };
+      this.copiedQueues = true;
+    }
+    return this;
+  }
+
+  result(gen: number): Pick<SystemContext, 'gen' | 'networks' | 'members' | 'queuedNetworks' | 'queuedMembers'> {
+    return { gen, networks: this.networks, members: this.members, queuedNetworks: this.queuedNetworks, queuedMembers: this.queuedMembers };
+  }
+}
+
+/** What a child id names: `ni:<name>#<gen>`, `ep:<key>#<gen>` or `port:<name>#<gen>`. */
+function parseChildId(id: string): { network: string } | { member: string } | undefined {
+  const hash = id.lastIndexOf('#');
+  if (hash < 0) return undefined;
+  const body = id.slice(0, hash);
+  if (body.startsWith('ni:')) return { network: body.slice(3) };
+  if (body.startsWith('ep:')) return { member: body.slice(3) };
+  return { member: body };
 }
 
 function niEntry(id: string, spec: NiSpec): NiEntry {
@@ -122,15 +227,20 @@ function memberEntry(id: string, spec: MemberSpec): MemberEntry {
  * App members (veth, tap) of an NI still being deleted: the NI is deleted only when none is left. Ports outlive NIs.
  * Members not being deleted do not hold it: they are the replacements of a rebuilt NI, and wait for the new one.
  */
-function appMembersOf(members: Record<string, MemberEntry>, ni: string): MemberEntry[] {
-  return Object.values(members).filter((m) => m.kind !== 'port' && m.network === ni && m.deleting);
+function appMembersLeaving(group: Record<string, MemberEntry>, ni: string): boolean {
+  for (const m of Object.values(group)) if (m.kind !== 'port' && m.network === ni && m.deleting) return true;
+  return false;
+}
+
+/** The members whose bridge is this NI's: its group, and the ports enslaved to it. */
+function membersOfNi(members: MemberGroups, ni: string): MemberEntry[] {
+  return [...Object.values(members[ni] ?? {}), ...Object.values(members[PORTS_GROUP] ?? {}).filter((m) => m.network === ni)];
 }
 
 export const systemMachine = setup({
-  types: {} as { context: SystemContext; events: SystemEvent },
+  types: {} as { context: SystemContext; events: SystemEvent; emitted: SystemEmitted },
   actors: {
     networkInstance: networkInstanceMachine,
-    endpoint: endpointMachine,
   },
 }).createMachine({
   id: 'edgenet',
@@ -141,11 +251,13 @@ export const systemMachine = setup({
       on: {
         APPLY: {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const { networks, members, queuedNetworks, queuedMembers } = draftOf(context);
+            const d = new Draft(context);
+            const { networks } = d;
             let gen = context.gen;
             const { plan } = event;
+            const toMember = (id: string, ev: EndpointEvent): void => enqueue.emit({ type: 'member.send', id, event: ev });
 
-            // children are spawned together in the final assign: one copy of the children map per APPLY, not per child
+            // NIs are spawned together in the final assign (one copy of the children map per APPLY); members after it
             const newNis: { id: string; input: NiInput }[] = [];
             const newMembers: { id: string; input: EndpointInput }[] = [];
             const spawnNi = (spec: NiSpec): void => {
@@ -159,24 +271,24 @@ export const systemMachine = setup({
               const owner = ni ? networks[ni] : undefined;
               const bridge = owner && !owner.deleteRequested ? owner.bridge : undefined;
               newMembers.push({ id, input: { spec, bridge } });
-              members[spec.key] = memberEntry(id, spec);
+              d.setMember(spec.key, memberEntry(id, spec));
             };
 
             // 1. members that go: their DELETE first, so an NI that goes with them can follow
             for (const key of plan.members.delete) {
-              const m = members[key];
+              const m = d.member(key);
               // a re-creation still waiting for the old actor is cancelled too
-              delete queuedMembers[key];
+              if (d.queuedMembers[key]) delete d.queues().queuedMembers[key];
               if (!m || m.deleting) continue;
-              members[key] = { ...m, deleting: true };
-              enqueue.sendTo(m.id, { type: 'DELETE' } satisfies EndpointEvent);
+              d.setMember(key, { ...m, deleting: true });
+              toMember(m.id, { type: 'DELETE' });
             }
             // 2. NIs that go: now, or when their last app member is gone
             for (const name of plan.networks.delete) {
               const ni = networks[name];
-              delete queuedNetworks[name];
+              if (d.queuedNetworks[name]) delete d.queues().queuedNetworks[name];
               if (!ni || ni.deleteRequested) continue;
-              const going = appMembersOf(members, name).length === 0;
+              const going = !appMembersLeaving(d.group(name), name);
               networks[name] = { ...ni, deleteRequested: true, deleting: going };
               if (going) enqueue.sendTo(ni.id, { type: 'DELETE' } satisfies NiEvent);
             }
@@ -184,7 +296,7 @@ export const systemMachine = setup({
             for (const { spec, fields } of plan.networks.update) {
               const ni = networks[spec.name];
               // a re-creation still waiting for the old actor takes the update into its spec
-              if (queuedNetworks[spec.name]) queuedNetworks[spec.name] = spec;
+              if (d.queuedNetworks[spec.name]) d.queues().queuedNetworks[spec.name] = spec;
               if (!ni || ni.deleteRequested) continue;
               const { port: _old, ports: _olds, ...rest } = ni;
               networks[spec.name] = { ...rest, port: spec.port, ...(spec.ports && { ports: spec.ports }) };
@@ -196,31 +308,31 @@ export const systemMachine = setup({
             }
             // 4. new NIs (after the old actor of the same name is gone)
             for (const spec of plan.networks.create) {
-              if (networks[spec.name]) queuedNetworks[spec.name] = spec;
+              if (networks[spec.name]) d.queues().queuedNetworks[spec.name] = spec;
               else spawnNi(spec);
             }
             // 5. members that change in place
             for (const { spec, fields } of plan.members.update) {
-              const m = members[spec.key];
-              if (queuedMembers[spec.key]) queuedMembers[spec.key] = spec;
+              const m = d.member(spec.key);
+              if (d.queuedMembers[spec.key]) d.queues().queuedMembers[spec.key] = spec;
               if (!m || m.deleting) continue;
               const next = memberEntry(m.id, spec);
-              members[spec.key] = next;
-              enqueue.sendTo(m.id, { type: 'UPDATE', spec, fields } satisfies EndpointEvent);
+              d.setMember(spec.key, next);
+              toMember(m.id, { type: 'UPDATE', spec, fields });
               const owner = next.network ? networks[next.network] : undefined;
-              if (owner?.bridge && !owner.deleteRequested) enqueue.sendTo(m.id, { type: 'NI_UP', bridge: owner.bridge } satisfies EndpointEvent);
-              else if (next.network !== m.network) enqueue.sendTo(m.id, { type: 'NI_DOWN' } satisfies EndpointEvent);
+              if (owner?.bridge && !owner.deleteRequested) toMember(m.id, { type: 'NI_UP', bridge: owner.bridge });
+              else if (next.network !== m.network) toMember(m.id, { type: 'NI_DOWN' });
             }
             // 6. new members (after the old actor of the same key is gone)
             for (const spec of plan.members.create) {
-              if (members[spec.key]) queuedMembers[spec.key] = spec;
+              if (d.member(spec.key)) d.queues().queuedMembers[spec.key] = spec;
               else spawnMember(spec);
             }
             enqueue.assign(({ spawn }) => {
               for (const { id, input } of newNis) spawn('networkInstance', { id, input });
-              for (const { id, input } of newMembers) spawn('endpoint', { id, input });
-              return { gen, networks, members, queuedNetworks, queuedMembers };
+              return d.result(gen);
             });
+            for (const { id, input } of newMembers) enqueue.emit({ type: 'member.spawn', id, input });
           }),
         },
         NI_UP: {
@@ -229,8 +341,8 @@ export const systemMachine = setup({
             // an NI on its way out must not hand its bridge to members (the replacements of a rebuilt NI)
             if (!ni || ni.id !== event.id || ni.deleteRequested) return;
             enqueue.assign({ networks: { ...context.networks, [event.name]: { ...ni, bridge: event.bridge } } });
-            for (const m of Object.values(context.members)) {
-              if (m.network === event.name && !m.deleting) enqueue.sendTo(m.id, { type: 'NI_UP', bridge: event.bridge } satisfies EndpointEvent);
+            for (const m of membersOfNi(context.members, event.name)) {
+              if (!m.deleting) enqueue.emit({ type: 'member.send', id: m.id, event: { type: 'NI_UP', bridge: event.bridge } });
             }
           }),
         },
@@ -239,8 +351,8 @@ export const systemMachine = setup({
             const ni = context.networks[event.name];
             if (!ni || ni.id !== event.id) return;
             enqueue.assign({ networks: { ...context.networks, [event.name]: { ...ni, bridge: undefined } } });
-            for (const m of Object.values(context.members)) {
-              if (m.network === event.name && !m.deleting) enqueue.sendTo(m.id, { type: 'NI_DOWN' } satisfies EndpointEvent);
+            for (const m of membersOfNi(context.members, event.name)) {
+              if (!m.deleting) enqueue.emit({ type: 'member.send', id: m.id, event: { type: 'NI_DOWN' } });
             }
           }),
         },
@@ -263,42 +375,44 @@ export const systemMachine = setup({
         },
         CHILD_DELETED: {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            const { networks, members, queuedNetworks, queuedMembers } = draftOf(context);
+            const d = new Draft(context);
+            const { networks } = d;
             let gen = context.gen;
-            enqueue.stopChild(event.id);
-
-            const memberKey = Object.keys(members).find((k) => members[k]?.id === event.id);
-            const niName = Object.keys(networks).find((k) => networks[k]?.id === event.id);
+            const what = parseChildId(event.id);
+            const memberKey = what && 'member' in what && d.member(what.member)?.id === event.id ? what.member : undefined;
+            const niName = what && 'network' in what && networks[what.network]?.id === event.id ? what.network : undefined;
+            if (memberKey) enqueue.emit({ type: 'member.stop', id: event.id });
+            else enqueue.stopChild(event.id);
             if (memberKey) {
-              const gone = members[memberKey] as MemberEntry;
-              delete members[memberKey];
+              const gone = d.member(memberKey) as MemberEntry;
+              d.deleteMember(memberKey);
               // an NI waiting for its last member can go now
               const ni = gone.network ? networks[gone.network] : undefined;
-              if (gone.network && ni?.deleteRequested && !ni.deleting && appMembersOf(members, gone.network).length === 0) {
+              if (gone.network && ni?.deleteRequested && !ni.deleting && !appMembersLeaving(d.group(gone.network), gone.network)) {
                 networks[gone.network] = { ...ni, deleting: true };
                 enqueue.sendTo(ni.id, { type: 'DELETE' } satisfies NiEvent);
               }
-              const next = queuedMembers[memberKey];
+              const next = d.queuedMembers[memberKey];
               if (next) {
-                delete queuedMembers[memberKey];
+                delete d.queues().queuedMembers[memberKey];
                 const id = memberChildId(next, ++gen);
                 const bridgeNi = memberBridgeNetwork(next);
                 const owner = bridgeNi ? networks[bridgeNi] : undefined;
-                enqueue.spawnChild('endpoint', { id, input: { spec: next, bridge: owner && !owner.deleteRequested ? owner.bridge : undefined } });
-                members[next.key] = memberEntry(id, next);
+                d.setMember(next.key, memberEntry(id, next));
+                enqueue.emit({ type: 'member.spawn', id, input: { spec: next, bridge: owner && !owner.deleteRequested ? owner.bridge : undefined } });
               }
             }
             if (niName) {
               delete networks[niName];
-              const next = queuedNetworks[niName];
+              const next = d.queuedNetworks[niName];
               if (next) {
-                delete queuedNetworks[niName];
+                delete d.queues().queuedNetworks[niName];
                 const id = niChildId(next.name, ++gen);
                 enqueue.spawnChild('networkInstance', { id, input: niInput(next, context.portStates) });
                 networks[next.name] = niEntry(id, next);
               }
             }
-            enqueue.assign({ gen, networks, members, queuedNetworks, queuedMembers });
+            enqueue.assign(d.result(gen));
           }),
         },
       },

@@ -9,8 +9,11 @@ cd "$(dirname "$0")/.."
 # package would start a system DNS service); busybox: udhcpc/nslookup for tests; curl: API over the unix socket;
 # iputils-ping: real traffic in tests and the demo; systemd: systemd-analyze (the unit's check) and systemd-notify
 # (the daemon's READY/STOPPING); python3: the tests' stand-in for systemd's notify socket; conntrack: a local NI's
-# switchover flushes its connections.
+# switchover flushes its connections; chromium: the live view's browser test (test/kernel/live-view-browser.test.ts,
+# driven by playwright-core with this system browser: playwright downloads none) — large (~480 MB with its
+# libraries), needed only by that test: EDGENET_SETUP_NO_BROWSER=1 leaves it out (the test then fails, as it must).
 packages=(iproute2 nftables dnsmasq-base busybox curl iputils-ping systemd python3 conntrack)
+[ "${EDGENET_SETUP_NO_BROWSER:-0}" = 1 ] || packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

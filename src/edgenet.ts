@@ -1,11 +1,12 @@
 import type { EdgenetLogger as Logger } from './util/logger.ts';
 import { silentLogger } from './util/logger.ts';
 import { asyncScheduler, concat, defer, groupBy, map, mergeMap, of, Subject, throttleTime, type Observable, type Subscription } from 'rxjs';
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { deviceMachine, type DeviceSpec } from '../machines/device.machine.ts';
 import { endpointMachine } from '../machines/endpoint.machine.ts';
 import { networkInstanceMachine } from '../machines/network-instance.machine.ts';
-import { systemMachine, type Plan, type SystemContext } from '../machines/system.machine.ts';
+import { memberOf, systemMachine, type Plan, type SystemContext, type SystemSnapshotLike } from '../machines/system.machine.ts';
+import { childLookup, MemberRegistry } from '../machines/member-registry.ts';
 import { deviceActors, endpointActors, niActors } from './runtime/actors.ts';
 import { startAudits } from './reconcile/drift-audit.ts';
 import { recordNetns } from './reconcile/netns-record.ts';
@@ -33,7 +34,7 @@ import { NOTHING, sweepOrphans } from './reconcile/orphans.ts';
 import { serialQueue } from './runtime/serial-queue.ts';
 import { readLastGoodConfig, removeRuntimeState, writeLastGoodConfig } from './daemon/state-dir.ts';
 import { DEFAULT_STATE_DIR as DEFAULT_STATE_DIR_PATH, migrateStateLayout, resolveLayout } from './daemon/state-layout.ts';
-import { buildStatus, isSettled } from './runtime/status.ts';
+import { buildStatus, isSettled, SettleWatch } from './runtime/status.ts';
 import { TransitionTracker } from './runtime/transitions.ts';
 
 export { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR } from './daemon/state-layout.ts';
@@ -56,6 +57,10 @@ interface Runtime {
   drivers: Drivers;
   local: LocalServices;
   root: SystemActor;
+  /** the member actors (outside the root's xstate children) */
+  members: MemberRegistry;
+  /** the root's bookkeeping and all its actors, NIs and members */
+  view: () => SystemSnapshotLike;
   device: Actor<typeof deviceMachine>;
   router: LinkRouter;
   netns: NetnsWatcher;
@@ -75,7 +80,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   // invalid limits are a programming error of the embedder: thrown here, not at the first push
   const limits = { limits: resolveLimits(opts.limits) };
   const transitions = new Subject<Transition>();
-  const changes = new Subject<void>();
+  /** child ids of the actors whose snapshot changed */
+  const changes = new Subject<string>();
   let runningResolved: ResolvedConfig | undefined;
   let persisted: string | undefined;
   /** app interfaces the last (partial) apply refused */
@@ -86,14 +92,15 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   let swept = false;
   let deviceSpec: DeviceSpec = { firewall: false, forwarding: false };
 
+  // one line per actor transition at debug (10 000 of them in a big push); the push itself logs one info line
   const tracker = new TransitionTracker((t) => {
-    logger.info({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
+    logger.debug({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
     transitions.next(t);
   });
   const userInspect = opts.inspect;
   const inspect = (event: InspectionEvent): void => {
     tracker.observe(event);
-    if (event.type === '@xstate.snapshot') changes.next();
+    if (event.type === '@xstate.snapshot') changes.next((event.actorRef as AnyActorRef).id);
     if (typeof userInspect === 'function') userInspect(event);
     else userInspect?.next?.(event);
   };
@@ -116,11 +123,15 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const machine = systemMachine.provide({
       actors: {
         networkInstance: networkInstanceMachine.provide({ actors: niActors(deps) }),
-        endpoint: endpointMachine.provide({ actors: endpointActors(deps) }),
       },
     });
     const root = createActor(machine, { id: 'edgenet', inspect });
-    const router = new LinkRouter(() => root.getSnapshot());
+    const members = new MemberRegistry(root, endpointMachine.provide({ actors: endpointActors(deps) }));
+    const view = (): SystemSnapshotLike => {
+      const snap = root.getSnapshot();
+      return { context: snap.context, children: childLookup(snap.children, members) };
+    };
+    const router = new LinkRouter(view);
     root.start();
     // what no single NI owns (the table's base, ip_forward): one actor of its own, repaired on its own
     const device = createActor(deviceMachine.provide({ actors: deviceActors(deps) }), { id: 'device', input: deviceSpec, inspect });
@@ -163,10 +174,10 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (auditIntervalMs > 0) {
       // changes behind our back that no event reports (rules, ip_forward, a missed address event): the owner repairs
       subscriptions.push(
-        startAudits({ drivers, root: () => root.getSnapshot(), childOfNetwork: (n) => router.childOfNetwork(n), device, deviceSpec: () => deviceSpec, logger }, auditIntervalMs),
+        startAudits({ drivers, root: view, childOfNetwork: (n) => router.childOfNetwork(n), device, deviceSpec: () => deviceSpec, logger }, auditIntervalMs),
       );
     }
-    return { drivers, local, root, device, router, netns, subscriptions, lock };
+    return { drivers, local, root, members, view, device, router, netns, subscriptions, lock };
   };
 
   const getRuntime = (): Promise<Runtime> => {
@@ -177,7 +188,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 } };
-    const built = { device: deviceStatus(runtime.device.getSnapshot()), ...buildStatus(runtime.root.getSnapshot(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall) };
+    const built = { device: deviceStatus(runtime.device.getSnapshot()), ...buildStatus(runtime.view(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall) };
     const overflows = runtime.drivers.links.overflows;
     const withEvents = overflows === undefined ? built : { ...built, linkEvents: { overflows } };
     return refusedNow.length > 0 ? { ...withEvents, refused: refusedNow } : withEvents;
@@ -201,26 +212,31 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       let timer: NodeJS.Timeout | undefined;
       let sub: Subscription | undefined;
       let checking = false;
+      const watch = only ? new SettleWatch(only) : undefined;
       const finish = (ok: boolean): void => {
         clearTimeout(timer);
         sub?.unsubscribe();
         resolve(ok);
       };
-      // checked after the actors' mailboxes drain, not on every single snapshot
+      // checked after the actors' mailboxes drain, not on every single snapshot; only what changed is looked at
       const check = (): void => {
         if (checking) return;
         checking = true;
         setImmediate(() => {
           checking = false;
-          if (isSettled(rt.root.getSnapshot(), only)) finish(true);
+          if (watch ? watch.check(rt.view()) : isSettled(rt.view())) finish(true);
         });
       };
       timer = setTimeout(() => finish(false), settleTimeoutMs);
-      sub = changes.subscribe(check);
+      sub = changes.subscribe((id) => {
+        watch?.touch(id);
+        check();
+      });
       check();
     });
 
   const applyNow = async (input: unknown, persist = true, opts: ApplyOptions = {}, again = 0): Promise<ApplyResult> => {
+    const t0 = performance.now();
     const valid = validateConfig(input, undefined, limits);
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, valid);
@@ -278,7 +294,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       logger.warn({ refused }, `${refused.length} app interface(s) refused: no address left`);
       result.refused = refused;
     }
-    logger.info({ ...result }, 'config applied');
+    logger.info(pushSummary(result, performance.now() - t0), 'config applied');
     return result;
   };
 
@@ -289,7 +305,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const net: Edgenet = {
     apply: (input: unknown, opts?: ApplyOptions) => enqueue(input, true, opts),
     status,
-    settled: () => (runtime ? isSettled(runtime.root.getSnapshot()) : true),
+    settled: () => (runtime ? isSettled(runtime.view()) : true),
     status$,
     transitions$: transitions.asObservable() as Observable<Transition>,
     async stop(): Promise<void> {
@@ -299,6 +315,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       const rt = runtime;
       if (!rt) return;
       for (const s of rt.subscriptions) s.unsubscribe();
+      // members first, each on its own (O(1) each); then the root and its NIs
+      rt.members.stopAll();
       rt.root.stop();
       rt.device.stop();
       await rt.netns.close();
@@ -351,7 +369,10 @@ async function portAddressIssues(drivers: Drivers, config: Config) {
 function affectedIds(ctx: SystemContext, plan: Plan): Set<string> {
   const ids = new Set<string>();
   const ni = (name: string): void => void (ctx.networks[name] && ids.add(ctx.networks[name].id));
-  const member = (key: string): void => void (ctx.members[key] && ids.add(ctx.members[key].id));
+  const member = (key: string): void => {
+    const m = memberOf(ctx, key);
+    if (m) ids.add(m.id);
+  };
   for (const spec of plan.networks.create) ni(spec.name);
   for (const { spec } of plan.networks.update) ni(spec.name);
   plan.networks.delete.forEach(ni);
@@ -369,6 +390,25 @@ function interfacePath(config: Config, key: string): string {
   return key;
 }
 
+/** Names listed in the push's log line up to this many per kind; beyond, only the count. */
+const SUMMARY_NAMES = 20;
+
+/** The one info line of a push: counts, the time it took, and the names when there are few. */
+function pushSummary(result: ApplyResult, ms: number): Record<string, unknown> {
+  const names = (xs: string[]): string[] | undefined => (xs.length > 0 && xs.length <= SUMMARY_NAMES ? xs : undefined);
+  return {
+    created: result.created.length,
+    updated: result.updated.length,
+    deleted: result.deleted.length,
+    unchanged: result.unchanged,
+    ms: Math.round(ms * 10) / 10,
+    ...(names(result.created) && { createdNames: names(result.created) }),
+    ...(names(result.updated) && { updatedNames: names(result.updated) }),
+    ...(names(result.deleted) && { deletedNames: names(result.deleted) }),
+    ...(result.refused && { refused: result.refused.length }),
+  };
+}
+
 function summarize(plan: Plan, unchanged: number): ApplyResult {
   const niName = (n: string): string => `network ${n}`;
   const memberName = (k: string): string => (k.startsWith('port:') ? `port ${k.slice(5)}` : `endpoint ${k}`);
@@ -376,11 +416,12 @@ function summarize(plan: Plan, unchanged: number): ApplyResult {
   const deleted = [...plan.networks.delete.map(niName), ...plan.members.delete.map(memberName)];
   const updated = [...plan.networks.update.map((u) => niName(u.spec.name)), ...plan.members.update.map((u) => memberName(u.spec.key))];
   // a rebuilt object is deleted and created: report it once, as updated
-  const rebuilt = created.filter((c) => deleted.includes(c));
+  const deletedSet = new Set(deleted);
+  const rebuilt = new Set(created.filter((c) => deletedSet.has(c)));
   return {
-    created: created.filter((c) => !rebuilt.includes(c)),
+    created: created.filter((c) => !rebuilt.has(c)),
     updated: [...updated, ...rebuilt],
-    deleted: deleted.filter((d) => !rebuilt.includes(d)),
+    deleted: deleted.filter((d) => !rebuilt.has(d)),
     unchanged,
   };
 }

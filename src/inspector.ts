@@ -1,6 +1,8 @@
 // `edgenet run --inspect`: serves the actor system to the Stately inspector. The inspection observer goes into
 // createEdgenet; @statelyai/inspect turns its events into Stately events; a websocket server on loopback hands them
-// to browsers (a bridge page at / embeds the inspector UI and feeds it from the websocket).
+// to browsers (a bridge page at / embeds the inspector UI and feeds it from the websocket). The page and the
+// websocket require a token (`?token=`): actor contexts hold the whole config, so no other local user may read them.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
@@ -21,14 +23,18 @@ export interface InspectorOptions {
   host?: string;
   /** the inspector UI the bridge page embeds */
   uiUrl?: string;
+  /** what the page and the websocket require (`?token=`); default: a random one, in `url` and `wsUrl` */
+  token?: string;
   logger?: Logger;
 }
 
 export interface InspectorServer {
-  /** the bridge page to open in a browser */
+  /** the bridge page to open in a browser, with its token */
   readonly url: string;
-  /** where websocket clients receive the Stately inspection events (one JSON object per message) */
+  /** where websocket clients receive the Stately inspection events (one JSON object per message), with the token */
   readonly wsUrl: string;
+  /** the page without the token (for logs) */
+  readonly baseUrl: string;
   readonly port: number;
   /** the inspection observer to give createEdgenet / createActor */
   inspect(event: InspectionEvent): void;
@@ -75,6 +81,18 @@ function isLocalRequest(req: IncomingMessage): boolean {
   }
 }
 
+function hasToken(req: IncomingMessage, token: string): boolean {
+  let given: string | null = null;
+  try {
+    given = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+  } catch {
+    return false;
+  }
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(token);
+  return given !== null && a.length === b.length && timingSafeEqual(a, b);
+}
+
 function bridgePage(uiUrl: string): string {
   const src = uiUrl.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
   return `<!DOCTYPE html>
@@ -82,21 +100,39 @@ function bridgePage(uiUrl: string): string {
 <head>
   <meta charset="utf-8">
   <title>edgenet · Stately inspector</title>
-  <style>* { margin: 0; padding: 0; } html, body { height: 100%; } iframe { width: 100%; height: 100%; border: none; }</style>
+  <meta name="referrer" content="no-referrer">
+  <style>* { margin: 0; padding: 0; } html, body { height: 100%; } iframe { width: 100%; height: 100%; border: none; }
+    #why { display: none; font: 14px/1.5 system-ui, sans-serif; padding: 16px 20px; background: #fff7ed; border-bottom: 2px solid #d97706; }
+    #why code { background: #fde68a; padding: 0 3px; }</style>
 </head>
 <body>
+  <div id="why" role="alert"></div>
   <iframe id="inspector" src="${src}"></iframe>
   <script>
     const iframe = document.getElementById('inspector');
     const buffer = [];
     let connected = false;
+    // the inspector UI is another site's page: when it does not load (no internet on an edge device, a proxy, a
+    // blocked frame) the page says so instead of showing the browser's grey sad face alone
+    const why = document.getElementById('why');
+    const uiOrigin = (() => { try { return new URL(iframe.src).origin; } catch { return iframe.src; } })();
+    const explain = () => {
+      if (connected) return;
+      why.style.display = 'block';
+      why.innerHTML = 'The Stately inspector UI at <code>' + uiOrigin.replace(/</g, '&lt;') + '</code> did not load' +
+        (navigator.onLine === false ? ' (this browser is offline)' : ' (no internet access from this browser, a proxy, or the site refused to be framed)') +
+        '. The actors are still streamed here. Use the built-in live view (<code>edgenet run --ui</code>, then <code>edgenet ui-url</code>), ' +
+        'or serve the inspector UI yourself and pass its address with <code>--inspect-ui-url</code>.';
+    };
+    setTimeout(explain, 8000);
     window.addEventListener('message', (e) => {
       if (e.data && e.data.type === '@statelyai.connected') {
         connected = true;
+        why.style.display = 'none';
         for (const ev of buffer.splice(0)) iframe.contentWindow.postMessage(ev, '*');
       }
     });
-    const ws = new WebSocket('ws://' + location.host);
+    const ws = new WebSocket('ws://' + location.host + '/' + location.search);
     ws.onmessage = (m) => {
       const ev = JSON.parse(m.data);
       if (connected) iframe.contentWindow.postMessage(ev, '*');
@@ -156,6 +192,7 @@ export async function startInspector(opts: InspectorOptions = {}): Promise<Inspe
   const log = opts.logger?.child({ component: 'inspector' });
   const page = bridgePage(opts.uiUrl ?? DEFAULT_UI_URL);
   const replay = new ReplayState();
+  const token = opts.token ?? randomBytes(24).toString('base64url');
   let closed = false;
 
   const http = createServer((req, res) => {
@@ -167,10 +204,18 @@ export async function startInspector(opts: InspectorOptions = {}): Promise<Inspe
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(page);
+    if (!hasToken(req, token)) {
+      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' }).end('the inspector needs its token: `edgenet ui-url --inspector` (as root) prints the whole URL\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end(page);
   });
   const wss = new WebSocketServer({ server: http, verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void): void =>
-      isLocalRequest(info.req) ? done(true) : done(false, 403, 'forbidden: connect through localhost from the inspector page'),
+      !isLocalRequest(info.req)
+        ? done(false, 403, 'forbidden: connect through localhost from the inspector page')
+        : hasToken(info.req, token)
+          ? done(true)
+          : done(false, 401, 'the inspector stream needs its token (?token=)'),
   });
   wss.on('connection', (ws, req) => {
     log?.info({ peer: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}` }, 'inspector client connected');
@@ -195,11 +240,13 @@ export async function startInspector(opts: InspectorOptions = {}): Promise<Inspe
   await listen(http, opts.port ?? DEFAULT_INSPECT_PORT, host);
   const { port } = http.address() as AddressInfo;
   const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  log?.info({ url: `http://${where}` }, `Stately inspector: open http://${where} in a browser`);
+  const q = `/?token=${encodeURIComponent(token)}`;
+  log?.info({ url: `http://${where}/` }, `Stately inspector on http://${where}/ (\`edgenet ui-url --inspector\` prints it with its token)`);
 
   return {
-    url: `http://${where}`,
-    wsUrl: `ws://${where}`,
+    url: `http://${where}${q}`,
+    wsUrl: `ws://${where}${q}`,
+    baseUrl: `http://${where}/`,
     port,
     inspect(event: InspectionEvent): void {
       if (!closed) inspector.inspect.next?.(event);

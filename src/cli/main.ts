@@ -125,13 +125,16 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--no-watch', 'do not re-apply the config file when it changes (SIGHUP still re-applies it)')
     .option('--allow-api-push', 'with -c: accept API pushes that differ from the file (default: refused with 409)')
     .option('--inspect [port]', 'serve the actors to the Stately inspector on 127.0.0.1 (default port 8787)', parseInspectPort)
+    .option('--inspect-ui-url <url>', 'the inspector UI the --inspect page embeds (default https://stately.ai/inspect; a self-hosted one works offline)')
+    .option('--ui [port]', 'serve the built-in live view on 127.0.0.1 (default port 8788); `edgenet ui-url` prints its URL with the token', parseInspectPort)
+    .option('--ui-host <host>', 'the address the live view listens on (default 127.0.0.1)')
     .option('--max-networks <n>', 'refuse a config with more network instances (default 1000)', parseLimit)
     .option('--max-local-networks <n>', 'refuse a config with more local network instances, one dnsmasq each (default 250)', parseLimit)
     .option('--max-endpoints <n>', 'refuse a config with more app interfaces (default 5000)', parseLimit)
     .addOption(
       new Option('--log-level <level>', 'log level of the JSON log on stdout (default: $EDGENET_LOG_LEVEL, else info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
-    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; logLevel?: string; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
+    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; inspectUiUrl?: string; ui?: true | number; uiHost?: string; logLevel?: string; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
       const { runDaemon } = await import('../daemon/daemon.ts');
       const limits = {
         ...(o.maxNetworks !== undefined && { networks: o.maxNetworks }),
@@ -150,7 +153,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
           ...(o.format ? { format: o.format } : {}),
           ...(o.tapNames ? { tapNamesPath: o.tapNames } : {}),
           ...(o.socket ? { socketPath: o.socket } : {}),
-          ...(o.inspect === true ? { inspect: true } : o.inspect !== undefined ? { inspect: { port: o.inspect } } : {}),
+          ...(o.inspect !== undefined && { inspect: { ...(o.inspect !== true && { port: o.inspect }), ...(o.inspectUiUrl !== undefined && { uiUrl: o.inspectUiUrl }) } }),
+          ...((o.ui !== undefined || o.uiHost !== undefined) && { ui: { ...(o.ui !== undefined && o.ui !== true && { port: o.ui }), ...(o.uiHost !== undefined && { host: o.uiHost }) } }),
           ...(Object.keys(limits).length > 0 && { limits }),
         }),
       );
@@ -272,6 +276,20 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         process.off('SIGINT', onSigint);
         io.signal?.removeEventListener('abort', onSigint);
       }
+    });
+
+  program
+    .command('ui-url')
+    .description("the live view's URL with its token (http://127.0.0.1:8788/?token=…), for a browser or an ssh -L user (root: the token is readable by root only)")
+    .option('--inspector', "the Stately inspector's page (--inspect) instead")
+    .addOption(stateDirOpt())
+    .addOption(runtimeDirOpt())
+    .action(async (o: CommonOpts & { inspector?: boolean }) => {
+      const { uiUrl } = await import('../ui/ui-url.ts');
+      const r = await uiUrl(resolveLayout({ stateDir: o.stateDir, runtimeDir: o.runtimeDir }).runtimeDir, { inspector: o.inspector === true });
+      if (r.out) io.stdout(`${r.out}\n`);
+      if (r.err) io.stderr(`edgenet: ${r.err}\n`);
+      setCode(r.code);
     });
 
   program

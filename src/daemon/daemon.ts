@@ -19,6 +19,8 @@ import { EveRecord } from '../eve/eve-record.ts';
 import { eveApplyAnswer, formatObjectErrors } from '../eve/eve-object-errors.ts';
 import type { AppliableDocument, ConfigFormat } from '../eve/eve-load.ts';
 import type { InspectorServer } from '../inspector.ts';
+import type { LiveViewServer } from '../ui/live-view.ts';
+import { defer } from 'rxjs';
 import { createMetrics } from './metrics.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
@@ -51,7 +53,9 @@ export interface DaemonOptions {
   /** a fatal start error is also written here for humans (the CLI: stderr), besides the JSON log */
   stderr?: (text: string) => void;
   /** serve the actor system to the Stately inspector on 127.0.0.1 (`true`: port 8787); events are also logged at debug */
-  inspect?: boolean | { port?: number };
+  inspect?: boolean | { port?: number; uiUrl?: string };
+  /** the built-in live view (src/ui/), on 127.0.0.1 unless `host` says otherwise (`true`: port 8788) */
+  ui?: boolean | { port?: number; host?: string };
   logger?: Logger;
   /** pino level when no logger is given (default: $EDGENET_LOG_LEVEL, else info) */
   logLevel?: string;
@@ -60,7 +64,7 @@ export interface DaemonOptions {
   /** caps a config must stay within (config-limits.ts) */
   limits?: Partial<ConfigLimits>;
   /** called once the API is serving */
-  onReady?: (info: { socketPath: string; inspectorUrl?: string }) => void;
+  onReady?: (info: { socketPath: string; inspectorUrl?: string; uiUrl?: string }) => void;
 }
 
 /** What the daemon needs from the core; replaced by fakes in tests. */
@@ -168,26 +172,63 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
 
   await mkdir(stateDir, { recursive: true });
   await mkdir(runtimeDir, { recursive: true });
-  // Started before the actors, so the inspector sees every one of them from its creation.
+  // Started before the actors, so the inspector and the live view see every one of them from its creation. Both
+  // require the token in <runtime-dir>/ui-token (root only): actor contexts hold the whole config.
   let inspector: InspectorServer | undefined;
-  if (opts.inspect) {
+  let liveView: LiveViewServer | undefined;
+  // the live view reads the core once it exists (it is created right below, before anything is applied)
+  let statusNow: (() => ReturnType<Edgenet['status']>) | undefined;
+  let core: Edgenet | undefined;
+  let uiToken: string | undefined;
+  if (opts.inspect || opts.ui) {
     try {
-      // loaded only when asked for: the inspector's packages stay out of a plain daemon
-      const { startInspector } = await import('../inspector.ts');
-      inspector = await startInspector({ ...(typeof opts.inspect === 'object' && opts.inspect.port !== undefined ? { port: opts.inspect.port } : {}), logger: log });
+      // loaded only when asked for: the inspector's and the live view's code stay out of a plain daemon
+      const { newUiToken, writeUiFiles } = await import('../ui/ui-token.ts');
+      const token = newUiToken();
+      uiToken = token;
+      if (opts.inspect) {
+        const { startInspector } = await import('../inspector.ts');
+        const o = typeof opts.inspect === 'object' ? opts.inspect : {};
+        inspector = await startInspector({ ...(o.port !== undefined && { port: o.port }), ...(o.uiUrl !== undefined && { uiUrl: o.uiUrl }), token, logger: log });
+      }
+      if (opts.ui) {
+        const { startLiveView } = await import('../ui/live-view.ts');
+        const o = typeof opts.ui === 'object' ? opts.ui : {};
+        liveView = await startLiveView({
+          ...(o.port !== undefined && { port: o.port }),
+          ...(o.host !== undefined && { host: o.host }),
+          token,
+          status: () => {
+            if (!statusNow) throw new Error('the daemon is starting');
+            return statusNow();
+          },
+          transitions$: defer(() => {
+            if (!core) throw new Error('the daemon is starting');
+            return core.transitions$;
+          }),
+          ...(inspector && { inspectorUrl: inspector.url }),
+          logger: log,
+        });
+      }
+      await writeUiFiles(runtimeDir, token, { ...(liveView && { url: liveView.url }), ...(inspector && { inspectorUrl: inspector.baseUrl }), pid: process.pid });
     } catch (err) {
+      await inspector?.close().catch(() => undefined);
+      await liveView?.close().catch(() => undefined);
       fatal({ err }, `edgenet failed: ${errorMessage(err)}`);
       return DAEMON_EXIT.failure;
     }
   }
   const logInspection = inspectionLogger(log.child({ component: 'inspect' }));
   const served = inspector;
-  const inspect = served
-    ? (ev: InspectionEvent): void => {
-        served.inspect(ev);
-        logInspection(ev);
-      }
-    : undefined;
+  const viewed = liveView;
+  const inspect =
+    served || viewed
+      ? (ev: InspectionEvent): void => {
+          served?.inspect(ev);
+          viewed?.observe(ev);
+          logInspection(ev);
+        }
+      : undefined;
   const net = createEdgenet({ stateDir, runtimeDir, logger: log, ...(inspect ? { inspect } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
   const metrics = createMetrics(net);
   // timed per apply, not including the wait behind an earlier push
@@ -210,6 +251,12 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       });
   const source = configPath ?? lastGoodPath;
   const ownership = new ConfigOwnership(configPath, opts.allowApiPush ?? false);
+  core = net;
+  statusNow = () => {
+    const status = eveRecord.statusOf(net.status());
+    const from = ownership.source;
+    return from ? { ...status, source: from } : status;
+  };
   /** the validated config as JSON: what a push is compared with (only when pushes are guarded) */
   const canonical = (config: unknown): string | undefined => (ownership.guarded ? JSON.stringify(validateConfig(config)) : undefined);
   let lastError: string | undefined;
@@ -332,7 +379,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     }
 
     started = true;
-    opts.onReady?.({ socketPath, ...(inspector ? { inspectorUrl: inspector.url } : {}) });
+    opts.onReady?.({ socketPath, ...(inspector ? { inspectorUrl: inspector.url } : {}), ...(liveView && uiToken && { uiUrl: `${liveView.url}?token=${encodeURIComponent(uiToken)}` }) });
     const counts = net.status();
     void notifier.ready(`running: ${counts.networks.length} networks, ${counts.endpoints.length} endpoints (${ownership.source?.kind ?? 'file'} ${source})`);
     if (reloadPending) {
@@ -373,6 +420,8 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     await eveReporter?.close().catch(() => undefined);
     await metadata?.close().catch(() => undefined);
     await inspector?.close().catch((err: unknown) => log.warn({ err }, 'closing the inspector failed'));
+    await liveView?.close().catch((err: unknown) => log.warn({ err }, 'closing the live view failed'));
+    if (inspector || liveView) await (await import('../ui/ui-token.ts')).removeUiFiles(runtimeDir).catch(() => undefined);
     if (!stopped && code === DAEMON_EXIT.ok) code = DAEMON_EXIT.failure;
     stop.dispose();
     // the supervisor hears STOPPING before the process ends, but a stuck notify socket never holds the stop up

@@ -1,205 +1,274 @@
-// The nft side of endpoint rules (firewall-acl.ts renders them): list what the kernel holds of one endpoint, write
-// the difference in one transaction, read counters. Runs inside NftFirewall's queue (one operation at a time).
+// The nft side of endpoint rules (firewall-acl.ts renders them): what the kernel holds is kept in memory
+// (firewall-acl-view.ts: one listing at start and after an error, then followed through our own writes), and the
+// endpoint changes requested meanwhile — all the app interfaces of an apply, an NI's members — are written together
+// in one transaction. Runs inside NftFirewall's queue (one operation at a time).
 import { createHash } from 'node:crypto';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { KernelError } from '../errors.ts';
-import { PORT_FORWARD_CHAIN } from './firewall-base.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
-import { ACL_BASE, ACL_MAPS, aclRuleInfos, endpointNames, endpointNamesOfTag, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
-import type { AclRuleInfo, AclRuleStatus, EndpointPresent, EndpointRules, Json, NftCmd } from './firewall-acl.ts';
+import { aclPlumbing, aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
+import type { AclRuleInfo, AclRuleStatus, EndpointRules, Json, NftCmd } from './firewall-acl.ts';
+import { AclTableView } from './firewall-acl-view.ts';
 import type { WriteCounter } from './write-counter.ts';
 
 export interface NftRun {
   (args: string[], input: string | undefined, signal?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
-type Obj = { [key: string]: Json };
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-interface TableItems {
-  chains: string[];
-  counters: Map<string, number>;
-  sets: string[];
-  /** verdict maps: name → [key, jump target] */
-  maps: Map<string, { key: Json; target: string }[]>;
-  rules: { chain: string; handle: number; comment?: string }[];
-}
-
-function parseTable(stdout: string, family: 'inet' | 'bridge'): TableItems {
-  const doc: unknown = JSON.parse(stdout);
-  const items = isObj(doc) && Array.isArray(doc.nftables) ? doc.nftables : [];
-  const out: TableItems = { chains: [], counters: new Map(), sets: [], maps: new Map(), rules: [] };
-  for (const item of items) {
-    if (!isObj(item)) continue;
-    const mine = (o: Json | undefined): o is Obj => isObj(o) && o.family === family && o.table === FIREWALL_TABLE && typeof o.name === 'string';
-    if (mine(item.chain)) out.chains.push(String(item.chain.name));
-    if (mine(item.counter)) out.counters.set(String(item.counter.name), typeof item.counter.packets === 'number' ? item.counter.packets : 0);
-    if (mine(item.set)) out.sets.push(String(item.set.name));
-    if (mine(item.map)) {
-      const elems: { key: Json; target: string }[] = [];
-      for (const e of Array.isArray(item.map.elem) ? item.map.elem : []) {
-        if (!Array.isArray(e) || e.length !== 2) continue;
-        const [key, verdict] = e as [Json, Json];
-        const jump = isObj(verdict) && isObj(verdict.jump) ? verdict.jump.target : undefined;
-        if (key !== undefined && typeof jump === 'string') elems.push({ key, target: jump });
-      }
-      out.maps.set(String(item.map.name), elems);
-    }
-    const rule = item.rule;
-    if (isObj(rule) && rule.family === family && rule.table === FIREWALL_TABLE && typeof rule.chain === 'string' && typeof rule.handle === 'number') {
-      out.rules.push({ chain: rule.chain, handle: rule.handle, ...(typeof rule.comment === 'string' && { comment: rule.comment }) });
-    }
-  }
-  return out;
-}
-
-const EMPTY: TableItems = { chains: [], counters: new Map(), sets: [], maps: new Map(), rules: [] };
-
-function presentOf(key: string, inet: TableItems, bridge: TableItems, byTag = false): EndpointPresent {
-  const names = byTag ? endpointNamesOfTag(key) : endpointNames(key);
-  const elements: EndpointPresent['elements'] = [];
-  for (const [family, t] of [['inet', inet], ['bridge', bridge]] as const) {
-    for (const [map, elems] of t.maps) {
-      for (const e of elems) if (e.target.startsWith(names.prefix) || e.target === names.spoof) elements.push({ map, key: e.key, family });
-    }
-  }
-  return {
-    inetChains: inet.chains.filter((c) => c.startsWith(names.prefix)),
-    inetCounters: [...inet.counters.keys()].filter((c) => c.startsWith(names.prefix)),
-    inetSets: inet.sets.filter((s) => s.startsWith(names.prefix)),
-    elements,
-    natRules: inet.rules.filter((r) => r.comment === names.comment).map((r) => ({ chain: r.chain, handle: r.handle })),
-    bridgeChain: bridge.chains.includes(names.spoof),
-    bridgeCounter: bridge.counters.has(names.spoof),
-  };
-}
-
-/** The ACL layout's base chains, maps and jump rules are all there, as aclPlumbing() writes them. */
-function plumbingIntact(inet: TableItems, bridge: TableItems): boolean {
-  const rulesIn = (t: TableItems, chain: string): number => t.rules.filter((r) => r.chain === chain).length;
-  return (
-    [ACL_BASE.forward, ACL_BASE.input, ACL_BASE.dnat, ACL_BASE.snat, PORT_FORWARD_CHAIN].every((c) => inet.chains.includes(c)) &&
-    [ACL_MAPS.out, ACL_MAPS.in, ACL_MAPS.gw].every((m) => inet.maps.has(m)) &&
-    rulesIn(inet, ACL_BASE.forward) === 2 &&
-    rulesIn(inet, ACL_BASE.input) === 1 &&
-    rulesIn(inet, PORT_FORWARD_CHAIN) === 1 &&
-    bridge.chains.includes(ACL_BASE.spoof) &&
-    bridge.maps.has(ACL_MAPS.spoof) &&
-    rulesIn(bridge, ACL_BASE.spoof) === 1
-  );
-}
-
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
+
+type Op = { kind: 'ensure'; key: string; ep: EndpointRules } | { kind: 'remove'; key: string };
+
+interface Pending {
+  op: Op;
+  signal: AbortSignal | undefined;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** What one op writes, and what to remember once it is written. */
+interface Planned {
+  op: Op;
+  cmds: NftCmd[];
+  /** the transaction needs the ACL base chains and maps (not intact in the view) */
+  plumbing: boolean;
+  done: () => void;
+}
+
+/** Runs `fn` in the firewall's one-at-a-time queue. */
+export type SerialRun = <T>(fn: () => Promise<T>) => Promise<T>;
+
+const isObj = (v: unknown): v is { [key: string]: Json } => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The handles of the rules an `nft --echo --handle -j` transaction added, in order. */
+function echoedHandles(stdout: string): number[] | undefined {
+  if (stdout.trim() === '') return [];
+  try {
+    const doc: unknown = JSON.parse(stdout);
+    const items = isObj(doc) && Array.isArray(doc.nftables) ? doc.nftables : [];
+    const out: number[] = [];
+    for (const item of items) {
+      if (!isObj(item)) continue;
+      const body = isObj(item.add) ? item.add : isObj(item.insert) ? item.insert : undefined;
+      const rule = body?.rule;
+      if (!isObj(rule)) continue;
+      if (typeof rule.handle !== 'number') return undefined;
+      out.push(rule.handle);
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
 
 export class NftEndpointRules {
   /** per endpoint key: the spec last applied and its counted rules */
   private readonly applied = new Map<string, { spec: string; ep: EndpointRules; rules: AclRuleInfo[] }>();
   /** counter name → packets, from the last read */
   private packets = new Map<string, number>();
+  /** what the kernel holds, as far as we know; undefined: list before the next write */
+  private view: AclTableView | undefined;
+  private pending: Pending[] = [];
+  private scheduled = false;
+  /** listings of the tables so far (tests: changes must not list) */
+  listings = 0;
 
   constructor(
     private readonly run: NftRun,
     private readonly writes: WriteCounter,
     private readonly logger?: Logger,
+    private readonly serial: SerialRun = (fn) => fn(),
   ) {}
 
-  private async listTable(family: 'inet' | 'bridge', signal?: AbortSignal): Promise<TableItems> {
+  private async listTable(family: 'inet' | 'bridge', signal?: AbortSignal): Promise<string | undefined> {
     const r = await this.run(['-j', 'list', 'table', family, FIREWALL_TABLE], undefined, signal);
     if (r.code !== 0) {
-      if (/No such file or directory/.test(r.stderr) && r.stderr.includes('list table')) return EMPTY;
+      if (/No such file or directory/.test(r.stderr) && r.stderr.includes('list table')) return undefined;
       throw new KernelError('nft list', `table ${family} ${FIREWALL_TABLE}`, undefined, r.stderr.trim());
     }
-    return parseTable(r.stdout, family);
+    return r.stdout;
   }
 
-  private async transact(cmds: NftCmd[], operation: string, object: string, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const r = await this.run(['-j', '-f', '-'], JSON.stringify({ nftables: cmds }), signal);
+  /** The view, listed now when there is none (or it lost track). */
+  private async currentView(signal?: AbortSignal): Promise<AclTableView> {
+    if (this.view?.exact) return this.view;
+    this.view = undefined;
+    const [inet, bridge] = await Promise.all([this.listTable('inet', signal), this.listTable('bridge', signal)]);
+    this.listings++;
+    const view = AclTableView.fromListings(inet, bridge);
+    this.packets = new Map(view.packets);
+    this.view = view;
+    return view;
+  }
+
+  /** Forget what we know of the kernel's table (it changed behind our back, or we cannot tell): list next time. */
+  invalidate(): void {
+    this.view = undefined;
+  }
+
+  private async transact(cmds: NftCmd[], operation: string, object: string): Promise<number[] | undefined> {
+    const r = await this.run(['-j', '-e', '-a', '-f', '-'], JSON.stringify({ nftables: cmds }));
     if (r.code !== 0) {
       const line = r.stderr.split('\n').find((l) => l.includes('Error:')) ?? r.stderr.trim();
       throw new KernelError(`nft ${operation}`, object, /No such file/.test(line) ? 'ENOENT' : undefined, line.replace(/^.*?Error:\s*/, ''));
     }
     this.writes.inc('nft');
+    return echoedHandles(r.stdout);
   }
 
-  /** Converge one endpoint's rules: unchanged and still there, no write; else one transaction. */
-  async ensure(ep: EndpointRules, signal?: AbortSignal): Promise<void> {
-    const spec = sha(canonicalJson(ep));
-    const object = `endpoint ${ep.key}`;
-    const nothing = !ep.acls && !ep.antiSpoof;
-    for (let attempt = 0; ; attempt++) {
-      const inet = await this.listTable('inet', signal);
-      const bridge = await this.listTable('bridge', signal);
-      const present = presentOf(ep.key, inet, bridge);
-      this.notePackets(inet, bridge);
-      const names = endpointNames(ep.key);
-      const intact =
-        (!ep.acls || (present.inetChains.includes(names.out) && present.elements.some((e) => e.map === 'acl-out'))) &&
-        (!ep.antiSpoof || (present.bridgeChain && present.elements.some((e) => e.family === 'bridge')));
-      if (this.applied.get(ep.key)?.spec === spec && intact) return;
-      // after a restart: rules carrying this spec, intact, are adopted as they are
-      if (!this.applied.has(ep.key) && intact && ep.antiSpoof && bridge.rules.some((r) => r.chain === names.spoof && r.comment === specComment(ep.key, spec))) {
-        this.applied.set(ep.key, { spec, ep, rules: aclRuleInfos(ep) });
-        this.logger?.debug({ endpoint: ep.key }, 'endpoint rules adopted');
-        return;
-      }
-      if (nothing && present.elements.length + present.inetChains.length + present.natRules.length === 0 && !present.bridgeChain) {
-        this.applied.delete(ep.key);
-        return;
-      }
-      try {
-        await this.transact(nothing ? removalCommands(ep.key, present) : ensureCommands(ep, present, spec, !plumbingIntact(inet, bridge)), 'ensureEndpoint', object, signal);
-        break;
-      } catch (e) {
-        if (attempt === 0 && e instanceof KernelError && e.errno === 'ENOENT') continue;
-        throw e;
-      }
-    }
-    if (nothing) this.applied.delete(ep.key);
-    else this.applied.set(ep.key, { spec, ep, rules: aclRuleInfos(ep) });
-    this.logger?.info({ endpoint: ep.key, acls: ep.acls?.length, antiSpoof: ep.antiSpoof, tag: endpointTag(ep.key) }, 'endpoint rules applied');
+  /** Converge one endpoint's rules: unchanged and still there, no write; else written with the others queued now. */
+  ensure(ep: EndpointRules, signal?: AbortSignal): Promise<void> {
+    return this.enqueue({ kind: 'ensure', key: ep.key, ep }, signal);
   }
 
   /** Remove one endpoint's rules; absent is success. */
-  async remove(key: string, signal?: AbortSignal): Promise<void> {
-    this.applied.delete(key);
-    for (let attempt = 0; ; attempt++) {
-      const inet = await this.listTable('inet', signal);
-      const bridge = await this.listTable('bridge', signal);
-      const present = presentOf(key, inet, bridge);
-      const cmds = removalCommands(key, present);
-      if (cmds.length === 0) return;
-      try {
-        await this.transact(cmds, 'removeEndpoint', `endpoint ${key}`, signal);
-        this.logger?.info({ endpoint: key }, 'endpoint rules removed');
+  remove(key: string, signal?: AbortSignal): Promise<void> {
+    return this.enqueue({ kind: 'remove', key }, signal);
+  }
+
+  private enqueue(op: Op, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ op, signal, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      // requests of the same turn (and of the time the queue is busy) go into one transaction
+      setImmediate(() => void this.serial(() => this.flush()));
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    // the last request per endpoint wins; everyone asking is answered by it
+    const byKey = new Map<string, { op: Op; waiters: Pending[] }>();
+    for (const p of batch) {
+      if (p.signal?.aborted) {
+        p.reject(p.signal.reason instanceof Error ? p.signal.reason : new Error('aborted'));
+        continue;
+      }
+      const entry = byKey.get(p.op.key);
+      if (entry) {
+        entry.op = p.op;
+        entry.waiters.push(p);
+      } else byKey.set(p.op.key, { op: p.op, waiters: [p] });
+    }
+    const entries = [...byKey.values()];
+    if (entries.length === 0) return;
+    try {
+      await this.write(entries.map((e) => e.op));
+      for (const e of entries) for (const w of e.waiters) w.resolve();
+      return;
+    } catch (err) {
+      if (entries.length === 1) {
+        for (const w of entries[0]?.waiters ?? []) w.reject(err);
         return;
+      }
+    }
+    // the batch failed: each alone, so the error reaches the endpoint it is about
+    for (const e of entries) {
+      try {
+        await this.write([e.op]);
+        for (const w of e.waiters) w.resolve();
+      } catch (err) {
+        for (const w of e.waiters) w.reject(err);
+      }
+    }
+  }
+
+  /** One transaction for these ops (none when nothing differs); a stale view is listed again and tried once more. */
+  private async write(ops: readonly Op[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const view = await this.currentView();
+      const planned = ops.map((op) => this.plan(op, view));
+      const writing = planned.filter((p) => p.cmds.length > 0);
+      for (const p of planned) if (p.cmds.length === 0) p.done();
+      if (writing.length === 0) return;
+      const cmds = [...(writing.some((p) => p.plumbing) ? aclPlumbing(true) : []), ...writing.flatMap((p) => p.cmds)];
+      const object = writing.map((p) => `endpoint ${p.op.key}`).join(', ');
+      try {
+        const handles = await this.transact(cmds, writing.every((p) => p.op.kind === 'remove') ? 'removeEndpoint' : 'ensureEndpoint', object);
+        view.apply(cmds, handles);
       } catch (e) {
+        // what we knew of the table was wrong (changed behind our back): list again, once
+        this.view = undefined;
         if (attempt === 0 && e instanceof KernelError && e.errno === 'ENOENT') continue;
         throw e;
       }
+      for (const p of writing) p.done();
+      return;
     }
+  }
+
+  private plan(op: Op, view: AclTableView): Planned {
+    const names = endpointNames(op.key);
+    const present = view.present(endpointTag(op.key));
+    if (op.kind === 'remove') {
+      const cmds = removalCommands(op.key, present);
+      return {
+        op,
+        cmds,
+        plumbing: false,
+        done: () => {
+          this.applied.delete(op.key);
+          if (cmds.length > 0) this.logger?.info({ endpoint: op.key }, 'endpoint rules removed');
+        },
+      };
+    }
+    const ep = op.ep;
+    const spec = sha(canonicalJson(ep));
+    const nothing = !ep.acls && !ep.antiSpoof;
+    const intact =
+      (!ep.acls || (present.inetChains.includes(names.out) && present.elements.some((e) => e.map === 'acl-out'))) &&
+      (!ep.antiSpoof || (present.bridgeChain && present.elements.some((e) => e.family === 'bridge')));
+    const remember = (): void => {
+      this.applied.set(ep.key, { spec, ep, rules: aclRuleInfos(ep) });
+    };
+    const none = (done: () => void): Planned => ({ op, cmds: [], plumbing: false, done });
+    if (this.applied.get(ep.key)?.spec === spec && intact) return none(() => undefined);
+    // after a restart: rules carrying this spec, intact, are adopted as they are
+    if (!this.applied.has(ep.key) && intact && ep.antiSpoof && view.commentsIn('bridge', names.spoof).includes(specComment(ep.key, spec))) {
+      return none(() => {
+        remember();
+        this.logger?.debug({ endpoint: ep.key }, 'endpoint rules adopted');
+      });
+    }
+    if (nothing) {
+      const cmds = removalCommands(ep.key, present);
+      return { op, cmds, plumbing: false, done: () => this.applied.delete(ep.key) };
+    }
+    return {
+      op,
+      cmds: ensureCommands(ep, present, spec, false),
+      plumbing: !view.plumbingIntact(),
+      done: () => {
+        remember();
+        this.logger?.info({ endpoint: ep.key, acls: ep.acls?.length, antiSpoof: ep.antiSpoof, tag: endpointTag(ep.key) }, 'endpoint rules applied');
+      },
+    };
   }
 
   /**
    * Removes the rules of endpoints not in `keep` (an app dropped while edgenet was down): found by the tags in
-   * their chain names. Returns the tags removed.
+   * their chain names. Returns the tags removed. Lists the tables afresh (it runs once, at start).
    */
-  async sweep(keep: readonly string[], signal?: AbortSignal): Promise<string[]> {
-    const inet = await this.listTable('inet', signal);
-    const bridge = await this.listTable('bridge', signal);
+  async sweep(keep: readonly string[]): Promise<string[]> {
+    this.view = undefined;
+    const view = await this.currentView();
     const wanted = new Set(keep.map(endpointTag));
-    const tags = new Set<string>();
-    for (const c of inet.chains) {
-      const m = /^ep-([0-9a-f]{10})-/.exec(c);
-      if (m?.[1]) tags.add(m[1]);
+    const orphans = view
+      .tags()
+      .filter((t) => !wanted.has(t) && (view.present(t).inetChains.length > 0 || view.present(t).bridgeChain))
+      .sort();
+    const cmds = orphans.flatMap((t) => removalCommands(t, view.present(t), new Set(), true));
+    if (cmds.length > 0) {
+      try {
+        view.apply(cmds, await this.transact(cmds, 'sweepEndpoints', orphans.map((t) => `endpoint ${t}`).join(', ')));
+      } catch (e) {
+        this.view = undefined;
+        throw e;
+      }
     }
-    for (const c of bridge.chains) {
-      const m = /^as-([0-9a-f]{10})$/.exec(c);
-      if (m?.[1]) tags.add(m[1]);
-    }
-    const orphans = [...tags].filter((t) => !wanted.has(t)).sort();
-    const cmds = orphans.flatMap((t) => removalCommands(t, presentOf(t, inet, bridge, true), new Set(), true));
-    if (cmds.length > 0) await this.transact(cmds, 'sweepEndpoints', orphans.map((t) => `endpoint ${t}`).join(', '), signal);
     return orphans;
   }
 
@@ -217,13 +286,6 @@ export class NftEndpointRules {
     this.packets = packets;
   }
 
-  private notePackets(inet: TableItems, bridge: TableItems): void {
-    const packets = new Map<string, number>();
-    for (const [n, p] of inet.counters) packets.set(`inet:${n}`, p);
-    for (const [n, p] of bridge.counters) packets.set(`bridge:${n}`, p);
-    this.packets = packets;
-  }
-
   /** Rules with packet counts of the last read, per endpoint key. */
   status(key: string): AclRuleStatus[] | undefined {
     const a = this.applied.get(key);
@@ -233,5 +295,6 @@ export class NftEndpointRules {
 
   forget(): void {
     this.applied.clear();
+    this.view = undefined;
   }
 }

@@ -201,6 +201,33 @@ function parseListing(stdout: string): Listing {
   return listing;
 }
 
+/**
+ * What a transaction wrote, as `nft --echo --handle -j` printed it: the chains it added and the rules it added (the
+ * kernel's rendering, with handles). Undefined when the echo does not hold one rule per added rule.
+ */
+function echoListing(stdout: string, commands: readonly NftCommand[]): Listing | undefined {
+  const added = commands.filter((c) => ('add' in c && 'rule' in c.add) || 'insert' in c).length;
+  let items: unknown[];
+  try {
+    const doc: unknown = JSON.parse(stdout);
+    items = isObject(doc) && Array.isArray(doc.nftables) ? doc.nftables : [];
+  } catch {
+    return undefined;
+  }
+  const rules: ListedRule[] = [];
+  for (const item of items) {
+    if (!isObject(item)) continue;
+    const body = isObject(item.add) ? item.add : isObject(item.insert) ? item.insert : undefined;
+    const rule = body?.rule;
+    if (!isObject(rule) || rule.table !== FIREWALL_TABLE || rule.family !== FIREWALL_FAMILY || typeof rule.chain !== 'string' || typeof rule.handle !== 'number') continue;
+    rules.push({ chain: rule.chain, handle: rule.handle, ...(typeof rule.comment === 'string' ? { comment: rule.comment } : {}), expr: Array.isArray(rule.expr) ? rule.expr : [] });
+  }
+  if (rules.length !== added) return undefined;
+  const chains: ListedChain[] = [];
+  for (const c of commands) if ('add' in c && 'chain' in c.add) chains.push({ name: c.add.chain.name, attrs: {} });
+  return { chains, rules };
+}
+
 function jumpTarget(rule: ListedRule): string | undefined {
   for (const st of rule.expr) {
     if (isObject(st) && isObject(st.jump) && typeof st.jump.target === 'string') return st.jump.target;
@@ -295,24 +322,29 @@ export class NftFirewall implements Firewall {
   private readonly serial = serialQueue();
   /** app interfaces' ACLs, port forwards, anti-spoofing */
   private readonly endpoints: NftEndpointRules;
+  /** ensureNetworks requests waiting for the next transaction */
+  private niPending: { nis: readonly NiRules[]; signal: AbortSignal | undefined; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private niScheduled = false;
 
   constructor(opts: NftFirewallOptions = {}) {
     this.exec = opts.exec ?? [];
     this.logger = opts.logger;
     this.writes = opts.writes ?? new WriteCounter();
-    this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger);
+    this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger, (fn) => this.serial(fn));
   }
 
+  // endpoint requests queue themselves: those arriving together (or while the queue is busy) are one transaction
   ensureEndpoint(ep: EndpointRules, signal?: AbortSignal): Promise<void> {
-    return this.serial(() => this.endpoints.ensure(ep, signal));
+    return this.endpoints.ensure(ep, signal);
   }
 
   removeEndpoint(key: string, signal?: AbortSignal): Promise<void> {
-    return this.serial(() => this.endpoints.remove(key, signal));
+    return this.endpoints.remove(key, signal);
   }
 
   sweepEndpoints(keep: readonly string[], signal?: AbortSignal): Promise<string[]> {
-    return this.serial(() => this.endpoints.sweep(keep, signal));
+    signal?.throwIfAborted();
+    return this.serial(() => this.endpoints.sweep(keep));
   }
 
   endpointStatus(key: string): AclRuleStatus[] | undefined {
@@ -323,8 +355,43 @@ export class NftFirewall implements Firewall {
     return this.ensureNetworks([ni], signal);
   }
 
+  /**
+   * NIs asked for together (one turn, or while the queue is busy: an apply's local NIs) are converged in one
+   * transaction; if that fails, each request alone, so the error reaches the NI it is about.
+   */
   ensureNetworks(nis: readonly NiRules[], signal?: AbortSignal): Promise<void> {
-    return this.serial(() => this.doEnsure(nis, signal));
+    return new Promise<void>((resolve, reject) => {
+      this.niPending.push({ nis, signal, resolve, reject });
+      if (this.niScheduled) return;
+      this.niScheduled = true;
+      setImmediate(() => void this.serial(() => this.flushNetworks()));
+    });
+  }
+
+  private async flushNetworks(): Promise<void> {
+    this.niScheduled = false;
+    const batch = this.niPending.splice(0);
+    const live = batch.filter((p) => {
+      if (!p.signal?.aborted) return true;
+      p.reject(p.signal.reason instanceof Error ? p.signal.reason : new Error('aborted'));
+      return false;
+    });
+    if (live.length === 0) return;
+    try {
+      await this.doEnsure(live.flatMap((p) => p.nis));
+      for (const p of live) p.resolve();
+      return;
+    } catch (err) {
+      if (live.length === 1) return live[0]?.reject(err);
+    }
+    for (const p of live) {
+      try {
+        await this.doEnsure(p.nis, p.signal);
+        p.resolve();
+      } catch (err) {
+        p.reject(err);
+      }
+    }
   }
 
   removeNetwork(name: string, signal?: AbortSignal): Promise<void> {
@@ -398,15 +465,16 @@ export class NftFirewall implements Firewall {
     }
   }
 
-  /** One atomic transaction; counts one nft write. */
-  private async transact(commands: NftCommand[], operation: string, object: string, signal?: AbortSignal): Promise<void> {
+  /** One atomic transaction; counts one nft write. `echo`: nft prints what it added (with handles), returned. */
+  private async transact(commands: NftCommand[], operation: string, object: string, signal?: AbortSignal, echo = false): Promise<string> {
     signal?.throwIfAborted();
-    const r = await this.nft(['-j', '-f', '-'], JSON.stringify({ nftables: commands }), signal);
+    const r = await this.nft(['-j', ...(echo ? ['-e', '-a'] : []), '-f', '-'], JSON.stringify({ nftables: commands }), signal);
     if (r.code !== 0) {
       const err = parseNftError(r.stderr);
       throw new KernelError(`nft ${operation}`, object, err.errno, err.detail);
     }
     this.writes.inc('nft');
+    return r.stdout;
   }
 
   private async doEnsure(input: readonly NiRules[], signal?: AbortSignal): Promise<void> {
@@ -462,10 +530,11 @@ export class NftFirewall implements Firewall {
           commands.push({ add: { rule: { family: FIREWALL_FAMILY, table: FIREWALL_TABLE, chain: j.chain, expr: j.expr, comment: want.comment } } });
         }
       }
-      await this.transact(commands, 'ensureNetwork', stale.map((s) => `ni "${s.ni.name}"`).join(', '), signal);
+      const echoed = await this.transact(commands, 'ensureNetwork', stale.map((s) => `ni "${s.ni.name}"`).join(', '), signal, true);
 
-      // read back: the digest we remember is the kernel's own rendering of what we wrote
-      const after = await this.list('ensureNetwork (read back)', object);
+      // read back: the digest we remember is the kernel's own rendering of what we wrote — as nft echoed it (the
+      // NI's chains hold only what this transaction wrote), or from a listing when the echo cannot be read
+      const after = echoListing(echoed, commands) ?? (await this.list('ensureNetwork (read back)', object));
       for (const { ni, want } of stale) {
         const state = after ? niState(after, ni.name) : undefined;
         if (!state || !hasShape(state, want)) {
@@ -515,6 +584,8 @@ export class NftFirewall implements Firewall {
       const audit = auditBase(await this.list('ensureBase', object, signal));
       if (audit.problems.length === 0) return;
       await this.transact(audit.repair, 'ensureBase', object, signal);
+      // the table may have been re-made: what the endpoint rules knew of it is listed again at their next write
+      this.endpoints.invalidate();
       const after = auditBase(await this.list('ensureBase (read back)', object));
       if (after.problems.length > 0) throw new KernelError('nft ensureBase (read back)', object, undefined, after.problems.join('; '));
       this.logger?.info({ repaired: audit.problems }, 'firewall base repaired');
@@ -536,10 +607,42 @@ export class NftFirewall implements Firewall {
    */
   async guardBridge(bridge: string, signal?: AbortSignal): Promise<void> {
     if (!/^[A-Za-z0-9_-]{1,15}$/.test(bridge)) throw new KernelError('sysctl write', bridge, 'EINVAL', 'not a bridge name');
-    for (const key of [`net.ipv4.conf.${bridge}.arp_ignore`, `net.ipv4.conf.${bridge}.arp_filter`]) {
-      if ((await this.readSysctl(key, signal)) === '1') continue;
-      await this.writeSysctl(key, '1', `bridge ${bridge}`, signal);
+    const keys = [`net.ipv4.conf.${bridge}.arp_ignore`, `net.ipv4.conf.${bridge}.arp_filter`];
+    // both read together, the ones not set written together (one `sysctl` process each way when not in-process)
+    const values = await this.readSysctls(keys, signal);
+    const stale = keys.filter((_, i) => values[i] !== '1');
+    if (stale.length > 0) await this.writeSysctls(stale, '1', `bridge ${bridge}`, signal);
+  }
+
+  private async readSysctls(keys: readonly string[], signal?: AbortSignal): Promise<string[]> {
+    if (this.exec.length === 0 || keys.length === 1) return Promise.all(keys.map((k) => this.readSysctl(k, signal)));
+    const r = await runCommand([...this.exec, 'sysctl', '-n', ...keys], undefined, signal);
+    const lines = r.stdout.split('\n').map((l) => l.trim());
+    if (r.code !== 0 || lines.length < keys.length) throw new KernelError('sysctl read', keys.join(' '), undefined, r.stderr.trim());
+    return lines.slice(0, keys.length);
+  }
+
+  /** Writes several keys (in parallel, or one `sysctl -w` for all), each counted, then reads them back once. */
+  private async writeSysctls(keys: readonly string[], value: string, object: string, signal?: AbortSignal): Promise<void> {
+    if (this.exec.length === 0) {
+      await Promise.all(
+        keys.map(async (key) => {
+          try {
+            await writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, `${value}\n`);
+          } catch (e) {
+            const err = e as NodeJS.ErrnoException;
+            throw new KernelError('sysctl write', `${key} (for ${object})`, err.code, err.message);
+          }
+        }),
+      );
+    } else {
+      const r = await runCommand([...this.exec, 'sysctl', '-qw', ...keys.map((k) => `${k}=${value}`)], undefined, signal);
+      if (r.code !== 0) throw new KernelError('sysctl write', `${keys.join(', ')} (for ${object})`, undefined, r.stderr.trim());
     }
+    this.writes.inc('sysctl', keys.length);
+    const after = await this.readSysctls(keys, signal);
+    const wrong = keys.filter((_, i) => after[i] !== value);
+    if (wrong.length > 0) throw new KernelError('sysctl write', `${wrong.join(', ')} (for ${object})`, undefined, `still not ${value} after writing it`);
   }
 
   private async readSysctl(key: string, signal?: AbortSignal): Promise<string> {
@@ -556,20 +659,8 @@ export class NftFirewall implements Firewall {
     return r.stdout.trim();
   }
 
-  private async writeSysctl(key: string, value: string, object: string, signal?: AbortSignal): Promise<void> {
-    if (this.exec.length === 0) {
-      try {
-        await writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, `${value}\n`);
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        throw new KernelError('sysctl write', `${key} (for ${object})`, err.code, err.message);
-      }
-    } else {
-      const r = await runCommand([...this.exec, 'sysctl', '-qw', `${key}=${value}`], undefined, signal);
-      if (r.code !== 0) throw new KernelError('sysctl write', `${key} (for ${object})`, undefined, r.stderr.trim());
-    }
-    this.writes.inc('sysctl');
-    if ((await this.readSysctl(key, signal)) !== value) throw new KernelError('sysctl write', `${key} (for ${object})`, undefined, `still not ${value} after writing it`);
+  private writeSysctl(key: string, value: string, object: string, signal?: AbortSignal): Promise<void> {
+    return this.writeSysctls([key], value, object, signal);
   }
 
   private async ensureIpForward(object: string, signal?: AbortSignal): Promise<void> {

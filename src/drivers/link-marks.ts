@@ -60,6 +60,10 @@ export function withInstanceMarks(links: LinkDriver, instanceId: string): LinkDr
       const l = await links.get(ifname);
       return l && local(l);
     },
+    getByIndex: async (ifindex) => {
+      const l = await links.getByIndex(ifindex);
+      return l && local(l);
+    },
     ensureBridge: async (spec, signal) => local(await links.ensureBridge({ ...spec, alias: stampMark(spec.alias, instanceId) }, signal)),
     ensureVeth: async (spec, signal) => local(await links.ensureVeth({ ...spec, alias: stampMark(spec.alias, instanceId) }, signal)),
     attach: async (spec, signal) => local(await links.attach(spec, signal)),

@@ -144,6 +144,12 @@ export class FakeLinkDriver implements LinkDriver {
     return link ? { ...link.info } : undefined;
   }
 
+  async getByIndex(ifindex: number): Promise<LinkInfo | undefined> {
+    this.maybeFail('get');
+    for (const link of this.links.values()) if (link.info.ifindex === ifindex) return { ...link.info };
+    return undefined;
+  }
+
   async ensureBridge(spec: BridgeSpec, signal?: AbortSignal): Promise<LinkInfo> {
     this.maybeFail('ensureBridge');
     signal?.throwIfAborted();

@@ -228,6 +228,16 @@ export class NetlinkLinkDriver implements LinkDriver {
     return (await this.getRaw(ifname))?.info;
   }
 
+  async getByIndex(ifindex: number): Promise<LinkInfo | undefined> {
+    try {
+      const [msg] = await this.nl.getLink({ index: ifindex });
+      return msg ? toRawLink(msg).info : undefined;
+    } catch (err) {
+      if (errnoOf(err) === 'ENODEV') return undefined;
+      throw new KernelError('get', `ifindex ${ifindex}`, errnoOf(err), err instanceof Error ? err.message : undefined);
+    }
+  }
+
   private async getRaw(ifname: string): Promise<RawLink | undefined> {
     try {
       const [msg] = await this.nl.getLink({}, { ifname });

@@ -96,7 +96,10 @@ export interface LinkDriver {
   readonly addressEvents$: Observable<AddressEvent>;
 
   list(): Promise<LinkInfo[]>;
+  /** Asks the kernel. */
   get(ifname: string): Promise<LinkInfo | undefined>;
+  /** The link with this ifindex (one request, not a dump). */
+  getByIndex(ifindex: number): Promise<LinkInfo | undefined>;
 
   /**
    * Create the bridge if absent; set alias, MTU and up when they differ. Refuses (EEXIST) a same-named link of

@@ -8,7 +8,8 @@ import { eveNiServices, evePortDns, portNetworkOf } from './eve-dns.ts';
 import { eveAppMac } from './eve-macs.ts';
 import { eveAccessVlan, eveSwitchFields } from './eve-switch.ts';
 import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
-import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig, PHYIO_USAGES } from './eve-schema.ts';
+import { portLabelError, EvePortLabels, type EvePortChoice } from './eve-ports.ts';
+import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig } from './eve-schema.ts';
 import type { EdgeDevConfig, EveAce, EveAdapter, EveApp, EveNetworkInstance, EveSystemAdapter } from './eve-schema.ts';
 import type { EveConversion, EveConvertOptions, EveFinding, EveNames, EveNetworkName, EveObjectError, EveTap } from './eve-types.ts';
 
@@ -22,9 +23,6 @@ type LocalInput = Extract<NetworkInput, { type: 'local' }>;
 export function isEveDocument(doc: unknown): boolean {
   return typeof doc === 'object' && doc !== null && !Array.isArray(doc) && Object.hasOwn(doc, 'networkInstances');
 }
-
-// Labels EVE gives ports without the controller saying so (devmodel.proto, SystemAdapter.shared_labels).
-const PREDEFINED_LABELS = ['all', 'uplink', 'freeuplink'] as const;
 
 /**
  * Only an entry that matches every address and neither drops, limits nor maps ports: what a local NI allows anyway.
@@ -47,17 +45,6 @@ function isEmptyCfg(cfg: unknown): boolean {
   return Object.values(cfg).every((v) => v === '' || v === null || v === undefined || (Array.isArray(v) && v.length === 0));
 }
 
-interface PortChoice {
-  adapter: EveSystemAdapter;
-  adapterIndex: number;
-  ifname: string;
-  /** EVE path that named the interface, for errors about it */
-  ifnameSource: string;
-  notes: { level: EveFinding['level']; message: string }[];
-}
-
-type PortResolution = { ok: PortChoice } | { refused: string } | { error: string };
-
 class Converter {
   readonly findings: EveFinding[] = [];
   readonly errors: ConfigIssue[] = [];
@@ -70,8 +57,9 @@ class Converter {
   private readonly apps: AppInput[] = [];
   /** NI uuid → its entry in names.networks and its document index */
   private readonly byUuid = new Map<string, { entry: EveNetworkName; index: number }>();
-  /** SystemAdapter index → edgenet port name and the NI using it */
-  private readonly portUse = new Map<number, { port: string; network: string }>();
+  /** SystemAdapter index → edgenet port name */
+  private readonly portUse = new Map<number, string>();
+  private readonly labels: EvePortLabels;
   private readonly portNames = new NameAllocator(NAME_LIMITS.port, 'port');
   private readonly tapOverrides: Map<string, string>;
   private readonly usedOverrides = new Set<string>();
@@ -83,6 +71,7 @@ class Converter {
   ) {
     this.tapOverrides = new Map(Object.entries(opts.tapNames ?? {}));
     this.refusals = opts.refusals ?? { networks: new Map(), adapters: new Map() };
+    this.labels = new EvePortLabels(eve);
   }
 
   find(level: EveFinding['level'], path: string, subject: string, field: string, message: string): void {
@@ -169,27 +158,27 @@ class Converter {
       }
     }
 
-    let port: PortChoice | undefined;
+    // the label's ports (src/eve/eve-ports.ts): several for a label naming several, none when air-gapped
+    let ports: EvePortChoice[] = [];
     const label = ni.port?.name ?? '';
     if (label) {
-      const r = this.resolvePort(label);
-      if ('error' in r) {
-        // as EVE does: the NI is built without a port (air-gapped) and carries the error
-        entry.error = `${at}.port.name: ${r.error}: built air-gapped`;
-        this.find('warning', `${at}.port.name`, subject, 'port.name', `${r.error}: network instance built air-gapped (no port)`);
-        this.objectErrors.push({ kind: 'network', path: at, uuid: entry.uuid, name, reason: entry.error });
-      } else if ('refused' in r) {
+      const r = this.labels.forNetwork(label, name, type);
+      if ('refused' in r) {
         refuse('port.name', r.refused);
         return;
-      } else {
-        port = r.ok;
-        const user = this.portUse.get(port.adapterIndex);
-        if (user) {
-          refuse('port.name', `port "${port.adapter.name}" is already used by network ${user.network} (edgenet gives a port to one network instance)`);
-          return;
-        }
       }
+      ports = r.ports;
+      for (const n of r.notes) this.find(n.level, `${at}.port.name`, subject, 'port.name', n.message);
+      if (r.error !== undefined) {
+        // as EVE does: the NI is built with the ports that remain (air-gapped when none) and carries the error
+        const e = portLabelError(at, r.error, ports);
+        entry.error = e.error;
+        this.find('warning', `${at}.port.name`, subject, 'port.name', e.finding);
+        this.objectErrors.push({ kind: 'network', path: at, uuid: entry.uuid, name, reason: e.error });
+      }
+      this.labels.claim(name, type, ports);
     }
+    const port = ports[0];
 
     const i = this.networks.length;
     const to = `networks[${i}]`;
@@ -197,17 +186,25 @@ class Converter {
     this.sources[`${to}.name`] = `${at}.displayname`;
     this.sources[`${to}.type`] = `${at}.instType`;
     this.sources[`${to}.mtu`] = `${at}.mtu`;
-    const common: { name: string; port?: string; mtu?: number } = { name };
+    const common: { name: string; port?: string; ports?: string[]; mtu?: number } = { name };
     if (ni.mtu !== 0) common.mtu = ni.mtu;
-    if (port) {
-      common.port = this.usePort(port, name);
+    const portNames = ports.map((p) => {
+      for (const n of p.notes) this.find(n.level, `${at}.port.name`, subject, 'port.name', n.message);
+      return this.usePort(p, ports.length > 1);
+    });
+    if (portNames.length === 1) {
+      common.port = portNames[0];
       this.sources[`${to}.port`] = `${at}.port.name`;
-      for (const n of port.notes) this.find(n.level, `${at}.port.name`, subject, 'port.name', n.message);
+    } else if (portNames.length > 1) {
+      // a local NI on a label naming several ports: it NATs out of the one selected (ports[].cost, probe)
+      common.ports = portNames;
+      this.sources[`${to}.ports`] = `${at}.port.name`;
+      portNames.forEach((_p, k) => (this.sources[`${to}.ports[${k}]`] = `${at}.port.name`));
     }
     this.unsupportedNiFields(ni, at, subject, type);
     if (type === 'switch') {
-      const ports = port && common.port !== undefined ? [{ name: common.port, adapter: port.adapter }] : [];
-      const l2 = eveSwitchFields(ni, ports, at, (level, path, field, message) => this.find(level, path, subject, field, message));
+      const swPorts = port && common.port !== undefined ? [{ name: common.port, adapter: port.adapter }] : [];
+      const l2 = eveSwitchFields(ni, swPorts, at, (level, path, field, message) => this.find(level, path, subject, field, message));
       if (l2.vlanPorts) this.sources[`${to}.vlanPorts`] = `${at}.vlanAccessPorts`;
       this.networks.push({ ...common, type: 'switch', ...l2 });
       return;
@@ -260,73 +257,39 @@ class Converter {
     }
   }
 
-  /** A port label → one SystemAdapter and its kernel interface. */
-  private resolvePort(label: string): PortResolution {
-    const adapters = this.eve.systemAdapterList;
-    const exact = adapters.findIndex((a) => a.name === label);
-    if (exact >= 0) return this.adapterIfname(exact, []);
-
-    let chosen: number[];
-    if ((PREDEFINED_LABELS as readonly string[]).includes(label)) {
-      const mgmt = (a: EveSystemAdapter): boolean => a.uplink || this.usageOf(a) === PHYIO_USAGES.PhyIoUsageMgmtAndApps || this.usageOf(a) === PHYIO_USAGES.PhyIoUsageMgmtOnly;
-      const pick = label === 'all' ? () => true : label === 'uplink' ? mgmt : (a: EveSystemAdapter) => mgmt(a) && a.cost === 0;
-      chosen = adapters.flatMap((a, i) => (pick(a) ? [i] : []));
-    } else {
-      chosen = adapters.flatMap((a, i) => (a.sharedLabels.includes(label) ? [i] : []));
-      if (chosen.length === 0) return { error: `unknown port "${label}": neither a logical name (name) nor a shared label (sharedLabels) in systemAdapterList` };
+  /** The edgenet port of a SystemAdapter: made once, shared by every NI on it. `probed`: a multi-port local NI's. */
+  private usePort(choice: EvePortChoice, probed: boolean): string {
+    const known = this.portUse.get(choice.adapterIndex);
+    if (known !== undefined) {
+      if (probed) this.probePort(known, choice);
+      return known;
     }
-    const names = chosen.map((i) => adapters[i]?.name ?? '?');
-    if (chosen.length === 0) return { refused: `shared label "${label}" names no port` };
-    if (chosen.length > 1) return { refused: `shared label "${label}" names ${chosen.length} ports (${names.join(', ')}); edgenet gives a network instance one port` };
-    return this.adapterIfname(chosen[0] as number, [{ level: 'info', message: `shared label "${label}" names one port, ${names[0]}: using it` }]);
-  }
-
-  private physicalIoOf(lower: string): { io: EdgeDevConfig['deviceIoList'][number]; index: number } | undefined {
-    const index = this.eve.deviceIoList.findIndex((p) => p.logicallabel === lower);
-    const io = this.eve.deviceIoList[index];
-    return io ? { io, index } : undefined;
-  }
-
-  private usageOf(a: EveSystemAdapter): number | undefined {
-    return this.physicalIoOf(a.lowerLayerName || a.name)?.io.usage;
-  }
-
-  /** SystemAdapter → lower layer (PhysicalIO by logical label) → its `ifname` address. */
-  private adapterIfname(index: number, notes: PortChoice['notes']): PortResolution {
-    const adapter = this.eve.systemAdapterList[index] as EveSystemAdapter;
-    const lower = adapter.lowerLayerName || adapter.name;
-    if (this.eve.vlans.some((v) => v.logicallabel === lower)) return { refused: `port "${adapter.name}" is on VLAN adapter "${lower}" (VLANs are not implemented)` };
-    if (this.eve.bonds.some((b) => b.logicallabel === lower)) return { refused: `port "${adapter.name}" is on bond "${lower}" (bonds are not implemented)` };
-    const phys = this.physicalIoOf(lower);
-    if (phys) {
-      const key = Object.keys(phys.io.phyaddrs).find((k) => k.toLowerCase() === 'ifname');
-      const ifname = key ? phys.io.phyaddrs[key] : undefined;
-      if (!key || !ifname) return { refused: `port "${adapter.name}": deviceIoList[${phys.index}] (${lower}) has no ifname in phyaddrs` };
-      return { ok: { adapter, adapterIndex: index, ifname, ifnameSource: `deviceIoList[${phys.index}].phyaddrs.${key}`, notes } };
-    }
-    const source = adapter.lowerLayerName ? `systemAdapterList[${index}].lowerLayerName` : `systemAdapterList[${index}].name`;
-    return {
-      ok: {
-        adapter,
-        adapterIndex: index,
-        ifname: lower,
-        ifnameSource: source,
-        notes: [...notes, { level: 'info', message: `no deviceIoList entry with logicallabel "${lower}": taking "${lower}" as the interface name` }],
-      },
-    };
-  }
-
-  private usePort(choice: PortChoice, network: string): string {
     const name = this.portNames.allocate(choice.adapter.name, `port:${choice.adapter.name}`);
     const p = this.ports.length;
     this.sources[`ports[${p}]`] = `systemAdapterList[${choice.adapterIndex}]`;
     this.sources[`ports[${p}].name`] = `systemAdapterList[${choice.adapterIndex}].name`;
     this.sources[`ports[${p}].ifname`] = choice.ifnameSource;
     const dns = evePortDns(this.eve, choice.adapter, choice.adapterIndex, `ports[${p}]`, this);
-    this.ports.push({ name, ifname: choice.ifname, ...(dns && { dns }) });
-    this.portUse.set(choice.adapterIndex, { port: name, network });
+    const cost = choice.adapter.cost;
+    if (cost !== 0) this.sources[`ports[${p}].cost`] = `systemAdapterList[${choice.adapterIndex}].cost`;
+    this.ports.push({ name, ifname: choice.ifname, ...(cost !== 0 && { cost }), ...(dns && { dns }) });
+    this.portUse.set(choice.adapterIndex, name);
     this.names.ports.push({ name, adapter: choice.adapter.name, ifname: choice.ifname });
+    if (probed) this.probePort(name, choice);
     return name;
+  }
+
+  /**
+   * A port of a local NI with several: probed as EVE probes them by default (a ping of the port's gateway, only on
+   * ports of cost 0: gw_ping_max_cost 0; EVE's TCP connect to the controller for `uplink`/`freeuplink` has no
+   * counterpart here).
+   */
+  private probePort(name: string, choice: EvePortChoice): void {
+    const p = this.ports.findIndex((x) => x.name === name);
+    const port = this.ports[p];
+    if (!port || port.probe || choice.adapter.cost !== 0) return;
+    port.probe = { kind: 'ping' };
+    this.sources[`ports[${p}].probe`] = `systemAdapterList[${choice.adapterIndex}]`;
   }
 
   private convertApps(): void {
@@ -497,7 +460,7 @@ class Converter {
       niType: ni.type === 'switch' ? 'switch' : 'local',
       ...(built?.type === 'local' && { subnet: built.subnet }),
       portOfLabel: (label) => {
-        const adapters = this.eve.systemAdapterList.filter((a) => a.name === label || a.sharedLabels.includes(label)).map((a) => a.name);
+        const adapters = this.eve.systemAdapterList.filter((a) => this.labels.hasLabel(a, label)).map((a) => a.name);
         return this.names.ports.find((p) => adapters.includes(p.adapter) && niPorts.includes(p.name))?.name;
       },
       find: (level, path, message) => this.find(level, path, subject, 'acls', message),

@@ -31,7 +31,7 @@ export function bridgeWantOf(context: NiContext): BridgeWant | undefined {
 export function readyBridges(root: SystemSnapshotLike): { ref: AnyActorRef; want: BridgeWant }[] {
   const out: { ref: AnyActorRef; want: BridgeWant }[] = [];
   for (const entry of Object.values(root.context.networks)) {
-    const ref = root.children[entry.id];
+    const ref = root.children.get(entry.id);
     const snap = ref?.getSnapshot() as { value?: unknown; context?: NiContext } | undefined;
     if (!ref || !snap?.context || topState(snap.value) !== 'ready') continue;
     const want = bridgeWantOf(snap.context);

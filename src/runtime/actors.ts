@@ -40,6 +40,29 @@ export function niActors({ drivers, local }: ActorDeps) {
       if (rule.ours && rule.from === ni.subnet) await routes.removeTable(rule.table, signal);
     }
   };
+  /** A local NI's gateway address, rules, table and dnsmasq (a switch NI has none of these). */
+  const localNi = async (ni: NiSpec, signal: AbortSignal): Promise<void> => {
+    if (ni.type !== 'local' || !ni.gateway || !ni.subnet || ni.prefixlen === undefined) return;
+    await links.ensureAddress(ni.bridge, ni.gateway, ni.prefixlen, signal);
+    // the gateway is the only address of a local NI's bridge: one added behind our back goes
+    for (const a of await links.listAddresses(ni.bridge)) {
+      if (a.address !== ni.gateway || a.prefixlen !== ni.prefixlen) await links.deleteAddress(ni.bridge, a.address, a.prefixlen, signal);
+    }
+    await firewall.ensureNetwork(
+      {
+        name: ni.name,
+        bridge: ni.bridge,
+        subnet: ni.subnet,
+        gateway: ni.gateway,
+        ...(ni.portIfname !== undefined && { port: { ifname: ni.portIfname } }),
+        // several ports: NAT out of each, so a switchover rewrites no rule
+        ...((ni.uplinks?.length ?? 0) > 1 && { ports: (ni.uplinks ?? []).map((u) => ({ ifname: u.ifname })) }),
+      },
+      signal,
+    );
+    await ensureTable(ni, signal);
+    await local.ensureNi(ni, signal);
+  };
   return {
     createNi: fromPromise<BridgeHandle, NiSpec & { ifindex?: number }>(async ({ input: ni, signal }) => {
       const bridge = await links.ensureBridge(
@@ -47,29 +70,9 @@ export function niActors({ drivers, local }: ActorDeps) {
         signal,
       );
       if (ni.type === 'switch') await ensureStp(drivers, ni, signal);
-      // ARP on our bridges answers only for the bridge's own addresses (a switch NI's app learns no gateway MAC)
-      await firewall.guardBridge(ni.bridge, signal);
-      if (ni.type === 'local' && ni.gateway && ni.subnet && ni.prefixlen !== undefined) {
-        await links.ensureAddress(ni.bridge, ni.gateway, ni.prefixlen, signal);
-        // the gateway is the only address of a local NI's bridge: one added behind our back goes
-        for (const a of await links.listAddresses(ni.bridge)) {
-          if (a.address !== ni.gateway || a.prefixlen !== ni.prefixlen) await links.deleteAddress(ni.bridge, a.address, a.prefixlen, signal);
-        }
-        await firewall.ensureNetwork(
-          {
-            name: ni.name,
-            bridge: ni.bridge,
-            subnet: ni.subnet,
-            gateway: ni.gateway,
-            ...(ni.portIfname !== undefined && { port: { ifname: ni.portIfname } }),
-            // several ports: NAT out of each, so a switchover rewrites no rule
-            ...((ni.uplinks?.length ?? 0) > 1 && { ports: (ni.uplinks ?? []).map((u) => ({ ifname: u.ifname })) }),
-          },
-          signal,
-        );
-        await ensureTable(ni, signal);
-        await local.ensureNi(ni, signal);
-      }
+      // ARP on our bridges answers only for the bridge's own addresses (a switch NI's app learns no gateway MAC);
+      // set beside the local NI's own work (no member is attached before createNi is done)
+      await Promise.all([firewall.guardBridge(ni.bridge, signal), localNi(ni, signal)]);
       return { name: bridge.ifname, ifindex: bridge.ifindex };
     }),
     deleteNi: fromPromise<void, NiSpec>(async ({ input: ni, signal }) => {
@@ -92,8 +95,8 @@ export function niActors({ drivers, local }: ActorDeps) {
 
 export function endpointActors({ drivers, local }: ActorDeps) {
   const { links, firewall } = drivers;
-  const isOwnedBridge = async (ifindex: number): Promise<boolean> =>
-    parseAlias((await links.list()).find((l) => l.ifindex === ifindex)?.alias)?.kind === 'ni';
+  // one request for the bridge, not a dump of every link (removing N apps was O(N²))
+  const isOwnedBridge = async (ifindex: number): Promise<boolean> => parseAlias((await links.getByIndex(ifindex))?.alias)?.kind === 'ni';
   // a tap or port is released only from one of our bridges: never from a bridge someone else put it in
   const release = async (ifname: string, signal: AbortSignal): Promise<void> => {
     const link = await links.get(ifname);

@@ -2,7 +2,7 @@ import type { AnyActorRef } from 'xstate';
 import type { EndpointEvent } from '../../machines/endpoint.machine.ts';
 import type { NiEvent } from '../../machines/network-instance.machine.ts';
 import type { LinkSeen } from '../../machines/specs.ts';
-import type { SystemSnapshotLike } from '../../machines/system.machine.ts';
+import { memberOf, type SystemSnapshotLike } from '../../machines/system.machine.ts';
 import type { EndpointSpec, NetworkResolved, PortSpecResolved } from '../config/config-resolve.ts';
 import type { AddressEvent, LinkEvent, LinkInfo } from '../drivers/links.ts';
 import type { NiContext } from '../../machines/network-instance.machine.ts';
@@ -48,13 +48,13 @@ export class LinkRouter {
   childOfNetwork(name: string): AnyActorRef | undefined {
     const snap = this.root();
     const id = snap.context.networks[name]?.id;
-    return id ? snap.children[id] : undefined;
+    return id ? snap.children.get(id) : undefined;
   }
 
   childOfMember(key: string): AnyActorRef | undefined {
     const snap = this.root();
-    const id = snap.context.members[key]?.id;
-    return id ? snap.children[id] : undefined;
+    const id = memberOf(snap.context, key)?.id;
+    return id ? snap.children.get(id) : undefined;
   }
 
   /** An app namespace appeared or went away: tell the endpoints that live in it. */

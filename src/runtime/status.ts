@@ -28,8 +28,8 @@ interface Child {
 
 function childrenOf(root: SystemSnapshotLike): Child[] {
   const out: Child[] = [];
-  for (const ref of Object.values(root.children)) {
-    const snap = ref?.getSnapshot() as { value?: unknown; context?: ChildContext } | undefined;
+  for (const ref of root.children.values()) {
+    const snap = ref.getSnapshot() as { value?: unknown; context?: ChildContext } | undefined;
     const state = topState(snap?.value);
     if (state && snap?.context) out.push({ state, context: snap.context });
   }
@@ -127,27 +127,84 @@ export function buildStatus(
  * outside world can bring (a tap not yet created, an app netns not yet there, a port not present) — or on an NI that
  * itself settled without a bridge. Creations queued behind a deletion count as not settled.
  */
-export function isSettled(root: SystemSnapshotLike, only?: ReadonlySet<string>): boolean {
+export function isSettled(root: SystemSnapshotLike, only?: Iterable<string>): boolean {
+  return unsettledOf(root, only ?? allIds(root)).length === 0 && queuesEmpty(root);
+}
+
+function queuesEmpty(root: SystemSnapshotLike): boolean {
   const ctx = root.context;
-  if (Object.keys(ctx.queuedNetworks).length > 0 || Object.keys(ctx.queuedMembers).length > 0) return false;
+  return Object.keys(ctx.queuedNetworks).length === 0 && Object.keys(ctx.queuedMembers).length === 0;
+}
+
+function* allIds(root: SystemSnapshotLike): Iterable<string> {
+  for (const ref of root.children.values()) yield ref.id;
+}
+
+/** The actors of `ids` that have not settled (in order; `max`: stop after that many). */
+export function unsettledOf(root: SystemSnapshotLike, ids: Iterable<string>, max = 1): string[] {
+  const ctx = root.context;
   const stateOf = (id: string | undefined): ActorState | undefined => {
-    const snap = id ? (root.children[id]?.getSnapshot() as { value?: unknown } | undefined) : undefined;
+    const snap = id ? (root.children.get(id)?.getSnapshot() as { value?: unknown } | undefined) : undefined;
     return topState(snap?.value);
   };
-  for (const [id, ref] of Object.entries(root.children)) {
-    if (only && !only.has(id)) continue;
-    const snap = ref?.getSnapshot() as { value?: unknown; context?: ChildContext } | undefined;
-    const state = topState(snap?.value);
-    const context = snap?.context;
-    if (!state || !context) continue;
-    if (state === 'ready' || state === 'degraded' || state === 'deleted') continue;
-    if (state !== 'pending' || isNiContext(context)) return false;
-    const member = context as EndpointContext;
-    if (member.present === false) continue;
-    if (member.present === undefined) return false;
-    const ni = memberBridgeNetwork(member.spec);
-    // waiting for an NI that is still being built is not settled; one that failed to build is
-    if (ni !== undefined && stateOf(ctx.networks[ni]?.id) !== 'degraded') return false;
+  const out: string[] = [];
+  for (const id of ids) {
+    const snap = root.children.get(id)?.getSnapshot() as { value?: unknown; context?: ChildContext } | undefined;
+    if (!actorSettled(snap, ctx, stateOf)) {
+      out.push(id);
+      if (out.length >= max) break;
+    }
   }
-  return true;
+  return out;
+}
+
+function actorSettled(snap: { value?: unknown; context?: ChildContext } | undefined, ctx: SystemSnapshotLike['context'], stateOf: (id: string | undefined) => ActorState | undefined): boolean {
+  const state = topState(snap?.value);
+  const context = snap?.context;
+  if (!state || !context) return true;
+  if (state === 'ready' || state === 'degraded' || state === 'deleted') return true;
+  if (state !== 'pending' || isNiContext(context)) return false;
+  const member = context as EndpointContext;
+  if (member.present === false) return true;
+  if (member.present === undefined) return false;
+  const ni = memberBridgeNetwork(member.spec);
+  // waiting for an NI that is still being built is not settled; one that failed to build is
+  return !(ni !== undefined && stateOf(ctx.networks[ni]?.id) !== 'degraded');
+}
+
+/**
+ * Waiting for a push's actors to settle, in O(change): the actors not yet seen settled are kept, and after each batch
+ * of snapshots only those among them whose snapshot changed are looked at again (all of them when an NI changed: a
+ * member waiting for its NI settles when the NI fails). Once none is left, one pass over all confirms (an actor that
+ * left a settled state meanwhile is kept again).
+ */
+export class SettleWatch {
+  private pending: Set<string>;
+  private touched = new Set<string>();
+  private touchedNi = false;
+  private first = true;
+
+  constructor(private readonly ids: ReadonlySet<string>) {
+    this.pending = new Set(ids);
+  }
+
+  /** An actor's snapshot changed (its child id). */
+  touch(id: string): void {
+    if (id.startsWith('ni:')) this.touchedNi = true;
+    else if (this.pending.has(id)) this.touched.add(id);
+  }
+
+  /** True when every watched actor has settled and nothing is queued. */
+  check(root: SystemSnapshotLike): boolean {
+    const look = this.first || this.touchedNi ? this.pending : this.touched;
+    this.first = false;
+    this.touchedNi = false;
+    this.touched = new Set();
+    const still = new Set(unsettledOf(root, look, Infinity));
+    for (const id of [...look]) if (!still.has(id)) this.pending.delete(id);
+    if (this.pending.size > 0 || !queuesEmpty(root)) return false;
+    const again = unsettledOf(root, this.ids, Infinity);
+    for (const id of again) this.pending.add(id);
+    return again.length === 0;
+  }
 }

@@ -259,10 +259,11 @@ export function systemWithFakes(kernel = new FakeKernel()) {
   const machine = systemMachine.provide({
     actors: {
       networkInstance: networkInstanceMachine.provide({ actors: ni.actors }),
-      endpoint: endpointMachine.provide({ actors: ep.actors }),
     },
   });
-  return { kernel, ni, ep, machine };
+  // the member actors run outside the system actor's children (machines/member-registry.ts)
+  const endpoint = endpointMachine.provide({ actors: ep.actors });
+  return { kernel, ni, ep, machine, endpoint };
 }
 
 /**

@@ -106,6 +106,8 @@ describe('the packed package in a consumer project', () => {
   function expectCoreOnly(loads: string[]): void {
     expect(loads.some((l) => l.includes('/node_modules/edgenet/dist/src/index.js'))).toBe(true);
     for (const name of CORE_MUST_NOT_LOAD) expect(loads.filter((l) => l.includes(`/node_modules/${name}/`)), name).toEqual([]);
+    // the live view (src/ui/) is the daemon's: importing the core never loads it
+    expect(loads.filter((l) => l.includes('/node_modules/edgenet/dist/src/ui/'))).toEqual([]);
     expect(loads.filter((l) => /\.ts$/.test(l) || l.includes('/tsx/'))).toEqual([]);
   }
 

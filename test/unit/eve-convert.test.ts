@@ -23,7 +23,7 @@ describe('EVE conversion: the mapping', () => {
   it('maps a local NI with port, DHCP range, the DNS servers apps are told and static DNS entries', () => {
     expect(r.config.ports).toEqual([
       { name: 'eth1', ifname: 'eth1' },
-      { name: 'fieldbus', ifname: 'eth2' },
+      { name: 'fieldbus', ifname: 'eth2', cost: 10 },
     ]);
     expect(r.config.networks[0]).toEqual({
       name: 'plant-lan',
@@ -132,7 +132,7 @@ describe('EVE conversion: every unsupported field is a finding', () => {
     ['vlans', 'warning', 'device', /VLAN sub-interfaces are not implemented/],
     ['bonds', 'warning', 'device', /bonds are not implemented/],
     ['networks', 'info', 'device', /host's business: only its DNS servers/],
-    ['networkInstances[0].port.name', 'warning', 'network multi', /shared label "uplink" names 2 ports \(mgmt0, mgmt1\).*not created/],
+    ['networkInstances[0].port.name', 'info', 'network multi', /shared label "uplink" names 2 ports \(mgmt0, mgmt1\): the network instance NATs out of the one selected/],
     ['networkInstances[1].port.name', 'warning', 'network tagged', /VLAN adapter "vlan100".*not created/],
     ['networkInstances[2].port.name', 'warning', 'network bonded', /bond "bond0".*not created/],
     ['networkInstances[3].instType', 'warning', 'network cloud', /ZnetInstCloud \(3\) is not supported.*not created/],
@@ -141,7 +141,6 @@ describe('EVE conversion: every unsupported field is a finding', () => {
     ['networkInstances[5].forwardLldp', 'warning', 'network trunk', /LLDP.*ignored/],
     ['networkInstances[6].propagateConnectedRoutes', 'warning', 'network svc', /connected subnet is known only for a port with a static subnet.*nothing propagated/],
     ['networkInstances[6].ip.moreNtp[0]', 'warning', 'network svc', /NTP server "pool\.ntp\.org" is not an IPv4 address.*not told to apps/],
-    ['apps[0].interfaces[0].networkId', 'warning', 'app gateway-app', /network instance multi was refused.*adapter dropped/],
     ['apps[0].interfaces[1].allowToDiscover', 'warning', 'app gateway-app', /ignored/],
   ] as const)('%s: %s (%s)', (path, level, subject, message) => {
     const f = at(path);
@@ -153,7 +152,7 @@ describe('EVE conversion: every unsupported field is a finding', () => {
 
   it('refuses the NIs it cannot build with the reason, and still builds the others', () => {
     expect(r.names.networks.map((n) => [n.name, n.state])).toEqual([
-      ['multi', 'refused'],
+      ['multi', 'built'],
       ['tagged', 'refused'],
       ['bonded', 'refused'],
       ['cloud', 'refused'],
@@ -162,11 +161,17 @@ describe('EVE conversion: every unsupported field is a finding', () => {
       ['svc', 'built'],
     ]);
     expect(r.names.networks[3]?.reason).toMatch(/ZnetInstCloud/);
-    expect(r.config.networks.map((n) => n.name)).toEqual(['trunk', 'svc']);
-    expect(r.config.ports).toEqual([{ name: 'eth2', ifname: 'eth2' }]);
+    expect(r.config.networks.map((n) => n.name)).toEqual(['multi', 'trunk', 'svc']);
+    // the label "uplink" names both management ports: a local NI on both, each probed by a ping of its gateway
+    expect(r.config.networks[0]).toMatchObject({ name: 'multi', ports: ['mgmt0', 'mgmt1'] });
+    expect(r.config.ports).toEqual([
+      { name: 'mgmt0', ifname: 'eth0', probe: { kind: 'ping' } },
+      { name: 'mgmt1', ifname: 'eth1', probe: { kind: 'ping' } },
+      { name: 'eth2', ifname: 'eth2' },
+    ]);
     // gateway-app's adapter on svc port-maps on a port-less NI: that adapter alone is refused, with the EVE path
     expect(r.config.apps.map((a) => [a.name, a.interfaces.map((i) => i.network)])).toEqual([
-      ['gateway-app', ['trunk']],
+      ['gateway-app', ['multi', 'trunk']],
       ['logger', ['svc']],
     ]);
     expect(r.errors.find((e) => e.path === 'apps[0].interfaces[2]')?.reason).toBe(
@@ -185,17 +190,98 @@ describe('EVE conversion: smaller rules', () => {
   const ni = (uuid: string, extra: Json = {}): Json => ({ uuidandversion: { uuid }, displayname: uuid.slice(0, 4), instType: 'ZnetInstLocal', activate: true, ...extra });
   const allowAll = [{ matches: [{ type: 'ip', value: '0.0.0.0/0' }] }];
 
-  it('gives a port to one NI: a second NI on it is refused', () => {
+  it('shares a port as EVE does: any number of local NIs and one switch NI; a second switch NI goes without it', () => {
+    const sw = (uuid: string): Json => ({ uuidandversion: { uuid }, displayname: uuid.slice(0, 4), instType: 'ZnetInstSwitch', activate: true, port: { name: 'eth1' } });
     const doc = {
       systemAdapterList: [{ name: 'eth1' }],
-      networkInstances: [ni('n1aa', { port: { name: 'eth1' }, ip: { subnet: '10.1.0.0/24' } }), ni('n2bb', { port: { name: 'eth1' }, ip: { subnet: '10.2.0.0/24' } })],
+      networkInstances: [
+        ni('n1aa', { port: { name: 'eth1' }, ip: { subnet: '10.1.0.0/24' } }),
+        ni('n2bb', { port: { name: 'eth1' }, ip: { subnet: '10.2.0.0/24' } }),
+        sw('s1cc'),
+        ni('n3dd', { port: { name: 'eth1' }, ip: { subnet: '10.3.0.0/24' } }),
+        sw('s2ee'),
+      ],
     };
     const r = convertEveConfig(doc);
-    expect(r.config.networks?.map((n) => n.name)).toEqual(['n1aa']);
-    expect(r.findings).toContainEqual(expect.objectContaining({ path: 'networkInstances[1].port.name', message: expect.stringMatching(/already used by network n1aa/) }));
-    // no deviceIoList: the adapter's name is taken as the interface name, and said so
+    expect(r.config.networks?.map((n) => [n.name, n.port])).toEqual([
+      ['n1aa', 'eth1'],
+      ['n2bb', 'eth1'],
+      ['s1cc', 'eth1'],
+      ['n3dd', 'eth1'],
+      ['s2ee', undefined],
+    ]);
+    // one edgenet port for the adapter, whoever uses it
     expect(r.config.ports).toEqual([{ name: 'eth1', ifname: 'eth1' }]);
+    expect(r.errors).toEqual([
+      expect.objectContaining({ kind: 'network', path: 'networkInstances[4]', reason: expect.stringMatching(/port\.name: port eth1 is already used by network s1cc.*built air-gapped/) }),
+    ]);
+    // no deviceIoList: the adapter's name is taken as the interface name, and said so
     expect(r.findings).toContainEqual(expect.objectContaining({ level: 'info', path: 'networkInstances[0].port.name', message: expect.stringMatching(/taking "eth1" as the interface name/) }));
+  });
+
+  it('resolves EVE labels: shared labels, uplink, freeuplink, all; costs on the ports; L2-only ports kept out of local NIs', () => {
+    const doc = {
+      deviceIoList: [
+        { logicallabel: 'eth0', phyaddrs: { Ifname: 'eth0' }, usage: 'PhyIoUsageMgmtAndApps' },
+        { logicallabel: 'eth1', phyaddrs: { Ifname: 'eth1' }, usage: 'PhyIoUsageMgmtAndApps' },
+        { logicallabel: 'eth2', phyaddrs: { Ifname: 'eth2' }, usage: 'PhyIoUsageShared' },
+      ],
+      systemAdapterList: [
+        { name: 'wan0', lowerLayerName: 'eth0', sharedLabels: ['wan'] },
+        { name: 'wan1', lowerLayerName: 'eth1', sharedLabels: ['wan'], cost: 20 },
+        { name: 'l2', lowerLayerName: 'eth2', sharedLabels: ['wan'], networkUUID: 'net-l2' },
+      ],
+      networks: [{ id: 'net-l2', ip: { dhcp: 'DHCPNone' } }],
+      networkInstances: [
+        ni('n1aa', { port: { name: 'wan' }, ip: { subnet: '10.1.0.0/24' } }),
+        ni('n2bb', { port: { name: 'uplink' }, ip: { subnet: '10.2.0.0/24' } }),
+        ni('n3cc', { port: { name: 'freeuplink' }, ip: { subnet: '10.3.0.0/24' } }),
+        ni('n4dd', { port: { name: 'all' }, ip: { subnet: '10.4.0.0/24' } }),
+        ni('n5ee', { port: { name: 'wan0' }, ip: { subnet: '10.5.0.0/24' } }),
+      ],
+    };
+    const r = convertEveConfig(doc);
+    const ports = (n: { port?: string; ports?: string[] }): string[] => n.ports ?? (n.port !== undefined ? [n.port] : []);
+    expect(r.config.networks?.map((n) => [n.name, ports(n)])).toEqual([
+      ['n1aa', ['wan0', 'wan1']],
+      ['n2bb', ['wan0', 'wan1']],
+      ['n3cc', ['wan0']],
+      ['n4dd', ['wan0', 'wan1']],
+      ['n5ee', ['wan0']],
+    ]);
+    // the cost carried over; EVE's gateway ping on the free ports of a multi-port local NI (gw_ping_max_cost 0)
+    expect(r.config.ports).toEqual([
+      { name: 'wan0', ifname: 'eth0', probe: { kind: 'ping' } },
+      { name: 'wan1', ifname: 'eth1', cost: 20 },
+    ]);
+    expect(r.sources['ports[1].cost']).toBe('systemAdapterList[1].cost');
+    // the L2-only port is left out of local NIs with an error each NI carries (built on the others)
+    expect(r.errors.map((e) => [e.path, e.reason])).toEqual([
+      ['networkInstances[0]', 'networkInstances[0].port.name: L2-only port l2 cannot be used in a local network instance: built on wan0, wan1'],
+      ['networkInstances[3]', 'networkInstances[3].port.name: L2-only port l2 cannot be used in a local network instance: built on wan0, wan1'],
+    ]);
+  });
+
+  it('accepts shared-ports.json: a local NI on a label naming two ports, three local NIs on one port', () => {
+    const r = validateEveConfig(fixture('shared-ports.json'));
+    expect(r.errors).toEqual([]);
+    expect(r.config.networks.map((n) => [n.name, n.port ?? n.ports])).toEqual([
+      ['both-wans', ['wan0', 'wan1']],
+      ['default', 'wan0'],
+      ['cameras', 'wan0'],
+      ['historian', 'wan0'],
+    ]);
+    expect(r.config.ports).toEqual([
+      { name: 'wan0', ifname: 'eth1', probe: { kind: 'ping' } },
+      { name: 'wan1', ifname: 'eth2', cost: 10 },
+    ]);
+    expect(r.config.apps.map((a) => a.interfaces[0]?.network)).toEqual(['both-wans', 'default', 'cameras', 'historian']);
+  });
+
+  it('builds an NI on a label naming no port air-gapped, with an error', () => {
+    const r = convertEveConfig({ systemAdapterList: [{ name: 'eth1', cost: 5 }], networkInstances: [ni('n1aa', { port: { name: 'freeuplink' }, ip: { subnet: '10.1.0.0/24' } })] });
+    expect(r.config.networks?.[0]?.port).toBeUndefined();
+    expect(r.errors[0]?.reason).toBe('networkInstances[0].port.name: no port is matching label "freeuplink": built air-gapped');
   });
 
   it('serves a second adapter of an app on the same NI as an app of its own, with its own MAC, tap and name', () => {

@@ -3,7 +3,7 @@
 // --inspect` wires it up. The actor system runs on the in-memory drivers: no kernel, no namespaces.
 import { createFakeRouteDriver } from '../../src/drivers/routes-fake.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,7 +168,7 @@ describe('inspection', () => {
 
   it('the inspector serves the snapshots to websocket clients on loopback, replaying live actors to late ones', async () => {
     inspector = await startInspector({ port: 0, logger: silent });
-    expect(inspector.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(inspector.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{32}$/);
     const early = await connect(inspector.wsUrl);
     clients.push(early.ws);
     net = createEdgenet({ stateDir: dir, logger: silent, drivers: fakeDrivers(), inspect: inspector.inspect.bind(inspector) });
@@ -208,16 +208,25 @@ describe('inspection', () => {
     expect([...statesIn(third.messages).keys()]).toEqual(['network:lan']);
   });
 
-  it('serves the bridge page to loopback names only, and refuses foreign origins', async () => {
-    inspector = await startInspector({ port: 0, uiUrl: 'https://inspector.test/inspect?a=1&b=2' });
+  it('serves the bridge page to loopback names only, with its token, and refuses foreign origins', async () => {
+    inspector = await startInspector({ port: 0, uiUrl: 'https://inspector.test/inspect?a=1&b=2', token: 'sesame' });
+    expect(inspector.url).toBe(`http://127.0.0.1:${inspector.port}/?token=sesame`);
     const page = await httpGet(inspector.url);
     expect(page.status).toBe(200);
     expect(page.body).toContain('src="https://inspector.test/inspect?a=1&amp;b=2"');
-    expect(page.body).toContain("new WebSocket('ws://' + location.host)");
-    expect((await httpGet(`http://localhost:${inspector.port}/`)).status).toBe(200);
+    expect(page.body).toContain("new WebSocket('ws://' + location.host + '/' + location.search)");
+    // when the inspector UI does not load, the page says why
+    expect(page.body).toContain('did not load');
+    expect(page.body).toContain('--inspect-ui-url');
+    expect((await httpGet(`http://localhost:${inspector.port}/?token=sesame`)).status).toBe(200);
+    // no token, a wrong one: neither the page nor the stream
+    expect((await httpGet(inspector.baseUrl)).status).toBe(401);
+    expect((await httpGet(`${inspector.baseUrl}?token=sesamf`)).status).toBe(401);
+    await expect(connect(`ws://127.0.0.1:${inspector.port}/`)).rejects.toThrow(/401/);
+    await expect(connect(`ws://127.0.0.1:${inspector.port}/?token=sesam`)).rejects.toThrow(/401/);
     // a DNS-rebound name reaches the same socket but not the page
     expect((await httpGet(inspector.url, { host: `rebound.example:${inspector.port}` })).status).toBe(403);
-    expect((await httpGet(`${inspector.url}/nope`)).status).toBe(404);
+    expect((await httpGet(`${inspector.baseUrl}nope?token=sesame`)).status).toBe(404);
 
     const own = await connect(inspector.wsUrl, { origin: inspector.url });
     clients.push(own.ws);
@@ -261,7 +270,12 @@ describe('inspection', () => {
     try {
       await until('the daemon', () => ready !== undefined);
       const url = ready?.inspectorUrl;
-      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{32}$/);
+      // the token is in the runtime dir, for root only; ui-url prints the page with it
+      const { readUiFiles } = await import('../../src/ui/ui-token.ts');
+      const files = await readUiFiles(join(dir, 'state'));
+      expect(String(url)).toContain(files.token);
+      expect((await stat(join(dir, 'state', 'ui-token'))).mode & 0o777).toBe(0o600);
       const client = await connect(String(url).replace(/^http/, 'ws'));
       clients.push(client.ws);
       const want = ['network:lan', 'network:plant', 'endpoint:web/lan', 'endpoint:web/plant', 'port:field'];

@@ -4,9 +4,10 @@ import { createActor, waitFor, type ActorRefFrom, type AnyActorRef, type EventOb
 import type { endpointMachine } from '../../machines/endpoint.machine.ts';
 import type { networkInstanceMachine } from '../../machines/network-instance.machine.ts';
 import type { EndpointSpec, NiSpec, PortSpec } from '../../machines/specs.ts';
-import type { Plan, systemMachine } from '../../machines/system.machine.ts';
+import { allMembers, PORTS_GROUP, type Plan, type systemMachine } from '../../machines/system.machine.ts';
 import { vmTap, webVeth } from '../fixtures/member-specs.ts';
 import { systemWithFakes } from '../helpers/machine-fakes.ts';
+import { childLookup, MemberRegistry } from '../../machines/member-registry.ts';
 
 const lan: NiSpec = {
   name: 'lan',
@@ -62,29 +63,44 @@ function start() {
     const id = (ev.actorRef as AnyActorRef).id;
     received.set(id, [...(received.get(id) ?? []), ev.event]);
   };
-  const actor = createActor(fakes.machine, { inspect }).start();
-  stops.push(() => actor.stop());
+  const actor = createActor(fakes.machine, { inspect });
+  registries.set(actor, new MemberRegistry(actor, fakes.endpoint));
+  actor.start();
+  stops.push(() => {
+    registries.get(actor)?.stopAll();
+    actor.stop();
+  });
   return { ...fakes, actor, received };
 }
 
+/** the member registry of each system actor started here */
+const registries = new WeakMap<SystemRef, MemberRegistry>();
+
+/** NIs (xstate children) and members (the registry), by child id */
+function children(actor: SystemRef): Record<string, AnyActorRef> {
+  const out: Record<string, AnyActorRef> = {};
+  for (const ref of childLookup(actor.getSnapshot().children, registries.get(actor) as MemberRegistry).values()) out[ref.id] = ref;
+  return out;
+}
+
 function ids(actor: SystemRef): string[] {
-  return Object.keys(actor.getSnapshot().children).sort();
+  return Object.keys(children(actor)).sort();
 }
 
 function ni(actor: SystemRef, id: string): NiRef {
-  const ref = actor.getSnapshot().children[id];
+  const ref = children(actor)[id];
   if (!ref) throw new Error(`no child ${id}; children: ${ids(actor).join(', ')}`);
   return ref as NiRef;
 }
 
 function ep(actor: SystemRef, id: string): EpRef {
-  const ref = actor.getSnapshot().children[id];
+  const ref = children(actor)[id];
   if (!ref) throw new Error(`no child ${id}; children: ${ids(actor).join(', ')}`);
   return ref as EpRef;
 }
 
 function states(actor: SystemRef): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(actor.getSnapshot().children).map(([id, c]) => [id, topState((c?.getSnapshot() as { value?: unknown } | undefined)?.value)]));
+  return Object.fromEntries(Object.entries(children(actor)).map(([id, c]) => [id, topState((c?.getSnapshot() as { value?: unknown } | undefined)?.value)]));
 }
 
 /** every child (NI and member) settled in `ready`; the system's own snapshot does not change with its children's, so poll */
@@ -98,12 +114,12 @@ async function allReady(actor: SystemRef): Promise<void> {
 const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
 
 function expectNoBookkeeping(actor: SystemRef): void {
-  const { context, children } = actor.getSnapshot();
+  const { context } = actor.getSnapshot();
   expect(context.networks).toEqual({});
   expect(context.members).toEqual({});
   expect(context.queuedNetworks).toEqual({});
   expect(context.queuedMembers).toEqual({});
-  expect(Object.keys(children)).toEqual([]);
+  expect(ids(actor)).toEqual([]);
 }
 
 const full = plan({ networks: { create: [lan, plant] }, members: { create: [uplink, fieldbus, web, vm, plc] } });
@@ -233,7 +249,7 @@ describe('system machine', () => {
     expect(niOps.createNi.calls).toHaveLength(1);
 
     niOps.deleteNi.open[0]?.resolve();
-    await waitFor(actor, (s) => s.children['ni:lan#3'] !== undefined);
+    await vi.waitFor(() => expect(ids(actor)).toContain('ni:lan#3'));
     expect(ids(actor)).toEqual(['ni:lan#3', 'port:uplink#2']);
     await waitFor(ni(actor, 'ni:lan#3'), (s) => s.matches('ready'));
     expect(niOps.createNi.inputs.at(-1)).toEqual(rebuilt);
@@ -280,7 +296,7 @@ describe('system machine', () => {
     expect(actor.getSnapshot().context.queuedMembers['web/lan']).toEqual(renamed);
 
     epOps.detach.open[0]?.resolve();
-    await waitFor(actor, (s) => s.children['ep:web/lan#8'] !== undefined);
+    await vi.waitFor(() => expect(ids(actor)).toContain('ep:web/lan#8'));
     await waitFor(ep(actor, 'ep:web/lan#8'), (s) => s.matches('ready'));
     expect(ids(actor).filter((id) => id.startsWith('ep:web/'))).toEqual(['ep:web/lan#8']);
     expect(epOps.attach.calls.at(-1)?.input.spec).toEqual(renamed);
@@ -311,7 +327,7 @@ describe('system machine', () => {
     const { context } = actor.getSnapshot();
     expect(context.queuedMembers).toEqual({});
     expect(context.queuedNetworks).toEqual({});
-    expect(Object.keys(context.members).sort()).toEqual(['port:uplink', 'vm/lan']);
+    expect(allMembers(context).map((m) => m.id).sort()).toEqual(['ep:vm/lan#6', 'port:uplink#3']);
   });
 
   it('an update to an NI or member whose re-creation is still queued reaches the new actor', async () => {
@@ -361,5 +377,22 @@ describe('system machine', () => {
     actor.send({ type: 'APPLY', plan: full });
     await allReady(actor);
     expect(ids(actor)).toContain('ni:lan#8');
+  });
+
+  it('members run outside the xstate children, and an event copies only the bookkeeping group it changes', async () => {
+    const { actor } = start();
+    actor.send({ type: 'APPLY', plan: full });
+    await allReady(actor);
+    // xstate copies an actor's children map on every spawn and stop: only the NIs are children of the system actor
+    expect(Object.keys(actor.getSnapshot().children).sort()).toEqual(['ni:lan#1', 'ni:plant#2']);
+    expect(Object.keys(actor.getSnapshot().context.members).sort()).toEqual([PORTS_GROUP, 'lan', 'plant']);
+    const before = actor.getSnapshot().context.members;
+    actor.send({ type: 'APPLY', plan: plan({ members: { delete: ['vm/lan'] } }) });
+    await vi.waitFor(() => expect(ids(actor)).not.toContain('ep:vm/lan#6'));
+    const after = actor.getSnapshot().context.members;
+    // the lan group was copied (one member less), the others are the very same objects
+    expect(Object.keys(after.lan ?? {})).toEqual(['web/lan']);
+    expect(after.plant).toBe(before.plant);
+    expect(after[PORTS_GROUP]).toBe(before[PORTS_GROUP]);
   });
 });

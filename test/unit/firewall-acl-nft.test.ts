@@ -1,0 +1,251 @@
+// The nft driver of endpoint rules against an emulated nft (the JSON subset edgenet writes): requests of one turn
+// are one transaction, the table is listed once (not per endpoint), an unchanged endpoint costs nothing, a table
+// changed behind our back is listed again, and one bad endpoint in a batch fails alone.
+import { describe, expect, it } from 'vitest';
+import { NftEndpointRules } from '../../src/drivers/firewall-acl-nft.ts';
+import { endpointNames, type EndpointRules, type Json } from '../../src/drivers/firewall-acl.ts';
+import { canonicalJson } from '../../src/drivers/firewall.ts';
+import { serialQueue } from '../../src/runtime/serial-queue.ts';
+import { WriteCounter } from '../../src/drivers/write-counter.ts';
+
+type Obj = { [key: string]: Json };
+type Family = 'inet' | 'bridge';
+interface Table {
+  chains: Map<string, { handle: number; comment?: string; chain: string }[]>;
+  counters: Set<string>;
+  sets: Set<string>;
+  maps: Map<string, Map<string, Json>>;
+}
+
+/** Just enough of nft -j: tables, chains, rules (with handles), counters, sets, verdict maps; atomic transactions. */
+class FakeNft {
+  tables = new Map<Family, Table>();
+  private handle = 10;
+  transactions: Obj[][] = [];
+  lists = 0;
+  /** the next transaction fails with this stderr */
+  failNext: string | undefined;
+  /** transactions naming this string fail */
+  poison: string | undefined;
+
+  run = async (args: string[], input: string | undefined): Promise<{ code: number; stdout: string; stderr: string }> => {
+    await Promise.resolve();
+    if (args.includes('list')) {
+      if (args.includes('counters')) return { code: 0, stdout: '{"nftables":[]}', stderr: '' };
+      this.lists++;
+      const family = args[args.indexOf('table') + 1] as Family;
+      const t = this.tables.get(family);
+      if (!t) return { code: 1, stdout: '', stderr: `Error: No such file or directory\nlist table ${family} edgenet\n` };
+      return { code: 0, stdout: JSON.stringify({ nftables: this.listing(family, t) }), stderr: '' };
+    }
+    const cmds = (JSON.parse(input ?? '{}') as { nftables: Obj[] }).nftables;
+    if (this.failNext !== undefined || (this.poison !== undefined && input?.includes(this.poison))) {
+      const stderr = this.failNext ?? 'Error: Could not process rule: Invalid argument';
+      this.failNext = undefined;
+      return { code: 1, stdout: '', stderr };
+    }
+    const before = structuredClone(this.tables);
+    const handle = this.handle;
+    try {
+      const echo = cmds.flatMap((c) => this.apply(c));
+      this.transactions.push(cmds);
+      return { code: 0, stdout: JSON.stringify({ nftables: echo }), stderr: '' };
+    } catch (e) {
+      this.tables = before;
+      this.handle = handle;
+      return { code: 1, stdout: '', stderr: `Error: Could not process rule: ${(e as Error).message}` };
+    }
+  };
+
+  private listing(family: Family, t: Table): Obj[] {
+    const base = { family, table: 'edgenet' };
+    const out: Obj[] = [{ table: { family, name: 'edgenet' } }];
+    for (const name of t.counters) out.push({ counter: { ...base, name, packets: 0, bytes: 0 } });
+    for (const name of t.sets) out.push({ set: { ...base, name, type: 'ipv4_addr' } });
+    for (const [name, elems] of t.maps) out.push({ map: { ...base, name, map: 'verdict', ...(elems.size > 0 && { elem: [...elems.values()] }) } });
+    for (const [name, rules] of t.chains) {
+      out.push({ chain: { ...base, name } });
+      for (const r of rules) out.push({ rule: { ...base, chain: name, handle: r.handle, ...(r.comment !== undefined && { comment: r.comment }), expr: [] } });
+    }
+    return out;
+  }
+
+  private apply(cmd: Obj): Obj[] {
+    const [verb, body] = Object.entries(cmd)[0] as [string, Obj];
+    const [kind, o] = Object.entries(body)[0] as [string, Obj];
+    const family = o.family as Family;
+    if (kind === 'table') {
+      if (verb === 'add' && !this.tables.has(family)) this.tables.set(family, { chains: new Map(), counters: new Set(), sets: new Set(), maps: new Map() });
+      if (verb === 'delete') this.tables.delete(family);
+      return [];
+    }
+    const t = this.tables.get(family);
+    if (!t) throw new Error('No such file or directory');
+    const name = String(o.name ?? '');
+    const missing = (): never => {
+      throw new Error('No such file or directory');
+    };
+    if (kind === 'chain') {
+      if (verb === 'add' && !t.chains.has(name)) t.chains.set(name, []);
+      if (verb === 'flush') (t.chains.get(name) ?? missing()).length = 0;
+      if (verb === 'delete') {
+        if (!t.chains.has(name)) missing();
+        t.chains.delete(name);
+      }
+    } else if (kind === 'rule') {
+      const rules = t.chains.get(String(o.chain)) ?? missing();
+      if (verb === 'add' || verb === 'insert') {
+        const handle = ++this.handle;
+        rules.push({ handle, chain: String(o.chain), ...(typeof o.comment === 'string' && { comment: o.comment }) });
+        return [{ [verb]: { rule: { ...o, handle } } }];
+      }
+      const i = rules.findIndex((r) => r.handle === o.handle);
+      if (i < 0) missing();
+      rules.splice(i, 1);
+    } else if (kind === 'counter' || kind === 'set') {
+      const set = kind === 'counter' ? t.counters : t.sets;
+      if (verb === 'add') set.add(name);
+      if (verb === 'delete' && !set.delete(name)) missing();
+    } else if (kind === 'map') {
+      if (verb === 'add' && !t.maps.has(name)) t.maps.set(name, new Map());
+    } else if (kind === 'element') {
+      const map = t.maps.get(name);
+      if (!map) {
+        if (!t.sets.has(name)) missing();
+        return [];
+      }
+      for (const e of o.elem as Json[]) {
+        if (verb === 'add') map.set(canonicalJson((e as Json[])[0]), e);
+        else if (!map.delete(canonicalJson(e))) missing();
+      }
+    }
+    return [];
+  }
+}
+
+function ep(i: number, over: Partial<EndpointRules> = {}): EndpointRules {
+  return {
+    key: `app${i}/lan`,
+    app: `app${i}`,
+    network: 'lan',
+    bridge: 'enbr-lan',
+    hostIfname: `tap${i}`,
+    mac: `02:00:00:00:01:${(i % 256).toString(16).padStart(2, '0')}`,
+    ip: `10.50.0.${10 + i}`,
+    gateway: '10.50.0.1',
+    subnet: '10.50.0.0/24',
+    ports: [{ name: 'up0', ifname: 'eth1' }],
+    antiSpoof: true,
+    exempt: [],
+    staticHosts: [],
+    ...over,
+  };
+}
+
+function setup(): { nft: FakeNft; rules: NftEndpointRules; writes: WriteCounter } {
+  const nft = new FakeNft();
+  const writes = new WriteCounter();
+  const serial = serialQueue();
+  return { nft, rules: new NftEndpointRules(nft.run, writes, undefined, (fn) => serial(fn)), writes };
+}
+
+const portmap = { action: 'portmap' as const, match: { protocol: 'tcp' as const, lport: 8080 }, appPort: 80 };
+const allow = { action: 'allow' as const, match: { protocol: 'tcp' as const, fport: 80 } };
+
+describe('endpoint rules on nft (emulated)', () => {
+  it('a converge of 50 endpoints: one listing, one transaction; again: nothing', async () => {
+    const { nft, rules, writes } = setup();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => rules.ensure(ep(i, i % 5 === 0 ? { acls: [allow, portmap] } : {}))));
+    expect(nft.transactions).toHaveLength(1);
+    expect(nft.lists).toBe(2); // inet and bridge, once
+    expect(writes.snapshot().nft).toBe(1);
+    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(50);
+    expect(nft.tables.get('inet')?.chains.has(endpointNames('app5/lan').out)).toBe(true);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => rules.ensure(ep(i, i % 5 === 0 ? { acls: [allow, portmap] } : {}))));
+    expect(nft.transactions).toHaveLength(1);
+    expect(nft.lists).toBe(2);
+  });
+
+  it('one more endpoint later: one transaction, no listing; its removal: one transaction taking everything of it', async () => {
+    const { nft, rules } = setup();
+    await Promise.all([rules.ensure(ep(1)), rules.ensure(ep(2))]);
+    const lists = nft.lists;
+    await rules.ensure(ep(3, { acls: [allow, portmap] }));
+    expect(nft.transactions).toHaveLength(2);
+    expect(nft.lists).toBe(lists);
+    const natRules = (): number => (nft.tables.get('inet')?.chains.get('acl-dnat')?.length ?? 0) + (nft.tables.get('inet')?.chains.get('acl-snat')?.length ?? 0);
+    expect(natRules()).toBeGreaterThan(0);
+    // the NAT rules are removed by the handles the transaction echoed: no listing
+    await rules.remove('app3/lan');
+    expect(nft.lists).toBe(lists);
+    expect(natRules()).toBe(0);
+    const inet = nft.tables.get('inet');
+    expect([...(inet?.chains.keys() ?? [])].filter((c) => c.startsWith('ep-'))).toEqual([]);
+    expect([...(inet?.counters ?? [])].filter((c) => c.startsWith('ep-'))).toEqual([]);
+    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(2);
+    expect(rules.status('app3/lan')).toBeUndefined();
+    expect(rules.status('app1/lan')).toEqual([{ rule: 'anti-spoofing', action: 'drop', packets: 0 }]);
+  });
+
+  it('a rule change rewrites that endpoint only, in place', async () => {
+    const { nft, rules } = setup();
+    await Promise.all([rules.ensure(ep(1, { acls: [allow] })), rules.ensure(ep(2, { acls: [allow] }))]);
+    await rules.ensure(ep(1, { acls: [allow, portmap] }));
+    const last = JSON.stringify(nft.transactions.at(-1));
+    expect(last).toContain(endpointNames('app1/lan').out);
+    expect(last).not.toContain(endpointNames('app2/lan').out);
+    expect(nft.tables.get('inet')?.chains.get('acl-dnat')?.length).toBeGreaterThan(0);
+  });
+
+  it('the table deleted behind our back: the next write fails, lists again and succeeds (plumbing re-made)', async () => {
+    const { nft, rules } = setup();
+    await rules.ensure(ep(1));
+    nft.tables.clear();
+    const lists = nft.lists;
+    await rules.ensure(ep(2));
+    expect(nft.lists).toBe(lists + 2);
+    expect(nft.tables.get('bridge')?.chains.has('spoof')).toBe(true);
+    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(1);
+  });
+
+  it('a restarted driver adopts intact rules carrying their spec: no write', async () => {
+    const { nft, rules } = setup();
+    await Promise.all([1, 2, 3].map((i) => rules.ensure(ep(i, { acls: [allow] }))));
+    const again = new NftEndpointRules(nft.run, new WriteCounter());
+    await Promise.all([1, 2, 3].map((i) => again.ensure(ep(i, { acls: [allow] }))));
+    expect(nft.transactions).toHaveLength(1);
+    // a changed spec is rewritten
+    await again.ensure(ep(2, { acls: [allow, portmap] }));
+    expect(nft.transactions).toHaveLength(2);
+  });
+
+  it('one endpoint the kernel refuses fails alone; the others of its batch are written', async () => {
+    const { nft, rules } = setup();
+    nft.poison = 'tap7';
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => rules.ensure(ep(i))));
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(results[7]?.status).toBe('rejected');
+    expect(String((results[7] as PromiseRejectedResult).reason)).toContain('app7/lan');
+    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(9);
+  });
+
+  it('the sweep removes endpoints not kept, in one transaction', async () => {
+    const { nft, rules } = setup();
+    await Promise.all([1, 2, 3].map((i) => rules.ensure(ep(i, { acls: [allow] }))));
+    const fresh = new NftEndpointRules(nft.run, new WriteCounter());
+    const removed = await fresh.sweep(['app2/lan']);
+    expect(removed).toHaveLength(2);
+    expect(nft.transactions).toHaveLength(2);
+    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(1);
+    expect([...(nft.tables.get('inet')?.chains.keys() ?? [])].filter((c) => c.startsWith('ep-'))).toHaveLength(3);
+  });
+
+  it('an aborted request is not written', async () => {
+    const { nft, rules } = setup();
+    const ac = new AbortController();
+    const p = rules.ensure(ep(1), ac.signal);
+    ac.abort(new Error('stopped'));
+    await expect(p).rejects.toThrow('stopped');
+    expect(nft.transactions).toHaveLength(0);
+  });
+});
