@@ -144,8 +144,10 @@ apps:
 `);
     const x = await eventually('NI x refused with the reason', async () => {
       const n = (await daemon!.status()).networks.find((m) => m.name === 'x');
-      return n && n.state === 'degraded' && /enbr-x.*without edgenet's mark.*fx0/.test(n.reason ?? '') ? n : undefined;
-    }, 20_000);
+      return n && n.state === 'degraded' && /enbr-x.*exists without edgenet's mark: not created by edgenet/.test(n.reason ?? '') ? n : undefined;
+    }, 20_000).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}; NI x is ${JSON.stringify((await daemon!.status()).networks.find((m) => m.name === 'x'))}`);
+    });
     console.log(`NI x: ${x.state} (${x.reason})`);
     expect(x.dnsmasqPid).toBeUndefined();
     // the member is where its owner put it, the bridge as it was (no mark, no address), and nobody leases to it
