@@ -11,4 +11,11 @@ try {
   }
   throw err;
 }
+// `edgenet status | head`: the reader went away; what is left to print has no one to read it — end quietly
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err?.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 process.exitCode = await main(process.argv);

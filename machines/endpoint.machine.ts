@@ -109,6 +109,8 @@ export const endpointMachine = setup({
   actors: {
     /** Does the interface / app netns exist now? */
     probe: fromPromise<ProbeResult, MemberSpec>(notProvided('probe')),
+    /** the probe, asking the kernel itself (a cache may still hold what the event being verified reported) */
+    verify: fromPromise<ProbeResult, MemberSpec>(notProvided('verify')),
     /** veth: create the pair into the app's netns and enslave; tap/port: enslave (ports on switch NIs only), MTU, up. Idempotent. */
     attach: fromPromise<AttachOutput, AttachInput>(notProvided('attach')),
     /** veth: delete the host end; tap/port: release from the bridge. Absent is success. */
@@ -305,7 +307,7 @@ export const endpointMachine = setup({
         // a link event said "detached": events can be stale (sent before our own enslave), so ask the kernel first
         verifying: {
           invoke: {
-            src: 'probe',
+            src: 'verify',
             input: ({ context }) => context.spec,
             onDone: [
               {

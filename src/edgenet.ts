@@ -25,6 +25,7 @@ import { writesOf, type Drivers } from './drivers/drivers.ts';
 import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions, RefusedEndpoint, Status, Transition } from './edgenet-types.ts';
 import { ConfigError } from './errors.ts';
 import { Ipam } from './services/ipam.ts';
+import { PortProber, probeTargets } from './services/port-probe.ts';
 import { LinkRouter } from './runtime/link-router.ts';
 import { LocalServices } from './services/local-services.ts';
 import { mergeResults, withoutEndpoints } from './runtime/partial-apply.ts';
@@ -64,6 +65,8 @@ interface Runtime {
   device: Actor<typeof deviceMachine>;
   router: LinkRouter;
   netns: NetnsWatcher;
+  /** ports[].probe runner (absent: the drivers have no probe driver) */
+  prober?: PortProber;
   subscriptions: Subscription[];
   /** this namespace's instance lock (real drivers only) */
   lock: InstanceLock | undefined;
@@ -177,7 +180,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
         startAudits({ drivers, root: view, childOfNetwork: (n) => router.childOfNetwork(n), device, deviceSpec: () => deviceSpec, logger }, auditIntervalMs),
       );
     }
-    return { drivers, local, root, members, view, device, router, netns, subscriptions, lock };
+    // a port's probe verdict goes to the system actor, which hands it to the NIs NATing out of the port
+    const prober = drivers.probes
+      ? new PortProber({ probes: drivers.probes, routes: drivers.routes, logger, report: (port, ok, detail) => root.send({ type: 'PORT_PROBE', port, ok, detail }) })
+      : undefined;
+    return { drivers, local, root, members, view, device, router, netns, subscriptions, lock, ...(prober && { prober }) };
   };
 
   const getRuntime = (): Promise<Runtime> => {
@@ -264,8 +271,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     rt.netns.watchPaths(endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : [])));
     runningResolved = resolved;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
+    rt.prober?.update(probeTargets(config));
     if (planSize(plan) > 0) {
       await sendPlanInSlices((slice) => rt.root.send({ type: 'APPLY', plan: slice }), plan);
+      // NI actors this push made learn the probe verdicts the ones before them knew
+      rt.prober?.resend();
       // only the actors this push concerns are watched: a push costs what it changes, not what the config holds
       const settled = await waitSettled(rt, affectedIds(rt.root.getSnapshot().context, plan));
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
@@ -315,6 +325,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       const rt = runtime;
       if (!rt) return;
       for (const s of rt.subscriptions) s.unsubscribe();
+      rt.prober?.close();
       // members first, each on its own (O(1) each); then the root and its NIs
       rt.members.stopAll();
       rt.root.stop();

@@ -9,6 +9,7 @@ import { createFakeLinkDriver, type FakeLinkDriver } from './drivers/links-fake.
 import type { Drivers } from './drivers/drivers.ts';
 import { createFakeRouteDriver, type FakeRouteDriver } from './drivers/routes-fake.ts';
 import { createFakeBridgePortDriver, type FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
+import { createFakeProbeDriver, type FakeProbeDriver } from './drivers/probes-fake.ts';
 
 export { createFakeDhcpDns, FakeDhcpDns } from './drivers/dhcpdns-fake.ts';
 export type { FakeDhcpDnsOptions } from './drivers/dhcpdns-fake.ts';
@@ -18,6 +19,7 @@ export { createFakeLinkDriver, FakeLinkDriver } from './drivers/links-fake.ts';
 export type { FakePeer, LinkOp } from './drivers/links-fake.ts';
 export { createFakeRouteDriver, FakeRouteDriver } from './drivers/routes-fake.ts';
 export { createFakeBridgePortDriver, FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
+export { createFakeProbeDriver, FakeProbeDriver } from './drivers/probes-fake.ts';
 
 /** The fakes, typed as themselves so tests can drive them (carrier, taps, namespaces, dnsmasq crashes). */
 export interface FakeDrivers extends Drivers {
@@ -26,6 +28,7 @@ export interface FakeDrivers extends Drivers {
   dhcpdns: FakeDhcpDns;
   routes: FakeRouteDriver;
   bridgePorts: FakeBridgePortDriver;
+  probes: FakeProbeDriver;
 }
 
 export function createFakeDrivers(opts: { firewall?: FakeFirewallOptions; dhcpdns?: FakeDhcpDnsOptions } = {}): FakeDrivers {
@@ -36,5 +39,6 @@ export function createFakeDrivers(opts: { firewall?: FakeFirewallOptions; dhcpdn
     dhcpdns: createFakeDhcpDns(opts.dhcpdns),
     routes: createFakeRouteDriver(),
     bridgePorts: createFakeBridgePortDriver(links),
+    probes: createFakeProbeDriver(),
   };
 }

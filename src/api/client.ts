@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ApplyResult, Status, Transition } from '../edgenet-types.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import type { ConfigIssue } from '../errors.ts';
+import { eventFilterQuery, type EventFilter } from './event-filter.ts';
 
 /** Where the API socket is by default: the runtime dir's (the state dir's when it holds both). */
 export const DEFAULT_SOCKET_DIR = '/run/edgenet';
@@ -90,8 +91,16 @@ export interface ApiClient {
   ready(): Promise<{ code: number; body: { ready: boolean; unsettled?: { kind: string; name: string; state: string; reason?: string }[] } }>;
   /** GET /v1/version */
   version(): Promise<{ version: string; node: string; pid: number }>;
-  /** Streams transitions until the daemon ends the stream (resolves) or `signal` aborts (resolves). */
-  events(onTransition: (t: Transition) => void, signal?: AbortSignal): Promise<void>;
+  /**
+   * Streams transitions (with their SSE id) until the daemon ends the stream (resolves) or `signal` aborts
+   * (resolves). `filter`: only these (filtered by the daemon); `lastEventId`: first what came after that id.
+   */
+  events(onTransition: (t: Transition, id?: string) => void, signal?: AbortSignal, opts?: EventsOptions): Promise<void>;
+}
+
+export interface EventsOptions {
+  filter?: EventFilter;
+  lastEventId?: string;
 }
 
 export function createApiClient(socketPath: string): ApiClient {
@@ -169,12 +178,23 @@ export function createApiClient(socketPath: string): ApiClient {
     async teardown() {
       decode<{ tornDown: boolean }>(await send('POST', '/v1/teardown'));
     },
-    events(onTransition, signal) {
+    events(onTransition, signal, opts = {}) {
       return new Promise((resolve, reject) => {
         if (signal?.aborted) return resolve();
-        const req = request({ socketPath, method: 'GET', path: '/v1/events', headers: { accept: 'text/event-stream' } }, (res) => {
+        const query = eventFilterQuery(opts.filter ?? {}).toString();
+        const headers: Record<string, string> = { accept: 'text/event-stream', ...(opts.lastEventId !== undefined && { 'last-event-id': opts.lastEventId }) };
+        const req = request({ socketPath, method: 'GET', path: query ? `/v1/events?${query}` : '/v1/events', headers }, (res) => {
           if (res.statusCode !== 200) {
-            readBody(res).then((t) => reject(new ApiError(res.statusCode ?? 0, t)), reject);
+            readBody(res).then((t) => {
+              let message = t;
+              try {
+                const body = JSON.parse(t) as ErrorBody;
+                if (typeof body.error === 'string') message = body.error;
+              } catch {
+                /* not JSON: the text as it came */
+              }
+              reject(new ApiError(res.statusCode ?? 0, message));
+            }, reject);
             return;
           }
           res.setEncoding('utf8');
@@ -192,7 +212,8 @@ export function createApiClient(socketPath: string): ApiClient {
                 .map((l) => l.slice(5).trimStart())
                 .join('\n');
               if (!data || /^event: error$/m.test(block)) continue;
-              onTransition(JSON.parse(data) as Transition);
+              const id = /^id: ?(.*)$/m.exec(block)?.[1];
+              onTransition(JSON.parse(data) as Transition, id);
             }
           });
           // end: the daemon closed the stream (it is stopping); close/error: the connection dropped.

@@ -19,6 +19,8 @@ import { EveRecord } from '../eve/eve-record.ts';
 import { PushRefusedError, type ConfigSource } from '../daemon/config-source.ts';
 import { packageVersion } from '../util/package-info.ts';
 import { healthOf, readinessOf } from './health.ts';
+import { parseEventFilter, transitionMatcher } from './event-filter.ts';
+import { TransitionLog, type LoggedTransition } from './event-log.ts';
 import { eveApplyAnswer } from '../eve/eve-object-errors.ts';
 import type { EveReporter } from '../eve/eve-info.ts';
 
@@ -66,6 +68,8 @@ export interface ApiServerOptions {
 
 export interface ApiServer {
   readonly socketPath: string;
+  /** event streams (GET /v1/events) open now */
+  readonly eventStreams: number;
   close(): Promise<void>;
 }
 
@@ -131,7 +135,7 @@ async function clearStaleSocket(path: string): Promise<void> {
   });
 }
 
-function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: EdgenetMetrics) {
+function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: EdgenetMetrics, events: TransitionLog) {
   const bodyLimit = opts.bodyLimit ?? CONFIG_BODY_LIMIT;
   const apply = opts.apply ?? serializeApply(opts.net);
   const log = opts.logger?.child({ component: 'api' });
@@ -206,14 +210,33 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
 
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
+  // GET /v1/events?kind=…&name=…&to=…: SSE, each transition with an id; `Last-Event-ID` (header, or ?lastEventId=
+  // for a client that cannot set headers) replays what came after that id first
   app.get('/v1/events', (req, reply) => {
+    const query = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
+    let matches: (t: Transition) => boolean;
+    try {
+      matches = transitionMatcher(parseEventFilter(query));
+    } catch (err) {
+      return sendError(reply, 400, errorMessage(err));
+    }
+    const header = req.headers['last-event-id'];
+    const lastId = (Array.isArray(header) ? header[0] : header) ?? query.get('lastEventId') ?? undefined;
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(': edgenet transitions\n\n');
     sse.add(reply);
-    const sub: Subscription = opts.net.transitions$.subscribe({
-      next: (t: Transition) => res.write(`data: ${JSON.stringify(t)}\n\n`),
+    const send = (e: LoggedTransition): void => {
+      if (matches(e.transition)) res.write(`id: ${e.id}\ndata: ${JSON.stringify(e.transition)}\n\n`);
+    };
+    if (lastId !== undefined && lastId !== '') {
+      const { entries, gap } = events.since(lastId);
+      if (gap) res.write(`: resume: ${lastId} is not one of the last ${events.capacity} transitions of this daemon run; replaying the ${entries.length} kept\n\n`);
+      for (const e of entries) send(e);
+    }
+    const sub: Subscription = events.live$.subscribe({
+      next: send,
       complete: () => res.end(),
       error: (err: unknown) => {
         res.write(`event: error\ndata: ${JSON.stringify({ error: errorMessage(err) })}\n\n`);
@@ -242,7 +265,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   const sse = new Set<FastifyReply>();
   const metrics = opts.metrics ?? createMetrics(opts.net);
-  const app = buildApp(opts, sse, metrics);
+  const events = new TransitionLog(opts.net.transitions$);
+  const app = buildApp(opts, sse, metrics, events);
   await app.ready();
 
   // The socket is created with the process umask; tighten it for the bind so it is never reachable by others.
@@ -262,12 +286,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   let closing: Promise<void> | undefined;
   return {
     socketPath,
+    get eventStreams() {
+      return sse.size;
+    },
     close() {
       closing ??= (async () => {
         // Event streams never end by themselves: end them so the server can close.
         for (const reply of sse) reply.raw.end();
         sse.clear();
         await app.close();
+        events.close();
         if (!opts.metrics) metrics.close();
         await unlink(socketPath).catch(() => undefined);
       })();

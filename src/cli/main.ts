@@ -1,14 +1,16 @@
 // The `edgenet` command line. main() returns the exit code; it never calls process.exit.
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
-import { text as readStream } from 'node:stream/consumers';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { completionScript, SHELLS, type Shell } from './completion.ts';
 import { ApiError, createApiClient, DaemonUnreachableError } from '../api/client.ts';
 import { CHECK_NOT_READY, notReady } from '../api/health.ts';
 import { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR, resolveLayout } from '../daemon/state-layout.ts';
 import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
 import { packageVersion } from '../util/package-info.ts';
+import { parseListenAddress, type ListenAddress } from '../daemon/metrics-listen.ts';
 import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
+import { contentTypeOf, readInput, sourceName } from './input.ts';
+import { noHeadersOption, outputOf, outputOption, serialize, type OutputFormat } from './output.ts';
+import { TRANSITION_KINDS, TRANSITION_STATES, type EventFilter } from '../api/event-filter.ts';
 
 /**
  * Exit codes of every verb. `run`: 1 also when there is no config (no -c and no last good config) or the last good
@@ -28,16 +30,22 @@ export const EXIT = {
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** Where the CLI writes; tests capture it. `signal` ends long-running verbs (`events`) like Ctrl-C does. */
+/**
+ * Where the CLI writes; tests capture it. `signal` ends long-running verbs (`events`) like Ctrl-C does;
+ * `readStdin` replaces process.stdin for `-f -`; `progress`: stderr is a terminal (apply shows its progress there).
+ */
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   signal?: AbortSignal;
+  readStdin?: () => Promise<string>;
+  progress?: boolean;
 }
 
 const processIo: CliIo = {
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
+  progress: process.stderr.isTTY === true,
 };
 
 interface CommonOpts {
@@ -55,14 +63,16 @@ function socketOf(o: CommonOpts): string {
   return resolveLayout({ stateDir: o.stateDir, runtimeDir: o.runtimeDir, socketPath: o.socket }).socketPath;
 }
 
-async function readConfigText(file: string): Promise<string> {
-  return file === '-' ? readStream(process.stdin) : readFile(file, 'utf8');
-}
-
 function parseLimit(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function parseListen(value: string): ListenAddress {
+  const addr = parseListenAddress(value);
+  if (!addr) throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464');
+  return addr;
 }
 
 function parseInspectPort(value: string): number {
@@ -71,11 +81,20 @@ function parseInspectPort(value: string): number {
   return port;
 }
 
-function contentTypeOf(file: string, text: string): string {
-  const ext = extname(file).toLowerCase();
-  if (ext === '.json') return 'application/json';
-  if (ext === '.yaml' || ext === '.yml') return 'application/yaml';
-  return /^\s*[[{]/.test(text) ? 'application/json' : 'application/yaml';
+/** `--kind endpoint,port` (repeatable), each one of `allowed` (listed in the help and the shell completion). */
+function listOption<T extends string>(flags: string, description: string, allowed: readonly T[], what: string): Option {
+  const option = new Option(flags, description).argParser(parseList(allowed, what));
+  option.argChoices = [...allowed];
+  return option;
+}
+
+/** `--kind endpoint,port` (repeatable): each a transition kind. */
+function parseList<T extends string>(allowed: readonly T[], what: string): (value: string, previous: T[] | undefined) => T[] {
+  return (value, previous) => {
+    const items = value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+    for (const item of items) if (!(allowed as readonly string[]).includes(item)) throw new InvalidArgumentError(`unknown ${what} "${item}" (one of ${allowed.join(', ')})`);
+    return [...(previous ?? []), ...(items as T[])];
+  };
 }
 
 /** Maps an error to its message and exit code. */
@@ -128,13 +147,14 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--inspect-ui-url <url>', 'the inspector UI the --inspect page embeds (default https://stately.ai/inspect; a self-hosted one works offline)')
     .option('--ui [port]', 'serve the built-in live view on 127.0.0.1 (default port 8788); `edgenet ui-url` prints its URL with the token', parseInspectPort)
     .option('--ui-host <host>', 'the address the live view listens on (default 127.0.0.1)')
+    .option('--metrics-listen <host:port>', 'also serve GET /metrics over TCP there (e.g. 127.0.0.1:9464), for a Prometheus that cannot reach the root-only socket', parseListen)
     .option('--max-networks <n>', 'refuse a config with more network instances (default 1000)', parseLimit)
     .option('--max-local-networks <n>', 'refuse a config with more local network instances, one dnsmasq each (default 250)', parseLimit)
     .option('--max-endpoints <n>', 'refuse a config with more app interfaces (default 5000)', parseLimit)
     .addOption(
       new Option('--log-level <level>', 'log level of the JSON log on stdout (default: $EDGENET_LOG_LEVEL, else info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
-    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; inspectUiUrl?: string; ui?: true | number; uiHost?: string; logLevel?: string; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
+    .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; inspectUiUrl?: string; ui?: true | number; uiHost?: string; logLevel?: string; metricsListen?: ListenAddress; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
       const { runDaemon } = await import('../daemon/daemon.ts');
       const limits = {
         ...(o.maxNetworks !== undefined && { networks: o.maxNetworks }),
@@ -156,6 +176,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
           ...(o.inspect !== undefined && { inspect: { ...(o.inspect !== true && { port: o.inspect }), ...(o.inspectUiUrl !== undefined && { uiUrl: o.inspectUiUrl }) } }),
           ...((o.ui !== undefined || o.uiHost !== undefined) && { ui: { ...(o.ui !== undefined && o.ui !== true && { port: o.ui }), ...(o.uiHost !== undefined && { host: o.uiHost }) } }),
           ...(Object.keys(limits).length > 0 && { limits }),
+          ...(o.metricsListen && { metricsListen: o.metricsListen }),
         }),
       );
     });
@@ -164,16 +185,17 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .command('apply')
     .description('push a config to the daemon; returns when every affected object has settled, and prints what changed')
     .requiredOption('-f, --file <file>', 'config file (YAML or JSON; - for stdin)')
-    .option('--json', 'print the result as JSON')
+    .addOption(outputOption('the whole ApplyResult (every object created, updated, deleted, refused)'))
+    .addOption(new Option('--json', 'the same as -o json').hideHelp())
     .addOption(stateDirOpt())
     .addOption(runtimeDirOpt())
     .addOption(socketOpt())
     .addOption(formatOpt())
     .addOption(tapNamesOpt())
-    .action(async (o: CommonOpts & FormatOpts & { file: string; json?: boolean }) => {
+    .action(async (o: CommonOpts & FormatOpts & { file: string; json?: boolean; output?: OutputFormat }) => {
       let text: string;
       try {
-        text = await readConfigText(o.file);
+        text = await readInput(o.file, io.readStdin);
       } catch (err) {
         io.stderr(`edgenet: cannot read ${o.file}: ${errorMessage(err)}\n`);
         setCode(EXIT.rejected);
@@ -182,40 +204,61 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       try {
         const { findingsOf, formatFindings, readTapNamesFile } = await import('../eve/eve-load.ts');
         const tapNames = o.tapNames ? await readTapNamesFile(o.tapNames) : undefined;
-        const result = await createApiClient(socketOf(o)).putConfig(text, contentTypeOf(o.file, text), {
+        const api = createApiClient(socketOf(o));
+        const push = api.putConfig(text, contentTypeOf(o.file, text), {
           ...(o.format ? { format: o.format } : {}),
           ...(tapNames ? { tapNames } : {}),
         });
-        const { errorsOf, formatObjectErrors } = await import('../eve/eve-object-errors.ts');
-        const findings = [...formatObjectErrors(errorsOf(result)), ...formatFindings(findingsOf(result))].map((l) => `${l}\n`).join('');
-        io.stdout(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatApplyResult(result)}\n${findings}`);
+        const result = io.progress ? await (await import('./apply-progress.ts')).withProgress(api, push, io.stderr) : await push;
+        const output = outputOf(o);
+        if (output === 'json' || output === 'yaml') io.stdout(await serialize(result, output));
+        else {
+          const { errorsOf, formatObjectErrors } = await import('../eve/eve-object-errors.ts');
+          const findings = [...formatObjectErrors(errorsOf(result)), ...formatFindings(findingsOf(result))].map((l) => `${l}\n`).join('');
+          io.stdout(`${formatApplyResult(result, { wide: output === 'wide' })}\n${findings}`);
+        }
         setCode(EXIT.ok);
       } catch (err) {
-        setCode(failure(err, io, o.file));
+        setCode(failure(err, io, sourceName(o.file)));
       }
     });
 
   program
     .command('validate')
     .description('check a config file offline (no daemon needed)')
-    .requiredOption('-f, --file <file>', 'config file (YAML or JSON)')
+    .requiredOption('-f, --file <file>', 'config file (YAML or JSON; - for stdin)')
+    .option('--json', 'print the verdict as JSON: {valid, source, format, issues} (exit 1 when not valid)')
+    .addOption(outputOption('the verdict {valid, source, format, issues, eve}'))
     .addOption(stateDirOpt())
     .addOption(runtimeDirOpt())
     .addOption(formatOpt())
     .addOption(tapNamesOpt())
-    .action(async (o: CommonOpts & FormatOpts & { file: string }) => {
+    .action(async (o: CommonOpts & FormatOpts & { file: string; json?: boolean; output?: OutputFormat }) => {
+      const source = sourceName(o.file);
+      const output = outputOf(o);
+      const structured = output === 'json' || output === 'yaml' ? output : undefined;
       try {
-        const { formatFindings, formatTaps, loadDocumentFile } = await import('../eve/eve-load.ts');
-        const doc = await loadDocumentFile(o.file, { format: o.format, tapNamesPath: o.tapNames });
-        // EVE: what edgenet does differently, then the interfaces the hypervisor must create
-        const { formatObjectErrors } = await import('../eve/eve-object-errors.ts');
-        if (doc.eve) io.stdout([...formatObjectErrors(doc.eve.errors), ...formatFindings(doc.eve.findings), ...formatTaps(doc.eve.names)].map((l) => `${l}\n`).join(''));
-        io.stdout('ok\n');
+        const { formatFindings, formatTaps, loadDocumentFile, loadDocumentText } = await import('../eve/eve-load.ts');
+        const loadOpts = { format: o.format, tapNamesPath: o.tapNames };
+        const doc = o.file === '-' ? await loadDocumentText(await readInput('-', io.readStdin), source, loadOpts) : await loadDocumentFile(o.file, loadOpts);
+        if (structured) {
+          const eve = doc.eve ? { findings: doc.eve.findings, errors: doc.eve.errors, names: doc.eve.names } : undefined;
+          io.stdout(await serialize({ valid: true, source, format: doc.eve ? 'eve' : 'edgenet', issues: [], ...(eve && { eve }) }, structured));
+        } else {
+          // EVE: what edgenet does differently, then the interfaces the hypervisor must create
+          const { formatObjectErrors } = await import('../eve/eve-object-errors.ts');
+          if (doc.eve) io.stdout([...formatObjectErrors(doc.eve.errors), ...formatFindings(doc.eve.findings), ...formatTaps(doc.eve.names)].map((l) => `${l}\n`).join(''));
+          io.stdout('ok\n');
+        }
         setCode(EXIT.ok);
       } catch (err) {
-        if (err instanceof ConfigError) setCode(failure(err, io, err.source ?? o.file));
+        const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: errorMessage(err) }];
+        if (structured) {
+          io.stdout(await serialize({ valid: false, source: err instanceof ConfigError ? (err.source ?? source) : source, issues }, structured));
+          setCode(EXIT.rejected);
+        } else if (err instanceof ConfigError) setCode(failure(err, io, err.source ?? source));
         else {
-          io.stderr(`edgenet: ${o.file}: ${errorMessage(err)}\n`);
+          io.stderr(`edgenet: ${source}: ${errorMessage(err)}\n`);
           setCode(EXIT.rejected);
         }
       }
@@ -224,7 +267,9 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   program
     .command('status')
     .description('networks, endpoints and ports with their state')
-    .option('--json', 'print the Status JSON')
+    .option('--json', 'print the Status JSON (the same as -o json)')
+    .addOption(outputOption('the Status document'))
+    .addOption(noHeadersOption())
     .option('--check', `exit ${EXIT.ok} when everything is ready, ${EXIT.notReady} when something is degraded or pending, ${EXIT.unreachable} without a daemon`)
     .addOption(
       new Option('--format <format>', "eve: EVE's ZInfoNetworkInstance per NI (protobuf JSON); eve-metrics: ZMetricNetworkInstance per NI").choices(['eve', 'eve-metrics']),
@@ -232,17 +277,22 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .addOption(stateDirOpt())
     .addOption(runtimeDirOpt())
     .addOption(socketOpt())
-    .action(async (o: CommonOpts & { json?: boolean; check?: boolean; format?: 'eve' | 'eve-metrics' }) => {
+    .action(async (o: CommonOpts & { json?: boolean; output?: OutputFormat; headers: boolean; check?: boolean; format?: 'eve' | 'eve-metrics' }) => {
       try {
         if (o.format) {
           const api = createApiClient(socketOf(o));
           const doc = o.format === 'eve' ? await api.eveInfo() : await api.eveMetrics();
-          io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+          io.stdout(await serialize(doc, o.output === 'yaml' ? 'yaml' : 'json'));
           setCode(EXIT.ok);
           return;
         }
         const status = await createApiClient(socketOf(o)).status();
-        io.stdout(o.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
+        const output = outputOf(o);
+        if (output === 'json' || output === 'yaml') io.stdout(await serialize(status, output));
+        else {
+          const table = formatStatus(status, { wide: output === 'wide', headers: o.headers });
+          io.stdout(table === '' ? '' : `${table}\n`);
+        }
         const open = o.check ? notReady(status) : [];
         for (const n of open) io.stderr(`not ready: ${n.kind} ${n.name} ${n.state}${n.reason ? ` (${n.reason})` : ''}\n`);
         setCode(open.length ? EXIT.notReady : EXIT.ok);
@@ -254,17 +304,28 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   program
     .command('events')
     .description('live state transitions, one per line (Ctrl-C to stop)')
-    .option('--json', 'print each transition as one JSON line')
+    .addOption(listOption('--kind <kinds>', 'only these kinds (comma-separated or repeated)', TRANSITION_KINDS, 'kind'))
+    .option('--name <name>', 'only this object: an NI or port name, <app>/<ni> for an endpoint; * matches anything (web/*)')
+    .addOption(listOption('--to <states>', 'only transitions into these states (comma-separated or repeated)', TRANSITION_STATES, 'state'))
+    .option('--json', 'print each transition as one JSON line, with its event id (the same as -o json)')
+    .addOption(new Option('-o, --output <format>', 'json: one JSON line per transition, with its event id').choices(['json']))
+    .option('--last-event-id <id>', 'first replay what came after this event id (from a JSON line), if the daemon still has it')
     .addOption(stateDirOpt())
     .addOption(runtimeDirOpt())
     .addOption(socketOpt())
-    .action(async (o: CommonOpts & { json?: boolean }) => {
+    .action(async (o: CommonOpts & { json?: boolean; output?: 'json'; kind?: EventFilter['kinds']; name?: string; to?: EventFilter['to']; lastEventId?: string }) => {
+      const json = o.json === true || o.output === 'json';
+      const filter: EventFilter = { ...(o.kind && { kinds: o.kind }), ...(o.name !== undefined && { name: o.name }), ...(o.to && { to: o.to }) };
       const stop = new AbortController();
       const onSigint = (): void => stop.abort();
       io.signal?.addEventListener('abort', onSigint, { once: true });
       if (io === processIo) process.once('SIGINT', onSigint);
       try {
-        await createApiClient(socketOf(o)).events((t) => io.stdout(o.json ? `${JSON.stringify(t)}\n` : `${formatTransition(t)}\n`), stop.signal);
+        await createApiClient(socketOf(o)).events(
+          (t, id) => io.stdout(json ? `${JSON.stringify(id === undefined ? t : { id, ...t })}\n` : `${formatTransition(t)}\n`),
+          stop.signal,
+          { filter, ...(o.lastEventId !== undefined && { lastEventId: o.lastEventId }) },
+        );
         if (stop.signal.aborted) setCode(EXIT.ok);
         else {
           io.stderr('edgenet: the daemon closed the event stream (stopped?)\n');
@@ -362,6 +423,15 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .action(async (o: { unitDir: string; config: string; allowApiPush?: boolean; print?: boolean }) => {
       const { installService } = await import('./install-service.ts');
       setCode(await installService({ unitDir: o.unitDir, configPath: o.config, allowApiPush: o.allowApiPush === true, print: o.print === true }, io));
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(edgenet completion bash), likewise zsh; fish: edgenet completion fish | source')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
+    .action((shell: Shell) => {
+      io.stdout(completionScript(program, shell));
+      setCode(EXIT.ok);
     });
 
   program

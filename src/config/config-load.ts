@@ -7,6 +7,7 @@ import { checkPortAddresses, crossCheck } from './config-checks.ts';
 import { checkLimits, resolveLimits, type ConfigLimits } from './config-limits.ts';
 import { configSchema } from './config-schema.ts';
 import { checkRouteGateways } from './ni-services-checks.ts';
+import { isJsonFileName, parseStrictJson } from './strict-json.ts';
 import type { Config } from './config-schema.ts';
 
 export interface ValidateOptions {
@@ -53,8 +54,9 @@ export function validateConfig(input: unknown, source?: string, options?: Valida
   return parsed.data;
 }
 
-/** YAML 1.2 (JSON is a subset); exactly one document. */
+/** YAML 1.2 (JSON is a subset); exactly one document. A `.json` file is JSON only (strict-json.ts). */
 function parseDocumentText(text: string, source?: string): unknown {
+  if (source !== undefined && isJsonFileName(source)) return parseStrictJson(text, source);
   // Plain JSON takes the fast, exact path; anything else (or broken JSON) is reported by the YAML parser with a position.
   if (/^\s*[[{]/.test(text)) {
     try {

@@ -5,8 +5,8 @@
 // edgenet owns and then stops it.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
+import { createDaemonLogger } from './daemon-logger.ts';
 import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
 import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions } from '../edgenet-types.ts';
@@ -20,8 +20,8 @@ import { eveApplyAnswer, formatObjectErrors } from '../eve/eve-object-errors.ts'
 import type { AppliableDocument, ConfigFormat } from '../eve/eve-load.ts';
 import type { InspectorServer } from '../inspector.ts';
 import type { LiveViewServer } from '../ui/live-view.ts';
-import { defer } from 'rxjs';
 import { createMetrics } from './metrics.ts';
+import { startMetricsListener, type ListenAddress, type MetricsListener } from './metrics-listen.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { ConfigOwnership } from './config-source.ts';
@@ -63,8 +63,10 @@ export interface DaemonOptions {
   signal?: AbortSignal;
   /** caps a config must stay within (config-limits.ts) */
   limits?: Partial<ConfigLimits>;
+  /** also serve GET /metrics over TCP here (`--metrics-listen HOST:PORT`; port 0: any) */
+  metricsListen?: ListenAddress;
   /** called once the API is serving */
-  onReady?: (info: { socketPath: string; inspectorUrl?: string; uiUrl?: string }) => void;
+  onReady?: (info: { socketPath: string; inspectorUrl?: string; uiUrl?: string; metricsUrl?: string }) => void;
 }
 
 /** What the daemon needs from the core; replaced by fakes in tests. */
@@ -131,7 +133,7 @@ function stopRequest(signal: AbortSignal | undefined, log: Logger): { reason: Pr
 }
 
 export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise<number> {
-  const log: Logger = opts.logger ?? pino({ name: 'edgenet', level: opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info' });
+  const log: Logger = opts.logger ?? createDaemonLogger(opts.logLevel ?? process.env.EDGENET_LOG_LEVEL ?? 'info');
   const layout = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir, socketPath: opts.socketPath });
   const { stateDir, runtimeDir, socketPath } = layout;
   const configPath = opts.configPath === undefined ? undefined : resolve(opts.configPath);
@@ -176,9 +178,6 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   // require the token in <runtime-dir>/ui-token (root only): actor contexts hold the whole config.
   let inspector: InspectorServer | undefined;
   let liveView: LiveViewServer | undefined;
-  // the live view reads the core once it exists (it is created right below, before anything is applied)
-  let statusNow: (() => ReturnType<Edgenet['status']>) | undefined;
-  let core: Edgenet | undefined;
   let uiToken: string | undefined;
   if (opts.inspect || opts.ui) {
     try {
@@ -198,14 +197,6 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
           ...(o.port !== undefined && { port: o.port }),
           ...(o.host !== undefined && { host: o.host }),
           token,
-          status: () => {
-            if (!statusNow) throw new Error('the daemon is starting');
-            return statusNow();
-          },
-          transitions$: defer(() => {
-            if (!core) throw new Error('the daemon is starting');
-            return core.transitions$;
-          }),
           ...(inspector && { inspectorUrl: inspector.url }),
           logger: log,
         });
@@ -230,7 +221,21 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
         }
       : undefined;
   const net = createEdgenet({ stateDir, runtimeDir, logger: log, ...(inspect ? { inspect } : {}), ...(opts.limits ? { limits: opts.limits } : {}) });
-  const metrics = createMetrics(net);
+  const metrics = createMetrics(net, { processMetrics: true });
+  // before the first apply, so a scrape sees the converge; a port in use is fatal like the inspector's
+  let metricsListener: MetricsListener | undefined;
+  if (opts.metricsListen) {
+    try {
+      metricsListener = await startMetricsListener(metrics, opts.metricsListen);
+      log.info({ url: metricsListener.url }, 'metrics listening');
+    } catch (err) {
+      metrics.close();
+      await inspector?.close().catch(() => undefined);
+      await liveView?.close().catch(() => undefined);
+      fatal({ err }, `cannot serve metrics on ${opts.metricsListen.host}:${opts.metricsListen.port}: ${errorMessage(err)}`);
+      return DAEMON_EXIT.failure;
+    }
+  }
   // timed per apply, not including the wait behind an earlier push
   const serialized = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
   // the metadata service answers each app with the user data of the config that is running
@@ -251,12 +256,15 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       });
   const source = configPath ?? lastGoodPath;
   const ownership = new ConfigOwnership(configPath, opts.allowApiPush ?? false);
-  core = net;
-  statusNow = () => {
-    const status = eveRecord.statusOf(net.status());
-    const from = ownership.source;
-    return from ? { ...status, source: from } : status;
-  };
+  // the live view shows what GET /v1/status shows
+  liveView?.attach({
+    status: () => {
+      const status = eveRecord.statusOf(net.status());
+      const from = ownership.source;
+      return from ? { ...status, source: from } : status;
+    },
+    transitions$: net.transitions$,
+  });
   /** the validated config as JSON: what a push is compared with (only when pushes are guarded) */
   const canonical = (config: unknown): string | undefined => (ownership.guarded ? JSON.stringify(validateConfig(config)) : undefined);
   let lastError: string | undefined;
@@ -337,7 +345,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     }
   };
   try {
-    log.info({ stateDir, config: source, resumed: configPath === undefined, pid: process.pid }, 'edgenet starting');
+    log.info({ stateDir, config: source, resumed: configPath === undefined }, 'edgenet starting');
     if (!(await applyFile(configPath === undefined ? 'resumed last good config' : 'start'))) {
       if (lastError) opts.stderr?.(`edgenet: ${lastError}\n`);
       code = lockRefused ? DAEMON_EXIT.failure : DAEMON_EXIT.rejected;
@@ -379,7 +387,12 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     }
 
     started = true;
-    opts.onReady?.({ socketPath, ...(inspector ? { inspectorUrl: inspector.url } : {}), ...(liveView && uiToken && { uiUrl: `${liveView.url}?token=${encodeURIComponent(uiToken)}` }) });
+    opts.onReady?.({
+      socketPath,
+      ...(inspector ? { inspectorUrl: inspector.url } : {}),
+      ...(liveView && uiToken && { uiUrl: `${liveView.url}?token=${encodeURIComponent(uiToken)}` }),
+      ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
+    });
     const counts = net.status();
     void notifier.ready(`running: ${counts.networks.length} networks, ${counts.endpoints.length} endpoints (${ownership.source?.kind ?? 'file'} ${source})`);
     if (reloadPending) {
@@ -416,6 +429,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       }),
     ]);
     clearTimeout(stopTimer);
+    await metricsListener?.close();
     metrics.close();
     await eveReporter?.close().catch(() => undefined);
     await metadata?.close().catch(() => undefined);

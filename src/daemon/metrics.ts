@@ -1,12 +1,16 @@
 // Prometheus metrics of one Edgenet: states and writes are read from status() at scrape time (nothing is stored
 // twice); transitions and dnsmasq restarts are counted off transitions$; apply durations are timed by the caller.
-import { Counter, Gauge, Histogram, Registry, prometheusContentType } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, prometheusContentType } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { ActorState, ApplyResult, Edgenet, Status, Transition } from '../edgenet-types.ts';
 import { ConfigError } from '../errors.ts';
 import type { WriteKind } from '../drivers/write-counter.ts';
+import { packageVersion } from '../util/package-info.ts';
 
-const ACTOR_STATES: readonly ActorState[] = ['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted'];
+/** The states an actor listed in status can be in (a `deleted` one is gone from status: no series for it). */
+const ACTOR_STATES: readonly ActorState[] = ['pending', 'creating', 'ready', 'degraded', 'deleting'];
+/** Transitions also end in `deleted` (deleting → deleted when an object goes). */
+const TRANSITION_STATES: readonly ActorState[] = [...ACTOR_STATES, 'deleted'];
 const KINDS: readonly Transition['kind'][] = ['network', 'endpoint', 'port', 'device'];
 const WRITE_KINDS: readonly WriteKind[] = ['link', 'address', 'nft', 'dnsmasqStart', 'dnsmasqReload', 'sysctl', 'route', 'conntrack'];
 
@@ -51,8 +55,43 @@ function actorStates(status: Status): Map<string, { kind: Transition['kind']; na
   return out;
 }
 
-export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>): EdgenetMetrics {
+export interface MetricsOptions {
+  /**
+   * prom-client's default process and Node metrics (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+   * `nodejs_eventloop_lag_seconds`, …) in this registry too; the daemon's /metrics has them, an agent that serves
+   * its own default metrics leaves this off (the default).
+   */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opts: MetricsOptions = {}): EdgenetMetrics {
   const registry = new Registry();
+  if (opts.processMetrics) collectDefaultMetrics({ register: registry });
+
+  new Gauge({
+    name: 'edgenet_build_info',
+    help: 'Always 1; the labels say which edgenet (version) runs on which Node.js (node).',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion(), node: process.version }, 1);
+
+  const lastApply = new Gauge({
+    name: 'edgenet_last_apply_timestamp_seconds',
+    help: 'Unix time of the last config apply that succeeded (settled); 0 before the first one.',
+    registers: [registry],
+  });
+  lastApply.set(0);
+
+  new Gauge({
+    name: 'edgenet_dhcp_leases',
+    help: "DHCP leases a local NI's dnsmasq has handed out (from its lease file at scrape time), by NI.",
+    labelNames: ['ni'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const n of net.status().networks) if (n.type === 'local') this.set({ ni: n.name }, n.leases?.length ?? 0);
+    },
+  });
 
   new Gauge({
     name: 'edgenet_actor_state',
@@ -109,12 +148,17 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>): Ed
     labelNames: ['kind', 'to'] as const,
     registers: [registry],
   });
-  for (const kind of KINDS) for (const to of ACTOR_STATES) transitions.inc({ kind, to }, 0);
+  for (const kind of KINDS) for (const to of TRANSITION_STATES) transitions.inc({ kind, to }, 0);
 
   const dnsmasqRestarts = new Counter({
     name: 'edgenet_dnsmasq_restarts_total',
-    help: "Exits of a serving NI's dnsmasq (ready -> degraded because of it), each followed by a supervised restart.",
+    help: "Exits of a serving NI's dnsmasq (ready -> degraded because of it), each followed by a supervised restart, by NI.",
+    labelNames: ['ni'] as const,
     registers: [registry],
+    collect() {
+      // every local NI has its series from the start (at 0), so rate() and alerts see it before the first restart
+      for (const n of net.status().networks) if (n.type === 'local') this.inc({ ni: n.name }, 0);
+    },
   });
 
   const applyDuration = new Histogram({
@@ -128,7 +172,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>): Ed
 
   const sub: Subscription = net.transitions$.subscribe((t) => {
     transitions.inc({ kind: t.kind, to: t.to });
-    if (isDnsmasqRestart(t)) dnsmasqRestarts.inc();
+    if (isDnsmasqRestart(t)) dnsmasqRestarts.inc({ ni: t.name });
   });
 
   return {
@@ -141,6 +185,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>): Ed
         try {
           const result = await apply(...args);
           end({ result: 'ok' });
+          lastApply.set(Date.now() / 1000);
           return result;
         } catch (err) {
           end({ result: err instanceof ConfigError ? 'rejected' : 'failed' });

@@ -640,7 +640,7 @@ class DnsmasqDriver implements DhcpDns {
     inst.proc = this.adopt(inst, pid, argv.slice(1));
     // Without a record of what it runs with, it cannot be trusted to match: ensure() will restart it.
     if (applied?.pid === pid) inst.applied = applied;
-    this.log.info({ ni, pid, known: inst.applied !== undefined }, 'adopted running dnsmasq');
+    this.log.info({ ni, dnsmasqPid: pid, known: inst.applied !== undefined }, 'adopted running dnsmasq');
     return inst;
   }
 
@@ -712,7 +712,7 @@ class DnsmasqDriver implements DhcpDns {
     this.writes.inc('dnsmasqReload');
     const problem = await reloaded;
     if (problem) throw new KernelError('reload dnsmasq', inst.ni, undefined, problem);
-    this.log.debug({ ni: inst.ni, pid: proc.pid }, 'dnsmasq reloaded (SIGHUP)');
+    this.log.debug({ ni: inst.ni, dnsmasqPid: proc.pid }, 'dnsmasq reloaded (SIGHUP)');
   }
 
   /** Resolves with dnsmasq's complaint about one of our files, or undefined once both were read (or after 2 s). */
@@ -733,7 +733,7 @@ class DnsmasqDriver implements DhcpDns {
         if (pending.size === 0) done(undefined);
       };
       const timer = setTimeout(() => {
-        this.log.warn({ pid: proc.pid }, 'dnsmasq did not confirm the reload within 2 s');
+        this.log.warn({ dnsmasqPid: proc.pid }, 'dnsmasq did not confirm the reload within 2 s');
         done(undefined);
       }, 2000);
       proc.lineWaiters.add(onLine);
@@ -796,7 +796,7 @@ class DnsmasqDriver implements DhcpDns {
     }
     const proc = this.newProc(inst, pid, args, child);
     inst.proc = proc;
-    const log = this.log.child({ ni, pid });
+    const log = this.log.child({ ni, dnsmasqPid: pid });
     let partial = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -845,7 +845,7 @@ class DnsmasqDriver implements DhcpDns {
       if (proc.child) {
         this.signal(proc.pid, 'SIGTERM');
         if (!(await Promise.race([proc.exited.then(() => true), sleep(this.stopTimeoutMs).then(() => false)]))) {
-          this.log.warn({ ni: inst.ni, pid: proc.pid }, 'dnsmasq ignored SIGTERM: SIGKILL');
+          this.log.warn({ ni: inst.ni, dnsmasqPid: proc.pid }, 'dnsmasq ignored SIGTERM: SIGKILL');
           this.signal(proc.pid, 'SIGKILL');
           await proc.exited;
         }
@@ -867,7 +867,7 @@ class DnsmasqDriver implements DhcpDns {
         if (!(await isOwnedDnsmasq(pid, conf))) return;
         await sleep(25);
       }
-      this.log.warn({ ni, pid, sig }, 'dnsmasq still running after signal');
+      this.log.warn({ ni, dnsmasqPid: pid, sig }, 'dnsmasq still running after signal');
     }
     if (await isOwnedDnsmasq(pid, conf)) throw new KernelError('stop dnsmasq', ni, 'ETIMEDOUT', `pid ${pid} survived SIGKILL`);
   }
@@ -884,7 +884,7 @@ class DnsmasqDriver implements DhcpDns {
     if (inst.proc === proc) delete inst.proc;
     if (proc.expected || proc.starting || this.closed || inst.removed) return;
     const tail = proc.stderrTail.slice(-3).join('; ');
-    this.log.warn({ ni: inst.ni, pid: proc.pid, code, signal, stderr: tail }, 'dnsmasq exited unexpectedly');
+    this.log.warn({ ni: inst.ni, dnsmasqPid: proc.pid, code, signal, stderr: tail }, 'dnsmasq exited unexpectedly');
     inst.owesStarted = true;
     this.events.next({ type: 'exited', ni: inst.ni, pid: proc.pid, code, signal });
     // A process that ran for a stable while starts the backoff over.

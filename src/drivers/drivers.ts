@@ -2,6 +2,7 @@ import type { BridgePortDriver } from './bridge-ports.ts';
 import type { DhcpDns } from './dhcpdns.ts';
 import type { Firewall } from './firewall.ts';
 import type { LinkDriver } from './links.ts';
+import type { ProbeDriver } from './probes.ts';
 import type { RouteDriver } from './routes.ts';
 import type { WriteCounts } from './write-counter.ts';
 
@@ -13,6 +14,8 @@ export interface Drivers {
   routes: RouteDriver;
   /** STP and BPDU guard on switch NIs; without it a config asking for STP fails to build */
   bridgePorts?: BridgePortDriver;
+  /** reachability probes of ports (ports[].probe); without it no probe runs */
+  probes?: ProbeDriver;
 }
 
 /** Kernel writes of all drivers, by kind. */

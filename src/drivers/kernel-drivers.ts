@@ -6,6 +6,7 @@ import { createNftFirewall } from './firewall-nft.ts';
 import { withInstanceMarks } from './link-marks.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
 import { createIpRouteDriver } from './routes-ip.ts';
+import { createExecProbeDriver } from './probes-exec.ts';
 
 /**
  * The real drivers, acting on the network namespace this process runs in; `runtimeDir` (default: stateDir) holds
@@ -20,5 +21,6 @@ export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: strin
     dhcpdns: createDnsmasqDriver({ stateDir: opts.runtimeDir ?? opts.stateDir, ...(logger && { logger }) }),
     routes: createIpRouteDriver(logger ? { logger } : {}),
     bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
+    probes: createExecProbeDriver(),
   };
 }

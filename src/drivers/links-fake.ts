@@ -144,6 +144,10 @@ export class FakeLinkDriver implements LinkDriver {
     return link ? { ...link.info } : undefined;
   }
 
+  async cached(ifname: string): Promise<LinkInfo | undefined> {
+    return this.get(ifname);
+  }
+
   async getByIndex(ifindex: number): Promise<LinkInfo | undefined> {
     this.maybeFail('get');
     for (const link of this.links.values()) if (link.info.ifindex === ifindex) return { ...link.info };

@@ -115,12 +115,16 @@ function assertAdoptable(operation: string, link: LinkInfo, kind: string, alias:
  */
 const MAX_IN_FLIGHT = 16;
 
-/** Queues requests beyond `max` in flight (every typed request of the package goes through `request`). */
-function limitInFlight(nl: RtNetlinkSocket, max: number): void {
+/**
+ * Queues requests beyond `max` in flight (every typed request of the package goes through `request`); the others
+ * are pipelined: sent without waiting for the replies of the ones before. `count` is told of each request.
+ */
+function limitInFlight(nl: RtNetlinkSocket, max: number, count: () => void = () => undefined): void {
   const request = nl.request.bind(nl);
   let inFlight = 0;
   const waiting: (() => void)[] = [];
   nl.request = async (...args: Parameters<RtNetlinkSocket['request']>) => {
+    count();
     if (inFlight < max) inFlight++;
     else await new Promise<void>((resolve) => waiting.push(resolve));
     try {
@@ -189,11 +193,24 @@ export class NetlinkLinkDriver implements LinkDriver {
   private readonly addressSubject = new Subject<AddressEvent>();
   /** last state seen per ifindex: fills DELLINK's master (released just before deletion) and drives resyncs */
   private readonly known = new Map<number, LinkInfo>();
+  /**
+   * The same links by name: the link cache that answers probes and attach. Current only while `cacheLive`: seeded by
+   * a dump after the event socket subscribed, and not while an overflow (lost events) is being resynchronised.
+   */
+  private readonly byName = new Map<string, LinkInfo>();
+  private cacheLive = false;
   private closed = false;
   private readonly dumps = serialQueue();
   private readonly eventRecvBuffer: number | undefined;
   /** times the event socket overran (the kernel dropped link events) */
   overflows = 0;
+  /** requests sent to the kernel, reads and writes (dumps included): for tests and the bench */
+  requests = 0;
+
+  /** The link cache answers probes now (the event socket is subscribed, seeded and not resynchronising). */
+  get cacheCurrent(): boolean {
+    return this.cacheLive;
+  }
   private resyncing: Promise<void> | undefined;
   private resyncAgain = false;
   /** ifindexes announced by an event while a resync runs: the event is at least as new as the dump */
@@ -206,7 +223,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     this.nl = createRtNetlink();
     // an 'error' without a listener would crash the process
     this.nl.socket.on('error', (err) => this.log.error({ err }, 'netlink request socket error'));
-    limitInFlight(this.nl, MAX_IN_FLIGHT);
+    limitInFlight(this.nl, MAX_IN_FLIGHT, () => this.requests++);
     this.events$ = defer(() => {
       this.startEvents();
       return this.subject.asObservable();
@@ -228,7 +245,13 @@ export class NetlinkLinkDriver implements LinkDriver {
     return (await this.getRaw(ifname))?.info;
   }
 
+  async cached(ifname: string): Promise<LinkInfo | undefined> {
+    if (this.cacheLive) return this.byName.get(ifname);
+    return this.get(ifname);
+  }
+
   async getByIndex(ifindex: number): Promise<LinkInfo | undefined> {
+    if (this.cacheLive) return this.known.get(ifindex);
     try {
       const [msg] = await this.nl.getLink({ index: ifindex });
       return msg ? toRawLink(msg).info : undefined;
@@ -314,38 +337,62 @@ export class NetlinkLinkDriver implements LinkDriver {
         throw new KernelError('ensureVeth', spec.name, errnoOf(err), `netns ${nsPath} does not exist or cannot be opened`);
       }
       try {
-        if (!host) host = await this.createVeth(spec, signal);
-        // peer still here (just created, or a crash between create and move): move, rename and up in one request
+        // created with its peer in the app's namespace: no move (a move waits for an RCU grace period, 14–27 ms)
+        if (!host) return await this.createVeth(spec, fd, nsPath, signal);
+        // a pair with its peer still here (left by a crash of an older version between create and move)
         await this.movePeer(spec, host, fd, nsPath, signal);
       } finally {
         closeSync(fd);
       }
+      host = await this.getRaw(spec.name);
+      if (!host) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'vanished right after being written');
     }
-    const now = await this.readBack('ensureVeth', spec.name);
-    await this.converge('ensureVeth', now, { alias: spec.alias, master: spec.master, mtu: spec.mtu, up: true }, signal);
-    return this.readBack('ensureVeth', spec.name);
+    const want = { alias: spec.alias, master: spec.master, mtu: spec.mtu, up: true };
+    await this.converge('ensureVeth', host.info, want, signal);
+    return { ...host.info, alias: spec.alias, master: spec.master, up: true, ...(spec.mtu !== undefined && { mtu: spec.mtu }) };
   }
 
-  /** Creates the pair with a kernel-named peer in our namespace (a peer can't be brought up at creation: ENOTCONN). */
-  private async createVeth(spec: VethSpec, signal?: AbortSignal): Promise<RawLink> {
+  /**
+   * Creates the pair from the app's side: the app-side end is the device made (in the app's namespace, named, with
+   * its MAC and MTU, up), the host side its peer here — a veth's peer cannot be brought up at creation (ENOTCONN),
+   * and only the host side's namespace is one edgenet has a socket in. Then one request by name marks the host side,
+   * enslaves it and brings it up. 2 writes, one read; no move into the namespace (a move waits for an RCU grace
+   * period: 14–27 ms). A failure after creation deletes the pair.
+   */
+  private async createVeth(spec: VethSpec, fd: number, nsPath: string, signal?: AbortSignal): Promise<LinkInfo> {
     signal?.throwIfAborted();
-    const peerAttrs: ifla.LinkAttrs = {};
-    if (spec.peerMac !== undefined) peerAttrs.address = parseMac(spec.peerMac, spec.name);
-    if (spec.mtu !== undefined) peerAttrs.mtu = spec.mtu;
-    const peer = Buffer.concat([rt.formatLink({}), encode(ifla.formatLinkAttrs(peerAttrs))]);
+    const hostAttrs: ifla.LinkAttrs = { ifname: spec.name };
+    if (spec.mtu !== undefined) hostAttrs.mtu = spec.mtu;
+    const peer = Buffer.concat([rt.formatLink({}), encode(ifla.formatLinkAttrs(hostAttrs))]);
     const attrs: ifla.LinkAttrs = {
-      ifname: spec.name,
-      master: spec.master,
+      ifname: spec.peerName,
+      netNsFd: fd,
       linkinfo: encode(ifla.formatInfo({ kind: 'veth', data: encode(ifla.formatVethInfo({ peer })) })),
     };
+    if (spec.peerMac !== undefined) attrs.address = parseMac(spec.peerMac, spec.name);
     if (spec.mtu !== undefined) attrs.mtu = spec.mtu;
-    await this.linkWrite('ensureVeth', spec.name, () => this.nl.newLink(UP, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }));
-    const host = await this.getRaw(spec.name);
-    if (!host) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'vanished right after being created');
-    // mark it at once, so a crash from here on leaves an object edgenet recognises as its own
-    await this.undoOnFailure(spec.name, () => this.linkWrite('ensureVeth', spec.name, () => this.nl.setLink({ index: host.info.ifindex }, { ifalias: spec.alias })));
-    this.log.info({ veth: spec.name, ifindex: host.info.ifindex }, 'veth created');
-    return host;
+    try {
+      await this.linkWrite('ensureVeth', spec.name, () => this.nl.newLink(UP, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL }));
+    } catch (err) {
+      // the host name was free a moment ago: the name taken is the app side's, inside the app's namespace
+      if (err instanceof KernelError && err.errno === 'EEXIST' && !(await this.getRaw(spec.name))) {
+        this.log.info({ veth: spec.name, netns: nsPath, peer: spec.peerName }, 'veth not created: the app side\'s name is taken');
+        throw new KernelError('ensureVeth', spec.name, 'EEXIST', `${spec.peerName} already exists in ${nsPath}`);
+      }
+      throw err;
+    }
+    let host: RawLink | undefined;
+    await this.undoOnFailure(spec.name, async () => {
+      signal?.throwIfAborted();
+      // marked at once, so a crash from here on leaves an object edgenet recognises as its own
+      await this.linkWrite('ensureVeth', spec.name, () => this.nl.setLink({ index: 0, ...UP }, { ifname: spec.name, ifalias: spec.alias, master: spec.master }));
+      host = await this.getRaw(spec.name);
+      if (!host) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'vanished right after being created');
+    });
+    const info = (host as RawLink | undefined)?.info;
+    if (!info) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'vanished right after being created');
+    this.log.info({ veth: spec.name, ifindex: info.ifindex, netns: nsPath, peer: spec.peerName }, 'veth created');
+    return info;
   }
 
   private async movePeer(spec: VethSpec, host: RawLink, fd: number, nsPath: string, signal?: AbortSignal): Promise<void> {
@@ -376,24 +423,32 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   async attach(spec: AttachSpec, signal?: AbortSignal): Promise<LinkInfo> {
     signal?.throwIfAborted();
-    const link = await this.get(spec.ifname);
+    const link = await this.cached(spec.ifname);
     if (!link) throw new KernelError('attach', spec.ifname, 'ENODEV', 'no such interface');
-    await this.converge('attach', link, { master: spec.master, mtu: spec.mtu, up: true }, signal);
-    return this.readBack('attach', spec.ifname);
+    const attrs: ifla.LinkAttrs = {};
+    if ((link.master ?? 0) !== spec.master) attrs.master = spec.master;
+    if (spec.mtu !== undefined && link.mtu !== spec.mtu) attrs.mtu = spec.mtu;
+    if (Object.keys(attrs).length === 0 && link.up) return link;
+    signal?.throwIfAborted();
+    // by name (ifindex 0): a tap re-created since the cache last saw it is still the one written; no read-back —
+    // the ack says it is done, the link event that follows updates the cache
+    await this.linkWrite('attach', spec.ifname, () => this.nl.setLink({ index: 0, ...UP }, { ...attrs, ifname: spec.ifname }));
+    return { ...link, master: spec.master, up: true, ...(spec.mtu !== undefined && { mtu: spec.mtu }) };
   }
 
   async detach(ifname: string, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    const link = await this.get(ifname);
+    const link = await this.cached(ifname);
     if (!link || link.master === undefined) return;
-    await this.linkWrite('detach', ifname, () => this.nl.setLink({ index: link.ifindex }, { master: 0 }), ['ENODEV']);
+    await this.linkWrite('detach', ifname, () => this.nl.setLink({ index: 0 }, { ifname, master: 0 }), ['ENODEV']);
   }
 
   async deleteLink(ifname: string, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    const link = await this.get(ifname);
+    const link = await this.cached(ifname);
     if (!link) return;
-    await this.linkWrite('deleteLink', ifname, () => this.nl.delLink({ index: link.ifindex }), ['ENODEV']);
+    // by name: one request, and a link re-created under this name since the cache saw it is the one meant
+    await this.linkWrite('deleteLink', ifname, () => this.nl.delLink({ index: 0 }, { ifname }), ['ENODEV']);
     this.log.info({ ifname, ifindex: link.ifindex }, 'link deleted');
   }
 
@@ -425,6 +480,7 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   /** The kernel runs one dump at a time per netlink socket (a second one gets EBUSY): dumps take turns. */
   private dump<T>(operation: string, object: string, fn: (nl: RtNetlinkSocket) => Promise<T>): Promise<T> {
+    this.requests++;
     return this.dumps(() => this.request(operation, object, () => fn(this.dumpSocket())));
   }
 
@@ -530,6 +586,7 @@ export class NetlinkLinkDriver implements LinkDriver {
       } else {
         // the addon closed the socket: open another one and re-read what was missed meanwhile
         this.log.error({ err }, 'netlink event socket error: reopening it');
+        this.cacheLive = false;
         if (this.ev === ev) this.ev = undefined;
         ev.socket.close();
         setTimeout(() => {
@@ -545,6 +602,9 @@ export class NetlinkLinkDriver implements LinkDriver {
           continue;
         }
         if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
+        // AF_BRIDGE messages describe bridge-port state (their DELLINK only means "left the bridge"): the family is
+        // the first byte of the ifinfomsg, checked before parsing the rest (one in two link events of a converge)
+        if (m.data.length < 1 || m.data[0] !== AF_UNSPEC) continue;
         let msg: rt.LinkMessage;
         try {
           msg = rt.parseLinkMessage(m.data);
@@ -552,8 +612,6 @@ export class NetlinkLinkDriver implements LinkDriver {
           this.log.warn({ err }, 'unparsable link event');
           continue;
         }
-        // AF_BRIDGE messages describe bridge-port state; their DELLINK only means "left the bridge"
-        if ((msg.data.family ?? AF_UNSPEC) !== AF_UNSPEC) continue;
         this.publish(m.type === RTM_NEWLINK ? 'new' : 'del', toRawLink(msg).info);
       }
     });
@@ -577,22 +635,36 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   private publish(type: 'new' | 'del', link: LinkInfo, fromResync = false): void {
     if (!fromResync) this.touched?.add(link.ifindex);
+    const last = this.known.get(link.ifindex);
     if (type === 'del') {
       // the kernel releases a port from its bridge before deleting it: report the master it had
-      const last = this.known.get(link.ifindex);
       if (link.master === undefined && last?.master !== undefined) link = { ...link, master: last.master };
       this.known.delete(link.ifindex);
+      if (this.byName.get(link.ifname)?.ifindex === link.ifindex) this.byName.delete(link.ifname);
     } else {
       this.known.set(link.ifindex, link);
+      // renamed: the old name is free
+      if (last && last.ifname !== link.ifname && this.byName.get(last.ifname)?.ifindex === link.ifindex) this.byName.delete(last.ifname);
+      this.byName.set(link.ifname, link);
     }
     this.subject.next({ type, link });
   }
 
+  /** After subscribing: one dump fills the cache (what an event has told meanwhile is newer, and kept). */
   private async seedKnown(): Promise<void> {
+    const touched = new Set<number>();
+    this.touched = touched;
     try {
-      for (const link of await this.list()) if (!this.known.has(link.ifindex)) this.known.set(link.ifindex, link);
+      for (const link of await this.list()) {
+        if (touched.has(link.ifindex) || this.known.has(link.ifindex)) continue;
+        this.known.set(link.ifindex, link);
+        if (!this.byName.has(link.ifname)) this.byName.set(link.ifname, link);
+      }
+      if (!this.resyncing && !this.closed) this.cacheLive = true;
     } catch (err) {
       this.log.warn({ err }, 'could not read links for the event cache');
+    } finally {
+      if (this.touched === touched) this.touched = undefined;
     }
   }
 
@@ -602,6 +674,8 @@ export class NetlinkLinkDriver implements LinkDriver {
       this.resyncAgain = true;
       return;
     }
+    // events were lost: the cache answers nothing until the resync has re-read every link
+    this.cacheLive = false;
     this.resyncing = (async () => {
       do {
         this.resyncAgain = false;
@@ -609,6 +683,7 @@ export class NetlinkLinkDriver implements LinkDriver {
       } while (this.resyncAgain && !this.closed);
     })().finally(() => {
       this.resyncing = undefined;
+      if (!this.closed && this.ev) this.cacheLive = true;
     });
   }
 
@@ -644,6 +719,7 @@ export class NetlinkLinkDriver implements LinkDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.cacheLive = false;
     this.ev?.socket.close();
     this.ev = undefined;
     this.nl.socket.close();

@@ -98,7 +98,13 @@ export interface LinkDriver {
   list(): Promise<LinkInfo[]>;
   /** Asks the kernel. */
   get(ifname: string): Promise<LinkInfo | undefined>;
-  /** The link with this ifindex (one request, not a dump). */
+  /**
+   * For probes ("is it there, enslaved to what?"): answered by the link cache the event socket keeps, when it is
+   * current (seeded, no overflow being resynchronised), else by the kernel. Never to verify what an event reported:
+   * that is `get`.
+   */
+  cached(ifname: string): Promise<LinkInfo | undefined>;
+  /** The link with this ifindex: from the link cache when it is current, else one request (not a dump). */
   getByIndex(ifindex: number): Promise<LinkInfo | undefined>;
 
   /**
@@ -108,13 +114,18 @@ export interface LinkDriver {
    */
   ensureBridge(spec: BridgeSpec, signal?: AbortSignal): Promise<LinkInfo>;
   /**
-   * Create the veth pair if the host side is absent (3 link writes: create enslaved and up with the peer's MAC and MTU,
-   * mark with the alias, move the peer into the app's namespace renamed and up in one request); otherwise only
+   * Create the veth pair if the host side is absent (2 link writes: create it with the app side made directly in the
+   * app's namespace under its name, with its MAC and MTU, up; then mark, enslave and bring up the host side in one
+   * request); otherwise only
    * converge the host side (alias, master, MTU, up: 0 or 1 write). A missing namespace is a KernelError ENOENT naming
    * the path, before any write; a failure after creation deletes the half-built pair.
    */
   ensureVeth(spec: VethSpec, signal?: AbortSignal): Promise<LinkInfo>;
-  /** Enslave an existing interface (tap, port) to a bridge, set MTU when given and bring it up. */
+  /**
+   * Enslave an existing interface (tap, port) to a bridge, set MTU when given and bring it up: one RTM_SETLINK by
+   * name when the link cache shows a difference (none when it shows it converged), no read-back. The answer is the
+   * cached link with what was written.
+   */
   attach(spec: AttachSpec, signal?: AbortSignal): Promise<LinkInfo>;
   /** Release an interface from its bridge (nomaster). Absent is success. */
   detach(ifname: string, signal?: AbortSignal): Promise<void>;

@@ -170,9 +170,11 @@ export function createIpRouteDriver(opts: IpRouteOptions = {}): RouteDriver {
     async flushConntrack(subnet: string, signal?: AbortSignal): Promise<number> {
       const r = await run([...exec, 'conntrack', '-D', '-s', subnet], undefined, signal);
       const m = /(\d+) flow entries have been deleted/.exec(r.stderr + r.stdout);
-      // conntrack exits 1 when nothing matched
-      if (!m) throw new KernelError('conntrack -D', `-s ${subnet}`, errnoOf(r.stderr), r.stderr.trim());
-      const n = Number(m[1]);
+      // conntrack exits 1 when nothing matched; "such conntrack doesn't exist": an entry it listed expired (or
+      // was deleted) before it got to it, which is what was asked
+      const gone = /such conntrack doesn't exist/.test(r.stderr);
+      if (!m && !gone) throw new KernelError('conntrack -D', `-s ${subnet}`, errnoOf(r.stderr), r.stderr.trim());
+      const n = m ? Number(m[1]) : 0;
       writes.inc('conntrack');
       return n;
     },

@@ -1,7 +1,7 @@
 // Where the EVE format meets the CLI, the daemon and the API: pick the format, convert, validate, describe findings.
 import { readFile } from 'node:fs/promises';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
-import { loadConfigFile, validateConfig } from '../config/config-load.ts';
+import { loadConfigFile, parseConfigText, validateConfig } from '../config/config-load.ts';
 import type { ValidateOptions } from '../config/config-load.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import { convertEveConfig, isEveDocument, toEveConfigError } from './eve-convert.ts';
@@ -117,6 +117,21 @@ export async function loadDocumentFile(path: string, opts: LoadDocumentOptions =
   if (opts.format === undefined && !isEveDocument(doc)) return { config: await loadEdgenet(path) };
   const tapNames = opts.tapNamesPath ? await readTapNamesFile(opts.tapNamesPath) : undefined;
   return toAppliable(doc, { format: 'eve', source: path, ...(tapNames ? { tapNames } : {}) });
+}
+
+/** loadDocumentFile for a text already read (`-f -`: stdin); `source` names it in errors. */
+export async function loadDocumentText(text: string, source: string, opts: Omit<LoadDocumentOptions, 'loadEdgenet'> = {}): Promise<AppliableDocument> {
+  if (opts.format === 'edgenet') return { config: parseConfigText(text, source) };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    if (opts.format === 'eve') throw new ConfigError([{ path: '', message: `an EdgeDevConfig must be JSON: ${errorMessage(err)}` }], source);
+    return { config: parseConfigText(text, source) };
+  }
+  if (opts.format === undefined && !isEveDocument(doc)) return { config: parseConfigText(text, source) };
+  const tapNames = opts.tapNamesPath ? await readTapNamesFile(opts.tapNamesPath) : undefined;
+  return toAppliable(doc, { format: 'eve', source, ...(tapNames ? { tapNames } : {}) });
 }
 
 /** One line per finding: `warning network lab: … (networkInstances[2].staticRoutes)`. */

@@ -4,6 +4,7 @@ import type { AttachInput, AttachOutput, ProbeResult } from '../../machines/endp
 import type { SwitchUplinkInput } from '../../machines/network-instance.machine.ts';
 import type { BridgeHandle, MemberSpec, NiSpec } from '../../machines/specs.ts';
 import type { Drivers } from '../drivers/drivers.ts';
+import type { LinkInfo } from '../drivers/links.ts';
 import type { LocalServices } from '../services/local-services.ts';
 import { KernelError } from '../errors.ts';
 import { guardTripped } from '../drivers/bridge-ports.ts';
@@ -99,16 +100,19 @@ export function endpointActors({ drivers, local }: ActorDeps) {
   const isOwnedBridge = async (ifindex: number): Promise<boolean> => parseAlias((await links.getByIndex(ifindex))?.alias)?.kind === 'ni';
   // a tap or port is released only from one of our bridges: never from a bridge someone else put it in
   const release = async (ifname: string, signal: AbortSignal): Promise<void> => {
-    const link = await links.get(ifname);
+    const link = await links.cached(ifname);
     if (link?.master !== undefined && (await isOwnedBridge(link.master))) await links.detach(ifname, signal);
   };
   return {
+    // the link cache answers a probe; verifying what an event reported asks the kernel
     probe: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => {
-      const link = await links.get(spec.kind === 'port' ? spec.ifname : spec.hostIfname);
-      const master = link?.master !== undefined ? { master: link.master } : {};
+      const link = await links.cached(memberIfname(spec));
       // a veth is present when its app's netns is: edgenet makes the link itself
-      if (spec.kind === 'veth') return { present: spec.netns !== undefined && (await links.hasNetns(spec.netns)), ...master };
-      return link ? { present: true, carrier: link.carrier, ...master } : { present: false };
+      return spec.kind === 'veth' ? vethProbe(spec, link, await links.hasNetns(spec.netns ?? '')) : probeResult(link);
+    }),
+    verify: fromPromise<ProbeResult, MemberSpec>(async ({ input: spec }) => {
+      const link = await links.get(memberIfname(spec));
+      return spec.kind === 'veth' ? vethProbe(spec, link, await links.hasNetns(spec.netns ?? '')) : probeResult(link);
     }),
     attach: fromPromise<AttachOutput, AttachInput>(async ({ input: { spec, bridge }, signal }) => {
       if (spec.kind === 'port') {
@@ -162,6 +166,18 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       await firewall.removeEndpoint(spec.key, signal);
     }),
   };
+}
+
+function memberIfname(spec: MemberSpec): string {
+  return spec.kind === 'port' ? spec.ifname : spec.hostIfname;
+}
+
+function probeResult(link: LinkInfo | undefined): ProbeResult {
+  return link ? { present: true, carrier: link.carrier, ...(link.master !== undefined && { master: link.master }) } : { present: false };
+}
+
+function vethProbe(spec: MemberSpec, link: LinkInfo | undefined, netnsThere: boolean): ProbeResult {
+  return { present: spec.kind === 'veth' && spec.netns !== undefined && netnsThere, ...(link?.master !== undefined && { master: link.master }) };
 }
 
 /** Spanning tree on a switch NI's bridge: on with its forward delay, or off (also after an update turned it off). */

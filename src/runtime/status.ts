@@ -1,3 +1,4 @@
+import { selectUplink } from '../../machines/uplink-selection.ts';
 import type { EndpointContext } from '../../machines/endpoint.machine.ts';
 import type { NiContext } from '../../machines/network-instance.machine.ts';
 import { memberBridgeNetwork } from '../../machines/specs.ts';
@@ -42,7 +43,10 @@ function uplinkStatus(context: NiContext): { selectedPort?: string; selectedReas
   const only = list.length === 1 ? list[0] : undefined;
   if (only) return { selectedPort: only.port, selectedReason: 'its only port' };
   const sel = context.selected;
-  return sel?.port !== undefined ? { selectedPort: sel.port, selectedReason: sel.reason } : {};
+  if (sel?.port === undefined) return {};
+  // why, as of now: the reason given when it was selected goes stale as the other ports come and go
+  const now = selectUplink(list, context.portStates, sel.port);
+  return { selectedPort: sel.port, selectedReason: now.port === sel.port ? now.reason : sel.reason };
 }
 
 function upstreamStatus(u: NiUpstream, forwarders: readonly string[]): NonNullable<NetworkStatus['upstreamDns']> {

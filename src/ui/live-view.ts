@@ -30,13 +30,20 @@ export interface LiveViewOptions {
   host?: string;
   /** what the page and its stream require */
   token: string;
-  status: () => Status;
-  transitions$: Observable<Transition>;
+  /** the core to show; the daemon attaches it later (`attach`), once it exists: until then /api/status is 503 */
+  source?: LiveViewSource;
+  /** transitions kept for a page that opens later (default 500) */
+  historySize?: number;
   /** the Stately inspector's bridge page (with its token), linked from the page when it runs */
   inspectorUrl?: string;
   logger?: Logger;
   /** SSE comment interval (default 15 s) */
   keepaliveMs?: number;
+}
+
+export interface LiveViewSource {
+  status: () => Status;
+  transitions$: Observable<Transition>;
 }
 
 export interface LiveViewServer {
@@ -45,6 +52,8 @@ export interface LiveViewServer {
   readonly port: number;
   /** the inspection observer to give createEdgenet (with any other) */
   observe(event: InspectionEvent): void;
+  /** what /api/status and the transitions come from (once) */
+  attach(source: LiveViewSource): void;
   close(): Promise<void>;
 }
 
@@ -108,6 +117,26 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveViewServ
   // on loopback, the Host header must name loopback too: a DNS-rebound name cannot reach the page
   const loopbackOnly = isLoopback(host);
 
+  // every page gets the same transitions: one subscription to the core, a ring of the last ones for late pages
+  let source: LiveViewSource | undefined;
+  let sourceSub: Subscription | undefined;
+  const history: Transition[] = [];
+  const historySize = opts.historySize ?? 500;
+  const transitionListeners = new Set<(t: Transition) => void>();
+  const attach = (s: LiveViewSource): void => {
+    if (source) throw new Error('live view: already attached');
+    source = s;
+    sourceSub = s.transitions$.subscribe({
+      next: (t) => {
+        history.push(t);
+        if (history.length > historySize) history.splice(0, history.length - historySize);
+        for (const l of transitionListeners) l(t);
+      },
+      error: (err: unknown) => log?.warn({ err }, 'live view: the transitions stream failed'),
+    });
+  };
+  if (opts.source) attach(opts.source);
+
   const serveStream = (req: IncomingMessage, res: ServerResponse): void => {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
     res.write(': edgenet live view\nretry: 1000\n\n');
@@ -115,19 +144,17 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveViewServ
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     send('actors', places.all());
+    send('history', history);
     const unsubscribe = places.subscribe((batch: ActorPlace[]) => send('actors', batch));
-    const sub: Subscription = opts.transitions$.subscribe({
-      next: (t) => send('transition', t),
-      complete: () => res.end(),
-      error: () => res.end(),
-    });
+    const onTransition = (t: Transition): void => send('transition', t);
+    transitionListeners.add(onTransition);
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
     keepalive.unref();
     streams.add(res);
     const cleanup = (): void => {
       clearInterval(keepalive);
       unsubscribe();
-      sub.unsubscribe();
+      transitionListeners.delete(onTransition);
       streams.delete(res);
     };
     req.once('close', cleanup);
@@ -136,7 +163,7 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveViewServ
 
   const http = createServer((req, res) => {
     const name = hostnameOf(req.headers.host);
-    if (loopbackOnly && (name === undefined || !LOOPBACK_NAMES.has(name))) {
+    if (loopbackOnly && (name === undefined || !(LOOPBACK_NAMES.has(name) || name === host || name === `[${host}]`))) {
       text(res, 403, 'forbidden: open the live view through 127.0.0.1 (or localhost)\n');
       return;
     }
@@ -157,7 +184,11 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveViewServ
     try {
       if (path === '/api/stream') return serveStream(req, res);
       if (path === '/api/status') {
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }).end(JSON.stringify(opts.status()));
+        if (!source) {
+          text(res, 503, 'the daemon is starting\n');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }).end(JSON.stringify(source.status()));
         return;
       }
       const nonce = randomBytes(16).toString('base64');
@@ -192,10 +223,13 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveViewServ
     observe(event: InspectionEvent): void {
       if (!closed) places.observe(event);
     },
+    attach,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
       places.close();
+      sourceSub?.unsubscribe();
+      transitionListeners.clear();
       for (const res of streams) res.end();
       streams.clear();
       http.closeAllConnections();

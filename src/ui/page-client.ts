@@ -173,7 +173,7 @@ export const CLIENT_SCRIPT = String.raw`
 
   function logLine(t) {
     var time = (t.at || '').replace('T', ' ').replace('Z', '');
-    return '<div data-kind="' + esc(t.kind) + '" data-name="' + esc(t.name) + '"><span class="t">' + esc(time) + '</span> ' + esc(t.kind) + ' <b>' + esc(t.name) + '</b> ' +
+    return '<div data-kind="' + esc(t.kind) + '" data-name="' + esc(t.name) + '" data-to="' + esc(t.to) + '" data-at="' + esc(t.at) + '"><span class="t">' + esc(time) + '</span> ' + esc(t.kind) + ' <b>' + esc(t.name) + '</b> ' +
       esc(t.from || '∅') + ' → ' + stateHtml(t.to) + (t.reason ? ' <span class="reason">(' + esc(t.reason) + ')</span>' : '') + '</div>';
   }
   function drawLog() {
@@ -186,7 +186,7 @@ export const CLIENT_SCRIPT = String.raw`
       shown.push(logLine(t));
     }
     $('log').innerHTML = shown.join('');
-    $('logcount').textContent = log.length + ' since this page opened';
+    $('logcount').textContent = shown.length + ' shown of the last ' + log.length;
   }
   var logQueued = false;
   function queueLog() { if (logQueued) return; logQueued = true; requestAnimationFrame(function () { logQueued = false; drawLog(); }); }
@@ -218,6 +218,15 @@ export const CLIENT_SCRIPT = String.raw`
       o.state = t.to;
       if (t.reason) o.reason = t.reason; else delete o.reason;
     }
+    // the row in view shows it now, not at the next frame (a busy device's browser may be slow to give one)
+    var el = rowsEl.querySelector('.row[data-key="' + key.replace(/["\\]/g, '\\$&') + '"]');
+    if (el && o) {
+      var c = cells({ type: el.classList.contains('ni') ? 'ni' : el.classList.contains('ep') ? 'ep' : el.classList.contains('port') ? 'port' : 'device', key: key, count: 0 });
+      var spans = el.children;
+      if (spans[2]) spans[2].innerHTML = c[2];
+      if (spans[3]) spans[3].innerHTML = c[3];
+      el.setAttribute('data-state', t.to);
+    }
     // the actor's place follows at once (its nested state comes with the next actors batch)
     var p = places.get(key);
     if (p && p.state.split('.')[0] !== t.to) {
@@ -230,12 +239,33 @@ export const CLIENT_SCRIPT = String.raw`
   function connect() {
     var es = new EventSource('/api/stream' + q);
     es.onopen = function () { $('conn').textContent = 'live'; $('conn').className = 'live'; loadStatus(); };
-    es.onerror = function () { $('conn').textContent = 'disconnected: reconnecting…'; $('conn').className = 'lost'; };
+    es.onerror = function () {
+      $('conn').className = 'lost';
+      if (es.readyState !== EventSource.CLOSED) { $('conn').textContent = 'disconnected: reconnecting…'; return; }
+      // the browser gives up on an answer that is not a stream: say why, and try again while the daemon is away
+      fetch('/api/status' + q, { cache: 'no-store' }).then(function (r) {
+        if (r.status === 401) {
+          $('conn').textContent = 'token refused';
+          explain('The daemon refused this page\'s token: it was restarted (a new token each start) or the URL is incomplete. Run <code>edgenet ui-url</code> as root for the current URL.');
+          return;
+        }
+        $('conn').textContent = 'stream failed (' + r.status + '): retrying';
+        setTimeout(connect, 2000);
+      }).catch(function () { $('conn').textContent = 'daemon unreachable: retrying'; setTimeout(connect, 2000); });
+    };
     es.addEventListener('actors', function (m) {
       JSON.parse(m.data).forEach(function (p) {
         if (p.state) places.set(p.key, { machine: p.machine, state: p.state }); else places.delete(p.key);
       });
       paintCharts();
+    });
+    es.addEventListener('history', function (m) {
+      // what happened before this page opened (the daemon keeps the last few hundred): the log only
+      var seen = {};
+      log.forEach(function (t) { seen[t.at + t.kind + t.name + t.to] = true; });
+      var older = JSON.parse(m.data).filter(function (t) { return !seen[t.at + t.kind + t.name + t.to]; });
+      log = older.concat(log).sort(function (a, b) { return a.at < b.at ? -1 : a.at > b.at ? 1 : 0; });
+      queueLog();
     });
     es.addEventListener('transition', function (m) {
       var t = JSON.parse(m.data);
@@ -246,9 +276,12 @@ export const CLIENT_SCRIPT = String.raw`
       soon();
     });
   }
-  if (!token) {
-    document.querySelector('main').insertAdjacentHTML('afterbegin', '<section><b>No token in this URL.</b> Run <code>edgenet ui-url</code> as root for the whole URL.</section>');
+  function explain(html) {
+    var el = $('why');
+    if (!el) { document.querySelector('main').insertAdjacentHTML('afterbegin', '<section id="why" role="alert"></section>'); el = $('why'); }
+    el.innerHTML = html;
   }
+  if (!token) explain('<b>No token in this URL.</b> Run <code>edgenet ui-url</code> as root for the whole URL.');
   connect();
   // leases, addresses and packet counts change without a transition: refreshed every few seconds
   setInterval(loadStatus, 5000);

@@ -48,7 +48,7 @@ svg.chart .st.sub rect { fill: #fff; }
 svg.chart .st text { font-size: 12px; fill: var(--fg); }
 svg.chart .st.top text.name { font-weight: 600; }
 svg.chart .st text.count { fill: var(--muted); font-variant-numeric: tabular-nums; }
-svg.chart .st.occupied rect { fill: #dcfce7; stroke: var(--ready); }
+svg.chart .st.occupied rect { fill: #e0f2fe; stroke: #0284c7; }
 svg.chart .st.current rect { stroke: var(--current); stroke-width: 3; }
 svg.chart .st.current text.name { fill: var(--current); }
 svg.chart .edge { fill: none; stroke: #9ca3af; stroke-width: 1.2; }
@@ -72,7 +72,7 @@ input[type=search], select { font: inherit; padding: 3px 6px; border: 1px solid 
 #log { height: 220px; overflow-y: auto; font: 12px/1.5 ui-monospace, SFMono-Regular, Menlo, monospace; }
 #log div { white-space: nowrap; }
 #log .t { color: var(--muted); }
-#inspector-note { margin: 0; }
+#why { background: #fff7ed; border-color: var(--degraded); }
 `;
 
 export function livePage(opts: PageOptions): string {

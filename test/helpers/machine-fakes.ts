@@ -246,7 +246,7 @@ export function endpointFakes(kernel: FakeKernel) {
     kernel.log,
     memberLabel,
   );
-  return { probe, attach, detach, actors: { probe: probe.actor, attach: attach.actor, detach: detach.actor } };
+  return { probe, attach, detach, actors: { probe: probe.actor, verify: probe.actor, attach: attach.actor, detach: detach.actor } };
 }
 
 export type NiFakes = ReturnType<typeof niFakes>;

@@ -182,7 +182,7 @@ ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\
       const degraded = await eventually('a degraded line', () => lines.find((l) => / network +lan +ready → degraded/.test(l.text)), 10_000, 10);
       expect(degraded.at - kernel, `degraded line ${degraded.at - kernel} ms after the kernel's announcement (${kernel - pulled} ms after the pull)`).toBeLessThan(1000);
       // time, kind, name, from → to, reason
-      expect(degraded.text).toMatch(/^\d{2}:\d{2}:\d{2}\.\d{3}\s+network\s+lan\s+ready → degraded\s+\(port up0 \(eth1\) has no carrier\)$/);
+      expect(degraded.text).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\s+network\s+lan\s+ready → degraded\s+\(port up0 \(eth1\) has no carrier\)$/);
       // the port's own line follows the NI's (a separate actor): waited for, not assumed already printed
       await eventually('the port line', () => lines.some((l) => /port +up0 +ready → degraded +\(.*lost carrier\)/.test(l.text)), 2000, 10);
     } finally {

@@ -1,6 +1,6 @@
 // The netlink LinkDriver against the real kernel, run inside a throw-away "device" namespace (see fixtures/links-rpc.ts).
 import { spawn } from 'node:child_process';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { KernelError } from '../../src/errors.ts';
 import type { LinkInfo } from '../../src/drivers/links.ts';
 import { describeKernel, NetnsPool, run } from '../helpers/netns.ts';
@@ -130,6 +130,56 @@ describeKernel('links-netlink: LinkDriver on the real kernel', () => {
     expect(await linkWrites()).toBe(before + 1);
 
     await expect(links().attach({ ifname: 'tap7', master: br.ifindex })).rejects.toMatchObject({ errno: 'ENODEV' });
+  });
+
+  it('with the event socket on, the link cache answers probes and attach is one request (no probe, no read-back)', async () => {
+    const br = await bridge();
+    await dev.ip('link', 'add', 'tap8', 'type', 'veth', 'peer', 'name', 'tap8p');
+    await rpc!.subscribe();
+    const requests = () => rpc!.call<number>('requests');
+    await vi.waitFor(async () => expect(await rpc!.call('cacheCurrent')).toBe(true), { timeout: 10_000, interval: 20 });
+    // a probe: nothing asked of the kernel
+    let before = await requests();
+    expect(await links().cached('tap8')).toMatchObject({ ifname: 'tap8', up: false });
+    expect(await links().cached('nosuch0')).toBeUndefined();
+    expect(await requests()).toBe(before);
+    // attach: one RTM_SETLINK (master, MTU and up together), nothing read before or after
+    before = await requests();
+    const tap = await links().attach({ ifname: 'tap8', master: br.ifindex, mtu: 1400 });
+    expect(await requests()).toBe(before + 1);
+    expect(tap).toMatchObject({ ifname: 'tap8', master: br.ifindex, mtu: 1400, up: true });
+    const shown = await dev.ip('link', 'show', 'tap8');
+    expect(shown).toMatch(/master enbr0/);
+    expect(shown).toMatch(/mtu 1400/);
+    expect(shown).toMatch(/<[^>]*\bUP\b[^>]*>/);
+    // once the kernel's event is in the cache, attaching again costs nothing
+    await vi.waitFor(async () => expect((await links().cached('tap8'))?.master).toBe(br.ifindex), { timeout: 10_000, interval: 20 });
+    before = await requests();
+    await links().attach({ ifname: 'tap8', master: br.ifindex, mtu: 1400 });
+    expect(await requests()).toBe(before);
+    // verification asks the kernel, whatever the cache says
+    await dev.ip('link', 'set', 'tap8', 'nomaster');
+    expect((await links().get('tap8'))?.master).toBeUndefined();
+  });
+
+  it('ensureVeth makes the app side in the app namespace directly: 2 writes, and it never shows up in ours', async () => {
+    const br = await bridge();
+    await rpc!.subscribe();
+    await vi.waitFor(async () => expect(await rpc!.call('cacheCurrent')).toBe(true), { timeout: 10_000, interval: 20 });
+    const from = rpc!.events.length;
+    const before = await linkWrites();
+    const host = await links().ensureVeth({ name: 'enve4', alias: 'edgenet:ep:web/lan', netns: app.path, peerName: 'eth0', peerMac: '02:00:00:aa:bb:04', master: br.ifindex });
+    expect(await linkWrites()).toBe(before + 2);
+    expect(host).toMatchObject({ ifname: 'enve4', master: br.ifindex, up: true, alias: 'edgenet:ep:web/lan' });
+    await rpc!.waitForEvent((e) => e.type === 'new' && e.link.ifname === 'enve4' && e.link.master === br.ifindex, { from });
+    // no event of an app-side link in edgenet's namespace: it was born in the app's (no move, no RCU wait)
+    expect(rpc!.events.slice(from).filter((e) => e.link.ifname !== 'enve4' && e.link.ifname !== 'enbr0')).toEqual([]);
+    const inApp = await app.ip('link', 'show', 'eth0');
+    expect(inApp).toMatch(/02:00:00:aa:bb:04/);
+    expect(inApp).toMatch(/<[^>]*\bUP\b[^>]*>/);
+    await links().ensureAddress('enbr0', '10.77.4.1', 24);
+    await app.ip('addr', 'add', '10.77.4.2/24', 'dev', 'eth0');
+    expect((await app.exec('busybox', ['ping', '-c', '1', '-W', '3', '10.77.4.1'])).code).toBe(0);
   });
 
   it('events$ reports carrier changes as NEWLINK and deletion as DELLINK (leaving a bridge is not a DELLINK)', async () => {

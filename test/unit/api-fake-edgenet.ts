@@ -41,9 +41,10 @@ export class FakeEdgenet implements Edgenet {
       const before = new Set((this.running?.networks ?? []).map((n) => n.name));
       const after = parsed.data.networks.map((n) => n.name);
       const result: ApplyResult = {
-        created: after.filter((n) => !before.has(n)),
+        // named as the real core names them: `network <name>`
+        created: after.filter((n) => !before.has(n)).map((n) => `network ${n}`),
         updated: [],
-        deleted: [...before].filter((n) => !after.includes(n)),
+        deleted: [...before].filter((n) => !after.includes(n)).map((n) => `network ${n}`),
         unchanged: after.filter((n) => before.has(n)).length,
       };
       this.running = parsed.data;

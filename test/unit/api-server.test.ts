@@ -73,7 +73,7 @@ describe('API server', () => {
   it('PUT /v1/config applies YAML and answers the ApplyResult', async () => {
     const r = await http(sock, 'PUT', '/v1/config', goodYaml, 'application/yaml');
     expect(r.status).toBe(200);
-    expect(r.json()).toEqual({ created: ['plant'], updated: [], deleted: [], unchanged: 0 });
+    expect(r.json()).toEqual({ created: ['network plant'], updated: [], deleted: [], unchanged: 0 });
     expect(net.running?.networks[0]?.name).toBe('plant');
   });
 
@@ -83,7 +83,7 @@ describe('API server', () => {
     expect(net.running?.networks[0]?.name).toBe('lan');
     const sniffed = await http(sock, 'PUT', '/v1/config', goodYaml);
     expect(sniffed.status).toBe(200);
-    expect(sniffed.json()).toMatchObject({ created: ['plant'], deleted: ['lan'] });
+    expect(sniffed.json()).toMatchObject({ created: ['network plant'], deleted: ['network lan'] });
     const sniffedJson = await http(sock, 'PUT', '/v1/config', goodJson, 'text/plain');
     expect(sniffedJson.status).toBe(200);
     expect(net.running?.networks[0]?.name).toBe('lan');

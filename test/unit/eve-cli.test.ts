@@ -130,7 +130,7 @@ describe('EVE documents through the API', () => {
 
   it('leaves edgenet documents as they were (no findings in the answer)', async () => {
     const result = await createApiClient(sock).putConfig('networks:\n  - { name: plant, type: switch }\n', 'application/yaml');
-    expect(result).toEqual({ created: ['plant'], updated: [], deleted: [], unchanged: 0 });
+    expect(result).toEqual({ created: ['network plant'], updated: [], deleted: [], unchanged: 0 });
     expect(findingsOf(result)).toEqual([]);
   });
 });

@@ -21,8 +21,8 @@ import { createFakeLinkDriver } from '../../src/drivers/links-fake.ts';
 import { createFakeRouteDriver } from '../../src/drivers/routes-fake.ts';
 import { createEdgenet } from '../../src/edgenet.ts';
 import type { Status, Transition } from '../../src/edgenet-types.ts';
-import type { ActorPlace } from '../../src/ui/actor-states.ts';
-import { statePath } from '../../src/ui/actor-states.ts';
+import type { InspectionEvent } from 'xstate';
+import { ActorPlaces, statePath, type ActorPlace } from '../../src/ui/actor-states.ts';
 import { chartModel, chartSvg } from '../../src/ui/statechart-svg.ts';
 
 const silent = pino({ level: 'silent' });
@@ -178,6 +178,16 @@ describe('live view', () => {
       drivers.links.setCarrier('eth2', true);
       await until('plant ready again', () => transitions().some((t) => t.kind === 'network' && t.name === 'plant' && t.from === 'degraded' && t.to === 'ready'));
       await until('plant ready in the actors', () => placeOf('network:plant')?.startsWith('ready') === true);
+
+      // a page that opens later gets the transitions so far
+      const late = follow(`${base}api/stream?token=${encodeURIComponent(token)}`);
+      try {
+        await until('the history', () => late.events.some((e) => e.event === 'history'));
+        const history = late.events.find((e) => e.event === 'history')?.data as Transition[];
+        expect(history.filter((t) => t.name === 'plant').map((t) => `${t.from}->${t.to}`)).toEqual(['null->creating', 'creating->ready', 'ready->degraded', 'degraded->ready']);
+      } finally {
+        late.close();
+      }
     } finally {
       stream?.close();
       stop.abort();
@@ -188,6 +198,48 @@ describe('live view', () => {
     const out: string[] = [];
     expect(await main(['node', 'edgenet', 'ui-url', '--state-dir', stateDir], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) })).toBe(2);
     expect(out.join('')).toContain('no daemon runs with --ui');
+  });
+
+  it('--ui-host and --inspect-ui-url: the live view on another address, the inspector page embedding a self-hosted UI, both with one token', async () => {
+    const file = join(dir, 'config.json');
+    await writeFile(file, JSON.stringify(config));
+    const stateDir = join(dir, 'state');
+    const stop = new AbortController();
+    let ready: { uiUrl?: string; inspectorUrl?: string } | undefined;
+    const daemon = runDaemon(
+      {
+        configPath: file,
+        stateDir,
+        logger: silent,
+        signal: stop.signal,
+        ui: { port: 0, host: '127.0.0.2' },
+        inspect: { port: 0, uiUrl: 'http://127.0.0.1:9/my-inspector/' },
+        onReady: (info) => (ready = info),
+      },
+      { createEdgenet: (opts) => createEdgenet({ ...opts, drivers: fakeDrivers() }), loadConfigFile },
+    );
+    try {
+      await until('the daemon', () => ready !== undefined);
+      const ui = new URL(String(ready?.uiUrl));
+      const inspector = new URL(String(ready?.inspectorUrl));
+      expect(ui.hostname).toBe('127.0.0.2');
+      expect(inspector.hostname).toBe('127.0.0.1');
+      expect(ui.searchParams.get('token')).toBe(inspector.searchParams.get('token'));
+      // 127.0.0.2 is loopback too: the Host header must name it or another loopback name
+      expect((await httpGet(ui.toString())).status).toBe(200);
+      expect((await httpGet(ui.toString(), { host: 'localhost' })).status).toBe(200);
+      expect((await httpGet(ui.toString(), { host: 'rebound.example' })).status).toBe(403);
+      const page = await httpGet(inspector.toString());
+      expect(page.body).toContain('src="http://127.0.0.1:9/my-inspector/"');
+      // the live view links the inspector, with the token
+      expect((await httpGet(ui.toString())).body).toContain(`href="${inspector.toString().replace(/&/g, '&amp;')}"`);
+      const out: string[] = [];
+      expect(await main(['node', 'edgenet', 'ui-url', '--inspector', '--state-dir', stateDir], { stdout: (t) => out.push(t), stderr: (t) => out.push(t) })).toBe(0);
+      expect(out.join('')).toBe(`${inspector.toString()}\n`);
+    } finally {
+      stop.abort();
+      expect(await daemon).toBe(0);
+    }
   });
 
   it('a port in use is exit 3 before anything is applied', async () => {
@@ -211,6 +263,33 @@ describe('live view', () => {
     expect(code).toBe(3);
     expect(created).toBe(false);
     expect(errors.join('')).toContain(`127.0.0.1:${port} is in use`);
+  });
+
+  it('tracks where each actor is: nested states, gone when deleted or stopped, a replaced actor not removed by the old one', async () => {
+    const places = new ActorPlaces(1);
+    const batches: ActorPlace[][] = [];
+    places.subscribe((b) => batches.push(b));
+    const ni = (name: string) => ({ spec: { name }, problems: [] });
+    const snap = (sessionId: string, value: unknown, context: unknown, status = 'active') =>
+      ({ type: '@xstate.snapshot', actorRef: { sessionId }, snapshot: { value, status, context } }) as unknown as InspectionEvent;
+    places.observe(snap('s1', { ready: 'steady' }, ni('lan')));
+    places.observe(snap('s2', 'ready', { spec: { kind: 'port', name: 'up0', key: 'up0' }, carrier: true, retries: 0 }));
+    places.observe(snap('s3', 'ready', { device: true, spec: {} }));
+    expect(places.all()).toEqual([
+      { key: 'network:lan', machine: 'networkInstance', state: 'ready.steady' },
+      { key: 'port:up0', machine: 'endpoint', state: 'ready' },
+      { key: 'device:device', machine: 'device', state: 'ready' },
+    ]);
+    // the same NI re-created (a new actor) before the old one's last snapshot
+    places.observe(snap('s4', 'creating', ni('lan')));
+    places.observe(snap('s1', 'deleted', ni('lan'), 'done'));
+    expect(places.all().find((p) => p.key === 'network:lan')?.state).toBe('creating');
+    places.observe(snap('s4', 'deleted', ni('lan'), 'done'));
+    expect(places.all().map((p) => p.key)).toEqual(['port:up0', 'device:device']);
+    await until('a batch', () => batches.length > 0);
+    // coalesced: one entry per actor, its latest (lan: gone, without a state)
+    expect(batches.flat().filter((p) => p.key === 'network:lan')).toEqual([{ key: 'network:lan', machine: 'networkInstance' }]);
+    places.close();
   });
 
   it('draws each machine with its top-level states, nested states and moves', () => {

@@ -13,6 +13,8 @@ import type { Status, Transition } from '../../src/edgenet-types.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { createMetrics, isDnsmasqRestart, type EdgenetMetrics } from '../../src/daemon/metrics.ts';
 import { parsePrometheusText } from '../helpers/prometheus-text.ts';
+import { packageVersion } from '../../src/util/package-info.ts';
+import { parseListenAddress, startMetricsListener } from '../../src/daemon/metrics-listen.ts';
 import { emptyStatus, FakeEdgenet } from './api-fake-edgenet.ts';
 
 function get(socketPath: string, path: string): Promise<{ status: number; type: string | undefined; body: string }> {
@@ -47,6 +49,9 @@ describe('metrics', () => {
     expect(metrics.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     const m = parsePrometheusText(text);
     expect(Object.fromEntries([...m.families].map(([name, f]) => [name, f.type]))).toEqual({
+      edgenet_build_info: 'gauge',
+      edgenet_last_apply_timestamp_seconds: 'gauge',
+      edgenet_dhcp_leases: 'gauge',
       edgenet_actor_state: 'gauge',
       edgenet_kernel_writes_total: 'counter',
       edgenet_transitions_total: 'counter',
@@ -57,7 +62,6 @@ describe('metrics', () => {
     for (const f of m.families.values()) expect(f.help).toBeTruthy();
     // series exist (at 0) before anything happened, so rate() and alerts see them from the start
     expect(m.value('edgenet_transitions_total', { kind: 'network', to: 'degraded' })).toBe(0);
-    expect(m.value('edgenet_dnsmasq_restarts_total')).toBe(0);
     expect(m.value('edgenet_kernel_writes_total', { kind: 'nft' })).toBe(0);
     expect(m.value('edgenet_apply_duration_seconds_count', { result: 'ok' })).toBe(0);
   });
@@ -109,7 +113,57 @@ describe('metrics', () => {
     m = await scrape();
     expect(m.value('edgenet_transitions_total', { kind: 'network', to: 'degraded' })).toBe(2);
     expect(m.value('edgenet_transitions_total', { kind: 'network', to: 'ready' })).toBe(2);
-    expect(m.value('edgenet_dnsmasq_restarts_total')).toBe(1);
+    expect(m.value('edgenet_dnsmasq_restarts_total', { ni: 'lan' })).toBe(1);
+  });
+
+  it('has edgenet_build_info, no always-zero deleted series, and per-NI dnsmasq restarts and leases', async () => {
+    net.statusSubject.next(
+      status({
+        networks: [
+          { name: 'lan', type: 'local', state: 'ready', bridge: 'enlan', leases: [{ mac: '02:00:00:00:00:01', ip: '10.1.0.100' }, { mac: '02:00:00:00:00:02', ip: '10.1.0.101' }] },
+          { name: 'lab', type: 'local', state: 'ready', bridge: 'enlab' },
+          { name: 'plant', type: 'switch', state: 'ready', bridge: 'enplant' },
+        ],
+      }),
+    );
+    net.transitions.next(transition({ kind: 'network', name: 'lab', from: 'ready', to: 'degraded', reason: 'dnsmasq (pid 42) exited with code 1' }));
+    const m = await scrape();
+    const info = m.samples.filter((x) => x.name === 'edgenet_build_info');
+    expect(info).toEqual([{ name: 'edgenet_build_info', family: 'edgenet_build_info', labels: { version: packageVersion(), node: process.version }, value: 1 }]);
+    expect(m.samples.filter((x) => x.name === 'edgenet_actor_state' && x.labels.state === 'deleted')).toEqual([]);
+    expect(m.samples.filter((x) => x.labels.state === 'deleted')).toEqual([]);
+    expect(m.value('edgenet_dhcp_leases', { ni: 'lan' })).toBe(2);
+    expect(m.value('edgenet_dhcp_leases', { ni: 'lab' })).toBe(0);
+    expect(m.value('edgenet_dhcp_leases', { ni: 'plant' })).toBeUndefined();
+    expect(m.value('edgenet_dnsmasq_restarts_total', { ni: 'lab' })).toBe(1);
+    expect(m.value('edgenet_dnsmasq_restarts_total', { ni: 'lan' })).toBe(0);
+    // no process metrics unless asked for (an agent serves its own)
+    expect([...m.families.keys()].filter((f) => !f.startsWith('edgenet_'))).toEqual([]);
+  });
+
+  it('with processMetrics: prom-client\'s process and Node metrics as well', async () => {
+    const withProcess = createMetrics(net, { processMetrics: true });
+    try {
+      const m = parsePrometheusText(await withProcess.metrics());
+      expect(m.value('process_resident_memory_bytes')).toBeGreaterThan(0);
+      expect(m.value('process_cpu_seconds_total')).toBeGreaterThan(0);
+      expect(m.families.get('nodejs_eventloop_lag_seconds')?.type).toBe('gauge');
+      expect(m.families.get('nodejs_heap_size_used_bytes')?.type).toBe('gauge');
+    } finally {
+      withProcess.close();
+    }
+  });
+
+  it('sets the last apply timestamp when an apply succeeds (not when it is rejected)', async () => {
+    expect((await scrape()).value('edgenet_last_apply_timestamp_seconds')).toBe(0);
+    const apply = metrics.instrumentApply((config: unknown) => net.apply(config));
+    const before = Date.now() / 1000;
+    await apply({ networks: [{ name: 'plant', type: 'switch' }] });
+    const at = (await scrape()).value('edgenet_last_apply_timestamp_seconds') ?? 0;
+    expect(at).toBeGreaterThanOrEqual(Math.floor(before));
+    expect(at).toBeLessThanOrEqual(Date.now() / 1000);
+    await expect(apply({ networks: [{ name: 'plant', type: 'nope' }] })).rejects.toBeInstanceOf(ConfigError);
+    expect((await scrape()).value('edgenet_last_apply_timestamp_seconds')).toBe(at);
   });
 
   it('reports kernel writes from status().writes', async () => {
@@ -199,5 +253,62 @@ describe('GET /metrics', () => {
       stop.abort();
       expect(await daemon).toBe(0);
     }
+  });
+
+  it('--metrics-listen: the daemon serves /metrics over TCP too (process metrics, build info), and only /metrics', async () => {
+    const net = new FakeEdgenet();
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'networks:\n  - { name: plant, type: switch }\n');
+    const stop = new AbortController();
+    let url: string | undefined;
+    const daemon = runDaemon(
+      { configPath: file, stateDir: join(dir, 'state'), logger: pino({ level: 'silent' }), signal: stop.signal, metricsListen: { host: '127.0.0.1', port: 0 }, onReady: (i) => (url = i.metricsUrl) },
+      { createEdgenet: () => net, loadConfigFile },
+    );
+    try {
+      const end = Date.now() + 5000;
+      while (!url && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      if (!url) throw new Error('the daemon did not start');
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      const m = parsePrometheusText(await res.text());
+      expect(m.value('edgenet_build_info', { version: packageVersion() })).toBe(1);
+      expect(m.value('process_resident_memory_bytes')).toBeGreaterThan(0);
+      expect(m.value('edgenet_last_apply_timestamp_seconds')).toBeGreaterThan(0);
+      expect(m.samples.filter((x) => x.labels.state === 'deleted')).toEqual([]);
+      expect((await fetch(url.replace('/metrics', '/v1/status'))).status).toBe(404);
+    } finally {
+      stop.abort();
+      expect(await daemon).toBe(0);
+    }
+  });
+
+  it('--metrics-listen on a port in use is fatal (exit 3) before anything is applied', async () => {
+    const busy = await startMetricsListener({ metrics: async () => '', contentType: 'text/plain' }, { host: '127.0.0.1', port: 0 });
+    try {
+      const port = Number(new URL(busy.url).port);
+      const net = new FakeEdgenet();
+      const file = join(dir, 'config.yaml');
+      await writeFile(file, 'networks:\n  - { name: plant, type: switch }\n');
+      let err = '';
+      const code = await runDaemon(
+        { configPath: file, stateDir: join(dir, 'state'), logger: pino({ level: 'silent' }), metricsListen: { host: '127.0.0.1', port }, stderr: (t) => (err += t) },
+        { createEdgenet: () => net, loadConfigFile },
+      );
+      expect(code).toBe(3);
+      expect(err).toMatch(new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      expect(net.running).toBeUndefined();
+    } finally {
+      await busy.close();
+    }
+  });
+
+  it('parses HOST:PORT', () => {
+    expect(parseListenAddress('127.0.0.1:9464')).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(parseListenAddress('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(parseListenAddress('localhost:80')).toEqual({ host: 'localhost', port: 80 });
+    for (const bad of ['9464', '127.0.0.1', '127.0.0.1:70000', ':9464', '::1:9464', '127.0.0.1:x']) expect(parseListenAddress(bad), bad).toBeUndefined();
   });
 });
