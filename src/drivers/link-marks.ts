@@ -60,6 +60,10 @@ export function withInstanceMarks(links: LinkDriver, instanceId: string): LinkDr
       const l = await links.get(ifname);
       return l && local(l);
     },
+    cached: async (ifname) => {
+      const l = await links.cached(ifname);
+      return l && local(l);
+    },
     getByIndex: async (ifindex) => {
       const l = await links.getByIndex(ifindex);
       return l && local(l);
