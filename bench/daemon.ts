@@ -142,6 +142,15 @@ export class BenchDaemon {
     return { sumS: num('edgenet_apply_duration_seconds_sum'), count: num('edgenet_apply_duration_seconds_count') };
   }
 
+  /**
+   * p99 of the daemon's event-loop delay since the last scrape, ms (prom-client's `nodejs_eventloop_lag_p99_seconds`:
+   * its histogram is reset at each collection, so scrape once before a phase and once after). NaN when absent.
+   */
+  async loopLagP99Ms(): Promise<number> {
+    const text = await this.get('/metrics');
+    return Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+  }
+
   /** VmRSS in MiB, from /proc. */
   async rssMiB(): Promise<number> {
     const text = await readFile(`/proc/${this.pid}/status`, 'utf8');

@@ -136,8 +136,13 @@ export function niProblemText(p: NiProblems): string | undefined {
 export const networkInstanceMachine = setup({
   types: {} as { context: NiContext; input: NiInput; events: NiEvent },
   actors: {
-    /** Converge the NI's kernel objects (bridge, address, rules, dnsmasq) to the spec; idempotent. `ifindex`: the bridge it made before. */
+    /**
+     * Converge what the NI's members need to the spec: the bridge, its address and the NI's rules; idempotent.
+     * `ifindex`: the bridge it made before. Members attach once this is done.
+     */
     createNi: fromPromise<BridgeHandle, NiSpec & { ifindex?: number }>(notProvided('createNi')),
+    /** Then the NI's services (its routing table, dnsmasq), while its members attach; idempotent. */
+    createServices: fromPromise<void, NiSpec>(notProvided('createServices')),
     /** Remove the NI's kernel objects; absent is success. */
     deleteNi: fromPromise<void, NiSpec>(notProvided('deleteNi')),
     /** A local NI with several ports: move its default route to another port and flush its connections (nothing else). */
@@ -221,6 +226,11 @@ export const networkInstanceMachine = setup({
       if (event.type !== 'DHCPDNS_STARTED') return {};
       return { problems: { ...context.problems, dhcpdns: undefined }, reason: `dnsmasq running (pid ${event.pid})` };
     }),
+    createFailed: assign(({ context, event }) => {
+      const err = (event as { error?: unknown }).error;
+      const error = `create failed: ${err instanceof Error ? err.message : String(err)}`;
+      return { problems: { ...context.problems, error }, reason: error, retries: context.retries + 1 };
+    }),
     markBroken: assign(({ context, event }) => {
       const error =
         event.type === 'BRIDGE_GONE'
@@ -263,32 +273,38 @@ export const networkInstanceMachine = setup({
     },
     creating: {
       entry: 'startSelecting',
-      invoke: {
-        src: 'createNi',
-        // several ports: the NI's table is made with the default route out of the port selected now
-        input: ({ context }) => ({
-          ...context.spec,
-          ...(context.bridge && { ifindex: context.bridge.ifindex }),
-          ...(context.selecting?.port !== undefined && { selectedUplink: context.selecting.port }),
-        }),
-        onDone: {
-          target: 'ready',
-          actions: [
-            assign(({ context, event }) => ({
-              bridge: event.output,
-              retries: 0,
-              problems: { ...context.problems, error: undefined, dhcpdns: undefined },
-            })),
-            'selected',
-            'notifyUp',
-          ],
+      // the bridge first (then the members may attach: NI_UP), the services beside them; the NI is `ready` when both are
+      initial: 'bridge',
+      states: {
+        bridge: {
+          invoke: {
+            src: 'createNi',
+            // several ports: the NI's table is made with the default route out of the port selected now
+            input: ({ context }) => ({
+              ...context.spec,
+              ...(context.bridge && { ifindex: context.bridge.ifindex }),
+              ...(context.selecting?.port !== undefined && { selectedUplink: context.selecting.port }),
+            }),
+            onDone: {
+              target: 'services',
+              actions: [assign(({ event }) => ({ bridge: event.output })), 'notifyUp'],
+            },
+            onError: { target: '#networkInstance.degraded', actions: 'createFailed' },
+          },
         },
-        onError: {
-          target: 'degraded',
-          actions: assign(({ context, event }) => {
-            const error = `create failed: ${event.error instanceof Error ? event.error.message : String(event.error)}`;
-            return { problems: { ...context.problems, error }, reason: error, retries: context.retries + 1 };
-          }),
+        services: {
+          invoke: {
+            src: 'createServices',
+            input: ({ context }) => ({
+              ...context.spec,
+              ...(context.selecting?.port !== undefined && { selectedUplink: context.selecting.port }),
+            }),
+            onDone: {
+              target: '#networkInstance.ready',
+              actions: [assign(({ context }) => ({ retries: 0, problems: { ...context.problems, error: undefined, dhcpdns: undefined } })), 'selected'],
+            },
+            onError: { target: '#networkInstance.degraded', actions: 'createFailed' },
+          },
         },
       },
       on: {

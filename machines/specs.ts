@@ -104,6 +104,8 @@ export interface PortSpec {
   bpduGuard?: boolean;
   /** on a VLAN-filtering switch NI: bridge VLAN entries (`pvid` untagged, `tagged`) */
   vlans?: { pvid: number; tagged: number[] };
+  /** the port of a single-port switch NI: the device's own addresses and routes on it move onto the bridge */
+  moveL3?: boolean;
 }
 
 /** The port names of an NI: `port`, or `ports` when it has several. */

@@ -26,12 +26,15 @@ import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions, RefusedEndpoin
 import { ConfigError } from './errors.ts';
 import { Ipam } from './services/ipam.ts';
 import { PortProber, probeTargets } from './services/port-probe.ts';
+import { L3Moves } from './services/l3-moves.ts';
+import { parseAlias } from './util/names.ts';
 import { LinkRouter } from './runtime/link-router.ts';
 import { LocalServices } from './services/local-services.ts';
 import { mergeResults, withoutEndpoints } from './runtime/partial-apply.ts';
 import { NetnsWatcher } from './reconcile/netns-watch.ts';
 import { planFromDiff, planSize } from './runtime/plan.ts';
 import { NOTHING, sweepOrphans } from './reconcile/orphans.ts';
+import { applyPortLinks, EMPTY_PLAN, planPortLinks, removeUnusedPortLinks, wantedPortLinks } from './reconcile/port-links.ts';
 import { serialQueue } from './runtime/serial-queue.ts';
 import { readLastGoodConfig, removeRuntimeState, writeLastGoodConfig } from './daemon/state-dir.ts';
 import { DEFAULT_STATE_DIR as DEFAULT_STATE_DIR_PATH, migrateStateLayout, resolveLayout } from './daemon/state-layout.ts';
@@ -65,6 +68,7 @@ interface Runtime {
   device: Actor<typeof deviceMachine>;
   router: LinkRouter;
   netns: NetnsWatcher;
+  l3: L3Moves;
   /** ports[].probe runner (absent: the drivers have no probe driver) */
   prober?: PortProber;
   subscriptions: Subscription[];
@@ -94,6 +98,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   let stopped = false;
   let swept = false;
   let deviceSpec: DeviceSpec = { firewall: false, forwarding: false };
+  /** the running config has VLAN/bond ports: a push without them removes theirs */
+  let hadPortLinks = false;
 
   // one line per actor transition at debug (10 000 of them in a big push); the push itself logs one info line
   const tracker = new TransitionTracker((t) => {
@@ -122,7 +128,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (!opts.drivers) await recordNetns(runtimeDir);
     const ipam = await Ipam.open(stateDir);
     const local = new LocalServices(ipam, drivers.dhcpdns, logger);
-    const deps = { drivers, local };
+    const l3 = new L3Moves(runtimeDir, drivers.routes, logger);
+    const deps = { drivers, local, l3 };
     const machine = systemMachine.provide({
       actors: {
         networkInstance: networkInstanceMachine.provide({ actors: niActors(deps) }),
@@ -184,7 +191,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const prober = drivers.probes
       ? new PortProber({ probes: drivers.probes, routes: drivers.routes, logger, report: (port, ok, detail) => root.send({ type: 'PORT_PROBE', port, ok, detail }) })
       : undefined;
-    return { drivers, local, root, members, view, device, router, netns, subscriptions, lock, ...(prober && { prober }) };
+    return { drivers, local, root, members, view, device, router, netns, l3, subscriptions, lock, ...(prober && { prober }) };
   };
 
   const getRuntime = (): Promise<Runtime> => {
@@ -250,6 +257,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (addressIssues.length) throw new ConfigError(addressIssues);
     const featureIssues = await kernelFeatureIssues(rt.drivers, valid);
     if (featureIssues.length) throw new ConfigError(featureIssues);
+    // VLAN and bond ports: what is to be made is checked against the kernel before anything moves
+    const portLinks = wantedPortLinks(valid);
+    const portLinkPlan = portLinks.length > 0 ? await planPortLinks(rt.drivers, portLinks) : EMPTY_PLAN;
     const full = resolveConfig(valid);
     // addresses are reserved for the whole config first: a full range refuses the push before anything moves
     // (partial: refuses only the interfaces that get none, which are then left out of what is built)
@@ -260,6 +270,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     refusedNow = refused;
     // a port's resolv file is read before its NIs' dnsmasq starts, then watched
     rt.local.watchResolvFiles(config.ports);
+    // made before the actors move: a port actor finds its VLAN or bond (or sees it appear)
+    await applyPortLinks(rt.drivers, portLinkPlan, logger);
     const diff = diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
     rt.router.index(networks, endpoints, ports);
@@ -272,6 +284,20 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     runningResolved = resolved;
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     rt.prober?.update(probeTargets(config));
+    if (!swept) {
+      // once, at start: a port whose addresses a crash left on a bridge that no switch NI of this config holds gets
+      // them back (one still bridged is moved again, idempotently, by its port actor)
+      const bridgeOf = new Map(networks.map((n) => [n.name, n.bridge]));
+      const back = await rt.l3.restoreUnless(
+        (ifname, bridge) => ports.some((p) => p.ifname === ifname && p.moveL3 === true && p.network !== undefined && bridgeOf.get(p.network) === bridge),
+        // out of the old bridge at once (only ours: the port's master still carries our mark)
+        async (ifname, bridge) => {
+          const [port, master] = await Promise.all([rt.drivers.links.get(ifname), rt.drivers.links.get(bridge)]);
+          if (port?.master !== undefined && master !== undefined && port.master === master.ifindex && parseAlias(master.alias)?.kind === 'ni') await rt.drivers.links.detach(ifname);
+        },
+      );
+      if (back.length) logger.info({ ports: back }, 'addresses and routes moved back onto ports no switch NI bridges any more');
+    }
     if (planSize(plan) > 0) {
       await sendPlanInSlices((slice) => rt.root.send({ type: 'APPLY', plan: slice }), plan);
       // NI actors this push made learn the probe verdicts the ones before them knew
@@ -280,11 +306,16 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       const settled = await waitSettled(rt, affectedIds(rt.root.getSnapshot().context, plan));
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
     }
+    // after the NIs that used them have let go (the first push's sweep below does it too)
+    if (hadPortLinks && swept) {
+      await removeUnusedPortLinks(rt.drivers, portLinks, logger).catch((err: unknown) => logger.error({ err }, 'removing unused port links failed; will try again on the next push'));
+    }
+    hadPortLinks = portLinks.length > 0;
     if (!swept) {
       // once, at start: what edgenet owns but the config no longer holds (dropped while it was down) goes. The push
       // itself has been carried out: a failed sweep is logged and tried again on the next push, not reported as it
       try {
-        await sweepOrphans(rt.drivers, { networks, endpoints, ports }, logger);
+        await sweepOrphans(rt.drivers, { networks, endpoints, ports, portLinks }, logger);
         const freed = await rt.local.freeOrphans();
         if (freed.length) logger.info({ freed }, 'reservations of orphans freed');
         swept = true;

@@ -9,6 +9,7 @@ import { createFakeLinkDriver, type FakeLinkDriver } from './drivers/links-fake.
 import type { Drivers } from './drivers/drivers.ts';
 import { createFakeRouteDriver, type FakeRouteDriver } from './drivers/routes-fake.ts';
 import { createFakeBridgePortDriver, type FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
+import { createFakePortLinkDriver, type FakePortLinkDriver } from './drivers/port-links-fake.ts';
 import { createFakeProbeDriver, type FakeProbeDriver } from './drivers/probes-fake.ts';
 
 export { createFakeDhcpDns, FakeDhcpDns } from './drivers/dhcpdns-fake.ts';
@@ -19,6 +20,7 @@ export { createFakeLinkDriver, FakeLinkDriver } from './drivers/links-fake.ts';
 export type { FakePeer, LinkOp } from './drivers/links-fake.ts';
 export { createFakeRouteDriver, FakeRouteDriver } from './drivers/routes-fake.ts';
 export { createFakeBridgePortDriver, FakeBridgePortDriver } from './drivers/bridge-ports-fake.ts';
+export { createFakePortLinkDriver, FakePortLinkDriver } from './drivers/port-links-fake.ts';
 export { createFakeProbeDriver, FakeProbeDriver } from './drivers/probes-fake.ts';
 
 /** The fakes, typed as themselves so tests can drive them (carrier, taps, namespaces, dnsmasq crashes). */
@@ -28,6 +30,7 @@ export interface FakeDrivers extends Drivers {
   dhcpdns: FakeDhcpDns;
   routes: FakeRouteDriver;
   bridgePorts: FakeBridgePortDriver;
+  portLinks: FakePortLinkDriver;
   probes: FakeProbeDriver;
 }
 
@@ -39,6 +42,7 @@ export function createFakeDrivers(opts: { firewall?: FakeFirewallOptions; dhcpdn
     dhcpdns: createFakeDhcpDns(opts.dhcpdns),
     routes: createFakeRouteDriver(),
     bridgePorts: createFakeBridgePortDriver(links),
+    portLinks: createFakePortLinkDriver(links),
     probes: createFakeProbeDriver(),
   };
 }

@@ -9,6 +9,7 @@ import { firstEarlierOverlap } from './subnet-overlaps.ts';
 import { checkNiServices } from './ni-services-checks.ts';
 import { checkSwitchPorts } from './config-checks-switch.ts';
 import { niPortNames } from './config-switch.ts';
+import { checkPortLinks } from './port-links-checks.ts';
 
 // Rules the schema cannot express: references, uniqueness, address arithmetic. Nothing here needs the kernel.
 
@@ -24,7 +25,7 @@ export function isReservedIfname(ifname: string): boolean {
 }
 
 export function crossCheck(config: Config): ConfigIssue[] {
-  return [...checkPorts(config), ...checkNetworks(config), ...checkSwitchPorts(config), ...checkApps(config), ...checkNiServices(config), ...checkAcls(config)];
+  return [...checkPorts(config), ...checkNetworks(config), ...checkSwitchPorts(config), ...checkApps(config), ...checkNiServices(config), ...checkAcls(config), ...checkPortLinks(config)];
 }
 
 /**
@@ -81,14 +82,15 @@ function checkNetworks(config: Config): ConfigIssue[] {
   const portNames = new Set(config.ports.map((p) => p.name));
   // Ports are shared as EVE shares them: as many local NIs as wanted, and at most one switch NI, per port.
   const switchUser = new Map<string, string>();
-  // not built yet: the move of a port's addresses onto a switch NI's bridge (local NIs would NAT out of a bridge without them)
-  const switchPorts = new Map(config.networks.flatMap((n) => (n.type === 'switch' ? niPortNames(n).map((p) => [p, n.name] as const) : [])));
+  // a single-port switch NI shares its port with local NIs (its addresses move onto the bridge, which they NAT out
+  // of); a port of a switch NI with several ports serves nothing else (as EVE: such ports are L2 only)
+  const multiSwitchPorts = new Map(config.networks.flatMap((n) => (n.type === 'switch' && niPortNames(n).length > 1 ? niPortNames(n).map((p) => [p, n.name] as const) : [])));
   config.networks.forEach((ni, i) => {
     niPortNames(ni).forEach((port, k) => {
-      const sw = switchPorts.get(port);
+      const sw = multiSwitchPorts.get(port);
       if (ni.type === 'local' && sw !== undefined && portNames.has(port)) {
         const path = ni.ports ? `networks[${i}].ports[${k}]` : `networks[${i}].port`;
-        issues.push({ path, message: `port "${port}" is bridged by switch network "${sw}": a local network cannot share it yet (moving the port's addresses onto the bridge is not built)` });
+        issues.push({ path, message: `port "${port}" is one of several ports of switch network "${sw}": a local network cannot share it (only a single-port switch network's port carries the device's addresses)` });
       }
     });
   });

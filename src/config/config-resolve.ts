@@ -118,6 +118,8 @@ export interface PortSpecResolved {
   bpduGuard?: boolean;
   /** on a VLAN-filtering switch NI: the port's bridge VLAN entries */
   vlans?: MemberVlans;
+  /** the port of a single-port switch NI: the device's own addresses and routes on it move onto the bridge */
+  moveL3?: boolean;
 }
 
 /** An IPv4 subnet as numbers, for range arithmetic that ipaddr.js does not offer. */
@@ -361,6 +363,8 @@ export function portsOf(config: Config): PortSpecResolved[] {
       ...(attach && ni?.mtu !== undefined && { mtu: ni.mtu }),
       ...(stp && { bpduGuard: stp.portsWithBpduGuard.includes(p.name) }),
       ...(vids.length > 0 && ni?.type === 'switch' && { vlans: portVlans(ni, p.name, vids) }),
+      // as EVE's NIM bridges an L3 port of a single-port switch NI (ethN the bridge, kethN the port)
+      ...(attach && ni && niPortNames(ni).length === 1 && { moveL3: true }),
     };
   });
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { accessVlanIdSchema, niPortsSchema, stpSchema, vlanPortSchema } from './config-switch.ts';
 import { aclRuleSchema } from './acl-schema.ts';
+import { portBondSchema, portVlanSchema } from './port-links-schema.ts';
 
 // Names end up in kernel object names and dnsmasq files: keep them short and shell/DNS safe.
 const name = z
@@ -65,6 +66,10 @@ export const portSchema = z.strictObject({
   dns: z.array(ipv4).optional(),
   /** a resolv.conf that this port's DHCP client writes: its nameservers are learned for this port alone (watched) */
   resolvConf: z.string({ error: 'must be a string' }).regex(/^\/\S+$/, { error: 'must be an absolute file path' }).optional(),
+  /** edgenet creates `ifname` as a VLAN sub-interface (src/config/port-links-schema.ts) */
+  vlan: portVlanSchema.optional(),
+  /** edgenet creates `ifname` as a bond of member links */
+  bond: portBondSchema.optional(),
 });
 
 export const dnsHostSchema = z.strictObject({ name: dnsName, ip: ipv4.optional(), ips: z.array(ipv4).optional() });

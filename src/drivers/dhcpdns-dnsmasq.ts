@@ -60,6 +60,9 @@ export function lookupAccount(name: string): { uid: number; gid: number } | unde
   return uid !== undefined && gid !== undefined ? { uid, gid } : undefined;
 }
 
+/** dnsmasq's files are runtime state (rendered again from the config at start): written atomically, not fsynced */
+const RUNTIME = { durable: false } as const;
+
 export const DEFAULT_BACKOFF: DnsmasqBackoff = { initialMs: 200, maxMs: 10_000, stableMs: 60_000 };
 
 /** Files of one NI's dnsmasq under the state dir. */
@@ -505,7 +508,7 @@ class DnsmasqDriver implements DhcpDns {
       if (proc) await this.stop(inst, proc);
       this.cancelRestart(inst);
       await this.writeHostFiles(paths, files);
-      await writeFileAtomic(paths.conf, files.conf, 0o600);
+      await writeFileAtomic(paths.conf, files.conf, 0o600, RUNTIME);
       await this.prepareLeases(paths);
       const pid = await this.start(inst, files.args);
       inst.applied = { pid, args: files.args, config: key, hosts, dhcpHosts, servers };
@@ -541,6 +544,7 @@ class DnsmasqDriver implements DhcpDns {
       const pid = await findOwnedDnsmasq(this.stateDir, ni);
       if (pid !== undefined) await this.stopPid(ni, pid, paths.conf);
       await rm(paths.dir, { recursive: true, force: true });
+      this.preparedDirs.delete(paths.dir);
       this.log.info({ ni }, 'dnsmasq removed');
     });
   }
@@ -561,7 +565,7 @@ class DnsmasqDriver implements DhcpDns {
       const proc = inst.proc;
       // dnsmasq keeps leases in memory and rewrites the file from there: edit the file only while it is stopped.
       if (proc) await this.stop(inst, proc);
-      await writeFileAtomic(paths.leases, withoutLease(await readFile(paths.leases, 'utf8'), m), 0o600);
+      await writeFileAtomic(paths.leases, withoutLease(await readFile(paths.leases, 'utf8'), m), 0o600, RUNTIME);
       this.log.info({ ni, mac: m }, 'lease evicted');
       if (proc) {
         let pid: number;
@@ -644,7 +648,11 @@ class DnsmasqDriver implements DhcpDns {
     return inst;
   }
 
+  /** NI dirs made and checked already (modes, owner, searchable parents): once per process, not per reload */
+  private readonly preparedDirs = new Set<string>();
+
   private async prepareDirs(paths: DnsmasqPaths): Promise<void> {
+    if (this.preparedDirs.has(paths.dir)) return;
     // the NI's dir: root's, entered by dnsmasq's group only (it re-reads hosts files there after dropping root)
     const mode = this.account ? 0o750 : 0o755;
     await mkdir(paths.dir, { recursive: true, mode });
@@ -670,11 +678,12 @@ class DnsmasqDriver implements DhcpDns {
       }
       if (dir === dirname(dir)) break;
     }
+    this.preparedDirs.add(paths.dir);
   }
 
   /** A file dnsmasq re-reads as its own user: readable to its group only (no account: to everyone, as before). */
   private async writeReread(path: string, data: string): Promise<void> {
-    await writeFileAtomic(path, data, this.account ? 0o640 : 0o644);
+    await writeFileAtomic(path, data, this.account ? 0o640 : 0o644, RUNTIME);
     if (this.account) await chown(path, 0, this.account.gid);
   }
 
@@ -692,7 +701,7 @@ class DnsmasqDriver implements DhcpDns {
   }
 
   private async persistApplied(inst: Instance): Promise<void> {
-    if (inst.applied) await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`, 0o600);
+    if (inst.applied) await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`, 0o600, RUNTIME);
   }
 
   /**
@@ -814,27 +823,51 @@ class DnsmasqDriver implements DhcpDns {
     child.once('exit', (code, signal) => proc.markExited(code, signal));
     child.on('error', (err) => log.warn({ err: errorMessage(err) }, 'dnsmasq process error'));
 
+    // dnsmasq logs `started, version …` once its sockets are bound and its pid file written: that line wakes the
+    // check of the pid file at once (no 20 ms poll on the NI's critical path); the slow poll is the backstop
+    let wake: () => void = () => undefined;
+    let started = false;
+    const onLine = (line: string): void => {
+      if (!/\bstarted, version /.test(line)) return;
+      started = true;
+      wake();
+    };
+    proc.lineWaiters.add(onLine);
     const deadline = Date.now() + this.startTimeoutMs;
+    let reads = 0;
     for (;;) {
       if (proc.gone) {
         await sleep(20); // let the last stderr lines arrive: they say why
         const why = proc.stderrTail.filter((l) => /dnsmasq:|fail|error|unknown|cannot/i.test(l)).slice(-3).join('; ');
         throw new KernelError('start dnsmasq', ni, undefined, `exited at start${why ? `: ${why}` : ''}`);
       }
+      const sawStart = started;
+      reads++;
       const text = await readFile(paths.pid, 'utf8').catch(() => '');
       if (Number(text.trim()) === pid) break;
       if (Date.now() > deadline) {
+        proc.lineWaiters.delete(onLine);
         await this.stop(inst, proc);
         throw new KernelError('start dnsmasq', ni, 'ETIMEDOUT', `no pid file after ${this.startTimeoutMs} ms`);
       }
-      await sleep(20);
+      await new Promise<void>((res) => {
+        // the line came (before or during that read) but the file did not say so yet: look again soon
+        if (started) return void setTimeout(res, sawStart ? 20 : 0);
+        const timer = setTimeout(res, 100);
+        wake = () => {
+          clearTimeout(timer);
+          res();
+        };
+        void proc.exited.then(wake);
+      });
     }
+    proc.lineWaiters.delete(onLine);
     proc.starting = false;
     // dnsmasq hands its pid file to the account it drops to: it is root's (edgenet's own record is the truth anyway)
     await chown(paths.pid, 0, 0).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not take the pid file back'));
     const complaint = proc.stderrTail.find((l) => [paths.hosts, paths.dhcpHosts].some((f) => l.includes(f)) && /fail|cannot|denied|bad /i.test(l));
     if (complaint) log.warn({ dnsmasq: complaint }, 'dnsmasq could not read its hosts files');
-    log.info({ args }, 'dnsmasq started');
+    log.info({ args, pidFileReads: reads, startMs: Date.now() - proc.startedAt }, 'dnsmasq started');
     return pid;
   }
 

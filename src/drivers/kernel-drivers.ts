@@ -6,6 +6,7 @@ import { createNftFirewall } from './firewall-nft.ts';
 import { withInstanceMarks } from './link-marks.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
 import { createIpRouteDriver } from './routes-ip.ts';
+import { createIpPortLinkDriver } from './port-links-ip.ts';
 import { createExecProbeDriver } from './probes-exec.ts';
 
 /**
@@ -21,6 +22,7 @@ export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: strin
     dhcpdns: createDnsmasqDriver({ stateDir: opts.runtimeDir ?? opts.stateDir, ...(logger && { logger }) }),
     routes: createIpRouteDriver(logger ? { logger } : {}),
     bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
+    portLinks: createIpPortLinkDriver(logger ? { logger } : {}),
     probes: createExecProbeDriver(),
   };
 }

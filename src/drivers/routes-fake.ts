@@ -123,21 +123,27 @@ export class FakeRouteDriver implements RouteDriver {
 
   async l3Of(ifname: string): Promise<L3Config> {
     const routes = [...this.table('main').values()].filter((r) => r.dev === ifname && r.protocol !== 'kernel');
-    return { addresses: this.addressesOf(ifname), routes: routes.map(({ protocol: _p, table: _t, dev: _d, ...r }) => r) };
+    return { addresses: [...this.addressesOf(ifname)], routes: routes.map(({ table: _t, dev: _d, ...r }) => r) };
   }
 
   async moveL3(from: string, to: string, l3: L3Config): Promise<void> {
     const key = (a: { address: string; prefixlen: number }): string => `${a.address}/${a.prefixlen}`;
     const moving = new Set(l3.addresses.map(key));
     const target = this.addressesOf(to);
-    for (const a of l3.addresses) if (!target.some((b) => key(b) === key(a))) target.push(a);
+    for (const a of l3.addresses) {
+      if (target.some((b) => key(b) === key(a))) continue;
+      target.push(a);
+      this.writes.inc('address');
+    }
     this.addresses.set(to, target);
     const left = this.addressesOf(from).filter((a) => !moving.has(key(a)));
-    this.writes.inc('address', l3.addresses.length + (this.addressesOf(from).length - left.length));
+    this.writes.inc('address', this.addressesOf(from).length - left.length);
     this.addresses.set(from, left);
     const main = this.table('main');
-    for (const r of l3.routes) {
-      main.set(routeKey(r), { ...r, dev: to, protocol: 'boot', table: 'main' });
+    for (const { protocol, ...r } of l3.routes) {
+      const have = main.get(routeKey(r));
+      if (have && have.dev === to && sameRoute({ ...r, dev: to }, have)) continue;
+      main.set(routeKey(r), { ...r, dev: to, protocol: protocol ?? 'boot', table: 'main' });
       this.writes.inc('address');
     }
   }

@@ -182,17 +182,24 @@ export function createIpRouteDriver(opts: IpRouteOptions = {}): RouteDriver {
       const [addresses, routes] = await Promise.all([addressesOf(ifname), listRoutes('main')]);
       // the kernel's connected routes come and go with the addresses; everything else via the port is moved
       const own = routes.filter((r) => r.dev === ifname && r.protocol !== 'kernel');
-      return { addresses, routes: own.map(({ protocol: _p, table: _t, dev: _d, ...r }) => r) };
+      return { addresses, routes: own.map(({ table: _t, dev: _d, ...r }) => r) };
     },
     moveL3: (from: string, to: string, l3: L3Config, signal?: AbortSignal) =>
       serial(async () => {
-        // only what is still on `from` is deleted there (a move repeated after a crash finds part of it done)
-        const onFrom = new Set((await addressesOf(from)).map((a) => `${a.address}/${a.prefixlen}`));
+        // only what is missing on `to` is put there, only what is still on `from` is taken off (a move repeated
+        // after a crash finds part of it done, a restart all of it: 0 writes)
+        const key = (a: { address: string; prefixlen: number }): string => `${a.address}/${a.prefixlen}`;
+        const [onFrom, onTo, main] = await Promise.all([addressesOf(from), addressesOf(to), listRoutes('main')]);
+        const fromSet = new Set(onFrom.map(key));
+        const toSet = new Set(onTo.map(key));
+        const routeThere = (r: RouteSpec): boolean => main.some((h) => h.dev === to && routeKey(h) === routeKey(r) && sameRoute({ ...r, dev: to }, h));
         const lines = [
-          ...l3.addresses.map((a) => `address replace ${a.address}/${a.prefixlen} dev ${to}`),
+          ...l3.addresses.filter((a) => !toSet.has(key(a))).map((a) => `address replace ${key(a)} dev ${to}`),
           // `replace` matches a route by destination and metric: the port's route becomes the bridge's
-          ...l3.routes.map((r) => ['route', 'replace', ...routeWords({ ...r, dev: to })].join(' ')),
-          ...l3.addresses.filter((a) => onFrom.has(`${a.address}/${a.prefixlen}`)).map((a) => `address del ${a.address}/${a.prefixlen} dev ${from}`),
+          ...l3.routes
+            .filter((r) => !routeThere(r))
+            .map(({ protocol, ...r }) => ['route', 'replace', ...routeWords({ ...r, dev: to }), ...(protocol !== undefined && protocol !== 'boot' ? ['proto', protocol] : [])].join(' ')),
+          ...l3.addresses.filter((a) => fromSet.has(key(a))).map((a) => `address del ${key(a)} dev ${from}`),
         ];
         await batch(`move addresses ${from} → ${to}`, lines, 'address', signal);
       }),

@@ -52,8 +52,8 @@ export interface RuleInfo {
 /** The device's own L3 configuration of one interface: its IPv4 addresses and the main table's routes through it. */
 export interface L3Config {
   addresses: { address: string; prefixlen: number }[];
-  /** main-table routes via the interface other than the kernel's own connected routes */
-  routes: RouteSpec[];
+  /** main-table routes via the interface other than the kernel's own connected routes (with their protocol, kept when moved) */
+  routes: (RouteSpec & { protocol?: string })[];
 }
 
 /**
@@ -78,7 +78,10 @@ export interface RouteDriver {
   flushConntrack(subnet: string, signal?: AbortSignal): Promise<number>;
   /** The interface's addresses and main-table routes (what moves to a switch NI's bridge). */
   l3Of(ifname: string): Promise<L3Config>;
-  /** Put `l3` on `to` and take it off `from` (routes after addresses, so their next hops are reachable). */
+  /**
+   * Put `l3` on `to` and take it off `from` (routes after addresses, so their next hops are reachable). Only what
+   * differs is written (0 writes when done already); `from` may be gone (then `l3` is only put on `to`).
+   */
   moveL3(from: string, to: string, l3: L3Config, signal?: AbortSignal): Promise<void>;
 }
 

@@ -7,6 +7,7 @@ import { correctDhcpRange } from './eve-dhcp-range.ts';
 import { eveNiServices, evePortDns, portNetworkOf } from './eve-dns.ts';
 import { eveAppMac } from './eve-macs.ts';
 import { eveAccessVlan, eveSwitchFields } from './eve-switch.ts';
+import type { EveL2Port } from './eve-vlans-bonds.ts';
 import { appTapTags, NAME_LIMITS, NameAllocator, tapName } from './eve-names.ts';
 import { portLabelError, EvePortLabels, type EvePortChoice } from './eve-ports.ts';
 import { ADDRESS_TYPES, enumName, NI_TYPES, parseEdgeDevConfig } from './eve-schema.ts';
@@ -103,12 +104,6 @@ class Converter {
   }
 
   private deviceFindings(): void {
-    if (this.eve.vlans.length > 0) {
-      this.find('warning', 'vlans', 'device', 'vlans', 'VLAN sub-interfaces are not implemented: network instances on them are refused');
-    }
-    if (this.eve.bonds.length > 0) {
-      this.find('warning', 'bonds', 'device', 'bonds', 'bonds are not implemented: network instances on them are refused');
-    }
     if (this.eve.networks.length > 0) {
       this.find('info', 'networks', 'device', 'networks', "the device ports' own IP configuration (NetworkConfig) is the host's business: only its DNS servers (ip.dns) are read, as the upstream resolvers of the port that references it");
     }
@@ -190,20 +185,22 @@ class Converter {
     if (ni.mtu !== 0) common.mtu = ni.mtu;
     const portNames = ports.map((p) => {
       for (const n of p.notes) this.find(n.level, `${at}.port.name`, subject, 'port.name', n.message);
-      return this.usePort(p, ports.length > 1);
+      // a multi-port local NI probes its ports to select one; a switch NI bridges them all
+      return this.usePort(p, type === 'local' && ports.length > 1);
     });
     if (portNames.length === 1) {
       common.port = portNames[0];
       this.sources[`${to}.port`] = `${at}.port.name`;
     } else if (portNames.length > 1) {
-      // a local NI on a label naming several ports: it NATs out of the one selected (ports[].cost, probe)
+      // a local NI on a label naming several ports: it NATs out of the one selected (ports[].cost, probe); a switch
+      // NI bridges them all, with spanning tree (eve-switch.ts)
       common.ports = portNames;
       this.sources[`${to}.ports`] = `${at}.port.name`;
       portNames.forEach((_p, k) => (this.sources[`${to}.ports[${k}]`] = `${at}.port.name`));
     }
     this.unsupportedNiFields(ni, at, subject, type);
     if (type === 'switch') {
-      const swPorts = port && common.port !== undefined ? [{ name: common.port, adapter: port.adapter }] : [];
+      const swPorts = ports.map((p, k) => ({ name: portNames[k] as string, adapter: p.adapter }));
       const l2 = eveSwitchFields(ni, swPorts, at, (level, path, field, message) => this.find(level, path, subject, field, message));
       if (l2.vlanPorts) this.sources[`${to}.vlanPorts`] = `${at}.vlanAccessPorts`;
       this.networks.push({ ...common, type: 'switch', ...l2 });
@@ -264,6 +261,13 @@ class Converter {
       if (probed) this.probePort(known, choice);
       return known;
     }
+    // a bond declared already as a VLAN's lower layer (no NI on it then): this NI uses that port
+    const declared = choice.l2?.bond ? this.ports.find((x) => x.ifname === choice.ifname) : undefined;
+    if (declared) {
+      this.portUse.set(choice.adapterIndex, declared.name);
+      this.names.ports.push({ name: declared.name, adapter: choice.adapter.name, ifname: choice.ifname });
+      return declared.name;
+    }
     const name = this.portNames.allocate(choice.adapter.name, `port:${choice.adapter.name}`);
     const p = this.ports.length;
     this.sources[`ports[${p}]`] = `systemAdapterList[${choice.adapterIndex}]`;
@@ -272,7 +276,8 @@ class Converter {
     const dns = evePortDns(this.eve, choice.adapter, choice.adapterIndex, `ports[${p}]`, this);
     const cost = choice.adapter.cost;
     if (cost !== 0) this.sources[`ports[${p}].cost`] = `systemAdapterList[${choice.adapterIndex}].cost`;
-    this.ports.push({ name, ifname: choice.ifname, ...(cost !== 0 && { cost }), ...(dns && { dns }) });
+    this.ports.push({ name, ifname: choice.ifname, ...(cost !== 0 && { cost }), ...(dns && { dns }), ...(choice.l2 && l2Fields(choice.l2)) });
+    if (choice.l2) this.lowerPorts(choice.l2, `ports[${p}]`);
     this.portUse.set(choice.adapterIndex, name);
     this.names.ports.push({ name, adapter: choice.adapter.name, ifname: choice.ifname });
     if (probed) this.probePort(name, choice);
@@ -290,6 +295,20 @@ class Converter {
     if (!port || port.probe || choice.adapter.cost !== 0) return;
     port.probe = { kind: 'ping' };
     this.sources[`ports[${p}].probe`] = `systemAdapterList[${choice.adapterIndex}]`;
+  }
+
+  /** A VLAN's bond: a port of its own (no NI on it), so edgenet makes it; once, however many VLANs it carries. */
+  private lowerPorts(l2: EveL2Port, to: string): void {
+    for (const [field, source] of Object.entries(l2.sources)) this.sources[`${to}.${field}`] = source;
+    for (const lower of l2.lowerPorts) {
+      if (this.ports.some((x) => x.ifname === lower.port.ifname)) continue;
+      const q = this.ports.length;
+      const name = this.portNames.allocate(lower.label, `port:${lower.label}`);
+      this.sources[`ports[${q}]`] = lower.source;
+      this.sources[`ports[${q}].ifname`] = lower.port.ifnameSource;
+      for (const [field, source] of Object.entries(lower.port.sources)) this.sources[`ports[${q}].${field}`] = source;
+      this.ports.push({ name, ...l2Fields(lower.port) });
+    }
   }
 
   private convertApps(): void {
@@ -504,4 +523,9 @@ export function toEveConfigError(err: ConfigError, sources: Readonly<Record<stri
     err.issues.map((i) => ({ path: evePathOf(i.path, sources), message: i.message })),
     err.source,
   );
+}
+
+/** The native port fields of a VLAN or bond port. */
+function l2Fields(l2: Omit<EveL2Port, 'lowerPorts' | 'notes' | 'sources'>): Pick<PortInput, 'ifname' | 'vlan' | 'bond'> {
+  return { ifname: l2.ifname, ...(l2.vlan && { vlan: { ...l2.vlan } }), ...(l2.bond && { bond: { ...l2.bond, members: [...l2.bond.members] } }) };
 }

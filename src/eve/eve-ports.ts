@@ -11,6 +11,7 @@
 import type { EdgeDevConfig, EveSystemAdapter } from './eve-schema.ts';
 import { PHYIO_USAGES } from './eve-schema.ts';
 import { portNetworkOf } from './eve-dns.ts';
+import { eveL2Port, type EveL2Port } from './eve-vlans-bonds.ts';
 
 /** Labels EVE gives ports without the controller saying so (devmodel.proto, SystemAdapter.shared_labels). */
 export const EVE_DEFINED_LABELS = ['all', 'uplink', 'freeuplink'] as const;
@@ -28,6 +29,8 @@ export interface EvePortChoice {
   /** EVE path that named the interface, for errors about it */
   ifnameSource: string;
   notes: EveNote[];
+  /** a VLAN or bond port (eve-vlans-bonds.ts) */
+  l2?: EveL2Port;
 }
 
 /** What a network instance's label gives it. */
@@ -102,12 +105,12 @@ export class EvePortLabels {
     }
     const names = chosen.map((i) => adapters[i]?.name ?? '?');
     const multi = chosen.length > 1;
-    if (type === 'switch' && multi) {
-      return { refused: `shared label "${label}" names ${chosen.length} ports (${names.join(', ')}); edgenet gives a switch network instance one port from EVE` };
-    }
     const notes: EveNote[] = [];
     if (!isName && !multi) notes.push({ level: 'info', message: `shared label "${label}" names one port, ${names[0] ?? '?'}: using it` });
-    if (!isName && multi) notes.push({ level: 'info', message: `shared label "${label}" names ${chosen.length} ports (${names.join(', ')}): the network instance NATs out of the one selected (carrier, probe, then cost)` });
+    if (!isName && multi) {
+      const how = type === 'switch' ? 'the switch network instance bridges them all, with spanning tree (as EVE)' : 'the network instance NATs out of the one selected (carrier, probe, then cost)';
+      notes.push({ level: 'info', message: `shared label "${label}" names ${chosen.length} ports (${names.join(', ')}): ${how}` });
+    }
     const errors: string[] = [];
     const ports: EvePortChoice[] = [];
     for (const index of chosen) {
@@ -164,8 +167,10 @@ export class EvePortLabels {
   private adapterIfname(index: number): OnePort {
     const adapter = this.eve.systemAdapterList[index] as EveSystemAdapter;
     const lower = adapter.lowerLayerName || adapter.name;
-    if (this.eve.vlans.some((v) => v.logicallabel === lower)) return { refused: `port "${adapter.name}" is on VLAN adapter "${lower}" (VLANs are not implemented)` };
-    if (this.eve.bonds.some((b) => b.logicallabel === lower)) return { refused: `port "${adapter.name}" is on bond "${lower}" (bonds are not implemented)` };
+    // a VLAN sub-interface or a bond (vlans[], bonds[]): a port edgenet makes
+    const l2 = eveL2Port(this.eve, lower);
+    if (l2 && 'refused' in l2) return { refused: `port "${adapter.name}": ${l2.refused}` };
+    if (l2) return { ok: { adapter, adapterIndex: index, ifname: l2.ifname, ifnameSource: l2.ifnameSource, notes: l2.notes, l2 } };
     const phys = this.physicalIoOf(lower);
     if (phys) {
       const key = Object.keys(phys.io.phyaddrs).find((k) => k.toLowerCase() === 'ifname');

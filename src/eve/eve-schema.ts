@@ -154,16 +154,47 @@ export const physicalIoSchema = z.looseObject({
   usage: protoEnum('PhyIoMemberUsage', PHYIO_USAGES).default(0),
 });
 
-// VLAN and bond adapters: only their names matter (to recognise a port built on one).
-const l2AdapterSchema = z.looseObject({ logicallabel: str.default('') });
+/** BondMode (evecommon/netcmn.proto). */
+export const BOND_MODES = {
+  BOND_MODE_UNSPECIFIED: 0,
+  BOND_MODE_BALANCE_RR: 1,
+  BOND_MODE_ACTIVE_BACKUP: 2,
+  BOND_MODE_BALANCE_XOR: 3,
+  BOND_MODE_BROADCAST: 4,
+  BOND_MODE_802_3AD: 5,
+  BOND_MODE_BALANCE_TLB: 6,
+  BOND_MODE_BALANCE_ALB: 7,
+} as const;
+
+/** LacpRate (evecommon/netcmn.proto). */
+export const LACP_RATES = { LACP_RATE_UNSPECIFIED: 0, LACP_RATE_SLOW: 1, LACP_RATE_FAST: 2 } as const;
+
+/** VlanAdapter (devmodel.proto): a VLAN sub-interface of a PhysicalIO or a bond (src/eve/eve-vlans-bonds.ts). */
+export const vlanAdapterSchema = z.looseObject({
+  logicallabel: str.default(''),
+  interfaceName: str.default(''),
+  lowerLayerName: str.default(''),
+  vlanId: u32.default(0),
+});
+
+/** BondAdapter (devmodel.proto): PhysicalIOs aggregated. */
+export const bondAdapterSchema = z.looseObject({
+  logicallabel: str.default(''),
+  interfaceName: str.default(''),
+  lowerLayerNames: strList,
+  bondMode: protoEnum('BondMode', BOND_MODES).default(0),
+  mii: z.looseObject({ interval: u32.default(0), updelay: u32.default(0), downdelay: u32.default(0) }).optional(),
+  arp: z.looseObject({ interval: u32.default(0), ipTargets: strList }).optional(),
+  lacpRate: protoEnum('LacpRate', LACP_RATES).default(0),
+});
 
 export const edgeDevConfigSchema = z.looseObject({
   networkInstances: z.array(networkInstanceSchema, { error: 'must be a list of NetworkInstanceConfig' }).default([]),
   apps: z.array(appInstanceSchema, { error: 'must be a list of AppInstanceConfig' }).default([]),
   systemAdapterList: z.array(systemAdapterSchema, { error: 'must be a list of SystemAdapter' }).default([]),
   deviceIoList: z.array(physicalIoSchema, { error: 'must be a list of PhysicalIO' }).default([]),
-  vlans: z.array(l2AdapterSchema, { error: 'must be a list of VlanAdapter' }).default([]),
-  bonds: z.array(l2AdapterSchema, { error: 'must be a list of BondAdapter' }).default([]),
+  vlans: z.array(vlanAdapterSchema, { error: 'must be a list of VlanAdapter' }).default([]),
+  bonds: z.array(bondAdapterSchema, { error: 'must be a list of BondAdapter' }).default([]),
   networks: z.array(z.unknown(), { error: 'must be a list of NetworkConfig' }).default([]),
 });
 
@@ -173,6 +204,8 @@ export type EveApp = z.output<typeof appInstanceSchema>;
 export type EveAdapter = z.output<typeof networkAdapterSchema>;
 export type EveAce = z.output<typeof aceSchema>;
 export type EveSystemAdapter = z.output<typeof systemAdapterSchema>;
+export type EveVlanAdapter = z.output<typeof vlanAdapterSchema>;
+export type EveBondAdapter = z.output<typeof bondAdapterSchema>;
 
 // Fields whose keys are data (protobuf maps), not field names.
 const MAP_FIELDS = new Set(['phyaddrs', 'cbattr']);

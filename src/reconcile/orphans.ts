@@ -2,6 +2,7 @@ import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import type { EndpointSpec, NetworkResolved, PortSpecResolved } from '../config/config-resolve.ts';
 import type { Drivers } from '../drivers/drivers.ts';
 import { parseAlias } from '../util/names.ts';
+import { removeUnusedPortLinks, type WantedPortLink } from './port-links.ts';
 
 // Marked objects that the desired config no longer holds (an NI or app dropped while edgenet was down, or
 // everything on `edgenet down`) are removed. Unmarked objects are never touched: a link is ours only by its alias,
@@ -11,6 +12,8 @@ export interface Desired {
   networks: readonly NetworkResolved[];
   endpoints: readonly EndpointSpec[];
   ports: readonly PortSpecResolved[];
+  /** VLAN/bond ports the config uses (reconcile/port-links.ts); absent: none */
+  portLinks?: readonly WantedPortLink[];
 }
 
 export const NOTHING: Desired = { networks: [], endpoints: [], ports: [] };
@@ -37,6 +40,8 @@ export async function sweepOrphans(drivers: Drivers, desired: Desired, logger?: 
       removed.push(`bridge ${link.ifname}`);
     }
   }
+  // VLAN sub-interfaces and bonds made for ports no NI uses any more
+  removed.push(...(await removeUnusedPortLinks(drivers, desired.portLinks ?? [])));
   // a tap or port left in one of our bridges by an app or NI dropped while we were down: released, not deleted
   for (const link of links) {
     const bridge = link.master !== undefined ? ourBridges.get(link.master) : undefined;

@@ -6,6 +6,7 @@ import type { BridgeHandle, MemberSpec, NiSpec } from '../../machines/specs.ts';
 import type { Drivers } from '../drivers/drivers.ts';
 import type { LinkInfo } from '../drivers/links.ts';
 import type { LocalServices } from '../services/local-services.ts';
+import type { L3Moves } from '../services/l3-moves.ts';
 import { KernelError } from '../errors.ts';
 import { guardTripped } from '../drivers/bridge-ports.ts';
 import { endpointAlias, niAlias, parseAlias } from '../util/names.ts';
@@ -18,6 +19,8 @@ import { endpointRulesOf } from '../services/endpoint-rules.ts';
 export interface ActorDeps {
   drivers: Drivers;
   local: LocalServices;
+  /** a switch NI's port's own addresses and routes, moved onto its bridge and back (src/services/l3-moves.ts) */
+  l3: L3Moves;
 }
 
 export function deviceActors({ drivers }: Pick<ActorDeps, 'drivers'>) {
@@ -29,11 +32,11 @@ export function deviceActors({ drivers }: Pick<ActorDeps, 'drivers'>) {
   };
 }
 
-export function niActors({ drivers, local }: ActorDeps) {
+export function niActors({ drivers, local, l3 }: ActorDeps) {
   const { links, firewall, routes } = drivers;
   /** Converge the NI's own table out of `selected` (idempotent; a switchover differs by one route). */
   const ensureTable = async (ni: NiSpec, signal: AbortSignal): Promise<void> => {
-    const facts = await Promise.all((ni.uplinks ?? []).map((u) => learnUplink(u, drivers)));
+    const facts = await Promise.all((ni.uplinks ?? []).map((u) => learnUplink(u, drivers, async (ifname) => (await l3.record(ifname))?.l3)));
     const table = niTableSpec(ni, facts, selectedOf(ni)?.port);
     if (table) return routes.ensureTable(table, signal);
     // no port (any more): a table this NI had, found by its rule from the NI's subnet, goes
@@ -41,7 +44,7 @@ export function niActors({ drivers, local }: ActorDeps) {
       if (rule.ours && rule.from === ni.subnet) await routes.removeTable(rule.table, signal);
     }
   };
-  /** A local NI's gateway address, rules, table and dnsmasq (a switch NI has none of these). */
+  /** A local NI's gateway address and rules (a switch NI has none): what its members need before they attach. */
   const localNi = async (ni: NiSpec, signal: AbortSignal): Promise<void> => {
     if (ni.type !== 'local' || !ni.gateway || !ni.subnet || ni.prefixlen === undefined) return;
     await links.ensureAddress(ni.bridge, ni.gateway, ni.prefixlen, signal);
@@ -61,8 +64,8 @@ export function niActors({ drivers, local }: ActorDeps) {
       },
       signal,
     );
-    await ensureTable(ni, signal);
-    await local.ensureNi(ni, signal);
+    // members attaching from now on find the NI's addresses and reservations
+    local.noteNi(ni);
   };
   return {
     createNi: fromPromise<BridgeHandle, NiSpec & { ifindex?: number }>(async ({ input: ni, signal }) => {
@@ -76,7 +79,15 @@ export function niActors({ drivers, local }: ActorDeps) {
       await Promise.all([firewall.guardBridge(ni.bridge, signal), localNi(ni, signal)]);
       return { name: bridge.ifname, ifindex: bridge.ifindex };
     }),
+    // a local NI's routing table and dnsmasq, while its members attach (its state says when they are there)
+    createServices: fromPromise<void, NiSpec>(async ({ input: ni, signal }) => {
+      if (ni.type !== 'local' || !ni.gateway || !ni.subnet || ni.prefixlen === undefined) return;
+      await ensureTable(ni, signal);
+      await local.ensureNi(ni, signal);
+    }),
     deleteNi: fromPromise<void, NiSpec>(async ({ input: ni, signal }) => {
+      // a switch NI's port gets its own addresses and routes back before the bridge holding them goes
+      if (ni.type === 'switch') for (const rec of await l3.records()) if (rec.bridge === ni.bridge) await l3.restore(rec.ifname, signal);
       if (ni.type === 'local') {
         await local.removeNi(ni.name);
         await firewall.removeNetwork(ni.name, signal);
@@ -94,7 +105,7 @@ export function niActors({ drivers, local }: ActorDeps) {
   };
 }
 
-export function endpointActors({ drivers, local }: ActorDeps) {
+export function endpointActors({ drivers, local, l3 }: ActorDeps) {
   const { links, firewall } = drivers;
   // one request for the bridge, not a dump of every link (removing N apps was O(N²))
   const isOwnedBridge = async (ifindex: number): Promise<boolean> => parseAlias((await links.getByIndex(ifindex))?.alias)?.kind === 'ni';
@@ -118,11 +129,19 @@ export function endpointActors({ drivers, local }: ActorDeps) {
       if (spec.kind === 'port') {
         if (spec.attach && bridge) {
           const link = await links.attach({ ifname: spec.ifname, master: bridge.ifindex, ...(spec.mtu !== undefined && { mtu: spec.mtu }) }, signal);
-          return withPortOptions(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
+          // the device's own addresses and routes on the port follow it onto the bridge (recorded first); a port
+          // that no longer moves them (a switch NI with several ports now) gets them back
+          if (spec.moveL3) await l3.moveToBridge(spec.name, spec.ifname, bridge.name, signal);
+          else await l3.restore(spec.ifname, signal);
+          // the carrier as it is now: the port came up while its addresses moved (the attach reports it as it was)
+          const now = await links.get(spec.ifname);
+          return withPortOptions(drivers, spec, { ifindex: link.ifindex, carrier: now?.carrier ?? link.carrier }, signal);
         }
         const link = await links.get(spec.ifname);
         if (!link) throw new KernelError('attach', `port ${spec.name} (${spec.ifname})`, 'ENODEV', 'not present');
-        // a port that left a switch NI for a local one (its NAT uplink) must not stay in our old bridge
+        // a port that left a switch NI for a local one (its NAT uplink) must not stay in our old bridge, and gets
+        // its addresses and routes back first
+        await l3.restore(spec.ifname, signal);
         if (link.master !== undefined && (await isOwnedBridge(link.master))) await links.detach(spec.ifname, signal);
         return { ifindex: link.ifindex, carrier: link.carrier };
       }
@@ -155,6 +174,8 @@ export function endpointActors({ drivers, local }: ActorDeps) {
     }),
     detach: fromPromise<void, MemberSpec>(async ({ input: spec, signal }) => {
       if (spec.kind === 'port') {
+        // its addresses and routes back onto it while it is still bridged (no moment without them), then released
+        await l3.restore(spec.ifname, signal);
         if (spec.attach) await release(spec.ifname, signal);
         return;
       }

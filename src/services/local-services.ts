@@ -23,6 +23,8 @@ export interface PlanRefusal {
   reason: string;
 }
 
+const reservationKey = (r: Reservation): string => `${r.mac} ${r.ip} ${r.name}`;
+
 export class LocalServices {
   private readonly nis = new Map<string, NiSpec>();
   /** per NI: endpoint key → what dnsmasq serves for it */
@@ -30,6 +32,8 @@ export class LocalServices {
   /** what the desired config holds: a deleted actor of a re-created NI or endpoint must not drop what was re-planned */
   private desiredNis = new Set<string>();
   private desiredEndpoints = new Set<string>();
+  /** per NI whose dnsmasq is being started (none ran before): the reservations that start serves */
+  private readonly starting = new Map<string, Set<string>>();
   /** per NI: the nft sets dnsmasq fills for the `host` ACL rules of its endpoints */
   private hostSets = new Map<string, { host: string; sets: string[] }[]>();
   /** how many reservations removals have freed so far: a refused endpoint is worth another try when it grew */
@@ -185,11 +189,24 @@ export class LocalServices {
     return this.nis.get(name);
   }
 
+  /** The NI as its actor creates it now: members attaching meanwhile find its addresses (before its dnsmasq runs). */
+  noteNi(ni: NiSpec): void {
+    this.nis.set(ni.name, ni);
+  }
+
   /** Create or converge the NI's dnsmasq (called by the NI actor). */
   async ensureNi(ni: NiSpec, signal?: AbortSignal): Promise<number> {
     this.nis.set(ni.name, ni);
-    const { pid } = await this.dhcpdns.ensure(this.specOf(ni), signal);
-    return pid;
+    const spec = this.specOf(ni);
+    // a member attaching while this start is under way is served by it when its reservation is in it
+    const starting = this.dhcpdns.pid(ni.name) === undefined ? new Set(spec.reservations.map(reservationKey)) : undefined;
+    if (starting) this.starting.set(ni.name, starting);
+    try {
+      const { pid } = await this.dhcpdns.ensure(spec, signal);
+      return pid;
+    } finally {
+      if (this.starting.get(ni.name) === starting) this.starting.delete(ni.name);
+    }
   }
 
   async removeNi(name: string): Promise<void> {
@@ -202,13 +219,17 @@ export class LocalServices {
     await this.dhcpdns.remove(name);
   }
 
-  /** Make dnsmasq serve the endpoint's reservation (a SIGHUP when it is new) before its interface exists. */
+  /**
+   * Make dnsmasq serve the endpoint's reservation (a SIGHUP when it is new) before its interface exists. While the
+   * NI's dnsmasq is being started with this reservation in it, that start serves it: the member does not wait.
+   */
   async addEndpoint(ep: EndpointSpec, signal?: AbortSignal): Promise<string | undefined> {
     const ni = this.nis.get(ep.network);
-    const ip = this.members.get(ep.network)?.get(ep.key)?.ip;
-    if (!ni || ip === undefined) return undefined;
+    const r = this.members.get(ep.network)?.get(ep.key);
+    if (!ni || r === undefined) return undefined;
+    if (this.starting.get(ep.network)?.has(reservationKey(r))) return r.ip;
     await this.dhcpdns.ensure(this.specOf(ni), signal);
-    return ip;
+    return r.ip;
   }
 
   /** Free the endpoint's reservation and evict its lease, so a redeployed app gets its address back. */

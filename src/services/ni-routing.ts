@@ -1,7 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import type { NiSpec, UplinkSpec } from '../../machines/specs.ts';
 import type { LinkDriver } from '../drivers/links.ts';
-import type { RouteDriver, RouteSpec, TableSpec } from '../drivers/routes.ts';
+import type { L3Config, RouteDriver, RouteSpec, TableSpec } from '../drivers/routes.ts';
 import { staticRoutesOf } from './ni-static-routes.ts';
 
 // A local NI's own routing table: its subnet route (the device's replies to its apps stay on the bridge), the
@@ -17,18 +17,28 @@ export interface UplinkFacts {
   connected: string[];
 }
 
-/** The port's router (config, else the main table's default route through it) and its connected networks. */
-export async function learnUplink(u: UplinkSpec, drivers: { links: LinkDriver; routes: RouteDriver }): Promise<UplinkFacts> {
+/**
+ * The port's router (config, else the main table's default route through it) and its connected networks. `moved`:
+ * what a switch NI's bridge holds of the port's own (src/services/l3-moves.ts), while it holds it.
+ */
+export async function learnUplink(u: UplinkSpec, drivers: { links: LinkDriver; routes: RouteDriver }, moved?: (ifname: string) => Promise<L3Config | undefined>): Promise<UplinkFacts> {
   // a port shared with a switch NI: its addresses may still be on the port (before the move) or already on the bridge
   const candidates = u.portIfname === undefined || u.ifname === u.portIfname ? [u.ifname] : [u.ifname, u.portIfname];
   let gateway = u.gateway;
   const connected = new Set<string>();
+  const add = (a: { address: string; prefixlen: number }): void => {
+    if (!ipaddr.IPv4.isValidFourPartDecimal(a.address) || a.prefixlen >= 32) return;
+    connected.add(`${ipaddr.IPv4.networkAddressFromCIDR(`${a.address}/${a.prefixlen}`).toString()}/${a.prefixlen}`);
+  };
   for (const ifname of candidates) {
     gateway ??= await drivers.routes.defaultGateway(ifname);
-    for (const a of await drivers.links.listAddresses(ifname)) {
-      if (!ipaddr.IPv4.isValidFourPartDecimal(a.address) || a.prefixlen >= 32) continue;
-      connected.add(`${ipaddr.IPv4.networkAddressFromCIDR(`${a.address}/${a.prefixlen}`).toString()}/${a.prefixlen}`);
-    }
+    for (const a of await drivers.links.listAddresses(ifname)) add(a);
+  }
+  // a port whose addresses are on their way back from a bridge (the switch NI just went): the record still says
+  const record = moved && u.portIfname !== undefined ? await moved(u.portIfname) : undefined;
+  if (record) {
+    for (const a of record.addresses) add(a);
+    gateway ??= record.routes.find((r) => r.to === 'default' && r.via !== undefined)?.via;
   }
   return { name: u.port, ifname: u.ifname, ...(gateway !== undefined && { gateway }), connected: [...connected].sort() };
 }

@@ -177,7 +177,11 @@ export interface GuestRun {
  * Boots the guest and runs `script` (a path on this machine) with busybox sh; `outDir` (a directory on this machine,
  * outside /tmp) is writable inside the guest at the same path. Resolves when the guest powers off.
  */
-export function runGuest(image: GuestImage, opts: { script: string; outDir: string; repo: string; cache?: string; timeoutMs?: number; memoryMb?: number }): Promise<GuestRun> {
+export function runGuest(
+  image: GuestImage,
+  opts: { script: string; outDir: string; repo: string; cache?: string; timeoutMs?: number; memoryMb?: number; /** run only the guest files whose path contains this ([A-Za-z0-9_.-]) */ filter?: string },
+): Promise<GuestRun> {
+  if (opts.filter !== undefined && !/^[A-Za-z0-9_.-]+$/.test(opts.filter)) throw new Error(`guest filter ${JSON.stringify(opts.filter)}: only [A-Za-z0-9_.-]`);
   const cache = opts.cache ?? GUEST_CACHE;
   // TCG unless EDGENET_GUEST_ACCEL=kvm: /dev/kvm exists on this machine but a nested guest hangs in its BIOS
   const accel = process.env.EDGENET_GUEST_ACCEL === 'kvm' && kvmUsable() ? 'kvm' : 'tcg';
@@ -188,7 +192,7 @@ export function runGuest(image: GuestImage, opts: { script: string; outDir: stri
         '-accel', accel, '-m', String(opts.memoryMb ?? 2048), '-smp', '2', '-nographic', '-no-reboot', '-nic', 'none',
         '-L', image.biosDir, '-L', join(cache, 'root', 'usr', 'share', 'qemu'),
         '-kernel', image.kernel, '-initrd', image.initrd,
-        '-append', `console=ttyS0 panic=-1 quiet loglevel=4 edgenet.script=${opts.script} edgenet.out=${opts.outDir} edgenet.modules=${image.modulesDir} edgenet.cache=${cache} edgenet.repo=${opts.repo}`,
+        '-append', `console=ttyS0 panic=-1 quiet loglevel=4 edgenet.script=${opts.script} edgenet.out=${opts.outDir} edgenet.modules=${image.modulesDir} edgenet.cache=${cache} edgenet.repo=${opts.repo}${opts.filter ? ` edgenet.filter=${opts.filter}` : ''}`,
         '-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap', '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
         '-fsdev', `local,id=repo,path=${opts.repo},security_model=none,readonly=on,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=repo,mount_tag=repo',
         '-fsdev', `local,id=out,path=${opts.outDir},security_model=none,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=out,mount_tag=out',

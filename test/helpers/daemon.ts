@@ -106,6 +106,13 @@ export class TestDaemon {
   }
 
   private async waitUp(): Promise<void> {
+    // the log at the time it gave up (the message below is built before the daemon has written anything)
+    await this.waitUpOnce().catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\ndaemon log (last 40 lines):\n${this.log.slice(-40).join('\n')}`);
+    });
+  }
+
+  private async waitUpOnce(): Promise<void> {
     await eventually(
       `daemon in ${this.ns.name} to serve its API\n${this.log.slice(-20).join('\n')}`,
       async () => {

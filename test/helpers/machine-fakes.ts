@@ -195,7 +195,9 @@ export function niFakes(kernel: FakeKernel) {
     kernel.log,
     (spec) => spec.name,
   );
-  return { createNi, deleteNi, actors: { createNi: createNi.actor, deleteNi: deleteNi.actor } };
+  // the NI's services (routing table, dnsmasq): nothing in the fake kernel
+  const createServices = new FakeOp<NiSpec, void>('createServices', () => undefined, kernel.log, (spec) => spec.name);
+  return { createNi, createServices, deleteNi, actors: { createNi: createNi.actor, createServices: createServices.actor, deleteNi: deleteNi.actor } };
 }
 
 function memberLabel(spec: MemberSpec): string {

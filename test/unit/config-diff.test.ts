@@ -66,7 +66,7 @@ describe('diffConfig', () => {
     expect(d.networks.changed[0]).toMatchObject({ key: 'plant', recreate: true });
     expect(d.networks.changed[0]?.fields).toContain('type');
     // the port leaves the switch NI: detached, not recreated
-    expect(d.ports.changed).toEqual([expect.objectContaining({ key: 'fieldbus', fields: ['network', 'attach'], recreate: false })]);
+    expect(d.ports.changed).toEqual([expect.objectContaining({ key: 'fieldbus', fields: ['network', 'attach', 'moveL3'], recreate: false })]);
   });
 
   it('an added app adds only its endpoints', () => {
@@ -119,8 +119,8 @@ describe('diffConfig', () => {
       ['plant', ['port', 'portIfname'], false],
     ]);
     expect(d.ports.changed.map((c) => [c.key, c.fields])).toEqual([
-      ['uplink', ['network', 'attach']],
-      ['fieldbus', ['network', 'attach']],
+      ['uplink', ['network', 'attach', 'moveL3']],
+      ['fieldbus', ['network', 'attach', 'moveL3']],
     ]);
   });
 

@@ -122,7 +122,7 @@ describe('portsOf', () => {
   it('attaches a switch NI\'s port to its bridge, never a local NI\'s uplink; unused ports are tracked only', () => {
     expect(portsOf(config)).toEqual([
       { name: 'uplink', ifname: 'eth1', network: 'lan', attach: false },
-      { name: 'fieldbus', ifname: 'eth2', network: 'plant', attach: true, mtu: 9000 },
+      { name: 'fieldbus', ifname: 'eth2', network: 'plant', attach: true, mtu: 9000, moveL3: true },
       { name: 'spare', ifname: 'eth3', attach: false },
     ]);
   });

@@ -129,12 +129,11 @@ describe('EVE conversion: every unsupported field is a finding', () => {
   const at = (path: string): EveFinding | undefined => r.findings.find((f) => f.path === path);
 
   it.each([
-    ['vlans', 'warning', 'device', /VLAN sub-interfaces are not implemented/],
-    ['bonds', 'warning', 'device', /bonds are not implemented/],
     ['networks', 'info', 'device', /host's business: only its DNS servers/],
     ['networkInstances[0].port.name', 'info', 'network multi', /shared label "uplink" names 2 ports \(mgmt0, mgmt1\): the network instance NATs out of the one selected/],
-    ['networkInstances[1].port.name', 'warning', 'network tagged', /VLAN adapter "vlan100".*not created/],
-    ['networkInstances[2].port.name', 'warning', 'network bonded', /bond "bond0".*not created/],
+    // vlans[] and bonds[] are built (eve-vlans-bonds.ts): what they map to is said
+    ['networkInstances[1].port.name', 'info', 'network tagged', /^VLAN 100 \(vlans\[0\]\) on eth2$/],
+    ['networkInstances[2].port.name', 'info', 'network bonded', /bonds\[0\]: EVE's primary member \(the first, eth3\)/],
     ['networkInstances[3].instType', 'warning', 'network cloud', /ZnetInstCloud \(3\) is not supported.*not created/],
     ['networkInstances[4].instType', 'warning', 'network mesh', /ZnetInstMesh \(4\) is not supported/],
     ['networkInstances[5].stp.portsWithBpduGuard', 'info', 'network trunk', /only on a switch network instance with several ports: ignored/],
@@ -153,20 +152,22 @@ describe('EVE conversion: every unsupported field is a finding', () => {
   it('refuses the NIs it cannot build with the reason, and still builds the others', () => {
     expect(r.names.networks.map((n) => [n.name, n.state])).toEqual([
       ['multi', 'built'],
-      ['tagged', 'refused'],
-      ['bonded', 'refused'],
+      ['tagged', 'built'],
+      ['bonded', 'built'],
       ['cloud', 'refused'],
       ['mesh', 'refused'],
       ['trunk', 'built'],
       ['svc', 'built'],
     ]);
     expect(r.names.networks[3]?.reason).toMatch(/ZnetInstCloud/);
-    expect(r.config.networks.map((n) => n.name)).toEqual(['multi', 'trunk', 'svc']);
+    expect(r.config.networks.map((n) => n.name)).toEqual(['multi', 'tagged', 'bonded', 'trunk', 'svc']);
     // the label "uplink" names both management ports: a local NI on both, each probed by a ping of its gateway
     expect(r.config.networks[0]).toMatchObject({ name: 'multi', ports: ['mgmt0', 'mgmt1'] });
     expect(r.config.ports).toEqual([
       { name: 'mgmt0', ifname: 'eth0', probe: { kind: 'ping' } },
       { name: 'mgmt1', ifname: 'eth1', probe: { kind: 'ping' } },
+      { name: 'vlan100', ifname: 'eth2.100', vlan: { parent: 'eth2', id: 100 } },
+      { name: 'bond0', ifname: 'bond0', bond: { members: ['eth3'], mode: 'active-backup' } },
       { name: 'eth2', ifname: 'eth2' },
     ]);
     // gateway-app's adapter on svc port-maps on a port-less NI: that adapter alone is refused, with the EVE path

@@ -302,7 +302,7 @@ describe('live view', () => {
     expect(ni.top.map((t) => t.key)).toEqual(['pending', 'creating', 'ready', 'degraded', 'deleting', 'deleted']);
     expect(chartSvg(ni)).toContain('data-state="ready.steady"');
     expect(ni.edges.find((e) => e.from === 'ready' && e.to === 'degraded')?.events).toContain('BRIDGE_GONE');
-    expect(ni.edges.find((e) => e.from === 'creating' && e.to === 'ready')?.events).toEqual(['done createNi']);
+    expect(ni.edges.find((e) => e.from === 'creating' && e.to === 'ready')?.events).toEqual(['done createServices']);
     expect(statePath({ ready: 'steady' })).toBe('ready.steady');
     expect(statePath({ deleting: { working: {} } })).toBe('deleting.working');
     expect(statePath('pending')).toBe('pending');

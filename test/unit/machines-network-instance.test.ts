@@ -38,13 +38,33 @@ describe('network instance machine', () => {
     expect(fakes.createNi.inputs).toEqual([lan]);
     expect(run.sentOf('NI_UP')).toEqual([]);
 
+    // the bridge is there: the members may attach (NI_UP) while the services (table, dnsmasq) are made
+    fakes.createServices.hold();
     fakes.createNi.open[0]?.resolve();
-    await waitFor(actor, (s) => s.matches('ready'));
+    await waitFor(actor, () => fakes.createServices.open.length === 1);
     const bridge = kernel.bridges.get('enlan');
     expect(bridge).toBeDefined();
     expect(actor.getSnapshot().context.bridge).toEqual(bridge);
     expect(run.sentOf('NI_UP')).toEqual([{ type: 'NI_UP', id: 'ni:lan#1', name: 'lan', bridge }]);
-    expect(seen).toEqual(['ready']);
+    // the NI itself says it is still being made until its services are there
+    expect(topState(actor.getSnapshot().value)).toBe('creating');
+    expect(fakes.createServices.inputs).toEqual([lan]);
+
+    fakes.createServices.open[0]?.resolve();
+    await waitFor(actor, (s) => s.matches('ready'));
+    expect(run.sentOf('NI_UP')).toHaveLength(1);
+    expect(seen.filter((v, i) => v !== seen[i - 1])).toEqual(['creating', 'ready']);
+  });
+
+  it('a failed services step degrades the NI with the reason (its members stay up) and is retried', async () => {
+    const { fakes, actor, sentOf } = start({ spec: lan });
+    fakes.createServices.failOnce(errnoError('EADDRNOTAVAIL', 'start dnsmasq lan: exited at start'));
+    await waitFor(actor, (s) => s.matches('degraded'));
+    expect(actor.getSnapshot().context.reason).toMatch(/create failed: .*start dnsmasq lan/);
+    expect(sentOf('NI_UP')).toHaveLength(1);
+    expect(sentOf('NI_DOWN')).toEqual([]);
+    await waitFor(actor, (s) => s.matches('ready'), { timeout: 2000 });
+    expect(fakes.createServices.calls).toHaveLength(2);
   });
 
   it('a failed create degrades with the reason, is retried after 100 ms then 200 ms, and ends ready', async () => {

@@ -30,23 +30,24 @@ describe('selectUplink', () => {
 });
 
 describe('port sharing rules', () => {
-  it('accepts several local NIs on one port, refuses a second switch NI (and, for now, local NIs on a switch NI\'s port)', () => {
+  it('accepts several local NIs on one port and local NIs beside a single-port switch NI; refuses a second switch NI, and local NIs on a multi-port switch NI\'s port', () => {
     const ok = parseConfigText(`
 ports: [{ name: up0, ifname: eth1 }, { name: up1, ifname: eth2 }]
 networks:
   - { name: l1, type: local, port: up0, subnet: 10.51.0.0/24 }
   - { name: l2, type: local, port: up0, subnet: 10.52.0.0/24 }
   - { name: l3, type: local, ports: [up0, up1], subnet: 10.53.0.0/24 }
+  - { name: sw, type: switch, port: up0 }
 `);
     expect(crossCheck(ok)).toEqual([]);
     expect(() =>
       parseConfigText(`
-ports: [{ name: up0, ifname: eth1 }]
+ports: [{ name: up0, ifname: eth1 }, { name: up1, ifname: eth2 }]
 networks:
   - { name: l1, type: local, port: up0, subnet: 10.51.0.0/24 }
-  - { name: sw, type: switch, port: up0 }
+  - { name: sw, type: switch, ports: [up0, up1], stp: {} }
 `),
-    ).toThrow('networks[0].port: port "up0" is bridged by switch network "sw": a local network cannot share it yet');
+    ).toThrow('networks[0].port: port "up0" is one of several ports of switch network "sw": a local network cannot share it');
     expect(() =>
       parseConfigText(`
 ports: [{ name: up0, ifname: eth1 }]

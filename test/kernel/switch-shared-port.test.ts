@@ -1,0 +1,192 @@
+// A port shared by a switch NI and two local NIs, with the device's own address and default route on it (issue 14,
+// acceptance 2). As EVE's NIM makes ethN an L3 bridge: the port is enslaved to the switch NI's bridge and its
+// addresses and routes move onto the bridge (recorded first in the runtime dir), the local NIs NAT out of the
+// bridge, and removing the switch NI puts them back on the port. The device answers ping on its address from the
+// port's side throughout (a ping runs from there the whole time), also across a SIGKILL between move and restore.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { TestDaemon } from '../helpers/daemon.ts';
+import { dhcpLease } from '../helpers/dhcp.ts';
+import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+
+const DEVICE = '192.168.77.1';
+const FAR = '203.0.113.1';
+
+/** `ping -D` running from a host: replies by sequence number, to tell the longest silence. */
+class RunningPing {
+  private readonly seqs: { at: number; seq: number }[] = [];
+  private readonly child: ChildProcess;
+  private buf = '';
+  constructor(ns: Netns, target: string) {
+    this.child = spawn('ip', ['netns', 'exec', ns.name, 'ping', '-n', '-D', '-i', '0.05', target], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      this.buf += d;
+      const lines = this.buf.split('\n');
+      this.buf = lines.pop() ?? '';
+      for (const l of lines) {
+        const m = /^\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=(\d+)/.exec(l);
+        if (m) this.seqs.push({ at: Number(m[1]) * 1000, seq: Number(m[2]) });
+      }
+    });
+  }
+  get count(): number {
+    return this.seqs.length;
+  }
+  /** requests unanswered between the first and the last reply, and the longest time without a reply */
+  gaps(): { lost: number; longestMs: number; longestAt: number } {
+    let lost = 0;
+    let longestMs = 0;
+    let longestAt = 0;
+    for (let i = 1; i < this.seqs.length; i++) {
+      const a = this.seqs[i - 1] as { at: number; seq: number };
+      const b = this.seqs[i] as { at: number; seq: number };
+      lost += Math.max(0, b.seq - a.seq - 1);
+      if (b.at - a.at > longestMs) {
+        longestMs = b.at - a.at;
+        longestAt = a.at;
+      }
+    }
+    return { lost, longestMs, longestAt };
+  }
+  stop(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+  }
+}
+
+describeKernel('a switch NI and local NIs on the port with the device\'s address and default route (kernel)', () => {
+  let pool: NetnsPool;
+  let daemon: TestDaemon | undefined;
+  let ping: RunningPing | undefined;
+  let dev: Netns, out: Netns, sw: Netns, l1: Netns, l2: Netns;
+
+  beforeEach(async () => {
+    pool = new NetnsPool();
+    dev = await pool.add('dev');
+    out = await pool.add('out');
+    sw = await pool.add('sw');
+    l1 = await pool.add('l1');
+    l2 = await pool.add('l2');
+    // eth1: the device's 192.168.77.1/24 and its default route via 192.168.77.2, a router on the port's segment
+    // that is also the far host FAR
+    await addUplink(dev, out);
+    await dev.ip('route', 'add', 'default', 'via', '192.168.77.2', 'dev', 'eth1', 'proto', 'static');
+    await out.ip('addr', 'add', `${FAR}/32`, 'dev', 'lo');
+  });
+
+  afterEach(async (ctx) => {
+    ping?.stop();
+    ping = undefined;
+    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
+    await daemon?.remove();
+    daemon = undefined;
+    await pool.removeAll();
+  });
+
+  const config = (withSwitch: boolean): string => `ports:
+  - { name: up0, ifname: eth1 }
+networks:
+${withSwitch ? '  - { name: plant, type: switch, port: up0 }\n' : ''}  - { name: n1, type: local, port: up0, subnet: 10.61.0.0/24 }
+  - { name: n2, type: local, port: up0, subnet: 10.62.0.0/24 }
+apps:
+${withSwitch ? `  - { name: hmi, interfaces: [{ network: plant, netns: ${sw.path} }] }\n` : ''}  - { name: a1, interfaces: [{ network: n1, netns: ${l1.path} }] }
+  - { name: a2, interfaces: [{ network: n2, netns: ${l2.path} }] }
+`;
+
+  const addressesOf = async (ifname: string): Promise<string[]> => {
+    const j = JSON.parse(await dev.ip('-j', '-4', 'addr', 'show', 'dev', ifname)) as { addr_info?: { local: string; prefixlen: number }[] }[];
+    return (j[0]?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
+  };
+  const defaultRoute = async (): Promise<string> => (await dev.ip('-4', 'route', 'show', 'default')).trim();
+  const record = (): string => join(daemon?.stateDir ?? '', 'l3-moves', 'eth1.json');
+
+  /** Moved: the address and the default route on the switch NI's bridge, the port enslaved to it. */
+  const expectMoved = async (): Promise<void> => {
+    expect(await addressesOf('enbr-plant')).toEqual([`${DEVICE}/24`]);
+    expect(await addressesOf('eth1')).toEqual([]);
+    expect(await defaultRoute()).toMatch(/^default via 192\.168\.77\.2 dev enbr-plant proto static/);
+    expect(await dev.ip('-o', 'link', 'show', 'eth1')).toContain('master enbr-plant');
+    expect(existsSync(record())).toBe(true);
+  };
+  const expectRestored = async (): Promise<void> => {
+    expect(await addressesOf('eth1')).toEqual([`${DEVICE}/24`]);
+    expect(await defaultRoute()).toMatch(/^default via 192\.168\.77\.2 dev eth1 proto static/);
+    expect(await dev.ip('-o', 'link', 'show', 'eth1')).not.toContain('master');
+    expect(existsSync(record())).toBe(false);
+  };
+  /** Every app does what its NI is for. */
+  const expectServed = async (withSwitch: boolean): Promise<void> => {
+    for (const ns of [l1, l2]) {
+      expect(await ns.ping('192.168.77.2'), `${ns.name} NATs out to the router`).toBe(true);
+      expect(await ns.ping(FAR), `${ns.name} NATs out by the default route`).toBe(true);
+    }
+    if (withSwitch) {
+      // L2: the switch-NI app is on the port's segment itself; the router learned the app's own MAC
+      expect(await sw.ping('192.168.77.2')).toBe(true);
+      const mac = (JSON.parse(await sw.ip('-j', 'link', 'show', 'eth0')) as { address: string }[])[0]?.address;
+      expect(await out.ip('neigh', 'show', '192.168.77.50')).toContain(`lladdr ${mac}`);
+      expect(await sw.ping(DEVICE), 'the app reaches the device on its address (on the bridge)').toBe(true);
+    }
+  };
+
+  it('moves the address and default route onto the bridge and back; the device answers throughout; a SIGKILL in between changes nothing', async () => {
+    ping = new RunningPing(out, DEVICE);
+    await eventually('the device answers ping before edgenet runs', () => ping && ping.count > 3);
+
+    const phases: Record<string, number> = {};
+    const mark = (what: string): void => {
+      phases[what] = Date.now();
+    };
+    mark('start with the switch NI');
+    daemon = await TestDaemon.start(dev, config(true));
+    expect((await daemon.status()).networks.map((n) => [n.name, n.type, n.state, n.port])).toEqual([
+      ['n1', 'local', 'ready', 'up0'],
+      ['n2', 'local', 'ready', 'up0'],
+      ['plant', 'switch', 'ready', 'up0'],
+    ]);
+    await eventually('the port moved', async () => (await addressesOf('enbr-plant')).length > 0);
+    await expectMoved();
+    await sw.ip('addr', 'add', '192.168.77.50/24', 'dev', 'eth0');
+    await dhcpLease(l1);
+    await dhcpLease(l2);
+    await expectServed(true);
+
+    // SIGKILL between move and restore, then a restart on the same config: the same result, nothing written twice
+    mark('SIGKILL, restart');
+    await daemon.stop('SIGKILL');
+    await daemon.restart();
+    await expectMoved();
+    await expectServed(true);
+
+    // the switch NI removed: address and route back on the port, the local NIs NAT out of it
+    mark('switch NI removed');
+    await daemon.apply(config(false));
+    await eventually('restored', async () => (await addressesOf('eth1')).length > 0 && (await daemon?.status())?.networks.every((n) => n.state === 'ready'));
+    await expectRestored();
+    await expectServed(false);
+
+    // again with the switch NI; SIGKILL; restart on a config without it: the record puts them back
+    mark('switch NI again');
+    await daemon.apply(config(true));
+    await eventually('moved again', async () => (await addressesOf('enbr-plant')).length > 0);
+    await expectMoved();
+    mark('SIGKILL, restart without it');
+    await daemon.stop('SIGKILL');
+    await writeFile(daemon.configPath, config(false));
+    await daemon.restart();
+    await eventually('restored after the crash', async () => (await addressesOf('eth1')).length > 0);
+    await expectRestored();
+    await expectServed(false);
+    mark('end');
+
+    const { lost, longestMs, longestAt } = ping.gaps();
+    const phase = Object.entries(phases).filter(([, t]) => t <= longestAt).at(-1)?.[0] ?? 'before';
+    console.log(`the device's address answered ${ping.count} pings (every 50 ms) from the port's side through 2 moves, 2 restores and 2 SIGKILLs: ${lost} unanswered, longest silence ${longestMs.toFixed(0)} ms (during "${phase}"; shared, loaded VM: noisy)`);
+    // answered throughout: on this shared VM a restore has cost up to 9 requests (≈ 0.5 s, the port still enslaved
+    // while its neighbour entry for the router resolves); never a silence of a second
+    expect(longestMs).toBeLessThan(1500);
+    expect(lost).toBeLessThanOrEqual(20);
+  });
+});
