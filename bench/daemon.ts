@@ -26,6 +26,9 @@ export interface DaemonOptions {
   profileDir?: string;
 }
 
+/** Above the default limit of 5000 app interfaces: the bench runs up to 10 000 (BENCH_SIZES) plus its added apps. */
+export const BENCH_MAX_ENDPOINTS = 20_000;
+
 export class BenchDaemon {
   readonly api: ApiClient;
   readonly transitions: SeenTransition[] = [];
@@ -54,7 +57,7 @@ export class BenchDaemon {
     const experiment = process.env.BENCH_AUDIT_MS !== undefined || process.env.BENCH_LINK_THROTTLE_MS !== undefined;
     const argv = experiment
       ? [join(REPO, 'bin/run-ts.js'), join(REPO, 'bench/daemon-entry.ts'), opts.configPath, opts.stateDir]
-      : [join(REPO, 'bin/edgenet.js'), 'run', '-c', opts.configPath, '--allow-api-push', '--state-dir', opts.stateDir];
+      : [join(REPO, 'bin/edgenet.js'), 'run', '-c', opts.configPath, '--allow-api-push', '--state-dir', opts.stateDir, '--max-endpoints', String(BENCH_MAX_ENDPOINTS)];
     const child = sandbox.spawnIn(opts.ns, [...node, ...argv], {
       cwd: REPO,
       stdio: ['ignore', log, log],

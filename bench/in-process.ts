@@ -53,7 +53,8 @@ export async function runInProcess(t: Topology): Promise<InProcessResult> {
   for (const tp of [...t.taps, ...t.extra]) drivers.links.addExternal(tp.tap);
   drivers.links.addExternal(t.port.ifname, { carrier: true });
   // no audit timer: nothing but the applies runs in this process
-  const opts = { stateDir, drivers, auditIntervalMs: 0 };
+  // sizes beyond the default limit of 5000 app interfaces (BENCH_SIZES up to 10 000 and the added apps)
+  const opts = { stateDir, drivers, auditIntervalMs: 0, limits: { endpoints: t.taps.length + t.extra.length } };
   const net = createEdgenet(opts);
   try {
     const full = configOf(t);

@@ -28,7 +28,7 @@ if (check) {
   const readmePath = resolve(dir, '..', 'README.md');
   const readme = await current('../README.md');
   if (readme !== undefined) {
-    const generated = EDGENET_DIAGRAMS.map((d) => machineToMermaid(d.machine));
+    const generated = EDGENET_DIAGRAMS.map((d) => machineToMermaid(d.machine, { overview: d.overview === true }));
     let i = 0;
     const next = readme.replace(/```mermaid\n[\s\S]*?```/g, (block) => {
       const body = generated[i++];
@@ -43,4 +43,5 @@ if (check) {
   for (const name of changed) if (files.has(name)) await writeFile(join(dir, name), files.get(name) ?? '');
   for (const name of stale) await unlink(join(dir, name));
   console.log(changed.length + stale.length > 0 ? `wrote ${[...changed, ...stale.map((f) => `-${f}`)].map((f) => `diagrams/${f}`).join(', ')}` : 'diagrams up to date');
+  if (changed.some((f) => f.endsWith('.mmd')) || stale.length > 0) console.log('now run npm run diagrams:svg (the SVGs are drawn from the .mmd files)');
 }
