@@ -81,6 +81,8 @@ export interface Status {
   ports: PortStatus[];
   /** kernel writes by kind since start */
   writes: WriteCounts;
+  /** the link event socket (real driver): how often it overflowed since start (events lost, links resynchronised) */
+  linkEvents?: { overflows: number };
   /**
    * Daemon only (GET /v1/status), when the running config came from an EVE EdgeDevConfig: the conversion's
    * findings (NIs refused and why, fields ignored) and the names it mapped (uuid/displayname → edgenet name, taps).

@@ -10,6 +10,7 @@ import { childLookup, MemberRegistry } from '../machines/member-registry.ts';
 import { deviceActors, endpointActors, niActors } from './runtime/actors.ts';
 import { startAudits } from './reconcile/drift-audit.ts';
 import { recordNetns } from './reconcile/netns-record.ts';
+import { acquireInstanceLock, type InstanceLock } from './reconcile/instance-lock.ts';
 import { deviceStatus } from './runtime/status.ts';
 import { checkPortAddresses } from './config/config-checks.ts';
 import { kernelFeatureIssues } from './config/config-kernel-features.ts';
@@ -71,6 +72,8 @@ interface Runtime {
   /** ports[].probe runner (absent: the drivers have no probe driver) */
   prober?: PortProber;
   subscriptions: Subscription[];
+  /** this namespace's instance lock (real drivers only) */
+  lock: InstanceLock | undefined;
 }
 
 /** Creates edgenet's actor system. Nothing touches the kernel until the first apply(). */
@@ -112,8 +115,15 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   };
 
   const start = async (): Promise<Runtime> => {
-    await migrateStateLayout(layout, logger);
-    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, logger });
+    // real drivers: one instance per network namespace, taken before anything is read or touched
+    const lock = opts.drivers ? undefined : await acquireInstanceLock({ stateDir, runtimeDir });
+    try {
+      await migrateStateLayout(layout, logger);
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+    const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, logger, ...(lock && { instanceId: lock.instanceId }) });
     // real drivers act on this namespace: `edgenet down` elsewhere must refuse
     if (!opts.drivers) await recordNetns(runtimeDir);
     const ipam = await Ipam.open(stateDir);
@@ -181,7 +191,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const prober = drivers.probes
       ? new PortProber({ probes: drivers.probes, routes: drivers.routes, logger, report: (port, ok, detail) => root.send({ type: 'PORT_PROBE', port, ok, detail }) })
       : undefined;
-    return { drivers, local, root, members, view, device, router, netns, l3, subscriptions, ...(prober && { prober }) };
+    return { drivers, local, root, members, view, device, router, netns, l3, subscriptions, lock, ...(prober && { prober }) };
   };
 
   const getRuntime = (): Promise<Runtime> => {
@@ -193,7 +203,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 } };
     const built = { device: deviceStatus(runtime.device.getSnapshot()), ...buildStatus(runtime.view(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall) };
-    return refusedNow.length > 0 ? { ...built, refused: refusedNow } : built;
+    const overflows = runtime.drivers.links.overflows;
+    const withEvents = overflows === undefined ? built : { ...built, linkEvents: { overflows } };
+    return refusedNow.length > 0 ? { ...withEvents, refused: refusedNow } : withEvents;
   };
 
   // computed only for subscribers, at most once per 20 ms of changes (first and last of a burst): a cold start of
@@ -354,6 +366,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       await rt.drivers.dhcpdns.close();
       await rt.drivers.links.close();
       await rt.drivers.bridgePorts?.close();
+      await rt.lock?.release();
       changes.complete();
       transitions.complete();
     },

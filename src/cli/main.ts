@@ -360,9 +360,17 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .addOption(runtimeDirOpt())
     .addOption(socketOpt())
     .action(async (o: CommonOpts) => {
-      const { teardownOffline, waitForSocketGone } = await import('../reconcile/teardown.ts');
+      const { assertDownHere, teardownOffline, waitForSocketGone } = await import('../reconcile/teardown.ts');
       const socket = socketOf(o);
       let code: number = EXIT.ok;
+      // in another network namespace than the instance's, neither its daemon nor its marks are asked to go
+      try {
+        await assertDownHere(resolveLayout({ stateDir: o.stateDir, runtimeDir: o.runtimeDir }).runtimeDir);
+      } catch (err) {
+        io.stderr(`edgenet: down: ${errorMessage(err)}\n`);
+        setCode(EXIT.failure);
+        return;
+      }
       // a running daemon removes what it runs and stops; whatever is left (or everything, without one) goes by its marks
       try {
         await createApiClient(socket).teardown();

@@ -28,6 +28,7 @@ import { ConfigOwnership } from './config-source.ts';
 import { validateConfig } from '../config/config-load.ts';
 import { createSystemdNotifier, type Notifier } from './sd-notify.ts';
 import { migrateStateLayout, resolveLayout } from './state-layout.ts';
+import { InstanceLockError } from '../reconcile/instance-lock.ts';
 import type { ConfigLimits } from '../config/config-limits.ts';
 
 export interface DaemonOptions {
@@ -267,6 +268,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   /** the validated config as JSON: what a push is compared with (only when pushes are guarded) */
   const canonical = (config: unknown): string | undefined => (ownership.guarded ? JSON.stringify(validateConfig(config)) : undefined);
   let lastError: string | undefined;
+  let lockRefused = false;
   const applyFile = async (why: string): Promise<boolean> => {
     try {
       const doc: AppliableDocument =
@@ -281,7 +283,12 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       log.info({ file: source, created: result.created, updated: result.updated, deleted: result.deleted, unchanged: result.unchanged }, `config applied (${why})`);
       return true;
     } catch (err) {
-      if (err instanceof ConfigError) {
+      if (err instanceof InstanceLockError) {
+        // another instance runs in this namespace: nothing was read or touched
+        lockRefused = true;
+        lastError = err.message;
+        log.error({ inode: err.inode, holder: err.holder }, err.message);
+      } else if (err instanceof ConfigError) {
         lastError = `config rejected: ${formatIssues(err.issues, err.source ?? source)}`;
         log.error({ file: source, issues: err.issues }, `config rejected, running config unchanged: ${err.message}`);
       } else {
@@ -341,7 +348,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     log.info({ stateDir, config: source, resumed: configPath === undefined }, 'edgenet starting');
     if (!(await applyFile(configPath === undefined ? 'resumed last good config' : 'start'))) {
       if (lastError) opts.stderr?.(`edgenet: ${lastError}\n`);
-      code = DAEMON_EXIT.rejected;
+      code = lockRefused ? DAEMON_EXIT.failure : DAEMON_EXIT.rejected;
       return code;
     }
 

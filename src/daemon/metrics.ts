@@ -132,6 +132,16 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     },
   });
 
+  new Counter({
+    name: 'edgenet_link_event_overflows_total',
+    help: 'Overflows of the link event socket since start (events were lost; the links were resynchronised).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(net.status().linkEvents?.overflows ?? 0);
+    },
+  });
+
   const transitions = new Counter({
     name: 'edgenet_transitions_total',
     help: 'State transitions of network instance, endpoint, port and device actors, by kind and target state.',

@@ -1,6 +1,8 @@
 // BridgePortDriver over rtnetlink (npm `netlink`): bridge and bridge-port options as IFLA_INFO_DATA /
 // IFLA_INFO_SLAVE_DATA of an RTM_NEWLINK on the existing link (what `ip link set … type bridge[_slave]` sends),
 // port STP states from AF_BRIDGE RTM_NEWLINK notifications (IFLA_PROTINFO).
+// first: points the netlink package at edgenet's patched addon build before it loads its binding
+import './netlink-addon.ts';
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
 import { silentLogger, type EdgenetLogger as Logger } from '../util/logger.ts';

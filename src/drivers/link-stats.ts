@@ -1,4 +1,6 @@
 // Kernel counters of links (IFLA_STATS64) and their MACs, read in one netlink dump when asked for (EVE metrics).
+// first: points the netlink package at edgenet's patched addon build before it loads its binding
+import './netlink-addon.ts';
 import { createRtNetlink } from 'netlink';
 
 export interface LinkCounters {

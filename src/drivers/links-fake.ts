@@ -4,6 +4,7 @@ import type { Observable } from 'rxjs';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
 import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
+import { mayRemark } from './link-marks.ts';
 
 /** The driver operations `failNext` can make fail. */
 export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress' | 'deleteAddress';
@@ -30,6 +31,8 @@ function operstate(up: boolean, carrier: boolean): string {
 
 export class FakeLinkDriver implements LinkDriver {
   readonly writes = new WriteCounter();
+  /** set by overflow(): the real driver's count of event-socket overflows */
+  overflows?: number;
   private readonly subject = new Subject<LinkEvent>();
   readonly events$: Observable<LinkEvent> = this.subject.asObservable();
   private readonly addressSubject = new Subject<AddressEvent>();
@@ -41,6 +44,11 @@ export class FakeLinkDriver implements LinkDriver {
   private readonly failures = new Map<LinkOp, Error[]>();
   private nextIfindex = 2;
   private macCounter = 0;
+
+  /** As the real driver counts an event-socket overflow (ENOBUFS: events were lost, it resynchronises). */
+  overflow(): void {
+    this.overflows = (this.overflows ?? 0) + 1;
+  }
 
   // ---- test controls -----------------------------------------------------------------------------------
 
@@ -294,7 +302,7 @@ export class FakeLinkDriver implements LinkDriver {
     if (link.kind !== kind) throw new KernelError(operation, link.ifname, 'EEXIST', `exists as ${link.kind ?? 'a device'}, not a ${kind}`);
     // a bridge edgenet did not make (no mark) may hold members that are not ours: never adopted
     if (kind === 'bridge' && link.alias === undefined) throw new KernelError(operation, link.ifname, 'EEXIST', 'exists without edgenet\'s mark: not created by edgenet (delete or rename it)');
-    if (link.alias !== undefined && link.alias !== alias && !link.alias.startsWith('edgenet:')) {
+    if (link.alias !== undefined && !mayRemark(link.alias, alias)) {
       throw new KernelError(operation, link.ifname, 'EEXIST', `exists with foreign alias "${link.alias}"`);
     }
   }

@@ -2,6 +2,8 @@
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+// first: points the netlink package at edgenet's patched addon build before it loads its binding
+import './netlink-addon.ts';
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
 import type { RtNetlinkSocket, StreamData } from 'netlink';
 import { silentLogger } from '../util/logger.ts';
@@ -12,6 +14,7 @@ import { KernelError } from '../errors.ts';
 import { serialQueue } from '../runtime/serial-queue.ts';
 import { WriteCounter } from './write-counter.ts';
 import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
+import { mayRemark } from './link-marks.ts';
 
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
@@ -100,7 +103,7 @@ function assertAdoptable(operation: string, link: LinkInfo, kind: string, alias:
   if (link.kind !== kind) throw new KernelError(operation, link.ifname, 'EEXIST', `exists as ${link.kind ?? 'a device'}, not a ${kind}`);
   // a bridge edgenet did not make (no mark) may hold members that are not ours: never adopted
   if (kind === 'bridge' && link.alias === undefined) throw new KernelError(operation, link.ifname, 'EEXIST', 'exists without edgenet\'s mark: not created by edgenet (delete or rename it)');
-  if (link.alias !== undefined && link.alias !== alias && !link.alias.startsWith('edgenet:')) {
+  if (link.alias !== undefined && !mayRemark(link.alias, alias)) {
     throw new KernelError(operation, link.ifname, 'EEXIST', `exists with foreign alias "${link.alias}"`);
   }
 }
@@ -145,9 +148,12 @@ const EVENT_RCVBUF = 1 << 22;
 function assertPatchedAddon(): void {
   const require = createRequire(import.meta.url);
   const dir = dirname(require.resolve('netlink/package.json'));
-  const load = createRequire(`${dir}/package.json`)('node-gyp-build') as (dir: string) => { edgenetPatch?: number };
+  const load = createRequire(`${dir}/package.json`)('node-gyp-build') as ((dir: string) => { edgenetPatch?: number }) & { resolve(dir: string): string };
+  // the build node-gyp-build picks: edgenet's shipped one when netlink-addon.ts found it ($NETLINK_PREBUILD)
   if (load(dir).edgenetPatch !== 1) {
-    throw new Error(`the netlink addon in ${dir} is the unpatched build (it aborts the process when link events overflow): run scripts/setup.sh`);
+    throw new Error(
+      `the netlink addon ${load.resolve(dir)} is the unpatched build (it aborts the process when link events overflow): in a checkout run scripts/setup.sh; an installed edgenet ships its patched build in native/netlink (for ${process.platform}-${process.arch}: build it with scripts/build-netlink.sh)`,
+    );
   }
 }
 

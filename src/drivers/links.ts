@@ -88,6 +88,8 @@ export function netnsPath(netns: string | number): string {
 
 export interface LinkDriver {
   readonly writes: WriteCounter;
+  /** times the event socket overflowed (events lost, links resynchronised); absent for a driver without one */
+  readonly overflows?: number;
   /** RTM_NEWLINK/RTM_DELLINK of the namespace edgenet runs in (hot: subscribe once, route by ifname). */
   readonly events$: Observable<LinkEvent>;
   /** RTM_NEWADDR/RTM_DELADDR (IPv4) on the same event socket: an address removed or added behind edgenet's back. */

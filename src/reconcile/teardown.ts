@@ -11,6 +11,7 @@ import type { Drivers } from '../drivers/drivers.ts';
 import { createKernelDrivers } from '../drivers/kernel-drivers.ts';
 import { createNftAddressLearner } from '../drivers/address-learner-nft.ts';
 import { assertSameNetns } from './netns-record.ts';
+import { acquireInstanceLock, type InstanceLock } from './instance-lock.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
 import { L3Moves } from '../services/l3-moves.ts';
 import { LAST_GOOD_CONFIG, removeRuntimeState } from '../daemon/state-dir.ts';
@@ -30,12 +31,21 @@ export interface OfflineTeardownOptions {
 
 const NI_DIR_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 
+/** `edgenet down` refuses, before asking the daemon or touching anything, outside the namespace the instance recorded. */
+export async function assertDownHere(runtimeDir: string): Promise<void> {
+  await assertSameNetns(runtimeDir);
+}
+
 /** Removes every marked object and the runtime state (not the last good config); returns what went, in words. */
 export async function teardownOffline(opts: OfflineTeardownOptions): Promise<string[]> {
   const { stateDir, runtimeDir, socketPath } = resolveLayout({ stateDir: opts.stateDir, runtimeDir: opts.runtimeDir, socketPath: opts.socketPath });
   // the pid files and marks of another namespace's instance mean nothing here: refuse before touching anything
   if (!opts.drivers) await assertSameNetns(runtimeDir);
-  const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, ...(opts.logger ? { logger: opts.logger } : {}) });
+  // another instance running in this namespace owns the table and its rules: refuse (one that shares our runtime
+  // dir is the daemon stopping after its own teardown: wait for it)
+  let lock: InstanceLock | undefined;
+  if (!opts.drivers) lock = await acquireInstanceLock({ stateDir, runtimeDir, waitForSameMs: 15_000 });
+  const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, ...(opts.logger ? { logger: opts.logger } : {}), ...(lock && { instanceId: lock.instanceId }) });
   const removed: string[] = [];
   try {
     // ports whose own addresses and routes are on a switch NI's bridge get them back before the bridge goes
@@ -57,6 +67,7 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
     await drivers.dhcpdns.close();
     await drivers.links.close();
     await drivers.bridgePorts?.close();
+    await lock?.release();
   }
   for (const dir of stateDir === runtimeDir ? [stateDir] : [stateDir, runtimeDir]) {
     const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f !== LAST_GOOD_CONFIG && join(dir, f) !== socketPath);

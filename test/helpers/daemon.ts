@@ -80,7 +80,8 @@ export class TestDaemon {
       await d.waitUp();
     } catch (err) {
       await d.remove();
-      throw err;
+      // the log as it is now (the wait's message was written before the daemon said anything)
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\ndaemon log (last 40 lines, info and above):\n${log.filter((l) => !l.includes('"level":20')).slice(-40).join('\n')}`);
     }
     return d;
   }

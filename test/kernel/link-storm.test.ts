@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
-import { describeKernel, eventually, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, run, type Netns } from '../helpers/netns.ts';
 
 /** A stock kernel's net.core.rmem_default: what an event socket gets when nobody enlarges it. */
 const STOCK_RCVBUF = '212992';
@@ -110,6 +110,9 @@ describeKernel('link storms with a stock event buffer (kernel)', () => {
     );
     expect(daemon.exitCode).toBeNull();
     expect(await daemon.status()).toMatchObject({ networks: expect.arrayContaining([expect.objectContaining({ name: 'l0', state: 'ready' })]) });
+    // the overflows are counted in status and in the metrics
+    expect((await daemon.status()).linkEvents?.overflows).toBeGreaterThanOrEqual(1);
+    expect((await run('curl', ['-s', '--unix-socket', daemon.socketPath, 'http://edgenet/metrics'])).stdout).toMatch(/^edgenet_link_event_overflows_total [1-9]\d*$/m);
   });
 
   it('survives a cold converge of 2000 taps with a stock event buffer, every endpoint ready', async () => {

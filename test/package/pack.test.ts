@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { must, run } from '../helpers/command.ts';
+import { kernelAvailable, kernelRequired, Netns, uniqueTag } from '../helpers/netns.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const NPM_TIMEOUT_MS = 240_000;
@@ -120,8 +121,12 @@ describe('the packed package in a consumer project', () => {
     expect(stdout.match(/from '\.{1,2}\/[^']*\.ts'/g) ?? []).toEqual([]);
   });
 
+  // the plain-JS consumer, installed once for the tests that use it
+  let jsAgent: Promise<string> | undefined;
+  const jsConsumer = (): Promise<string> => (jsAgent ??= consumer('js-agent'));
+
   it('works in a plain-JS ESM project: apply on the fakes and a status; the core loads no fastify, commander or inspector; the edgenet command runs', async () => {
-    const root = await consumer('js-agent');
+    const root = await jsConsumer();
     await writeFile(join(root, 'agent.mjs'), program(false));
     const { stdout, loads } = await runRecorded(root, 'agent.mjs');
     expectApplied(stdout);
@@ -149,5 +154,62 @@ describe('the packed package in a consumer project', () => {
     const { stdout, loads } = await runRecorded(root, 'out/index.js');
     expectApplied(stdout);
     expectCoreOnly(loads);
+  }, NPM_TIMEOUT_MS);
+
+  it('ships the patched netlink addon: the installed package runs the real link driver in a namespace; the registry prebuild alone is refused', async (ctx) => {
+    const list = (await must('tar', ['-tzf', tarball])).split('\n');
+    expect(list).toContain(`package/native/netlink/prebuilds/${process.platform}-${process.arch}/node.napi.glibc.node`);
+    expect(list).toEqual(expect.arrayContaining(['package/native/netlink/LICENSE', 'package/native/netlink/README']));
+    if (!kernelAvailable) {
+      if (kernelRequired) throw new Error('the real link driver needs root and network namespaces (EDGENET_REQUIRE_KERNEL=1)');
+      ctx.skip();
+    }
+    const root = await jsConsumer();
+    // the consumer's netlink is the registry's: prebuilds only, nothing compiled
+    expect(existsSync(join(root, 'node_modules/netlink/build'))).toBe(false);
+    await writeFile(
+      join(root, 'real.mjs'),
+      `import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { createEdgenet } from 'edgenet';
+const require = createRequire(import.meta.url);
+const netlinkDir = dirname(require.resolve('netlink/package.json'));
+const gyp = createRequire(netlinkDir + '/package.json')('node-gyp-build');
+const addon = gyp.resolve(netlinkDir);
+const net = createEdgenet({ stateDir: process.argv[2] });
+try {
+  const result = await net.apply({ networks: [{ name: 'sw', type: 'switch' }] });
+  const status = net.status();
+  console.log(JSON.stringify({ addon, patched: gyp(netlinkDir).edgenetPatch === 1, created: result.created, networks: status.networks.map((n) => [n.name, n.state, n.bridge]) }));
+} finally {
+  await net.stop();
+}
+`,
+    );
+    const ns = await Netns.create(uniqueTag(), 'pkg');
+    try {
+      const state = join(root, 'real-state');
+      const r = await run('ip', ['netns', 'exec', ns.name, process.execPath, 'real.mjs', state], { cwd: root, timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout.trim()) as { addon: string; patched: boolean; created: string[]; networks: string[][] };
+      console.log(`installed package, real link driver: ${JSON.stringify(out)}`);
+      expect(out.addon).toBe(join(root, `node_modules/edgenet/native/netlink/prebuilds/${process.platform}-${process.arch}/node.napi.glibc.node`));
+      expect(out.patched).toBe(true);
+      expect(out.networks).toEqual([['sw', 'ready', 'enbr-sw']]);
+      // the bridge is in the kernel, with edgenet's mark (and this instance's id)
+      const link = JSON.parse(await ns.ip('-j', '-d', 'link', 'show', 'enbr-sw')) as { ifalias?: string; linkinfo?: { info_kind?: string } }[];
+      expect(link[0]?.linkinfo?.info_kind).toBe('bridge');
+      expect(link[0]?.ifalias).toMatch(/^edgenet:[0-9a-f]{8}:ni:sw$/);
+      // pointed at the registry's build (what the consumer's node_modules holds), the driver refuses to start
+      const unpatched = await run('ip', ['netns', 'exec', ns.name, process.execPath, 'real.mjs', join(root, 'real-state-2')], {
+        cwd: root,
+        timeoutMs: 60_000,
+        env: { ...process.env, NETLINK_PREBUILD: join(root, 'node_modules/netlink') },
+      });
+      expect(unpatched.code).not.toBe(0);
+      expect(unpatched.stderr).toContain('is the unpatched build');
+    } finally {
+      await ns.remove();
+    }
   }, NPM_TIMEOUT_MS);
 });

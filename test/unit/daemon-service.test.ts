@@ -2,6 +2,7 @@
 // --allow-api-push, 400 first), SIGHUP re-reads the file (also with --no-watch), READY/STOPPING to the supervisor,
 // /healthz /readyz /v1/version, status --check and version, the state layout (split dirs, migration of the old
 // single dir), and a fatal start error on stderr.
+import { INSTANCE_ID_FILE } from '../../src/reconcile/instance-lock.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -225,8 +226,8 @@ describe('state layout', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('names the persistent files as state-dir.ts and ipam.ts write them', () => {
-    expect(PERSISTENT_FILES).toEqual([LAST_GOOD_CONFIG, RESERVATIONS_FILE]);
+  it('names the persistent files as state-dir.ts, ipam.ts and instance-lock.ts write them', () => {
+    expect(PERSISTENT_FILES).toEqual([LAST_GOOD_CONFIG, RESERVATIONS_FILE, INSTANCE_ID_FILE]);
   });
 
   it.each([

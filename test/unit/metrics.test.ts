@@ -54,6 +54,7 @@ describe('metrics', () => {
       edgenet_dhcp_leases: 'gauge',
       edgenet_actor_state: 'gauge',
       edgenet_kernel_writes_total: 'counter',
+      edgenet_link_event_overflows_total: 'counter',
       edgenet_transitions_total: 'counter',
       edgenet_dnsmasq_restarts_total: 'counter',
       edgenet_apply_duration_seconds: 'histogram',
