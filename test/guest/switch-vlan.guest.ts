@@ -56,7 +56,7 @@ apps:
       'plant and its endpoints ready',
       async () => {
         const s = await daemon!.status();
-        last = JSON.stringify({ networks: s.networks, endpoints: s.endpoints.map((e) => ({ name: e.name, state: e.state, reason: e.reason })) });
+        last = JSON.stringify({ networks: s.networks, endpoints: s.endpoints.map((e) => ({ app: e.app, ifname: e.ifname, state: e.state, reason: e.reason })) });
         return s.networks.every((n) => n.name === 'plant' && n.state === 'ready') && s.endpoints.every((e) => e.state === 'ready');
       },
       60_000,
