@@ -15,10 +15,10 @@ export interface CliTiming {
   maxMs: number;
 }
 
-function once(args: string[]): Promise<number> {
+function once(args: string[], script: string[] = [BIN]): Promise<number> {
   return new Promise((resolvePromise, reject) => {
     const t0 = performance.now();
-    execFile(process.execPath, [BIN, ...args], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err) => {
+    execFile(process.execPath, [...script, ...args], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err) => {
       if (err) reject(new Error(`edgenet ${args.join(' ')}: ${err.message}`));
       else resolvePromise(performance.now() - t0);
     });
@@ -31,4 +31,12 @@ export async function timeCli(args: string[], runs = 10): Promise<CliTiming> {
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) ms.push(await once(args));
   return { command: `edgenet ${args.join(' ')}`, medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms) };
+}
+
+/** `node -e 0` the same way: what Node itself costs to start on this machine, the floor under every CLI figure. */
+export async function timeNodeStartup(runs = 10): Promise<CliTiming> {
+  await once([], ['-e', '0']);
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) ms.push(await once([], ['-e', '0']));
+  return { command: 'node -e 0', medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms) };
 }

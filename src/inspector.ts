@@ -9,12 +9,12 @@ import { createInspector, type StatelyInspectionEvent } from '@statelyai/inspect
 import type { EdgenetLogger as Logger } from './util/logger.ts';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { InspectionEvent } from 'xstate';
+import { hostnameOf, LOOPBACK_NAMES } from './util/loopback-host.ts';
 
 export const DEFAULT_INSPECT_PORT = 8787;
 const DEFAULT_UI_URL = 'https://stately.ai/inspect';
 /** Nesting kept when serializing snapshots and events (an actor's raw snapshot references the whole system). */
 const DEPTH_LIMIT = 10;
-const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export interface InspectorOptions {
   /** default 8787; 0 picks a free one */
@@ -54,15 +54,6 @@ export function toInspectionJson(value: unknown, depthLimit = DEPTH_LIMIT): stri
     path.push(v);
     return v;
   });
-}
-
-function hostnameOf(host: string | undefined): string | undefined {
-  if (!host) return undefined;
-  try {
-    return new URL(`http://${host}`).hostname;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

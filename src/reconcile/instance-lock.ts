@@ -107,6 +107,8 @@ export interface AcquireOptions {
   runtimeDir: string;
   /** while an instance of the same runtime dir holds the lock (stopping after a teardown), retry for this long */
   waitForSameMs?: number;
+  /** false: read the state dir's instance id but never create one (an offline `down` leaves no new file behind) */
+  createInstanceId?: boolean;
 }
 
 /**
@@ -139,7 +141,7 @@ export async function acquireInstanceLock(opts: AcquireOptions): Promise<Instanc
   }
   const held = server;
   try {
-    info.instanceId = (await instanceIdOf(opts.stateDir)) ?? '';
+    info.instanceId = (await instanceIdOf(opts.stateDir, { create: opts.createInstanceId !== false })) ?? '';
   } catch (err) {
     held.close();
     throw err;

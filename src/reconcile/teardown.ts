@@ -44,7 +44,7 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
   // another instance running in this namespace owns the table and its rules: refuse (one that shares our runtime
   // dir is the daemon stopping after its own teardown: wait for it)
   let lock: InstanceLock | undefined;
-  if (!opts.drivers) lock = await acquireInstanceLock({ stateDir, runtimeDir, waitForSameMs: 15_000 });
+  if (!opts.drivers) lock = await acquireInstanceLock({ stateDir, runtimeDir, waitForSameMs: 15_000, createInstanceId: false });
   const drivers = opts.drivers ?? createKernelDrivers({ stateDir, runtimeDir, ...(opts.logger ? { logger: opts.logger } : {}), ...(lock && { instanceId: lock.instanceId }) });
   const removed: string[] = [];
   try {

@@ -19,9 +19,9 @@ import { ActorPlaces, type ActorPlace } from './actor-states.ts';
 import { livePage, type PageChart } from './page.ts';
 import { chartModel, chartSvg } from './statechart-svg.ts';
 import { requestToken, tokenMatches } from './ui-token.ts';
+import { hostnameOf, LOOPBACK_NAMES } from '../util/loopback-host.ts';
 
 export const DEFAULT_UI_PORT = 8788;
-const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export interface LiveViewOptions {
   /** default 8788; 0 picks a free one */
@@ -64,15 +64,6 @@ function charts(): PageChart[] {
     ['device', 'Device (table base, ip_forward)', deviceMachine],
   ];
   return list.map(([machine, title, m]) => ({ machine, title, svg: chartSvg(chartModel(m)) }));
-}
-
-function hostnameOf(host: string | undefined): string | undefined {
-  if (!host) return undefined;
-  try {
-    return new URL(`http://${host}`).hostname;
-  } catch {
-    return undefined;
-  }
 }
 
 function isLoopback(host: string): boolean {

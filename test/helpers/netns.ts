@@ -147,3 +147,12 @@ export async function addUplink(dev: Netns, outside: Netns): Promise<void> {
   await outside.ip('addr', 'add', '192.168.77.2/24', 'dev', 'eth0');
   await outside.ip('link', 'set', 'eth0', 'up');
 }
+
+/** A second uplink beside addUplink's: the device's eth2 (192.168.78.1/24) ↔ `outside`'s eth0 (192.168.78.2/24). */
+export async function addSecondUplink(dev: Netns, outside: Netns): Promise<void> {
+  await dev.ip('link', 'add', 'eth2', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
+  await dev.ip('addr', 'add', '192.168.78.1/24', 'dev', 'eth2');
+  await dev.ip('link', 'set', 'eth2', 'up');
+  await outside.ip('addr', 'add', '192.168.78.2/24', 'dev', 'eth0');
+  await outside.ip('link', 'set', 'eth0', 'up');
+}

@@ -12,6 +12,9 @@ import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
 import { describeKernel, eventually, run, type Netns, type RunResult } from '../helpers/netns.ts';
 
+// a link's mark without its instance id (`edgenet:<id>:ni:lan` → `edgenet:ni:lan`): what these tests compare
+const plainMark = (alias: string | undefined): string | undefined => alias?.replace(/^edgenet:[0-9a-f]{8}:(?=(?:ni|ep):)/, 'edgenet:');
+
 const REPO = resolve(import.meta.dirname, '..', '..');
 
 interface IpLink {
@@ -126,9 +129,9 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
   /** Exactly one bridge per NI, one veth per endpoint, one dnsmasq per local NI, rules as in a clean run. */
   async function expectConverged(want: { nis: string[]; local: string[]; endpoints: number }, cleanRules: Record<string, number>): Promise<void> {
     const ls = await links();
-    expect(ls.filter((l) => l.ifalias?.startsWith('edgenet:ni:')).map((l) => l.ifalias).sort()).toEqual(want.nis.map((n) => `edgenet:ni:${n}`));
+    expect(ls.filter((l) => plainMark(l.ifalias)?.startsWith('edgenet:ni:')).map((l) => plainMark(l.ifalias)).sort()).toEqual(want.nis.map((n) => `edgenet:ni:${n}`));
     expect(ls.filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname).sort()).toEqual(want.nis.map((n) => `enbr-${n}`));
-    expect(ls.filter((l) => l.ifalias?.startsWith('edgenet:ep:'))).toHaveLength(want.endpoints);
+    expect(ls.filter((l) => plainMark(l.ifalias)?.startsWith('edgenet:ep:'))).toHaveLength(want.endpoints);
     // a pair created but not yet moved when the daemon died leaves a kernel-named peer: it must not stay here
     expect(ls.filter((l) => /^veth\d+$/.test(l.ifname)).map((l) => l.ifname)).toEqual([]);
     const dnsmasq = await ourDnsmasq();
@@ -170,7 +173,7 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
       await sleep(ms);
       await daemon.stop('SIGKILL');
       const ls = await links();
-      const at = `${ls.filter((l) => l.ifalias?.startsWith('edgenet:ni:')).length} bridges, ${ls.filter((l) => l.ifalias?.startsWith('edgenet:ep:')).length} veths, ${[...(await ourDnsmasq()).keys()].join('+')} dnsmasq, ${Object.values((await rules()).perChain).reduce((a, b) => a + b, 0)} rules`;
+      const at = `${ls.filter((l) => plainMark(l.ifalias)?.startsWith('edgenet:ni:')).length} bridges, ${ls.filter((l) => plainMark(l.ifalias)?.startsWith('edgenet:ep:')).length} veths, ${[...(await ourDnsmasq()).keys()].join('+')} dnsmasq, ${Object.values((await rules()).perChain).reduce((a, b) => a + b, 0)} rules`;
       console.log(`killed ${ms} ms into a push of ${shape} (apply ${await pushed}): ${at}`);
       await daemon.restart();
       await expectConverged(expected[shape], shape === 'full' ? cleanFull : cleanSmall);
@@ -219,7 +222,7 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
     const after = await kernelView();
     const ls = await links();
     expect(ls.map((l) => l.ifname)).not.toContain('enbr-iso');
-    expect(ls.filter((l) => l.ifalias === 'edgenet:ep:lone/iso')).toEqual([]);
+    expect(ls.filter((l) => plainMark(l.ifalias) === 'edgenet:ep:lone/iso')).toEqual([]);
     expect((await lone.ip('-o', 'link', 'show')).trim().split('\n')).toHaveLength(1); // lo only
     expect(after.rules).not.toMatch(/iso/);
     expect(Object.keys((await rules()).perChain).filter((c) => c.endsWith('-iso'))).toEqual([]);

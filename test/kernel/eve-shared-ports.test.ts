@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { convertEveConfig } from '../../src/eve/eve-convert.ts';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { addSecondUplink, addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
 
 const doc = JSON.parse(readFileSync(new URL('../fixtures/eve/shared-ports.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -22,11 +22,7 @@ describeKernel('EVE port labels: a label naming two ports, three local NIs on on
     out2 = await pool.add('o2');
     // eth1 (wan0): 192.168.77.1/24 to a router at .2; eth2 (wan1): 192.168.78.1/24 to a router at .2
     await addUplink(dev, out1);
-    await dev.ip('link', 'add', 'eth2', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', out2.name);
-    await dev.ip('addr', 'add', '192.168.78.1/24', 'dev', 'eth2');
-    await dev.ip('link', 'set', 'eth2', 'up');
-    await out2.ip('addr', 'add', '192.168.78.2/24', 'dev', 'eth0');
-    await out2.ip('link', 'set', 'eth0', 'up');
+    await addSecondUplink(dev, out2);
     // what the ports' DHCP clients would have installed: a default route through each
     await dev.ip('route', 'add', 'default', 'via', '192.168.77.2', 'dev', 'eth1', 'metric', '100');
     await dev.ip('route', 'add', 'default', 'via', '192.168.78.2', 'dev', 'eth2', 'metric', '200');

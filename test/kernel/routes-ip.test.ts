@@ -81,7 +81,7 @@ describeKernel('routes driver (kernel, ip + conntrack)', () => {
   it('moves a port\'s addresses and routes to a bridge and back', async () => {
     const routes = createIpRouteDriver({ exec: ['ip', 'netns', 'exec', dev.name] });
     const l3 = await routes.l3Of('p1');
-    expect(l3).toEqual({ addresses: [{ address: '10.1.0.2', prefixlen: 24 }], routes: [{ to: 'default', via: '10.1.0.1' }] });
+    expect(l3).toEqual({ addresses: [{ address: '10.1.0.2', prefixlen: 24 }], routes: [{ to: 'default', via: '10.1.0.1', protocol: 'boot' }] });
     await routes.moveL3('p1', 'enbr-x', l3);
     expect(await dev.ip('-4', 'addr', 'show', 'dev', 'p1')).not.toMatch(/10\.1\.0\.2/);
     expect(await dev.ip('-4', 'addr', 'show', 'dev', 'enbr-x')).toMatch(/10\.1\.0\.2\/24/);

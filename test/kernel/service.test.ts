@@ -130,7 +130,7 @@ ${extra}apps:
     const appMac = (await web.ip('-br', 'link', 'show', 'eth0')).split(/\s+/)[2];
     expect(appMac).toBe(before?.mac);
     // the layout: persistent files in the state dir, runtime files (socket, dnsmasq's) in the runtime dir
-    expect((await readdir(stateDir)).sort()).toEqual(['config.json', 'reservations.json']);
+    expect((await readdir(stateDir)).sort()).toEqual(['config.json', 'instance-id', 'reservations.json']);
     expect(await readdir(runtimeDir)).toEqual(expect.arrayContaining(['api.sock', 'lan']));
 
     // the reboot: the daemon stops, the device's network stack goes (its namespace: links, rules, dnsmasq), tmpfs is empty

@@ -3,58 +3,17 @@
 // addresses and routes move onto the bridge (recorded first in the runtime dir), the local NIs NAT out of the
 // bridge, and removing the switch NI puts them back on the port. The device answers ping on its address from the
 // port's side throughout (a ping runs from there the whole time), also across a SIGKILL between move and restore.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
+import { RunningPing } from '../helpers/running-ping.ts';
 import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
 
 const DEVICE = '192.168.77.1';
 const FAR = '203.0.113.1';
-
-/** `ping -D` running from a host: replies by sequence number, to tell the longest silence. */
-class RunningPing {
-  private readonly seqs: { at: number; seq: number }[] = [];
-  private readonly child: ChildProcess;
-  private buf = '';
-  constructor(ns: Netns, target: string) {
-    this.child = spawn('ip', ['netns', 'exec', ns.name, 'ping', '-n', '-D', '-i', '0.05', target], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      this.buf += d;
-      const lines = this.buf.split('\n');
-      this.buf = lines.pop() ?? '';
-      for (const l of lines) {
-        const m = /^\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=(\d+)/.exec(l);
-        if (m) this.seqs.push({ at: Number(m[1]) * 1000, seq: Number(m[2]) });
-      }
-    });
-  }
-  get count(): number {
-    return this.seqs.length;
-  }
-  /** requests unanswered between the first and the last reply, and the longest time without a reply */
-  gaps(): { lost: number; longestMs: number; longestAt: number } {
-    let lost = 0;
-    let longestMs = 0;
-    let longestAt = 0;
-    for (let i = 1; i < this.seqs.length; i++) {
-      const a = this.seqs[i - 1] as { at: number; seq: number };
-      const b = this.seqs[i] as { at: number; seq: number };
-      lost += Math.max(0, b.seq - a.seq - 1);
-      if (b.at - a.at > longestMs) {
-        longestMs = b.at - a.at;
-        longestAt = a.at;
-      }
-    }
-    return { lost, longestMs, longestAt };
-  }
-  stop(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
-  }
-}
 
 describeKernel('a switch NI and local NIs on the port with the device\'s address and default route (kernel)', () => {
   let pool: NetnsPool;

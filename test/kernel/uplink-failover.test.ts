@@ -2,55 +2,13 @@
 // its carrier cut (far end down) moves the app's running ping to the other port within 2 s (measured, printed);
 // back → traffic returns after the hold-down; a port with carrier whose probe fails is not selected. Another
 // local NI on one of the ports never leaves `ready` through all of it.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { RunningPing } from '../helpers/running-ping.ts';
+import { addSecondUplink, addUplink, describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
 
 const FAR = '203.0.113.1';
-
-/** A running `ping -D -O` in `ns`: every reply and every missed one, with the kernel's timestamps. */
-class RunningPing {
-  readonly replies: { at: number; seq: number }[] = [];
-  private readonly child: ChildProcess;
-  private buf = '';
-
-  constructor(ns: Netns, target: string) {
-    this.child = spawn('ip', ['netns', 'exec', ns.name, 'ping', '-n', '-D', '-O', '-i', '0.05', '-W', '0.2', target], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      this.buf += d;
-      const lines = this.buf.split('\n');
-      this.buf = lines.pop() ?? '';
-      for (const l of lines) {
-        const m = /^\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=(\d+)/.exec(l);
-        if (m) this.replies.push({ at: Number(m[1]) * 1000, seq: Number(m[2]) });
-      }
-    });
-  }
-
-  /**
-   * When replies resumed after an outage that began after `ms`: the first reply after the first request left
-   * unanswered (replies already on their way when the link went are not a resumption). Undefined: not yet.
-   */
-  resumedAfter(ms: number): number | undefined {
-    const after = this.replies.filter((r) => r.at > ms);
-    const first = after[0];
-    if (!first) return undefined;
-    const before = this.replies.filter((r) => r.at <= ms).at(-1);
-    // the first missing sequence number after the cut
-    let seq = (before?.seq ?? first.seq - 1) + 1;
-    for (const r of after) {
-      if (r.seq !== seq) break;
-      seq++;
-    }
-    return after.find((r) => r.seq > seq)?.at;
-  }
-
-  stop(): void {
-    if (this.child.exitCode === null && this.child.pid !== undefined) this.child.kill('SIGTERM');
-  }
-}
 
 describeKernel('a local NI with two ports: selection, failover, probe (kernel)', () => {
   let pool: NetnsPool;
@@ -68,11 +26,7 @@ describeKernel('a local NI with two ports: selection, failover, probe (kernel)',
     // eth1: 192.168.77.1/24, router .2 (out1); eth2: 192.168.78.1/24, router .2 (out2); both routers are also the
     // far host FAR (on their lo), so the app's ping is answered by whichever path it takes
     await addUplink(dev, out1);
-    await dev.ip('link', 'add', 'eth2', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', out2.name);
-    await dev.ip('addr', 'add', '192.168.78.1/24', 'dev', 'eth2');
-    await dev.ip('link', 'set', 'eth2', 'up');
-    await out2.ip('addr', 'add', '192.168.78.2/24', 'dev', 'eth0');
-    await out2.ip('link', 'set', 'eth0', 'up');
+    await addSecondUplink(dev, out2);
     await dev.ip('route', 'add', 'default', 'via', '192.168.77.2', 'dev', 'eth1', 'metric', '100');
     await dev.ip('route', 'add', 'default', 'via', '192.168.78.2', 'dev', 'eth2', 'metric', '200');
     for (const out of [out1, out2]) {
@@ -131,7 +85,7 @@ apps:
     const o2 = await farEchoes(out2);
 
     // 1. carrier cut on up1 (its far end down) while a1's ping runs
-    ping = new RunningPing(a1, FAR);
+    ping = new RunningPing(a1, FAR, ['-O', '-W', '0.2']);
     await eventually('the running ping answered', () => (ping?.replies.length ?? 0) > 5, 5000);
     const cut = Date.now();
     await out1.ip('link', 'set', 'eth0', 'down');
