@@ -101,8 +101,8 @@ function toRawLink(msg: rt.LinkMessage): RawLink {
 /** Refuses to adopt an object that carries somebody else's alias, or an unmarked bridge (an unmarked veth is adopted: a crash between creating and marking it). */
 function assertAdoptable(operation: string, link: LinkInfo, kind: string, alias: string): void {
   if (link.kind !== kind) throw new KernelError(operation, link.ifname, 'EEXIST', `exists as ${link.kind ?? 'a device'}, not a ${kind}`);
-  // a bridge edgenet did not make (no mark) may hold members that are not ours: never adopted
-  if (kind === 'bridge' && link.alias === undefined) throw new KernelError(operation, link.ifname, 'EEXIST', 'exists without edgenet\'s mark: not created by edgenet (delete or rename it)');
+  // a bridge without a mark is adopted only when empty (ensureBridge checks it: assertUnmarkedBridgeEmpty): the kernel
+  // ignores IFLA_IFALIAS on creation, so a SIGKILL between creating and marking leaves our own bridge unmarked
   if (link.alias !== undefined && !mayRemark(link.alias, alias)) {
     throw new KernelError(operation, link.ifname, 'EEXIST', `exists with foreign alias "${link.alias}"`);
   }

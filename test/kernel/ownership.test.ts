@@ -144,7 +144,7 @@ apps:
 `);
     const x = await eventually('NI x refused with the reason', async () => {
       const n = (await daemon!.status()).networks.find((m) => m.name === 'x');
-      return n && n.state === 'degraded' && /enbr-x.*exists without edgenet's mark: not created by edgenet/.test(n.reason ?? '') ? n : undefined;
+      return n && n.state === 'degraded' && /enbr-x.*exists without edgenet's mark, with member .*: not created by edgenet/.test(n.reason ?? '') ? n : undefined;
     }, 20_000).catch(async (err: unknown) => {
       throw new Error(`${String(err)}; NI x is ${JSON.stringify((await daemon!.status()).networks.find((m) => m.name === 'x'))}`);
     });
