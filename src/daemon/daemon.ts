@@ -63,7 +63,7 @@ export interface DaemonOptions {
   signal?: AbortSignal;
   /** caps a config must stay within (config-limits.ts) */
   limits?: Partial<ConfigLimits>;
-  /** also serve GET /metrics over TCP here (`--metrics-listen HOST:PORT`; port 0: any) */
+  /** also serve GET /metrics over TCP here (`--metrics-listen HOST:PORT`; port 0: the kernel picks one) */
   metricsListen?: ListenAddress;
   /** called once the API is serving */
   onReady?: (info: { socketPath: string; inspectorUrl?: string; uiUrl?: string; metricsUrl?: string }) => void;
