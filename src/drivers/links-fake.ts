@@ -198,20 +198,23 @@ export class FakeLinkDriver implements LinkDriver {
     } else {
       const path = netnsPath(spec.netns);
       if (!this.namespaces.has(path)) throw new KernelError('ensureVeth', spec.name, 'ENOENT', `netns ${path} does not exist or cannot be opened`);
-      this.masterOf('ensureVeth', spec.master);
+      if (spec.master !== undefined) this.masterOf('ensureVeth', spec.master);
       if (spec.peerMac !== undefined && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(spec.peerMac)) {
         throw new KernelError('ensureVeth', spec.name, 'EINVAL', `bad MAC ${spec.peerMac}`);
       }
       const mtu = spec.mtu ?? 1500;
-      // the real driver: create (1), alias (2), move peer (3); a failed move deletes the pair (4)
-      this.writes.inc('link', 3);
+      // the real driver: create (1), alias (2), move peer (3); a failed move deletes the pair (4). Only made (no
+      // master): the last of them is the call with the master's
+      this.writes.inc('link', spec.master === undefined ? 2 : 3);
       if (this.appLinks(path).some((p) => p.ifname === spec.peerName)) {
         this.writes.inc('link');
         throw new KernelError('ensureVeth', spec.name, 'EEXIST');
       }
-      link = this.create({ ifname: spec.name, kind: 'veth', up: true, carrier: true, mtu, master: spec.master, alias: spec.alias });
+      // only made (no master): down, unmarked, in no bridge; the call with the master finishes it
+      link = this.create({ ifname: spec.name, kind: 'veth', up: spec.master !== undefined, carrier: true, mtu, ...(spec.master !== undefined && { master: spec.master, alias: spec.alias }) });
       link.peer = { netns: path, ifname: spec.peerName, mac: spec.peerMac?.toLowerCase() ?? this.newMac(), mtu, up: true };
     }
+    if (spec.master === undefined) return { ...link.info };
     this.converge(link, { alias: spec.alias, master: spec.master, mtu: spec.mtu, up: true });
     return { ...link.info };
   }

@@ -64,8 +64,12 @@ export interface VethSpec {
   peerName: string;
   /** MAC of the app-side interface (what DHCP sees) */
   peerMac?: string;
-  /** bridge ifindex to enslave the host side to */
-  master: number;
+  /**
+   * bridge ifindex to enslave the host side to. Absent: the pair is only made (the host side down, unmarked, in no
+   * bridge) and an existing one left as it is: a second call with the master finishes it in one write. Lets the pair
+   * be made while the app's rules and reservation are written, and enslaved once they are there.
+   */
+  master?: number;
   mtu?: number;
 }
 
