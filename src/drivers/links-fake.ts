@@ -7,7 +7,7 @@ import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressIn
 import { mayRemark } from './link-marks.ts';
 
 /** The driver operations `failNext` can make fail. */
-export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress' | 'deleteAddress';
+export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'setMac' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress' | 'deleteAddress';
 
 /** The app-side end of a veth, as seen inside the app's namespace. */
 export interface FakePeer {
@@ -226,6 +226,16 @@ export class FakeLinkDriver implements LinkDriver {
     if (!link) throw new KernelError('attach', spec.ifname, 'ENODEV', 'no such interface');
     this.converge(link, { master: spec.master, mtu: spec.mtu, up: true });
     return { ...link.info };
+  }
+
+  async setMac(ifname: string, mac: string, signal?: AbortSignal): Promise<void> {
+    this.maybeFail('setMac');
+    signal?.throwIfAborted();
+    const link = this.links.get(ifname);
+    if (!link) throw new KernelError('setMac', ifname, 'ENODEV', 'no such interface');
+    if (link.info.mac === mac.toLowerCase()) return;
+    this.writes.inc('link');
+    this.update(link, { mac: mac.toLowerCase() });
   }
 
   async detach(ifname: string, signal?: AbortSignal): Promise<void> {

@@ -446,6 +446,17 @@ export class NetlinkLinkDriver implements LinkDriver {
     return { ...link, master: spec.master, up: true, ...(spec.mtu !== undefined && { mtu: spec.mtu }) };
   }
 
+  async setMac(ifname: string, mac: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const address = parseMac(mac, ifname);
+    // asked of the kernel: a bridge's MAC also changes when its ports do (until one is set), unseen by the cache
+    const link = await this.get(ifname);
+    if (!link) throw new KernelError('setMac', ifname, 'ENODEV', 'no such interface');
+    if (link.mac === formatMac(address)) return;
+    await this.linkWrite('setMac', ifname, () => this.nl.setLink({ index: link.ifindex }, { address }));
+    this.log.info({ ifname, mac: formatMac(address), was: link.mac }, 'MAC set');
+  }
+
   async detach(ifname: string, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     const link = await this.cached(ifname);

@@ -128,6 +128,12 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
     attach: fromPromise<AttachOutput, AttachInput>(async ({ input: { spec, bridge }, signal }) => {
       if (spec.kind === 'port') {
         if (spec.attach && bridge) {
+          // the bridge that will carry the port's addresses answers with the port's MAC (as EVE's NIM makes it):
+          // the segment's neighbour caches stay right through the move and the move back
+          if (spec.moveL3) {
+            const port = await links.cached(spec.ifname);
+            if (port) await links.setMac(bridge.name, port.mac, signal);
+          }
           const link = await links.attach({ ifname: spec.ifname, master: bridge.ifindex, ...(spec.mtu !== undefined && { mtu: spec.mtu }) }, signal);
           // the device's own addresses and routes on the port follow it onto the bridge (recorded first); a port
           // that no longer moves them (a switch NI with several ports now) gets them back
@@ -175,9 +181,11 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
     }),
     detach: fromPromise<void, MemberSpec>(async ({ input: spec, signal }) => {
       if (spec.kind === 'port') {
-        // its addresses and routes back onto it while it is still bridged (no moment without them), then released
-        await l3.restore(spec.ifname, signal);
+        // released first, then its addresses and routes back onto it in one batch: moved back while still bridged,
+        // the port's ARP answers would land on the bridge and its first replies wait a second for a neighbour
+        // (the bridge has the port's MAC, so the segment's caches stay right either way)
         if (spec.attach) await release(spec.ifname, signal);
+        await l3.restore(spec.ifname, signal);
         return;
       }
       await local.removeEndpoint(spec);
