@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { createApiClient, type ApiClient } from '../src/api/client.ts';
 import type { Status, Transition } from '../src/edgenet-types.ts';
+import { deviceEnv } from './cli-timing.ts';
 import { sleep, type Sandbox } from './sandbox.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -50,7 +51,9 @@ export class BenchDaemon {
   }
 
   static spawn(sandbox: Sandbox, opts: DaemonOptions): BenchDaemon {
-    const node = [process.execPath, ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [])];
+    // BENCH_DAEMON_NODE_FLAGS: V8/Node flags for the daemon alone (A/B of e.g. --max-semi-space-size=1)
+    const flags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const node = [process.execPath, ...flags, ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [])];
     const log = openSync(opts.logPath, 'a');
     const spawnedAt = Date.now();
     // the figures come from the real CLI; library options it lacks (bench A/B experiments) need the bench's entry
@@ -61,7 +64,8 @@ export class BenchDaemon {
     const child = sandbox.spawnIn(opts.ns, [...node, ...argv], {
       cwd: REPO,
       stdio: ['ignore', log, log],
-      env: { ...process.env, EDGENET_LOG_LEVEL: process.env.EDGENET_LOG_LEVEL ?? 'info' },
+      // as on a device: without the sandbox's NODE_EXTRA_CA_CERTS (see cli-timing.ts)
+      env: { ...deviceEnv(), EDGENET_LOG_LEVEL: process.env.EDGENET_LOG_LEVEL ?? 'info' },
     });
     closeSync(log);
     return new BenchDaemon(opts, child, spawnedAt);

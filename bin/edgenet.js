@@ -3,9 +3,9 @@
 // suite's global setup build it whenever the sources changed).
 let main;
 try {
-  ({ main } = await import('../dist/src/cli/main.js'));
+  ({ main } = await import('../dist/src/cli/main.bundle.js'));
 } catch (err) {
-  if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/src/cli/main.js')) {
+  if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/src/cli/main.bundle.js')) {
     console.error('edgenet: the compiled CLI (dist/) is missing: run `npm run build` (or `bash scripts/setup.sh`) first');
     process.exit(1);
   }

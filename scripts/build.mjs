@@ -6,7 +6,7 @@
 //                                      dist/.fingerprint; nothing to do costs a few ms
 // Builds of one checkout are serialized with flock(1) on dist/.lock (two test runs at once build once). After tsc:
 // relative `.ts` import paths left in the emitted .d.ts are rewritten to `.js` (tsc rewrites them only in the
-// .js), and outputs whose source is gone are removed.
+// .js), and outputs whose source is gone are removed. Last, the CLI's start-up path is bundled (see bundleCli).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,10 @@ const FINGERPRINT = join(DIST, '.fingerprint');
 const SOURCE_DIRS = ['src', 'machines'];
 const INPUT_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/build.mjs'];
 const OUTPUT_SUFFIXES = ['.d.ts.map', '.d.ts', '.js.map', '.js'];
+// made by bundleCli, not by tsc from a source of the same name
+const CLI_ENTRY = join(DIST, 'src/cli/main.js');
+const CLI_BUNDLE = join(DIST, 'src/cli/main.bundle.js');
+const BUNDLES = new Set([relative(DIST, CLI_BUNDLE), `${relative(DIST, CLI_BUNDLE)}.map`]);
 
 const args = new Set(process.argv.slice(2));
 const ifStale = args.has('--if-stale');
@@ -89,7 +93,7 @@ function pruneOrphans() {
   const removed = [];
   for (const f of walk(DIST)) {
     const rel = relative(DIST, f);
-    if (rel.startsWith('.')) continue;
+    if (rel.startsWith('.') || BUNDLES.has(rel)) continue;
     const suffix = OUTPUT_SUFFIXES.find((s) => rel.endsWith(s));
     if (!suffix) continue;
     if (!existsSync(join(ROOT, `${rel.slice(0, -suffix.length)}.ts`))) {
@@ -110,7 +114,66 @@ function tscPath() {
   }
 }
 
-function build() {
+/**
+ * `edgenet --help` and `edgenet status` load one file: the CLI's static import graph (commander, the API client's
+ * callers, output formatting) bundled by esbuild into dist/src/cli/main.bundle.js, next to main.js so the relative
+ * paths of what it loads lazily (the daemon, the EVE loader, the demo) stay what they are. Those lazily loaded
+ * modules stay modules of their own, and so does every module that declares a class: an error class must be one
+ * class for the bundle and for the lazily loaded daemon code that throws it (`instanceof`). Loading ~20 modules
+ * through Node's ESM loader cost ~20–25 ms of a ~80 ms `--help` on this VM.
+ */
+async function bundleCli() {
+  const require = createRequire(join(ROOT, 'package.json'));
+  let esbuild;
+  try {
+    esbuild = await import(require.resolve('esbuild'));
+  } catch {
+    console.error('build: esbuild is not installed (run `bash scripts/setup.sh`, or `npm ci`)');
+    return 1;
+  }
+  const outDir = dirname(CLI_BUNDLE);
+  const asExternal = (abs) => {
+    let p = relative(outDir, abs);
+    if (!p.startsWith('.')) p = `./${p}`;
+    return { path: p, external: true };
+  };
+  const keepModules = {
+    name: 'keep-modules',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (a) => {
+        if (a.kind === 'entry-point') return undefined;
+        const relativePath = a.path.startsWith('.');
+        if (a.kind === 'dynamic-import') return relativePath ? asExternal(join(a.resolveDir, a.path)) : { path: a.path, external: true };
+        if (!relativePath) return undefined;
+        const abs = join(a.resolveDir, a.path);
+        // a package's own files (commander's) are bundled whatever they hold
+        if (!abs.startsWith(`${DIST}/`)) return undefined;
+        return /^\s*export\s+(abstract\s+)?class\s/m.test(readFileSync(abs, 'utf8')) ? asExternal(abs) : undefined;
+      });
+    },
+  };
+  try {
+    await esbuild.build({
+      entryPoints: [CLI_ENTRY],
+      outfile: CLI_BUNDLE,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      sourcemap: true,
+      logLevel: 'warning',
+      // commander is CommonJS: its require() of Node's modules needs a require in the ES module
+      banner: { js: "import { createRequire as __edgenetCreateRequire } from 'node:module';\nconst require = __edgenetCreateRequire(import.meta.url);" },
+      plugins: [keepModules],
+    });
+  } catch (err) {
+    console.error(`build: bundling the CLI failed: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  return 0;
+}
+
+async function build() {
   const fp = fingerprint();
   if (ifStale && isFresh(fp)) return 0;
   const t0 = Date.now();
@@ -130,6 +193,10 @@ function build() {
     console.error(`build: tsc reported errors (exit ${r.status ?? r.signal}); dist/ holds what it emitted`);
     return 1;
   }
+  if ((await bundleCli()) !== 0) {
+    rmSync(FINGERPRINT, { force: true });
+    return 1;
+  }
   writeFileSync(FINGERPRINT, `${fp}\n`);
   if (!quiet) console.error(`build: done in ${Date.now() - t0} ms`);
   return 0;
@@ -138,7 +205,7 @@ function build() {
 if (ifStale && !args.has('--locked') && isFresh(fingerprint())) {
   // fresh: nothing to do, no lock needed
 } else if (args.has('--locked')) {
-  process.exitCode = build();
+  process.exitCode = await build();
 } else {
   // serialize with other builds of this checkout; the fingerprint is checked again once the lock is held
   mkdirSync(DIST, { recursive: true });
@@ -147,6 +214,6 @@ if (ifStale && !args.has('--locked') && isFresh(fingerprint())) {
   const r = spawnSync('flock', [lock, process.execPath, self, '--locked', ...args], { stdio: 'inherit' });
   if (r.error) {
     // no flock(1): build unserialized
-    process.exitCode = build();
+    process.exitCode = await build();
   } else process.exitCode = r.status ?? 1;
 }

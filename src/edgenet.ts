@@ -26,8 +26,7 @@ import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions, RefusedEndpoin
 import { ConfigError } from './errors.ts';
 import { Ipam } from './services/ipam.ts';
 import { PortProber, probeTargets } from './services/port-probe.ts';
-import { L3Moves } from './services/l3-moves.ts';
-import { parseAlias } from './util/names.ts';
+import { L3Moves, releaseFromOurBridge } from './services/l3-moves.ts';
 import { LinkRouter } from './runtime/link-router.ts';
 import { LocalServices } from './services/local-services.ts';
 import { mergeResults, withoutEndpoints } from './runtime/partial-apply.ts';
@@ -315,11 +314,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       const bridgeOf = new Map(networks.map((n) => [n.name, n.bridge]));
       const back = await rt.l3.restoreUnless(
         (ifname, bridge) => ports.some((p) => p.ifname === ifname && p.moveL3 === true && p.network !== undefined && bridgeOf.get(p.network) === bridge),
-        // out of the old bridge at once (only ours: the port's master still carries our mark)
-        async (ifname, bridge) => {
-          const [port, master] = await Promise.all([rt.drivers.links.get(ifname), rt.drivers.links.get(bridge)]);
-          if (port?.master !== undefined && master !== undefined && port.master === master.ifindex && parseAlias(master.alias)?.kind === 'ni') await rt.drivers.links.detach(ifname);
-        },
+        // out of the old bridge first (only ours: the port's master still carries our mark)
+        releaseFromOurBridge(rt.drivers.links),
       );
       if (back.length) logger.info({ ports: back }, 'addresses and routes moved back onto ports no switch NI bridges any more');
     }

@@ -103,10 +103,14 @@ export interface EventsOptions {
   lastEventId?: string;
 }
 
+// A unix socket has no host; Node's default Host header `localhost` makes its HTTP agent test the name with the IPv6
+// address regex, whose first use compiles it: ~5 ms of every CLI command. An IPv4 literal is recognised at once.
+const HOST = { host: '127.0.0.1' } as const;
+
 export function createApiClient(socketPath: string): ApiClient {
   function send(method: string, path: string, body?: { text: string; contentType: string }): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { accept: 'application/json' };
+      const headers: Record<string, string | number> = { ...HOST, accept: 'application/json' };
       if (body) {
         headers['content-type'] = body.contentType;
         headers['content-length'] = Buffer.byteLength(body.text);
@@ -182,7 +186,7 @@ export function createApiClient(socketPath: string): ApiClient {
       return new Promise((resolve, reject) => {
         if (signal?.aborted) return resolve();
         const query = eventFilterQuery(opts.filter ?? {}).toString();
-        const headers: Record<string, string> = { accept: 'text/event-stream', ...(opts.lastEventId !== undefined && { 'last-event-id': opts.lastEventId }) };
+        const headers: Record<string, string> = { ...HOST, accept: 'text/event-stream', ...(opts.lastEventId !== undefined && { 'last-event-id': opts.lastEventId }) };
         const req = request({ socketPath, method: 'GET', path: query ? `/v1/events?${query}` : '/v1/events', headers }, (res) => {
           if (res.statusCode !== 200) {
             readBody(res).then((t) => {

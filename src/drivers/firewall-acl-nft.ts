@@ -8,7 +8,7 @@ import { KernelError } from '../errors.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
 import { aclPlumbing, aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
 import type { AclRuleInfo, AclRuleStatus, EndpointRules, Json, NftCmd } from './firewall-acl.ts';
-import { AclTableView } from './firewall-acl-view.ts';
+import { AclTableView, needsEcho } from './firewall-acl-view.ts';
 import type { WriteCounter } from './write-counter.ts';
 
 export interface NftRun {
@@ -106,14 +106,15 @@ export class NftEndpointRules {
     this.view = undefined;
   }
 
-  private async transact(cmds: NftCmd[], operation: string, object: string): Promise<number[] | undefined> {
-    const r = await this.run(['-j', '-e', '-a', '-f', '-'], JSON.stringify({ nftables: cmds }));
+  /** One transaction; the handles of its added rules when it needed nft's echo (needsEcho), else []. */
+  private async transact(cmds: NftCmd[], operation: string, object: string, echo = needsEcho(cmds)): Promise<number[] | undefined> {
+    const r = await this.run(['-j', ...(echo ? ['-e', '-a'] : []), '-f', '-'], JSON.stringify({ nftables: cmds }));
     if (r.code !== 0) {
       const line = r.stderr.split('\n').find((l) => l.includes('Error:')) ?? r.stderr.trim();
       throw new KernelError(`nft ${operation}`, object, /No such file/.test(line) ? 'ENOENT' : undefined, line.replace(/^.*?Error:\s*/, ''));
     }
     this.writes.inc('nft');
-    return echoedHandles(r.stdout);
+    return echo ? echoedHandles(r.stdout) : [];
   }
 
   /** Converge one endpoint's rules: unchanged and still there, no write; else written with the others queued now. */
@@ -187,8 +188,9 @@ export class NftEndpointRules {
       const cmds = [...(writing.some((p) => p.plumbing) ? aclPlumbing(true) : []), ...writing.flatMap((p) => p.cmds)];
       const object = writing.map((p) => `endpoint ${p.op.key}`).join(', ');
       try {
-        const handles = await this.transact(cmds, writing.every((p) => p.op.kind === 'remove') ? 'removeEndpoint' : 'ensureEndpoint', object);
-        view.apply(cmds, handles);
+        const echo = needsEcho(cmds);
+        const handles = await this.transact(cmds, writing.every((p) => p.op.kind === 'remove') ? 'removeEndpoint' : 'ensureEndpoint', object, echo);
+        view.apply(cmds, handles, echo);
       } catch (e) {
         // what we knew of the table was wrong (changed behind our back): list again, once
         this.view = undefined;
@@ -263,7 +265,8 @@ export class NftEndpointRules {
     const cmds = orphans.flatMap((t) => removalCommands(t, view.present(t), new Set(), true));
     if (cmds.length > 0) {
       try {
-        view.apply(cmds, await this.transact(cmds, 'sweepEndpoints', orphans.map((t) => `endpoint ${t}`).join(', ')));
+        const echo = needsEcho(cmds);
+        view.apply(cmds, await this.transact(cmds, 'sweepEndpoints', orphans.map((t) => `endpoint ${t}`).join(', '), echo), echo);
       } catch (e) {
         this.view = undefined;
         throw e;

@@ -35,6 +35,25 @@ export function tagOfName(name: string, family: Family): string | undefined {
   return m?.[1];
 }
 
+/**
+ * Does this transaction add a rule whose handle the view must learn (nft's echo, which costs a listing of the whole
+ * ruleset inside nft: ~10x the transaction at a few hundred endpoints)? Only rules in shared chains (base chains, the
+ * NAT rules of acl-dnat/acl-snat) are ever deleted by handle or counted; a rule in an endpoint's own chain goes with
+ * its chain.
+ */
+export function needsEcho(cmds: readonly NftCmd[]): boolean {
+  for (const cmd of cmds) {
+    for (const [verb, body] of Object.entries(cmd)) {
+      if (verb !== 'add' && verb !== 'insert') continue;
+      const rule = body.rule;
+      if (!rule) continue;
+      const family = rule.family === 'bridge' ? 'bridge' : 'inet';
+      if (typeof rule.chain !== 'string' || tagOfName(rule.chain, family) === undefined) return true;
+    }
+  }
+  return false;
+}
+
 const tagOfComment = (comment: string | undefined): string | undefined => /^edgenet ep=([0-9a-f]{10})(?: |$)/.exec(comment ?? '')?.[1];
 
 export class AclTableView {
@@ -47,6 +66,8 @@ export class AclTableView {
   readonly packets = new Map<string, number>();
   /** false once a write could not be followed exactly (a rule whose handle is unknown): list again before use */
   exact = true;
+  /** handles given to rules of endpoint chains written without echo (negative: never a kernel handle) */
+  private unechoed = 0;
 
   /** From `nft -j list table inet edgenet` and `… bridge edgenet` (undefined: the table is absent). */
   static fromListings(inet: string | undefined, bridge: string | undefined): AclTableView {
@@ -187,9 +208,10 @@ export class AclTableView {
 
   /**
    * Follows a transaction that succeeded. `handles`: the handles of its added rules in order (`nft --echo`);
-   * without them (or a count that does not match) the view is no longer exact.
+   * without them (or a count that does not match) the view is no longer exact. `echoed: false`: written without
+   * echo (needsEcho() said no): the rules of endpoint chains get handles of their own, known to be unknown.
    */
-  apply(cmds: readonly NftCmd[], handles: readonly number[] | undefined): void {
+  apply(cmds: readonly NftCmd[], handles: readonly number[] | undefined, echoed = true): void {
     let next = 0;
     const famOf = (o: Obj): Family | undefined => (o.family === 'inet' || o.family === 'bridge' ? o.family : undefined);
     for (const cmd of cmds) {
@@ -208,7 +230,7 @@ export class AclTableView {
             else if (verb === 'delete') this.deleteChain(family, name);
           } else if (kind === 'rule' && typeof o.chain === 'string') {
             if (verb === 'add' || verb === 'insert') {
-              const handle = handles?.[next++];
+              const handle = !echoed && tagOfName(o.chain, family) !== undefined ? --this.unechoed : handles?.[next++];
               if (handle === undefined) this.exact = false;
               else this.addRule(family, o.chain, handle, typeof o.comment === 'string' ? o.comment : undefined);
             } else if (verb === 'delete' && typeof o.handle === 'number') this.deleteRule(family, o.chain, o.handle);

@@ -71,6 +71,7 @@ export function withInstanceMarks(links: LinkDriver, instanceId: string): LinkDr
     ensureBridge: async (spec, signal) => local(await links.ensureBridge({ ...spec, alias: stampMark(spec.alias, instanceId) }, signal)),
     ensureVeth: async (spec, signal) => local(await links.ensureVeth({ ...spec, alias: stampMark(spec.alias, instanceId) }, signal)),
     attach: async (spec, signal) => local(await links.attach(spec, signal)),
+    setMac: (ifname, mac, signal) => links.setMac(ifname, mac, signal),
     detach: (ifname, signal) => links.detach(ifname, signal),
     deleteLink: (ifname, signal) => links.deleteLink(ifname, signal),
     hasNetns: (netns) => links.hasNetns(netns),

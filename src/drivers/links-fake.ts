@@ -7,7 +7,7 @@ import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressIn
 import { mayRemark } from './link-marks.ts';
 
 /** The driver operations `failNext` can make fail. */
-export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress' | 'deleteAddress';
+export type LinkOp = 'list' | 'get' | 'ensureBridge' | 'ensureVeth' | 'attach' | 'setMac' | 'detach' | 'deleteLink' | 'listAddresses' | 'ensureAddress' | 'deleteAddress';
 
 /** The app-side end of a veth, as seen inside the app's namespace. */
 export interface FakePeer {
@@ -198,20 +198,23 @@ export class FakeLinkDriver implements LinkDriver {
     } else {
       const path = netnsPath(spec.netns);
       if (!this.namespaces.has(path)) throw new KernelError('ensureVeth', spec.name, 'ENOENT', `netns ${path} does not exist or cannot be opened`);
-      this.masterOf('ensureVeth', spec.master);
+      if (spec.master !== undefined) this.masterOf('ensureVeth', spec.master);
       if (spec.peerMac !== undefined && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(spec.peerMac)) {
         throw new KernelError('ensureVeth', spec.name, 'EINVAL', `bad MAC ${spec.peerMac}`);
       }
       const mtu = spec.mtu ?? 1500;
-      // the real driver: create (1), alias (2), move peer (3); a failed move deletes the pair (4)
-      this.writes.inc('link', 3);
+      // the real driver: create (1), alias (2), move peer (3); a failed move deletes the pair (4). Only made (no
+      // master): the last of them is the call with the master's
+      this.writes.inc('link', spec.master === undefined ? 2 : 3);
       if (this.appLinks(path).some((p) => p.ifname === spec.peerName)) {
         this.writes.inc('link');
         throw new KernelError('ensureVeth', spec.name, 'EEXIST');
       }
-      link = this.create({ ifname: spec.name, kind: 'veth', up: true, carrier: true, mtu, master: spec.master, alias: spec.alias });
+      // only made (no master): down, unmarked, in no bridge; the call with the master finishes it
+      link = this.create({ ifname: spec.name, kind: 'veth', up: spec.master !== undefined, carrier: true, mtu, ...(spec.master !== undefined && { master: spec.master, alias: spec.alias }) });
       link.peer = { netns: path, ifname: spec.peerName, mac: spec.peerMac?.toLowerCase() ?? this.newMac(), mtu, up: true };
     }
+    if (spec.master === undefined) return { ...link.info };
     this.converge(link, { alias: spec.alias, master: spec.master, mtu: spec.mtu, up: true });
     return { ...link.info };
   }
@@ -223,6 +226,16 @@ export class FakeLinkDriver implements LinkDriver {
     if (!link) throw new KernelError('attach', spec.ifname, 'ENODEV', 'no such interface');
     this.converge(link, { master: spec.master, mtu: spec.mtu, up: true });
     return { ...link.info };
+  }
+
+  async setMac(ifname: string, mac: string, signal?: AbortSignal): Promise<void> {
+    this.maybeFail('setMac');
+    signal?.throwIfAborted();
+    const link = this.links.get(ifname);
+    if (!link) throw new KernelError('setMac', ifname, 'ENODEV', 'no such interface');
+    if (link.info.mac === mac.toLowerCase()) return;
+    this.writes.inc('link');
+    this.update(link, { mac: mac.toLowerCase() });
   }
 
   async detach(ifname: string, signal?: AbortSignal): Promise<void> {

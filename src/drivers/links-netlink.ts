@@ -339,6 +339,7 @@ export class NetlinkLinkDriver implements LinkDriver {
       try {
         // created with its peer in the app's namespace: no move (a move waits for an RCU grace period, 14–27 ms)
         if (!host) return await this.createVeth(spec, fd, nsPath, signal);
+        if (spec.master === undefined) return host.info;
         // a pair with its peer still here (left by a crash of an older version between create and move)
         await this.movePeer(spec, host, fd, nsPath, signal);
       } finally {
@@ -347,6 +348,8 @@ export class NetlinkLinkDriver implements LinkDriver {
       host = await this.getRaw(spec.name);
       if (!host) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'vanished right after being written');
     }
+    // only made: the call with the master finishes it
+    if (spec.master === undefined) return host.info;
     const want = { alias: spec.alias, master: spec.master, mtu: spec.mtu, up: true };
     await this.converge('ensureVeth', host.info, want, signal);
     return { ...host.info, alias: spec.alias, master: spec.master, up: true, ...(spec.mtu !== undefined && { mtu: spec.mtu }) };
@@ -380,6 +383,13 @@ export class NetlinkLinkDriver implements LinkDriver {
         throw new KernelError('ensureVeth', spec.name, 'EEXIST', `${spec.peerName} already exists in ${nsPath}`);
       }
       throw err;
+    }
+    if (spec.master === undefined) {
+      // only made: marked, enslaved and brought up by the call with the master (one write)
+      const made = await this.getRaw(spec.name);
+      if (!made) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'vanished right after being created');
+      this.log.info({ veth: spec.name, ifindex: made.info.ifindex, netns: nsPath, peer: spec.peerName }, 'veth created (not yet attached)');
+      return made.info;
     }
     let host: RawLink | undefined;
     await this.undoOnFailure(spec.name, async () => {
@@ -434,6 +444,17 @@ export class NetlinkLinkDriver implements LinkDriver {
     // the ack says it is done, the link event that follows updates the cache
     await this.linkWrite('attach', spec.ifname, () => this.nl.setLink({ index: 0, ...UP }, { ...attrs, ifname: spec.ifname }));
     return { ...link, master: spec.master, up: true, ...(spec.mtu !== undefined && { mtu: spec.mtu }) };
+  }
+
+  async setMac(ifname: string, mac: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const address = parseMac(mac, ifname);
+    // asked of the kernel: a bridge's MAC also changes when its ports do (until one is set), unseen by the cache
+    const link = await this.get(ifname);
+    if (!link) throw new KernelError('setMac', ifname, 'ENODEV', 'no such interface');
+    if (link.mac === formatMac(address)) return;
+    await this.linkWrite('setMac', ifname, () => this.nl.setLink({ index: link.ifindex }, { address }));
+    this.log.info({ ifname, mac: formatMac(address), was: link.mac }, 'MAC set');
   }
 
   async detach(ifname: string, signal?: AbortSignal): Promise<void> {

@@ -64,8 +64,12 @@ export interface VethSpec {
   peerName: string;
   /** MAC of the app-side interface (what DHCP sees) */
   peerMac?: string;
-  /** bridge ifindex to enslave the host side to */
-  master: number;
+  /**
+   * bridge ifindex to enslave the host side to. Absent: the pair is only made (the host side down, unmarked, in no
+   * bridge) and an existing one left as it is: a second call with the master finishes it in one write. Lets the pair
+   * be made while the app's rules and reservation are written, and enslaved once they are there.
+   */
+  master?: number;
   mtu?: number;
 }
 
@@ -127,6 +131,11 @@ export interface LinkDriver {
    * cached link with what was written.
    */
   attach(spec: AttachSpec, signal?: AbortSignal): Promise<LinkInfo>;
+  /**
+   * Give a link this MAC (a switch NI's bridge takes the MAC of the port whose addresses it carries, as EVE's NIM
+   * does, so the port's neighbours never see the device change address). Already so: 0 writes.
+   */
+  setMac(ifname: string, mac: string, signal?: AbortSignal): Promise<void>;
   /** Release an interface from its bridge (nomaster). Absent is success. */
   detach(ifname: string, signal?: AbortSignal): Promise<void>;
   /** Delete a link (a veth's peer goes with it). Absent is success. */

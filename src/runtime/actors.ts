@@ -128,6 +128,12 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
     attach: fromPromise<AttachOutput, AttachInput>(async ({ input: { spec, bridge }, signal }) => {
       if (spec.kind === 'port') {
         if (spec.attach && bridge) {
+          // the bridge that will carry the port's addresses answers with the port's MAC (as EVE's NIM makes it):
+          // the segment's neighbour caches stay right through the move and the move back
+          if (spec.moveL3) {
+            const port = await links.cached(spec.ifname);
+            if (port) await links.setMac(bridge.name, port.mac, signal);
+          }
           const link = await links.attach({ ifname: spec.ifname, master: bridge.ifindex, ...(spec.mtu !== undefined && { mtu: spec.mtu }) }, signal);
           // the device's own addresses and routes on the port follow it onto the bridge (recorded first); a port
           // that no longer moves them (a switch NI with several ports now) gets them back
@@ -146,37 +152,40 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
         return { ifindex: link.ifindex, carrier: link.carrier };
       }
       if (!bridge) throw new Error(`network ${spec.network} has no bridge yet`);
-      // the reservation and dnsmasq's hosts come first: the app's first DHCP request must get its address
-      const ip = await local.addEndpoint(spec, signal);
-      // and its rules (ACLs, port forwards, anti-spoofing): the app never sends a packet they have not seen
-      const ni = local.niOf(spec.network);
-      const rules = ni && ip !== undefined ? endpointRulesOf(spec, ni, ip) : undefined;
-      if (rules) await firewall.ensureEndpoint(rules, signal);
       const mtu = spec.mtu !== undefined ? { mtu: spec.mtu } : {};
+      const veth =
+        spec.kind === 'veth' && spec.netns !== undefined && spec.appIfname !== undefined
+          ? { name: spec.hostIfname, alias: endpointAlias(spec.app, spec.network), netns: spec.netns, peerName: spec.appIfname, peerMac: spec.mac, ...mtu }
+          : undefined;
+      // Before the interface joins the bridge (up): dnsmasq serves the app's reservation (its first DHCP request
+      // gets its address) and its rules are in (ACLs, port forwards, anti-spoofing: it never sends a packet they have
+      // not seen). These and the making of a veth (not yet enslaved nor up) are independent: side by side.
+      const ni = local.niOf(spec.network);
+      const ip = local.addressOf(spec);
+      const rules = ni && ip !== undefined ? endpointRulesOf(spec, ni, ip) : undefined;
+      const steps = await Promise.allSettled([
+        local.addEndpoint(spec, signal),
+        rules ? firewall.ensureEndpoint(rules, signal) : undefined,
+        veth ? links.ensureVeth(veth, signal) : undefined,
+      ]);
+      const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       if (spec.kind === 'tap') {
         const link = await links.attach({ ifname: spec.hostIfname, master: bridge.ifindex, ...mtu }, signal);
         return withPortOptions(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
       }
-      if (spec.netns === undefined || spec.appIfname === undefined) throw new Error(`endpoint ${spec.key}: veth without netns`);
-      const link = await links.ensureVeth(
-        {
-          name: spec.hostIfname,
-          alias: endpointAlias(spec.app, spec.network),
-          netns: spec.netns,
-          peerName: spec.appIfname,
-          peerMac: spec.mac,
-          master: bridge.ifindex,
-          ...mtu,
-        },
-        signal,
-      );
+      if (!veth) throw new Error(`endpoint ${spec.key}: veth without netns`);
+      // one write: marked, enslaved, up
+      const link = await links.ensureVeth({ ...veth, master: bridge.ifindex }, signal);
       return withPortOptions(drivers, spec, { ifindex: link.ifindex, carrier: link.carrier }, signal);
     }),
     detach: fromPromise<void, MemberSpec>(async ({ input: spec, signal }) => {
       if (spec.kind === 'port') {
-        // its addresses and routes back onto it while it is still bridged (no moment without them), then released
-        await l3.restore(spec.ifname, signal);
+        // released first, then its addresses and routes back onto it in one batch: moved back while still bridged,
+        // the port's ARP answers would land on the bridge and its first replies wait a second for a neighbour
+        // (the bridge has the port's MAC, so the segment's caches stay right either way)
         if (spec.attach) await release(spec.ifname, signal);
+        await l3.restore(spec.ifname, signal);
         return;
       }
       await local.removeEndpoint(spec);

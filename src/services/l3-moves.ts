@@ -7,10 +7,12 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { LinkDriver } from '../drivers/links.ts';
 import type { L3Config, RouteDriver } from '../drivers/routes.ts';
 import { serialQueue } from '../runtime/serial-queue.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
+import { parseAlias } from '../util/names.ts';
 
 export const L3_MOVES_DIR = 'l3-moves';
 
@@ -120,16 +122,27 @@ export class L3Moves {
 
   /**
    * At start: moves of ports that no switch NI bridges any more (the config changed while edgenet was down) go back;
-   * `release` then takes each such port out of the bridge at once (until then its ARP answers land on the bridge).
+   * `release` first takes each such port out of the bridge (while bridged, its ARP answers would land on the bridge).
    */
   async restoreUnless(bridged: (ifname: string, bridge: string) => boolean, release?: (ifname: string, bridge: string) => Promise<void>): Promise<string[]> {
     const back: string[] = [];
     for (const rec of await this.records()) {
       if (bridged(rec.ifname, rec.bridge)) continue;
-      await this.restore(rec.ifname);
       await release?.(rec.ifname, rec.bridge);
+      await this.restore(rec.ifname);
       back.push(rec.ifname);
     }
     return back;
   }
+}
+
+/**
+ * `restoreUnless`'s release: the port out of the bridge its move went to, only when it is still in it and that bridge
+ * is ours (the bridge still carries an NI mark); anything else is left as it is.
+ */
+export function releaseFromOurBridge(links: Pick<LinkDriver, 'get' | 'detach'>): (ifname: string, bridge: string) => Promise<void> {
+  return async (ifname, bridge) => {
+    const [port, master] = await Promise.all([links.get(ifname), links.get(bridge)]);
+    if (port?.master !== undefined && master !== undefined && port.master === master.ifindex && parseAlias(master.alias)?.kind === 'ni') await links.detach(ifname);
+  };
 }

@@ -52,6 +52,11 @@ describeKernel('links-netlink: LinkDriver on the real kernel', () => {
     // a changed field costs exactly one write
     await links().ensureBridge({ name: 'enbr0', alias: 'edgenet:ni:lan', mtu: 1450 });
     expect(await linkWrites()).toBe(afterCreate + 1);
+    // setMac (a switch NI's bridge takes its L3 port's MAC): one write, then none
+    await links().setMac('enbr0', '02:00:5e:10:20:30');
+    await links().setMac('enbr0', '02:00:5e:10:20:30');
+    expect(await linkWrites()).toBe(afterCreate + 2);
+    expect(await dev.ip('link', 'show', 'enbr0')).toContain('link/ether 02:00:5e:10:20:30');
   });
 
   it('ensureVeth puts the named, MAC-set peer into the app namespace and enslaves the host side; again: 0 writes', async () => {

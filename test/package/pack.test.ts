@@ -113,7 +113,7 @@ describe('the packed package in a consumer project', () => {
 
   it('holds only what users need', async () => {
     const list = (await must('tar', ['-tzf', tarball])).split('\n').filter(Boolean).map((p) => p.replace(/^package\//, ''));
-    expect(list).toEqual(expect.arrayContaining(['package.json', 'README.md', 'bin/edgenet.js', 'systemd/edgenet.service', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.js.map', 'dist/src/testing.js', 'dist/src/daemon-entry.js', 'dist/src/inspector.js', 'dist/src/cli/main.js']));
+    expect(list).toEqual(expect.arrayContaining(['package.json', 'README.md', 'bin/edgenet.js', 'systemd/edgenet.service', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.js.map', 'dist/src/testing.js', 'dist/src/daemon-entry.js', 'dist/src/inspector.js', 'dist/src/cli/main.js', 'dist/src/cli/main.bundle.js']));
     const unwanted = list.filter((p) => /^(test|bench|scripts|src|machines|diagrams|docs|\.ci)\//.test(p) || /\.tsbuildinfo$|\.fingerprint$|\.lock$|^bin\/run-ts\.js$|^tsconfig/.test(p));
     expect(unwanted).toEqual([]);
     // no `.ts` import paths in the declarations

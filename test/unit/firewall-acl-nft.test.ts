@@ -22,6 +22,8 @@ class FakeNft {
   tables = new Map<Family, Table>();
   private handle = 10;
   transactions: Obj[][] = [];
+  /** per transaction: was nft asked to echo (-e -a)? */
+  echoed: boolean[] = [];
   lists = 0;
   /** the next transaction fails with this stderr */
   failNext: string | undefined;
@@ -49,7 +51,9 @@ class FakeNft {
     try {
       const echo = cmds.flatMap((c) => this.apply(c));
       this.transactions.push(cmds);
-      return { code: 0, stdout: JSON.stringify({ nftables: echo }), stderr: '' };
+      const echoing = args.includes('-e');
+      this.echoed.push(echoing);
+      return { code: 0, stdout: echoing ? JSON.stringify({ nftables: echo }) : '', stderr: '' };
     } catch (e) {
       this.tables = before;
       this.handle = handle;
@@ -185,6 +189,33 @@ describe('endpoint rules on nft (emulated)', () => {
     expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(2);
     expect(rules.status('app3/lan')).toBeUndefined();
     expect(rules.status('app1/lan')).toEqual([{ rule: 'anti-spoofing', action: 'drop', packets: 0 }]);
+  });
+
+  it('rules only in the endpoint\'s own chains are written without echo (nft lists the whole ruleset to echo); NAT rules with it', async () => {
+    const { nft, rules } = setup();
+    await rules.ensure(ep(1));
+    // the first write makes the base chains (rules counted by handle): echoed
+    expect(nft.echoed).toEqual([true]);
+    const lists = nft.lists;
+    await rules.ensure(ep(2));
+    await rules.ensure(ep(3, { acls: [allow] }));
+    expect(nft.echoed).toEqual([true, false, false]);
+    // a port forward adds rules to the shared acl-dnat/acl-snat: their handles are needed to remove them
+    await rules.ensure(ep(4, { acls: [allow, portmap] }));
+    expect(nft.echoed.at(-1)).toBe(true);
+    // everything is followed without a listing: changes and removals find what is there
+    await rules.ensure(ep(2, { mac: '02:00:00:00:09:09' }));
+    await Promise.all([2, 3, 4].map((i) => rules.remove(`app${i}/lan`)));
+    expect(nft.lists).toBe(lists);
+    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(1);
+    expect([...(nft.tables.get('bridge')?.chains.keys() ?? [])].sort()).toEqual([endpointNames('app1/lan').spoof, 'spoof'].sort());
+    expect([...(nft.tables.get('inet')?.chains.keys() ?? [])].filter((c) => c.startsWith('ep-'))).toEqual([]);
+    expect(nft.tables.get('inet')?.chains.get('acl-dnat')).toHaveLength(0);
+    // a restarted driver still adopts rules written without echo (the listing has their handles)
+    const again = new NftEndpointRules(nft.run, new WriteCounter());
+    const n = nft.transactions.length;
+    await again.ensure(ep(1));
+    expect(nft.transactions).toHaveLength(n);
   });
 
   it('a rule change rewrites that endpoint only, in place', async () => {

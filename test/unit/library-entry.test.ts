@@ -163,6 +163,14 @@ describe('what each entry loads', () => {
     expect(pkgOf(loads, 'commander').length).toBeGreaterThan(0);
   });
 
+  it('bin/edgenet.js starts from one bundled file: no package module, and of ours only those that declare classes', async () => {
+    const loads = await loadsOf(`${REPO}/dist/src/cli/main.bundle.js`);
+    expect(loads.filter((l) => l.includes('/node_modules/'))).toEqual([]);
+    const ours = loads.filter((l) => l.includes(`${REPO}/dist/`)).map((l) => l.slice(l.indexOf('/dist/') + '/dist/'.length));
+    // the API client and the errors declare classes; the client imports its event filter itself
+    expect([...new Set(ours)].sort()).toEqual(['src/api/client.js', 'src/api/event-filter.js', 'src/cli/main.bundle.js', 'src/errors.js']);
+  });
+
   it("'edgenet/daemon' loads fastify but not the inspector; 'edgenet/inspector' loads it", async () => {
     const daemon = await loadsOf('edgenet/daemon');
     expect(pkgOf(daemon, 'fastify').length).toBeGreaterThan(0);

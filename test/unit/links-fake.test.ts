@@ -68,6 +68,11 @@ describe('FakeLinkDriver', () => {
     await links.detach('eth1');
     await links.deleteLink('nosuch');
     expect(links.writes.snapshot().link).toBe(before + 1);
+    await links.setMac('enbr0', '02:00:5E:10:20:30');
+    await links.setMac('enbr0', '02:00:5e:10:20:30');
+    expect(links.writes.snapshot().link).toBe(before + 2);
+    expect((await links.get('enbr0'))?.mac).toBe('02:00:5e:10:20:30');
+    await expect(links.setMac('nosuch', '02:00:5e:10:20:30')).rejects.toMatchObject({ errno: 'ENODEV' });
     links.failNext('attach');
     await expect(links.attach({ ifname: 'eth1', master: br.ifindex })).rejects.toMatchObject({ errno: 'EIO' });
     await expect(links.attach({ ifname: 'eth1', master: br.ifindex })).resolves.toMatchObject({ master: br.ifindex });

@@ -1,0 +1,129 @@
+// The trace mode of bench/plus-one-veth.ts, run by it inside the device namespace: the library on the real kernel
+// drivers, every driver call timed, the endpoint's transitions and the drivers' debug lines stamped, for each +1 veth
+// push and its removal. Prints one timeline per push (ms since the push started).
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nslookupArgs, parseLease, parseLookup, udhcpcArgs } from '../src/cli/app-view.ts';
+import { createEdgenet } from '../src/edgenet.ts';
+import { createKernelDrivers } from '../src/drivers/kernel-drivers.ts';
+import type { Drivers } from '../src/drivers/drivers.ts';
+import type { EdgenetLogger } from '../src/util/logger.ts';
+import { run } from './sandbox.ts';
+import { median, round } from './stats.ts';
+import { configOf, type Topology } from './topology.ts';
+
+interface Shared {
+  t: Topology;
+  dir: string;
+  apps: { app: string; ni: string; netns: string }[];
+}
+
+const [sharedPath, script] = process.argv.slice(2);
+const s = JSON.parse(await readFile(sharedPath!, 'utf8')) as Shared;
+let origin = 0;
+let tracing = false;
+const lines: string[] = [];
+const stamp = (): string => (performance.now() - origin).toFixed(2).padStart(8);
+const note = (what: string): void => {
+  if (tracing) lines.push(`${stamp()}  ${what}`);
+};
+
+const recorder = (bindings: Record<string, unknown> = {}): EdgenetLogger => {
+  const fn =
+    (level: string) =>
+    (a: object | string, b?: string): void => {
+      if (!tracing) return;
+      const msg = typeof a === 'string' ? a : (b ?? '');
+      const obj = typeof a === 'string' ? {} : a;
+      note(`log ${level} ${msg} ${JSON.stringify({ ...bindings, ...obj }).slice(0, 160)}`);
+    };
+  return { error: fn('error'), warn: fn('warn'), info: fn('info'), debug: fn('debug'), child: (b) => recorder({ ...bindings, ...b }), isLevelEnabled: () => true };
+};
+
+/** Every method of every driver, timed: `→ links.ensureVeth` at its start, `← … (ms)` at its end. */
+function traced(drivers: Drivers): Drivers {
+  const wrap = <T extends object>(name: string, target: T): T =>
+    new Proxy(target, {
+      get(obj, prop, recv) {
+        const v = Reflect.get(obj, prop, recv) as unknown;
+        if (typeof v !== 'function' || typeof prop !== 'string') return v;
+        return (...args: unknown[]) => {
+          const t0 = performance.now();
+          const arg = JSON.stringify(args[0] ?? '')?.slice(0, 80) ?? '';
+          note(`→ ${name}.${prop} ${arg}`);
+          const out = (v as (...a: unknown[]) => unknown).apply(obj, args);
+          if (out instanceof Promise) {
+            return out.then(
+              (r) => (note(`← ${name}.${prop} ${round(performance.now() - t0, 2)} ms`), r),
+              (e: unknown) => {
+                note(`← ${name}.${prop} FAILED ${round(performance.now() - t0, 2)} ms ${String(e)}`);
+                throw e;
+              },
+            );
+          }
+          note(`← ${name}.${prop} (sync) ${round(performance.now() - t0, 2)} ms`);
+          return out;
+        };
+      },
+    });
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(drivers)) out[k] = v && typeof v === 'object' ? wrap(k, v as object) : v;
+  return out as unknown as Drivers;
+}
+
+const stateDir = await mkdtemp(join(tmpdir(), 'edgenet-plus1-'));
+await run('chmod', ['755', stateDir]);
+const logger = recorder();
+const drivers = traced(createKernelDrivers({ stateDir, logger }));
+const net = createEdgenet({ stateDir, drivers, logger, limits: { endpoints: 20_000 } });
+net.transitions$.subscribe((tr) => note(`transition ${tr.kind} ${tr.name} ${tr.from} → ${tr.to}${tr.reason ? ` (${tr.reason})` : ''}`));
+const full = configOf(s.t);
+try {
+  let t0 = performance.now();
+  await net.apply(full);
+  console.error(`cold converge ${round(performance.now() - t0)} ms`);
+  await new Promise((r) => setTimeout(r, 1500));
+  const add: number[] = [];
+  const remove: number[] = [];
+  for (let k = 0; k < s.apps.length; k++) {
+    const a = s.apps[k]!;
+    const c = configOf(s.t);
+    c.apps = [...(c.apps ?? []), { name: a.app, interfaces: [{ network: a.ni, netns: `/run/netns/${a.netns}` }] }];
+    lines.length = 0;
+    tracing = true;
+    origin = t0 = performance.now();
+    note('apply(+1 veth) called');
+    await net.apply(c);
+    const ms = performance.now() - t0;
+    note('apply resolved');
+    tracing = false;
+    add.push(ms);
+    console.error(`\n=== push ${k}: +1 veth ${a.app} on ${a.ni}: ${round(ms, 2)} ms\n${lines.join('\n')}`);
+    const ip = net.status().endpoints.find((e) => e.app === a.app)?.ip;
+    const gw = s.t.nis.find((n) => n.name === a.ni)!.gateway!;
+    const r = await run('ip', ['netns', 'exec', a.netns, 'busybox', ...udhcpcArgs('eth0', script!)], { timeoutMs: 20_000 });
+    const got = parseLease(r.stdout)?.ip;
+    const named = parseLookup((await run('ip', ['netns', 'exec', a.netns, 'busybox', ...nslookupArgs(`${a.app}.${a.ni}`, gw)], { timeoutMs: 10_000 })).stdout);
+    console.error(`lease ${String(got)} (reserved ${String(ip)}), ${a.app}.${a.ni} → ${String(named)}`);
+    if (got === undefined || got !== ip || named !== ip) throw new Error('the added app is not served');
+    lines.length = 0;
+    tracing = true;
+    origin = t0 = performance.now();
+    note('apply(-1 veth) called');
+    await net.apply(full);
+    const rm1 = performance.now() - t0;
+    note('apply resolved');
+    tracing = false;
+    remove.push(rm1);
+    console.error(`\n=== push ${k}: -1 veth ${a.app}: ${round(rm1, 2)} ms\n${lines.join('\n')}`);
+    const gone = parseLookup((await run('busybox', nslookupArgs(`${a.app}.${a.ni}`, gw), { timeoutMs: 10_000 })).stdout);
+    if (gone !== undefined) throw new Error(`${a.app}.${a.ni} still resolves to ${gone}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  console.error(`\n+1 veth (library on the kernel drivers, traced): median ${round(median(add), 2)} ms of ${add.map((x) => round(x, 1)).join(', ')}; -1: median ${round(median(remove), 2)} ms`);
+} finally {
+  await net.teardown().catch((e: unknown) => console.error(`teardown: ${String(e)}`));
+  await net.stop().catch(() => undefined);
+  await rm(stateDir, { recursive: true, force: true });
+}
