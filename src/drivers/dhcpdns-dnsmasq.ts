@@ -1,8 +1,8 @@
 // DhcpDns on dnsmasq: one supervised `dnsmasq --keep-in-foreground` per local network instance.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, fchmodSync, fchownSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { silentLogger, type EdgenetLogger as Logger } from '../util/logger.ts';
@@ -484,6 +484,8 @@ interface Instance {
   /** the running dnsmasq (our child) has read exactly `disk` and the static/servers files applied records: a new
    * reservation is then only a new file it reads by itself */
   exact: boolean;
+  /** the record being written behind (persistBehind) */
+  persisting?: Promise<void>;
 }
 
 class DnsmasqDriver implements DhcpDns {
@@ -554,8 +556,15 @@ class DnsmasqDriver implements DhcpDns {
           const added = inst.exact && applied.servers === servers && applied.staticHosts === staticHosts ? this.onlyAdded(inst, files) : undefined;
           inst.exact = false;
           if (added && proc.child) {
-            await this.writeEntries(inst, added);
-            await this.picked(inst, proc, added);
+            // listening before the files are there: dnsmasq reads them as soon as they are renamed in
+            const picked = this.picked(inst, proc, added);
+            try {
+              await this.writeEntries(inst, added);
+            } finally {
+              // a failed write: the waiting ends with its 2 s timeout, unobserved (the write's error is the one thrown)
+              picked.catch(() => undefined);
+            }
+            await picked;
             this.writes.inc('dnsmasqReload');
           } else {
             await this.writeHostFiles(inst, files);
@@ -563,7 +572,10 @@ class DnsmasqDriver implements DhcpDns {
           }
           inst.exact = proc.child !== undefined;
           inst.applied = { ...applied, hosts, dhcpHosts, servers, staticHosts };
-          await this.persistApplied(inst);
+          // the record only spares a restarted edgenet a SIGHUP: written behind the app's attach (a crash before it is
+          // written costs that SIGHUP)
+          if (added) this.persistBehind(inst);
+          else await this.persistApplied(inst);
         }
         return { pid: proc.pid };
       }
@@ -603,6 +615,7 @@ class DnsmasqDriver implements DhcpDns {
       const inst = this.instances.get(ni);
       if (inst) {
         inst.removed = true;
+        await inst.persisting;
         this.cancelRestart(inst);
         if (inst.proc) await this.stop(inst, inst.proc);
         this.instances.delete(ni);
@@ -680,6 +693,7 @@ class DnsmasqDriver implements DhcpDns {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.locks.values()]);
+    await Promise.all([...this.instances.values()].map((i) => i.persisting));
     for (const inst of this.instances.values()) {
       this.cancelRestart(inst);
       const proc = inst.proc;
@@ -818,31 +832,31 @@ class DnsmasqDriver implements DhcpDns {
     const { paths } = inst;
     const disk = await this.diskEntries(inst);
     const mode = this.account ? 0o640 : 0o644;
-    const put = async (dir: string, name: string, data: string): Promise<void> => {
+    const gid = this.account?.gid;
+    // a line each, on tmpfs: done at once rather than as six trips through libuv's thread pool (busy in a converge)
+    const put = (dir: string, name: string, data: string): void => {
       const tmp = join(paths.dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
-      const fh = await open(tmp, 'w', mode);
+      const fd = openSync(tmp, 'w', mode);
       try {
-        await fh.writeFile(data);
-        await fh.chmod(mode);
-        if (this.account) await fh.chown(0, this.account.gid);
+        writeSync(fd, data);
+        fchmodSync(fd, mode);
+        if (gid !== undefined) fchownSync(fd, 0, gid);
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
       try {
-        await rename(tmp, join(dir, name));
+        renameSync(tmp, join(dir, name));
       } catch (e) {
-        await rm(tmp, { force: true });
+        rmSync(tmp, { force: true });
         throw e;
       }
     };
     try {
-      await Promise.all(
-        entries.map(async (e) => {
-          await put(paths.hostsDir, e.name, e.hosts);
-          await put(paths.dhcpHostsDir, e.name, e.dhcp);
-          disk.set(e.name, e);
-        }),
-      );
+      for (const e of entries) {
+        put(paths.hostsDir, e.name, e.hosts);
+        put(paths.dhcpHostsDir, e.name, e.dhcp);
+        disk.set(e.name, e);
+      }
     } catch (e) {
       // what is on disk now is not known exactly: read again next time
       delete inst.disk;
@@ -856,7 +870,7 @@ class DnsmasqDriver implements DhcpDns {
    */
   private picked(inst: Instance, proc: Proc, entries: readonly DnsmasqEntry[]): Promise<void> {
     const pending = new Set(entries.flatMap((e) => [join(inst.paths.hostsDir, e.name), join(inst.paths.dhcpHostsDir, e.name)]));
-    return this.readOutcome(proc, pending, false).then((problem) => {
+    return this.readOutcome(proc, pending).then((problem) => {
       if (problem) throw new KernelError('add dnsmasq host', inst.ni, undefined, problem);
       this.log.debug({ ni: inst.ni, dnsmasqPid: proc.pid, entries: entries.map((e) => e.name) }, 'dnsmasq read the new reservations (no SIGHUP)');
     });
@@ -868,8 +882,20 @@ class DnsmasqDriver implements DhcpDns {
     await chmod(paths.leases, 0o600);
   }
 
-  private async persistApplied(inst: Instance): Promise<void> {
-    if (inst.applied) await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`, 0o600, RUNTIME);
+  /** persistApplied, not waited for (its failure is logged): remove() and close() wait for it. */
+  private persistBehind(inst: Instance): void {
+    this.persistApplied(inst).catch((err: unknown) => this.log.warn({ ni: inst.ni, err: errorMessage(err) }, 'could not record what dnsmasq serves'));
+  }
+
+  /** Writes the record; one write at a time per NI, each of the record as it is when its turn comes (the latest wins). */
+  private persistApplied(inst: Instance): Promise<void> {
+    const write = async (): Promise<void> => {
+      if (inst.removed || !inst.applied) return;
+      await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`, 0o600, RUNTIME);
+    };
+    const next = (inst.persisting ?? Promise.resolve()).then(write, write);
+    inst.persisting = next.catch(() => undefined);
+    return next;
   }
 
   /**
@@ -881,7 +907,7 @@ class DnsmasqDriver implements DhcpDns {
       throw new KernelError('reload dnsmasq', inst.ni, 'ESRCH', `pid ${proc.pid} is no longer our dnsmasq`);
     }
     const files = [inst.paths.hosts, ...[...(inst.disk?.keys() ?? [])].flatMap((n) => [join(inst.paths.hostsDir, n), join(inst.paths.dhcpHostsDir, n)])];
-    const reloaded = proc.child ? this.readOutcome(proc, new Set(files), true) : undefined;
+    const reloaded = proc.child ? this.readOutcome(proc, new Set(files), inst.paths.hosts) : undefined;
     try {
       process.kill(proc.pid, 'SIGHUP');
     } catch (e) {
@@ -895,25 +921,26 @@ class DnsmasqDriver implements DhcpDns {
 
   /**
    * Resolves with dnsmasq's complaint about one of `pending` (paths), or undefined once each was read (or after 2 s).
-   * `afterHup`: only reads after the SIGHUP's `cleared cache` count (an inotify read of a file written just before is
-   * not the re-read).
+   * `first`: lines before the one about this path are not counted — a SIGHUP's re-read begins with the static hosts
+   * file, which dnsmasq does not watch (a file of the dirs written just before is also read by inotify first).
    */
-  private readOutcome(proc: Proc, pending: Set<string>, afterHup: boolean): Promise<string | undefined> {
+  private readOutcome(proc: Proc, pending: Set<string>, first?: string): Promise<string | undefined> {
     return new Promise((res) => {
-      let hupSeen = !afterHup;
+      let begun = first === undefined;
       const done = (v: string | undefined): void => {
         clearTimeout(timer);
         proc.lineWaiters.delete(onLine);
         res(v);
       };
       const onLine = (line: string): void => {
-        if (!hupSeen) {
-          hupSeen = /: cleared cache$/.test(line);
-          return;
-        }
         // `read <path>`, `read <path> - N names`; complaints name the path too (`cannot read <path>: …`, `bad
         // dhcp-host at line 1 of <path>`). Paths are matched whole: `hosts` is not `hosts.d/…`
-        for (const [, f] of line.matchAll(/(\/[^\s:]+)/g)) {
+        const paths = [...line.matchAll(/(\/[^\s:]+)/g)].map((m) => m[1]);
+        if (!begun) {
+          if (!paths.includes(first)) return;
+          begun = true;
+        }
+        for (const f of paths) {
           if (f === undefined || !pending.has(f)) continue;
           if (/fail|cannot|denied|bad /i.test(line)) return done(line);
           if (line.includes(`read ${f}`)) pending.delete(f);

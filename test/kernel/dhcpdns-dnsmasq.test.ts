@@ -263,6 +263,8 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     expect(await d.ensure(withApp2)).toEqual({ pid });
     expect(lines.filter((l) => /cleared cache|reloaded \(SIGHUP\)/.test(l))).toEqual([]);
     expect(lines.some((l) => l.includes('dnsmasq read the new reservations (no SIGHUP)'))).toBe(true);
+    // confirmed by dnsmasq's own lines, not ended by the 2 s wait
+    expect(lines.filter((l) => l.includes('did not confirm'))).toEqual([]);
     expect(await readFile(join(paths.hostsDir, '02-73-00-00-00-02'), 'utf8')).toBe('10.73.0.200 app2 app2.x\n');
     expect(await readFile(join(paths.dhcpHostsDir, '02-73-00-00-00-02'), 'utf8')).toBe(`${MAC2},10.73.0.200,app2\n`);
     expect((await stat(join(paths.dhcpHostsDir, '02-73-00-00-00-02'))).mode & 0o777).toBe(0o640);
@@ -276,6 +278,7 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     lines.length = 0;
     expect(await d.ensure(spec)).toEqual({ pid });
     expect(lines.some((l) => l.includes('dnsmasq reloaded (SIGHUP)'))).toBe(true);
+    expect(lines.filter((l) => l.includes('did not confirm'))).toEqual([]);
     expect(await readdir(paths.hostsDir)).toEqual(['02-73-00-00-00-01']);
     expect(await readdir(paths.dhcpHostsDir)).toEqual(['02-73-00-00-00-01']);
     await d.evictLease('x', MAC2);
