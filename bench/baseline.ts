@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { dnsmasqFileList, dnsmasqPaths, renderDnsmasqFiles } from '../src/drivers/dhcpdns-dnsmasq.ts';
 import { bridgeName, deriveMac, niAlias } from '../src/util/names.ts';
 import { must, sleep, type Sandbox } from './sandbox.ts';
-import { sharesPort, type Topology } from './topology.ts';
+import { hostIn, lastHost, sharesPort, type Topology } from './topology.ts';
 
 export interface BaselineResult {
   totalMs: number;
@@ -22,7 +22,7 @@ function ipBatch(t: Topology): string[] {
   for (const ni of t.nis) {
     const br = bridgeName(ni.name);
     lines.push(`link add ${br} type bridge`, `link set dev ${br} up alias ${niAlias(ni.name)}`);
-    if (ni.type === 'local') lines.push(`addr add ${ni.gateway}/24 brd + dev ${br}`);
+    if (ni.type === 'local') lines.push(`addr add ${ni.gateway}/${ni.prefixlen ?? 24} brd + dev ${br}`);
   }
   for (const tp of t.taps) lines.push(`link set dev ${tp.tap} master ${bridgeName(tp.ni)} up`);
   return lines;
@@ -99,11 +99,11 @@ async function startDnsmasq(sandbox: Sandbox, ns: string, stateDir: string, t: T
       bridge: bridgeName(ni.name),
       subnet: ni.subnet!,
       gateway: ni.gateway!,
-      prefixlen: 24,
-      range: { start: ni.gateway!.replace(/\.1$/, '.128'), end: ni.gateway!.replace(/\.1$/, '.254') },
+      prefixlen: ni.prefixlen ?? 24,
+      range: { start: hostIn(ni, 128), end: hostIn(ni, lastHost(ni)) },
       forwarders: [],
       staticHosts: [],
-      reservations: members.map((m, k) => ({ name: m.app, mac: deriveMac(m.app, ni.name), ip: ni.gateway!.replace(/\.1$/, `.${128 + k}`) })),
+      reservations: members.map((m, k) => ({ name: m.app, mac: deriveMac(m.app, ni.name), ip: hostIn(ni, 128 + k) })),
     },
     paths,
   );

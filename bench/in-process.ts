@@ -73,9 +73,9 @@ export async function runInProcess(t: Topology): Promise<InProcessResult> {
       add.push(await timed(() => net.apply(withApp)));
       remove.push(await timed(() => net.apply(full)));
     }
-    const parsed = validateConfig(full);
+    const parsed = validateConfig(full, undefined, { limits: opts.limits });
     const stagesMs = {
-      validateConfig: timeIt(() => validateConfig(full)),
+      validateConfig: timeIt(() => validateConfig(full, undefined, { limits: opts.limits })),
       networksOf: timeIt(() => networksOf(parsed)),
       endpointsOf: timeIt(() => endpointsOf(parsed)),
       diffConfigNoop: timeIt(() => diffConfig(parsed, parsed)),

@@ -17,9 +17,23 @@ export interface Shape {
 export interface NiPlan {
   name: string;
   type: 'local' | 'switch';
-  /** local: 10.100.<i>.0/24 */
+  /** local: 10.100.<i>.0/24, or 10.<100+i>.0.0/20 when a /24 cannot hold its share of the taps (10 000: 200 an NI) */
   subnet?: string;
   gateway?: string;
+  prefixlen?: number;
+}
+
+const ipToInt = (ip: string): number => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+const intToIp = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+
+/** The address `offset` hosts into a local NI's subnet (the network address is offset 0, the gateway 1). */
+export function hostIn(ni: NiPlan, offset: number): string {
+  return intToIp(ipToInt((ni.subnet ?? '0.0.0.0/0').split('/')[0] ?? '0.0.0.0') + offset);
+}
+
+/** The last usable host offset of a local NI's subnet. */
+export function lastHost(ni: NiPlan): number {
+  return 2 ** (32 - (ni.prefixlen ?? 24)) - 2;
 }
 
 export interface TapPlan {
@@ -42,7 +56,13 @@ const pad = (n: number, w: number): string => String(n).padStart(w, '0');
 
 export function planTopology(shape: Shape): Topology {
   const nis: NiPlan[] = [];
-  for (let i = 0; i < shape.localNis; i++) nis.push({ name: `l${pad(i, 2)}`, type: 'local', subnet: `10.100.${i}.0/24`, gateway: `10.100.${i}.1` });
+  // the baseline's dnsmasq reserves from host .128 up: a /24 holds 126 taps an NI
+  const perNi = Math.ceil(shape.taps / Math.max(1, shape.localNis + shape.switchNis)) + shape.extraTaps;
+  const wide = perNi > 120;
+  for (let i = 0; i < shape.localNis; i++) {
+    const subnet = wide ? `10.${100 + i}.0.0/20` : `10.100.${i}.0/24`;
+    nis.push({ name: `l${pad(i, 2)}`, type: 'local', subnet, gateway: wide ? `10.${100 + i}.0.1` : `10.100.${i}.1`, prefixlen: wide ? 20 : 24 });
+  }
   for (let i = 0; i < shape.switchNis; i++) nis.push({ name: `s${pad(i, 2)}`, type: 'switch' });
   const taps: TapPlan[] = [];
   for (let i = 0; i < shape.taps; i++) {

@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 # libraries), needed only by that test: EDGENET_SETUP_NO_BROWSER=1 leaves it out (the test then fails, as it must).
 packages=(iproute2 nftables dnsmasq-base busybox curl iputils-ping systemd python3 conntrack)
 [ "${EDGENET_SETUP_NO_BROWSER:-0}" = 1 ] || packages+=(chromium)
+# `npm run bench` (EDGENET_SETUP_BENCH=1): the CNI plugins and netavark, timed beside edgenet's +1 app (bench/cni.ts)
+[ "${EDGENET_SETUP_BENCH:-0}" = 1 ] && packages+=(containernetworking-plugins netavark)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

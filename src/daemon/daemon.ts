@@ -243,6 +243,8 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {
     const result = await serialized(config, o);
     userData = userDataOf(config);
+    // switch NIs come and go only with an apply: address learning follows their bridges from here
+    eveReporter?.refresh();
     return result;
   };
   let metadata: MetadataService | undefined;
@@ -251,7 +253,6 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   // EVE's NI info and metrics (GET /v1/eve/*): loaded only when the real core runs (tests' fakes have no kernel)
   const eveReporter = deps ? undefined : (await import('../eve/eve-info.ts')).createEveReporter({
         status: () => eveRecord.statusOf(net.status()),
-        status$: net.status$,
         onError: (err) => log.warn({ err }, `learning app addresses on switch NIs failed: ${errorMessage(err)}`),
       });
   const source = configPath ?? lastGoodPath;

@@ -64,8 +64,34 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
+/**
+ * `fn()` computed once per scrape: the collectors of one scrape share one status (each building its own cost a whole
+ * status of every endpoint, six times a scrape). `scrape` runs a scrape with a fresh value, forgotten after it.
+ */
+function oncePerScrape<T>(fn: () => T): { get: () => T; scrape: <R>(run: () => Promise<R>) => Promise<R> } {
+  let cached: { value: T } | undefined;
+  let depth = 0;
+  return {
+    get: () => {
+      if (depth === 0) return fn();
+      cached ??= { value: fn() };
+      return cached.value;
+    },
+    scrape: async (run) => {
+      depth++;
+      try {
+        return await run();
+      } finally {
+        if (--depth === 0) cached = undefined;
+      }
+    },
+  };
+}
+
 export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opts: MetricsOptions = {}): EdgenetMetrics {
   const registry = new Registry();
+  const statusMemo = oncePerScrape(() => net.status());
+  const status = statusMemo.get;
   if (opts.processMetrics) collectDefaultMetrics({ register: registry });
 
   new Gauge({
@@ -89,7 +115,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     registers: [registry],
     collect() {
       this.reset();
-      for (const n of net.status().networks) if (n.type === 'local') this.set({ ni: n.name }, n.leases?.length ?? 0);
+      for (const n of status().networks) if (n.type === 'local') this.set({ ni: n.name }, n.leases?.length ?? 0);
     },
   });
 
@@ -100,7 +126,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     registers: [registry],
     collect() {
       this.reset();
-      for (const { kind, name, counts } of actorStates(net.status()).values()) {
+      for (const { kind, name, counts } of actorStates(status()).values()) {
         for (const state of ACTOR_STATES) this.set({ kind, name, state }, counts.get(state) ?? 0);
       }
     },
@@ -113,7 +139,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     registers: [registry],
     collect() {
       // the drivers count; the counter only reports their totals
-      const writes = net.status().writes;
+      const writes = status().writes;
       this.reset();
       for (const kind of WRITE_KINDS) this.inc({ kind }, writes[kind]);
     },
@@ -126,7 +152,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     registers: [registry],
     collect() {
       this.reset();
-      for (const e of net.status().endpoints) {
+      for (const e of status().endpoints) {
         for (const r of e.rules ?? []) this.inc({ ni: e.network, app: e.app, rule: r.rule, action: r.action }, r.packets);
       }
     },
@@ -138,7 +164,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(net.status().linkEvents?.overflows ?? 0);
+      this.inc(status().linkEvents?.overflows ?? 0);
     },
   });
 
@@ -157,7 +183,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     registers: [registry],
     collect() {
       // every local NI has its series from the start (at 0), so rate() and alerts see it before the first restart
-      for (const n of net.status().networks) if (n.type === 'local') this.inc({ ni: n.name }, 0);
+      for (const n of status().networks) if (n.type === 'local') this.inc({ ni: n.name }, 0);
     },
   });
 
@@ -178,7 +204,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
   return {
     registry,
     contentType: prometheusContentType,
-    metrics: () => registry.metrics(),
+    metrics: () => statusMemo.scrape(() => registry.metrics()),
     instrumentApply(apply) {
       return async (...args) => {
         const end = applyDuration.startTimer();

@@ -235,7 +235,10 @@ export function eveNetworkInstanceMetrics(input: EveReportInput): ZMetricNetwork
 export interface EveReporterOptions {
   /** the status to report (the daemon's includes `eve`) */
   status: () => Status;
-  /** status changes: switch NIs coming and going start and stop learning on their bridges */
+  /**
+   * status changes: switch NIs coming and going start and stop learning on their bridges. Each change builds a whole
+   * status (every endpoint): a caller that knows when NIs can change (after an apply) calls `refresh()` instead.
+   */
   status$?: Observable<Status>;
   learner?: AddressLearner;
   stats?: LinkStatsReader;
@@ -250,6 +253,8 @@ export interface EveReporter {
   info(): Promise<ZInfoNetworkInstance[]>;
   /** `ZMetricNetworkInstance` per NI, as protobuf JSON */
   metrics(): Promise<ZMetricNetworkInstance[]>;
+  /** the switch NIs as `status()` has them now: learning follows their bridges (call it after an apply) */
+  refresh(): void;
   /** stops following status; `remove`: the learning table goes too (teardown) */
   close(opts?: { remove?: boolean }): Promise<void>;
 }
@@ -260,8 +265,16 @@ export function createEveReporter(opts: EveReporterOptions): EveReporter {
   const stats = opts.stats ?? createNetlinkLinkStats();
   let learning: Promise<void> = Promise.resolve();
   const switchBridges = (s: Status): string[] => s.networks.filter((n) => n.type === 'switch').map((n) => n.bridge).sort();
+  let following: string | undefined;
   const follow = (bridges: string[]): void => {
-    learning = learning.then(() => learner.ensure(bridges)).catch((err: unknown) => opts.onError?.(err));
+    const key = bridges.join(' ');
+    if (key === following) return;
+    following = key;
+    learning = learning.then(() => learner.ensure(bridges)).catch((err: unknown) => {
+      // tried again on the next call
+      following = undefined;
+      opts.onError?.(err);
+    });
   };
   const sub: Subscription | undefined = opts.status$
     ?.pipe(
@@ -277,6 +290,7 @@ export function createEveReporter(opts: EveReporterOptions): EveReporter {
     return { status, learned, links, ...(aclDrops && { aclDrops }) };
   };
   return {
+    refresh: () => follow(switchBridges(opts.status())),
     info: async () => eveNetworkInstanceInfo(await input()),
     metrics: async () => eveNetworkInstanceMetrics(await input()),
     async close(o = {}) {
