@@ -35,7 +35,8 @@ import { planFromDiff, planSize } from './runtime/plan.ts';
 import { NOTHING, sweepOrphans } from './reconcile/orphans.ts';
 import { applyPortLinks, EMPTY_PLAN, planPortLinks, removeUnusedPortLinks, wantedPortLinks } from './reconcile/port-links.ts';
 import { serialQueue } from './runtime/serial-queue.ts';
-import { readLastGoodConfig, removeRuntimeState, writeLastGoodConfig } from './daemon/state-dir.ts';
+import { lastGoodText, readLastGoodConfig, removeRuntimeState, writeLastGoodConfigText } from './daemon/state-dir.ts';
+import { copyInput, PushCache, type IncrementalPush } from './config/push-cache.ts';
 import { DEFAULT_STATE_DIR as DEFAULT_STATE_DIR_PATH, migrateStateLayout, resolveLayout } from './daemon/state-layout.ts';
 import { buildStatus, isSettled, SettleWatch } from './runtime/status.ts';
 import { TransitionTracker } from './runtime/transitions.ts';
@@ -52,6 +53,11 @@ export interface CreateEdgenetOptions extends EdgenetOptions {
   auditIntervalMs?: number;
   /** per-link window in which a storm of link events is thinned to its first and last (default 20 ms) */
   linkThrottleMs?: number;
+  /**
+   * a push that changes only apps is validated, resolved, reserved and diffed for what changed (default true);
+   * false: every push takes the full path (the tests compare both)
+   */
+  incrementalPushes?: boolean;
 }
 
 type SystemActor = Actor<typeof systemMachine>;
@@ -83,6 +89,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const settleTimeoutMs = opts.settleTimeoutMs ?? 60_000;
   const auditIntervalMs = opts.auditIntervalMs ?? 1000;
   const linkThrottleMs = opts.linkThrottleMs ?? 20;
+  const incrementalPushes = opts.incrementalPushes ?? true;
+  /** what the last good push validated and resolved, per app (O(change) pushes) */
+  const pushCache = new PushCache();
   // invalid limits are a programming error of the embedder: thrown here, not at the first push
   const limits = { limits: resolveLimits(opts.limits) };
   const transitions = new Subject<Transition>();
@@ -250,7 +259,11 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   const applyNow = async (input: unknown, persist = true, opts: ApplyOptions = {}, again = 0): Promise<ApplyResult> => {
     const t0 = performance.now();
-    const valid = validateConfig(input, undefined, limits);
+    // an apps-only change of the last good config costs what changed; anything else takes the full path
+    const inc: IncrementalPush | undefined = incrementalPushes && again === 0 && refusedNow.length === 0 ? pushCache.tryIncremental(input, limits.limits) : undefined;
+    const valid = inc ? inc.config : validateConfig(input, undefined, limits);
+    // copied before anything is awaited: the caller may change its object meanwhile
+    const raw = inc || !incrementalPushes ? undefined : copyInput(input);
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
@@ -259,11 +272,15 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     // VLAN and bond ports: what is to be made is checked against the kernel before anything moves
     const portLinks = wantedPortLinks(valid);
     const portLinkPlan = portLinks.length > 0 ? await planPortLinks(rt.drivers, portLinks) : EMPTY_PLAN;
-    const full = resolveConfig(valid);
+    const full = inc ? inc.resolved : resolveConfig(valid);
     // addresses are reserved for the whole config first: a full range refuses the push before anything moves
     // (partial: refuses only the interfaces that get none, which are then left out of what is built)
     const freedBefore = rt.local.freedCount;
-    const refused = await rt.local.plan(full.networks, full.endpoints, (e) => interfacePath(valid, e.key), { partial: opts.partial === true });
+    const pathOf = (e: { key: string }): string => interfacePath(valid, e.key);
+    const partial = { partial: opts.partial === true };
+    const refused = inc
+      ? await rt.local.planChange(inc.networks, inc.candidates, inc.removedKeys, inc.staticsOf, pathOf, partial)
+      : await rt.local.plan(full.networks, full.endpoints, pathOf, partial);
     const { config, resolved } = withoutEndpoints(valid, full, new Set(refused.map((r) => r.key)));
     const { networks, endpoints, ports } = resolved;
     refusedNow = refused;
@@ -271,16 +288,24 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     rt.local.watchResolvFiles(config.ports);
     // made before the actors move: a port actor finds its VLAN or bond (or sees it appear)
     await applyPortLinks(rt.drivers, portLinkPlan, logger);
-    const diff = diffResolved(runningResolved, resolved);
+    // the incremental diff is the full one's; with refusals the full one is taken on what is built
+    const exact = inc !== undefined && refused.length === 0;
+    const diff = exact ? inc.diff : diffResolved(runningResolved, resolved);
     const plan = planFromDiff(diff, endpoints);
-    rt.router.index(networks, endpoints, ports);
+    if (exact) rt.router.indexChange(inc.removedEndpoints, inc.candidates);
+    else rt.router.index(networks, endpoints, ports);
     const nextDevice: DeviceSpec = { firewall: networks.some((n) => n.type === 'local'), forwarding: networks.some((n) => n.type === 'local' && n.portIfname !== undefined) };
     if (nextDevice.firewall !== deviceSpec.firewall || nextDevice.forwarding !== deviceSpec.forwarding) {
       deviceSpec = nextDevice;
       rt.device.send({ type: 'UPDATE', spec: nextDevice });
     }
-    rt.netns.watchPaths(endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : [])));
+    if (!exact || inc.netnsChanged) rt.netns.watchPaths(endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : [])));
     runningResolved = resolved;
+    // the cache follows the running config: an apps-only push made it, a full one (without refusals) is remembered
+    const text = exact ? inc.text() : lastGoodText(config);
+    if (exact) inc.commit();
+    else if (refused.length === 0 && incrementalPushes) pushCache.rebuild(raw, config, resolved, text, input);
+    else pushCache.clear();
     const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     rt.prober?.update(probeTargets(config));
     if (!swept) {
@@ -320,9 +345,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       }
     }
     if (persist) {
-      // an unchanged config is not written again (a no-op push costs no fsync)
-      const text = JSON.stringify(config);
-      if (text !== persisted) await writeLastGoodConfig(stateDir, config);
+      // an unchanged config is not written again (a no-op push costs no fsync, nor a serialisation of the config)
+      if (text !== persisted) await writeLastGoodConfigText(stateDir, text);
       persisted = text;
     }
     if (refused.length > 0) {

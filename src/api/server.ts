@@ -19,6 +19,7 @@ import { EveRecord } from '../eve/eve-record.ts';
 import { PushRefusedError, type ConfigSource } from '../daemon/config-source.ts';
 import { packageVersion } from '../util/package-info.ts';
 import { healthOf, readinessOf } from './health.ts';
+import { ConfigBodyCache } from './config-body-cache.ts';
 import { parseEventFilter, transitionMatcher } from './event-filter.ts';
 import { TransitionLog, type LoggedTransition } from './event-log.ts';
 import { eveApplyAnswer } from '../eve/eve-object-errors.ts';
@@ -160,10 +161,13 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   });
 
   const eveRecord = opts.eveRecord ?? new EveRecord();
+  const bodies = new ConfigBodyCache();
   app.put('/v1/config', async (req: FastifyRequest, reply) => {
     const text = typeof req.body === 'string' ? req.body : '';
     // An EVE EdgeDevConfig (?format=eve, or detected) is converted first; its findings come back with the result.
-    const doc = toAppliable(parseConfigBody(text, req.headers['content-type']), requestOptions(req.url));
+    // The body of the last push again is that push's document (parsed once, frozen): a no-op push costs no parse.
+    const contentType = req.headers['content-type'];
+    const doc = bodies.get(text, `${contentType ?? ''}\u0000${req.url}`, () => toAppliable(parseConfigBody(text, contentType), requestOptions(req.url)));
     if (doc.eve && log) logEveConversion(log, doc.eve);
     try {
       opts.checkPush?.(doc.config);

@@ -219,7 +219,8 @@ function checkOverlaps(config: Config): ConfigIssue[] {
   return issues;
 }
 
-function checkApps(config: Config): ConfigIssue[] {
+/** Per app interface, and across apps (names, taps, names inside namespaces, addresses, MACs): exported for the O(change) push (push-cache.ts). */
+export function checkApps(config: Config): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   issues.push(...duplicates(config.apps.map((a) => a.name), (i, first, name) => ({
     path: `apps[${i}].name`,

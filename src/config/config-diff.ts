@@ -42,7 +42,7 @@ export interface ConfigDiff {
 const NETWORK_RECREATE: ReadonlySet<string> = new Set(['type', 'subnet', 'prefixlen', 'gateway']);
 // The link itself differs (another kind, namespace, tap or inside name): delete it and create the new one.
 // A new MAC too: the app's interface is made with it (a veth already in its netns is not changed in place).
-const ENDPOINT_RECREATE: ReadonlySet<string> = new Set(['kind', 'netns', 'hostIfname', 'appIfname', 'mac']);
+export const ENDPOINT_RECREATE: ReadonlySet<string> = new Set(['kind', 'netns', 'hostIfname', 'appIfname', 'mac']);
 // Another NIC altogether.
 const PORT_RECREATE: ReadonlySet<string> = new Set(['ifname']);
 
@@ -96,7 +96,7 @@ function diffSets<T extends object>(before: readonly T[], after: readonly T[], k
   return diff;
 }
 
-function changedFields(a: object, b: object): string[] {
+export function changedFields(a: object, b: object): string[] {
   const ra = a as Record<string, unknown>;
   const rb = b as Record<string, unknown>;
   const fields = new Set([...Object.keys(ra), ...Object.keys(rb)]);

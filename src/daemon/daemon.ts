@@ -240,9 +240,12 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const serialized = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
   // the metadata service answers each app with the user data of the config that is running
   let userData = new Map<string, string>();
+  /** the config userData was read from (the API hands the same frozen object for the same body again) */
+  let userDataFrom: unknown;
   const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {
     const result = await serialized(config, o);
-    userData = userDataOf(config);
+    if (config !== userDataFrom || !Object.isFrozen(config)) userData = userDataOf(config);
+    userDataFrom = config;
     // switch NIs come and go only with an apply: address learning follows their bridges from here
     eveReporter?.refresh();
     return result;

@@ -11,7 +11,17 @@ export const LAST_GOOD_CONFIG = 'config.json';
 
 
 export async function writeLastGoodConfig(stateDir: string, config: Config): Promise<void> {
-  await writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG), `${JSON.stringify(config, null, 2)}\n`, 0o600);
+  await writeLastGoodConfigText(stateDir, lastGoodText(config));
+}
+
+/** The last good config's text (without the final newline): what is compared to skip an unchanged write. */
+export function lastGoodText(config: Config): string {
+  return JSON.stringify(config, null, 2);
+}
+
+/** `text`: lastGoodText() of the config, or the same text made another way (push-cache.ts). */
+export async function writeLastGoodConfigText(stateDir: string, text: string): Promise<void> {
+  await writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG), `${text}\n`, 0o600);
 }
 
 /** The last good config, or undefined when there is none. A corrupt file is an error naming the file. */

@@ -12,7 +12,8 @@ import { bridgeWantOf } from '../reconcile/drift-audit.ts';
 import { guardTripped, type BridgePortView } from '../drivers/bridge-ports.ts';
 
 // Link events go to the one actor that owns the interface: a bridge to its NI, a veth/tap/NIC to its member.
-// The index is rebuilt on apply (O(config)); routing an event is a map lookup (O(1)).
+// The index is rebuilt on a full apply (O(config)), changed on an apps-only one (O(change)); routing an event is a
+// map lookup (O(1)).
 
 type Owner = { kind: 'ni'; name: string } | { kind: 'member'; key: string };
 
@@ -43,6 +44,26 @@ export class LinkRouter {
     this.netnsUsers = netnsUsers;
     for (const p of ports) owners.set(p.ifname, { kind: 'member', key: `port:${p.name}` });
     this.owners = owners;
+  }
+
+  /**
+   * The index after a push that changed only app endpoints (the NIs and ports are those of the last index()):
+   * `removed` left, `added` came (a changed endpoint is in both). Costs what changed.
+   */
+  indexChange(removed: readonly EndpointSpec[], added: readonly EndpointSpec[]): void {
+    for (const e of removed) {
+      const owner = this.owners.get(e.hostIfname);
+      if (owner?.kind === 'member' && owner.key === e.key) this.owners.delete(e.hostIfname);
+      if (e.kind === 'veth' && typeof e.netns === 'string') {
+        const users = this.netnsUsers.get(e.netns)?.filter((k) => k !== e.key) ?? [];
+        if (users.length > 0) this.netnsUsers.set(e.netns, users);
+        else this.netnsUsers.delete(e.netns);
+      }
+    }
+    for (const e of added) {
+      this.owners.set(e.hostIfname, { kind: 'member', key: e.key });
+      if (e.kind === 'veth' && typeof e.netns === 'string') this.netnsUsers.set(e.netns, [...(this.netnsUsers.get(e.netns) ?? []), e.key]);
+    }
   }
 
   childOfNetwork(name: string): AnyActorRef | undefined {

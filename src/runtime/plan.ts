@@ -49,8 +49,8 @@ export function planFromDiff(diff: ConfigDiff, allEndpoints: readonly EndpointSp
     plan.members.create.push(e);
     handled.add(e.key);
   }
-  // unchanged endpoints of a rebuilt NI are rebuilt with it
-  for (const e of allEndpoints) {
+  // unchanged endpoints of a rebuilt NI are rebuilt with it (none rebuilt: nothing to look through)
+  for (const e of rebuilt.size > 0 ? allEndpoints : []) {
     if (!handled.has(e.key) && rebuilt.has(e.network)) {
       plan.members.delete.push(e.key);
       plan.members.create.push(e);

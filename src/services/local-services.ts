@@ -25,6 +25,8 @@ export interface PlanRefusal {
 
 const reservationKey = (r: Reservation): string => `${r.mac} ${r.ip} ${r.name}`;
 
+type Touched = { ni: string; key: string; prev: Reservation | undefined };
+
 export class LocalServices {
   private readonly nis = new Map<string, NiSpec>();
   /** per NI: endpoint key → what dnsmasq serves for it */
@@ -91,13 +93,65 @@ export class LocalServices {
     const before = { nis: this.desiredNis, endpoints: this.desiredEndpoints };
     this.desiredNis = new Set(local.keys());
     this.desiredEndpoints = new Set(endpoints.filter((e) => local.has(e.network)).map((e) => e.key));
-    const refused: PlanRefusal[] = [];
     // static addresses first, and never handed to anyone else
     const statics = new Map<string, string[]>();
     for (const ep of endpoints) if (ep.ip !== undefined) statics.set(ep.network, [...(statics.get(ep.network) ?? []), ep.ip]);
     const ordered = [...endpoints].sort((a, b) => Number(b.ip !== undefined) - Number(a.ip !== undefined));
+    const { refused, issues, touched } = this.reserveEach(ordered, local, (ni) => statics.get(ni) ?? [], pathOf, opts);
+    if (issues.length) this.undo(touched, before);
+    await this.ipam.save();
+    if (issues.length) throw new ConfigError(issues);
+    const hostSets = new Map<string, { host: string; sets: string[] }[]>();
+    for (const ep of endpoints) {
+      if (!local.has(ep.network)) continue;
+      const sets = hostSetsOf(ep.key, ep.acls).map((h) => ({ host: h.host, sets: [h.set] }));
+      if (sets.length) hostSets.set(ep.network, [...(hostSets.get(ep.network) ?? []), ...sets]);
+    }
+    this.hostSets = hostSets;
+    return refused;
+  }
+
+  /**
+   * plan() for a push that changes only apps (the NIs are those of the last plan): only `candidates` — the
+   * endpoints of added or changed apps, in the config's order — can need a reservation (every other endpoint kept
+   * its own), so only they are looked at; the outcome is what plan() gives for the whole config. `removed`: keys
+   * of the endpoints that left; `staticsOf`: every static address of an NI in the new config. The host sets of
+   * ACLs are left as they are: the caller sends no endpoint with ACLs here.
+   */
+  async planChange(
+    networks: ReadonlyMap<string, NetworkResolved>,
+    candidates: readonly ResolvedEndpoint[],
+    removed: readonly string[],
+    staticsOf: (ni: string) => readonly string[],
+    pathOf: (e: ResolvedEndpoint) => string,
+    opts: { partial?: boolean } = {},
+  ): Promise<PlanRefusal[]> {
+    const local = new Map<string, LocalNetworkResolved>();
+    for (const [name, n] of networks) if (n.type === 'local') local.set(name, n);
+    const before = { nis: this.desiredNis, endpoints: this.desiredEndpoints };
+    const desired = new Set(this.desiredEndpoints);
+    for (const key of removed) desired.delete(key);
+    for (const e of candidates) if (local.has(e.network)) desired.add(e.key);
+    this.desiredEndpoints = desired;
+    const ordered = [...candidates].sort((a, b) => Number(b.ip !== undefined) - Number(a.ip !== undefined));
+    const { refused, issues, touched } = this.reserveEach(ordered, local, staticsOf, pathOf, opts);
+    if (issues.length) this.undo(touched, before);
+    await this.ipam.save();
+    if (issues.length) throw new ConfigError(issues);
+    return refused;
+  }
+
+  /** The reservations of `ordered` (statics first), as plan() makes them. */
+  private reserveEach(
+    ordered: readonly ResolvedEndpoint[],
+    local: ReadonlyMap<string, LocalNetworkResolved>,
+    staticsOf: (ni: string) => readonly string[],
+    pathOf: (e: ResolvedEndpoint) => string,
+    opts: { partial?: boolean },
+  ): { refused: PlanRefusal[]; issues: ConfigIssue[]; touched: Touched[] } {
+    const refused: PlanRefusal[] = [];
     const issues: ConfigIssue[] = [];
-    const touched: { ni: string; key: string; prev: Reservation | undefined }[] = [];
+    const touched: Touched[] = [];
     for (const ep of ordered) {
       const ni = local.get(ep.network);
       if (!ni) continue;
@@ -109,7 +163,7 @@ export class LocalServices {
         const ip = this.ipam.reserve(ni.name, ep.key, {
           range: ni.dhcpRange,
           ...(ep.ip !== undefined && { static: ep.ip }),
-          taken: [ni.gateway, ...ni.dns.hosts.map((h) => h.ip), ...(statics.get(ni.name) ?? []).filter((a) => a !== ep.ip)],
+          taken: [ni.gateway, ...ni.dns.hosts.map((h) => h.ip), ...staticsOf(ni.name).filter((a) => a !== ep.ip)],
         });
         let byKey = this.members.get(ni.name);
         if (!byKey) this.members.set(ni.name, (byKey = new Map()));
@@ -129,28 +183,20 @@ export class LocalServices {
         issues.push({ path: pathOf(ep), message: err.message });
       }
     }
-    if (issues.length) {
-      // a refused push changes nothing: undo what this one reserved
-      for (const { ni, key, prev } of touched.reverse()) {
-        if (prev) this.members.get(ni)?.set(key, prev);
-        else {
-          this.members.get(ni)?.delete(key);
-          this.ipam.release(ni, key);
-        }
+    return { refused, issues, touched };
+  }
+
+  /** A refused push changes nothing: undo what it reserved. */
+  private undo(touched: Touched[], before: { nis: Set<string>; endpoints: Set<string> }): void {
+    for (const { ni, key, prev } of touched.reverse()) {
+      if (prev) this.members.get(ni)?.set(key, prev);
+      else {
+        this.members.get(ni)?.delete(key);
+        this.ipam.release(ni, key);
       }
-      this.desiredNis = before.nis;
-      this.desiredEndpoints = before.endpoints;
     }
-    await this.ipam.save();
-    if (issues.length) throw new ConfigError(issues);
-    const hostSets = new Map<string, { host: string; sets: string[] }[]>();
-    for (const ep of endpoints) {
-      if (!local.has(ep.network)) continue;
-      const sets = hostSetsOf(ep.key, ep.acls).map((h) => ({ host: h.host, sets: [h.set] }));
-      if (sets.length) hostSets.set(ep.network, [...(hostSets.get(ep.network) ?? []), ...sets]);
-    }
-    this.hostSets = hostSets;
-    return refused;
+    this.desiredNis = before.nis;
+    this.desiredEndpoints = before.endpoints;
   }
 
   private inRange(ip: string, ni: LocalNetworkResolved): boolean {

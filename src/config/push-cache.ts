@@ -1,0 +1,468 @@
+// O(change) pushes (issue 20): what the last good push validated and resolved, per app, so that a push changing
+// only apps validates, resolves, reserves and diffs only the apps whose content changed. The answer is exactly the
+// full path's (validateConfig → resolveConfig → diffResolved): a push this cache cannot judge — NIs or ports
+// changed, an invalid app, a clash, VLANs or ACLs on a changed app — goes the full path, which gives the errors.
+import type { ConfigDiff, Changed, Removed, ResolvedConfig, SetDiff } from './config-diff.ts';
+import { changedFields, ENDPOINT_RECREATE } from './config-diff.ts';
+import { checkApps } from './config-checks.ts';
+import { checkLimits, type ConfigLimits } from './config-limits.ts';
+import { endpointsOf, type EndpointSpec, type NetworkResolved } from './config-resolve.ts';
+import { appSchema, type AppSpec, type Config } from './config-schema.ts';
+import { appIfnames, isVeth } from './config-resolve.ts';
+import { deriveMac } from '../util/names.ts';
+
+/** One app of the last good config. */
+interface AppEntry {
+  /** a copy of the app as pushed (plain data), what the next push's app is compared with; undefined: never equal */
+  readonly raw: unknown;
+  readonly parsed: AppSpec;
+  /** its endpoints, resolved (in interface order) */
+  readonly endpoints: EndpointSpec[];
+  /** what it holds in the cross-app indices (app name, taps, names in namespaces, static addresses, MACs) */
+  readonly slots: string[];
+  /** JSON.stringify(parsed, null, 2) as it sits in the apps list of the last good config's text, made when needed */
+  item?: string;
+  /** the push that last took this entry (an entry is taken once per push) */
+  stamp: number;
+  /** the push that made it */
+  readonly born: number;
+}
+
+interface CacheState {
+  /** the input's top-level keys, in order */
+  keys: string[];
+  rawPorts: unknown;
+  rawNetworks: unknown;
+  ports: Config['ports'];
+  networks: Config['networks'];
+  resolvedNetworks: NetworkResolved[];
+  resolvedPorts: ResolvedConfig['ports'];
+  networkByName: Map<string, NetworkResolved>;
+  entries: AppEntry[];
+  byName: Map<string, AppEntry>;
+  /** slot → how many apps hold it (all 1 in a good config) */
+  slots: Map<string, number>;
+  /** NI → its static addresses → count */
+  statics: Map<string, Map<string, number>>;
+  /** the text written as the last good config */
+  text: string;
+  /** pretty JSON of ports and networks, as they sit in the last good config's text */
+  head: { ports: string; networks: string };
+  /** the last good config and its resolution: what a push of the same config answers with */
+  config: Config;
+  resolved: ResolvedConfig;
+  /** the diff of a push of the same config (made when first needed) */
+  sameDiff?: ConfigDiff;
+  /** the last good push's input when it was deeply frozen: pushed again, it is known unchanged without a look */
+  frozen?: object;
+}
+
+/** What an apps-only push changes, ready to be carried out (commit() makes it the cache's state). */
+export interface IncrementalPush {
+  config: Config;
+  resolved: ResolvedConfig;
+  diff: ConfigDiff;
+  /** endpoints of added and changed apps (new versions), in config order: the only ones that may need a reservation */
+  candidates: EndpointSpec[];
+  /** endpoint specs that left the index (old versions of removed and changed apps' endpoints) */
+  removedEndpoints: EndpointSpec[];
+  /** keys of the endpoints that are gone */
+  removedKeys: string[];
+  /** static addresses of an NI in the new config */
+  staticsOf: (ni: string) => string[];
+  networks: ReadonlyMap<string, NetworkResolved>;
+  /** the new config is the old one, byte for byte */
+  same: boolean;
+  /** some added or removed endpoint is a veth in a named namespace (the watched paths change) */
+  netnsChanged: boolean;
+  /** the last good config's text (JSON.stringify(config, null, 2)), made from the apps' cached texts */
+  text(): string;
+  commit(): void;
+}
+
+export class PushCache {
+  private state: CacheState | undefined;
+  private stamp = 0;
+
+  /** Forgets everything: the next push takes the full path. */
+  clear(): void {
+    this.state = undefined;
+  }
+
+  /**
+   * After a push that took the full path and was carried out with every endpoint (no refusal): remember it.
+   * `raw` is the push's input copied before anything could change it (copyInput).
+   */
+  rebuild(raw: RawCopy | undefined, config: Config, resolved: ResolvedConfig, text: string, input?: unknown): void {
+    if (!raw || raw.apps.length !== config.apps.length) {
+      this.state = undefined;
+      return;
+    }
+    const stamp = ++this.stamp;
+    const networkByName = new Map(resolved.networks.map((n) => [n.name, n]));
+    const entries: AppEntry[] = [];
+    const byName = new Map<string, AppEntry>();
+    const slots = new Map<string, number>();
+    const statics = new Map<string, Map<string, number>>();
+    let at = 0;
+    config.apps.forEach((parsed, i) => {
+      const endpoints = resolved.endpoints.slice(at, at + parsed.interfaces.length);
+      at += parsed.interfaces.length;
+      const entry: AppEntry = { raw: raw.apps[i], parsed, endpoints, slots: slotsOf(parsed), stamp, born: stamp };
+      entries.push(entry);
+      byName.set(parsed.name, entry);
+      for (const s of entry.slots) slots.set(s, (slots.get(s) ?? 0) + 1);
+      addStatics(statics, parsed, 1);
+    });
+    if (at !== resolved.endpoints.length) {
+      this.state = undefined;
+      return;
+    }
+    this.state = {
+      keys: raw.keys,
+      rawPorts: raw.ports,
+      rawNetworks: raw.networks,
+      ports: config.ports,
+      networks: config.networks,
+      resolvedNetworks: resolved.networks,
+      resolvedPorts: resolved.ports,
+      networkByName,
+      entries,
+      byName,
+      slots,
+      statics,
+      text,
+      head: { ports: nested(JSON.stringify(config.ports, null, 2), 1), networks: nested(JSON.stringify(config.networks, null, 2), 1) },
+      config,
+      resolved,
+      ...(isDeepFrozen(input) && { frozen: input }),
+    };
+  }
+
+  /**
+   * The push as an apps-only change of the last good config, or undefined when it must take the full path.
+   * Synchronous: the input is read (and what changed copied) before the caller awaits anything.
+   */
+  tryIncremental(input: unknown, limits: ConfigLimits): IncrementalPush | undefined {
+    const st = this.state;
+    if (!st || !isPlainObject(input)) return undefined;
+    // the very object of the last good push, which nobody can have changed since
+    if (st.frozen !== undefined && input === st.frozen) return this.result(st, ++this.stamp, st.entries, [], [], [], true, input);
+    const keys = Object.keys(input);
+    if (!sameKeys(keys, st.keys)) return undefined;
+    if (!deepEqual(input['ports'], st.rawPorts) || !deepEqual(input['networks'], st.rawNetworks)) return undefined;
+    const rawApps = input['apps'] === undefined ? [] : input['apps'];
+    if (!Array.isArray(rawApps)) return undefined;
+    if (checkLimits(input, limits).length > 0) return undefined;
+
+    const stamp = ++this.stamp;
+    const next: AppEntry[] = new Array<AppEntry>(rawApps.length);
+    /** positions of the entries made by this push */
+    const fresh: number[] = [];
+    let reused = 0;
+    let samePlaces = rawApps.length === st.entries.length;
+    for (let i = 0; i < rawApps.length; i++) {
+      const raw: unknown = rawApps[i];
+      let old = st.entries[i];
+      if (old === undefined || old.stamp === stamp || !deepEqual(raw, old.raw)) {
+        samePlaces = false;
+        const name = isPlainObject(raw) ? raw['name'] : undefined;
+        old = typeof name === 'string' ? st.byName.get(name) : undefined;
+        if (old !== undefined && (old.stamp === stamp || !deepEqual(raw, old.raw))) old = undefined;
+      }
+      if (old !== undefined) {
+        old.stamp = stamp;
+        next[i] = old;
+        reused++;
+        continue;
+      }
+      const parsed = appSchema.safeParse(raw);
+      if (!parsed.success) return undefined;
+      if (!plainApp(parsed.data, st.networkByName)) return undefined;
+      next[i] = { raw: copyPlain(raw), parsed: parsed.data, endpoints: [], slots: slotsOf(parsed.data), stamp, born: stamp };
+      fresh.push(i);
+    }
+    // every entry of the last config is still there, in its place: the same config
+    if (samePlaces && fresh.length === 0) return this.result(st, stamp, st.entries, [], [], [], true, input);
+
+    // the apps that left or changed (their old versions), in the old order
+    const gone = reused === st.entries.length ? [] : st.entries.filter((e) => e.stamp !== stamp);
+    for (const e of gone) if (!plainApp(e.parsed, st.networkByName)) return undefined;
+    const added = fresh.map((i) => next[i] as AppEntry);
+
+    // per-app rules and clashes among the new apps (the NIs and ports are those of the last good config)
+    if (added.length > 0 && checkApps({ ports: st.ports, networks: st.networks, apps: added.map((e) => e.parsed) }).length > 0) return undefined;
+    // clashes with the apps that stay: the slots after the change may each be held once
+    const delta = new Map<string, number>();
+    for (const e of gone) for (const s of e.slots) delta.set(s, (delta.get(s) ?? 0) - 1);
+    for (const e of added) for (const s of e.slots) delta.set(s, (delta.get(s) ?? 0) + 1);
+    for (const [s, d] of delta) if ((st.slots.get(s) ?? 0) + d > 1) return undefined;
+
+    if (added.length > 0) {
+      const eps = endpointsOf({ ports: st.ports, networks: st.networks, apps: added.map((e) => e.parsed) });
+      let at = 0;
+      for (const e of added) {
+        e.endpoints.push(...eps.slice(at, at + e.parsed.interfaces.length));
+        at += e.parsed.interfaces.length;
+      }
+    }
+    return this.result(st, stamp, next, gone, added, [...delta], false, input);
+  }
+
+  private result(st: CacheState, stamp: number, next: AppEntry[], gone: AppEntry[], added: AppEntry[], delta: [string, number][], same: boolean, input: object): IncrementalPush {
+    const frozen = isDeepFrozen(input) ? input : undefined;
+    if (same) {
+      // nothing changed: the last answer again, with a diff that says so
+      st.sameDiff ??= {
+        networks: { added: [], removed: [], changed: [], unchanged: st.resolvedNetworks.map((n) => n.name) },
+        endpoints: { added: [], removed: [], changed: [], unchanged: st.resolved.endpoints.map((e) => e.key) },
+        ports: { added: [], removed: [], changed: [], unchanged: st.resolvedPorts.map((p) => p.name) },
+      };
+      return {
+        config: st.config,
+        resolved: st.resolved,
+        diff: st.sameDiff,
+        candidates: [],
+        removedEndpoints: [],
+        removedKeys: [],
+        staticsOf: (ni) => [...(st.statics.get(ni) ?? [])].filter(([, n]) => n > 0).map(([ip]) => ip),
+        networks: st.networkByName,
+        same: true,
+        netnsChanged: false,
+        text: () => st.text,
+        commit: () => {
+          if (frozen !== undefined) st.frozen = frozen;
+        },
+      };
+    }
+    const config: Config = { ports: st.ports, networks: st.networks, apps: next.map((e) => e.parsed) };
+    const endpoints: EndpointSpec[] = [];
+    for (const e of next) for (const ep of e.endpoints) endpoints.push(ep);
+    const resolved: ResolvedConfig = { networks: st.resolvedNetworks, endpoints, ports: st.resolvedPorts };
+    const oldEps = new Map<string, EndpointSpec>();
+    for (const e of gone) for (const ep of e.endpoints) oldEps.set(ep.key, ep);
+    const eps: SetDiff<EndpointSpec> = { added: [], removed: [], changed: [], unchanged: [] };
+    const newKeys = new Set<string>();
+    for (const e of next) {
+      if (e.born !== stamp) {
+        for (const ep of e.endpoints) eps.unchanged.push(ep.key);
+        continue;
+      }
+      for (const ep of e.endpoints) {
+        newKeys.add(ep.key);
+        const prev = oldEps.get(ep.key);
+        if (prev === undefined) {
+          eps.added.push(ep);
+          continue;
+        }
+        const fields = changedFields(prev, ep);
+        if (fields.length === 0) eps.unchanged.push(ep.key);
+        else eps.changed.push({ key: ep.key, before: prev, after: ep, fields, recreate: fields.some((f) => ENDPOINT_RECREATE.has(f)) } satisfies Changed<EndpointSpec>);
+      }
+    }
+    const removed: Removed<EndpointSpec>[] = [];
+    for (const [key, before] of oldEps) if (!newKeys.has(key)) removed.push({ key, before });
+    eps.removed = removed;
+    const diff: ConfigDiff = {
+      networks: { added: [], removed: [], changed: [], unchanged: st.resolvedNetworks.map((n) => n.name) },
+      endpoints: eps,
+      ports: { added: [], removed: [], changed: [], unchanged: st.resolvedPorts.map((p) => p.name) },
+    };
+    const removedEndpoints = gone.flatMap((e) => e.endpoints);
+    const candidates = added.flatMap((e) => e.endpoints);
+    // the statics after the change, without touching the cache's until commit
+    const staticsDelta = new Map<string, Map<string, number>>();
+    for (const e of gone) addStatics(staticsDelta, e.parsed, -1);
+    for (const e of added) addStatics(staticsDelta, e.parsed, 1);
+    const staticsOf = (ni: string): string[] => {
+      const counts = new Map(st.statics.get(ni) ?? []);
+      for (const [ip, d] of staticsDelta.get(ni) ?? []) counts.set(ip, (counts.get(ip) ?? 0) + d);
+      return [...counts].filter(([, n]) => n > 0).map(([ip]) => ip);
+    };
+    const isNamedVeth = (ep: EndpointSpec): boolean => ep.kind === 'veth' && typeof ep.netns === 'string';
+    let text: string | undefined;
+    const makeText = (): string => (text ??= configText(st.head, next));
+    return {
+      config,
+      resolved,
+      diff,
+      candidates,
+      removedEndpoints,
+      removedKeys: removed.map((r) => r.key),
+      staticsOf,
+      networks: st.networkByName,
+      same: false,
+      netnsChanged: removedEndpoints.some(isNamedVeth) || candidates.some(isNamedVeth),
+      text: makeText,
+      commit: () => {
+        for (const [s, d] of delta) {
+          const n = (st.slots.get(s) ?? 0) + d;
+          if (n > 0) st.slots.set(s, n);
+          else st.slots.delete(s);
+        }
+        for (const [ni, ips] of staticsDelta) {
+          const counts = st.statics.get(ni) ?? new Map<string, number>();
+          for (const [ip, d] of ips) {
+            const n = (counts.get(ip) ?? 0) + d;
+            if (n > 0) counts.set(ip, n);
+            else counts.delete(ip);
+          }
+          st.statics.set(ni, counts);
+        }
+        for (const e of gone) if (st.byName.get(e.parsed.name) === e) st.byName.delete(e.parsed.name);
+        for (const e of added) st.byName.set(e.parsed.name, e);
+        st.entries = next;
+        st.text = makeText();
+        st.config = config;
+        st.resolved = resolved;
+        delete st.sameDiff;
+        if (frozen !== undefined) st.frozen = frozen;
+        else delete st.frozen;
+      },
+    };
+  }
+}
+
+/** The parts of a push's input the cache compares the next push with, copied (plain data only). */
+export interface RawCopy {
+  keys: string[];
+  ports: unknown;
+  networks: unknown;
+  apps: unknown[];
+}
+
+/** A copy of a valid input (validateConfig accepted it); undefined when it holds anything but plain data. */
+export function copyInput(input: unknown): RawCopy | undefined {
+  if (!isPlainObject(input)) return undefined;
+  const apps = input['apps'] === undefined ? [] : input['apps'];
+  if (!Array.isArray(apps)) return undefined;
+  return { keys: Object.keys(input), ports: copyPlain(input['ports']), networks: copyPlain(input['networks']), apps: apps.map((a: unknown) => copyPlain(a)) };
+}
+
+/** Cross-app slots of an app (checkApps' uniqueness rules): held by one app at most in a good config. */
+function slotsOf(app: AppSpec): string[] {
+  const slots = [`app\u0000${app.name}`];
+  const inside = appIfnames(app);
+  app.interfaces.forEach((itf, k) => {
+    if (itf.tap !== undefined) slots.push(`tap\u0000${itf.tap}`);
+    else if (itf.netns !== undefined && isVeth(itf)) slots.push(`in\u0000${String(itf.netns)}\u0000${inside[k] ?? 'eth0'}`);
+    if (itf.ip !== undefined) slots.push(`ip\u0000${itf.network}\u0000${itf.ip}`);
+    slots.push(`mac\u0000${itf.network}\u0000${itf.mac ?? deriveMac(app.name, itf.network)}`);
+  });
+  return slots;
+}
+
+function addStatics(statics: Map<string, Map<string, number>>, app: AppSpec, d: number): void {
+  for (const itf of app.interfaces) {
+    if (itf.ip === undefined) continue;
+    let counts = statics.get(itf.network);
+    if (!counts) statics.set(itf.network, (counts = new Map()));
+    counts.set(itf.ip, (counts.get(itf.ip) ?? 0) + d);
+  }
+}
+
+/**
+ * An app this cache can judge on its own: no VLAN, no ACL, and not on a VLAN-filtering switch NI (those depend on
+ * the other apps of the NI: its VLANs, its forwards, its host sets).
+ */
+function plainApp(app: AppSpec, networks: ReadonlyMap<string, NetworkResolved>): boolean {
+  for (const itf of app.interfaces) {
+    if (itf.accessVlanId !== undefined || itf.acls !== undefined) return false;
+    const ni = networks.get(itf.network);
+    if (ni?.type === 'switch' && ni.vlanFiltering === true) return false;
+  }
+  return true;
+}
+
+/** JSON.stringify(config, null, 2) of ports, networks and these apps, from their cached texts. */
+function configText(head: { ports: string; networks: string }, apps: AppEntry[]): string {
+  const items = apps.map((e) => (e.item ??= `    ${nested(JSON.stringify(e.parsed, null, 2), 2)}`));
+  const appsText = items.length === 0 ? '[]' : `[\n${items.join(',\n')}\n  ]`;
+  return `{\n  "ports": ${head.ports},\n  "networks": ${head.networks},\n  "apps": ${appsText}\n}`;
+}
+
+/** A value's pretty JSON as it sits `depth` levels deep in a document made with indent 2. */
+function nested(text: string, depth: number): string {
+  return depth === 0 ? text : text.replace(/\n/g, `\n${'  '.repeat(depth)}`);
+}
+
+/** Frozen all the way down (Object.freeze on every object and array): what nobody can change any more. */
+export function isDeepFrozen(v: unknown, depth = 0): v is object {
+  if (typeof v !== 'object' || v === null) return false;
+  if (frozenRoots.has(v)) return true;
+  // a config is a few levels deep: anything deeper (or cyclic) is not taken as known
+  if (!Object.isFrozen(v) || depth > 32) return false;
+  for (const x of Object.values(v)) if (typeof x === 'object' && x !== null && !isDeepFrozen(x, depth + 1)) return false;
+  return true;
+}
+
+/** what deepFreeze() froze: known frozen all the way down without a look */
+const frozenRoots = new WeakSet<object>();
+
+/** Object.freeze on every object and array; returns it. The API server freezes each config body it parses. */
+export function deepFreeze<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  // deeper than a config goes (or cyclic): frozen as far as that, not marked
+  const walk = (x: unknown, depth: number): boolean => {
+    if (typeof x !== 'object' || x === null) return true;
+    if (depth > 32) return false;
+    let all = true;
+    for (const y of Object.values(x)) all = walk(y, depth + 1) && all;
+    Object.freeze(x);
+    return all;
+  };
+  if (walk(v, 0)) frozenRoots.add(v);
+  return v;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Equal plain data (same keys in the same order, Object.is on values): what the schema makes of both is the same.
+ * Anything else (a Date, a class instance, a function) is never equal.
+ */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (typeof a === 'function' || typeof b === 'function') return false;
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return Object.is(a, b);
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!(i in a) || !(i in b) || !deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b) || !isPlainObject(a) || !isPlainObject(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i] || !deepEqual(a[k], b[k])) return false;
+  }
+  return true;
+}
+
+/** A copy of plain data; anything else becomes a value no input equals (the app is parsed again next time). */
+function copyPlain(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return typeof v === 'function' ? NEVER : v;
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    for (let i = 0; i < v.length; i++) out.push(i in v ? copyPlain(v[i]) : NEVER);
+    return out;
+  }
+  if (!isPlainObject(v)) return NEVER;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = copyPlain(v[k]);
+  return out;
+}
+
+/** Equal to nothing: deepEqual compares objects by content, and this one is not plain. */
+const NEVER: unknown = new (class Never {})();

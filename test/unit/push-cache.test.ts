@@ -1,0 +1,126 @@
+// O(change) pushes (issue 20): the push cache's answer for an apps-only push is exactly the full path's — the same
+// accepted config, resolution, diff and last-good text — over random sequences of edits; everything it cannot judge
+// (invalid input, NI or port edits, VLANs, ACLs) is left to the full path.
+import { describe, expect, it } from 'vitest';
+import { diffResolved, resolveConfig, type ResolvedConfig } from '../../src/config/config-diff.ts';
+import { validateConfig } from '../../src/config/config-load.ts';
+import { resolveLimits } from '../../src/config/config-limits.ts';
+import { copyInput, deepEqual, deepFreeze, isDeepFrozen, PushCache } from '../../src/config/push-cache.ts';
+import type { Config, ConfigInput } from '../../src/config/config-schema.ts';
+import { lastGoodText } from '../../src/daemon/state-dir.ts';
+import { ConfigEditor } from '../helpers/config-edits.ts';
+
+const limits = resolveLimits({});
+
+function fullPath(input: unknown): { config: Config; resolved: ResolvedConfig } | Error {
+  try {
+    const config = validateConfig(input, undefined, { limits });
+    return { config, resolved: resolveConfig(config) };
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+describe('push cache: incremental = full, over random edit sequences', () => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    it(`seed ${seed}: 400 edits`, () => {
+      const cache = new PushCache();
+      const ed = new ConfigEditor(seed);
+      let running: ResolvedConfig | undefined;
+      let accepted: ConfigInput = structuredClone(ed.config);
+      let incremental = 0;
+      for (let step = 0; step < 400; step++) {
+        const { what, config: input } = ed.next();
+        const inc = cache.tryIncremental(input, limits);
+        const want = fullPath(input);
+        const at = `seed ${seed} step ${step}: ${what}`;
+        if (want instanceof Error) {
+          // an invalid push is never judged valid by the cache
+          expect(inc, at).toBeUndefined();
+          ed.reset(accepted);
+          continue;
+        }
+        const raw = copyInput(input);
+        if (inc) {
+          incremental++;
+          expect(inc.config, at).toStrictEqual(want.config);
+          expect(inc.resolved, at).toStrictEqual(want.resolved);
+          expect(inc.diff, at).toStrictEqual(diffResolved(running, want.resolved));
+          expect(inc.text(), at).toBe(lastGoodText(want.config));
+          expect(inc.same, at).toBe(running !== undefined && lastGoodText(want.config) === lastGoodText(validateConfig(accepted)));
+          inc.commit();
+        } else {
+          cache.rebuild(raw, want.config, want.resolved, lastGoodText(want.config));
+        }
+        running = want.resolved;
+        accepted = structuredClone(input);
+      }
+      // most pushes of this mix change apps only
+      expect(incremental).toBeGreaterThan(100);
+    });
+  }
+
+  it('a rejected push leaves the cache as it was: the next push is judged against the last good config', () => {
+    const cache = new PushCache();
+    const good: ConfigInput = {
+      networks: [{ name: 'lan', type: 'local', subnet: '10.1.0.0/24' }],
+      apps: [{ name: 'a', interfaces: [{ network: 'lan', tap: 'ta', ip: '10.1.0.5' }] }],
+    };
+    const config = validateConfig(good);
+    cache.rebuild(copyInput(good), config, resolveConfig(config), lastGoodText(config));
+    // b takes a's address: not judged here (the full path reports it)
+    const clash = { ...good, apps: [...good.apps!, { name: 'b', interfaces: [{ network: 'lan', tap: 'tb', ip: '10.1.0.5' }] }] };
+    expect(cache.tryIncremental(clash, limits)).toBeUndefined();
+    // a push that is judged but never committed (rejected later, by reservations or the kernel) changes nothing
+    const withB = { ...good, apps: [...good.apps!, { name: 'b', interfaces: [{ network: 'lan', tap: 'tb', ip: '10.1.0.6' }] }] };
+    expect(cache.tryIncremental(withB, limits)?.diff.endpoints.added.map((e) => e.key)).toEqual(['b/lan']);
+    const again = cache.tryIncremental(withB, limits);
+    expect(again?.diff.endpoints.added.map((e) => e.key)).toEqual(['b/lan']);
+    expect(cache.tryIncremental(structuredClone(good), limits)?.same).toBe(true);
+  });
+
+  it('an input changed in place after the push is compared with what was pushed, not with itself', () => {
+    const cache = new PushCache();
+    const input: ConfigInput = { networks: [{ name: 'sw', type: 'switch' }], apps: [{ name: 'a', interfaces: [{ network: 'sw', tap: 'ta' }] }] };
+    const config = validateConfig(input);
+    cache.rebuild(copyInput(input), config, resolveConfig(config), lastGoodText(config));
+    input.apps![0]!.interfaces![0]!.tap = 'tb';
+    const inc = cache.tryIncremental(input, limits);
+    expect(inc?.diff.endpoints.changed.map((c) => [c.key, c.fields])).toEqual([['a/sw', ['hostIfname']]]);
+  });
+
+  it('the frozen object of the last good push, pushed again, is known unchanged without a look', () => {
+    const cache = new PushCache();
+    const input = deepFreeze({ networks: [{ name: 'sw', type: 'switch' }], apps: [{ name: 'a', interfaces: [{ network: 'sw', tap: 'ta' }] }] });
+    const config = validateConfig(input);
+    cache.rebuild(copyInput(input), config, resolveConfig(config), lastGoodText(config), input);
+    const inc = cache.tryIncremental(input, limits);
+    expect(inc?.same).toBe(true);
+    expect(inc?.config).toBe(config);
+    expect(inc?.diff.endpoints.unchanged).toEqual(['a/sw']);
+    // a copy is compared (and found the same)
+    expect(cache.tryIncremental(structuredClone(input), limits)?.same).toBe(true);
+  });
+
+  it('isDeepFrozen / deepFreeze: all the way down', () => {
+    const shallow = Object.freeze({ apps: [{ name: 'a' }] });
+    expect(isDeepFrozen(shallow)).toBe(false);
+    expect(isDeepFrozen(deepFreeze({ apps: [{ name: 'a' }] }))).toBe(true);
+    const by = Object.freeze({ apps: Object.freeze([Object.freeze({ name: 'a' })]) });
+    expect(isDeepFrozen(by)).toBe(true);
+    // frozen by someone else at the top only, then deepFreeze: every level is frozen
+    const top = Object.freeze({ apps: [{ name: 'a' }] });
+    deepFreeze(top);
+    expect(Object.isFrozen(top.apps[0])).toBe(true);
+  });
+
+  it('deepEqual: plain data only, keys in order', () => {
+    expect(deepEqual({ a: [1, { b: 'x' }] }, { a: [1, { b: 'x' }] })).toBe(true);
+    expect(deepEqual({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(false);
+    expect(deepEqual({ a: undefined }, {})).toBe(false);
+    expect(deepEqual(0, -0)).toBe(false);
+    expect(deepEqual(new Date(0), new Date(0))).toBe(false);
+    expect(deepEqual([1, , 3], [1, undefined, 3])).toBe(false);
+    expect(deepEqual(Number.NaN, Number.NaN)).toBe(true);
+  });
+});
