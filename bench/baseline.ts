@@ -4,7 +4,7 @@
 // parallel (same conf and hosts files, ready when each has written its pid file, as edgenet waits for).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { dnsmasqPaths, renderDnsmasqFiles } from '../src/drivers/dhcpdns-dnsmasq.ts';
+import { dnsmasqFileList, dnsmasqPaths, renderDnsmasqFiles } from '../src/drivers/dhcpdns-dnsmasq.ts';
 import { bridgeName, deriveMac, niAlias } from '../src/util/names.ts';
 import { must, sleep, type Sandbox } from './sandbox.ts';
 import { hostIn, lastHost, sharesPort, type Topology } from './topology.ts';
@@ -107,13 +107,8 @@ async function startDnsmasq(sandbox: Sandbox, ns: string, stateDir: string, t: T
     },
     paths,
   );
-  await Promise.all([mkdir(paths.dir, { recursive: true, mode: 0o755 }), mkdir(dirname(paths.pid), { recursive: true, mode: 0o755 })]);
-  await Promise.all([
-    writeFile(paths.conf, files.conf),
-    writeFile(paths.hosts, files.hosts),
-    writeFile(paths.dhcpHosts, files.dhcpHosts),
-    writeFile(paths.servers, files.servers),
-  ]);
+  await Promise.all([paths.hostsDir, paths.dhcpHostsDir, dirname(paths.pid)].map((d) => mkdir(d, { recursive: true, mode: 0o755 })));
+  await Promise.all(dnsmasqFileList(paths, files).map((f) => writeFile(f.path, f.data)));
   const child = sandbox.spawnIn(ns, ['/usr/sbin/dnsmasq', ...files.args], { detached: true, stdio: 'ignore' });
   const pid = child.pid!;
   const deadline = Date.now() + 10_000;

@@ -16,6 +16,7 @@ import { checkPortAddresses } from './config/config-checks.ts';
 import { kernelFeatureIssues } from './config/config-kernel-features.ts';
 import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
+import type { ConfigLimits } from './config/config-limits.ts';
 import { validateConfig } from './config/config-load.ts';
 import { resolveLimits } from './config/config-limits.ts';
 import { sendPlanInSlices } from './runtime/apply-slices.ts';
@@ -405,8 +406,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 }
 
 /** Resumes the last good config of a state dir, if there is one (undefined otherwise). */
-export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR_PATH): Promise<Config | undefined> {
-  return readLastGoodConfig(stateDir);
+export async function lastGoodConfig(stateDir = DEFAULT_STATE_DIR_PATH, limits?: Partial<ConfigLimits>): Promise<Config | undefined> {
+  return readLastGoodConfig(stateDir, limits);
 }
 
 /** Local NI subnets that overlap an address on a port: only the ports are read, not every link. */

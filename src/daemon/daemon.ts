@@ -72,9 +72,10 @@ export interface DaemonOptions {
 /** What the daemon needs from the core; replaced by fakes in tests. */
 export interface DaemonDeps {
   createEdgenet(opts: EdgenetOptions): Edgenet;
-  loadConfigFile(path: string): unknown;
+  /** `limits`: the daemon's caps (--max-endpoints …), the same as a push is checked against */
+  loadConfigFile(path: string, options?: { limits?: Partial<ConfigLimits> }): unknown;
   /** the state dir's last good config (undefined: none); a corrupt one rejects with a ConfigError naming the file */
-  lastGoodConfig?(stateDir: string): Promise<unknown>;
+  lastGoodConfig?(stateDir: string, limits?: Partial<ConfigLimits>): Promise<unknown>;
 }
 
 async function defaultDeps(): Promise<DaemonDeps> {
@@ -139,6 +140,8 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const configPath = opts.configPath === undefined ? undefined : resolve(opts.configPath);
   const { createEdgenet, loadConfigFile, lastGoodConfig = readLastGoodConfig } = deps ?? (await defaultDeps());
   const lastGoodPath = join(stateDir, LAST_GOOD_CONFIG);
+  // a file, the last good config and a push are all checked against the same caps
+  const limitsOption = opts.limits ? { limits: opts.limits } : {};
   const notifier = opts.notifier ?? createSystemdNotifier({ logger: log });
   /** logged, and for a human on stderr: the reason the daemon does not start */
   const fatal = (fields: Record<string, unknown>, message: string): void => {
@@ -157,7 +160,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   // Read before anything else: a missing or corrupt last good config must leave the kernel as it is.
   let resumed: unknown;
   try {
-    resumed = await lastGoodConfig(stateDir);
+    resumed = await lastGoodConfig(stateDir, opts.limits);
   } catch (err) {
     const why = err instanceof ConfigError ? err.message : `cannot read ${lastGoodPath}: ${errorMessage(err)}`;
     // with a file it is only going to be replaced: reported, never trusted
@@ -270,13 +273,13 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     transitions$: net.transitions$,
   });
   /** the validated config as JSON: what a push is compared with (only when pushes are guarded) */
-  const canonical = (config: unknown): string | undefined => (ownership.guarded ? JSON.stringify(validateConfig(config)) : undefined);
+  const canonical = (config: unknown): string | undefined => (ownership.guarded ? JSON.stringify(validateConfig(config, undefined, limitsOption)) : undefined);
   let lastError: string | undefined;
   let lockRefused = false;
   const applyFile = async (why: string): Promise<boolean> => {
     try {
       const doc: AppliableDocument =
-        configPath === undefined ? { config: resumed } : await loadDocumentFile(configPath, { format: opts.format, tapNamesPath: opts.tapNamesPath, loadEdgenet: loadConfigFile });
+        configPath === undefined ? { config: resumed } : await loadDocumentFile(configPath, { format: opts.format, tapNamesPath: opts.tapNamesPath, loadEdgenet: (path: string) => loadConfigFile(path, limitsOption) });
       if (doc.eve) logEveConversion(log, doc.eve, source);
       const result = await apply(doc.config, doc.eve ? { partial: true } : undefined).catch((err: unknown) => {
         throw inEveTerms(err, doc);
@@ -371,7 +374,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       metrics,
       teardown,
       eveRecord,
-      ...(ownership.guarded ? { checkPush: (config: unknown) => ownership.checkPush(JSON.stringify(validateConfig(config))) } : {}),
+      ...(ownership.guarded ? { checkPush: (config: unknown) => ownership.checkPush(JSON.stringify(validateConfig(config, undefined, limitsOption))) } : {}),
       onPushApplied: () => ownership.appliedFromApi(),
       configSource: () => ownership.source,
       alive: () => !stopping,

@@ -1,6 +1,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { join } from 'node:path';
+import type { ConfigLimits } from '../config/config-limits.ts';
 import { validateConfig } from '../config/config-load.ts';
 import type { Config } from '../config/config-schema.ts';
 import { ConfigError } from '../errors.ts';
@@ -25,7 +26,7 @@ export async function writeLastGoodConfigText(stateDir: string, text: string): P
 }
 
 /** The last good config, or undefined when there is none. A corrupt file is an error naming the file. */
-export async function readLastGoodConfig(stateDir: string): Promise<Config | undefined> {
+export async function readLastGoodConfig(stateDir: string, limits?: Partial<ConfigLimits>): Promise<Config | undefined> {
   const path = join(stateDir, LAST_GOOD_CONFIG);
   let text: string;
   try {
@@ -40,7 +41,7 @@ export async function readLastGoodConfig(stateDir: string): Promise<Config | und
   } catch (err) {
     throw new ConfigError([{ path: '', message: `last good config is corrupt (${(err as Error).message}); fix or remove it` }], path);
   }
-  return validateConfig(parsed, path);
+  return validateConfig(parsed, path, limits ? { limits } : {});
 }
 
 /** After a teardown: everything of the state dir but the last good config (and a live daemon's socket). */

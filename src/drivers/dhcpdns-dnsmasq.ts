@@ -1,7 +1,7 @@
 // DhcpDns on dnsmasq: one supervised `dnsmasq --keep-in-foreground` per local network instance.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fchmodSync, fchownSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
@@ -69,8 +69,12 @@ export const DEFAULT_BACKOFF: DnsmasqBackoff = { initialMs: 200, maxMs: 10_000, 
 export interface DnsmasqPaths {
   dir: string;
   conf: string;
+  /** the NI's static names (dns.hosts, `router`): re-read on SIGHUP */
   hosts: string;
-  dhcpHosts: string;
+  /** one file per reservation (`<mac>`, colons as dashes): dnsmasq reads a new file by itself (inotify) */
+  hostsDir: string;
+  /** the same for DHCP reservations: new files are read by themselves; a changed or removed one needs a SIGHUP */
+  dhcpHostsDir: string;
   /** upstream resolvers (`server=` lines): re-read on SIGHUP */
   servers: string;
   leases: string;
@@ -89,7 +93,8 @@ export function dnsmasqPaths(stateDir: string, ni: string): DnsmasqPaths {
     dir,
     conf: join(dir, 'dnsmasq.conf'),
     hosts: join(dir, 'hosts'),
-    dhcpHosts: join(dir, 'dhcp-hosts'),
+    hostsDir: join(dir, 'hosts.d'),
+    dhcpHostsDir: join(dir, 'dhcp-hosts.d'),
     servers: join(dir, 'servers'),
     leases: join(dir, 'leases'),
     // root's alone: a directory only root enters (the NI's own dir is readable to dnsmasq's group)
@@ -98,14 +103,33 @@ export function dnsmasqPaths(stateDir: string, ni: string): DnsmasqPaths {
   };
 }
 
-/** What one spec turns into: the command line and the four files dnsmasq reads. */
+/** One reservation's two files: `name` in the hosts dir and in the DHCP hosts dir. */
+export interface DnsmasqEntry {
+  /** the MAC, colons as dashes */
+  name: string;
+  /** `<ip> <name> <name>.<ni>` */
+  hosts: string;
+  /** `<mac>,[set:<tag>,]<ip>,<name>` */
+  dhcp: string;
+}
+
+/** What one spec turns into: the command line, the conf, the static hosts and servers files, one entry per reservation. */
 export interface DnsmasqFiles {
   args: string[];
   conf: string;
+  /** every name served (static and reservations), sorted: what the records compare */
   hosts: string;
+  /** every DHCP reservation, sorted: what the records compare */
   dhcpHosts: string;
+  /** the `hosts` file: static names only */
+  staticHosts: string;
+  /** per reservation, sorted by name */
+  entries: DnsmasqEntry[];
   servers: string;
 }
+
+/** The file name of a reservation's entries: its MAC, which is unique on the NI (validated). */
+export const entryName = (mac: string): string => mac.toLowerCase().replaceAll(':', '-');
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -260,7 +284,9 @@ export function renderDnsmasqFiles(spec: DhcpDnsSpec, paths: DnsmasqPaths, lease
     'dhcp-authoritative',
     `dhcp-range=${spec.range.start},${spec.range.end},${netmask},${leaseTime}`,
     `dhcp-leasefile=${paths.leases}`,
-    `dhcp-hostsfile=${paths.dhcpHosts}`,
+    // one file per app: a new app's files are read by dnsmasq itself (inotify), no SIGHUP round trip
+    `dhcp-hostsdir=${paths.dhcpHostsDir}`,
+    `hostsdir=${paths.hostsDir}`,
     `addn-hosts=${paths.hosts}`,
     ...dhcpOptionLines(spec.dhcp, spec.gateway, tags),
     ...(spec.mtu === undefined ? [] : [`dhcp-option=26,${spec.mtu}`]),
@@ -269,24 +295,43 @@ export function renderDnsmasqFiles(spec: DhcpDnsSpec, paths: DnsmasqPaths, lease
     ...nftsetLines(spec),
     '',
   ].join('\n');
-  const hostLines = [
-    ...spec.reservations.map((r) => `${r.ip} ${r.name} ${r.name}.${spec.ni}`),
-    ...spec.staticHosts.map((h) => `${h.ip} ${h.name}${h.name.includes('.') ? '' : ` ${h.name}.${spec.ni}`}`),
-  ].sort();
-  const dhcpLines = spec.reservations
-    .map((r) => {
+  const staticLines = spec.staticHosts.map((h) => `${h.ip} ${h.name}${h.name.includes('.') ? '' : ` ${h.name}.${spec.ni}`}`).sort();
+  const entries = spec.reservations
+    .map((r): DnsmasqEntry => {
       const tag = tagOf.get(r.ip);
-      return `${r.mac.toLowerCase()},${tag === undefined ? '' : `set:${tag},`}${r.ip},${r.name}`;
+      return {
+        name: entryName(r.mac),
+        hosts: `${r.ip} ${r.name} ${r.name}.${spec.ni}`,
+        dhcp: `${r.mac.toLowerCase()},${tag === undefined ? '' : `set:${tag},`}${r.ip},${r.name}`,
+      };
     })
-    .sort();
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const hostLines = [...entries.map((e) => e.hosts), ...staticLines].sort();
+  const dhcpLines = entries.map((e) => e.dhcp).sort();
   const serverLines = [...spec.forwarders.map((f) => `server=${f}`), ...(spec.upstream ?? []).map((u) => `server=${u.ip}@${u.ifname}`)];
   return {
     args: ['--keep-in-foreground', `--conf-file=${paths.conf}`, `--interface=${spec.bridge}`],
     conf,
     hosts: hostLines.map((l) => `${l}\n`).join(''),
     dhcpHosts: dhcpLines.map((l) => `${l}\n`).join(''),
+    staticHosts: staticLines.map((l) => `${l}\n`).join(''),
+    entries: entries.map((e) => ({ ...e, hosts: `${e.hosts}\n`, dhcp: `${e.dhcp}\n` })),
     servers: serverLines.map((l) => `${l}\n`).join(''),
   };
+}
+
+/** Every file of `files` with its path (the conf, the static hosts and servers files, each entry in its dir): for a
+ * dnsmasq started by hand with edgenet's files (the bench's baseline). */
+export function dnsmasqFileList(paths: DnsmasqPaths, files: DnsmasqFiles): { path: string; data: string }[] {
+  return [
+    { path: paths.conf, data: files.conf },
+    { path: paths.hosts, data: files.staticHosts },
+    { path: paths.servers, data: files.servers },
+    ...files.entries.flatMap((e) => [
+      { path: join(paths.hostsDir, e.name), data: e.hosts },
+      { path: join(paths.dhcpHostsDir, e.name), data: e.dhcp },
+    ]),
+  ];
 }
 
 /** `nftset=/<host>/4#inet#edgenet#<set>,...`: one line per name, sets sorted (the text must be stable). */
@@ -372,6 +417,8 @@ interface Applied {
   dhcpHosts: string;
   /** sha256 of the servers file (absent in records of older versions: read as "unknown", a reload) */
   servers?: string;
+  /** sha256 of the static hosts file (absent in older records: "unknown") */
+  staticHosts?: string;
 }
 
 function configKey(files: DnsmasqFiles): string {
@@ -387,7 +434,8 @@ function parseApplied(text: string): Applied | undefined {
     if (typeof pid !== 'number' || !Array.isArray(args) || !args.every((a) => typeof a === 'string')) return undefined;
     if (typeof config !== 'string' || typeof hosts !== 'string' || typeof dhcpHosts !== 'string') return undefined;
     const servers = typeof o['servers'] === 'string' ? o['servers'] : undefined;
-    return { pid, args: args as string[], config, hosts, dhcpHosts, ...(servers !== undefined && { servers }) };
+    const staticHosts = typeof o['staticHosts'] === 'string' ? o['staticHosts'] : undefined;
+    return { pid, args: args as string[], config, hosts, dhcpHosts, ...(servers !== undefined && { servers }), ...(staticHosts !== undefined && { staticHosts }) };
   } catch {
     return undefined;
   }
@@ -431,6 +479,13 @@ interface Instance {
   /** an `exited` was reported and its `started` is still owed */
   owesStarted: boolean;
   removed: boolean;
+  /** the reservations' files in the hosts dirs, by name (undefined: not read from disk yet, or unsure) */
+  disk?: Map<string, DnsmasqEntry>;
+  /** the running dnsmasq (our child) has read exactly `disk` and the static/servers files applied records: a new
+   * reservation is then only a new file it reads by itself */
+  exact: boolean;
+  /** the record being written behind (persistBehind) */
+  persisting?: Promise<void>;
 }
 
 class DnsmasqDriver implements DhcpDns {
@@ -492,13 +547,35 @@ class DnsmasqDriver implements DhcpDns {
       const hosts = sha(files.hosts);
       const dhcpHosts = sha(files.dhcpHosts);
       const servers = sha(files.servers);
+      const staticHosts = sha(files.staticHosts);
       const { proc, applied } = inst;
       if (proc && !proc.gone && applied?.pid === proc.pid && applied.config === key) {
-        if (applied.hosts !== hosts || applied.dhcpHosts !== dhcpHosts || applied.servers !== servers) {
-          await this.writeHostFiles(paths, files);
-          await this.hup(inst, proc);
-          inst.applied = { ...applied, hosts, dhcpHosts, servers };
-          await this.persistApplied(inst);
+        if (applied.hosts !== hosts || applied.dhcpHosts !== dhcpHosts || applied.servers !== servers || applied.staticHosts !== staticHosts) {
+          // only new reservations, beside exactly what dnsmasq has read: their files, which it reads by itself.
+          // Anything else (a reservation changed or gone: dnsmasq only ever adds from the DHCP dir) is a SIGHUP.
+          const added = inst.exact && applied.servers === servers && applied.staticHosts === staticHosts ? this.onlyAdded(inst, files) : undefined;
+          inst.exact = false;
+          if (added && proc.child) {
+            // listening before the files are there: dnsmasq reads them as soon as they are renamed in
+            const picked = this.picked(inst, proc, added);
+            try {
+              await this.writeEntries(inst, added);
+            } finally {
+              // a failed write: the waiting ends with its 2 s timeout, unobserved (the write's error is the one thrown)
+              picked.catch(() => undefined);
+            }
+            await picked;
+            this.writes.inc('dnsmasqReload');
+          } else {
+            await this.writeHostFiles(inst, files);
+            await this.hup(inst, proc);
+          }
+          inst.exact = proc.child !== undefined;
+          inst.applied = { ...applied, hosts, dhcpHosts, servers, staticHosts };
+          // the record only spares a restarted edgenet a SIGHUP: written behind the app's attach (a crash before it is
+          // written costs that SIGHUP)
+          if (added) this.persistBehind(inst);
+          else await this.persistApplied(inst);
         }
         return { pid: proc.pid };
       }
@@ -507,11 +584,13 @@ class DnsmasqDriver implements DhcpDns {
       // what an older process runs with.
       if (proc) await this.stop(inst, proc);
       this.cancelRestart(inst);
-      await this.writeHostFiles(paths, files);
+      inst.exact = false;
+      await this.writeHostFiles(inst, files);
       await writeFileAtomic(paths.conf, files.conf, 0o600, RUNTIME);
       await this.prepareLeases(paths);
       const pid = await this.start(inst, files.args);
-      inst.applied = { pid, args: files.args, config: key, hosts, dhcpHosts, servers };
+      inst.exact = true;
+      inst.applied = { pid, args: files.args, config: key, hosts, dhcpHosts, servers, staticHosts };
       await this.persistApplied(inst);
       if (inst.owesStarted) this.emitStarted(inst, pid);
       return { pid };
@@ -536,6 +615,7 @@ class DnsmasqDriver implements DhcpDns {
       const inst = this.instances.get(ni);
       if (inst) {
         inst.removed = true;
+        await inst.persisting;
         this.cancelRestart(inst);
         if (inst.proc) await this.stop(inst, inst.proc);
         this.instances.delete(ni);
@@ -613,6 +693,7 @@ class DnsmasqDriver implements DhcpDns {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.locks.values()]);
+    await Promise.all([...this.instances.values()].map((i) => i.persisting));
     for (const inst of this.instances.values()) {
       this.cancelRestart(inst);
       const proc = inst.proc;
@@ -635,7 +716,7 @@ class DnsmasqDriver implements DhcpDns {
     const existing = this.instances.get(ni);
     if (existing) return existing;
     const paths = dnsmasqPaths(this.stateDir, ni);
-    const inst: Instance = { ni, paths, backoffMs: this.backoff.initialMs, owesStarted: false, removed: false };
+    const inst: Instance = { ni, paths, backoffMs: this.backoff.initialMs, owesStarted: false, removed: false, exact: false };
     this.instances.set(ni, inst);
     const pid = await findOwnedDnsmasq(this.stateDir, ni);
     const argv = pid === undefined ? undefined : await cmdlineOf(pid);
@@ -655,9 +736,11 @@ class DnsmasqDriver implements DhcpDns {
     if (this.preparedDirs.has(paths.dir)) return;
     // the NI's dir: root's, entered by dnsmasq's group only (it re-reads hosts files there after dropping root)
     const mode = this.account ? 0o750 : 0o755;
-    await mkdir(paths.dir, { recursive: true, mode });
-    await chmod(paths.dir, mode);
-    if (this.account) await chown(paths.dir, 0, this.account.gid);
+    for (const dir of [paths.dir, paths.hostsDir, paths.dhcpHostsDir]) {
+      await mkdir(dir, { recursive: true, mode });
+      await chmod(dir, mode);
+      if (this.account) await chown(dir, 0, this.account.gid);
+    }
     // pid files: a directory only root enters
     await mkdir(dirname(paths.pid), { recursive: true, mode: 0o700 });
     await chmod(dirname(paths.pid), 0o700);
@@ -687,11 +770,110 @@ class DnsmasqDriver implements DhcpDns {
     if (this.account) await chown(path, 0, this.account.gid);
   }
 
-  private async writeHostFiles(paths: DnsmasqPaths, files: DnsmasqFiles): Promise<void> {
+  /** Every file dnsmasq re-reads: the static hosts, the servers, and the reservations' dirs made to hold exactly `files`. */
+  private async writeHostFiles(inst: Instance, files: DnsmasqFiles): Promise<void> {
+    const { paths } = inst;
     await this.prepareDirs(paths);
-    await this.writeReread(paths.hosts, files.hosts);
-    await this.writeReread(paths.dhcpHosts, files.dhcpHosts);
+    await this.writeReread(paths.hosts, files.staticHosts);
     await this.writeReread(paths.servers, files.servers);
+    const disk = await this.diskEntries(inst);
+    const wanted = new Set(files.entries.map((e) => e.name));
+    const changed = files.entries.filter((e) => {
+      const have = disk.get(e.name);
+      return have?.hosts !== e.hosts || have.dhcp !== e.dhcp;
+    });
+    await this.writeEntries(inst, changed);
+    for (const name of [...disk.keys()]) {
+      if (wanted.has(name)) continue;
+      disk.delete(name);
+      await Promise.all([rm(join(paths.hostsDir, name), { force: true }), rm(join(paths.dhcpHostsDir, name), { force: true })]);
+    }
+  }
+
+  /** What the reservation dirs hold (read from disk once per process, or after a failed write). */
+  private async diskEntries(inst: Instance): Promise<Map<string, DnsmasqEntry>> {
+    if (inst.disk) return inst.disk;
+    const read = async (dir: string): Promise<Map<string, string>> => {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      const out = new Map<string, string>();
+      for (const name of names) {
+        const text = await readFile(join(dir, name), 'utf8').catch(() => undefined);
+        if (text !== undefined) out.set(name, text);
+      }
+      return out;
+    };
+    const [hosts, dhcp] = await Promise.all([read(inst.paths.hostsDir), read(inst.paths.dhcpHostsDir)]);
+    const disk = new Map<string, DnsmasqEntry>();
+    // a file in one dir only is told apart from a whole entry by its missing half ('' never matches a rendered line)
+    for (const name of new Set([...hosts.keys(), ...dhcp.keys()])) disk.set(name, { name, hosts: hosts.get(name) ?? '', dhcp: dhcp.get(name) ?? '' });
+    inst.disk = disk;
+    return disk;
+  }
+
+  /** The entries of `files` that are new, when every entry on disk is still wanted as it is; undefined otherwise. */
+  private onlyAdded(inst: Instance, files: DnsmasqFiles): DnsmasqEntry[] | undefined {
+    const disk = inst.disk;
+    if (!disk) return undefined;
+    const wanted = new Map(files.entries.map((e) => [e.name, e]));
+    for (const [name, have] of disk) {
+      const want = wanted.get(name);
+      if (!want || want.hosts !== have.hosts || want.dhcp !== have.dhcp) return undefined;
+    }
+    const added = files.entries.filter((e) => !disk.has(e.name));
+    return added.length > 0 ? added : undefined;
+  }
+
+  /**
+   * Writes reservations' files: each made beside the dirs (the NI's dir: not watched) and renamed into its dir, so
+   * dnsmasq's inotify sees it whole, with its mode and owner, at once. The DHCP file last: when dnsmasq reads it, the
+   * name is there too.
+   */
+  private async writeEntries(inst: Instance, entries: readonly DnsmasqEntry[]): Promise<void> {
+    const { paths } = inst;
+    const disk = await this.diskEntries(inst);
+    const mode = this.account ? 0o640 : 0o644;
+    const gid = this.account?.gid;
+    // a line each, on tmpfs: done at once rather than as six trips through libuv's thread pool (busy in a converge)
+    const put = (dir: string, name: string, data: string): void => {
+      const tmp = join(paths.dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
+      const fd = openSync(tmp, 'w', mode);
+      try {
+        writeSync(fd, data);
+        fchmodSync(fd, mode);
+        if (gid !== undefined) fchownSync(fd, 0, gid);
+      } finally {
+        closeSync(fd);
+      }
+      try {
+        renameSync(tmp, join(dir, name));
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw e;
+      }
+    };
+    try {
+      for (const e of entries) {
+        put(paths.hostsDir, e.name, e.hosts);
+        put(paths.dhcpHostsDir, e.name, e.dhcp);
+        disk.set(e.name, e);
+      }
+    } catch (e) {
+      // what is on disk now is not known exactly: read again next time
+      delete inst.disk;
+      throw e;
+    }
+  }
+
+  /**
+   * Waits until our dnsmasq's log says it read the new entries' files (inotify): then the app's first DHCP request
+   * gets its reservation. A complaint about one of them is an error; after 2 s it is logged and not waited for.
+   */
+  private picked(inst: Instance, proc: Proc, entries: readonly DnsmasqEntry[]): Promise<void> {
+    const pending = new Set(entries.flatMap((e) => [join(inst.paths.hostsDir, e.name), join(inst.paths.dhcpHostsDir, e.name)]));
+    return this.readOutcome(proc, pending).then((problem) => {
+      if (problem) throw new KernelError('add dnsmasq host', inst.ni, undefined, problem);
+      this.log.debug({ ni: inst.ni, dnsmasqPid: proc.pid, entries: entries.map((e) => e.name) }, 'dnsmasq read the new reservations (no SIGHUP)');
+    });
   }
 
   /** The lease file holds names, MACs and addresses: root's, 0600 (dnsmasq opens it as root, before dropping it). */
@@ -700,8 +882,20 @@ class DnsmasqDriver implements DhcpDns {
     await chmod(paths.leases, 0o600);
   }
 
-  private async persistApplied(inst: Instance): Promise<void> {
-    if (inst.applied) await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`, 0o600, RUNTIME);
+  /** persistApplied, not waited for (its failure is logged): remove() and close() wait for it. */
+  private persistBehind(inst: Instance): void {
+    this.persistApplied(inst).catch((err: unknown) => this.log.warn({ ni: inst.ni, err: errorMessage(err) }, 'could not record what dnsmasq serves'));
+  }
+
+  /** Writes the record; one write at a time per NI, each of the record as it is when its turn comes (the latest wins). */
+  private persistApplied(inst: Instance): Promise<void> {
+    const write = async (): Promise<void> => {
+      if (inst.removed || !inst.applied) return;
+      await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`, 0o600, RUNTIME);
+    };
+    const next = (inst.persisting ?? Promise.resolve()).then(write, write);
+    inst.persisting = next.catch(() => undefined);
+    return next;
   }
 
   /**
@@ -712,7 +906,8 @@ class DnsmasqDriver implements DhcpDns {
     if (!proc.child && !(await isOwnedDnsmasq(proc.pid, inst.paths.conf))) {
       throw new KernelError('reload dnsmasq', inst.ni, 'ESRCH', `pid ${proc.pid} is no longer our dnsmasq`);
     }
-    const reloaded = proc.child ? this.reloadOutcome(proc, inst.paths) : undefined;
+    const files = [inst.paths.hosts, ...[...(inst.disk?.keys() ?? [])].flatMap((n) => [join(inst.paths.hostsDir, n), join(inst.paths.dhcpHostsDir, n)])];
+    const reloaded = proc.child ? this.readOutcome(proc, new Set(files), inst.paths.hosts) : undefined;
     try {
       process.kill(proc.pid, 'SIGHUP');
     } catch (e) {
@@ -724,20 +919,31 @@ class DnsmasqDriver implements DhcpDns {
     this.log.debug({ ni: inst.ni, dnsmasqPid: proc.pid }, 'dnsmasq reloaded (SIGHUP)');
   }
 
-  /** Resolves with dnsmasq's complaint about one of our files, or undefined once both were read (or after 2 s). */
-  private reloadOutcome(proc: Proc, paths: DnsmasqPaths): Promise<string | undefined> {
+  /**
+   * Resolves with dnsmasq's complaint about one of `pending` (paths), or undefined once each was read (or after 2 s).
+   * `first`: lines before the one about this path are not counted — a SIGHUP's re-read begins with the static hosts
+   * file, which dnsmasq does not watch (a file of the dirs written just before is also read by inotify first).
+   */
+  private readOutcome(proc: Proc, pending: Set<string>, first?: string): Promise<string | undefined> {
     return new Promise((res) => {
-      const pending = new Set([paths.hosts, paths.dhcpHosts]);
+      let begun = first === undefined;
       const done = (v: string | undefined): void => {
         clearTimeout(timer);
         proc.lineWaiters.delete(onLine);
         res(v);
       };
       const onLine = (line: string): void => {
-        for (const f of pending) {
-          if (!line.includes(f)) continue;
-          if (/fail|cannot|denied|bad /i.test(line)) done(line);
-          else if (line.includes(`read ${f}`)) pending.delete(f);
+        // `read <path>`, `read <path> - N names`; complaints name the path too (`cannot read <path>: …`, `bad
+        // dhcp-host at line 1 of <path>`). Paths are matched whole: `hosts` is not `hosts.d/…`
+        const paths = [...line.matchAll(/(\/[^\s:]+)/g)].map((m) => m[1]);
+        if (!begun) {
+          if (!paths.includes(first)) return;
+          begun = true;
+        }
+        for (const f of paths) {
+          if (f === undefined || !pending.has(f)) continue;
+          if (/fail|cannot|denied|bad /i.test(line)) return done(line);
+          if (line.includes(`read ${f}`)) pending.delete(f);
         }
         if (pending.size === 0) done(undefined);
       };
@@ -865,7 +1071,7 @@ class DnsmasqDriver implements DhcpDns {
     proc.starting = false;
     // dnsmasq hands its pid file to the account it drops to: it is root's (edgenet's own record is the truth anyway)
     await chown(paths.pid, 0, 0).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not take the pid file back'));
-    const complaint = proc.stderrTail.find((l) => [paths.hosts, paths.dhcpHosts].some((f) => l.includes(f)) && /fail|cannot|denied|bad /i.test(l));
+    const complaint = proc.stderrTail.find((l) => [paths.hosts, paths.hostsDir, paths.dhcpHostsDir].some((f) => l.includes(f)) && /fail|cannot|denied|bad /i.test(l));
     if (complaint) log.warn({ dnsmasq: complaint }, 'dnsmasq could not read its hosts files');
     log.info({ args, pidFileReads: reads, startMs: Date.now() - proc.startedAt }, 'dnsmasq started');
     return pid;

@@ -1,17 +1,27 @@
 // The dnsmasq driver against real dnsmasq processes in network namespaces: DHCP via busybox udhcpc, DNS via
 // busybox nslookup, forwarding to a second dnsmasq playing the upstream resolver.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { DhcpDns, DhcpDnsEvent, DhcpDnsSpec } from '../../src/drivers/dhcpdns.ts';
 import { createDnsmasqDriver, dnsmasqPaths, findOwnedDnsmasq, isOwnedDnsmasq } from '../../src/drivers/dhcpdns-dnsmasq.ts';
 import { KernelError } from '../../src/errors.ts';
+import type { EdgenetLogger } from '../../src/util/logger.ts';
 import { Ipam } from '../../src/services/ipam.ts';
 import { describeKernel, eventually, NetnsPool, type Netns } from '../helpers/netns.ts';
 
 const DNSMASQ = '/usr/sbin/dnsmasq';
+
+/** Keeps every line (message and fields) a driver logs. */
+function recordingLogger(lines: string[]): EdgenetLogger {
+  const fn = (a: object | string, b?: string): void => {
+    lines.push(typeof a === 'string' ? a : `${b ?? ''} ${JSON.stringify(a)}`);
+  };
+  const logger: EdgenetLogger = { error: fn, warn: fn, info: fn, debug: fn, child: () => logger, isLevelEnabled: () => true };
+  return logger;
+}
 const MAC1 = '02:73:00:00:00:01';
 const MAC2 = '02:73:00:00:00:02';
 const MAC3 = '02:73:00:00:00:03';
@@ -233,7 +243,72 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     expect(events).toHaveLength(2);
   });
 
-  it('a restarted edgenet adopts the running dnsmasq, reloads it and supervises it; stale pid files are not trusted', async () => {
+  it('a new app is one file per dir that dnsmasq reads by itself (no SIGHUP); a removed or changed one is a SIGHUP', async () => {
+    const { dev, app1, app2 } = await topology();
+    const lines: string[] = [];
+    const logger = recordingLogger(lines);
+    const d = createDnsmasqDriver({ stateDir, exec: ['ip', 'netns', 'exec', dev.name], logger, stopTimeoutMs: 2000 });
+    drivers.push(d);
+    const paths = dnsmasqPaths(stateDir, 'x');
+    // app2's reservation lies outside the dynamic range: a lease from the range tells "not reserved" apart
+    const r2 = { name: 'app2', mac: MAC2, ip: '10.73.0.200' };
+    const spec: DhcpDnsSpec = { ...baseSpec('10.74.0.2', '10.73.0.100'), forwarders: [], reservations: [{ name: 'app1', mac: MAC1, ip: '10.73.0.10' }] };
+    const { pid } = await d.ensure(spec);
+    expect(await dhcp(app1)).toBe('10.73.0.10');
+
+    // +1 app: its two files, no SIGHUP (dnsmasq logs `cleared cache` on one); ensure() resolved once dnsmasq said it
+    // read them, so the first DHCP request gets the reservation and the name resolves at once
+    lines.length = 0;
+    const withApp2 = { ...spec, reservations: [...spec.reservations, r2] };
+    expect(await d.ensure(withApp2)).toEqual({ pid });
+    expect(lines.filter((l) => /cleared cache|reloaded \(SIGHUP\)/.test(l))).toEqual([]);
+    expect(lines.some((l) => l.includes('dnsmasq read the new reservations (no SIGHUP)'))).toBe(true);
+    // confirmed by dnsmasq's own lines, not ended by the 2 s wait
+    expect(lines.filter((l) => l.includes('did not confirm'))).toEqual([]);
+    expect(await readFile(join(paths.hostsDir, '02-73-00-00-00-02'), 'utf8')).toBe('10.73.0.200 app2 app2.x\n');
+    expect(await readFile(join(paths.dhcpHostsDir, '02-73-00-00-00-02'), 'utf8')).toBe(`${MAC2},10.73.0.200,app2\n`);
+    expect((await stat(join(paths.dhcpHostsDir, '02-73-00-00-00-02'))).mode & 0o777).toBe(0o640);
+    expect(await lookup(app1, 'app2.x')).toBe('10.73.0.200');
+    expect(await dhcp(app2)).toBe('10.73.0.200');
+    // no temp file is left in the watched dirs or beside them
+    expect((await readdir(paths.dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+    // -1 app: its files go and dnsmasq is told (a SIGHUP: it never drops a DHCP reservation by itself); with its
+    // lease evicted (as LocalServices does) its name no longer resolves and its reservation is gone from dnsmasq
+    lines.length = 0;
+    expect(await d.ensure(spec)).toEqual({ pid });
+    expect(lines.some((l) => l.includes('dnsmasq reloaded (SIGHUP)'))).toBe(true);
+    expect(lines.filter((l) => l.includes('did not confirm'))).toEqual([]);
+    expect(await readdir(paths.hostsDir)).toEqual(['02-73-00-00-00-01']);
+    expect(await readdir(paths.dhcpHostsDir)).toEqual(['02-73-00-00-00-01']);
+    await d.evictLease('x', MAC2);
+    expect(await lookup(app1, 'app2.x')).toBeUndefined();
+    expect(await lookup(app1, 'app2')).toBeUndefined();
+    const dynamic = await dhcp(app2);
+    expect(dynamic).toMatch(/^10\.73\.0\.1[0-5]\d$/);
+    expect(dynamic).not.toBe('10.73.0.200');
+
+    // a changed reservation (same MAC, another address) is a SIGHUP too; after the eviction the new address is leased
+    lines.length = 0;
+    await d.ensure({ ...spec, reservations: [{ name: 'app1', mac: MAC1, ip: '10.73.0.11' }] });
+    expect(lines.some((l) => l.includes('dnsmasq reloaded (SIGHUP)'))).toBe(true);
+    await d.evictLease('x', MAC1);
+    expect(await dhcp(app1)).toBe('10.73.0.11');
+    expect(await lookup(app2, 'app1.x')).toBe('10.73.0.11');
+
+    // a restarted edgenet does not know what the adopted dnsmasq read, and cannot read its log: a SIGHUP
+    const running = d.pid('x');
+    await d.close();
+    const again = createDnsmasqDriver({ stateDir, exec: ['ip', 'netns', 'exec', dev.name], logger, stopTimeoutMs: 2000 });
+    drivers.push(again);
+    lines.length = 0;
+    const spec11 = { ...spec, reservations: [{ name: 'app1', mac: MAC1, ip: '10.73.0.11' }] };
+    expect((await again.ensure({ ...spec11, reservations: [...spec11.reservations, r2] })).pid).toBe(running);
+    expect(lines.some((l) => l.includes('dnsmasq reloaded (SIGHUP)'))).toBe(true);
+    expect(await eventually('app2 resolves again', async () => (await lookup(app1, 'app2.x')) === '10.73.0.200')).toBe(true);
+  });
+
+    it('a restarted edgenet adopts the running dnsmasq, reloads it and supervises it; stale pid files are not trusted', async () => {
     const { dev, app1 } = await topology();
     const spec: DhcpDnsSpec = { ...baseSpec('10.74.0.2', '10.73.0.100'), forwarders: [] };
     const first = driver({}, dev);

@@ -59,9 +59,10 @@ apps:
     expect(write.code).not.toBe(0);
 
     const files = stateFiles(daemon!.stateDir);
-    expect(files.map((f) => f.slice(daemon!.stateDir.length + 1)).sort()).toEqual(
-      expect.arrayContaining(['config.json', 'reservations.json', 'lan/leases', 'lan/hosts', 'lan/dhcp-hosts', 'lan/applied.json', 'lan/dnsmasq.conf']),
-    );
+    const names = files.map((f) => f.slice(daemon!.stateDir.length + 1)).sort();
+    expect(names).toEqual(expect.arrayContaining(['config.json', 'reservations.json', 'lan/leases', 'lan/hosts', 'lan/applied.json', 'lan/dnsmasq.conf']));
+    // one file per app in each of dnsmasq's hosts dirs, named by the app's MAC
+    expect(names.filter((n) => /^lan\/(dhcp-)?hosts\.d\/[0-9a-f]{2}(-[0-9a-f]{2}){5}$/.test(n))).toHaveLength(2);
     for (const f of files) {
       const r = await asNobody('cat', [f]);
       expect({ f, readable: r.code === 0 }).toEqual({ f, readable: false });

@@ -62,6 +62,31 @@ describe('edgenet run without -c, and teardown through the API', () => {
     expect(await daemon).toBe(0);
   });
 
+  it('checks the file and the last good config against its own caps (--max-endpoints above the default)', async () => {
+    // 5001 app interfaces: one more than the default cap, spread over bridges that hold them
+    const networks = Array.from({ length: 6 }, (_, i) => ({ name: `s${i}`, type: 'switch' }));
+    const apps = Array.from({ length: 5001 }, (_, i) => ({ name: `a${i}`, interfaces: [{ network: `s${i % 6}`, tap: `tap${i}` }] }));
+    const big = JSON.stringify({ networks, apps });
+    const configPath = join(dir, 'big.json');
+    await writeFile(configPath, big);
+    for (const how of ['file', 'last good config'] as const) {
+      if (how === 'last good config') {
+        await mkdir(stateDir, { recursive: true });
+        await writeFile(join(stateDir, 'config.json'), big);
+      }
+      const stop = new AbortController();
+      let ready = false;
+      const { logger } = capture();
+      const daemon = runDaemon({ stateDir, logger, signal: stop.signal, limits: { endpoints: 6000 }, onReady: () => (ready = true), ...(how === 'file' && { configPath }) }, deps);
+      await until(`the API (${how})`, () => ready);
+      expect(net.running?.apps.length, how).toBe(5001);
+      stop.abort();
+      expect(await daemon).toBe(0);
+      net = new FakeEdgenet();
+      deps = { createEdgenet: () => net, loadConfigFile };
+    }
+  });
+
   it('exits 1 naming the file when the last good config is truncated, before creating anything', async () => {
     await mkdir(stateDir);
     const file = join(stateDir, 'config.json');

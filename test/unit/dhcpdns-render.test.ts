@@ -38,7 +38,8 @@ describe('renderDnsmasqFiles', () => {
       'dhcp-authoritative',
       'dhcp-range=10.50.0.100,10.50.0.199,255.255.255.0,1h',
       'dhcp-leasefile=/run/edgenet/lan/leases',
-      'dhcp-hostsfile=/run/edgenet/lan/dhcp-hosts',
+      'dhcp-hostsdir=/run/edgenet/lan/dhcp-hosts.d',
+      'hostsdir=/run/edgenet/lan/hosts.d',
       'addn-hosts=/run/edgenet/lan/hosts',
       'pid-file=/run/edgenet/_dnsmasq-pids/lan.pid',
       'dhcp-option=3,10.50.0.1',
@@ -55,6 +56,12 @@ describe('renderDnsmasqFiles', () => {
     const f = renderDnsmasqFiles(spec, paths);
     expect(f.dhcpHosts).toBe('02:aa:00:00:00:01,10.50.0.10,web\n02:aa:00:00:00:02,10.50.0.100,db\n');
     expect(f.hosts).toBe('10.50.0.10 web web.lan\n10.50.0.100 db db.lan\n10.50.0.250 printer printer.lan\n');
+    // one file per reservation (named by its MAC) in each dir; the hosts file holds the static names alone
+    expect(f.entries).toEqual([
+      { name: '02-aa-00-00-00-01', hosts: '10.50.0.10 web web.lan\n', dhcp: '02:aa:00:00:00:01,10.50.0.10,web\n' },
+      { name: '02-aa-00-00-00-02', hosts: '10.50.0.100 db db.lan\n', dhcp: '02:aa:00:00:00:02,10.50.0.100,db\n' },
+    ]);
+    expect(f.staticHosts).toBe('10.50.0.250 printer printer.lan\n');
     const reordered = renderDnsmasqFiles({ ...spec, reservations: [...spec.reservations].reverse() }, paths);
     expect(reordered).toEqual(f);
   });
