@@ -268,7 +268,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const rt = await getRuntime();
     const addressIssues = await portAddressIssues(rt.drivers, valid);
     if (addressIssues.length) throw new ConfigError(addressIssues);
-    const featureIssues = await kernelFeatureIssues(rt.drivers, valid);
+    // an apps-only change keeps the VLANs and port links the last good push had checked (its apps have none)
+    const featureIssues = inc ? [] : await kernelFeatureIssues(rt.drivers, valid);
     if (featureIssues.length) throw new ConfigError(featureIssues);
     // VLAN and bond ports: what is to be made is checked against the kernel before anything moves
     const portLinks = wantedPortLinks(valid);
