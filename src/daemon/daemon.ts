@@ -24,6 +24,7 @@ import { createMetrics } from './metrics.ts';
 import { startMetricsListener, type ListenAddress, type MetricsListener } from './metrics-listen.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
+import { bridgeName } from '../util/names.ts';
 import { ConfigOwnership } from './config-source.ts';
 import { validateConfig } from '../config/config-load.ts';
 import { createSystemdNotifier, type Notifier } from './sd-notify.ts';
@@ -67,6 +68,12 @@ export interface DaemonOptions {
   metricsListen?: ListenAddress;
   /** called once the API is serving */
   onReady?: (info: { socketPath: string; inspectorUrl?: string; uiUrl?: string; metricsUrl?: string }) => void;
+}
+
+/** The bridges of an applied config's switch NIs (the config has been validated by the apply). */
+function switchBridgesOf(config: unknown): string[] {
+  const networks = (config as { networks?: readonly { name: string; type: string }[] } | null)?.networks ?? [];
+  return networks.filter((n) => n.type === 'switch').map((n) => bridgeName(n.name));
 }
 
 /** What the daemon needs from the core; replaced by fakes in tests. */
@@ -250,7 +257,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     if (config !== userDataFrom || !Object.isFrozen(config)) userData = userDataOf(config);
     userDataFrom = config;
     // switch NIs come and go only with an apply: address learning follows their bridges from here
-    eveReporter?.refresh();
+    eveReporter?.refresh(switchBridgesOf(config));
     return result;
   };
   let metadata: MetadataService | undefined;

@@ -253,8 +253,11 @@ export interface EveReporter {
   info(): Promise<ZInfoNetworkInstance[]>;
   /** `ZMetricNetworkInstance` per NI, as protobuf JSON */
   metrics(): Promise<ZMetricNetworkInstance[]>;
-  /** the switch NIs as `status()` has them now: learning follows their bridges (call it after an apply) */
-  refresh(): void;
+  /**
+   * Learning follows these switch NI bridges (call it after an apply; the caller that knows its config passes them:
+   * cheaper than a whole status), or those of `status()` now.
+   */
+  refresh(switchBridges?: readonly string[]): void;
   /** stops following status; `remove`: the learning table goes too (teardown) */
   close(opts?: { remove?: boolean }): Promise<void>;
 }
@@ -290,7 +293,7 @@ export function createEveReporter(opts: EveReporterOptions): EveReporter {
     return { status, learned, links, ...(aclDrops && { aclDrops }) };
   };
   return {
-    refresh: () => follow(switchBridges(opts.status())),
+    refresh: (bridges) => follow(bridges ? [...bridges].sort() : switchBridges(opts.status())),
     info: async () => eveNetworkInstanceInfo(await input()),
     metrics: async () => eveNetworkInstanceMetrics(await input()),
     async close(o = {}) {
