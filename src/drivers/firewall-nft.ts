@@ -438,6 +438,10 @@ export class NftFirewall implements Firewall {
     });
   }
 
+  refreshCounters(): Promise<void> {
+    return this.endpoints.refreshCounters();
+  }
+
   drifted(): Promise<string[]> {
     return this.serial(async () => {
       await this.endpoints.refreshCounters();

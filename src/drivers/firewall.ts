@@ -59,6 +59,11 @@ export interface Firewall {
    * (re)start of that watch (changes meanwhile were not seen). Absent: the driver cannot tell; drift is polled.
    */
   readonly changes$?: Observable<NftChange>;
+  /**
+   * Reads the endpoints' rule counters for status (drifted() reads them too). Beside the firewall's writes, not
+   * queued behind them. Absent: drifted() is what reads them.
+   */
+  refreshCounters?(): Promise<void>;
   /** What is wrong with the table's base (base chains, port-forward hook, foreign rules or chains); empty: intact. */
   baseDrift(): Promise<string[]>;
   /** Repairs the table's base in one transaction (foreign rules and chains removed); intact: no write. */

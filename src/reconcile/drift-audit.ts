@@ -60,8 +60,13 @@ export async function auditOnce(deps: AuditDeps, opts: { rules?: boolean } = {})
     logger.warn({ err }, `${what} audit failed`);
     return undefined;
   };
+  // without the rules audit the counters of the endpoints' rules (status, metrics) are read on their own
+  const counters = async (): Promise<string[]> => {
+    await drivers.firewall.refreshCounters?.().catch(failed('counters'));
+    return [];
+  };
   const [rules, base] = await Promise.all([
-    rulesToo ? drivers.firewall.drifted().catch(failed('firewall')) : Promise.resolve([]),
+    rulesToo ? drivers.firewall.drifted().catch(failed('firewall')) : counters(),
     deviceProblems(deps, rulesToo).catch(failed('device')),
   ]);
   for (const name of rules ?? []) deps.childOfNetwork(name)?.send({ type: 'DRIFT', detail: `firewall rules of ${name} changed behind edgenet's back` } satisfies NiEvent);
