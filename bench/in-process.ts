@@ -5,7 +5,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { diffConfig } from '../src/config/config-diff.ts';
+import { diffConfig, resolveConfig } from '../src/config/config-diff.ts';
+import { resolveLimits } from '../src/config/config-limits.ts';
+import { copyInput, PushCache } from '../src/config/push-cache.ts';
+import { lastGoodText } from '../src/daemon/state-dir.ts';
 import { validateConfig } from '../src/config/config-load.ts';
 import { endpointsOf, networksOf } from '../src/config/config-resolve.ts';
 import { createEdgenet } from '../src/edgenet.ts';
@@ -27,8 +30,11 @@ export interface InProcessResult {
   /** stop() with every endpoint up */
   stopMs: number;
   heapUsedMiB: number;
-  /** one call each, on the full config (median of 5) */
-  stagesMs: { validateConfig: number; networksOf: number; endpointsOf: number; diffConfigNoop: number };
+  /**
+   * one call each, on the full config (median of 5): the full path's stages, and a push of the same config (a copy,
+   * compared app by app) through the O(change) path (push-cache.ts)
+   */
+  stagesMs: { validateConfig: number; networksOf: number; endpointsOf: number; diffConfigNoop: number; incrementalNoop: number };
 }
 
 function timeIt(fn: () => unknown, runs = 5): number {
@@ -39,6 +45,16 @@ function timeIt(fn: () => unknown, runs = 5): number {
     ms.push(performance.now() - t0);
   }
   return round(median(ms), 2);
+}
+
+/** The O(change) path's answer to a push of the same config, as a fresh copy (what a daemon parses from a body). */
+function incrementalNoop(full: unknown, parsed: ReturnType<typeof validateConfig>, limits: { endpoints: number }): number {
+  const cache = new PushCache();
+  cache.rebuild(copyInput(full), parsed, resolveConfig(parsed), lastGoodText(parsed));
+  const copies = Array.from({ length: 5 }, () => structuredClone(full));
+  let k = 0;
+  const resolved = resolveLimits(limits);
+  return timeIt(() => cache.tryIncremental(copies[k++], resolved));
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -79,6 +95,7 @@ export async function runInProcess(t: Topology): Promise<InProcessResult> {
       networksOf: timeIt(() => networksOf(parsed)),
       endpointsOf: timeIt(() => endpointsOf(parsed)),
       diffConfigNoop: timeIt(() => diffConfig(parsed, parsed)),
+      incrementalNoop: incrementalNoop(full, parsed, opts.limits),
     };
     const heapUsedMiB = process.memoryUsage().heapUsed / 2 ** 20;
     const removeAllMs = await timed(() => net.apply({ ...full, apps: [] }));

@@ -100,5 +100,29 @@ export function changedFields(a: object, b: object): string[] {
   const ra = a as Record<string, unknown>;
   const rb = b as Record<string, unknown>;
   const fields = new Set([...Object.keys(ra), ...Object.keys(rb)]);
-  return [...fields].filter((f) => !isDeepStrictEqual(ra[f], rb[f]));
+  return [...fields].filter((f) => !sameValue(ra[f], rb[f]));
+}
+
+/**
+ * isDeepStrictEqual() for the resolved forms (plain objects, arrays, strings, numbers, booleans), several times
+ * faster on them: a diff of 10 000 endpoints compares every field. Anything else is left to isDeepStrictEqual.
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const pa: unknown = Object.getPrototypeOf(a);
+  const pb: unknown = Object.getPrototypeOf(b);
+  if (pa !== pb) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return isDeepStrictEqual(a, b);
+    for (let i = 0; i < a.length; i++) if (!(i in a) || !(i in b) || !sameValue(a[i], b[i])) return isDeepStrictEqual(a, b);
+    return true;
+  }
+  if (pa !== Object.prototype) return isDeepStrictEqual(a, b);
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const ka = Object.keys(ra);
+  if (ka.length !== Object.keys(rb).length || Object.getOwnPropertySymbols(a).length + Object.getOwnPropertySymbols(b).length > 0) return isDeepStrictEqual(a, b);
+  for (const k of ka) if (!Object.prototype.hasOwnProperty.call(rb, k) || !sameValue(ra[k], rb[k])) return false;
+  return true;
 }

@@ -5,7 +5,7 @@ import type { AclFacts } from '../../machines/specs.ts';
 import type { AclRuleSpec } from './acl-schema.ts';
 import type { AppSpec, Config, InterfaceSpec, LocalNetworkSpec, NetworkSpec, PortSpec } from './config-schema.ts';
 import { niPortNames, stpOptions } from './config-switch.ts';
-import { appVlans, portVlans, usedVlans, type MemberVlans } from './config-vlans.ts';
+import { appVlans, portVlans, usedVlansOf, type MemberVlans } from './config-vlans.ts';
 
 // What the actors need, derived once from a valid config (validateConfig has run: subnets parse, names are unique).
 
@@ -289,9 +289,10 @@ function resolveLocal(ni: LocalNetworkSpec, ports: readonly PortSpec[], networks
 
 export function networksOf(config: Config): NetworkResolved[] {
   const tables = niTableIds(config.networks.filter((n) => n.type === 'local' && niPortNames(n).length > 0).map((n) => n.name));
+  const usedVlans = usedVlansOf(config);
   return config.networks.map((ni) => {
     const table = tables.get(ni.name);
-    return resolveNetwork(ni, config.ports, { networks: config.networks, ...(table !== undefined && { table }), vlanFiltering: ni.type === 'switch' && usedVlans(config, ni).length > 0 });
+    return resolveNetwork(ni, config.ports, { networks: config.networks, ...(table !== undefined && { table }), vlanFiltering: ni.type === 'switch' && usedVlans(ni).length > 0 });
   });
 }
 
@@ -307,12 +308,7 @@ export function appIfnames(app: AppSpec): (string | undefined)[] {
 
 export function endpointsOf(config: Config): EndpointSpec[] {
   const networks = new Map(config.networks.map((ni) => [ni.name, ni]));
-  const vlansOf = new Map<string, number[]>();
-  const used = (ni: NetworkSpec & { type: 'switch' }): number[] => {
-    let v = vlansOf.get(ni.name);
-    if (!v) vlansOf.set(ni.name, (v = usedVlans(config, ni)));
-    return v;
-  };
+  const used = usedVlansOf(config);
   return config.apps.flatMap((app) => {
     const inside = appIfnames(app);
     return app.interfaces.map((itf, i): EndpointSpec => {
@@ -350,11 +346,12 @@ function aclFactsOf(config: Config, ni: LocalNetworkSpec): AclFacts {
 }
 
 export function portsOf(config: Config): PortSpecResolved[] {
+  const usedVlans = usedVlansOf(config);
   return config.ports.map((p) => {
     const ni = config.networks.find((n) => n.type === 'switch' && niPortNames(n).includes(p.name)) ?? config.networks.find((n) => niPortNames(n).includes(p.name));
     const attach = ni?.type === 'switch';
     const stp = ni?.type === 'switch' ? stpOptions(ni.stp) : undefined;
-    const vids = ni?.type === 'switch' ? usedVlans(config, ni) : [];
+    const vids = ni?.type === 'switch' ? usedVlans(ni) : [];
     return {
       name: p.name,
       ifname: p.ifname,

@@ -22,6 +22,28 @@ export function usedVlans(config: Config, ni: SwitchNetworkSpec): number[] {
   return sorted([...apps, ...ports]);
 }
 
+/** usedVlans() of each switch NI, the apps looked through once (not once per NI: 40 NIs × 10 000 apps). */
+export function usedVlansOf(config: Config): (ni: SwitchNetworkSpec) => number[] {
+  const fromApps = new Map<string, number[]>();
+  for (const a of config.apps) {
+    for (const i of a.interfaces) {
+      if (i.accessVlanId === undefined) continue;
+      const list = fromApps.get(i.network);
+      if (list) list.push(i.accessVlanId);
+      else fromApps.set(i.network, [i.accessVlanId]);
+    }
+  }
+  const known = new Map<SwitchNetworkSpec, number[]>();
+  return (ni) => {
+    let v = known.get(ni);
+    if (!v) {
+      const ports = (ni.vlanPorts ?? []).flatMap((p) => (p.access !== undefined ? [p.access] : []));
+      known.set(ni, (v = sorted([...(fromApps.get(ni.name) ?? []), ...ports])));
+    }
+    return v;
+  };
+}
+
 export function appVlans(itf: InterfaceSpec, used: readonly number[]): MemberVlans {
   return itf.accessVlanId !== undefined ? { pvid: itf.accessVlanId, tagged: [] } : { pvid: DEFAULT_VID, tagged: used.filter((v) => v !== DEFAULT_VID) };
 }

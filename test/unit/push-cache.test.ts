@@ -2,7 +2,8 @@
 // accepted config, resolution, diff and last-good text — over random sequences of edits; everything it cannot judge
 // (invalid input, NI or port edits, VLANs, ACLs) is left to the full path.
 import { describe, expect, it } from 'vitest';
-import { diffResolved, resolveConfig, type ResolvedConfig } from '../../src/config/config-diff.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { changedFields, diffResolved, resolveConfig, type ResolvedConfig } from '../../src/config/config-diff.ts';
 import { validateConfig } from '../../src/config/config-load.ts';
 import { resolveLimits } from '../../src/config/config-limits.ts';
 import { copyInput, deepEqual, deepFreeze, isDeepFrozen, PushCache } from '../../src/config/push-cache.ts';
@@ -19,6 +20,23 @@ function fullPath(input: unknown): { config: Config; resolved: ResolvedConfig } 
   } catch (err) {
     return err as Error;
   }
+}
+
+/** Objects of the same key before and after (networks, endpoints, ports). */
+function pairs(before: ResolvedConfig | undefined, after: ResolvedConfig): [object, object][] {
+  if (!before) return [];
+  const out: [object, object][] = [];
+  const match = <T extends object>(xs: readonly T[], ys: readonly T[], key: (t: T) => string): void => {
+    const old = new Map(xs.map((x) => [key(x), x]));
+    for (const y of ys) {
+      const x = old.get(key(y));
+      if (x) out.push([x, y]);
+    }
+  };
+  match(before.networks, after.networks, (n) => n.name);
+  match(before.endpoints, after.endpoints, (e) => e.key);
+  match(before.ports, after.ports, (p) => p.name);
+  return out;
 }
 
 describe('push cache: incremental = full, over random edit sequences', () => {
@@ -41,6 +59,13 @@ describe('push cache: incremental = full, over random edit sequences', () => {
           continue;
         }
         const raw = copyInput(input);
+        // the diff's fast field comparison says what isDeepStrictEqual says
+        for (const [before, after] of pairs(running, want.resolved)) {
+          const fields = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+          const rb = before as Record<string, unknown>;
+          const ra = after as Record<string, unknown>;
+          expect(changedFields(before, after), at).toEqual(fields.filter((f) => !isDeepStrictEqual(rb[f], ra[f])));
+        }
         if (inc) {
           incremental++;
           expect(inc.config, at).toStrictEqual(want.config);
