@@ -336,7 +336,7 @@ export class NftFirewall implements Firewall {
     this.exec = opts.exec ?? [];
     this.logger = opts.logger;
     this.writes = opts.writes ?? new WriteCounter();
-    this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger, (fn) => this.serial(fn));
+    this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger, (fn) => this.serial(fn), true);
     this.monitor = new NftMonitor({ exec: this.exec, ...(this.logger && { logger: this.logger }) });
     // someone else's change: what we know of the endpoint rules may be wrong, the next write lists them again
     this.changes$ = this.monitor.changes$.pipe(tap((c) => c.kind === 'foreign' && this.endpoints.invalidate()));
