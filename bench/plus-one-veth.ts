@@ -92,7 +92,8 @@ async function main(): Promise<void> {
       let t0 = performance.now();
       await d.api.putConfig(full, 'application/json');
       log(`cold converge ${round(performance.now() - t0)} ms`);
-      await sleep(1000);
+      // the converge's tail (sweep, status, audits) is over before the first push
+      await sleep(3000);
       const add: number[] = [];
       const addWall: number[] = [];
       const remove: number[] = [];
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
         const after = await run('ip', ['netns', 'exec', ns.dev, 'busybox', ...nslookupArgs(`${a.app}.${a.ni}`, gw)], { timeoutMs: 10_000 });
         if (parseLookup(after.stdout) !== undefined) throw new Error(`${a.app}.${a.ni} still resolves after its removal`);
         log(`push ${k}: +1 veth ${round(add[k]!, 2)} ms in the daemon (${round(addWall[k]!, 2)} ms over the API), -1 ${round(remove[k]!, 2)} ms; lease ${String(ip)} and name checked`);
-        await sleep(200);
+        await sleep(500);
       }
       log(`+1 veth app: median ${round(median(add), 2)} ms in the daemon (${round(median(addWall), 2)} ms over the API); -1: ${round(median(remove), 2)} ms`);
     } finally {

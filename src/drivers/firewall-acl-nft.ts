@@ -9,6 +9,7 @@ import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
 import { aclPlumbing, aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
 import type { AclRuleInfo, AclRuleStatus, EndpointRules, Json, NftCmd } from './firewall-acl.ts';
 import { AclTableView, needsEcho } from './firewall-acl-view.ts';
+import { antiSpoofText } from './firewall-acl-text.ts';
 import type { WriteCounter } from './write-counter.ts';
 
 export interface NftRun {
@@ -78,6 +79,8 @@ export class NftEndpointRules {
     private readonly writes: WriteCounter,
     private readonly logger?: Logger,
     private readonly serial: SerialRun = (fn) => fn(),
+    /** anti-spoofing-only transactions in nft's syntax (firewall-acl-text.ts): the real nft; an emulation reads JSON */
+    private readonly text = false,
   ) {}
 
   private async listTable(family: 'inet' | 'bridge', signal?: AbortSignal): Promise<string | undefined> {
@@ -108,7 +111,9 @@ export class NftEndpointRules {
 
   /** One transaction; the handles of its added rules when it needed nft's echo (needsEcho), else []. */
   private async transact(cmds: NftCmd[], operation: string, object: string, echo = needsEcho(cmds)): Promise<number[] | undefined> {
-    const r = await this.run(['-j', ...(echo ? ['-e', '-a'] : []), '-f', '-'], JSON.stringify({ nftables: cmds }));
+    const text = !echo && this.text ? antiSpoofText(cmds) : undefined;
+    this.logger?.debug({ object, commands: cmds.length, syntax: text !== undefined ? 'nft' : 'json', echo }, 'endpoint rules transaction');
+    const r = text !== undefined ? await this.run(['-f', '-'], text) : await this.run(['-j', ...(echo ? ['-e', '-a'] : []), '-f', '-'], JSON.stringify({ nftables: cmds }));
     if (r.code !== 0) {
       const line = r.stderr.split('\n').find((l) => l.includes('Error:')) ?? r.stderr.trim();
       throw new KernelError(`nft ${operation}`, object, /No such file/.test(line) ? 'ENOENT' : undefined, line.replace(/^.*?Error:\s*/, ''));

@@ -13,6 +13,8 @@ import { FIREWALL_FAMILY, FIREWALL_TABLE, canonicalJson, niChainNames, niOfChain
 import type { BaseChain, Firewall, NiRules, RulesetView } from './firewall.ts';
 import { serialQueue } from '../runtime/serial-queue.ts';
 import { NftEndpointRules } from './firewall-acl-nft.ts';
+import { NftMonitor, type NftChange } from './nft-monitor.ts';
+import { tap, type Observable } from 'rxjs';
 import type { AclRuleStatus, EndpointRules } from './firewall-acl.ts';
 import { runCommand, type CommandResult } from './run-command.ts';
 import { WriteCounter } from './write-counter.ts';
@@ -326,11 +328,18 @@ export class NftFirewall implements Firewall {
   private niPending: { nis: readonly NiRules[]; signal: AbortSignal | undefined; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private niScheduled = false;
 
+  /** changes to our tables that edgenet did not make, and each (re)start of the monitor (src/drivers/nft-monitor.ts) */
+  readonly changes$: Observable<NftChange>;
+  private readonly monitor: NftMonitor;
+
   constructor(opts: NftFirewallOptions = {}) {
     this.exec = opts.exec ?? [];
     this.logger = opts.logger;
     this.writes = opts.writes ?? new WriteCounter();
-    this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger, (fn) => this.serial(fn));
+    this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger, (fn) => this.serial(fn), true);
+    this.monitor = new NftMonitor({ exec: this.exec, ...(this.logger && { logger: this.logger }) });
+    // someone else's change: what we know of the endpoint rules may be wrong, the next write lists them again
+    this.changes$ = this.monitor.changes$.pipe(tap((c) => c.kind === 'foreign' && this.endpoints.invalidate()));
   }
 
   // endpoint requests queue themselves: those arriving together (or while the queue is busy) are one transaction
@@ -429,6 +438,10 @@ export class NftFirewall implements Firewall {
     });
   }
 
+  refreshCounters(): Promise<void> {
+    return this.endpoints.refreshCounters();
+  }
+
   drifted(): Promise<string[]> {
     return this.serial(async () => {
       await this.endpoints.refreshCounters();
@@ -446,7 +459,8 @@ export class NftFirewall implements Firewall {
 
 
   private nft(args: string[], input: string | undefined, signal?: AbortSignal): Promise<CommandResult> {
-    return runCommand([...this.exec, 'nft', ...args], input, signal);
+    // our own transactions are known to the monitor by their pid
+    return runCommand([...this.exec, 'nft', ...args], input, signal, (pid) => this.monitor.parser.ownPid(pid));
   }
 
   /** The table as the kernel holds it; undefined when absent. */

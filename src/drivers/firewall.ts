@@ -1,3 +1,5 @@
+import type { Observable } from 'rxjs';
+import type { NftChange } from './nft-monitor.ts';
 import type { AclRuleStatus, EndpointRules } from './firewall-acl.ts';
 import type { WriteCounter } from './write-counter.ts';
 
@@ -52,6 +54,16 @@ export interface Firewall {
    * one listing of the table, compared per NI. Cheap enough for a periodic audit.
    */
   drifted(): Promise<string[]>;
+  /**
+   * Changes to edgenet's tables that edgenet did not make, as the kernel reports them (`nft monitor`), and each
+   * (re)start of that watch (changes meanwhile were not seen). Absent: the driver cannot tell; drift is polled.
+   */
+  readonly changes$?: Observable<NftChange>;
+  /**
+   * Reads the endpoints' rule counters for status (drifted() reads them too). Beside the firewall's writes, not
+   * queued behind them. Absent: drifted() is what reads them.
+   */
+  refreshCounters?(): Promise<void>;
   /** What is wrong with the table's base (base chains, port-forward hook, foreign rules or chains); empty: intact. */
   baseDrift(): Promise<string[]>;
   /** Repairs the table's base in one transaction (foreign rules and chains removed); intact: no write. */

@@ -17,9 +17,10 @@ export interface CommandResult {
  * Runs `argv`; `input` becomes its stdin. The input goes through an unlinked temporary file, not a pipe: nft 1.0.6
  * reads `-f -` by opening /dev/stdin, which fails (ENXIO) on the socketpair Node gives a child as a stdin pipe, and a
  * file never raises EPIPE when a command exits before reading it all. A command that cannot be started rejects with a
- * KernelError (`exec`); one that runs and fails resolves with its exit code and stderr.
+ * KernelError (`exec`); one that runs and fails resolves with its exit code and stderr. `onSpawn` learns its pid
+ * (the nft monitor tells edgenet's own transactions from others' by it).
  */
-export async function runCommand(argv: readonly string[], input?: string, signal?: AbortSignal): Promise<CommandResult> {
+export async function runCommand(argv: readonly string[], input?: string, signal?: AbortSignal, onSpawn?: (pid: number) => void): Promise<CommandResult> {
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new Error('empty command');
   let stdin: FileHandle | undefined;
@@ -32,6 +33,7 @@ export async function runCommand(argv: readonly string[], input?: string, signal
   try {
     return await new Promise<CommandResult>((resolve, reject) => {
       const child = spawn(cmd, args, { stdio: [stdin ? stdin.fd : 'ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+      if (child.pid !== undefined) onSpawn?.(child.pid);
       let stdout = '';
       let stderr = '';
       child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));

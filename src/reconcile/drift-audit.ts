@@ -1,5 +1,5 @@
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
-import { exhaustMap, timer, type Subscription } from 'rxjs';
+import { Subscription, concatMap, debounceTime, exhaustMap, tap, timer } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
 import type { DeviceEvent, DeviceSpec } from '../../machines/device.machine.ts';
 import type { NiContext, NiEvent } from '../../machines/network-instance.machine.ts';
@@ -49,26 +49,35 @@ export interface AuditDeps {
   logger: Logger;
 }
 
-/** One audit: rules of every NI, the table's base and ip_forward, the bridges of ready NIs. */
-export async function auditOnce(deps: AuditDeps): Promise<void> {
+/**
+ * One audit: rules of every NI, the table's base and ip_forward, the bridges of ready NIs. `rules: false`: not the
+ * nft tables (the firewall reports changes to them as they happen: changes$).
+ */
+export async function auditOnce(deps: AuditDeps, opts: { rules?: boolean } = {}): Promise<void> {
   const { drivers, logger } = deps;
+  const rulesToo = opts.rules !== false;
   const failed = (what: string) => (err: unknown) => {
     logger.warn({ err }, `${what} audit failed`);
     return undefined;
   };
+  // without the rules audit the counters of the endpoints' rules (status, metrics) are read on their own
+  const counters = async (): Promise<string[]> => {
+    await drivers.firewall.refreshCounters?.().catch(failed('counters'));
+    return [];
+  };
   const [rules, base] = await Promise.all([
-    drivers.firewall.drifted().catch(failed('firewall')),
-    deviceProblems(deps).catch(failed('device')),
+    rulesToo ? drivers.firewall.drifted().catch(failed('firewall')) : counters(),
+    deviceProblems(deps, rulesToo).catch(failed('device')),
   ]);
   for (const name of rules ?? []) deps.childOfNetwork(name)?.send({ type: 'DRIFT', detail: `firewall rules of ${name} changed behind edgenet's back` } satisfies NiEvent);
   if (base && base.length > 0) deps.device.send({ type: 'DRIFT', detail: base.join('; ') } satisfies DeviceEvent);
   await auditBridges(deps).catch(failed('bridge'));
 }
 
-async function deviceProblems({ drivers, device, deviceSpec }: AuditDeps): Promise<string[]> {
+async function deviceProblems({ drivers, device, deviceSpec }: AuditDeps, rules = true): Promise<string[]> {
   if (topState((device.getSnapshot() as { value?: unknown }).value) !== 'ready') return [];
   const spec = deviceSpec();
-  const problems = spec.firewall ? await drivers.firewall.baseDrift() : [];
+  const problems = spec.firewall && rules ? await drivers.firewall.baseDrift() : [];
   if (spec.forwarding && !(await drivers.firewall.forwardingOn())) problems.push('net.ipv4.ip_forward turned off behind edgenet\'s back');
   return problems;
 }
@@ -86,9 +95,52 @@ async function auditBridges({ drivers, root }: AuditDeps): Promise<void> {
   }
 }
 
-/** Audits every `intervalMs`; a slow one never lets audits pile up (ticks meanwhile are dropped). */
+/**
+ * Audits every `intervalMs`; a slow one never lets audits pile up (ticks meanwhile are dropped). When the firewall
+ * reports changes to its tables (`nft monitor`), the tables are audited on each such change (and when the watch
+ * (re)starts) instead of listed every tick — at 1000 endpoints a listing costs nft ~100–200 ms, and the firewall's
+ * writes wait behind it — while the ticks keep auditing what sends no event (ip_forward, missed link events).
+ */
 export function startAudits(deps: AuditDeps, intervalMs: number): Subscription {
-  return timer(intervalMs, intervalMs)
-    .pipe(exhaustMap(() => auditOnce(deps)))
-    .subscribe();
+  const changes = deps.drivers.firewall.changes$;
+  if (!changes) {
+    return timer(intervalMs, intervalMs)
+      .pipe(exhaustMap(() => auditOnce(deps)))
+      .subscribe();
+  }
+  const sub = new Subscription();
+  sub.add(
+    timer(intervalMs, intervalMs)
+      .pipe(exhaustMap(() => auditOnce(deps, { rules: false })))
+      .subscribe(),
+  );
+  // a burst of changes (one tool's several transactions) is one audit after it; one already running finishes first
+  sub.add(
+    changes
+      .pipe(
+        tap((c) => {
+          if (c.kind === 'foreign') deps.logger.info({ change: c.detail }, 'nft tables changed behind edgenet\'s back: auditing');
+        }),
+        debounceTime(RULES_AUDIT_QUIET_MS),
+        concatMap(() => rulesAudit(deps)),
+      )
+      .subscribe(),
+  );
+  return sub;
+}
+
+/** quiet time after a reported change before the rules are audited (a burst of transactions is one audit) */
+const RULES_AUDIT_QUIET_MS = 20;
+
+/** The nft part of an audit alone: rules of every NI and the table's base. */
+async function rulesAudit(deps: AuditDeps): Promise<void> {
+  const { drivers, logger } = deps;
+  const [rules, base] = await Promise.all([
+    drivers.firewall.drifted().catch((err: unknown) => (logger.warn({ err }, 'firewall audit failed'), undefined)),
+    topState((deps.device.getSnapshot() as { value?: unknown }).value) === 'ready' && deps.deviceSpec().firewall
+      ? drivers.firewall.baseDrift().catch((err: unknown) => (logger.warn({ err }, 'device audit failed'), undefined))
+      : Promise.resolve([]),
+  ]);
+  for (const name of rules ?? []) deps.childOfNetwork(name)?.send({ type: 'DRIFT', detail: `firewall rules of ${name} changed behind edgenet's back` } satisfies NiEvent);
+  if (base && base.length > 0) deps.device.send({ type: 'DRIFT', detail: base.join('; ') } satisfies DeviceEvent);
 }

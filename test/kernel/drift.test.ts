@@ -73,6 +73,13 @@ apps:
       repaired: async () => !/^\s*accept\s*$/m.test(await nft('list', 'chain', 'inet', 'edgenet', 'forward')),
     },
     {
+      name: 'an NI\'s forward chain flushed',
+      owner: { kind: 'network', name: 'lan' },
+      reason: /firewall rules of lan changed/,
+      tamper: () => nft('flush', 'chain', 'inet', 'edgenet', 'fwd-lan'),
+      repaired: async () => (await nft('list', 'chain', 'inet', 'edgenet', 'fwd-lan')).split('\n').some((l) => /accept|drop|jump/.test(l)),
+    },
+    {
       name: 'an extra chain in table inet edgenet',
       owner: { kind: 'device', name: 'device' },
       reason: /foreign chain sneaky/,
@@ -168,5 +175,12 @@ apps:
     expect(s.networks.map((n) => n.name)).toEqual(['iso', 'lan']);
     expect(s.writes.dnsmasqStart).toBe(writes0.dnsmasqStart);
     await trafficRight();
+  });
+
+  it('the nft tampering was reported by nft monitor (not found by a poll), its own repairs were not', () => {
+    const seen = daemon!.log.filter((l) => l.includes("nft tables changed behind edgenet's back"));
+    // the three nft cases above, each by the `nft` of the test (edgenet's own repair transactions are not reported)
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen.every((l) => l.includes('by nft (pid'))).toBe(true);
   });
 });
