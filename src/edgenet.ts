@@ -27,7 +27,7 @@ import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions, RefusedEndpoin
 import { ConfigError } from './errors.ts';
 import { Ipam } from './services/ipam.ts';
 import { PortProber, probeTargets } from './services/port-probe.ts';
-import { L3Moves, releaseFromOurBridge } from './services/l3-moves.ts';
+import { L3Moves, inOurBridge } from './services/l3-moves.ts';
 import { LinkRouter } from './runtime/link-router.ts';
 import { LocalServices } from './services/local-services.ts';
 import { mergeResults, withoutEndpoints } from './runtime/partial-apply.ts';
@@ -316,8 +316,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       const bridgeOf = new Map(networks.map((n) => [n.name, n.bridge]));
       const back = await rt.l3.restoreUnless(
         (ifname, bridge) => ports.some((p) => p.ifname === ifname && p.moveL3 === true && p.network !== undefined && bridgeOf.get(p.network) === bridge),
-        // out of the old bridge first (only ours: the port's master still carries our mark)
-        releaseFromOurBridge(rt.drivers.links),
+        // out of the old bridge in the same batch (only ours: the port's master still carries our mark)
+        inOurBridge(rt.drivers.links),
       );
       if (back.length) logger.info({ ports: back }, 'addresses and routes moved back onto ports no switch NI bridges any more');
     }

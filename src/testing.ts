@@ -40,7 +40,7 @@ export function createFakeDrivers(opts: { firewall?: FakeFirewallOptions; dhcpdn
     links,
     firewall: createFakeFirewall(opts.firewall),
     dhcpdns: createFakeDhcpDns(opts.dhcpdns),
-    routes: createFakeRouteDriver(),
+    routes: createFakeRouteDriver({ release: (ifname) => links.detach(ifname) }),
     bridgePorts: createFakeBridgePortDriver(links),
     portLinks: createFakePortLinkDriver(links),
     probes: createFakeProbeDriver(),

@@ -8,6 +8,8 @@ import { WriteCounter } from './write-counter.ts';
  */
 export class FakeRouteDriver implements RouteDriver {
   readonly writes = new WriteCounter();
+  /** what `moveL3(…, { release })` does to the link */
+  release?: (ifname: string) => Promise<void>;
   private rules: RuleInfo[] = [];
   private readonly routes = new Map<number | 'main', Map<string, RouteInfo>>();
   private readonly addresses = new Map<string, L3Config['addresses']>();
@@ -126,7 +128,8 @@ export class FakeRouteDriver implements RouteDriver {
     return { addresses: [...this.addressesOf(ifname)], routes: routes.map(({ table: _t, dev: _d, ...r }) => r) };
   }
 
-  async moveL3(from: string, to: string, l3: L3Config): Promise<void> {
+  async moveL3(from: string, to: string, l3: L3Config, _signal?: AbortSignal, opts: { release?: boolean } = {}): Promise<void> {
+    if (opts.release) await this.release?.(to);
     const key = (a: { address: string; prefixlen: number }): string => `${a.address}/${a.prefixlen}`;
     const moving = new Set(l3.addresses.map(key));
     const target = this.addressesOf(to);
@@ -149,6 +152,9 @@ export class FakeRouteDriver implements RouteDriver {
   }
 }
 
-export function createFakeRouteDriver(): FakeRouteDriver {
-  return new FakeRouteDriver();
+/** `release`: what `moveL3(…, { release })` does to the link (the fake link driver's detach). */
+export function createFakeRouteDriver(opts: { release?: (ifname: string) => Promise<void> } = {}): FakeRouteDriver {
+  const d = new FakeRouteDriver();
+  if (opts.release) d.release = opts.release;
+  return d;
 }

@@ -184,7 +184,7 @@ export function createIpRouteDriver(opts: IpRouteOptions = {}): RouteDriver {
       const own = routes.filter((r) => r.dev === ifname && r.protocol !== 'kernel');
       return { addresses, routes: own.map(({ table: _t, dev: _d, ...r }) => r) };
     },
-    moveL3: (from: string, to: string, l3: L3Config, signal?: AbortSignal) =>
+    moveL3: (from: string, to: string, l3: L3Config, signal?: AbortSignal, opts: { release?: boolean } = {}) =>
       serial(async () => {
         // only what is missing on `to` is put there, only what is still on `from` is taken off (a move repeated
         // after a crash finds part of it done, a restart all of it: 0 writes)
@@ -194,6 +194,7 @@ export function createIpRouteDriver(opts: IpRouteOptions = {}): RouteDriver {
         const toSet = new Set(onTo.map(key));
         const routeThere = (r: RouteSpec): boolean => main.some((h) => h.dev === to && routeKey(h) === routeKey(r) && sameRoute({ ...r, dev: to }, h));
         const lines = [
+          ...(opts.release ? [`link set dev ${to} nomaster`] : []),
           ...l3.addresses.filter((a) => !toSet.has(key(a))).map((a) => `address replace ${key(a)} dev ${to}`),
           // `replace` matches a route by destination and metric: the port's route becomes the bridge's
           ...l3.routes

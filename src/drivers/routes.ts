@@ -81,8 +81,10 @@ export interface RouteDriver {
   /**
    * Put `l3` on `to` and take it off `from` (routes after addresses, so their next hops are reachable). Only what
    * differs is written (0 writes when done already); `from` may be gone (then `l3` is only put on `to`).
+   * `release`: `to` leaves its bridge first, in the same batch (a port given its addresses back: while still bridged
+   * its ARP answers would land on the bridge; released apart from the move, the address would be nowhere for a while).
    */
-  moveL3(from: string, to: string, l3: L3Config, signal?: AbortSignal): Promise<void>;
+  moveL3(from: string, to: string, l3: L3Config, signal?: AbortSignal, opts?: { release?: boolean }): Promise<void>;
 }
 
 /** The text form `ip route` takes (and the fake keys routes by). */

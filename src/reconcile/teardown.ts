@@ -13,7 +13,7 @@ import { createNftAddressLearner } from '../drivers/address-learner-nft.ts';
 import { assertSameNetns } from './netns-record.ts';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
-import { L3Moves, releaseFromOurBridge } from '../services/l3-moves.ts';
+import { L3Moves, inOurBridge } from '../services/l3-moves.ts';
 import { LAST_GOOD_CONFIG, removeRuntimeState } from '../daemon/state-dir.ts';
 import { resolveLayout } from '../daemon/state-layout.ts';
 
@@ -49,7 +49,7 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
   const removed: string[] = [];
   try {
     // ports whose own addresses and routes are on a switch NI's bridge get them back before the bridge goes
-    const back = await new L3Moves(runtimeDir, drivers.routes, opts.logger).restoreUnless(() => false, releaseFromOurBridge(drivers.links));
+    const back = await new L3Moves(runtimeDir, drivers.routes, opts.logger).restoreUnless(() => false, inOurBridge(drivers.links));
     removed.push(...back.map((ifname) => `addresses and routes of ${ifname} moved back onto it`));
     removed.push(...(await sweepOrphans(drivers, NOTHING, opts.logger)));
     // a dnsmasq whose conf file went missing is still found by its pid file (remove() checks /proc before signalling)

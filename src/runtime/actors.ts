@@ -87,7 +87,14 @@ export function niActors({ drivers, local, l3 }: ActorDeps) {
     }),
     deleteNi: fromPromise<void, NiSpec>(async ({ input: ni, signal }) => {
       // a switch NI's port gets its own addresses and routes back before the bridge holding them goes
-      if (ni.type === 'switch') for (const rec of await l3.records()) if (rec.bridge === ni.bridge) await l3.restore(rec.ifname, signal);
+      if (ni.type === 'switch') {
+        for (const rec of await l3.records()) {
+          if (rec.bridge !== ni.bridge) continue;
+          // still in this bridge (its actor went without detaching): released in the same batch
+          const [port, bridge] = await Promise.all([links.cached(rec.ifname), links.cached(ni.bridge)]);
+          await l3.restore(rec.ifname, signal, { release: port?.master !== undefined && port.master === bridge?.ifindex });
+        }
+      }
       if (ni.type === 'local') {
         await local.removeNi(ni.name);
         await firewall.removeNetwork(ni.name, signal);
@@ -113,6 +120,14 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
   const release = async (ifname: string, signal: AbortSignal): Promise<void> => {
     const link = await links.cached(ifname);
     if (link?.master !== undefined && (await isOwnedBridge(link.master))) await links.detach(ifname, signal);
+  };
+  // a port whose addresses are on our bridge: released and given them back in one batch (moved back while still
+  // bridged, its ARP answers would land on the bridge and its first replies wait a second for a neighbour; released
+  // apart from the move, the address would be on neither for a while); nothing moved: only released
+  const releaseAndRestore = async (ifname: string, signal: AbortSignal): Promise<void> => {
+    const link = await links.cached(ifname);
+    const owned = link?.master !== undefined && (await isOwnedBridge(link.master));
+    if (!(await l3.restore(ifname, signal, { release: owned })) && owned) await links.detach(ifname, signal);
   };
   return {
     // the link cache answers a probe; verifying what an event reported asks the kernel
@@ -146,9 +161,8 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
         const link = await links.get(spec.ifname);
         if (!link) throw new KernelError('attach', `port ${spec.name} (${spec.ifname})`, 'ENODEV', 'not present');
         // a port that left a switch NI for a local one (its NAT uplink) must not stay in our old bridge, and gets
-        // its addresses and routes back first
-        await l3.restore(spec.ifname, signal);
-        if (link.master !== undefined && (await isOwnedBridge(link.master))) await links.detach(spec.ifname, signal);
+        // its addresses and routes back, released in the same batch
+        await releaseAndRestore(spec.ifname, signal);
         return { ifindex: link.ifindex, carrier: link.carrier };
       }
       if (!bridge) throw new Error(`network ${spec.network} has no bridge yet`);
@@ -181,11 +195,8 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
     }),
     detach: fromPromise<void, MemberSpec>(async ({ input: spec, signal }) => {
       if (spec.kind === 'port') {
-        // released first, then its addresses and routes back onto it in one batch: moved back while still bridged,
-        // the port's ARP answers would land on the bridge and its first replies wait a second for a neighbour
-        // (the bridge has the port's MAC, so the segment's caches stay right either way)
-        if (spec.attach) await release(spec.ifname, signal);
-        await l3.restore(spec.ifname, signal);
+        if (spec.attach) await releaseAndRestore(spec.ifname, signal);
+        else await l3.restore(spec.ifname, signal);
         return;
       }
       await local.removeEndpoint(spec);

@@ -108,28 +108,33 @@ export class L3Moves {
     });
   }
 
-  /** The recorded addresses and routes back onto the port; then the record goes. No record: nothing to do. */
-  restore(ifname: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * The recorded addresses and routes back onto the port; then the record goes. `release`: the port leaves its
+   * bridge in the same batch, just before (the caller has checked the bridge is ours). Resolves false when there was
+   * no record (nothing done, not even the release).
+   */
+  restore(ifname: string, signal?: AbortSignal, opts: { release?: boolean } = {}): Promise<boolean> {
     return this.serial(async () => {
       const rec = await this.record(ifname);
-      if (!rec) return;
+      if (!rec) return false;
       // from a bridge that is gone already, moveL3 only adds them to the port
-      await this.routes.moveL3(rec.bridge, ifname, rec.l3, signal);
+      await this.routes.moveL3(rec.bridge, ifname, rec.l3, signal, { release: opts.release === true });
       await rm(this.path(ifname), { force: true });
       this.logger?.info({ port: rec.port, ifname, bridge: rec.bridge, l3: rec.l3 }, `port ${rec.port}: addresses and routes moved back from ${rec.bridge} onto ${ifname}`);
+      return true;
     });
   }
 
   /**
    * At start: moves of ports that no switch NI bridges any more (the config changed while edgenet was down) go back;
-   * `release` first takes each such port out of the bridge (while bridged, its ARP answers would land on the bridge).
+   * a port still in that bridge (`inOurBridge`) leaves it in the same batch (while bridged, its ARP answers would
+   * land on the bridge).
    */
-  async restoreUnless(bridged: (ifname: string, bridge: string) => boolean, release?: (ifname: string, bridge: string) => Promise<void>): Promise<string[]> {
+  async restoreUnless(bridged: (ifname: string, bridge: string) => boolean, inOurBridge?: (ifname: string, bridge: string) => Promise<boolean>): Promise<string[]> {
     const back: string[] = [];
     for (const rec of await this.records()) {
       if (bridged(rec.ifname, rec.bridge)) continue;
-      await release?.(rec.ifname, rec.bridge);
-      await this.restore(rec.ifname);
+      await this.restore(rec.ifname, undefined, { release: (await inOurBridge?.(rec.ifname, rec.bridge)) === true });
       back.push(rec.ifname);
     }
     return back;
@@ -137,12 +142,12 @@ export class L3Moves {
 }
 
 /**
- * `restoreUnless`'s release: the port out of the bridge its move went to, only when it is still in it and that bridge
- * is ours (the bridge still carries an NI mark); anything else is left as it is.
+ * `restoreUnless`'s check: the port is still in the bridge its move went to, and that bridge is ours (it still
+ * carries an NI mark); anything else is left where it is.
  */
-export function releaseFromOurBridge(links: Pick<LinkDriver, 'get' | 'detach'>): (ifname: string, bridge: string) => Promise<void> {
+export function inOurBridge(links: Pick<LinkDriver, 'get'>): (ifname: string, bridge: string) => Promise<boolean> {
   return async (ifname, bridge) => {
     const [port, master] = await Promise.all([links.get(ifname), links.get(bridge)]);
-    if (port?.master !== undefined && master !== undefined && port.master === master.ifindex && parseAlias(master.alias)?.kind === 'ni') await links.detach(ifname);
+    return port?.master !== undefined && master !== undefined && port.master === master.ifindex && parseAlias(master.alias)?.kind === 'ni';
   };
 }

@@ -147,11 +147,12 @@ ${withSwitch ? `  - { name: hmi, interfaces: [{ network: plant, netns: ${sw.path
     const { lost, longestMs, longestAt } = ping.gaps();
     const phase = Object.entries(phases).filter(([, t]) => t <= longestAt).at(-1)?.[0] ?? 'before';
     console.log(`the device's address answered ${ping.count} pings (every 50 ms) from the port's side through 2 moves, 2 restores and 2 SIGKILLs: ${lost} unanswered, longest silence ${longestMs.toFixed(0)} ms (during "${phase}"; shared, loaded VM: noisy)`);
-    // answered throughout: the bridge has the port's MAC and a port is released before its addresses go back, so no
-    // neighbour cache goes wrong and no ARP answer lands on the bridge (before that fix a restore cost 6–10 requests
-    // and a silence of ~0.5–1 s); what is left is the few milliseconds of one `ip -batch` on a loaded VM
+    // answered throughout: the bridge has the port's MAC and a port is released and given its addresses back in one
+    // `ip -batch`, so no neighbour cache goes wrong and no ARP answer lands on the bridge (before, a restore cost
+    // 6–10 requests and a silence of ~0.5–1.1 s); measured since: 0–3 requests in all, longest silence 84–232 ms
+    // with the machine's load average at 7 (the rest is scheduling on a loaded 2-core VM)
     expect(longestMs).toBeLessThan(600);
-    expect(lost).toBeLessThanOrEqual(3);
+    expect(lost).toBeLessThanOrEqual(5);
   });
 
   it('`edgenet down` puts the address and route back on the port, with the daemon running and after a SIGKILL', async () => {
@@ -175,6 +176,6 @@ ${withSwitch ? `  - { name: hmi, interfaces: [{ network: plant, netns: ${sw.path
     const { lost, longestMs } = ping.gaps();
     console.log(`\`edgenet down\` twice (daemon running, daemon killed): ${lost} of ${ping.count + lost} pings unanswered, longest silence ${longestMs.toFixed(0)} ms`);
     expect(longestMs).toBeLessThan(600);
-    expect(lost).toBeLessThanOrEqual(3);
+    expect(lost).toBeLessThanOrEqual(5);
   });
 });
