@@ -82,7 +82,8 @@ export class NftMonitor {
       let timer: NodeJS.Timeout | undefined;
       let closed = false;
       const start = (): void => {
-        const [cmd, ...args] = [...this.exec, 'nft', 'monitor'];
+        // setpriv (util-linux): the monitor is killed with edgenet (a SIGKILLed daemon leaves no monitor behind)
+        const [cmd, ...args] = [...this.exec, 'setpriv', '--pdeathsig', 'KILL', '--', 'nft', 'monitor'];
         if (cmd === undefined) return;
         const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
         child = c;

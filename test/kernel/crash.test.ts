@@ -108,6 +108,14 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
     return { perChain, duplicates };
   }
 
+  /** `nft monitor` processes in the device namespace. */
+  async function nftMonitors(): Promise<number[]> {
+    const pids = (await run('ip', ['netns', 'pids', dev.name])).stdout.split(/\s+/).filter(Boolean).map(Number);
+    const out: number[] = [];
+    for (const pid of pids) if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('nft\0monitor')) out.push(pid);
+    return out;
+  }
+
   /** What must not change across a restart: links (ifindex, name, master, alias), rules with handles, dnsmasq PIDs. */
   async function kernelView(): Promise<{ links: string[]; rules: string; dnsmasq: string }> {
     const view = (await links()).map((l) => `${l.ifindex} ${l.ifname} ${l.master ?? '-'} ${l.ifalias ?? '-'}`);
@@ -193,7 +201,10 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
     expect(before.dnsmasq.split(' ')).toHaveLength(3);
 
     for (const resume of [false, true]) {
+      expect(await nftMonitors(), 'the daemon runs one nft monitor').toHaveLength(1);
       await daemon.stop('SIGKILL');
+      // the killed daemon's nft monitor dies with it (pdeathsig); dnsmasq stays, to be adopted
+      await eventually('no nft monitor left by the killed daemon', async () => (await nftMonitors()).length === 0);
       await daemon.restart({ resume });
       expect(await kernelView()).toEqual(before);
       expect(await appView()).toEqual(apps);
