@@ -1,5 +1,5 @@
 // The library on fake drivers: a link event reaches exactly the actor that owns the link.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fakeEdgenet, type FakeSystem } from '../helpers/fake-edgenet.ts';
 
 const config = {
@@ -44,7 +44,8 @@ describe('link event routing', () => {
   it('a carrier change of a port reaches only that port actor (and its NI hears it from the system actor)', async () => {
     const s = await started();
     s.links.setCarrier('eth2', false);
-    await new Promise((r) => setTimeout(r, 20));
+    // waited for, not slept on: the NI's state is the last thing the event moves
+    await vi.waitFor(() => expect(s.net.status().networks.find((n) => n.name === 'plant')?.state).toBe('degraded'), { timeout: 5000 });
     const byPrefix = (evs: Record<string, string[]>): Record<string, string[]> =>
       Object.fromEntries(Object.entries(evs).map(([id, e]) => [id.replace(/#\d+$/, ''), e]));
     expect(byPrefix(linkEventsBy(s))).toEqual({ 'port:field': ['LINK_NEW'] });
@@ -57,7 +58,7 @@ describe('link event routing', () => {
   it('a tap going away reaches only its endpoint actor', async () => {
     const s = await started();
     s.links.removeExternal('vif7');
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(s.net.status().endpoints.find((e) => e.app === 'vm')?.state).toBe('pending'), { timeout: 5000 });
     expect(Object.keys(linkEventsBy(s)).map((id) => id.replace(/#\d+$/, ''))).toEqual(['ep:vm/lan']);
     expect(s.net.status().endpoints.find((e) => e.app === 'vm')).toMatchObject({ state: 'pending', reason: 'tap vif7 gone' });
   });
@@ -65,27 +66,26 @@ describe('link event routing', () => {
   it('a link edgenet does not own reaches no actor', async () => {
     const s = await started();
     s.links.addExternal('eth9', { carrier: true });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(linkEventsBy(s)).toEqual({});
+    // a sentinel after it that does reach an actor: once it has arrived, eth9's event has been routed too
+    s.links.setCarrier('eth2', false);
+    await vi.waitFor(() => expect(Object.keys(linkEventsBy(s)).some((id) => id.startsWith('port:field'))).toBe(true), { timeout: 5000 });
+    expect(Object.keys(linkEventsBy(s)).map((id) => id.replace(/#\d+$/, ''))).toEqual(['port:field']);
   });
 
   it('a flap costs no kernel write', async () => {
     const s = await started();
     const before = s.net.status().writes;
     s.links.setCarrier('eth1', false);
-    await new Promise((r) => setTimeout(r, 10));
-    expect(s.net.status().networks.find((n) => n.name === 'lan')?.state).toBe('degraded');
+    await vi.waitFor(() => expect(s.net.status().networks.find((n) => n.name === 'lan')?.state).toBe('degraded'), { timeout: 5000 });
     s.links.setCarrier('eth1', true);
-    await new Promise((r) => setTimeout(r, 10));
-    expect(s.net.status().networks.find((n) => n.name === 'lan')?.state).toBe('ready');
+    await vi.waitFor(() => expect(s.net.status().networks.find((n) => n.name === 'lan')?.state).toBe('ready'), { timeout: 5000 });
     expect(s.net.status().writes).toEqual(before);
   });
 
   it('the firewall audit repairs rules flushed behind our back, for the NI that owns them', async () => {
     const s = await started();
     s.firewall.flushBehindOurBack();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(s.firewall.rulesFor('lan')?.masqueradeOut).toBe('eth1');
+    await vi.waitFor(() => expect(s.firewall.rulesFor('lan')?.masqueradeOut).toBe('eth1'), { timeout: 5000 });
     expect(s.net.status().networks.find((n) => n.name === 'lan')?.state).toBe('ready');
   });
 
@@ -103,8 +103,9 @@ describe('link event routing', () => {
     expect(sys.net.status().endpoints[0]).toMatchObject({ state: 'ready' });
     expect(sys.dhcpdns.networks()).toEqual(['lan']);
     sys.links.addExternal('eth1', { carrier: true });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(lan()).toMatchObject({ state: 'ready' });
-    expect(sys.net.status().ports[0]).toMatchObject({ name: 'up0', state: 'ready', carrier: true });
+    await vi.waitFor(() => {
+      expect(lan()).toMatchObject({ state: 'ready' });
+      expect(sys.net.status().ports[0]).toMatchObject({ name: 'up0', state: 'ready', carrier: true });
+    }, { timeout: 5000 });
   });
 });
