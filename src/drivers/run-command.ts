@@ -1,6 +1,7 @@
 // The one way the drivers run a helper command (ip, nft, sysctl, conntrack): collect stdout/stderr, feed stdin.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,14 +21,30 @@ export interface CommandResult {
  * KernelError (`exec`); one that runs and fails resolves with its exit code and stderr. `onSpawn` learns its pid
  * (the nft monitor tells edgenet's own transactions from others' by it).
  */
+// Linux's O_TMPFILE (__O_TMPFILE of asm-generic: x86-64, arm64, arm) with O_DIRECTORY; Node exports no constant
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+
+/**
+ * A file with no name (O_TMPFILE): no crash can leave it behind. A filesystem without O_TMPFILE gets a named one,
+ * unlinked at once (a SIGKILL between the two leaves an empty `edgenet-in-*`).
+ */
+async function anonymousFile(): Promise<FileHandle> {
+  try {
+    return await open(tmpdir(), O_TMPFILE | constants.O_RDWR, 0o600);
+  } catch {
+    const path = join(tmpdir(), `edgenet-in-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const file = await open(path, 'wx+', 0o600);
+    await unlink(path);
+    return file;
+  }
+}
+
 export async function runCommand(argv: readonly string[], input?: string, signal?: AbortSignal, onSpawn?: (pid: number) => void): Promise<CommandResult> {
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new Error('empty command');
   let stdin: FileHandle | undefined;
   if (input !== undefined) {
-    const path = join(tmpdir(), `edgenet-in-${process.pid}-${randomBytes(6).toString('hex')}`);
-    stdin = await open(path, 'wx+', 0o600);
-    await unlink(path);
+    stdin = await anonymousFile();
     await stdin.write(input, 0, 'utf8'); // positioned write: the child's read offset stays at 0
   }
   try {
