@@ -86,18 +86,23 @@ try {
   await new Promise((r) => setTimeout(r, 1500));
   const add: number[] = [];
   const remove: number[] = [];
+  /** One push with every driver call stamped: the lines of this push only. */
+  const traced = async (what: string, config: Parameters<typeof net.apply>[0]): Promise<number> => {
+    lines.length = 0;
+    tracing = true;
+    origin = t0 = performance.now();
+    note(`apply(${what}) called`);
+    await net.apply(config);
+    const ms = performance.now() - t0;
+    note('apply resolved');
+    tracing = false;
+    return ms;
+  };
   for (let k = 0; k < s.apps.length; k++) {
     const a = s.apps[k]!;
     const c = configOf(s.t);
     c.apps = [...(c.apps ?? []), { name: a.app, interfaces: [{ network: a.ni, netns: `/run/netns/${a.netns}` }] }];
-    lines.length = 0;
-    tracing = true;
-    origin = t0 = performance.now();
-    note('apply(+1 veth) called');
-    await net.apply(c);
-    const ms = performance.now() - t0;
-    note('apply resolved');
-    tracing = false;
+    const ms = await traced('+1 veth', c);
     add.push(ms);
     console.error(`\n=== push ${k}: +1 veth ${a.app} on ${a.ni}: ${round(ms, 2)} ms\n${lines.join('\n')}`);
     const ip = net.status().endpoints.find((e) => e.app === a.app)?.ip;
@@ -107,14 +112,7 @@ try {
     const named = parseLookup((await run('ip', ['netns', 'exec', a.netns, 'busybox', ...nslookupArgs(`${a.app}.${a.ni}`, gw)], { timeoutMs: 10_000 })).stdout);
     console.error(`lease ${String(got)} (reserved ${String(ip)}), ${a.app}.${a.ni} → ${String(named)}`);
     if (got === undefined || got !== ip || named !== ip) throw new Error('the added app is not served');
-    lines.length = 0;
-    tracing = true;
-    origin = t0 = performance.now();
-    note('apply(-1 veth) called');
-    await net.apply(full);
-    const rm1 = performance.now() - t0;
-    note('apply resolved');
-    tracing = false;
+    const rm1 = await traced('-1 veth', full);
     remove.push(rm1);
     console.error(`\n=== push ${k}: -1 veth ${a.app}: ${round(rm1, 2)} ms\n${lines.join('\n')}`);
     const gone = parseLookup((await run('busybox', nslookupArgs(`${a.app}.${a.ni}`, gw), { timeoutMs: 10_000 })).stdout);
