@@ -85,8 +85,13 @@ async function deviceProblems({ drivers, device, deviceSpec }: AuditDeps, rules 
 async function auditBridges({ drivers, root }: AuditDeps): Promise<void> {
   const ready = readyBridges(root());
   if (ready.length === 0) return;
-  const [links, addrs] = await Promise.all([drivers.links.list(), ready.some((r) => r.want.address) ? drivers.links.listAddresses() : Promise.resolve([])]);
-  const byIndex = new Map(links.map((l) => [l.ifindex, l]));
+  // the bridges from the link cache (fed by the event socket; re-read whole after an overflow), not a dump of every
+  // link each second: at 1000 endpoints that dump held the main thread for tens of ms a tick, the tail of every flap
+  const [links, addrs] = await Promise.all([
+    Promise.all(ready.map((r) => drivers.links.getByIndex(r.want.ifindex))),
+    ready.some((r) => r.want.address) ? drivers.links.listAddresses() : Promise.resolve([]),
+  ]);
+  const byIndex = new Map(links.flatMap((l) => (l ? [[l.ifindex, l] as const] : [])));
   // only NIs still ready now: one that moved meanwhile is repairing already
   const still = new Set(readyBridges(root()).map((r) => r.ref));
   for (const { ref, want } of ready) {
