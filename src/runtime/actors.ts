@@ -117,16 +117,18 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
   // one request for the bridge, not a dump of every link (removing N apps was O(N²))
   const isOwnedBridge = async (ifindex: number): Promise<boolean> => parseAlias((await links.getByIndex(ifindex))?.alias)?.kind === 'ni';
   // a tap or port is released only from one of our bridges: never from a bridge someone else put it in
-  const release = async (ifname: string, signal: AbortSignal): Promise<void> => {
+  const inOurBridge = async (ifname: string): Promise<boolean> => {
     const link = await links.cached(ifname);
-    if (link?.master !== undefined && (await isOwnedBridge(link.master))) await links.detach(ifname, signal);
+    return link?.master !== undefined && (await isOwnedBridge(link.master));
+  };
+  const release = async (ifname: string, signal: AbortSignal): Promise<void> => {
+    if (await inOurBridge(ifname)) await links.detach(ifname, signal);
   };
   // a port whose addresses are on our bridge: released and given them back in one batch (moved back while still
   // bridged, its ARP answers would land on the bridge and its first replies wait a second for a neighbour; released
   // apart from the move, the address would be on neither for a while); nothing moved: only released
   const releaseAndRestore = async (ifname: string, signal: AbortSignal): Promise<void> => {
-    const link = await links.cached(ifname);
-    const owned = link?.master !== undefined && (await isOwnedBridge(link.master));
+    const owned = await inOurBridge(ifname);
     if (!(await l3.restore(ifname, signal, { release: owned })) && owned) await links.detach(ifname, signal);
   };
   return {

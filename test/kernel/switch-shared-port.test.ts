@@ -6,43 +6,31 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.ts';
+import { beforeEach, expect, it } from 'vitest';
+import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
 import { RunningPing } from '../helpers/running-ping.ts';
-import { addUplink, describeKernel, eventually, NetnsPool, run, type Netns } from '../helpers/netns.ts';
+import { describeKernel, eventually, run, type Netns } from '../helpers/netns.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const DEVICE = '192.168.77.1';
 const FAR = '203.0.113.1';
 
 describeKernel('a switch NI and local NIs on the port with the device\'s address and default route (kernel)', () => {
-  let pool: NetnsPool;
+  const t = daemonTest();
   let daemon: TestDaemon | undefined;
   let ping: RunningPing | undefined;
   let dev: Netns, out: Netns, sw: Netns, l1: Netns, l2: Netns;
 
   beforeEach(async () => {
-    pool = new NetnsPool();
-    dev = await pool.add('dev');
-    out = await pool.add('out');
-    sw = await pool.add('sw');
-    l1 = await pool.add('l1');
-    l2 = await pool.add('l2');
+    daemon = undefined;
+    ping = undefined;
+    t.defer(() => ping?.stop());
     // eth1: the device's 192.168.77.1/24 and its default route via 192.168.77.2, a router on the port's segment
     // that is also the far host FAR
-    await addUplink(dev, out);
+    ({ dev, out, sw, l1, l2 } = await t.namespaces(['dev', 'out', 'sw', 'l1', 'l2'], { uplink: true }));
     await dev.ip('route', 'add', 'default', 'via', '192.168.77.2', 'dev', 'eth1', 'proto', 'static');
     await out.ip('addr', 'add', `${FAR}/32`, 'dev', 'lo');
-  });
-
-  afterEach(async (ctx) => {
-    ping?.stop();
-    ping = undefined;
-    if (ctx.task.result?.state === 'fail') console.log(daemon?.log.filter((l) => !l.includes('"level":20')).join('\n'));
-    await daemon?.remove();
-    daemon = undefined;
-    await pool.removeAll();
   });
 
   const config = (withSwitch: boolean): string => `ports:
