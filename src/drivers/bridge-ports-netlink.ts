@@ -11,13 +11,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
+import { parseLinkFields, quietEventSocket, type LinkMessageFields } from './netlink-link-parse.ts';
 import { DEFAULT_FORWARD_DELAY_S, STP_PORT_STATES, vlanEntriesOf, type BridgeOptions, type BridgePortDriver, type BridgePortOptions, type BridgePortView, type KernelFeatures, type MemberVlans, type StpPortState, type VlanEntry } from './bridge-ports.ts';
 
 const RTM_NEWLINK = 16;
 const AF_BRIDGE = 7;
-/** IFLA_BRPORT_STATE, IFLA_BRPORT_GUARD inside IFLA_PROTINFO */
-const BRPORT_STATE = 1;
-const BRPORT_GUARD = 5;
 /** USER_HZ: bridge timers are given to and read from netlink in 1/100 s */
 const USER_HZ = 100;
 
@@ -58,6 +56,20 @@ function viewOf(msg: rt.LinkMessage, state: number | undefined, guard: number | 
     bpduGuard: guard === 1,
     up: flags.up === true,
     carrier: attrs.carrier !== undefined ? attrs.carrier !== 0 : flags.lowerUp === true,
+  };
+}
+
+/** The same from an event's fields (netlink-link-parse.ts). */
+function viewOfFields(f: LinkMessageFields): BridgePortView | undefined {
+  if (f.master === undefined || f.master === 0) return undefined;
+  return {
+    ifindex: f.index,
+    ifname: f.ifname ?? '',
+    master: f.master,
+    state: stateWord(f.brportState),
+    bpduGuard: f.brportGuard === 1,
+    up: f.up,
+    carrier: f.carrier !== undefined ? f.carrier !== 0 : f.lowerUp,
   };
 }
 
@@ -222,23 +234,24 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
 
   private startEvents(): void {
     if (this.ev || this.closed) return;
-    const ev = createRtNetlink();
+    // the package would parse every event in full for an rt-level 'message' nobody listens to
+    const ev = quietEventSocket(createRtNetlink());
     this.ev = ev;
     ev.socket.on('error', (err) => this.log.warn({ err }, 'netlink bridge-port event socket error'));
     ev.socket.on('message', (msgs) => {
       for (const m of msgs) {
-        if (m.type !== RTM_NEWLINK) continue;
-        let msg: rt.LinkMessage;
+        // the family is the ifinfomsg's first byte: the AF_UNSPEC half of the link events is skipped unparsed
+        if (m.type !== RTM_NEWLINK || m.data.length < 1 || m.data[0] !== AF_BRIDGE) continue;
+        let f: LinkMessageFields;
         try {
-          msg = rt.parseLinkMessage(m.data);
+          f = parseLinkFields(m.data);
         } catch (err) {
           this.log.debug({ err }, 'unparsable link event');
           continue;
         }
-        if (msg.data.family !== AF_BRIDGE || !msg.attrs.protinfo) continue;
-        const state = msg.attrs.protinfo.get(BRPORT_STATE)?.readUInt8(0);
-        const guard = msg.attrs.protinfo.get(BRPORT_GUARD)?.readUInt8(0);
-        const view = viewOf(msg, state, guard);
+        // IFLA_PROTINFO carries the port's state; without it the message is no port-state news
+        if (!f.protinfo) continue;
+        const view = viewOfFields(f);
         if (view) this.subject.next(view);
       }
     });
