@@ -11,10 +11,8 @@ import type { AclRuleInfo, AclRuleStatus, EndpointRules, Json, NftCmd } from './
 import { AclTableView, needsEcho } from './firewall-acl-view.ts';
 import { antiSpoofText } from './firewall-acl-text.ts';
 import type { WriteCounter } from './write-counter.ts';
+import type { NftRun } from './nft-runner.ts';
 
-export interface NftRun {
-  (args: string[], input: string | undefined, signal?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }>;
-}
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
 
