@@ -11,13 +11,20 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
+import { eventRecvBufferFromEnv } from './links-netlink.ts';
 import { parseLinkFields, quietEventSocket, type LinkMessageFields } from './netlink-link-parse.ts';
 import { DEFAULT_FORWARD_DELAY_S, STP_PORT_STATES, vlanEntriesOf, type BridgeOptions, type BridgePortDriver, type BridgePortOptions, type BridgePortView, type KernelFeatures, type MemberVlans, type StpPortState, type VlanEntry } from './bridge-ports.ts';
 
 const RTM_NEWLINK = 16;
 const AF_BRIDGE = 7;
+const RTM_GETLINK = 18;
+const NLM_F_DUMP = 0x300;
 /** USER_HZ: bridge timers are given to and read from netlink in 1/100 s */
 const USER_HZ = 100;
+/** the event socket's receive buffer asked for (as the link driver's; the kernel caps it at net.core.rmem_max) */
+const EVENT_RCVBUF = 1 << 22;
+/** an overrun is said at most this often (a converge's storm overruns it many times a second) */
+const OVERFLOW_WARN_MS = 10_000;
 
 function encode(data: StreamData): Buffer {
   const s = new AttrStream();
@@ -59,7 +66,7 @@ function viewOf(msg: rt.LinkMessage, state: number | undefined, guard: number | 
   };
 }
 
-/** The same from an event's fields (netlink-link-parse.ts). */
+/** The same from an event's fields (netlink-link-parse.ts: read from the bytes, not parsed whole). */
 function viewOfFields(f: LinkMessageFields): BridgePortView | undefined {
   if (f.master === undefined || f.master === 0) return undefined;
   return {
@@ -85,6 +92,12 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
   private ev: RtNetlinkSocket | undefined;
   private readonly subject = new Subject<BridgePortView>();
   private closed = false;
+  /** times the event socket overran (the kernel dropped port events: a resync re-reads every port) */
+  overflows = 0;
+  private warnedAt = 0;
+  private resync: 'idle' | 'running' | 'again' = 'idle';
+  private resyncDone: Promise<void> = Promise.resolve();
+  private dumpNl: RtNetlinkSocket | undefined;
 
   constructor(opts: NetlinkBridgePortDriverOptions = {}) {
     this.log = opts.logger ?? silentLogger;
@@ -237,25 +250,73 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
     // the package would parse every event in full for an rt-level 'message' nobody listens to
     const ev = quietEventSocket(createRtNetlink());
     this.ev = ev;
-    ev.socket.on('error', (err) => this.log.warn({ err }, 'netlink bridge-port event socket error'));
+    try {
+      // $EDGENET_NETLINK_RCVBUF as for the link events (the storm tests give both a stock kernel's buffer)
+      const size = eventRecvBufferFromEnv();
+      ev.socket.setRecvBufferSize(size !== undefined ? Math.ceil(size / 2) : EVENT_RCVBUF);
+    } catch (err) {
+      this.log.debug({ err }, 'could not size the bridge-port event socket buffer');
+    }
+    ev.socket.on('error', (err) => {
+      if (errnoOf(err) !== 'ENOBUFS') return this.log.warn({ err }, 'netlink bridge-port event socket error');
+      // the kernel dropped port events (a storm while the loop was busy): re-read every port's state
+      this.overflows++;
+      const now = Date.now();
+      if (now - this.warnedAt >= OVERFLOW_WARN_MS) {
+        this.warnedAt = now;
+        this.log.warn({ overflows: this.overflows }, 'bridge-port event overflow: port events were lost, re-reading the ports');
+      }
+      void this.resyncPorts();
+    });
     ev.socket.on('message', (msgs) => {
       for (const m of msgs) {
-        // the family is the ifinfomsg's first byte: the AF_UNSPEC half of the link events is skipped unparsed
-        if (m.type !== RTM_NEWLINK || m.data.length < 1 || m.data[0] !== AF_BRIDGE) continue;
-        let f: LinkMessageFields;
-        try {
-          f = parseLinkFields(m.data);
-        } catch (err) {
-          this.log.debug({ err }, 'unparsable link event');
-          continue;
-        }
-        // IFLA_PROTINFO carries the port's state; without it the message is no port-state news
-        if (!f.protinfo) continue;
-        const view = viewOfFields(f);
-        if (view) this.subject.next(view);
+        if (m.type !== RTM_NEWLINK) continue;
+        // the family is the ifinfomsg's first byte: the other half of a converge's link events is dropped unparsed
+        if (m.data.length < 1 || m.data[0] !== AF_BRIDGE) continue;
+        this.publishPort(m.data);
       }
     });
     ev.addMembership('LINK');
+  }
+
+  private publishPort(data: Buffer): void {
+    let f: LinkMessageFields;
+    try {
+      f = parseLinkFields(data);
+    } catch (err) {
+      this.log.debug({ err }, 'unparsable link event');
+      return;
+    }
+    if (f.family !== AF_BRIDGE || !f.protinfo) return;
+    const view = viewOfFields(f);
+    if (view) this.subject.next(view);
+  }
+
+  /**
+   * Every bridge port's state again on events$ (one AF_BRIDGE dump), as after an overrun of the event socket. One
+   * dump at a time; asked again meanwhile: one more after it. Resolves when the dump that covers this call is done.
+   */
+  resyncPorts(): Promise<void> {
+    if (this.resync !== 'idle') {
+      this.resync = 'again';
+      return this.resyncDone;
+    }
+    this.resync = 'running';
+    this.resyncDone = (async () => {
+      while (!this.closed) {
+        try {
+          this.dumpNl ??= createRtNetlink();
+          const [msgs] = await this.dumpNl.socket.request(RTM_GETLINK, rt.formatLink({ family: AF_BRIDGE }), { flags: NLM_F_DUMP });
+          for (const m of msgs) if (m.type === RTM_NEWLINK) this.publishPort(m.data);
+        } catch (err) {
+          this.log.warn({ err }, 'bridge-port resync failed');
+        }
+        if (this.resync !== 'again') break;
+        this.resync = 'running';
+      }
+      this.resync = 'idle';
+    })();
+    return this.resyncDone;
   }
 
   async close(): Promise<void> {
@@ -263,6 +324,8 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
     this.closed = true;
     this.ev?.socket.close();
     this.ev = undefined;
+    this.dumpNl?.socket.close();
+    this.dumpNl = undefined;
     this.nl.socket.close();
     this.subject.complete();
   }
