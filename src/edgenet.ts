@@ -112,7 +112,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   // one line per actor transition at debug (10 000 of them in a big push); the push itself logs one info line
   const tracker = new TransitionTracker((t) => {
-    logger.debug({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
+    // its text is made only when debug lines are written
+    if (logger.isLevelEnabled?.('debug') !== false) logger.debug({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
     transitions.next(t);
   });
   const userInspect = opts.inspect;
