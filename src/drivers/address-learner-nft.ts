@@ -2,7 +2,7 @@
 import type { AddressLearner, LearnedAddress } from './address-learner.ts';
 import { LEARN_FAMILY, LEARN_TABLE } from './address-learner.ts';
 import { KernelError } from '../errors.ts';
-import { runCommand } from './run-command.ts';
+import { createNftRunner } from './nft-runner.ts';
 
 const T = `${LEARN_FAMILY} ${LEARN_TABLE}`;
 // The chain runs at -200 (filter, bridged): br_netfilter steals bridged IPv4 at priority 0 and re-injects it only
@@ -62,8 +62,9 @@ export function parseLearned(json: string, source: LearnedAddress['source']): Le
 
 export function createNftAddressLearner(): AddressLearner {
   let current = '';
+  const runNft = createNftRunner().run;
   const nft = async (what: string, args: string[], stdin?: string): Promise<string | undefined> => {
-    const r = await runCommand(['nft', ...args], stdin);
+    const r = await runNft(args, stdin);
     if (r.code === 0) return r.stdout;
     if (/No such file or directory/.test(r.stderr)) return undefined;
     throw new KernelError(what, T, 'nft', r.stderr.trim());

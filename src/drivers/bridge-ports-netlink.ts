@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
+import { eventRecvBufferFromEnv } from './links-netlink.ts';
 import { DEFAULT_FORWARD_DELAY_S, STP_PORT_STATES, vlanEntriesOf, type BridgeOptions, type BridgePortDriver, type BridgePortOptions, type BridgePortView, type KernelFeatures, type MemberVlans, type StpPortState, type VlanEntry } from './bridge-ports.ts';
 
 const RTM_NEWLINK = 16;
@@ -20,6 +21,10 @@ const BRPORT_STATE = 1;
 const BRPORT_GUARD = 5;
 /** USER_HZ: bridge timers are given to and read from netlink in 1/100 s */
 const USER_HZ = 100;
+/** the event socket's receive buffer asked for (as the link driver's; the kernel caps it at net.core.rmem_max) */
+const EVENT_RCVBUF = 1 << 22;
+/** an overrun is said at most this often (a converge's storm overruns it many times a second) */
+const OVERFLOW_WARN_MS = 10_000;
 
 function encode(data: StreamData): Buffer {
   const s = new AttrStream();
@@ -73,6 +78,12 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
   private ev: RtNetlinkSocket | undefined;
   private readonly subject = new Subject<BridgePortView>();
   private closed = false;
+  /** times the event socket overran (the kernel dropped port events: a resync re-reads every port) */
+  overflows = 0;
+  private warnedAt = 0;
+  private resync: 'idle' | 'running' | 'again' = 'idle';
+  private resyncDone: Promise<void> = Promise.resolve();
+  private dumpNl: RtNetlinkSocket | undefined;
 
   constructor(opts: NetlinkBridgePortDriverOptions = {}) {
     this.log = opts.logger ?? silentLogger;
@@ -224,25 +235,74 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
     if (this.ev || this.closed) return;
     const ev = createRtNetlink();
     this.ev = ev;
-    ev.socket.on('error', (err) => this.log.warn({ err }, 'netlink bridge-port event socket error'));
+    try {
+      // $EDGENET_NETLINK_RCVBUF as for the link events (the storm tests give both a stock kernel's buffer)
+      const size = eventRecvBufferFromEnv();
+      ev.socket.setRecvBufferSize(size !== undefined ? Math.ceil(size / 2) : EVENT_RCVBUF);
+    } catch (err) {
+      this.log.debug({ err }, 'could not size the bridge-port event socket buffer');
+    }
+    ev.socket.on('error', (err) => {
+      if (errnoOf(err) !== 'ENOBUFS') return this.log.warn({ err }, 'netlink bridge-port event socket error');
+      // the kernel dropped port events (a storm while the loop was busy): re-read every port's state
+      this.overflows++;
+      const now = Date.now();
+      if (now - this.warnedAt >= OVERFLOW_WARN_MS) {
+        this.warnedAt = now;
+        this.log.warn({ overflows: this.overflows }, 'bridge-port event overflow: port events were lost, re-reading the ports');
+      }
+      void this.resyncPorts();
+    });
     ev.socket.on('message', (msgs) => {
       for (const m of msgs) {
         if (m.type !== RTM_NEWLINK) continue;
-        let msg: rt.LinkMessage;
-        try {
-          msg = rt.parseLinkMessage(m.data);
-        } catch (err) {
-          this.log.debug({ err }, 'unparsable link event');
-          continue;
-        }
-        if (msg.data.family !== AF_BRIDGE || !msg.attrs.protinfo) continue;
-        const state = msg.attrs.protinfo.get(BRPORT_STATE)?.readUInt8(0);
-        const guard = msg.attrs.protinfo.get(BRPORT_GUARD)?.readUInt8(0);
-        const view = viewOf(msg, state, guard);
-        if (view) this.subject.next(view);
+        // the family is the ifinfomsg's first byte: the other half of a converge's link events is dropped unparsed
+        if (m.data.length < 1 || m.data[0] !== AF_BRIDGE) continue;
+        this.publishPort(m.data);
       }
     });
     ev.addMembership('LINK');
+  }
+
+  private publishPort(data: Buffer | rt.LinkMessage): void {
+    let msg: rt.LinkMessage;
+    try {
+      msg = Buffer.isBuffer(data) ? rt.parseLinkMessage(data) : data;
+    } catch (err) {
+      this.log.debug({ err }, 'unparsable link event');
+      return;
+    }
+    if (msg.data.family !== AF_BRIDGE || !msg.attrs.protinfo) return;
+    const state = msg.attrs.protinfo.get(BRPORT_STATE)?.readUInt8(0);
+    const guard = msg.attrs.protinfo.get(BRPORT_GUARD)?.readUInt8(0);
+    const view = viewOf(msg, state, guard);
+    if (view) this.subject.next(view);
+  }
+
+  /**
+   * Every bridge port's state again on events$ (one AF_BRIDGE dump), as after an overrun of the event socket. One
+   * dump at a time; asked again meanwhile: one more after it. Resolves when the dump that covers this call is done.
+   */
+  resyncPorts(): Promise<void> {
+    if (this.resync !== 'idle') {
+      this.resync = 'again';
+      return this.resyncDone;
+    }
+    this.resync = 'running';
+    this.resyncDone = (async () => {
+      while (!this.closed) {
+        try {
+          this.dumpNl ??= createRtNetlink();
+          for (const msg of await this.dumpNl.getLinks({ family: AF_BRIDGE })) this.publishPort(msg);
+        } catch (err) {
+          this.log.warn({ err }, 'bridge-port resync failed');
+        }
+        if (this.resync !== 'again') break;
+        this.resync = 'running';
+      }
+      this.resync = 'idle';
+    })();
+    return this.resyncDone;
   }
 
   async close(): Promise<void> {
@@ -250,6 +310,8 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
     this.closed = true;
     this.ev?.socket.close();
     this.ev = undefined;
+    this.dumpNl?.socket.close();
+    this.dumpNl = undefined;
     this.nl.socket.close();
     this.subject.complete();
   }

@@ -11,10 +11,8 @@ import type { AclRuleInfo, AclRuleStatus, EndpointRules, Json, NftCmd } from './
 import { AclTableView, needsEcho } from './firewall-acl-view.ts';
 import { antiSpoofText } from './firewall-acl-text.ts';
 import type { WriteCounter } from './write-counter.ts';
+import type { NftRun } from './nft-runner.ts';
 
-export interface NftRun {
-  (args: string[], input: string | undefined, signal?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }>;
-}
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
 
@@ -67,6 +65,8 @@ export class NftEndpointRules {
   private readonly applied = new Map<string, { spec: string; ep: EndpointRules; rules: AclRuleInfo[] }>();
   /** counter name → packets, from the last read */
   private packets = new Map<string, number>();
+  /** someone read the counters (status, metrics) since they were last listed: the next refresh lists them */
+  private asked = false;
   /** what the kernel holds, as far as we know; undefined: list before the next write */
   private view: AclTableView | undefined;
   private pending: Pending[] = [];
@@ -280,9 +280,13 @@ export class NftEndpointRules {
     return orphans;
   }
 
-  /** Read every counter of ours (one listing); status then answers from it. */
+  /**
+   * Read every counter of ours (one listing); status then answers from it. Only when someone asked for them since
+   * the last read: at 1000 endpoints the listing is a large document, and nobody may be looking.
+   */
   async refreshCounters(signal?: AbortSignal): Promise<void> {
-    if (this.applied.size === 0) return;
+    if (this.applied.size === 0 || !this.asked) return;
+    this.asked = false;
     const r = await this.run(['-j', 'list', 'counters'], undefined, signal);
     if (r.code !== 0) return;
     const packets = new Map<string, number>();
@@ -298,6 +302,7 @@ export class NftEndpointRules {
   status(key: string): AclRuleStatus[] | undefined {
     const a = this.applied.get(key);
     if (!a) return undefined;
+    this.asked = true;
     return a.rules.map((r) => ({ rule: r.rule, action: r.action, packets: this.packets.get(`${r.family}:${r.counter}`) ?? 0 }));
   }
 

@@ -17,6 +17,7 @@ import { NftMonitor, type NftChange } from './nft-monitor.ts';
 import { tap, type Observable } from 'rxjs';
 import type { AclRuleStatus, EndpointRules } from './firewall-acl.ts';
 import { runCommand, type CommandResult } from './run-command.ts';
+import { createNftRunner, type NftRun } from './nft-runner.ts';
 import { WriteCounter } from './write-counter.ts';
 
 export interface NftFirewallOptions {
@@ -331,11 +332,13 @@ export class NftFirewall implements Firewall {
   /** changes to our tables that edgenet did not make, and each (re)start of the monitor (src/drivers/nft-monitor.ts) */
   readonly changes$: Observable<NftChange>;
   private readonly monitor: NftMonitor;
+  private readonly runNft: NftRun;
 
   constructor(opts: NftFirewallOptions = {}) {
     this.exec = opts.exec ?? [];
     this.logger = opts.logger;
     this.writes = opts.writes ?? new WriteCounter();
+    this.runNft = createNftRunner({ exec: this.exec, ...(this.logger && { logger: this.logger }) }).run;
     this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger, (fn) => this.serial(fn), true);
     this.monitor = new NftMonitor({ exec: this.exec, ...(this.logger && { logger: this.logger }) });
     // someone else's change: what we know of the endpoint rules may be wrong, the next write lists them again
@@ -459,8 +462,7 @@ export class NftFirewall implements Firewall {
 
 
   private nft(args: string[], input: string | undefined, signal?: AbortSignal): Promise<CommandResult> {
-    // our own transactions are known to the monitor by their pid
-    return runCommand([...this.exec, 'nft', ...args], input, signal, (pid) => this.monitor.parser.ownPid(pid));
+    return this.runNft(args, input, signal);
   }
 
   /** The table as the kernel holds it; undefined when absent. */

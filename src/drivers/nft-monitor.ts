@@ -1,12 +1,14 @@
 // `nft monitor` as a source of drift events: a long-lived child prints every change to the ruleset, each transaction
 // closed by `# new generation N by process P (name)`. A transaction that touched edgenet's tables (inet/bridge
-// edgenet) and was not committed by an nft process edgenet spawned itself (their pids are registered) nor by a
-// dnsmasq (it fills the `host` rules' sets) is reported: the audit then looks at once, instead of listing the tables
+// edgenet) and was not committed by edgenet itself (this process, through libnftables, or an nft process it spawned:
+// their pids are registered, src/drivers/nft-runner.ts) nor by a dnsmasq (it fills the `host` rules' sets) is reported: the audit then looks at once, instead of listing the tables
 // every second. Each (re)start of the monitor is reported too (`resync`): changes while it was down are unseen.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { Observable, Subject, share } from 'rxjs';
 import { silentLogger, type EdgenetLogger as Logger } from '../util/logger.ts';
 import { FIREWALL_TABLE } from './firewall.ts';
+import { onNftSpawn } from './nft-runner.ts';
 
 export interface NftChange {
   /** `foreign`: a transaction of someone else's on our tables; `resync`: the monitor (re)started */
@@ -29,10 +31,18 @@ const OWN_PID_TTL_MS = 60_000;
 const GENERATION_RE = /^# new generation \d+(?: by process (\d+) \(([^)]*)\))?/;
 const OURS_RE = new RegExp(`^(?:add|insert|replace|create|delete|destroy|flush|reset|update) \\S+ (?:inet|bridge) ${FIREWALL_TABLE}(?:\\s|$)`);
 
+const ownThread = (pid: number): boolean => pid === process.pid || existsSync(`/proc/self/task/${pid}`);
+
 /** Parses monitor lines: a transaction's lines, then its generation line. Pure (tests feed it lines). */
 export class NftMonitorParser {
   private lines: string[] = [];
   private readonly own = new Map<number, number>();
+
+  /**
+   * `isSelf`: whether a committing pid is this process. libnftables runs on the thread pool's threads, and the
+   * kernel names the committing thread: a pid of ours is one of /proc/self/task.
+   */
+  constructor(private readonly isSelf: (pid: number) => boolean = ownThread) {}
 
   /** A pid of an nft process edgenet itself runs (its transactions are not drift). */
   ownPid(pid: number): void {
@@ -53,6 +63,7 @@ export class NftMonitorParser {
     if (touched.length === 0) return undefined;
     const pid = gen[1] === undefined ? undefined : Number(gen[1]);
     const name = gen[2];
+    if (pid !== undefined && this.isSelf(pid)) return undefined;
     if (pid !== undefined && this.own.has(pid)) {
       this.own.delete(pid);
       return undefined;
@@ -81,6 +92,7 @@ export class NftMonitor {
       let child: ChildProcess | undefined;
       let timer: NodeJS.Timeout | undefined;
       let closed = false;
+      const forget = onNftSpawn((pid) => this.parser.ownPid(pid));
       const start = (): void => {
         // setpriv (util-linux): the monitor is killed with edgenet (a SIGKILLed daemon leaves no monitor behind)
         const [cmd, ...args] = [...this.exec, 'setpriv', '--pdeathsig', 'KILL', '--', 'nft', 'monitor'];
@@ -116,6 +128,7 @@ export class NftMonitor {
       start();
       return () => {
         closed = true;
+        forget();
         if (timer) clearTimeout(timer);
         child?.stdout?.destroy();
         child?.kill('SIGTERM');

@@ -95,7 +95,14 @@ export class LinkRouter {
   routeBridgePort(view: BridgePortView): AnyActorRef | undefined {
     const owner = this.owners.get(view.ifname);
     const target = owner?.kind === 'member' ? this.childOfMember(owner.key) : undefined;
-    target?.send({ type: 'BRIDGE_PORT', state: view.state, guardTripped: guardTripped(view) } satisfies EndpointEvent);
+    if (!target) return undefined;
+    // only a guarded interface, a device port (its state is reported) or one the guard still holds has a use for it:
+    // a converge's 2–3 port events per tap stay out of the other actors
+    if (!view.bpduGuard) {
+      const ctx = (target.getSnapshot() as { context?: { spec?: { kind?: string }; guard?: unknown } }).context;
+      if (ctx?.spec?.kind !== 'port' && ctx?.guard === undefined) return undefined;
+    }
+    target.send({ type: 'BRIDGE_PORT', state: view.state, guardTripped: guardTripped(view) } satisfies EndpointEvent);
     return target;
   }
 

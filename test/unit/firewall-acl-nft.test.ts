@@ -25,6 +25,7 @@ class FakeNft {
   /** per transaction: was nft asked to echo (-e -a)? */
   echoed: boolean[] = [];
   lists = 0;
+  counterLists = 0;
   /** the next transaction fails with this stderr */
   failNext: string | undefined;
   /** transactions naming this string fail */
@@ -33,7 +34,10 @@ class FakeNft {
   run = async (args: string[], input: string | undefined): Promise<{ code: number; stdout: string; stderr: string }> => {
     await Promise.resolve();
     if (args.includes('list')) {
-      if (args.includes('counters')) return { code: 0, stdout: '{"nftables":[]}', stderr: '' };
+      if (args.includes('counters')) {
+        this.counterLists++;
+        return { code: 0, stdout: '{"nftables":[]}', stderr: '' };
+      }
       this.lists++;
       const family = args[args.indexOf('table') + 1] as Family;
       const t = this.tables.get(family);
@@ -269,6 +273,17 @@ describe('endpoint rules on nft (emulated)', () => {
     expect(nft.transactions).toHaveLength(2);
     expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(1);
     expect([...(nft.tables.get('inet')?.chains.keys() ?? [])].filter((c) => c.startsWith('ep-'))).toHaveLength(3);
+  });
+
+  it('counters are listed only when someone read them (status, metrics) since the last listing', async () => {
+    const { nft, rules } = setup();
+    await rules.ensure(ep(1, { acls: [allow] }));
+    await rules.refreshCounters();
+    expect(nft.counterLists).toBe(0);
+    expect(rules.status('app1/lan')?.length).toBeGreaterThan(0);
+    await rules.refreshCounters();
+    await rules.refreshCounters();
+    expect(nft.counterLists).toBe(1);
   });
 
   it('an aborted request is not written', async () => {

@@ -27,6 +27,15 @@ describe('nft monitor parser', () => {
     expect(feed(p, 'delete chain inet edgenet fwd-lan\n# new generation 6 by process 100 (nft)')).toHaveLength(1);
   });
 
+  it('this process\'s transactions (libnftables in it) are always edgenet\'s own', () => {
+    const p = new NftMonitorParser((pid) => pid === 321);
+    const line = 'add rule bridge edgenet as-0123456789 counter drop\n# new generation 2 by process 321 (node)';
+    expect(feed(p, line)).toEqual([]);
+    expect(feed(p, line.replace('generation 2', 'generation 3'))).toEqual([]);
+    expect(feed(p, line.replace('process 321', 'process 322'))).toHaveLength(1);
+    expect(new NftMonitorParser().line(`# new generation 4 by process ${process.pid} (node)`)).toBeUndefined();
+  });
+
   it('a generation line without its process (older kernels) is reported: it cannot be told apart', () => {
     const p = new NftMonitorParser();
     p.ownPid(100);
