@@ -6,6 +6,7 @@ import { createNftFirewall } from './firewall-nft.ts';
 import { withInstanceMarks } from './link-marks.ts';
 import { createNetlinkLinkDriver } from './links-netlink.ts';
 import { createIpRouteDriver } from './routes-ip.ts';
+import { createNetlinkRouteReads } from './routes-netlink-reads.ts';
 import { createIpPortLinkDriver } from './port-links-ip.ts';
 import { createExecProbeDriver } from './probes-exec.ts';
 
@@ -20,7 +21,7 @@ export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: strin
     links: opts.instanceId ? withInstanceMarks(links, opts.instanceId) : links,
     firewall: createNftFirewall(logger ? { logger } : {}),
     dhcpdns: createDnsmasqDriver({ stateDir: opts.runtimeDir ?? opts.stateDir, ...(logger && { logger }) }),
-    routes: createIpRouteDriver(logger ? { logger } : {}),
+    routes: createIpRouteDriver({ reads: createNetlinkRouteReads(), ...(logger && { logger }) }),
     bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
     portLinks: createIpPortLinkDriver(logger ? { logger } : {}),
     probes: createExecProbeDriver(),

@@ -1,5 +1,6 @@
-// Routes driver over iproute2: `ip -j` to read, one `ip -batch -` per change to write, `conntrack -D` to flush.
-// (iproute2 is already a dependency of the tests and the demo; the netlink package has no route/rule messages.)
+// Routes driver: one `ip -batch -` per change to write (iproute2's text form of routes and rules, applied in order),
+// `conntrack -D` to flush; reads over rtnetlink in this process's namespace (routes-netlink-reads.ts), or `ip -j`
+// with a command prefix (the driver tests' `ip netns exec`), whose output the netlink reads reproduce.
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { KernelError } from '../errors.ts';
 import { serialQueue } from '../runtime/serial-queue.ts';
@@ -7,12 +8,15 @@ import { NI_RULE_PRIORITY, ROUTE_PROTO, routeKey, routeWords, sameRoute } from '
 import type { L3Config, RouteDriver, RouteInfo, RouteSpec, RuleInfo, TableSpec } from './routes.ts';
 import { runCommand as run } from './run-command.ts';
 import { WriteCounter } from './write-counter.ts';
+import type { RouteReads } from './routes-netlink-reads.ts';
 
 export interface IpRouteOptions {
   /** command prefix, e.g. `['ip', 'netns', 'exec', 'ent-x-dev']`; empty: this process's namespace */
   exec?: string[];
   logger?: Logger;
   writes?: WriteCounter;
+  /** reads other than `ip -j` (the kernel drivers give rtnetlink's: createNetlinkRouteReads) */
+  reads?: RouteReads;
 }
 
 const ERRNO_BY_TEXT: readonly [RegExp, string][] = [
@@ -86,6 +90,7 @@ export function createIpRouteDriver(opts: IpRouteOptions = {}): RouteDriver {
   };
 
   const listRoutes = async (table: number | 'main'): Promise<RouteInfo[]> => {
+    if (opts.reads) return opts.reads.listRoutes(table);
     const r = await run([...exec, 'ip', '-j', '-4', 'route', 'show', 'table', String(table)]);
     // a table that never held a route does not exist yet
     if (r.code !== 0) {
@@ -96,6 +101,7 @@ export function createIpRouteDriver(opts: IpRouteOptions = {}): RouteDriver {
   };
 
   const listRules = async (): Promise<RuleInfo[]> => {
+    if (opts.reads) return opts.reads.listRules();
     const out = await ip(['-j', '-4', 'rule', 'show']);
     return parseJsonList(out).flatMap((j): RuleInfo[] => {
       const table = Number(j['table']);
@@ -107,6 +113,7 @@ export function createIpRouteDriver(opts: IpRouteOptions = {}): RouteDriver {
   };
 
   const addressesOf = async (ifname: string): Promise<L3Config['addresses']> => {
+    if (opts.reads) return opts.reads.addressesOf(ifname);
     const r = await run([...exec, 'ip', '-j', '-4', 'addr', 'show', 'dev', ifname]);
     if (r.code !== 0) return [];
     return parseJsonList(r.stdout).flatMap((l) =>
