@@ -229,25 +229,40 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    res.write(': edgenet transitions\n\n');
+    // what one turn of the event loop sends goes out as one write: a converge's thousands of transitions were a
+    // socket write (and a chunk) each
+    let pending: string[] = [];
+    const flush = (): void => {
+      const out = pending.join('');
+      pending = [];
+      if (out !== '' && !res.destroyed) res.write(out);
+    };
+    const write = (chunk: string): void => {
+      if (pending.push(chunk) === 1) setImmediate(flush);
+    };
+    const end = (): void => {
+      flush();
+      res.end();
+    };
+    write(': edgenet transitions\n\n');
     sse.add(reply);
     const send = (e: LoggedTransition): void => {
-      if (matches(e.transition)) res.write(`id: ${e.id}\ndata: ${JSON.stringify(e.transition)}\n\n`);
+      if (matches(e.transition)) write(`id: ${e.id}\ndata: ${JSON.stringify(e.transition)}\n\n`);
     };
     if (lastId !== undefined && lastId !== '') {
       const { entries, gap } = events.since(lastId);
-      if (gap) res.write(`: resume: ${lastId} is not one of the last ${events.capacity} transitions of this daemon run; replaying the ${entries.length} kept\n\n`);
+      if (gap) write(`: resume: ${lastId} is not one of the last ${events.capacity} transitions of this daemon run; replaying the ${entries.length} kept\n\n`);
       for (const e of entries) send(e);
     }
     const sub: Subscription = events.live$.subscribe({
       next: send,
-      complete: () => res.end(),
+      complete: end,
       error: (err: unknown) => {
-        res.write(`event: error\ndata: ${JSON.stringify({ error: errorMessage(err) })}\n\n`);
-        res.end();
+        write(`event: error\ndata: ${JSON.stringify({ error: errorMessage(err) })}\n\n`);
+        end();
       },
     });
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
+    const keepalive = setInterval(() => write(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
     keepalive.unref();
     const cleanup = (): void => {
       clearInterval(keepalive);
