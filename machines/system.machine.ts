@@ -3,6 +3,7 @@ import type { EndpointEvent, EndpointInput } from './endpoint.machine.ts';
 import { networkInstanceMachine, type NiEvent, type NiInput } from './network-instance.machine.ts';
 import { memberBridgeNetwork, niPorts, type BridgeHandle, type MemberSpec, type NiSpec } from './specs.ts';
 import type { PortSeen } from './network-instance.machine.ts';
+import { bucketDelete, bucketGet, bucketSet, bucketValues, type Buckets } from './hash-buckets.ts';
 
 // The root actor: spawns one child per NI and has one actor per member (endpoint or port) started, forwards the few
 // events that cross between them (NI up/down → its members, port carrier → its NI), and orders deletions (members
@@ -12,8 +13,8 @@ import type { PortSeen } from './network-instance.machine.ts';
 // spawns or stops, so removing N members one by one cost O(N²) (46 s for 10 000). The machine asks for them by
 // emitting `member.spawn` / `member.send` / `member.stop`; a registry (machines/member-registry.ts) runs them, in
 // this actor's system and with this actor as their parent (their sendParent reaches it as a child's would).
-// Its bookkeeping of members is kept in groups (one per NI, one for the ports), so an event copies one group, not
-// every member.
+// Its bookkeeping of members is kept in groups (one per NI, one for the ports), each in hash buckets
+// (machines/hash-buckets.ts), so an event copies one small bucket, not every member of the NI.
 
 /** One config change, already diffed: only what changed is in it. */
 export interface Plan {
@@ -53,8 +54,14 @@ export interface MemberEntry {
   deleting: boolean;
 }
 
-/** Members by group (`memberGroupOf(key)`: the NI of an app interface, or PORTS_GROUP), then by key. */
-export type MemberGroups = Record<string, Record<string, MemberEntry>>;
+/** One group's members by key, and how many of its app members are being deleted (their NI waits for them). */
+export interface MemberGroup {
+  readonly entries: Buckets<MemberEntry>;
+  readonly leaving: number;
+}
+
+/** Members by group (`memberGroupOf(key)`: the NI of an app interface, or PORTS_GROUP). */
+export type MemberGroups = Record<string, MemberGroup>;
 
 /** The group of the ports (NI names are [a-z0-9-]: no NI is called this). */
 export const PORTS_GROUP = ':ports';
@@ -65,11 +72,25 @@ export function memberGroupOf(key: string): string {
 }
 
 export function memberOf(ctx: Pick<SystemContext, 'members'>, key: string): MemberEntry | undefined {
-  return ctx.members[memberGroupOf(key)]?.[key];
+  return bucketGet(groupOf(ctx.members, memberGroupOf(key))?.entries, key);
 }
 
 export function allMembers(ctx: Pick<SystemContext, 'members'>): MemberEntry[] {
-  return Object.values(ctx.members).flatMap((g) => Object.values(g));
+  return Object.values(ctx.members).flatMap((g) => [...bucketValues(g.entries)]);
+}
+
+/** A group's members (none when it has none). */
+export function groupMembers(members: MemberGroups, group: string): IterableIterator<MemberEntry> {
+  return bucketValues(groupOf(members, group)?.entries);
+}
+
+function groupOf(members: MemberGroups, group: string): MemberGroup | undefined {
+  return Object.hasOwn(members, group) ? members[group] : undefined;
+}
+
+/** An app member whose NI waits for it to be gone. */
+function isLeaving(m: MemberEntry | undefined): boolean {
+  return m !== undefined && m.kind !== 'port' && m.deleting;
 }
 
 export interface SystemContext {
@@ -109,58 +130,79 @@ export type SystemEvent =
   | { type: 'CHILD_DELETED'; id: string };
 
 /**
- * A handler's view of the bookkeeping it edits before assigning it back. Entries are replaced, never mutated; a map
- * (and a member group) is copied the first time the handler writes to it, so an event costs what it changes.
+ * A handler's view of the bookkeeping it edits before assigning it back. Entries are replaced, never mutated; the
+ * NI map is copied the first time the handler writes to it, a member group is updated by copying one bucket, so an
+ * event costs what it changes.
  */
 class Draft {
-  networks: Record<string, NiEntry>;
   queuedNetworks: Record<string, NiSpec>;
   queuedMembers: Record<string, MemberSpec>;
+  private nets: Record<string, NiEntry>;
   private members: MemberGroups;
-  private readonly copied = new Set<string>();
+  private copiedNets = false;
   private copiedOuter = false;
   private copiedQueues = false;
 
   constructor(context: SystemContext) {
-    this.networks = { ...context.networks };
+    this.nets = context.networks;
     this.members = context.members;
     this.queuedNetworks = context.queuedNetworks;
     this.queuedMembers = context.queuedMembers;
   }
 
+  ni(name: string): NiEntry | undefined {
+    return Object.hasOwn(this.nets, name) ? this.nets[name] : undefined;
+  }
+
+  setNi(name: string, entry: NiEntry): void {
+    this.writableNets()[name] = entry;
+  }
+
+  deleteNi(name: string): void {
+    if (this.ni(name)) delete this.writableNets()[name];
+  }
+
+  private writableNets(): Record<string, NiEntry> {
+    if (!this.copiedNets) {
+      this.nets = { ...this.nets };
+      this.copiedNets = true;
+    }
+    return this.nets;
+  }
+
   member(key: string): MemberEntry | undefined {
-    return this.members[memberGroupOf(key)]?.[key];
+    return bucketGet(groupOf(this.members, memberGroupOf(key))?.entries, key);
   }
 
-  group(name: string): Record<string, MemberEntry> {
-    return this.members[name] ?? {};
+  /** App members of the NI still being deleted: the NI is deleted only when none is left. */
+  leaving(ni: string): boolean {
+    return (groupOf(this.members, ni)?.leaving ?? 0) > 0;
   }
 
-  private writable(key: string): Record<string, MemberEntry> {
-    const g = memberGroupOf(key);
+  private putGroup(g: string, group: MemberGroup | undefined): void {
     if (!this.copiedOuter) {
       this.members = { ...this.members };
       this.copiedOuter = true;
     }
-    if (!this.copied.has(g)) {
-      this.members[g] = { ...this.members[g] };
-      this.copied.add(g);
-    }
-    return this.members[g] as Record<string, MemberEntry>;
+    if (group) this.members[g] = group;
+    else delete this.members[g];
   }
 
   setMember(key: string, entry: MemberEntry): void {
-    this.writable(key)[key] = entry;
+    const g = memberGroupOf(key);
+    const group = groupOf(this.members, g);
+    const old = bucketGet(group?.entries, key);
+    const leaving = (group?.leaving ?? 0) + Number(isLeaving(entry)) - Number(isLeaving(old));
+    this.putGroup(g, { entries: bucketSet(group?.entries, key, entry), leaving });
   }
 
   deleteMember(key: string): void {
-    if (!this.member(key)) return;
-    const g = this.writable(key);
-    delete g[key];
-    if (Object.keys(g).length === 0) {
-      delete this.members[memberGroupOf(key)];
-      this.copied.delete(memberGroupOf(key));
-    }
+    const g = memberGroupOf(key);
+    const group = groupOf(this.members, g);
+    const old = bucketGet(group?.entries, key);
+    if (!group || !old) return;
+    const entries = bucketDelete(group.entries, key);
+    this.putGroup(g, entries && { entries, leaving: group.leaving - Number(isLeaving(old)) });
   }
 
   /** The queues, copied before the first write. */
@@ -174,7 +216,7 @@ class Draft {
   }
 
   result(gen: number): Pick<SystemContext, 'gen' | 'networks' | 'members' | 'queuedNetworks' | 'queuedMembers'> {
-    return { gen, networks: this.networks, members: this.members, queuedNetworks: this.queuedNetworks, queuedMembers: this.queuedMembers };
+    return { gen, networks: this.nets, members: this.members, queuedNetworks: this.queuedNetworks, queuedMembers: this.queuedMembers };
   }
 }
 
@@ -223,18 +265,9 @@ function memberEntry(id: string, spec: MemberSpec): MemberEntry {
   };
 }
 
-/**
- * App members (veth, tap) of an NI still being deleted: the NI is deleted only when none is left. Ports outlive NIs.
- * Members not being deleted do not hold it: they are the replacements of a rebuilt NI, and wait for the new one.
- */
-function appMembersLeaving(group: Record<string, MemberEntry>, ni: string): boolean {
-  for (const m of Object.values(group)) if (m.kind !== 'port' && m.network === ni && m.deleting) return true;
-  return false;
-}
-
 /** The members whose bridge is this NI's: its group, and the ports enslaved to it. */
 function membersOfNi(members: MemberGroups, ni: string): MemberEntry[] {
-  return [...Object.values(members[ni] ?? {}), ...Object.values(members[PORTS_GROUP] ?? {}).filter((m) => m.network === ni)];
+  return [...groupMembers(members, ni), ...[...groupMembers(members, PORTS_GROUP)].filter((m) => m.network === ni)];
 }
 
 export const systemMachine = setup({
@@ -252,7 +285,6 @@ export const systemMachine = setup({
         APPLY: {
           actions: enqueueActions(({ context, event, enqueue }) => {
             const d = new Draft(context);
-            const { networks } = d;
             let gen = context.gen;
             const { plan } = event;
             const toMember = (id: string, ev: EndpointEvent): void => enqueue.emit({ type: 'member.send', id, event: ev });
@@ -263,12 +295,12 @@ export const systemMachine = setup({
             const spawnNi = (spec: NiSpec): void => {
               const id = niChildId(spec.name, ++gen);
               newNis.push({ id, input: niInput(spec, context.portStates) });
-              networks[spec.name] = niEntry(id, spec);
+              d.setNi(spec.name, niEntry(id, spec));
             };
             const spawnMember = (spec: MemberSpec): void => {
               const id = memberChildId(spec, ++gen);
               const ni = memberBridgeNetwork(spec);
-              const owner = ni ? networks[ni] : undefined;
+              const owner = ni ? d.ni(ni) : undefined;
               const bridge = owner && !owner.deleteRequested ? owner.bridge : undefined;
               newMembers.push({ id, input: { spec, bridge } });
               d.setMember(spec.key, memberEntry(id, spec));
@@ -285,21 +317,23 @@ export const systemMachine = setup({
             }
             // 2. NIs that go: now, or when their last app member is gone
             for (const name of plan.networks.delete) {
-              const ni = networks[name];
+              const ni = d.ni(name);
               if (d.queuedNetworks[name]) delete d.queues().queuedNetworks[name];
               if (!ni || ni.deleteRequested) continue;
-              const going = !appMembersLeaving(d.group(name), name);
-              networks[name] = { ...ni, deleteRequested: true, deleting: going };
+              // app members (veth, tap) still being deleted hold it (ports outlive NIs; members not being deleted are
+              // the replacements of a rebuilt NI, and wait for the new one)
+              const going = !d.leaving(name);
+              d.setNi(name, { ...ni, deleteRequested: true, deleting: going });
               if (going) enqueue.sendTo(ni.id, { type: 'DELETE' } satisfies NiEvent);
             }
             // 3. NIs that change in place
             for (const { spec, fields } of plan.networks.update) {
-              const ni = networks[spec.name];
+              const ni = d.ni(spec.name);
               // a re-creation still waiting for the old actor takes the update into its spec
               if (d.queuedNetworks[spec.name]) d.queues().queuedNetworks[spec.name] = spec;
               if (!ni || ni.deleteRequested) continue;
               const { port: _old, ports: _olds, ...rest } = ni;
-              networks[spec.name] = { ...rest, port: spec.port, ...(spec.ports && { ports: spec.ports }) };
+              d.setNi(spec.name, { ...rest, port: spec.port, ...(spec.ports && { ports: spec.ports }) });
               enqueue.sendTo(ni.id, { type: 'UPDATE', spec, fields } satisfies NiEvent);
               for (const port of niPorts(spec)) {
                 const portState = context.portStates[port];
@@ -308,7 +342,7 @@ export const systemMachine = setup({
             }
             // 4. new NIs (after the old actor of the same name is gone)
             for (const spec of plan.networks.create) {
-              if (networks[spec.name]) d.queues().queuedNetworks[spec.name] = spec;
+              if (d.ni(spec.name)) d.queues().queuedNetworks[spec.name] = spec;
               else spawnNi(spec);
             }
             // 5. members that change in place
@@ -319,7 +353,7 @@ export const systemMachine = setup({
               const next = memberEntry(m.id, spec);
               d.setMember(spec.key, next);
               toMember(m.id, { type: 'UPDATE', spec, fields });
-              const owner = next.network ? networks[next.network] : undefined;
+              const owner = next.network ? d.ni(next.network) : undefined;
               if (owner?.bridge && !owner.deleteRequested) toMember(m.id, { type: 'NI_UP', bridge: owner.bridge });
               else if (next.network !== m.network) toMember(m.id, { type: 'NI_DOWN' });
             }
@@ -376,20 +410,19 @@ export const systemMachine = setup({
         CHILD_DELETED: {
           actions: enqueueActions(({ context, event, enqueue }) => {
             const d = new Draft(context);
-            const { networks } = d;
             let gen = context.gen;
             const what = parseChildId(event.id);
             const memberKey = what && 'member' in what && d.member(what.member)?.id === event.id ? what.member : undefined;
-            const niName = what && 'network' in what && networks[what.network]?.id === event.id ? what.network : undefined;
+            const niName = what && 'network' in what && d.ni(what.network)?.id === event.id ? what.network : undefined;
             if (memberKey) enqueue.emit({ type: 'member.stop', id: event.id });
             else enqueue.stopChild(event.id);
             if (memberKey) {
               const gone = d.member(memberKey) as MemberEntry;
               d.deleteMember(memberKey);
               // an NI waiting for its last member can go now
-              const ni = gone.network ? networks[gone.network] : undefined;
-              if (gone.network && ni?.deleteRequested && !ni.deleting && !appMembersLeaving(d.group(gone.network), gone.network)) {
-                networks[gone.network] = { ...ni, deleting: true };
+              const ni = gone.network ? d.ni(gone.network) : undefined;
+              if (gone.network && ni?.deleteRequested && !ni.deleting && !d.leaving(gone.network)) {
+                d.setNi(gone.network, { ...ni, deleting: true });
                 enqueue.sendTo(ni.id, { type: 'DELETE' } satisfies NiEvent);
               }
               const next = d.queuedMembers[memberKey];
@@ -397,19 +430,19 @@ export const systemMachine = setup({
                 delete d.queues().queuedMembers[memberKey];
                 const id = memberChildId(next, ++gen);
                 const bridgeNi = memberBridgeNetwork(next);
-                const owner = bridgeNi ? networks[bridgeNi] : undefined;
+                const owner = bridgeNi ? d.ni(bridgeNi) : undefined;
                 d.setMember(next.key, memberEntry(id, next));
                 enqueue.emit({ type: 'member.spawn', id, input: { spec: next, bridge: owner && !owner.deleteRequested ? owner.bridge : undefined } });
               }
             }
             if (niName) {
-              delete networks[niName];
+              d.deleteNi(niName);
               const next = d.queuedNetworks[niName];
               if (next) {
                 delete d.queues().queuedNetworks[niName];
                 const id = niChildId(next.name, ++gen);
                 enqueue.spawnChild('networkInstance', { id, input: niInput(next, context.portStates) });
-                networks[next.name] = niEntry(id, next);
+                d.setNi(next.name, niEntry(id, next));
               }
             }
             enqueue.assign(d.result(gen));

@@ -17,6 +17,7 @@ import { kernelFeatureIssues } from './config/config-kernel-features.ts';
 import { checkRouteGateways } from './config/ni-services-checks.ts';
 import { diffResolved, resolveConfig, type ResolvedConfig } from './config/config-diff.ts';
 import type { ConfigLimits } from './config/config-limits.ts';
+import type { EndpointSpec } from './config/config-resolve.ts';
 import { validateConfig } from './config/config-load.ts';
 import { resolveLimits } from './config/config-limits.ts';
 import { sendPlanInSlices } from './runtime/apply-slices.ts';
@@ -112,7 +113,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   // one line per actor transition at debug (10 000 of them in a big push); the push itself logs one info line
   const tracker = new TransitionTracker((t) => {
-    logger.debug({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
+    // its text is made only when debug lines are written
+    if (logger.isLevelEnabled?.('debug') !== false) logger.debug({ kind: t.kind, name: t.name, from: t.from, to: t.to, reason: t.reason }, `${t.kind} ${t.name}: ${t.from ?? '∅'} → ${t.to}${t.reason ? ` (${t.reason})` : ''}`);
     transitions.next(t);
   });
   const userInspect = opts.inspect;
@@ -284,7 +286,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       ? await rt.local.planChange(inc.networks, inc.candidates, inc.removedKeys, inc.staticsOf, pathOf, partial)
       : await rt.local.plan(full.networks, full.endpoints, pathOf, partial);
     const { config, resolved } = withoutEndpoints(valid, full, new Set(refused.map((r) => r.key)));
-    const { networks, endpoints, ports } = resolved;
+    // (resolved.endpoints, every endpoint, is read only where a push needs it: an incremental push makes it when read)
+    const { networks, ports } = resolved;
     refusedNow = refused;
     // a port's resolv file is read before its NIs' dnsmasq starts, then watched
     rt.local.watchResolvFiles(config.ports);
@@ -293,22 +296,23 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     // the incremental diff is the full one's; with refusals the full one is taken on what is built
     const exact = inc !== undefined && refused.length === 0;
     const diff = exact ? inc.diff : diffResolved(runningResolved, resolved);
-    const plan = planFromDiff(diff, endpoints);
+    const plan = planFromDiff(diff, () => resolved.endpoints);
     if (exact) rt.router.indexChange(inc.removedEndpoints, inc.candidates);
-    else rt.router.index(networks, endpoints, ports);
+    else rt.router.index(networks, resolved.endpoints, ports);
     const nextDevice: DeviceSpec = { firewall: networks.some((n) => n.type === 'local'), forwarding: networks.some((n) => n.type === 'local' && n.portIfname !== undefined) };
     if (nextDevice.firewall !== deviceSpec.firewall || nextDevice.forwarding !== deviceSpec.forwarding) {
       deviceSpec = nextDevice;
       rt.device.send({ type: 'UPDATE', spec: nextDevice });
     }
-    if (!exact || inc.netnsChanged) rt.netns.watchPaths(endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : [])));
+    if (!exact) rt.netns.watchPaths(namedNetns(resolved.endpoints));
+    else if (inc.netnsChanged) rt.netns.changePaths(namedNetns(inc.removedEndpoints), namedNetns(inc.candidates));
     runningResolved = resolved;
     // the cache follows the running config: an apps-only push made it, a full one (without refusals) is remembered
     const text = exact ? inc.text() : lastGoodText(config);
     if (exact) inc.commit();
     else if (refused.length === 0 && incrementalPushes) pushCache.rebuild(raw, config, resolved, text, input);
     else pushCache.clear();
-    const result = summarize(plan, diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
+    const result = summarize(plan, exact ? inc.unchanged : diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     rt.prober?.update(probeTargets(config));
     if (!swept) {
       // once, at start: a port whose addresses a crash left on a bridge that no switch NI of this config holds gets
@@ -338,7 +342,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       // once, at start: what edgenet owns but the config no longer holds (dropped while it was down) goes. The push
       // itself has been carried out: a failed sweep is logged and tried again on the next push, not reported as it
       try {
-        await sweepOrphans(rt.drivers, { networks, endpoints, ports, portLinks }, logger);
+        await sweepOrphans(rt.drivers, { networks, endpoints: resolved.endpoints, ports, portLinks }, logger);
         const freed = await rt.local.freeOrphans();
         if (freed.length) logger.info({ freed }, 'reservations of orphans freed');
         swept = true;
@@ -348,7 +352,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     }
     if (persist) {
       // an unchanged config is not written again (a no-op push costs no fsync, nor a serialisation of the config)
-      if (text !== persisted) await writeLastGoodConfigText(stateDir, text);
+      // (an incremental push that changed something has a new text: not compared, a whole config's length)
+      if (exact ? !inc.same || text !== persisted : text !== persisted) await writeLastGoodConfigText(stateDir, text);
       persisted = text;
     }
     if (refused.length > 0) {
@@ -427,6 +432,11 @@ async function portAddressIssues(drivers: Drivers, config: Config) {
   };
   // a route's gateway off the NI's subnet must be on one of its ports' subnets
   return [...checkPortAddresses(config, addressesOf), ...checkRouteGateways(config, addressesOf)];
+}
+
+/** The namespace paths of veth endpoints (pids are not watched). */
+function namedNetns(endpoints: readonly EndpointSpec[]): string[] {
+  return endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : []));
 }
 
 /** Child ids of the actors a plan moves (as the system actor has just recorded them). */

@@ -46,11 +46,18 @@ interface CacheState {
   statics: Map<string, Map<string, number>>;
   /** the text written as the last good config */
   text: string;
+  /**
+   * where each entry's item starts in `text` (entries' order), when the text was made from the items: a push then
+   * makes its text from slices of this one (the runs of apps kept in order) and the items of the others
+   */
+  itemAt?: Int32Array;
   /** pretty JSON of ports and networks, as they sit in the last good config's text */
   head: { ports: string; networks: string };
   /** the last good config and its resolution: what a push of the same config answers with */
   config: Config;
   resolved: ResolvedConfig;
+  /** how many endpoints the config has */
+  endpointCount: number;
   /** the diff of a push of the same config (made when first needed) */
   sameDiff?: ConfigDiff;
   /** the last good push's input when it was deeply frozen: pushed again, it is known unchanged without a look */
@@ -73,6 +80,8 @@ export interface IncrementalPush {
   networks: ReadonlyMap<string, NetworkResolved>;
   /** the new config is the old one, byte for byte */
   same: boolean;
+  /** how many objects (NIs, endpoints, ports) the push leaves unchanged: the diff's `unchanged` counts, without making them */
+  unchanged: number;
   /** some added or removed endpoint is a veth in a named namespace (the watched paths change) */
   netnsChanged: boolean;
   /** the last good config's text (JSON.stringify(config, null, 2)), made from the apps' cached texts */
@@ -135,6 +144,7 @@ export class PushCache {
       head: { ports: nested(JSON.stringify(config.ports, null, 2), 1), networks: nested(JSON.stringify(config.networks, null, 2), 1) },
       config,
       resolved,
+      endpointCount: resolved.endpoints.length,
       ...(isDeepFrozen(input) && { frozen: input }),
     };
   }
@@ -156,37 +166,95 @@ export class PushCache {
     if (checkLimits(input, limits).length > 0) return undefined;
 
     const stamp = ++this.stamp;
-    const next: AppEntry[] = new Array<AppEntry>(rawApps.length);
+    // One pass over the pushed apps, each compared with the old app in its place (or the old app of its name). The
+    // place is the old index plus `shift`, which follows a single removal or insertion, so apps after one are found
+    // in their place again. This is the push's only walk over all apps: everything else costs what changed.
+    const olds = st.entries;
+    const n = rawApps.length;
+    const next: AppEntry[] = new Array<AppEntry>(n);
     /** positions of the entries made by this push */
     const fresh: number[] = [];
+    /** old entries looked at in their place and not taken there: the apps that left are among them (or past the end) */
+    const passed: AppEntry[] = [];
     let reused = 0;
-    let samePlaces = rawApps.length === st.entries.length;
-    for (let i = 0; i < rawApps.length; i++) {
+    let shift = 0;
+    let lastLooked = -1;
+    let samePlaces = n === olds.length;
+    // the new text: runs of old entries kept side by side (slices of the old text) and the items of the others
+    const oldText = st.text;
+    const oldAt = st.itemAt;
+    const pieces: (string | Run)[] = [];
+    let run: Run | undefined;
+    const newAt = oldAt ? new Int32Array(n) : undefined;
+    let pos = appsStart(st.head);
+    for (let i = 0; i < n; i++) {
       const raw: unknown = rawApps[i];
-      let old = st.entries[i];
+      const j = i + shift;
+      lastLooked = j;
+      let old = olds[j];
+      /** the old index of the entry taken (-1: not known) */
+      let at = j;
       if (old === undefined || old.stamp === stamp || !deepEqual(raw, old.raw)) {
         samePlaces = false;
+        if (old !== undefined && old.stamp !== stamp && passed[passed.length - 1] !== old) passed.push(old);
         const name = isPlainObject(raw) ? raw['name'] : undefined;
         old = typeof name === 'string' ? st.byName.get(name) : undefined;
         if (old !== undefined && (old.stamp === stamp || !deepEqual(raw, old.raw))) old = undefined;
+        // found next to its place: one app before it left (or came), the ones after it follow in place
+        if (old !== undefined && olds[j + 1] === old) {
+          shift++;
+          at = j + 1;
+        } else if (old !== undefined && olds[j - 1] === old) {
+          shift--;
+          at = j - 1;
+        } else at = -1;
       }
       if (old !== undefined) {
         old.stamp = stamp;
         next[i] = old;
         reused++;
+        if (newAt) {
+          // (an old entry has its item when the old text was made from the items)
+          const item = old.item as string;
+          newAt[i] = pos;
+          pos += item.length + 2;
+          if (at >= 0 && run !== undefined && run.to === at - 1) run.to = at;
+          else {
+            if (run) pieces.push(run);
+            run = at >= 0 ? { from: at, to: at } : undefined;
+            if (at < 0) pieces.push(item);
+          }
+        }
         continue;
       }
       const parsed = appSchema.safeParse(raw);
       if (!parsed.success) return undefined;
       if (!plainApp(parsed.data, st.networkByName)) return undefined;
-      next[i] = { raw: copyPlain(raw), parsed: parsed.data, endpoints: [], slots: slotsOf(parsed.data), stamp, born: stamp };
+      const entry: AppEntry = { raw: copyPlain(raw), parsed: parsed.data, endpoints: [], slots: slotsOf(parsed.data), stamp, born: stamp };
+      next[i] = entry;
       fresh.push(i);
+      if (newAt) {
+        const item = (entry.item = itemOf(entry.parsed));
+        newAt[i] = pos;
+        pos += item.length + 2;
+        if (run) pieces.push(run);
+        run = undefined;
+        pieces.push(item);
+      }
     }
+    if (run) pieces.push(run);
     // every entry of the last config is still there, in its place: the same config
     if (samePlaces && fresh.length === 0) return this.result(st, stamp, st.entries, [], [], [], true, input);
 
-    // the apps that left or changed (their old versions), in the old order
-    const gone = reused === st.entries.length ? [] : st.entries.filter((e) => e.stamp !== stamp);
+    // the apps that left or changed (their old versions), in the old order: every old entry was looked at in its
+    // place or taken, up to the last place looked at
+    let gone: AppEntry[] = [];
+    if (reused !== olds.length) {
+      for (const e of passed) if (e.stamp !== stamp) gone.push(e);
+      for (let j = lastLooked + 1; j < olds.length; j++) if ((olds[j] as AppEntry).stamp !== stamp) gone.push(olds[j] as AppEntry);
+      // (a walk that missed one would be a bug: the whole list is looked through instead)
+      if (gone.length !== olds.length - reused) gone = olds.filter((e) => e.stamp !== stamp);
+    }
     for (const e of gone) if (!plainApp(e.parsed, st.networkByName)) return undefined;
     const added = fresh.map((i) => next[i] as AppEntry);
 
@@ -206,16 +274,36 @@ export class PushCache {
         at += e.parsed.interfaces.length;
       }
     }
-    return this.result(st, stamp, next, gone, added, [...delta], false, input);
+    const slices = oldAt && newAt ? { oldText, oldAt, olds, pieces, newAt } : undefined;
+    return this.result(st, stamp, next, gone, added, [...delta], false, input, slices);
   }
 
-  private result(st: CacheState, stamp: number, next: AppEntry[], gone: AppEntry[], added: AppEntry[], delta: [string, number][], same: boolean, input: object): IncrementalPush {
+  private result(
+    st: CacheState,
+    stamp: number,
+    next: AppEntry[],
+    gone: AppEntry[],
+    added: AppEntry[],
+    delta: [string, number][],
+    same: boolean,
+    input: object,
+    slices?: TextSlices,
+  ): IncrementalPush {
     const frozen = isDeepFrozen(input) ? input : undefined;
+    const nets = st.resolvedNetworks.length + st.resolvedPorts.length;
     if (same) {
-      // nothing changed: the last answer again, with a diff that says so
+      // nothing changed: the last answer again, with a diff that says so (its list of endpoint keys made if read)
+      const endpointKeys = lazy(() => st.resolved.endpoints.map((e) => e.key));
       st.sameDiff ??= {
         networks: { added: [], removed: [], changed: [], unchanged: st.resolvedNetworks.map((n) => n.name) },
-        endpoints: { added: [], removed: [], changed: [], unchanged: st.resolved.endpoints.map((e) => e.key) },
+        endpoints: {
+          added: [],
+          removed: [],
+          changed: [],
+          get unchanged() {
+            return endpointKeys();
+          },
+        },
         ports: { added: [], removed: [], changed: [], unchanged: st.resolvedPorts.map((p) => p.name) },
       };
       return {
@@ -228,6 +316,7 @@ export class PushCache {
         staticsOf: (ni) => [...(st.statics.get(ni) ?? [])].filter(([, n]) => n > 0).map(([ip]) => ip),
         networks: st.networkByName,
         same: true,
+        unchanged: nets + st.endpointCount,
         netnsChanged: false,
         text: () => st.text,
         commit: () => {
@@ -235,34 +324,62 @@ export class PushCache {
         },
       };
     }
-    const config: Config = { ports: st.ports, networks: st.networks, apps: next.map((e) => e.parsed) };
-    const endpoints: EndpointSpec[] = [];
-    for (const e of next) for (const ep of e.endpoints) endpoints.push(ep);
-    const resolved: ResolvedConfig = { networks: st.resolvedNetworks, endpoints, ports: st.resolvedPorts };
+    // What covers every app (the apps list, the endpoints, the unchanged keys) is made when read: a push reads none
+    // of it (the next full push diffs against the endpoints).
+    const apps = lazy(() => next.map((e) => e.parsed));
+    const config: Config = {
+      ports: st.ports,
+      networks: st.networks,
+      get apps() {
+        return apps();
+      },
+    };
+    const allEndpoints = lazy(() => next.flatMap((e) => e.endpoints));
+    const resolved: ResolvedConfig = {
+      networks: st.resolvedNetworks,
+      get endpoints() {
+        return allEndpoints();
+      },
+      ports: st.resolvedPorts,
+    };
     const oldEps = new Map<string, EndpointSpec>();
     for (const e of gone) for (const ep of e.endpoints) oldEps.set(ep.key, ep);
-    const eps: SetDiff<EndpointSpec> = { added: [], removed: [], changed: [], unchanged: [] };
+    const added_: EndpointSpec[] = [];
+    const changed: Changed<EndpointSpec>[] = [];
+    /** endpoints of the apps made by this push that are as they were */
+    const sameAgain = new Set<string>();
     const newKeys = new Set<string>();
-    for (const e of next) {
-      if (e.born !== stamp) {
-        for (const ep of e.endpoints) eps.unchanged.push(ep.key);
-        continue;
-      }
+    let endpointCount = st.endpointCount - oldEps.size;
+    for (const e of added) {
       for (const ep of e.endpoints) {
+        endpointCount++;
         newKeys.add(ep.key);
         const prev = oldEps.get(ep.key);
         if (prev === undefined) {
-          eps.added.push(ep);
+          added_.push(ep);
           continue;
         }
         const fields = changedFields(prev, ep);
-        if (fields.length === 0) eps.unchanged.push(ep.key);
-        else eps.changed.push({ key: ep.key, before: prev, after: ep, fields, recreate: fields.some((f) => ENDPOINT_RECREATE.has(f)) } satisfies Changed<EndpointSpec>);
+        if (fields.length === 0) sameAgain.add(ep.key);
+        else changed.push({ key: ep.key, before: prev, after: ep, fields, recreate: fields.some((f) => ENDPOINT_RECREATE.has(f)) });
       }
     }
     const removed: Removed<EndpointSpec>[] = [];
     for (const [key, before] of oldEps) if (!newKeys.has(key)) removed.push({ key, before });
-    eps.removed = removed;
+    // in config order, as the full diff lists them
+    const unchangedKeys = lazy(() => {
+      const keys: string[] = [];
+      for (const e of next) for (const ep of e.endpoints) if (e.born !== stamp || sameAgain.has(ep.key)) keys.push(ep.key);
+      return keys;
+    });
+    const eps: SetDiff<EndpointSpec> = {
+      added: added_,
+      removed,
+      changed,
+      get unchanged() {
+        return unchangedKeys();
+      },
+    };
     const diff: ConfigDiff = {
       networks: { added: [], removed: [], changed: [], unchanged: st.resolvedNetworks.map((n) => n.name) },
       endpoints: eps,
@@ -280,8 +397,8 @@ export class PushCache {
       return [...counts].filter(([, n]) => n > 0).map(([ip]) => ip);
     };
     const isNamedVeth = (ep: EndpointSpec): boolean => ep.kind === 'veth' && typeof ep.netns === 'string';
-    let text: string | undefined;
-    const makeText = (): string => (text ??= configText(st.head, next));
+    let made: { text: string; at: Int32Array } | undefined;
+    const makeText = (): { text: string; at: Int32Array } => (made ??= slices ? { text: slicedText(st.head, slices), at: slices.newAt } : configText(st.head, next));
     return {
       config,
       resolved,
@@ -292,8 +409,9 @@ export class PushCache {
       staticsOf,
       networks: st.networkByName,
       same: false,
+      unchanged: nets + endpointCount - added_.length - changed.length,
       netnsChanged: removedEndpoints.some(isNamedVeth) || candidates.some(isNamedVeth),
-      text: makeText,
+      text: () => makeText().text,
       commit: () => {
         for (const [s, d] of delta) {
           const n = (st.slots.get(s) ?? 0) + d;
@@ -312,9 +430,12 @@ export class PushCache {
         for (const e of gone) if (st.byName.get(e.parsed.name) === e) st.byName.delete(e.parsed.name);
         for (const e of added) st.byName.set(e.parsed.name, e);
         st.entries = next;
-        st.text = makeText();
+        const { text, at } = makeText();
+        st.text = text;
+        st.itemAt = at;
         st.config = config;
         st.resolved = resolved;
+        st.endpointCount = endpointCount;
         delete st.sameDiff;
         if (frozen !== undefined) st.frozen = frozen;
         else delete st.frozen;
@@ -374,11 +495,67 @@ function plainApp(app: AppSpec, networks: ReadonlyMap<string, NetworkResolved>):
   return true;
 }
 
-/** JSON.stringify(config, null, 2) of ports, networks and these apps, from their cached texts. */
-function configText(head: { ports: string; networks: string }, apps: AppEntry[]): string {
-  const items = apps.map((e) => (e.item ??= `    ${nested(JSON.stringify(e.parsed, null, 2), 2)}`));
-  const appsText = items.length === 0 ? '[]' : `[\n${items.join(',\n')}\n  ]`;
+/** A value made when first asked for, then kept. */
+function lazy<T>(make: () => T): () => T {
+  let made = false;
+  let value: T | undefined;
+  return () => {
+    if (!made) {
+      value = make();
+      made = true;
+    }
+    return value as T;
+  };
+}
+
+/** Old entries `from`..`to` (indices), side by side in the old text. */
+interface Run {
+  from: number;
+  to: number;
+}
+
+/** What a push's text is made of: the old text's runs and the other apps' items (see tryIncremental). */
+interface TextSlices {
+  oldText: string;
+  oldAt: Int32Array;
+  olds: readonly AppEntry[];
+  pieces: (string | Run)[];
+  newAt: Int32Array;
+}
+
+/** An app's item: JSON.stringify(app, null, 2) as it sits in the apps list of the last good config's text. */
+function itemOf(app: AppSpec): string {
+  return `    ${nested(JSON.stringify(app, null, 2), 2)}`;
+}
+
+/** Where the first app's item starts in a config text with these ports and networks. */
+function appsStart(head: { ports: string; networks: string }): number {
+  return `{\n  "ports": ${head.ports},\n  "networks": ${head.networks},\n  "apps": [\n`.length;
+}
+
+function wrap(head: { ports: string; networks: string }, items: string[]): string {
+  // a few big slices are put together without a copy (the write flattens the text once); many items are joined
+  const list = items.length <= 64 ? items.reduce((a, b, k) => (k === 0 ? b : a + ',\n' + b), '') : items.join(',\n');
+  const appsText = items.length === 0 ? '[]' : `[\n${list}\n  ]`;
   return `{\n  "ports": ${head.ports},\n  "networks": ${head.networks},\n  "apps": ${appsText}\n}`;
+}
+
+/** JSON.stringify(config, null, 2) of ports, networks and these apps, from their cached texts; where each item starts. */
+function configText(head: { ports: string; networks: string }, apps: AppEntry[]): { text: string; at: Int32Array } {
+  const items = apps.map((e) => (e.item ??= itemOf(e.parsed)));
+  const at = new Int32Array(items.length);
+  let pos = appsStart(head);
+  for (let i = 0; i < items.length; i++) {
+    at[i] = pos;
+    pos += (items[i] as string).length + 2;
+  }
+  return { text: wrap(head, items), at };
+}
+
+/** configText() made of slices of the old text: what changed costs, not what stayed in order. */
+function slicedText(head: { ports: string; networks: string }, { oldText, oldAt, olds, pieces }: TextSlices): string {
+  const parts = pieces.map((p) => (typeof p === 'string' ? p : oldText.slice(oldAt[p.from], (oldAt[p.to] as number) + ((olds[p.to] as AppEntry).item as string).length)));
+  return wrap(head, parts);
 }
 
 /** A value's pretty JSON as it sits `depth` levels deep in a document made with indent 2. */
@@ -440,14 +617,15 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b) || !isPlainObject(a) || !isPlainObject(b)) return false;
-  const ka = Object.keys(a);
+  // a's keys walked in their order against b's (for-in: no array of a's keys made; a plain object's prototype has
+  // no enumerable keys, and one that had would only make the two unequal)
   const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i] as string;
-    if (k !== kb[i] || !deepEqual(a[k], b[k])) return false;
+  let n = 0;
+  for (const k in a) {
+    if (k !== kb[n] || !deepEqual(a[k], b[k])) return false;
+    n++;
   }
-  return true;
+  return n === kb.length;
 }
 
 /** A copy of plain data; anything else becomes a value no input equals (the app is parsed again next time). */

@@ -493,6 +493,8 @@ class DnsmasqDriver implements DhcpDns {
   private readonly events = new Subject<DhcpDnsEvent>();
   readonly events$: Observable<DhcpDnsEvent> = this.events.asObservable();
   private readonly instances = new Map<string, Instance>();
+  /** per NI: the lease evictions waiting for its lock, done together in one restart */
+  private readonly evictions = new Map<string, { macs: Set<string>; done: Promise<void> }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly stateDir: string;
   private readonly command: string[];
@@ -629,41 +631,62 @@ class DnsmasqDriver implements DhcpDns {
     });
   }
 
+  /**
+   * Evictions asked for while one NI's lock is taken (an apply removing many apps from one NI) are one restart, as
+   * EVE's nireconciler prunes all obsolete hosts of a change in one stop, edit and start.
+   */
   evictLease(ni: string, mac: string): Promise<void> {
     this.assertOpen();
-    const paths = dnsmasqPaths(this.stateDir, ni);
     const m = mac.toLowerCase();
-    return this.withLock(ni, async () => {
-      let text: string;
-      try {
-        text = await readFile(paths.leases, 'utf8');
-      } catch {
-        return;
-      }
-      if (!parseLeases(text).some((l) => l.mac === m)) return;
-      const inst = await this.instance(ni);
-      const proc = inst.proc;
-      // dnsmasq keeps leases in memory and rewrites the file from there: edit the file only while it is stopped.
-      if (proc) await this.stop(inst, proc);
-      await writeFileAtomic(paths.leases, withoutLease(await readFile(paths.leases, 'utf8'), m), 0o600, RUNTIME);
-      this.log.info({ ni, mac: m }, 'lease evicted');
-      if (proc) {
-        let pid: number;
-        try {
-          pid = await this.start(inst, proc.args);
-        } catch (err) {
-          // it was stopped on purpose, but it did not come back: that is an exit like any other (reported, retried)
-          this.log.error({ ni, err: errorMessage(err) }, 'dnsmasq did not come back after a lease eviction');
-          inst.owesStarted = true;
-          this.events.next({ type: 'exited', ni, pid: proc.pid, code: null, signal: null });
-          this.scheduleRestart(inst, proc.args);
-          throw err;
-        }
-        if (inst.applied) inst.applied = { ...inst.applied, pid };
-        await this.persistApplied(inst);
-        if (inst.owesStarted) this.emitStarted(inst, pid);
-      }
+    const waiting = this.evictions.get(ni);
+    if (waiting) {
+      waiting.macs.add(m);
+      return waiting.done;
+    }
+    const macs = new Set([m]);
+    const done = this.withLock(ni, () => {
+      // from here on, evictions asked for wait for the next batch
+      this.evictions.delete(ni);
+      return this.evictNow(ni, macs);
     });
+    this.evictions.set(ni, { macs, done });
+    return done;
+  }
+
+  private async evictNow(ni: string, macs: ReadonlySet<string>): Promise<void> {
+    const paths = dnsmasqPaths(this.stateDir, ni);
+    let text: string;
+    try {
+      text = await readFile(paths.leases, 'utf8');
+    } catch {
+      return;
+    }
+    const leased = [...macs].filter((m) => parseLeases(text).some((l) => l.mac === m));
+    if (leased.length === 0) return;
+    const inst = await this.instance(ni);
+    const proc = inst.proc;
+    // dnsmasq keeps leases in memory and rewrites the file from there: edit the file only while it is stopped.
+    if (proc) await this.stop(inst, proc);
+    let kept = await readFile(paths.leases, 'utf8');
+    for (const m of leased) kept = withoutLease(kept, m);
+    await writeFileAtomic(paths.leases, kept, 0o600, RUNTIME);
+    this.log.info({ ni, ...(leased.length === 1 ? { mac: leased[0] } : { macs: leased }) }, leased.length === 1 ? 'lease evicted' : 'leases evicted');
+    if (proc) {
+      let pid: number;
+      try {
+        pid = await this.start(inst, proc.args);
+      } catch (err) {
+        // it was stopped on purpose, but it did not come back: that is an exit like any other (reported, retried)
+        this.log.error({ ni, err: errorMessage(err) }, 'dnsmasq did not come back after a lease eviction');
+        inst.owesStarted = true;
+        this.events.next({ type: 'exited', ni, pid: proc.pid, code: null, signal: null });
+        this.scheduleRestart(inst, proc.args);
+        throw err;
+      }
+      if (inst.applied) inst.applied = { ...inst.applied, pid };
+      await this.persistApplied(inst);
+      if (inst.owesStarted) this.emitStarted(inst, pid);
+    }
   }
 
   pid(ni: string): number | undefined {

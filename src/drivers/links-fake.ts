@@ -39,6 +39,8 @@ export class FakeLinkDriver implements LinkDriver {
   readonly addressEvents$: Observable<AddressEvent> = this.addressSubject.asObservable();
 
   private readonly links = new Map<string, FakeLink>();
+  /** the same links by ifindex (which a rename keeps) */
+  private readonly byIndex = new Map<number, FakeLink>();
   private readonly addresses = new Map<number, AddressInfo[]>();
   private readonly namespaces = new Set<string>();
   private readonly failures = new Map<LinkOp, Error[]>();
@@ -58,7 +60,9 @@ export class FakeLinkDriver implements LinkDriver {
     const carrier = opts.carrier ?? true;
     const info: LinkInfo = { ifindex: this.nextIfindex++, ifname, up: false, carrier, operstate: operstate(false, carrier), mtu: opts.mtu ?? 1500, mac: opts.mac ?? this.newMac() };
     if (opts.kind !== undefined) info.kind = opts.kind;
-    this.links.set(ifname, { info });
+    const link: FakeLink = { info };
+    this.links.set(ifname, link);
+    this.byIndex.set(info.ifindex, link);
     this.emit('new', info);
     return { ...info };
   }
@@ -150,8 +154,8 @@ export class FakeLinkDriver implements LinkDriver {
 
   async getByIndex(ifindex: number): Promise<LinkInfo | undefined> {
     this.maybeFail('get');
-    for (const link of this.links.values()) if (link.info.ifindex === ifindex) return { ...link.info };
-    return undefined;
+    const link = this.byIndex.get(ifindex);
+    return link ? { ...link.info } : undefined;
   }
 
   async ensureBridge(spec: BridgeSpec, signal?: AbortSignal): Promise<LinkInfo> {
@@ -306,7 +310,7 @@ export class FakeLinkDriver implements LinkDriver {
   }
 
   private masterOf(operation: string, master: number): void {
-    const bridge = [...this.links.values()].find((l) => l.info.ifindex === master);
+    const bridge = this.byIndex.get(master);
     if (!bridge) throw new KernelError(operation, `master ${master}`, 'ENODEV', 'no such bridge');
     if (bridge.info.kind !== 'bridge') throw new KernelError(operation, bridge.info.ifname, 'EOPNOTSUPP', 'not a bridge');
   }
@@ -326,6 +330,7 @@ export class FakeLinkDriver implements LinkDriver {
     if (o.alias !== undefined) info.alias = o.alias;
     const link: FakeLink = { info };
     this.links.set(o.ifname, link);
+    this.byIndex.set(info.ifindex, link);
     this.emit('new', info);
     return link;
   }
@@ -362,9 +367,10 @@ export class FakeLinkDriver implements LinkDriver {
     const link = this.links.get(ifname);
     if (!link) return;
     this.links.delete(ifname);
+    this.byIndex.delete(link.info.ifindex);
     this.addresses.delete(link.info.ifindex);
-    // a deleted bridge releases its ports first
-    for (const port of this.links.values()) if (port.info.master === link.info.ifindex) this.update(port, { master: undefined });
+    // a deleted bridge releases its ports first (only a bridge has ports)
+    if (link.info.kind === 'bridge') for (const port of this.links.values()) if (port.info.master === link.info.ifindex) this.update(port, { master: undefined });
     this.emit('del', link.info);
   }
 

@@ -9,7 +9,8 @@ export type NetnsChange = { type: 'added' | 'removed'; path: string };
 
 export class NetnsWatcher {
   private watcher: FSWatcher | undefined;
-  private dirs = new Set<string>();
+  /** watched directory → how many of the paths are in it */
+  private dirs = new Map<string, number>();
 
   constructor(
     private readonly onChange: (change: NetnsChange) => void,
@@ -18,9 +19,22 @@ export class NetnsWatcher {
 
   /** Watch the directories of these namespace paths (pids are not watched: their veth dies with the process). */
   watchPaths(paths: Iterable<string>): void {
-    const dirs = new Set([...paths].map((p) => dirname(p)));
-    const added = [...dirs].filter((d) => !this.dirs.has(d));
-    const removed = [...this.dirs].filter((d) => !dirs.has(d));
+    this.watchDirs(counted(new Map(), paths, 1));
+  }
+
+  /** watchPaths() of the paths before, without `removed` (one each) and with `added`: costs what changed. */
+  changePaths(removed: Iterable<string>, added: Iterable<string>): void {
+    this.watchDirs(counted(counted(new Map(this.dirs), removed, -1), added, 1));
+  }
+
+  /** The directories watched now. */
+  watched(): string[] {
+    return [...this.dirs.keys()].sort();
+  }
+
+  private watchDirs(dirs: Map<string, number>): void {
+    const added = [...dirs.keys()].filter((d) => !this.dirs.has(d));
+    const removed = [...this.dirs.keys()].filter((d) => !dirs.has(d));
     this.dirs = dirs;
     if (!this.watcher && added.length > 0) {
       // atomic: false — a namespace deleted and made again at once must read as removed + added, not "changed"
@@ -39,4 +53,15 @@ export class NetnsWatcher {
     await this.watcher?.close();
     this.watcher = undefined;
   }
+}
+
+/** `counts` with each path's directory counted `d` more times (none left: not in it). */
+function counted(counts: Map<string, number>, paths: Iterable<string>, d: number): Map<string, number> {
+  for (const p of paths) {
+    const dir = dirname(p);
+    const n = (counts.get(dir) ?? 0) + d;
+    if (n > 0) counts.set(dir, n);
+    else counts.delete(dir);
+  }
+  return counts;
 }

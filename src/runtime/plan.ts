@@ -9,7 +9,8 @@ export function portMember(p: PortSpecResolved): PortSpec {
   return { key: `port:${p.name}`, kind: 'port', ...p };
 }
 
-export function planFromDiff(diff: ConfigDiff, allEndpoints: readonly EndpointSpec[]): Plan {
+/** `allEndpoints`: every endpoint of the new config, asked for only when an NI is rebuilt. */
+export function planFromDiff(diff: ConfigDiff, allEndpoints: () => readonly EndpointSpec[]): Plan {
   const plan: Plan = {
     networks: { create: [], update: [], delete: [] },
     members: { create: [], update: [], delete: [] },
@@ -50,7 +51,7 @@ export function planFromDiff(diff: ConfigDiff, allEndpoints: readonly EndpointSp
     handled.add(e.key);
   }
   // unchanged endpoints of a rebuilt NI are rebuilt with it (none rebuilt: nothing to look through)
-  for (const e of rebuilt.size > 0 ? allEndpoints : []) {
+  for (const e of rebuilt.size > 0 ? allEndpoints() : []) {
     if (!handled.has(e.key) && rebuilt.has(e.network)) {
       plan.members.delete.push(e.key);
       plan.members.create.push(e);

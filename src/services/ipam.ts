@@ -87,6 +87,10 @@ function parseFile(text: string, path: string): FileShape {
 
 export class Ipam {
   private dirty = false;
+  /** the write under way */
+  private writing: Promise<void> | undefined;
+  /** the one write after it, shared by the saves asked for meanwhile */
+  private queued: Promise<void> | undefined;
 
   private constructor(
     readonly path: string,
@@ -189,11 +193,38 @@ export class Ipam {
     this.dirty = true;
   }
 
-  /** Writes the file atomically (temp + fsync + rename + fsync of the directory); nothing when nothing changed. */
-  async save(): Promise<void> {
-    if (!this.dirty) return;
-    await writeFileAtomic(this.path, `${JSON.stringify(this.doc, null, 2)}\n`, 0o600);
+  /**
+   * Writes the file atomically (temp + fsync + rename + fsync of the directory); nothing when nothing changed.
+   * Resolves once a write holding every change made before the call is done. Saves asked for while one is under
+   * way share one write after it (removing N apps at once writes the file a few times, not N times: each write is
+   * the whole file).
+   */
+  save(): Promise<void> {
+    if (this.queued) return this.queued;
+    // unchanged since the write under way began: that write holds everything
+    if (!this.dirty) return this.writing ?? Promise.resolve();
+    if (this.writing) {
+      const queued = this.writing
+        .catch(() => undefined)
+        .then(() => {
+          this.queued = undefined;
+          return this.save();
+        });
+      this.queued = queued;
+      return queued;
+    }
     this.dirty = false;
+    const writing: Promise<void> = writeFileAtomic(this.path, `${JSON.stringify(this.doc, null, 2)}\n`, 0o600)
+      .catch((err: unknown) => {
+        // what it held is written by the next save
+        this.dirty = true;
+        throw err;
+      })
+      .finally(() => {
+        if (this.writing === writing) this.writing = undefined;
+      });
+    this.writing = writing;
+    return writing;
   }
 
   private set(net: Record<string, Entry>, key: string, e: Entry): void {

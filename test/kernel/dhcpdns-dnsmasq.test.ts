@@ -232,6 +232,15 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     expect(await dhcp(app1)).toBe('10.73.0.10');
     expect(events).toHaveLength(2);
 
+    // two apps removed in one push: their leases go in one restart, as EVE prunes a change's obsolete hosts
+    expect((await d.leases('x')).map((l) => l.mac)).toEqual(expect.arrayContaining([MAC2, newMac1]));
+    const starts = d.writes.snapshot().dnsmasqStart;
+    await Promise.all([d.evictLease('x', MAC2), d.evictLease('x', newMac1)]);
+    expect(d.writes.snapshot().dnsmasqStart).toBe(starts + 1);
+    expect((await d.leases('x')).map((l) => l.mac)).not.toEqual(expect.arrayContaining([MAC2]));
+    expect((await d.leases('x')).map((l) => l.mac)).not.toContain(newMac1);
+    expect(await dhcp(app1)).toBe('10.73.0.10');
+
     // remove: process gone, files gone
     const last = d.pid('x');
     expect(last).toBeDefined();

@@ -5,6 +5,7 @@ import type { endpointMachine } from '../../machines/endpoint.machine.ts';
 import type { networkInstanceMachine } from '../../machines/network-instance.machine.ts';
 import type { EndpointSpec, NiSpec, PortSpec } from '../../machines/specs.ts';
 import { allMembers, PORTS_GROUP, type Plan, type systemMachine } from '../../machines/system.machine.ts';
+import { bucketKeys, slotOf } from '../../machines/hash-buckets.ts';
 import { vmTap, webVeth } from '../fixtures/member-specs.ts';
 import { systemWithFakes } from '../helpers/machine-fakes.ts';
 import { childLookup, MemberRegistry } from '../../machines/member-registry.ts';
@@ -390,8 +391,13 @@ describe('system machine', () => {
     actor.send({ type: 'APPLY', plan: plan({ members: { delete: ['vm/lan'] } }) });
     await vi.waitFor(() => expect(ids(actor)).not.toContain('ep:vm/lan#6'));
     const after = actor.getSnapshot().context.members;
-    // the lan group was copied (one member less), the others are the very same objects
-    expect(Object.keys(after.lan ?? {})).toEqual(['web/lan']);
+    // the lan group changed (one member less) in the one bucket of vm/lan; the other groups are the very same objects
+    expect(bucketKeys(after.lan?.entries)).toEqual(['web/lan']);
+    const vmSlot = slotOf('vm/lan');
+    after.lan?.entries.slots.forEach((slot, i) => {
+      if (i !== vmSlot) expect(slot).toBe(before.lan?.entries.slots[i]);
+    });
+    expect(after.lan?.leaving).toBe(0);
     expect(after.plant).toBe(before.plant);
     expect(after[PORTS_GROUP]).toBe(before[PORTS_GROUP]);
   });

@@ -70,7 +70,9 @@ describe('push cache: incremental = full, over random edit sequences', () => {
           incremental++;
           expect(inc.config, at).toStrictEqual(want.config);
           expect(inc.resolved, at).toStrictEqual(want.resolved);
-          expect(inc.diff, at).toStrictEqual(diffResolved(running, want.resolved));
+          const fullDiff = diffResolved(running, want.resolved);
+          expect(inc.diff, at).toStrictEqual(fullDiff);
+          expect(inc.unchanged, at).toBe(fullDiff.networks.unchanged.length + fullDiff.endpoints.unchanged.length + fullDiff.ports.unchanged.length);
           expect(inc.text(), at).toBe(lastGoodText(want.config));
           expect(inc.same, at).toBe(running !== undefined && lastGoodText(want.config) === lastGoodText(validateConfig(accepted)));
           inc.commit();
@@ -84,6 +86,46 @@ describe('push cache: incremental = full, over random edit sequences', () => {
       expect(incremental).toBeGreaterThan(100);
     });
   }
+
+  it('apps inserted, removed and moved anywhere (the walk that follows a shift of places): incremental = full', () => {
+    const cache = new PushCache();
+    const app = (i: number) => ({ name: `a${i}`, interfaces: [{ network: i % 3 === 0 ? 'lan' : 'sw', tap: `t${i}` }] });
+    const networks: ConfigInput['networks'] = [{ name: 'lan', type: 'local', subnet: '10.1.0.0/24' }, { name: 'sw', type: 'switch' }];
+    let names = Array.from({ length: 30 }, (_, i) => i);
+    const push = (next: number[], what: string): void => {
+      const before = fullPath({ networks, apps: names.map(app) });
+      const input: ConfigInput = { networks, apps: next.map(app) };
+      const want = fullPath(input);
+      if (before instanceof Error || want instanceof Error) throw new Error('bad test config');
+      const inc = cache.tryIncremental(structuredClone(input), limits);
+      expect(inc, what).toBeDefined();
+      if (!inc) return;
+      const fullDiff = diffResolved(before.resolved, want.resolved);
+      expect(inc.diff, what).toStrictEqual(fullDiff);
+      expect(inc.config, what).toStrictEqual(want.config);
+      expect(inc.resolved, what).toStrictEqual(want.resolved);
+      expect(inc.text(), what).toBe(lastGoodText(want.config));
+      expect(inc.removedKeys.sort(), what).toEqual(fullDiff.endpoints.removed.map((r) => r.key).sort());
+      expect(inc.unchanged, what).toBe(fullDiff.networks.unchanged.length + fullDiff.endpoints.unchanged.length + fullDiff.ports.unchanged.length);
+      inc.commit();
+      names = next;
+    };
+    const first = validateConfig({ networks, apps: names.map(app) });
+    cache.rebuild(copyInput({ networks, apps: names.map(app) }), first, resolveConfig(first), lastGoodText(first));
+    const at = (k: number, xs: number[], ins: number[]): number[] => [...xs.slice(0, k), ...ins, ...xs.slice(k)];
+    push(names.slice(1), 'remove the first');
+    push(names.slice(0, -1), 'remove the last');
+    push([...names.slice(0, 10), ...names.slice(11)], 'remove one in the middle');
+    push([...names.slice(0, 5), ...names.slice(7, 15), ...names.slice(16)], 'remove three, two of them side by side');
+    push(at(0, names, [100]), 'insert at the start');
+    push(at(12, names, [101]), 'insert in the middle');
+    push(at(12, names, [102, 103, 104]), 'insert three side by side');
+    push([...names.slice(0, 8), ...names.slice(9, 20), names[8]!, ...names.slice(20)], 'move one further down');
+    push([...names.slice(1, 6), 105, ...names.slice(7)], 'remove the first, replace the sixth');
+    push([...names].reverse(), 'reverse');
+    push([], 'remove all');
+    push([1, 2, 3], 'add to an empty list');
+  });
 
   it('a rejected push leaves the cache as it was: the next push is judged against the last good config', () => {
     const cache = new PushCache();

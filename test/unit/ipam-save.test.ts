@@ -1,0 +1,71 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+// every write of the reservations file, counted (the real write still happens)
+const writes = vi.hoisted(() => ({ n: 0, fail: 0 }));
+vi.mock('../../src/util/atomic-file.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/util/atomic-file.ts')>();
+  return {
+    ...real,
+    writeFileAtomic: async (...args: Parameters<typeof real.writeFileAtomic>) => {
+      writes.n++;
+      if (writes.fail > 0) {
+        writes.fail--;
+        throw new Error('disk full');
+      }
+      return real.writeFileAtomic(...args);
+    },
+  };
+});
+const { Ipam, RESERVATIONS_FILE } = await import('../../src/services/ipam.ts');
+
+const range = { start: '10.50.0.100', end: '10.50.0.200' };
+
+describe('Ipam.save: saves asked for during a write share one write after it', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgenet-ipam-save-'));
+    writes.n = 0;
+    writes.fail = 0;
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const onDisk = async (): Promise<Record<string, { released: boolean }>> =>
+    (JSON.parse(await readFile(join(dir, RESERVATIONS_FILE), 'utf8')) as { networks: Record<string, Record<string, { released: boolean }>> }).networks['lan'] ?? {};
+
+  it('N releases saved at once: 2 writes, and each save resolves with its own change on disk', async () => {
+    const ipam = await Ipam.open(dir);
+    const keys = Array.from({ length: 50 }, (_, i) => `a${i}/lan`);
+    for (const k of keys) ipam.reserve('lan', k, { range, taken: [] });
+    await ipam.save();
+    expect(writes.n).toBe(1);
+    const done = keys.map(async (k) => {
+      ipam.release('lan', k);
+      await ipam.save();
+      // what this save promised is on disk when it resolves
+      expect((await onDisk())[k]?.released).toBe(true);
+    });
+    await Promise.all(done);
+    expect(writes.n).toBe(3);
+    expect(Object.values(await onDisk()).every((e) => e.released)).toBe(true);
+    // nothing changed since: no write
+    await ipam.save();
+    expect(writes.n).toBe(3);
+  });
+
+  it('a failed write: its caller gets the error, and what it held is written by the next save', async () => {
+    const ipam = await Ipam.open(dir);
+    ipam.reserve('lan', 'a/lan', { range, taken: [] });
+    writes.fail = 1;
+    const first = ipam.save();
+    ipam.reserve('lan', 'b/lan', { range, taken: [] });
+    const second = ipam.save();
+    await expect(first).rejects.toThrow('disk full');
+    await second;
+    expect(Object.keys(await onDisk()).sort()).toEqual(['a/lan', 'b/lan']);
+    expect(writes.n).toBe(2);
+  });
+});
