@@ -6,7 +6,8 @@
 //             2 s (the bench's figure) / 10 s / 30 s after (does it come back by itself?), then heap before and after
 //             a forced GC and the RSS after it
 // Environment: BENCH_TAPS (1000), BENCH_MEMORY_RUNS (1: runs per variant), BENCH_MEMORY_VARIANTS (';'-separated
-// Node flag sets for the daemon, '' = as shipped; e.g. ';--max-semi-space-size=1'), BENCH_MEMORY_SNAPSHOTS=DIR (heap
+// Node flag sets for the daemon, '' = as shipped; a word NAME=value is an environment variable, e.g.
+// ';EDGENET_DAEMON_V8_FLAGS= --max-semi-space-size=1' (the daemon's run-time V8 flags off, a start-up one on)), BENCH_MEMORY_SNAPSHOTS=DIR (heap
 // snapshots idle-after-GC and converged-after-GC there, for DevTools' comparison view or bench/heap-summary.ts),
 // BENCH_MEMORY_ALLOCATIONS=DIR (every allocation of the converge sampled, collected or not, into a .heapprofile there
 // for bench/heap-summary.ts or DevTools; the profiler's own memory then distorts the RSS figures of that run),
@@ -34,6 +35,18 @@ const ALLOCATIONS = process.env.BENCH_MEMORY_ALLOCATIONS;
 const MiB = 1048576;
 const mib = (bytes: number): number => round(bytes / MiB);
 const log = (msg: string): void => console.error(`[memory ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+/** A variant's words: `NAME=value` sets the daemon's environment (e.g. EDGENET_DAEMON_V8_FLAGS=), the rest are Node flags. */
+function variantArgs(variant: string): { flags: string[]; env: Record<string, string> } {
+  const flags: string[] = [];
+  const env: Record<string, string> = {};
+  for (const word of variant.split(/\s+/).filter(Boolean)) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(word);
+    if (m) env[m[1]!] = m[2]!;
+    else flags.push(word);
+  }
+  return { flags, env };
+}
 
 interface Sample {
   smaps: Record<string, number>;
@@ -128,8 +141,8 @@ async function oneRun(sandbox: Sandbox, dir: string, variant: string, run: numbe
       configPath: emptyConfig,
       stateDir: join(dir, `${tag}-state`),
       logPath: join(dir, `${tag}-daemon.log`),
-      nodeFlags: ['--expose-gc', '--import', PROBE, ...variant.split(/\s+/).filter(Boolean)],
-      env: { BENCH_MEMORY_PROBE: base },
+      nodeFlags: ['--expose-gc', '--import', PROBE, ...variantArgs(variant).flags],
+      env: { BENCH_MEMORY_PROBE: base, ...variantArgs(variant).env },
     });
     const daemon = d;
     await daemon.waitApi();
