@@ -617,15 +617,14 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b) || !isPlainObject(a) || !isPlainObject(b)) return false;
-  // a's keys walked in their order against b's (for-in: no array of a's keys made; a plain object's prototype has
-  // no enumerable keys, and one that had would only make the two unequal)
+  const ka = Object.keys(a);
   const kb = Object.keys(b);
-  let n = 0;
-  for (const k in a) {
-    if (k !== kb[n] || !deepEqual(a[k], b[k])) return false;
-    n++;
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i] || !deepEqual(a[k], b[k])) return false;
   }
-  return n === kb.length;
+  return true;
 }
 
 /** A copy of plain data; anything else becomes a value no input equals (the app is parsed again next time). */
