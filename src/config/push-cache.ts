@@ -563,7 +563,7 @@ function nested(text: string, depth: number): string {
   return depth === 0 ? text : text.replace(/\n/g, `\n${'  '.repeat(depth)}`);
 }
 
-/** Frozen all the way down (Object.freeze on every object and array): what nobody can change any more. */
+/** Frozen all the way down (Object.freeze on every object and array), or unchanging(): what nobody changes any more. */
 export function isDeepFrozen(v: unknown, depth = 0): v is object {
   if (typeof v !== 'object' || v === null) return false;
   if (frozenRoots.has(v)) return true;
@@ -573,8 +573,18 @@ export function isDeepFrozen(v: unknown, depth = 0): v is object {
   return true;
 }
 
-/** what deepFreeze() froze: known frozen all the way down without a look */
+/** what deepFreeze() froze, or what its owner promised never to change (unchanging()): known unchanging without a look */
 const frozenRoots = new WeakSet<object>();
+
+/**
+ * `v` is taken as frozen all the way down without being frozen: its owner promises that nobody changes it (nor
+ * anything in it) from now on. The API server's parsed body is such an object (nobody else holds it): freezing each
+ * of its objects cost ~5 ms per new body at 5000 apps.
+ */
+export function unchanging<T>(v: T): T {
+  if (typeof v === 'object' && v !== null) frozenRoots.add(v);
+  return v;
+}
 
 /** Object.freeze on every object and array; returns it. The API server freezes each config body it parses. */
 export function deepFreeze<T>(v: T): T {
