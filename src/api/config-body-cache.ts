@@ -1,7 +1,8 @@
-// PUT /v1/config with the body of the last push: the same text gives the same document, parsed once and frozen, so
-// a no-op push neither parses its body again nor makes the core compare the config (push-cache.ts knows a frozen
-// object it accepted has not changed). EVE documents are converted anew each time (not kept).
-import { deepFreeze } from '../config/push-cache.ts';
+// PUT /v1/config with the body of the last push: the same text gives the same document, parsed once and marked
+// unchanging (nobody but this cache and the push holds it; freezing it cost O(n) per new body), so a no-op push
+// neither parses its body again nor makes the core compare the config (push-cache.ts knows an unchanging object it
+// accepted has not changed). EVE documents are converted anew each time (not kept).
+import { unchanging } from '../config/push-cache.ts';
 import type { AppliableDocument } from '../eve/eve-load.ts';
 
 export class ConfigBodyCache {
@@ -14,7 +15,7 @@ export class ConfigBodyCache {
     this.last = undefined;
     const doc = make();
     if (doc.eve) return doc;
-    deepFreeze(doc.config);
+    unchanging(doc.config);
     this.last = { key, text, doc };
     return doc;
   }

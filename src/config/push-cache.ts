@@ -563,7 +563,7 @@ function nested(text: string, depth: number): string {
   return depth === 0 ? text : text.replace(/\n/g, `\n${'  '.repeat(depth)}`);
 }
 
-/** Frozen all the way down (Object.freeze on every object and array): what nobody can change any more. */
+/** Frozen all the way down (Object.freeze on every object and array), or unchanging(): what nobody changes any more. */
 export function isDeepFrozen(v: unknown, depth = 0): v is object {
   if (typeof v !== 'object' || v === null) return false;
   if (frozenRoots.has(v)) return true;
@@ -573,8 +573,18 @@ export function isDeepFrozen(v: unknown, depth = 0): v is object {
   return true;
 }
 
-/** what deepFreeze() froze: known frozen all the way down without a look */
+/** what deepFreeze() froze, or what its owner promised never to change (unchanging()): known unchanging without a look */
 const frozenRoots = new WeakSet<object>();
+
+/**
+ * `v` is taken as frozen all the way down without being frozen: its owner promises that nobody changes it (nor
+ * anything in it) from now on. The API server's parsed body is such an object (nobody else holds it): freezing each
+ * of its objects cost ~5 ms per new body at 5000 apps.
+ */
+export function unchanging<T>(v: T): T {
+  if (typeof v === 'object' && v !== null) frozenRoots.add(v);
+  return v;
+}
 
 /** Object.freeze on every object and array; returns it. The API server freezes each config body it parses. */
 export function deepFreeze<T>(v: T): T {
@@ -617,15 +627,14 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b) || !isPlainObject(a) || !isPlainObject(b)) return false;
-  // a's keys walked in their order against b's (for-in: no array of a's keys made; a plain object's prototype has
-  // no enumerable keys, and one that had would only make the two unequal)
+  const ka = Object.keys(a);
   const kb = Object.keys(b);
-  let n = 0;
-  for (const k in a) {
-    if (k !== kb[n] || !deepEqual(a[k], b[k])) return false;
-    n++;
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i] || !deepEqual(a[k], b[k])) return false;
   }
-  return n === kb.length;
+  return true;
 }
 
 /** A copy of plain data; anything else becomes a value no input equals (the app is parsed again next time). */

@@ -40,10 +40,18 @@ export interface ReserveOptions {
   taken: string[];
 }
 
+/** addresses parsed so far (a reservation looks at every address of its NI) */
+const ints = new Map<string, number>();
+
 function toInt(ip: string, what: string): number {
+  const known = ints.get(ip);
+  if (known !== undefined) return known;
   if (!ipaddr.IPv4.isValidFourPartDecimal(ip)) throw new IpamError(`${what}: not an IPv4 address: ${JSON.stringify(ip)}`);
   const b = ipaddr.IPv4.parse(ip).toByteArray();
-  return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
+  const n = (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
+  // bounded: at most the addresses of the NIs' ranges and their statics, plus what a corrupt input brought
+  if (ints.size < 1 << 20) ints.set(ip, n);
+  return n;
 }
 
 function toIp(n: number): string {
@@ -87,6 +95,8 @@ function parseFile(text: string, path: string): FileShape {
 
 export class Ipam {
   private dirty = false;
+  /** per NI: its reservations as they sit in the file's text (JSON.stringify(doc, null, 2)), until the NI changes */
+  private readonly niText = new Map<string, string>();
   /** the write under way */
   private writing: Promise<void> | undefined;
   /** the one write after it, shared by the saves asked for meanwhile */
@@ -116,6 +126,7 @@ export class Ipam {
    */
   reserve(ni: string, key: string, opts: ReserveOptions): string {
     const net = (this.doc.networks[ni] ??= {});
+    this.niText.delete(ni);
     const start = toInt(opts.range.start, `${ni} range start`);
     const end = toInt(opts.range.end, `${ni} range end`);
     if (end < start) throw new IpamError(`${ni}: range ${opts.range.start}-${opts.range.end} is empty`);
@@ -165,6 +176,7 @@ export class Ipam {
     const e = this.doc.networks[ni]?.[key];
     if (!e || e.released) return;
     e.released = true;
+    this.niText.delete(ni);
     this.dirty = true;
   }
 
@@ -190,6 +202,7 @@ export class Ipam {
   forgetNetwork(ni: string): void {
     if (this.doc.networks[ni] === undefined) return;
     delete this.doc.networks[ni];
+    this.niText.delete(ni);
     this.dirty = true;
   }
 
@@ -214,7 +227,7 @@ export class Ipam {
       return queued;
     }
     this.dirty = false;
-    const writing: Promise<void> = writeFileAtomic(this.path, `${JSON.stringify(this.doc, null, 2)}\n`, 0o600)
+    const writing: Promise<void> = writeFileAtomic(this.path, `${this.text()}\n`, 0o600)
       .catch((err: unknown) => {
         // what it held is written by the next save
         this.dirty = true;
@@ -225,6 +238,20 @@ export class Ipam {
       });
     this.writing = writing;
     return writing;
+  }
+
+  /** JSON.stringify(doc, null, 2), made of the NIs' texts: only the NIs changed since the last save are serialised. */
+  text(): string {
+    const lines: string[] = [];
+    for (const ni of Object.keys(this.doc.networks)) {
+      let t = this.niText.get(ni);
+      if (t === undefined) {
+        t = JSON.stringify(this.doc.networks[ni], null, 2).replace(/\n/g, '\n    ');
+        this.niText.set(ni, t);
+      }
+      lines.push(`    ${JSON.stringify(ni)}: ${t}`);
+    }
+    return `{\n  "version": 1,\n  "networks": ${lines.length === 0 ? '{}' : `{\n${lines.join(',\n')}\n  }`}\n}`;
   }
 
   private set(net: Record<string, Entry>, key: string, e: Entry): void {

@@ -4,6 +4,8 @@ import { dirname } from 'node:path';
 
 /** statfs(2) f_type of tmpfs (linux/magic.h) */
 const TMPFS_MAGIC = 0x01021994;
+/** directories made (or found) by writeFileAtomic */
+const madeDirs = new Set<string>();
 /** per directory: is it on tmpfs (asked once) */
 const volatileDirs = new Map<string, Promise<boolean>>();
 
@@ -29,10 +31,18 @@ export function onTmpfs(dir: string): Promise<boolean> {
  */
 export async function writeFileAtomic(path: string, data: string, mode = 0o644, opts: { durable?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  // the directory is made once (a push writes a few files: no mkdir each time); gone since, it is made again
+  if (!madeDirs.has(dir)) {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    madeDirs.add(dir);
+  }
   const durable = opts.durable !== false && !(await onTmpfs(dir));
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w', mode);
+  const fh = await open(tmp, 'w', mode).catch(async (err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    return open(tmp, 'w', mode);
+  });
   try {
     await fh.writeFile(data);
     await fh.chmod(mode); // the umask must not narrow it (dnsmasq reads some of these files as nobody)

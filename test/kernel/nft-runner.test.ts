@@ -1,15 +1,12 @@
 // nftables through libnftables in edgenet's own process (src/drivers/nft-runner.ts) on the real kernel, in a
 // namespace of its own: the same results and messages as the nft command, and the nft monitor tells edgenet's
 // in-process transactions from an nft process that is not edgenet's.
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { parseNftError } from '../../src/drivers/firewall-nft.ts';
 import { createNftRunner } from '../../src/drivers/nft-runner.ts';
 import type { NftChange } from '../../src/drivers/nft-monitor.ts';
 import { NetnsPool, describeKernel } from '../helpers/netns.ts';
-
-const REPO = resolve(import.meta.dirname, '../..');
+import { runFixtureInNetns } from '../helpers/netns-child.ts';
 
 interface ChildReport {
   mode: string;
@@ -17,21 +14,6 @@ interface ChildReport {
   foreignCode: number;
   changes: NftChange[];
   last: string;
-}
-
-function runChild(netnsPath: string): Promise<ChildReport> {
-  return new Promise((done, fail) => {
-    const child = spawn('nsenter', [`--net=${netnsPath}`, process.execPath, join(REPO, 'bin/run-ts.js'), join(REPO, 'test/kernel/fixtures/nft-runner-child.ts')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, EDGENET_NFT: '' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? done(JSON.parse(out) as ChildReport) : fail(new Error(`child exited ${String(code)}: ${err}`))));
-  });
 }
 
 const rules = (listing: string): unknown[] =>
@@ -43,7 +25,7 @@ describeKernel('nftables in process (libnftables)', () => {
 
   it('gives what the nft command gives, and the monitor reports only the change that is not edgenet\'s', async () => {
     const ns = await pool.add('nft');
-    const r = await runChild(ns.path);
+    const r = await runFixtureInNetns<ChildReport>(ns.path, 'test/kernel/fixtures/nft-runner-child.ts', [], { ...process.env, EDGENET_NFT: '' });
     expect(r.mode).toBe('library');
     const [text, list, echo, missing, badRule, counters] = r.results;
     expect(text?.code, text?.stderr).toBe(0);

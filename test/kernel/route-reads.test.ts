@@ -1,32 +1,17 @@
 // The routes driver's reads over rtnetlink (src/drivers/routes-netlink-reads.ts) give what its `ip -j` reads give,
 // on the real kernel, for the routes and rules edgenet meets: defaults via a router, on-link next hops, metrics,
 // preferred sources, link scope, host routes, other protocols' and edgenet's own (proto 237), NI tables and their rules.
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { createIpRouteDriver } from '../../src/drivers/routes-ip.ts';
 import type { L3Config, RouteInfo, RuleInfo } from '../../src/drivers/routes.ts';
 import { NetnsPool, describeKernel } from '../helpers/netns.ts';
-
-const REPO = resolve(import.meta.dirname, '../..');
+import { addTwoPortsAndBridge } from '../helpers/routing-topology.ts';
+import { runFixtureInNetns } from '../helpers/netns-child.ts';
 
 interface Reads {
   routes: RouteInfo[][];
   rules: RuleInfo[];
   addresses: L3Config['addresses'][];
-}
-
-function viaNetlink(netnsPath: string, tables: (number | 'main')[], ifnames: string[]): Promise<Reads> {
-  return new Promise((done, fail) => {
-    const args = [`--net=${netnsPath}`, process.execPath, join(REPO, 'bin/run-ts.js'), join(REPO, 'test/kernel/fixtures/route-reads-child.ts'), JSON.stringify(tables), JSON.stringify(ifnames)];
-    const child = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? done(JSON.parse(out) as Reads) : fail(new Error(`child exited ${String(code)}: ${err}`))));
-  });
 }
 
 const byText = <T>(xs: T[]): T[] => [...xs].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
@@ -37,16 +22,8 @@ describeKernel('route reads over rtnetlink (kernel)', () => {
 
   it('equal the ip -j reads', async () => {
     const dev = await pool.add('rr');
-    for (const [a, b, addr] of [['p1', 'q1', '10.1.0.2/24'], ['p2', 'q2', '10.2.0.2/24']] as const) {
-      await dev.ip('link', 'add', a, 'type', 'veth', 'peer', 'name', b);
-      await dev.ip('addr', 'add', addr, 'dev', a);
-      await dev.ip('link', 'set', a, 'up');
-      await dev.ip('link', 'set', b, 'up');
-    }
+    await addTwoPortsAndBridge(dev);
     await dev.ip('addr', 'add', '10.1.0.9/24', 'dev', 'p1');
-    await dev.ip('link', 'add', 'enbr-x', 'type', 'bridge');
-    await dev.ip('addr', 'add', '10.50.0.1/24', 'dev', 'enbr-x');
-    await dev.ip('link', 'set', 'enbr-x', 'up');
     await dev.ip('route', 'add', 'default', 'via', '10.1.0.1', 'dev', 'p1');
     await dev.ip('route', 'add', 'default', 'via', '10.2.0.1', 'dev', 'p2', 'metric', '200', 'proto', 'dhcp');
     await dev.ip('route', 'add', '198.51.100.7', 'via', '10.2.0.1', 'dev', 'p2', 'proto', 'static');
@@ -63,7 +40,7 @@ describeKernel('route reads over rtnetlink (kernel)', () => {
     const tables: (number | 'main')[] = ['main', 20001, 20002];
     const ifnames = ['p1', 'p2', 'enbr-x', 'nosuch'];
     const ip = createIpRouteDriver({ exec: ['ip', 'netns', 'exec', dev.name] });
-    const nl = await viaNetlink(dev.path, tables, ifnames);
+    const nl = await runFixtureInNetns<Reads>(dev.path, 'test/kernel/fixtures/route-reads-child.ts', [JSON.stringify(tables), JSON.stringify(ifnames)]);
     const [main, ni, empty] = await Promise.all(tables.map((x) => ip.listRoutes(x)));
     expect(byText(nl.routes[0] ?? [])).toEqual(byText(main ?? []));
     expect(byText(nl.routes[1] ?? [])).toEqual(byText(ni ?? []));

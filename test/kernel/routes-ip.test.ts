@@ -4,6 +4,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createIpRouteDriver } from '../../src/drivers/routes-ip.ts';
 import type { TableSpec } from '../../src/drivers/routes.ts';
 import { describeKernel, NetnsPool, type Netns } from '../helpers/netns.ts';
+import { addTwoPortsAndBridge } from '../helpers/routing-topology.ts';
 
 describeKernel('routes driver (kernel, ip + conntrack)', () => {
   let pool: NetnsPool;
@@ -12,15 +13,7 @@ describeKernel('routes driver (kernel, ip + conntrack)', () => {
   beforeEach(async () => {
     pool = new NetnsPool();
     dev = await pool.add('dev');
-    for (const [a, b, addr] of [['p1', 'q1', '10.1.0.2/24'], ['p2', 'q2', '10.2.0.2/24']] as const) {
-      await dev.ip('link', 'add', a, 'type', 'veth', 'peer', 'name', b);
-      await dev.ip('addr', 'add', addr, 'dev', a);
-      await dev.ip('link', 'set', a, 'up');
-      await dev.ip('link', 'set', b, 'up');
-    }
-    await dev.ip('link', 'add', 'enbr-x', 'type', 'bridge');
-    await dev.ip('addr', 'add', '10.50.0.1/24', 'dev', 'enbr-x');
-    await dev.ip('link', 'set', 'enbr-x', 'up');
+    await addTwoPortsAndBridge(dev);
     await dev.ip('route', 'add', 'default', 'via', '10.1.0.1', 'dev', 'p1');
     await dev.must('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
   });

@@ -21,6 +21,16 @@ describe('writeFileAtomic', () => {
     expect(await readdir(dir)).toEqual(['f']);
   });
 
+  it('makes the directory, and makes it again when it was removed since', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgenet-atomic-'));
+    dirs.push(dir);
+    const path = join(dir, 'sub', 'deeper', 'f');
+    await writeFileAtomic(path, 'one\n');
+    await rm(join(dir, 'sub'), { recursive: true });
+    await writeFileAtomic(path, 'two\n');
+    expect(await readFile(path, 'utf8')).toBe('two\n');
+  });
+
   it('knows tmpfs from statfs (a disk is durable, /dev/shm is not)', async () => {
     const here = (await statfs(tmpdir())).type === 0x01021994;
     expect(await onTmpfs(tmpdir())).toBe(here);

@@ -85,8 +85,14 @@ describe('link event routing', () => {
   it('the firewall audit repairs rules flushed behind our back, for the NI that owns them', async () => {
     const s = await started();
     s.firewall.flushBehindOurBack();
-    await vi.waitFor(() => expect(s.firewall.rulesFor('lan')?.masqueradeOut).toBe('eth1'), { timeout: 5000 });
-    expect(s.net.status().networks.find((n) => n.name === 'lan')?.state).toBe('ready');
+    // the rules are back while the repair runs; the NI is ready once it is done (a moment later)
+    await vi.waitFor(
+      () => {
+        expect(s.firewall.rulesFor('lan')?.masqueradeOut).toBe('eth1');
+        expect(s.net.status().networks.find((n) => n.name === 'lan')?.state).toBe('ready');
+      },
+      { timeout: 5000 },
+    );
   });
 
   it('a port that does not exist yet keeps its NI degraded until it appears', async () => {

@@ -69,3 +69,39 @@ describe('Ipam.save: saves asked for during a write share one write after it', (
     expect(writes.n).toBe(2);
   });
 });
+
+describe('Ipam text: made of per-NI texts, only changed NIs serialised again', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgenet-ipam-text-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is JSON.stringify of the whole document after every change (random reserve/release/forget), and what save writes', async () => {
+    const ipam = await Ipam.open(dir);
+    let seed = 3;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const nis = ['lan', 'dmz', '10', 'iot'];
+    ipam.reserve('lan', 'first/lan', { range, taken: [] });
+    for (let step = 0; step < 400; step++) {
+      const ni = nis[rand(nis.length)]!;
+      const key = `app${rand(40)}/${ni}`;
+      const op = rand(10);
+      if (op < 6) ipam.reserve(ni, key, { range, taken: [], ...(op === 0 && { static: `10.50.0.${100 + rand(50)}` }) });
+      else if (op < 9) ipam.release(ni, key);
+      else ipam.forgetNetwork(ni);
+      // what the old save wrote: the whole document, serialised at once
+      const whole = JSON.stringify((ipam as unknown as { doc: unknown }).doc, null, 2);
+      expect(ipam.text(), `step ${step}`).toBe(whole);
+      if (step % 20 === 0) {
+        await ipam.save();
+        expect(await readFile(join(dir, RESERVATIONS_FILE), 'utf8'), `step ${step}`).toBe(`${whole}\n`);
+      }
+    }
+  });
+});
