@@ -25,6 +25,10 @@ export interface DaemonOptions {
   stateDir: string;
   logPath: string;
   profileDir?: string;
+  /** Node/V8 flags for the daemon process, before BENCH_DAEMON_NODE_FLAGS's (bench/memory.ts: its probe, variants) */
+  nodeFlags?: string[];
+  /** added to the daemon's environment */
+  env?: Record<string, string>;
 }
 
 /** Above the default limit of 5000 app interfaces: the bench runs up to 10 000 (BENCH_SIZES) plus its added apps. */
@@ -53,7 +57,7 @@ export class BenchDaemon {
   static spawn(sandbox: Sandbox, opts: DaemonOptions): BenchDaemon {
     // BENCH_DAEMON_NODE_FLAGS: V8/Node flags for the daemon alone (A/B of e.g. --max-semi-space-size=1)
     const flags = (process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-    const node = [process.execPath, ...flags, ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [])];
+    const node = [process.execPath, ...(opts.nodeFlags ?? []), ...flags, ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [])];
     const log = openSync(opts.logPath, 'a');
     const spawnedAt = Date.now();
     // the figures come from the real CLI; library options it lacks (bench A/B experiments) need the bench's entry
@@ -65,7 +69,7 @@ export class BenchDaemon {
       cwd: REPO,
       stdio: ['ignore', log, log],
       // as on a device: without the sandbox's NODE_EXTRA_CA_CERTS (see cli-timing.ts)
-      env: { ...deviceEnv(), EDGENET_LOG_LEVEL: process.env.EDGENET_LOG_LEVEL ?? 'info' },
+      env: { ...deviceEnv(), EDGENET_LOG_LEVEL: process.env.EDGENET_LOG_LEVEL ?? 'info', ...opts.env },
     });
     closeSync(log);
     return new BenchDaemon(opts, child, spawnedAt);

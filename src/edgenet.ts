@@ -45,6 +45,8 @@ import { TransitionTracker } from './runtime/transitions.ts';
 
 export { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR } from './daemon/state-layout.ts';
 const STATUS_THROTTLE_MS = 20;
+/** how long a link's event group lives after its first event (see the link pipeline in start()) */
+const LINK_GROUP_MS = 1000;
 
 export interface CreateEdgenetOptions extends EdgenetOptions {
   /** kernel drivers; default: the real ones (netlink, nft, dnsmasq) in the process's network namespace */
@@ -161,8 +163,10 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     const subscriptions = [
       drivers.links.events$
         .pipe(
-          // a flapping link costs bounded work: its first event passes at once, the last one of a storm follows
-          groupBy((ev) => ev.link.ifname, { duration: (g) => g.pipe(throttleTime(60_000, asyncScheduler, { leading: false, trailing: true })) }),
+          // a flapping link costs bounded work: its first event passes at once, the last one of a storm follows; a
+          // link's group (~8 rxjs objects and a timer) ends 1 s after its first event (it was 60 s: a converge of
+          // N taps kept N groups alive a minute; the throttle's trailing event is sent before its group ends)
+          groupBy((ev) => ev.link.ifname, { duration: (g) => g.pipe(throttleTime(Math.max(LINK_GROUP_MS, 2 * linkThrottleMs), asyncScheduler, { leading: false, trailing: true })) }),
           mergeMap((g) => g.pipe(throttleTime(linkThrottleMs, asyncScheduler, { leading: true, trailing: true }))),
         )
         .subscribe({

@@ -6,6 +6,7 @@ import { CHECK_NOT_READY, notReady } from '../api/health.ts';
 import { DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR, resolveLayout } from '../daemon/state-layout.ts';
 import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
 import { packageVersion } from '../util/package-info.ts';
+import { applyDaemonV8Flags } from '../daemon/heap-flags.ts';
 import { parseListenAddress, type ListenAddress } from '../daemon/metrics-listen.ts';
 import { formatApplyResult, formatStatus, formatTransition } from './status-table.ts';
 import { contentTypeOf, readInput, sourceName } from './input.ts';
@@ -155,6 +156,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       new Option('--log-level <level>', 'log level of the JSON log on stdout (default: $EDGENET_LOG_LEVEL, else info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
     .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; inspectUiUrl?: string; ui?: true | number; uiHost?: string; logLevel?: string; metricsListen?: ListenAddress; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
+      // before the daemon's modules load: the young generation keeps the size it has now (heap-flags.ts)
+      applyDaemonV8Flags();
       const { runDaemon } = await import('../daemon/daemon.ts');
       const limits = {
         ...(o.maxNetworks !== undefined && { networks: o.maxNetworks }),

@@ -12,13 +12,13 @@ import { randomBytes } from 'node:crypto';
 import { KernelError } from '../errors.ts';
 import { WriteCounter } from './write-counter.ts';
 import { eventRecvBufferFromEnv } from './links-netlink.ts';
+import { parseLinkFields, quietEventSocket, type LinkMessageFields } from './netlink-link-parse.ts';
 import { DEFAULT_FORWARD_DELAY_S, STP_PORT_STATES, vlanEntriesOf, type BridgeOptions, type BridgePortDriver, type BridgePortOptions, type BridgePortView, type KernelFeatures, type MemberVlans, type StpPortState, type VlanEntry } from './bridge-ports.ts';
 
 const RTM_NEWLINK = 16;
 const AF_BRIDGE = 7;
-/** IFLA_BRPORT_STATE, IFLA_BRPORT_GUARD inside IFLA_PROTINFO */
-const BRPORT_STATE = 1;
-const BRPORT_GUARD = 5;
+const RTM_GETLINK = 18;
+const NLM_F_DUMP = 0x300;
 /** USER_HZ: bridge timers are given to and read from netlink in 1/100 s */
 const USER_HZ = 100;
 /** the event socket's receive buffer asked for (as the link driver's; the kernel caps it at net.core.rmem_max) */
@@ -63,6 +63,20 @@ function viewOf(msg: rt.LinkMessage, state: number | undefined, guard: number | 
     bpduGuard: guard === 1,
     up: flags.up === true,
     carrier: attrs.carrier !== undefined ? attrs.carrier !== 0 : flags.lowerUp === true,
+  };
+}
+
+/** The same from an event's fields (netlink-link-parse.ts: read from the bytes, not parsed whole). */
+function viewOfFields(f: LinkMessageFields): BridgePortView | undefined {
+  if (f.master === undefined || f.master === 0) return undefined;
+  return {
+    ifindex: f.index,
+    ifname: f.ifname ?? '',
+    master: f.master,
+    state: stateWord(f.brportState),
+    bpduGuard: f.brportGuard === 1,
+    up: f.up,
+    carrier: f.carrier !== undefined ? f.carrier !== 0 : f.lowerUp,
   };
 }
 
@@ -233,7 +247,8 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
 
   private startEvents(): void {
     if (this.ev || this.closed) return;
-    const ev = createRtNetlink();
+    // the package would parse every event in full for an rt-level 'message' nobody listens to
+    const ev = quietEventSocket(createRtNetlink());
     this.ev = ev;
     try {
       // $EDGENET_NETLINK_RCVBUF as for the link events (the storm tests give both a stock kernel's buffer)
@@ -264,18 +279,16 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
     ev.addMembership('LINK');
   }
 
-  private publishPort(data: Buffer | rt.LinkMessage): void {
-    let msg: rt.LinkMessage;
+  private publishPort(data: Buffer): void {
+    let f: LinkMessageFields;
     try {
-      msg = Buffer.isBuffer(data) ? rt.parseLinkMessage(data) : data;
+      f = parseLinkFields(data);
     } catch (err) {
       this.log.debug({ err }, 'unparsable link event');
       return;
     }
-    if (msg.data.family !== AF_BRIDGE || !msg.attrs.protinfo) return;
-    const state = msg.attrs.protinfo.get(BRPORT_STATE)?.readUInt8(0);
-    const guard = msg.attrs.protinfo.get(BRPORT_GUARD)?.readUInt8(0);
-    const view = viewOf(msg, state, guard);
+    if (f.family !== AF_BRIDGE || !f.protinfo) return;
+    const view = viewOfFields(f);
     if (view) this.subject.next(view);
   }
 
@@ -293,7 +306,8 @@ export class NetlinkBridgePortDriver implements BridgePortDriver {
       while (!this.closed) {
         try {
           this.dumpNl ??= createRtNetlink();
-          for (const msg of await this.dumpNl.getLinks({ family: AF_BRIDGE })) this.publishPort(msg);
+          const [msgs] = await this.dumpNl.socket.request(RTM_GETLINK, rt.formatLink({ family: AF_BRIDGE }), { flags: NLM_F_DUMP });
+          for (const m of msgs) if (m.type === RTM_NEWLINK) this.publishPort(m.data);
         } catch (err) {
           this.log.warn({ err }, 'bridge-port resync failed');
         }

@@ -15,6 +15,7 @@ import { serialQueue } from '../runtime/serial-queue.ts';
 import { WriteCounter } from './write-counter.ts';
 import { assertUnmarkedBridgeEmpty, netnsPath, type AddressEvent, type AddressInfo, type AttachSpec, type BridgeSpec, type LinkDriver, type LinkEvent, type LinkInfo, type VethSpec } from './links.ts';
 import { mayRemark } from './link-marks.ts';
+import { parseLinkFields, quietEventSocket, type LinkMessageFields } from './netlink-link-parse.ts';
 
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
@@ -22,6 +23,8 @@ const RTM_NEWLINK = 16;
 const RTM_NEWADDR = 20;
 const RTM_DELADDR = 21;
 const RTM_DELLINK = 17;
+const RTM_GETLINK = 18;
+const NLM_F_DUMP = 0x300;
 const AF_UNSPEC = 0;
 const AF_INET = 2;
 const UP = { flags: { up: true as const }, change: { up: true as const } };
@@ -75,27 +78,36 @@ interface RawLink {
   peerNetnsid?: number;
 }
 
-function toRawLink(msg: rt.LinkMessage): RawLink {
-  const { data, attrs } = msg;
-  const flags = data.flags ?? {};
+/** A link message's fields (netlink-link-parse.ts: only what edgenet keeps is read) as the driver holds them. */
+function toRawLink(f: LinkMessageFields): RawLink {
   const info: LinkInfo = {
-    ifindex: data.index ?? 0,
-    ifname: attrs.ifname ?? '',
-    up: flags.up === true,
+    ifindex: f.index,
+    ifname: f.ifname ?? '',
+    up: f.up,
     // IFLA_CARRIER when the kernel sends it; IFF_LOWER_UP otherwise
-    carrier: attrs.carrier !== undefined ? attrs.carrier !== 0 : flags.lowerUp === true,
-    operstate: OPERSTATES[attrs.operstate ?? 0] ?? String(attrs.operstate),
-    mtu: attrs.mtu ?? 0,
-    mac: formatMac(attrs.address),
+    carrier: f.carrier !== undefined ? f.carrier !== 0 : f.lowerUp,
+    operstate: OPERSTATES[f.operstate ?? 0] ?? String(f.operstate),
+    mtu: f.mtu ?? 0,
+    mac: f.mac ?? '',
   };
-  const kind = attrs.linkinfo ? ifla.parseInfo(attrs.linkinfo).kind : undefined;
-  if (kind !== undefined) info.kind = kind;
-  if (attrs.master !== undefined && attrs.master !== 0) info.master = attrs.master;
-  if (attrs.ifalias !== undefined && attrs.ifalias !== '') info.alias = attrs.ifalias;
+  if (f.kind !== undefined) info.kind = f.kind;
+  if (f.master !== undefined && f.master !== 0) info.master = f.master;
+  if (f.alias !== undefined && f.alias !== '') info.alias = f.alias;
   const raw: RawLink = { info };
-  if (attrs.link && attrs.link.length >= 4) raw.peerIndex = attrs.link.readUInt32LE(0);
-  if (attrs.linkNetnsid !== undefined) raw.peerNetnsid = attrs.linkNetnsid;
+  if (f.link !== undefined) raw.peerIndex = f.link;
+  if (f.linkNetnsid !== undefined) raw.peerNetnsid = f.linkNetnsid;
   return raw;
+}
+
+/** The RTM_NEWLINK replies of a request, read with parseLinkFields (the package's parse of them is skipped). */
+function linksOf(msgs: readonly { type: number; data: Buffer }[]): RawLink[] {
+  return msgs.filter((m) => m.type === RTM_NEWLINK).map((m) => toRawLink(parseLinkFields(m.data)));
+}
+
+/** RTM_GETLINK's payload: an ifinfomsg for `index` (0: by name), and IFLA_IFNAME when by name. */
+function getLinkPayload(query: { index?: number; ifname?: string }): Buffer {
+  const head = rt.formatLink(query.index !== undefined ? { index: query.index } : {});
+  return query.ifname === undefined ? head : Buffer.concat([head, encode(ifla.formatLinkAttrs({ ifname: query.ifname }))]);
 }
 
 /** Refuses to adopt an object that carries somebody else's alias, or an unmarked bridge (an unmarked veth is adopted: a crash between creating and marking it). */
@@ -120,10 +132,12 @@ const MAX_IN_FLIGHT = 16;
  * are pipelined: sent without waiting for the replies of the ones before. `count` is told of each request.
  */
 function limitInFlight(nl: RtNetlinkSocket, max: number, count: () => void = () => undefined): void {
-  const request = nl.request.bind(nl);
+  // on the NetlinkSocket: the package's typed requests call it, and so do the driver's raw link reads
+  const sock = nl.socket;
+  const request = sock.request.bind(sock);
   let inFlight = 0;
   const waiting: (() => void)[] = [];
-  nl.request = async (...args: Parameters<RtNetlinkSocket['request']>) => {
+  sock.request = async (...args: Parameters<typeof sock.request>) => {
     count();
     if (inFlight < max) inFlight++;
     else await new Promise<void>((resolve) => waiting.push(resolve));
@@ -237,8 +251,8 @@ export class NetlinkLinkDriver implements LinkDriver {
   // ---- reads -------------------------------------------------------------------------------------------
 
   async list(): Promise<LinkInfo[]> {
-    const msgs = await this.dump('list', 'links', (nl) => nl.getLinks());
-    return msgs.map((m) => toRawLink(m).info);
+    const [msgs] = await this.dump('list', 'links', (nl) => nl.socket.request(RTM_GETLINK, getLinkPayload({}), { flags: NLM_F_DUMP }));
+    return linksOf(msgs).map((l) => l.info);
   }
 
   async get(ifname: string): Promise<LinkInfo | undefined> {
@@ -253,8 +267,8 @@ export class NetlinkLinkDriver implements LinkDriver {
   async getByIndex(ifindex: number): Promise<LinkInfo | undefined> {
     if (this.cacheLive) return this.known.get(ifindex);
     try {
-      const [msg] = await this.nl.getLink({ index: ifindex });
-      return msg ? toRawLink(msg).info : undefined;
+      const [msgs] = await this.nl.socket.request(RTM_GETLINK, getLinkPayload({ index: ifindex }));
+      return linksOf(msgs)[0]?.info;
     } catch (err) {
       if (errnoOf(err) === 'ENODEV') return undefined;
       throw new KernelError('get', `ifindex ${ifindex}`, errnoOf(err), err instanceof Error ? err.message : undefined);
@@ -263,8 +277,8 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   private async getRaw(ifname: string): Promise<RawLink | undefined> {
     try {
-      const [msg] = await this.nl.getLink({}, { ifname });
-      return msg ? toRawLink(msg) : undefined;
+      const [msgs] = await this.nl.socket.request(RTM_GETLINK, getLinkPayload({ ifname }));
+      return linksOf(msgs)[0];
     } catch (err) {
       if (errnoOf(err) === 'ENODEV') return undefined;
       throw new KernelError('get', ifname, errnoOf(err), err instanceof Error ? err.message : undefined);
@@ -307,14 +321,14 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   /** Our bridge (by the ifindex we made it with) under another name: down, renamed back, then converged up. */
   private async renameBack(spec: BridgeSpec, ifindex: number, signal?: AbortSignal): Promise<LinkInfo | undefined> {
-    let msg: rt.LinkMessage | undefined;
+    let link: LinkInfo | undefined;
     try {
-      [msg] = await this.nl.getLink({ index: ifindex });
+      const [msgs] = await this.nl.socket.request(RTM_GETLINK, getLinkPayload({ index: ifindex }));
+      link = linksOf(msgs)[0]?.info;
     } catch (err) {
       if (errnoOf(err) === 'ENODEV') return undefined;
       throw new KernelError('ensureBridge', spec.name, errnoOf(err), err instanceof Error ? err.message : undefined);
     }
-    const link = msg ? toRawLink(msg).info : undefined;
     if (!link || link.kind !== 'bridge' || (link.alias !== undefined && link.alias !== spec.alias)) return undefined;
     signal?.throwIfAborted();
     // Linux renames only a link that is down
@@ -588,7 +602,8 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   private startEvents(): void {
     if (this.ev || this.closed) return;
-    const ev = createRtNetlink();
+    // the package would parse every event in full for an rt-level 'message' nobody listens to
+    const ev = quietEventSocket(createRtNetlink());
     this.ev = ev;
     try {
       // A storm overruns any buffer while the loop is busy (an overrun is survived: resync below); a big one makes
@@ -626,14 +641,14 @@ export class NetlinkLinkDriver implements LinkDriver {
         // AF_BRIDGE messages describe bridge-port state (their DELLINK only means "left the bridge"): the family is
         // the first byte of the ifinfomsg, checked before parsing the rest (one in two link events of a converge)
         if (m.data.length < 1 || m.data[0] !== AF_UNSPEC) continue;
-        let msg: rt.LinkMessage;
+        let link: RawLink;
         try {
-          msg = rt.parseLinkMessage(m.data);
+          link = toRawLink(parseLinkFields(m.data));
         } catch (err) {
           this.log.warn({ err }, 'unparsable link event');
           continue;
         }
-        this.publish(m.type === RTM_NEWLINK ? 'new' : 'del', toRawLink(msg).info);
+        this.publish(m.type === RTM_NEWLINK ? 'new' : 'del', link.info);
       }
     });
     ev.addMembership('LINK');

@@ -1,11 +1,15 @@
 // The netlink LinkDriver against the real kernel, run inside a throw-away "device" namespace (see fixtures/links-rpc.ts).
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { KernelError } from '../../src/errors.ts';
 import type { LinkInfo } from '../../src/drivers/links.ts';
 import { describeKernel, NetnsPool, run } from '../helpers/netns.ts';
 import type { Netns } from '../helpers/netns.ts';
 import { LinkRpc } from './fixtures/links-rpc.ts';
+
+const COMPARE = fileURLToPath(new URL('./fixtures/link-parse-compare.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 describeKernel('links-netlink: LinkDriver on the real kernel', () => {
   let pool: NetnsPool;
@@ -238,6 +242,22 @@ describeKernel('links-netlink: LinkDriver on the real kernel', () => {
     const host = await links().ensureVeth({ name: 'enve3', alias: 'edgenet:ep:pid', netns: pid, peerName: 'eth1', master: br.ifindex });
     expect(host.master).toBe(br.ifindex);
     expect(await app.ip('link', 'show', 'eth1')).toMatch(/eth1/);
+  });
+
+  it('the lean link parse (netlink-link-parse.ts) reads every link and bridge port of a real dump as the package does', async () => {
+    const br = await bridge();
+    await links().ensureVeth({ name: 'enve4', alias: 'edgenet:ep:lean/lan', netns: app.path, peerName: 'eth0', peerMac: '02:00:00:aa:bb:04', master: br.ifindex, mtu: 1400 });
+    await dev.ip('link', 'add', 'vt0', 'type', 'veth', 'peer', 'name', 'pt0');
+    await dev.ip('link', 'set', 'pt0', 'alias', 'späte Grüße', 'mtu', '9000');
+    await dev.ip('link', 'set', 'vt0', 'master', 'enbr0', 'up');
+    const r = await run('ip', ['netns', 'exec', dev.name, process.execPath, '--import', 'tsx', COMPARE], { cwd: REPO });
+    expect(r.code, r.stderr).toBe(0);
+    const pairs = JSON.parse(r.stdout) as { pkg: Record<string, unknown>; lean: unknown }[];
+    // lo, the bridge, the veth, both ends of vt0/pt0; then the ports in the AF_BRIDGE dump
+    expect(pairs.length).toBeGreaterThanOrEqual(7);
+    expect(pairs.find((p) => p.pkg.ifname === 'pt0')?.pkg).toMatchObject({ alias: 'späte Grüße', mtu: 9000 });
+    expect(pairs.filter((p) => p.pkg.family === 7).map((p) => p.pkg.ifname).sort()).toEqual(['enve4', 'vt0']);
+    for (const { pkg, lean } of pairs) expect(lean).toEqual(pkg);
   });
 });
 
