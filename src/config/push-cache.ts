@@ -160,7 +160,7 @@ export class PushCache {
     if (st.frozen !== undefined && input === st.frozen) return this.result(st, ++this.stamp, st.entries, [], [], [], true, input);
     const keys = Object.keys(input);
     if (!sameKeys(keys, st.keys)) return undefined;
-    if (!deepEqual(input['ports'], st.rawPorts) || !deepEqual(input['networks'], st.rawNetworks)) return undefined;
+    if (!matchesCopy(input['ports'], st.rawPorts) || !matchesCopy(input['networks'], st.rawNetworks)) return undefined;
     const rawApps = input['apps'] === undefined ? [] : input['apps'];
     if (!Array.isArray(rawApps)) return undefined;
     if (checkLimits(input, limits).length > 0) return undefined;
@@ -194,12 +194,12 @@ export class PushCache {
       let old = olds[j];
       /** the old index of the entry taken (-1: not known) */
       let at = j;
-      if (old === undefined || old.stamp === stamp || !deepEqual(raw, old.raw)) {
+      if (old === undefined || old.stamp === stamp || !matchesCopy(raw, old.raw)) {
         samePlaces = false;
         if (old !== undefined && old.stamp !== stamp && passed[passed.length - 1] !== old) passed.push(old);
         const name = isPlainObject(raw) ? raw['name'] : undefined;
         old = typeof name === 'string' ? st.byName.get(name) : undefined;
-        if (old !== undefined && (old.stamp === stamp || !deepEqual(raw, old.raw))) old = undefined;
+        if (old !== undefined && (old.stamp === stamp || !matchesCopy(raw, old.raw))) old = undefined;
         // found next to its place: one app before it left (or came), the ones after it follow in place
         if (old !== undefined && olds[j + 1] === old) {
           shift++;
@@ -637,8 +637,20 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 
-/** A copy of plain data; anything else becomes a value no input equals (the app is parsed again next time). */
-function copyPlain(v: unknown): unknown {
+/** A plain object as copyPlain() keeps it: its keys in order, and their values' copies. */
+class ObjectCopy {
+  constructor(
+    readonly keys: readonly string[],
+    readonly values: readonly unknown[],
+  ) {}
+}
+
+/**
+ * A copy of plain data, in the form matchesCopy() compares with: objects as their keys and values (no array of keys
+ * to make for the copy at each compare), arrays as arrays; anything else becomes a value no input matches (the app
+ * is parsed again next time).
+ */
+export function copyPlain(v: unknown): unknown {
   if (typeof v !== 'object' || v === null) return typeof v === 'function' ? NEVER : v;
   if (Array.isArray(v)) {
     const out: unknown[] = [];
@@ -646,9 +658,34 @@ function copyPlain(v: unknown): unknown {
     return out;
   }
   if (!isPlainObject(v)) return NEVER;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = copyPlain(v[k]);
-  return out;
+  const keys = Object.keys(v);
+  return new ObjectCopy(
+    keys,
+    keys.map((k) => copyPlain(v[k])),
+  );
+}
+
+/** deepEqual(a, b) where `copy` is copyPlain(b): the same answer, at about half the cost. */
+export function matchesCopy(a: unknown, copy: unknown): boolean {
+  if (copy instanceof ObjectCopy) {
+    if (!isPlainObject(a)) return false;
+    const ka = Object.keys(a);
+    const { keys, values } = copy;
+    if (ka.length !== keys.length) return false;
+    for (let i = 0; i < ka.length; i++) {
+      const k = ka[i] as string;
+      if (k !== keys[i] || !matchesCopy(a[k], values[i])) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(copy)) {
+    if (!Array.isArray(a) || a.length !== copy.length) return false;
+    for (let i = 0; i < a.length; i++) if (!(i in a) || !matchesCopy(a[i], copy[i])) return false;
+    return true;
+  }
+  // a primitive (or NEVER, which nothing matches): an object or a function never matches one
+  if (typeof a === 'object' ? a !== null : typeof a === 'function') return false;
+  return copy !== NEVER && Object.is(a, copy);
 }
 
 /** Equal to nothing: deepEqual compares objects by content, and this one is not plain. */

@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { changedFields, diffResolved, resolveConfig, type ResolvedConfig } from '../../src/config/config-diff.ts';
 import { validateConfig } from '../../src/config/config-load.ts';
 import { resolveLimits } from '../../src/config/config-limits.ts';
-import { copyInput, deepEqual, deepFreeze, isDeepFrozen, PushCache } from '../../src/config/push-cache.ts';
+import { copyInput, copyPlain, deepEqual, deepFreeze, isDeepFrozen, matchesCopy, PushCache } from '../../src/config/push-cache.ts';
 import type { Config, ConfigInput } from '../../src/config/config-schema.ts';
 import { lastGoodText } from '../../src/daemon/state-dir.ts';
 import { ConfigEditor } from '../helpers/config-edits.ts';
@@ -179,6 +179,18 @@ describe('push cache: incremental = full, over random edit sequences', () => {
     const top = Object.freeze({ apps: [{ name: 'a' }] });
     deepFreeze(top);
     expect(Object.isFrozen(top.apps[0])).toBe(true);
+  });
+
+  it('matchesCopy(a, copyPlain(b)) answers what deepEqual(a, b) answers', () => {
+    const values: unknown[] = [
+      0, -0, 1, Number.NaN, '', 'x', true, false, null, undefined, () => 1, new Date(0), [], [1, , 3], [1, undefined, 3], [1, 2, 3],
+      {}, { a: undefined }, { a: 1, b: 2 }, { b: 2, a: 1 }, { a: [1, { b: 'x' }] }, { a: [1, { b: 'y' }] }, { a: [1, { b: 'x', c: 1 }] },
+      Object.create(null), Object.assign(Object.create(null), { a: 1 }), { name: 'a', interfaces: [{ network: 'lan', tap: 't' }] },
+      { name: 'a', interfaces: [{ network: 'lan', tap: 'u' }] }, { name: 'a', interfaces: [{ tap: 't', network: 'lan' }] }, [[]], [{}], { 0: 'a', 1: 'b' }, ['a', 'b'],
+    ];
+    for (const [i, a] of values.entries()) {
+      for (const [j, b] of values.entries()) expect(matchesCopy(a, copyPlain(b)), `${i} vs ${j}`).toBe(deepEqual(a, b));
+    }
   });
 
   it('deepEqual: plain data only, keys in order', () => {
