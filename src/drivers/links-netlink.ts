@@ -171,6 +171,15 @@ function assertPatchedAddon(): void {
   }
 }
 
+/** EDGENET_LINK_CHECK_MS: how often the link cache is compared with the kernel (ms; 0: never; default 10 000). */
+export function linkCheckMsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.EDGENET_LINK_CHECK_MS;
+  if (raw === undefined || raw === '') return 10_000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`EDGENET_LINK_CHECK_MS: must be a whole number of milliseconds (0: never), got "${raw}"`);
+  return n;
+}
+
 /** EDGENET_NETLINK_RCVBUF: the event socket's receive buffer in bytes, as the kernel reports it (SO_RCVBUF). */
 export function eventRecvBufferFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env.EDGENET_NETLINK_RCVBUF;
@@ -188,6 +197,8 @@ export interface NetlinkLinkDriverOptions {
    * as rmem_max allows up to 8 MiB.
    */
   eventRecvBuffer?: number;
+  /** how often the link cache is compared with the kernel, in ms (0: never); default $EDGENET_LINK_CHECK_MS, else 10 000 */
+  linkCheckMs?: number;
 }
 
 export class NetlinkLinkDriver implements LinkDriver {
@@ -218,6 +229,13 @@ export class NetlinkLinkDriver implements LinkDriver {
   private readonly eventRecvBuffer: number | undefined;
   /** times the event socket overran (the kernel dropped link events) */
   overflows = 0;
+  /** messages the event socket could not read (dropped by the package as 'invalid'; each is a resync) */
+  invalid = 0;
+  /** links the periodic check found different from what the events said (events lost without a trace) */
+  lostFound = 0;
+  private readonly linkCheckMs: number;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private lastDumpMs = 0;
   /** requests sent to the kernel, reads and writes (dumps included): for tests and the bench */
   requests = 0;
 
@@ -234,6 +252,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     assertPatchedAddon();
     this.log = opts.logger ?? silentLogger;
     this.eventRecvBuffer = opts.eventRecvBuffer ?? eventRecvBufferFromEnv();
+    this.linkCheckMs = opts.linkCheckMs ?? linkCheckMsFromEnv();
     this.nl = createRtNetlink();
     // an 'error' without a listener would crash the process
     this.nl.socket.on('error', (err) => this.log.error({ err }, 'netlink request socket error'));
@@ -618,7 +637,7 @@ export class NetlinkLinkDriver implements LinkDriver {
         // the kernel dropped events (a storm): re-read everything so no owner misses a change
         this.overflows++;
         this.log.warn({ overflows: this.overflows }, 'netlink event overflow: link events were lost, resynchronising links');
-        this.requestResync();
+        void this.requestResync();
       } else {
         // the addon closed the socket: open another one and re-read what was missed meanwhile
         this.log.error({ err }, 'netlink event socket error: reopening it');
@@ -627,9 +646,16 @@ export class NetlinkLinkDriver implements LinkDriver {
         ev.socket.close();
         setTimeout(() => {
           this.startEvents();
-          this.requestResync();
+          void this.requestResync();
         }, 100).unref();
       }
+    });
+    // the package drops what it cannot parse (or a multipart group it cannot close) as 'invalid': an event may be
+    // in it, so nothing is assumed about what changed meanwhile
+    ev.socket.on('invalid', (err: unknown) => {
+      this.invalid++;
+      this.log.warn({ err: err instanceof Error ? err.message : String(err), invalid: this.invalid }, 'netlink event socket dropped an unreadable message: resynchronising links');
+      void this.requestResync();
     });
     ev.socket.on('message', (msgs) => {
       for (const m of msgs) {
@@ -654,6 +680,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     ev.addMembership('LINK');
     ev.addMembership('IPV4_IFADDR');
     void this.seedKnown();
+    this.scheduleCheck();
   }
 
   private publishAddress(type: 'new' | 'del', data: Buffer): void {
@@ -704,27 +731,52 @@ export class NetlinkLinkDriver implements LinkDriver {
     }
   }
 
-  /** One resync at a time; overflows during one ask for one more after it. */
-  private requestResync(): void {
+  /**
+   * One resync at a time; overflows during one ask for one more after it. `overflow` (events were lost: an overrun,
+   * an unreadable message): the cache answers nothing until every link is re-read. `check`: the periodic look at
+   * the kernel that finds events lost without a trace (the cache keeps answering meanwhile).
+   */
+  private requestResync(why: 'overflow' | 'check' = 'overflow'): Promise<void> {
+    if (why === 'overflow') this.cacheLive = false;
     if (this.resyncing) {
-      this.resyncAgain = true;
-      return;
+      if (why === 'overflow') this.resyncAgain = true;
+      return this.resyncing;
     }
-    // events were lost: the cache answers nothing until the resync has re-read every link
-    this.cacheLive = false;
     this.resyncing = (async () => {
+      let reason = why;
       do {
         this.resyncAgain = false;
-        await this.resync();
+        await this.resync(reason);
+        reason = 'overflow';
       } while (this.resyncAgain && !this.closed);
     })().finally(() => {
       this.resyncing = undefined;
       if (!this.closed && this.ev) this.cacheLive = true;
     });
+    return this.resyncing;
+  }
+
+  /**
+   * Compares every link with what the events said (one dump) and publishes what differs, as after an overflow. A
+   * lost event leaves no trace (the link cache, which the audit reads, is fed by the same events): this runs every
+   * `linkCheckMs` (default 10 s, at least 50 times the last dump's time) while the events are followed.
+   */
+  checkLinks(): Promise<void> {
+    return this.requestResync('check');
+  }
+
+  private scheduleCheck(): void {
+    if (this.closed || this.checkTimer || this.linkCheckMs <= 0) return;
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = undefined;
+      if (this.closed || !this.ev) return;
+      void this.checkLinks().finally(() => this.scheduleCheck());
+    }, Math.max(this.linkCheckMs, 50 * this.lastDumpMs));
+    this.checkTimer.unref();
   }
 
   /** Publishes what changed since the last event seen: links gone, new or different (not the unchanged ones). */
-  private async resync(): Promise<void> {
+  private async resync(why: 'overflow' | 'check'): Promise<void> {
     if (this.closed) return;
     const touched = new Set<number>();
     this.touched = touched;
@@ -744,7 +796,12 @@ export class NetlinkLinkDriver implements LinkDriver {
         this.publish('new', link, true);
         changed++;
       }
-      this.log.info({ links: now.length, changed, deleted, ms: Date.now() - t0 }, 'links resynchronised');
+      this.lastDumpMs = Date.now() - t0;
+      if (why === 'overflow') this.log.info({ links: now.length, changed, deleted, ms: this.lastDumpMs }, 'links resynchronised');
+      else if (changed + deleted > 0) {
+        this.lostFound += changed + deleted;
+        this.log.warn({ links: now.length, changed, deleted, ms: this.lastDumpMs }, 'link check: events were lost (the kernel differs from what they said): published what differs');
+      }
     } catch (err) {
       this.log.error({ err }, 'link resync failed');
     } finally {
@@ -756,6 +813,7 @@ export class NetlinkLinkDriver implements LinkDriver {
     if (this.closed) return;
     this.closed = true;
     this.cacheLive = false;
+    if (this.checkTimer) clearTimeout(this.checkTimer);
     this.ev?.socket.close();
     this.ev = undefined;
     this.nl.socket.close();

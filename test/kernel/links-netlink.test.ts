@@ -171,6 +171,25 @@ describeKernel('links-netlink: LinkDriver on the real kernel', () => {
     expect((await links().get('tap8'))?.master).toBeUndefined();
   });
 
+  it('the periodic link check finds a lost event (the cache differs from the kernel) and publishes the link as it is', async () => {
+    await dev.ip('link', 'add', 'tap9', 'type', 'veth', 'peer', 'name', 'tap9p');
+    await dev.ip('link', 'set', 'tap9', 'up');
+    await rpc!.subscribe();
+    await vi.waitFor(async () => expect(await rpc!.call('cacheCurrent')).toBe(true), { timeout: 10_000, interval: 20 });
+    await vi.waitFor(async () => expect((await links().cached('tap9'))?.up).toBe(true), { timeout: 10_000, interval: 20 });
+    // nothing lost: a check publishes nothing
+    const from = rpc!.events.length;
+    await rpc!.call('checkLinks');
+    expect(rpc!.events.slice(from).filter((e) => e.link.ifname === 'tap9')).toEqual([]);
+    expect(await rpc!.call<number>('lostFound')).toBe(0);
+    // an event lost without a trace: the next check publishes the link as the kernel has it
+    await rpc!.call('forgetEvent', 'tap9');
+    await rpc!.call('checkLinks');
+    const seen = await rpc!.waitForEvent((e) => e.link.ifname === 'tap9', { from });
+    expect(seen).toMatchObject({ type: 'new', link: { ifname: 'tap9', up: true } });
+    expect(await rpc!.call<number>('lostFound')).toBe(1);
+  });
+
   it('ensureVeth makes the app side in the app namespace directly: 2 writes, and it never shows up in ours', async () => {
     const br = await bridge();
     await rpc!.subscribe();
