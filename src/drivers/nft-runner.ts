@@ -5,6 +5,7 @@
 // one libnftables context. Elsewhere (a command prefix such as `ip netns exec X`, as the driver tests use) or when
 // the library cannot be loaded, the `nft` command runs, as before. Both take nft's own arguments and give nft's
 // output and messages, so callers need not know which ran. `EDGENET_NFT=command` forces the command.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { runCommand, type CommandResult } from './run-command.ts';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
 
@@ -17,6 +18,10 @@ export interface NftRunner {
   mode(): 'library' | 'command' | 'unknown';
 }
 
+// fcntl.h
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const O_CLOEXEC = 0o2000000;
 // libnftables.h: output flags
 const OUTPUT_HANDLE = 1 << 3;
 const OUTPUT_JSON = 1 << 4;
@@ -76,8 +81,29 @@ async function loadLibrary(): Promise<Library> {
   const errorBuffer = fn<(ctx: Ctx) => string | null>('const char *nft_ctx_get_error_buffer(void *ctx)');
   const setFlags = fn<(ctx: Ctx, flags: number) => void>('void nft_ctx_output_set_flags(void *ctx, uint32_t flags)');
   const runBuffer = fn<AsyncFn<[Ctx, string], number>>('int nft_run_cmd_from_buffer(void *ctx, const char *buf)');
+  // libnftables opens its netfilter socket without SOCK_CLOEXEC (libmnl), when it first needs it: every child edgenet
+  // starts (dnsmasq, nft monitor, ip) would inherit it. After each call, a socket of this process not seen before
+  // that lacks O_CLOEXEC (fdinfo's flags) gets FD_CLOEXEC.
+  const libc = load('libc.so.6');
+  const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number;
+  const checked = new Map<string, string>();
+  const closeOnExec = (): void => {
+    for (const fd of readdirSync('/proc/self/fd')) {
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (checked.get(fd) === target || !target.startsWith('socket:')) continue;
+      checked.set(fd, target);
+      const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+      if (flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) === 0) fcntl(Number(fd), F_SETFD, FD_CLOEXEC);
+    }
+  };
   const ctx = ctxNew(0);
   if (ctx === null) throw new Error('nft_ctx_new failed');
+  closeOnExec();
   if (bufferOutput(ctx) !== 0 || bufferError(ctx) !== 0) throw new Error('nft_ctx_buffer_output/error failed');
   // one call at a time on the one context: its buffers are read (and reset) before the next call starts
   let tail: Promise<unknown> = Promise.resolve();
@@ -87,6 +113,7 @@ async function loadLibrary(): Promise<Library> {
       runBuffer.async(ctx, buffer, (err, rc) => {
         const out = outputBuffer(ctx) ?? '';
         const msg = errorBuffer(ctx) ?? '';
+        closeOnExec();
         if (err) reject(err instanceof Error ? err : new Error(String(err)));
         else resolve({ rc, out, err: msg });
       });

@@ -14,6 +14,7 @@ interface ChildReport {
   foreignCode: number;
   changes: NftChange[];
   last: string;
+  inherited: string[];
 }
 
 const rules = (listing: string): unknown[] =>
@@ -27,6 +28,8 @@ describeKernel('nftables in process (libnftables)', () => {
     const ns = await pool.add('nft');
     const r = await runFixtureInNetns<ChildReport>(ns.path, 'test/kernel/fixtures/nft-runner-child.ts', [], { ...process.env, EDGENET_NFT: '' });
     expect(r.mode).toBe('library');
+    // no socket of the process (libnftables' netfilter socket included) is inherited by the children it starts
+    expect(r.inherited).toEqual([]);
     const [text, list, echo, missing, badRule, counters] = r.results;
     expect(text?.code, text?.stderr).toBe(0);
     expect(list?.code).toBe(0);
