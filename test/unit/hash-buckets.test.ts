@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BUCKETS, bucketDelete, bucketGet, bucketKeys, bucketSet, bucketValues, slotOf, type Buckets } from '../../machines/hash-buckets.ts';
+import { rng } from '../helpers/config-edits.ts';
 
-// a small deterministic PRNG (mulberry32): the same sequence of edits every run
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('hash buckets (persistent map of the system actor bookkeeping)', () => {
   it.each([1, 2, 3])('random sets and deletes give what a Map gives, and never change an earlier version (seed %i)', (seed) => {

@@ -4,6 +4,7 @@ import { AttrStream, ifla, rt } from 'netlink';
 import type { StreamData } from 'netlink';
 import { describe, expect, it } from 'vitest';
 import { parseLinkFields, quietEventSocket } from '../../src/drivers/netlink-link-parse.ts';
+import { viaPackage } from '../helpers/link-parse-reference.ts';
 
 function encode(data: StreamData): Buffer {
   const s = new AttrStream();
@@ -21,33 +22,6 @@ function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n);
   return b;
-}
-
-/** The same fields from the package's parse. */
-function viaPackage(buf: Buffer): Record<string, unknown> {
-  const { data, attrs } = rt.parseLinkMessage(buf);
-  const out: Record<string, unknown> = { family: data.family ?? 0, index: data.index ?? 0, up: data.flags?.up === true, lowerUp: data.flags?.lowerUp === true };
-  if (attrs.ifname !== undefined) out.ifname = attrs.ifname;
-  if (attrs.mtu !== undefined) out.mtu = attrs.mtu;
-  if (attrs.address !== undefined) out.mac = [...attrs.address].map((x) => x.toString(16).padStart(2, '0')).join(':');
-  if (attrs.master !== undefined) out.master = attrs.master;
-  if (attrs.operstate !== undefined) out.operstate = attrs.operstate;
-  if (attrs.carrier !== undefined) out.carrier = attrs.carrier;
-  if (attrs.ifalias !== undefined) out.alias = attrs.ifalias;
-  if (attrs.link !== undefined) out.link = attrs.link.readUInt32LE(0);
-  if (attrs.linkNetnsid !== undefined) out.linkNetnsid = attrs.linkNetnsid;
-  if (attrs.linkinfo) {
-    const kind = ifla.parseInfo(attrs.linkinfo).kind;
-    if (kind !== undefined) out.kind = kind;
-  }
-  if (attrs.protinfo) {
-    out.protinfo = true;
-    const state = attrs.protinfo.get(1)?.readUInt8(0);
-    const guard = attrs.protinfo.get(5)?.readUInt8(0);
-    if (state !== undefined) out.brportState = state;
-    if (guard !== undefined) out.brportGuard = guard;
-  }
-  return out;
 }
 
 describe('parseLinkFields', () => {
