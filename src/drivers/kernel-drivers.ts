@@ -21,7 +21,7 @@ export function createKernelDrivers(opts: { stateDir: string; runtimeDir?: strin
     links: opts.instanceId ? withInstanceMarks(links, opts.instanceId) : links,
     firewall: createNftFirewall(logger ? { logger } : {}),
     dhcpdns: createDnsmasqDriver({ stateDir: opts.runtimeDir ?? opts.stateDir, ...(logger && { logger }) }),
-    routes: createIpRouteDriver({ reads: createNetlinkRouteReads(), ...(logger && { logger }) }),
+    routes: createIpRouteDriver({ reads: createNetlinkRouteReads(links), ...(logger && { logger }) }),
     bridgePorts: createNetlinkBridgePortDriver(logger ? { logger } : {}),
     portLinks: createIpPortLinkDriver(logger ? { logger } : {}),
     probes: createExecProbeDriver(),

@@ -82,11 +82,13 @@ async function loadLibrary(): Promise<Library> {
   const setFlags = fn<(ctx: Ctx, flags: number) => void>('void nft_ctx_output_set_flags(void *ctx, uint32_t flags)');
   const runBuffer = fn<AsyncFn<[Ctx, string], number>>('int nft_run_cmd_from_buffer(void *ctx, const char *buf)');
   // libnftables opens its netfilter socket without SOCK_CLOEXEC (libmnl), when it first needs it: every child edgenet
-  // starts (dnsmasq, nft monitor, ip) would inherit it. After each call, a socket of this process not seen before
-  // that lacks O_CLOEXEC (fdinfo's flags) gets FD_CLOEXEC.
+  // starts (dnsmasq, nft monitor, ip) would inherit it. Until it has been found, and again after a failed call (the
+  // library may have opened another), a socket of this process that lacks O_CLOEXEC (fdinfo's flags) gets
+  // FD_CLOEXEC: not a scan of the descriptors on every call.
   const libc = load('libc.so.6');
   const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number;
   const checked = new Map<string, string>();
+  let socketMarked = false;
   const closeOnExec = (): void => {
     for (const fd of readdirSync('/proc/self/fd')) {
       let target: string;
@@ -98,7 +100,7 @@ async function loadLibrary(): Promise<Library> {
       if (checked.get(fd) === target || !target.startsWith('socket:')) continue;
       checked.set(fd, target);
       const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
-      if (flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) === 0) fcntl(Number(fd), F_SETFD, FD_CLOEXEC);
+      if (flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) === 0 && fcntl(Number(fd), F_SETFD, FD_CLOEXEC) === 0) socketMarked = true;
     }
   };
   const ctx = ctxNew(0);
@@ -113,7 +115,7 @@ async function loadLibrary(): Promise<Library> {
       runBuffer.async(ctx, buffer, (err, rc) => {
         const out = outputBuffer(ctx) ?? '';
         const msg = errorBuffer(ctx) ?? '';
-        closeOnExec();
+        if (!socketMarked || err || rc !== 0) closeOnExec();
         if (err) reject(err instanceof Error ? err : new Error(String(err)));
         else resolve({ rc, out, err: msg });
       });

@@ -1,10 +1,11 @@
-// The routes driver's reads over rtnetlink (npm `netlink`): routes of a table, policy rules and an interface's IPv4
-// addresses, in the namespace of this process, as `ip -j -4 route show table T` / `ip -j -4 rule show` /
-// `ip -j -4 addr show dev X` give them (routes-ip.ts parses those). Each read is one dump on a socket of its own,
-// closed after it: no `ip` process forked from the daemon (10–30 ms each under load), nothing left open.
+// The routes driver's reads over rtnetlink (npm `netlink`) in the namespace of this process: routes of a table and
+// policy rules, as `ip -j -4 route show table T` / `ip -j -4 rule show` give them (routes-ip.ts parses those); an
+// interface's addresses and a route's device name come from the link driver. Each read is one dump on a socket of
+// its own, closed after it: no `ip` process forked from the daemon (10–30 ms each under load), nothing left open.
 // first: points the netlink package at edgenet's patched addon build before it loads its binding
 import './netlink-addon.ts';
 import { createRtNetlink, rt, type RtNetlinkSocket } from 'netlink';
+import type { LinkDriver } from './links.ts';
 import type { L3Config, RouteInfo, RuleInfo } from './routes.ts';
 import { ROUTE_PROTO } from './routes.ts';
 
@@ -52,17 +53,15 @@ async function withSocket<T>(fn: (nl: RtNetlinkSocket) => Promise<T>): Promise<T
   }
 }
 
-export function createNetlinkRouteReads(): RouteReads {
+/** `links`: the link driver of the same namespace (interface names and addresses come from it). */
+export function createNetlinkRouteReads(links: Pick<LinkDriver, 'getByIndex' | 'listAddresses'>): RouteReads {
   return {
     listRoutes: (table) =>
       withSocket(async (nl) => {
         const want = table === 'main' ? RT_TABLE_MAIN : table;
         const msgs = await nl.getRoutes({ family: AF_INET });
-        const names = new Map<number, string | undefined>();
-        const nameOf = async (index: number): Promise<string | undefined> => {
-          if (!names.has(index)) names.set(index, (await nl.getLink({ index }).catch(() => []))[0]?.attrs.ifname);
-          return names.get(index);
-        };
+        // a route's device by name: the link driver knows it (its cache, fed by the events)
+        const nameOf = async (index: number): Promise<string | undefined> => (await links.getByIndex(index))?.ifname;
         const out: RouteInfo[] = [];
         for (const m of msgs) {
           const d = m.data;
@@ -102,18 +101,7 @@ export function createNetlinkRouteReads(): RouteReads {
         }
         return out;
       }),
-    addressesOf: (ifname) =>
-      withSocket(async (nl) => {
-        const [link] = await nl.getLink({}, { ifname }).catch(() => []);
-        const index = link?.data.index;
-        if (index === undefined) return [];
-        const out: L3Config['addresses'] = [];
-        for (const m of await nl.getAddresses({ family: AF_INET })) {
-          if (m.data.index !== index) continue;
-          const address = ipv4(m.attrs.local ?? m.attrs.address);
-          if (address !== undefined) out.push({ address, prefixlen: num(m.data.prefixlen) });
-        }
-        return out;
-      }),
+    // the link driver reads an interface's addresses already (one dump, filtered by the kernel's ifindex)
+    addressesOf: async (ifname) => (await links.listAddresses(ifname)).map(({ address, prefixlen }) => ({ address, prefixlen })),
   };
 }
