@@ -37,6 +37,7 @@ function timedRun(ns: string, argv: string[], stdin: string, env: NodeJS.Process
       if (code === 0) resolve(ms);
       else reject(new Error(`${argv[0]} exited ${code}: ${err.trim()}`));
     });
+    child.stdin.on('error', () => undefined); // an early exit is reported by its code, not by the write's EPIPE
     child.stdin.end(stdin);
   });
 }

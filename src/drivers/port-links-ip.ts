@@ -21,6 +21,9 @@ function ip(args: readonly string[], input?: string): Promise<{ code: number; st
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', (err: NodeJS.ErrnoException) => reject(new KernelError('exec', 'ip', err.code, err.message)));
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    // ip may exit before reading all of its input (a bad line ends `-batch`): the exit code tells that, so the
+    // write's EPIPE is not an error of its own (unhandled, it would end the process).
+    child.stdin?.on('error', () => undefined);
     if (input !== undefined) child.stdin?.end(input);
   });
 }

@@ -21,6 +21,9 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ stdout: String(stdout), stderr: String(stderr), code });
     });
+    // A command may exit before reading its input (busybox nc when the peer refuses): its exit code tells that, and
+    // the write's EPIPE must not become an uncaught exception of the test run.
+    child.stdin?.on('error', () => undefined);
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }

@@ -36,6 +36,8 @@ class Agent {
   private constructor(private readonly child: ChildProcessWithoutNullStreams) {
     createInterface({ input: child.stdout }).on('line', (l) => this.lines.push(JSON.parse(l) as AgentLine));
     child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    // a write to an agent that has exited fails with EPIPE; `next` reports the exit
+    child.stdin.on('error', () => undefined);
   }
 
   static async start(ns: Netns, stateDir: string): Promise<Agent> {
