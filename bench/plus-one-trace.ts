@@ -111,7 +111,14 @@ try {
     const got = parseLease(r.stdout)?.ip;
     const named = parseLookup((await run('ip', ['netns', 'exec', a.netns, 'busybox', ...nslookupArgs(`${a.app}.${a.ni}`, gw)], { timeoutMs: 10_000 })).stdout);
     console.error(`lease ${String(got)} (reserved ${String(ip)}), ${a.app}.${a.ni} → ${String(named)}`);
-    if (got === undefined || got !== ip || named !== ip) throw new Error('the added app is not served');
+    if (got === undefined || got !== ip || named !== ip) {
+      // what the device holds of the app, for the failure's report: its status, its anti-spoofing elements and drops
+      const ep = net.status().endpoints.find((e) => e.app === a.app);
+      const table = (await run('nft', ['list', 'table', 'bridge', 'edgenet'])).stdout;
+      const mine = ep?.ifname === undefined ? [] : table.split('\n').filter((l) => l.includes(`"${ep.ifname}"`));
+      console.error(`not served: ${JSON.stringify(ep)}\nudhcpc: ${r.stdout}${r.stderr}\nnft (${String(ep?.ifname)}):\n${mine.join('\n')}`);
+      throw new Error('the added app is not served');
+    }
     const rm1 = await traced('-1 veth', full);
     remove.push(rm1);
     console.error(`\n=== push ${k}: -1 veth ${a.app}: ${round(rm1, 2)} ms\n${lines.join('\n')}`);

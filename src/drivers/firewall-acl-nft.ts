@@ -6,10 +6,9 @@ import { createHash } from 'node:crypto';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { KernelError } from '../errors.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
-import { aclPlumbing, aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, specComment } from './firewall-acl.ts';
-import type { AclRuleInfo, AclRuleStatus, EndpointRules, Json, NftCmd } from './firewall-acl.ts';
+import { ACL_MAPS, SPOOF_SETS, aclPlumbing, aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, specComment, spoofElementId, spoofElements } from './firewall-acl.ts';
+import type { AclRuleInfo, AclRuleStatus, EndpointRules, Json, NftCmd, SpoofElement } from './firewall-acl.ts';
 import { AclTableView, needsEcho } from './firewall-acl-view.ts';
-import { antiSpoofText } from './firewall-acl-text.ts';
 import type { WriteCounter } from './write-counter.ts';
 import type { NftRun } from './nft-runner.ts';
 
@@ -79,8 +78,6 @@ export class NftEndpointRules {
     private readonly writes: WriteCounter,
     private readonly logger?: Logger,
     private readonly serial: SerialRun = (fn) => fn(),
-    /** anti-spoofing-only transactions in nft's syntax (firewall-acl-text.ts): the real nft; an emulation reads JSON */
-    private readonly text = false,
   ) {}
 
   private async listTable(family: 'inet' | 'bridge', signal?: AbortSignal): Promise<string | undefined> {
@@ -111,9 +108,8 @@ export class NftEndpointRules {
 
   /** One transaction; the handles of its added rules when it needed nft's echo (needsEcho), else []. */
   private async transact(cmds: NftCmd[], operation: string, object: string, echo = needsEcho(cmds)): Promise<number[] | undefined> {
-    const text = !echo && this.text ? antiSpoofText(cmds) : undefined;
-    this.logger?.debug({ object, commands: cmds.length, syntax: text !== undefined ? 'nft' : 'json', echo }, 'endpoint rules transaction');
-    const r = text !== undefined ? await this.run(['-f', '-'], text) : await this.run(['-j', ...(echo ? ['-e', '-a'] : []), '-f', '-'], JSON.stringify({ nftables: cmds }));
+    this.logger?.debug({ object, commands: cmds.length, echo }, 'endpoint rules transaction');
+    const r = await this.run(['-j', ...(echo ? ['-e', '-a'] : []), '-f', '-'], JSON.stringify({ nftables: cmds }));
     if (r.code !== 0) {
       const line = r.stderr.split('\n').find((l) => l.includes('Error:')) ?? r.stderr.trim();
       throw new KernelError(`nft ${operation}`, object, /No such file/.test(line) ? 'ENOENT' : undefined, line.replace(/^.*?Error:\s*/, ''));
@@ -203,7 +199,21 @@ export class NftEndpointRules {
         throw e;
       }
       for (const p of writing) p.done();
+      await this.dropLegacySpoofMap(view);
       return;
+    }
+  }
+
+  /** After an upgrade: the old layout's verdict map, once its last element is gone (best effort: it is empty). */
+  private async dropLegacySpoofMap(view: AclTableView): Promise<void> {
+    if (!view.legacySpoofMapUnused()) return;
+    const cmds: NftCmd[] = [{ delete: { map: { family: 'bridge', table: FIREWALL_TABLE, name: ACL_MAPS.spoof } } }];
+    try {
+      await this.transact(cmds, 'removeLegacyMap', `map bridge ${FIREWALL_TABLE} ${ACL_MAPS.spoof}`, false);
+      view.apply(cmds, [], false);
+    } catch (e) {
+      this.view = undefined;
+      this.logger?.warn({ err: e }, 'the unused anti-spoofing map of an earlier version could not be removed');
     }
   }
 
@@ -225,16 +235,17 @@ export class NftEndpointRules {
     const ep = op.ep;
     const spec = sha(canonicalJson(ep));
     const nothing = !ep.acls && !ep.antiSpoof;
+    const guarded = present.spoofElements.find((e) => e.set === SPOOF_SETS.guarded);
     const intact =
       (!ep.acls || (present.inetChains.includes(names.out) && present.elements.some((e) => e.map === 'acl-out'))) &&
-      (!ep.antiSpoof || (present.bridgeChain && present.elements.some((e) => e.family === 'bridge')));
+      (!ep.antiSpoof || (guarded !== undefined && !present.bridgeChain));
     const remember = (): void => {
       this.applied.set(ep.key, { spec, ep, rules: aclRuleInfos(ep) });
     };
     const none = (done: () => void): Planned => ({ op, cmds: [], plumbing: false, done });
     if (this.applied.get(ep.key)?.spec === spec && intact) return none(() => undefined);
-    // after a restart: rules carrying this spec, intact, are adopted as they are
-    if (!this.applied.has(ep.key) && intact && ep.antiSpoof && view.commentsIn('bridge', names.spoof).includes(specComment(ep.key, spec))) {
+    // after a restart: rules carrying this spec, intact (every anti-spoofing element there, no other), are adopted
+    if (!this.applied.has(ep.key) && intact && ep.antiSpoof && guarded?.comment === specComment(ep.key, spec) && this.spoofExact(ep, spec, present.spoofElements)) {
       return none(() => {
         remember();
         this.logger?.debug({ endpoint: ep.key }, 'endpoint rules adopted');
@@ -255,6 +266,14 @@ export class NftEndpointRules {
     };
   }
 
+  /** The endpoint's anti-spoofing elements are exactly those `present` (values; comments of the same spec). */
+  private spoofExact(ep: EndpointRules, spec: string, present: readonly SpoofElement[]): boolean {
+    const wanted = spoofElements(ep, spec);
+    if (wanted.length !== present.length) return false;
+    const there = new Map(present.map((e) => [spoofElementId(e), e.comment]));
+    return wanted.every((e) => there.get(spoofElementId(e)) === e.comment);
+  }
+
   /**
    * Removes the rules of endpoints not in `keep` (an app dropped while edgenet was down): found by the tags in
    * their chain names. Returns the tags removed. Lists the tables afresh (it runs once, at start).
@@ -265,7 +284,11 @@ export class NftEndpointRules {
     const wanted = new Set(keep.map(endpointTag));
     const orphans = view
       .tags()
-      .filter((t) => !wanted.has(t) && (view.present(t).inetChains.length > 0 || view.present(t).bridgeChain))
+      .filter((t) => {
+        if (wanted.has(t)) return false;
+        const p = view.present(t);
+        return p.inetChains.length > 0 || p.bridgeChain || p.spoofElements.length > 0;
+      })
       .sort();
     const cmds = orphans.flatMap((t) => removalCommands(t, view.present(t), new Set(), true));
     if (cmds.length > 0) {
@@ -290,10 +313,23 @@ export class NftEndpointRules {
     const r = await this.run(['-j', 'list', 'counters'], undefined, signal);
     if (r.code !== 0) return;
     const packets = new Map<string, number>();
-    const doc: unknown = JSON.parse(r.stdout);
-    for (const item of isObj(doc) && Array.isArray(doc.nftables) ? doc.nftables : []) {
+    const items = (stdout: string): Json[] => {
+      const doc: unknown = JSON.parse(stdout);
+      return isObj(doc) && Array.isArray(doc.nftables) ? doc.nftables : [];
+    };
+    for (const item of items(r.stdout)) {
       const c = isObj(item) ? item.counter : undefined;
       if (isObj(c) && c.table === FIREWALL_TABLE && typeof c.name === 'string') packets.set(`${String(c.family)}:${c.name}`, typeof c.packets === 'number' ? c.packets : 0);
+    }
+    // anti-spoofing drops: per interface, in its element of as-drops
+    const drops = [...this.applied.values()].some((a) => a.ep.antiSpoof) ? await this.run(['-j', 'list', 'set', 'bridge', FIREWALL_TABLE, SPOOF_SETS.drops], undefined, signal) : undefined;
+    for (const item of drops?.code === 0 ? items(drops.stdout) : []) {
+      const set = isObj(item) ? item.set : undefined;
+      for (const e of isObj(set) && Array.isArray(set.elem) ? set.elem : []) {
+        const inner = isObj(e) && isObj(e.elem) ? e.elem : undefined;
+        const c = inner?.counter;
+        if (inner && typeof inner.val === 'string') packets.set(`spoof:${inner.val}`, isObj(c) && typeof c.packets === 'number' ? c.packets : 0);
+      }
     }
     this.packets = packets;
   }

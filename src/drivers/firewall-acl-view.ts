@@ -4,8 +4,8 @@
 // Indexed by endpoint tag: what one endpoint has is found without scanning everyone's objects.
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
 import { PORT_FORWARD_CHAIN } from './firewall-base.ts';
-import { ACL_BASE, ACL_MAPS } from './firewall-acl.ts';
-import type { EndpointPresent, Json, NftCmd } from './firewall-acl.ts';
+import { ACL_BASE, ACL_MAPS, SPOOF_CHAIN, SPOOF_SETS, isSpoofSet, spoofElementId } from './firewall-acl.ts';
+import type { EndpointPresent, Json, NftCmd, SpoofElement, SpoofSet } from './firewall-acl.ts';
 
 type Family = 'inet' | 'bridge';
 type Obj = { [key: string]: Json };
@@ -20,6 +20,8 @@ interface TagObjects {
   elements: Map<string, { map: string; key: Json; family: Family }>;
   /** NAT rules (acl-dnat / acl-snat) commented `edgenet ep=<tag>`, by handle */
   natRules: Map<number, string>;
+  /** anti-spoofing set elements commented with the tag, by spoofElementId */
+  spoof: Map<string, SpoofElement>;
   bridgeChain: boolean;
   bridgeCounter: boolean;
 }
@@ -59,6 +61,10 @@ const tagOfComment = (comment: string | undefined): string | undefined => /^edge
 export class AclTableView {
   private readonly chains: Record<Family, Set<string>> = { inet: new Set(), bridge: new Set() };
   private readonly maps: Record<Family, Set<string>> = { inet: new Set(), bridge: new Set() };
+  /** the anti-spoofing sets there are */
+  private readonly spoofSets = new Set<SpoofSet>();
+  /** spoofElementId → the tag whose element it is */
+  private readonly spoofOwner = new Map<string, string>();
   /** `<family>:<chain>` → rules */
   private readonly rules = new Map<string, Map<number, RuleEntry>>();
   private readonly byTag = new Map<string, TagObjects>();
@@ -80,7 +86,7 @@ export class AclTableView {
   private tag(tag: string): TagObjects {
     let t = this.byTag.get(tag);
     if (!t) {
-      t = { inetChains: new Set(), inetCounters: new Set(), inetSets: new Set(), elements: new Map(), natRules: new Map(), bridgeChain: false, bridgeCounter: false };
+      t = { inetChains: new Set(), inetCounters: new Set(), inetSets: new Set(), elements: new Map(), natRules: new Map(), spoof: new Map(), bridgeChain: false, bridgeCounter: false };
       this.byTag.set(tag, t);
     }
     return t;
@@ -98,7 +104,11 @@ export class AclTableView {
         this.addCounter(family, name);
         this.packets.set(`${family}:${name}`, typeof item.counter.packets === 'number' ? item.counter.packets : 0);
       }
-      if (mine(item.set)) this.addSet(family, String(item.set.name));
+      if (mine(item.set)) {
+        const name = String(item.set.name);
+        this.addSet(family, name);
+        if (family === 'bridge' && isSpoofSet(name)) for (const e of Array.isArray(item.set.elem) ? item.set.elem : []) this.loadSpoofElement(name, e);
+      }
       if (mine(item.map)) {
         const name = String(item.map.name);
         this.maps[family].add(name);
@@ -154,12 +164,53 @@ export class AclTableView {
     else t.bridgeCounter = false;
   }
 
+  /** An element as listed: a bare value, or `{elem: {val, comment, counter}}`. */
+  private loadSpoofElement(set: SpoofSet, e: Json): void {
+    const inner = isObj(e) && isObj(e.elem) ? e.elem : undefined;
+    const val = inner ? inner.val : e;
+    if (val === undefined) return;
+    const comment = inner && typeof inner.comment === 'string' ? inner.comment : '';
+    if (set === SPOOF_SETS.drops && typeof val === 'string') {
+      const c = inner?.counter;
+      this.packets.set(`spoof:${val}`, isObj(c) && typeof c.packets === 'number' ? c.packets : 0);
+    }
+    this.addSpoofElement({ set, val, comment });
+  }
+
+  private addSpoofElement(e: SpoofElement): void {
+    const tag = tagOfComment(e.comment);
+    if (tag === undefined) return;
+    const id = spoofElementId(e);
+    const owner = this.spoofOwner.get(id);
+    // `add` of an element that is there changes nothing (its comment stays)
+    if (owner !== undefined) return;
+    this.spoofOwner.set(id, tag);
+    this.tag(tag).spoof.set(id, e);
+  }
+
+  private deleteSpoofElement(set: SpoofSet, val: Json): void {
+    const id = spoofElementId({ set, val });
+    const tag = this.spoofOwner.get(id);
+    if (tag === undefined) return;
+    this.spoofOwner.delete(id);
+    this.byTag.get(tag)?.spoof.delete(id);
+  }
+
   private addSet(family: Family, name: string): void {
+    if (family === 'bridge' && isSpoofSet(name)) this.spoofSets.add(name);
     const tag = tagOfName(name, family);
     if (tag !== undefined && family === 'inet') this.tag(tag).inetSets.add(name);
   }
 
   private deleteSet(family: Family, name: string): void {
+    if (family === 'bridge' && isSpoofSet(name)) {
+      this.spoofSets.delete(name);
+      for (const [id, tag] of this.spoofOwner) {
+        if (!id.startsWith(`${name}:`)) continue;
+        this.spoofOwner.delete(id);
+        this.byTag.get(tag)?.spoof.delete(id);
+      }
+    }
     const tag = tagOfName(name, family);
     if (tag !== undefined && family === 'inet') this.byTag.get(tag)?.inetSets.delete(name);
   }
@@ -242,6 +293,15 @@ export class AclTableView {
             else if (verb === 'delete') this.deleteSet(family, name);
           } else if (kind === 'map') {
             if (verb === 'add') this.maps[family].add(name);
+            else if (verb === 'delete') this.maps[family].delete(name);
+          } else if (kind === 'element' && family === 'bridge' && isSpoofSet(name) && Array.isArray(o.elem)) {
+            for (const e of o.elem) {
+              if (verb === 'add') {
+                const inner = isObj(e) && isObj(e.elem) ? e.elem : undefined;
+                const val = inner ? inner.val : e;
+                if (val !== undefined) this.addSpoofElement({ set: name, val, comment: inner && typeof inner.comment === 'string' ? inner.comment : '' });
+              } else if (verb === 'delete') this.deleteSpoofElement(name, e);
+            }
           } else if (kind === 'element' && this.maps[family].has(name) && Array.isArray(o.elem)) {
             for (const e of o.elem) {
               if (verb === 'add') this.addElement(family, name, e);
@@ -258,6 +318,10 @@ export class AclTableView {
     if (!family) return;
     this.chains[family].clear();
     this.maps[family].clear();
+    if (family === 'bridge') {
+      this.spoofSets.clear();
+      this.spoofOwner.clear();
+    }
     for (const id of [...this.rules.keys()]) if (id.startsWith(`${family}:`)) this.rules.delete(id);
     for (const [tag, t] of this.byTag) {
       if (family === 'inet') {
@@ -268,6 +332,7 @@ export class AclTableView {
       } else {
         t.bridgeChain = false;
         t.bridgeCounter = false;
+        t.spoof.clear();
       }
       for (const [id, e] of t.elements) if (e.family === family) t.elements.delete(id);
       if (this.isEmpty(t)) this.byTag.delete(tag);
@@ -275,7 +340,7 @@ export class AclTableView {
   }
 
   private isEmpty(t: TagObjects): boolean {
-    return t.inetChains.size + t.inetCounters.size + t.inetSets.size + t.elements.size + t.natRules.size === 0 && !t.bridgeChain && !t.bridgeCounter;
+    return t.inetChains.size + t.inetCounters.size + t.inetSets.size + t.elements.size + t.natRules.size + t.spoof.size === 0 && !t.bridgeChain && !t.bridgeCounter;
   }
 
   // ---- questions ----
@@ -283,21 +348,17 @@ export class AclTableView {
   /** What the kernel holds of the endpoint with this tag. */
   present(tag: string): EndpointPresent {
     const t = this.byTag.get(tag);
-    if (!t) return { inetChains: [], inetCounters: [], inetSets: [], elements: [], natRules: [], bridgeChain: false, bridgeCounter: false };
+    if (!t) return { inetChains: [], inetCounters: [], inetSets: [], elements: [], natRules: [], spoofElements: [], bridgeChain: false, bridgeCounter: false };
     return {
       inetChains: [...t.inetChains],
       inetCounters: [...t.inetCounters],
       inetSets: [...t.inetSets],
       elements: [...t.elements.values()],
       natRules: [...t.natRules].map(([handle, chain]) => ({ chain, handle })),
+      spoofElements: [...t.spoof.values()],
       bridgeChain: t.bridgeChain,
       bridgeCounter: t.bridgeCounter,
     };
-  }
-
-  /** Comments of the rules in chain `bridge edgenet <chain>` (the anti-spoofing chain carries the spec digest). */
-  commentsIn(family: Family, chain: string): string[] {
-    return [...(this.rules.get(`${family}:${chain}`)?.values() ?? [])].flatMap((r) => (r.comment === undefined ? [] : [r.comment]));
   }
 
   hasChain(family: Family, name: string): boolean {
@@ -307,6 +368,16 @@ export class AclTableView {
   /** Tags of every endpoint that has objects. */
   tags(): string[] {
     return [...this.byTag].filter(([, t]) => !this.isEmpty(t)).map(([tag]) => tag);
+  }
+
+  /**
+   * The verdict map `spoof` of the layout before the anti-spoofing sets is there and no longer used (every endpoint's
+   * element of it removed): it can go. Scans only while that map exists (the first converge after an upgrade).
+   */
+  legacySpoofMapUnused(): boolean {
+    if (!this.maps.bridge.has(ACL_MAPS.spoof)) return false;
+    for (const t of this.byTag.values()) for (const e of t.elements.values()) if (e.family === 'bridge') return false;
+    return true;
   }
 
   /** The ACL layout's base chains, maps and jump rules are all there, as aclPlumbing() writes them. */
@@ -319,8 +390,10 @@ export class AclTableView {
       rulesIn('inet', ACL_BASE.input) === 1 &&
       rulesIn('inet', PORT_FORWARD_CHAIN) === 1 &&
       this.chains.bridge.has(ACL_BASE.spoof) &&
-      this.maps.bridge.has(ACL_MAPS.spoof) &&
-      rulesIn('bridge', ACL_BASE.spoof) === 1
+      this.chains.bridge.has(SPOOF_CHAIN) &&
+      Object.values(SPOOF_SETS).every((s) => this.spoofSets.has(s)) &&
+      rulesIn('bridge', ACL_BASE.spoof) === 1 &&
+      rulesIn('bridge', SPOOF_CHAIN) === 5
     );
   }
 }

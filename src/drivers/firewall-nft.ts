@@ -339,7 +339,7 @@ export class NftFirewall implements Firewall {
     this.logger = opts.logger;
     this.writes = opts.writes ?? new WriteCounter();
     this.runNft = createNftRunner({ exec: this.exec, ...(this.logger && { logger: this.logger }) }).run;
-    this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger, (fn) => this.serial(fn), true);
+    this.endpoints = new NftEndpointRules((args, input, signal) => this.nft(args, input, signal), this.writes, this.logger, (fn) => this.serial(fn));
     this.monitor = new NftMonitor({ exec: this.exec, ...(this.logger && { logger: this.logger }) });
     // someone else's change: what we know of the endpoint rules may be wrong, the next write lists them again
     this.changes$ = this.monitor.changes$.pipe(tap((c) => c.kind === 'foreign' && this.endpoints.invalidate()));

@@ -188,14 +188,14 @@ ${extra}`;
   it('an app removed while edgenet is down: its rules are swept at the next start, the others stay', async () => {
     daemon = await TestDaemon.start(dev, config());
     const table = async (): Promise<string> => (await dev.must('nft', ['list', 'ruleset'])) ;
-    expect(await table()).toContain(`as-${endpointTag('evil/lan')}`);
+    expect(await table()).toContain(`edgenet ep=${endpointTag('evil/lan')}`);
     await daemon.stop('SIGKILL');
     const text = await readFile(daemon.configPath, 'utf8');
     await writeFile(daemon.configPath, text.split('\n').filter((l) => !l.includes('name: evil')).join('\n'));
     await daemon.restart();
     const after = await table();
-    expect(after).not.toContain(`as-${endpointTag('evil/lan')}`);
-    expect(after).toContain(`as-${endpointTag('db/lan')}`);
+    expect(after).not.toContain(`edgenet ep=${endpointTag('evil/lan')}`);
+    expect(after).toContain(`edgenet ep=${endpointTag('db/lan')}`);
     expect(after).toContain(`ep-${endpointTag('web/lan')}-out`);
     expect((await dhcpLease(web)).ip).toBe('10.50.0.10');
     expect(await connects(web, '192.0.2.10', 80)).toBe(true);

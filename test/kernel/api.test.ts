@@ -230,7 +230,7 @@ ${withDb ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\
     expect(moved('edgenet_transitions_total', { kind: 'endpoint', to: 'degraded' })).toBe(0);
     for (const kind of ['link', 'address', 'nft', 'dnsmasqStart', 'dnsmasqReload', 'sysctl', 'route', 'conntrack']) expect(moved('edgenet_kernel_writes_total', { kind }), kind).toBe(0);
 
-    // a push that adds an app: its veth (link writes), a dnsmasq reload for its name, its anti-spoofing rules (one
+    // a push that adds an app: its veth (link writes), a dnsmasq reload for its name, its anti-spoofing elements (one
     // nft transaction of its own); one more timed apply
     await d.apply(config(true));
     const m3 = await scrape();

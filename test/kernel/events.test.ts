@@ -127,7 +127,7 @@ ${withExtra ? `  - { name: extra, interfaces: [{ network: iso, netns: ${extra.pa
     expect(after.rules).toEqual(before.rules);
     expect(after.pids).toEqual(before.pids);
     const w = (await daemon?.status())?.writes;
-    // the one nft write is the new app's anti-spoofing chain (one transaction); nothing of the others is rewritten
+    // the one nft write is the new app's anti-spoofing set elements (one transaction); nothing of the others is rewritten
     expect({ nft: w?.nft, address: w?.address, dnsmasqStart: w?.dnsmasqStart }).toEqual({
       nft: (writesBefore?.nft ?? 0) + 1,
       address: writesBefore?.address,

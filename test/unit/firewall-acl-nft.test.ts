@@ -13,11 +13,12 @@ type Family = 'inet' | 'bridge';
 interface Table {
   chains: Map<string, { handle: number; comment?: string; chain: string }[]>;
   counters: Set<string>;
-  sets: Set<string>;
+  /** set → canonical value → the element as listed */
+  sets: Map<string, Map<string, Json>>;
   maps: Map<string, Map<string, Json>>;
 }
 
-/** Just enough of nft -j: tables, chains, rules (with handles), counters, sets, verdict maps; atomic transactions. */
+/** Just enough of nft -j: tables, chains, rules (with handles), counters, sets and their elements, verdict maps; atomic transactions. */
 class FakeNft {
   tables = new Map<Family, Table>();
   private handle = 10;
@@ -30,6 +31,8 @@ class FakeNft {
   failNext: string | undefined;
   /** transactions naming this string fail */
   poison: string | undefined;
+  /** packets dropped by anti-spoofing, per interface (what `list set … as-drops` reports) */
+  drops = new Map<string, number>();
 
   run = async (args: string[], input: string | undefined): Promise<{ code: number; stdout: string; stderr: string }> => {
     await Promise.resolve();
@@ -37,6 +40,13 @@ class FakeNft {
       if (args.includes('counters')) {
         this.counterLists++;
         return { code: 0, stdout: '{"nftables":[]}', stderr: '' };
+      }
+      if (args.includes('set')) {
+        const [family, , name] = args.slice(args.indexOf('set') + 1) as [Family, string, string];
+        const elems = this.tables.get(family)?.sets.get(name);
+        if (!elems) return { code: 1, stdout: '', stderr: 'Error: No such file or directory' };
+        const elem = [...elems.values()].map((e) => ({ elem: { ...((e as Obj).elem as Obj), counter: { packets: this.drops.get(String(((e as Obj).elem as Obj).val)) ?? 0, bytes: 0 } } }));
+        return { code: 0, stdout: JSON.stringify({ nftables: [{ set: { family, table: 'edgenet', name, elem } }] }), stderr: '' };
       }
       this.lists++;
       const family = args[args.indexOf('table') + 1] as Family;
@@ -69,7 +79,7 @@ class FakeNft {
     const base = { family, table: 'edgenet' };
     const out: Obj[] = [{ table: { family, name: 'edgenet' } }];
     for (const name of t.counters) out.push({ counter: { ...base, name, packets: 0, bytes: 0 } });
-    for (const name of t.sets) out.push({ set: { ...base, name, type: 'ipv4_addr' } });
+    for (const [name, elems] of t.sets) out.push({ set: { ...base, name, type: 'ipv4_addr', ...(elems.size > 0 && { elem: [...elems.values()] }) } });
     for (const [name, elems] of t.maps) out.push({ map: { ...base, name, map: 'verdict', ...(elems.size > 0 && { elem: [...elems.values()] }) } });
     for (const [name, rules] of t.chains) {
       out.push({ chain: { ...base, name } });
@@ -83,7 +93,7 @@ class FakeNft {
     const [kind, o] = Object.entries(body)[0] as [string, Obj];
     const family = o.family as Family;
     if (kind === 'table') {
-      if (verb === 'add' && !this.tables.has(family)) this.tables.set(family, { chains: new Map(), counters: new Set(), sets: new Set(), maps: new Map() });
+      if (verb === 'add' && !this.tables.has(family)) this.tables.set(family, { chains: new Map(), counters: new Set(), sets: new Map(), maps: new Map() });
       if (verb === 'delete') this.tables.delete(family);
       return [];
     }
@@ -110,16 +120,26 @@ class FakeNft {
       const i = rules.findIndex((r) => r.handle === o.handle);
       if (i < 0) missing();
       rules.splice(i, 1);
-    } else if (kind === 'counter' || kind === 'set') {
-      const set = kind === 'counter' ? t.counters : t.sets;
-      if (verb === 'add') set.add(name);
-      if (verb === 'delete' && !set.delete(name)) missing();
+    } else if (kind === 'counter') {
+      if (verb === 'add') t.counters.add(name);
+      if (verb === 'delete' && !t.counters.delete(name)) missing();
+    } else if (kind === 'set') {
+      if (verb === 'add' && !t.sets.has(name)) t.sets.set(name, new Map());
+      if (verb === 'delete' && !t.sets.delete(name)) missing();
     } else if (kind === 'map') {
       if (verb === 'add' && !t.maps.has(name)) t.maps.set(name, new Map());
+      if (verb === 'delete' && !t.maps.delete(name)) missing();
     } else if (kind === 'element') {
       const map = t.maps.get(name);
       if (!map) {
-        if (!t.sets.has(name)) missing();
+        const set = t.sets.get(name) ?? missing();
+        for (const e of o.elem as Json[]) {
+          const inner = e !== null && typeof e === 'object' && !Array.isArray(e) && 'elem' in e ? (e.elem as Obj) : undefined;
+          const val = inner ? (inner.val as Json) : e;
+          // an element that is there stays as it is (its comment too), as in nft
+          if (verb === 'add' && !set.has(canonicalJson(val))) set.set(canonicalJson(val), { elem: { val, ...(inner && { comment: inner.comment as Json }) } });
+          else if (verb === 'delete' && !set.delete(canonicalJson(val))) missing();
+        }
         return [];
       }
       for (const e of o.elem as Json[]) {
@@ -130,6 +150,9 @@ class FakeNft {
     return [];
   }
 }
+
+/** How many interfaces anti-spoofing guards (elements of as-guarded). */
+const guarded = (nft: FakeNft): number | undefined => nft.tables.get('bridge')?.sets.get('as-guarded')?.size;
 
 function ep(i: number, over: Partial<EndpointRules> = {}): EndpointRules {
   return {
@@ -167,7 +190,7 @@ describe('endpoint rules on nft (emulated)', () => {
     expect(nft.transactions).toHaveLength(1);
     expect(nft.lists).toBe(2); // inet and bridge, once
     expect(writes.snapshot().nft).toBe(1);
-    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(50);
+    expect(guarded(nft)).toBe(50);
     expect(nft.tables.get('inet')?.chains.has(endpointNames('app5/lan').out)).toBe(true);
     await Promise.all(Array.from({ length: 50 }, (_, i) => rules.ensure(ep(i, i % 5 === 0 ? { acls: [allow, portmap] } : {}))));
     expect(nft.transactions).toHaveLength(1);
@@ -190,7 +213,7 @@ describe('endpoint rules on nft (emulated)', () => {
     const inet = nft.tables.get('inet');
     expect([...(inet?.chains.keys() ?? [])].filter((c) => c.startsWith('ep-'))).toEqual([]);
     expect([...(inet?.counters ?? [])].filter((c) => c.startsWith('ep-'))).toEqual([]);
-    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(2);
+    expect(guarded(nft)).toBe(2);
     expect(rules.status('app3/lan')).toBeUndefined();
     expect(rules.status('app1/lan')).toEqual([{ rule: 'anti-spoofing', action: 'drop', packets: 0 }]);
   });
@@ -211,8 +234,9 @@ describe('endpoint rules on nft (emulated)', () => {
     await rules.ensure(ep(2, { mac: '02:00:00:00:09:09' }));
     await Promise.all([2, 3, 4].map((i) => rules.remove(`app${i}/lan`)));
     expect(nft.lists).toBe(lists);
-    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(1);
-    expect([...(nft.tables.get('bridge')?.chains.keys() ?? [])].sort()).toEqual([endpointNames('app1/lan').spoof, 'spoof'].sort());
+    expect(guarded(nft)).toBe(1);
+    expect([...(nft.tables.get('bridge')?.chains.keys() ?? [])].sort()).toEqual(['as-check', 'spoof']);
+    expect([...(nft.tables.get('bridge')?.sets.get('as-mac')?.keys() ?? [])]).toEqual([canonicalJson({ concat: ['tap1', '02:00:00:00:01:01'] })]);
     expect([...(nft.tables.get('inet')?.chains.keys() ?? [])].filter((c) => c.startsWith('ep-'))).toEqual([]);
     expect(nft.tables.get('inet')?.chains.get('acl-dnat')).toHaveLength(0);
     // a restarted driver still adopts rules written without echo (the listing has their handles)
@@ -240,7 +264,7 @@ describe('endpoint rules on nft (emulated)', () => {
     await rules.ensure(ep(2));
     expect(nft.lists).toBe(lists + 2);
     expect(nft.tables.get('bridge')?.chains.has('spoof')).toBe(true);
-    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(1);
+    expect(guarded(nft)).toBe(1);
   });
 
   it('a restarted driver adopts intact rules carrying their spec: no write', async () => {
@@ -261,7 +285,7 @@ describe('endpoint rules on nft (emulated)', () => {
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
     expect(results[7]?.status).toBe('rejected');
     expect(String((results[7] as PromiseRejectedResult).reason)).toContain('app7/lan');
-    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(9);
+    expect(guarded(nft)).toBe(9);
   });
 
   it('the sweep removes endpoints not kept, in one transaction', async () => {
@@ -271,7 +295,7 @@ describe('endpoint rules on nft (emulated)', () => {
     const removed = await fresh.sweep(['app2/lan']);
     expect(removed).toHaveLength(2);
     expect(nft.transactions).toHaveLength(2);
-    expect(nft.tables.get('bridge')?.maps.get('spoof')?.size).toBe(1);
+    expect(guarded(nft)).toBe(1);
     expect([...(nft.tables.get('inet')?.chains.keys() ?? [])].filter((c) => c.startsWith('ep-'))).toHaveLength(3);
   });
 
@@ -284,6 +308,35 @@ describe('endpoint rules on nft (emulated)', () => {
     await rules.refreshCounters();
     await rules.refreshCounters();
     expect(nft.counterLists).toBe(1);
+  });
+
+  it('anti-spoofing drops are read from the interface\'s element of as-drops, when someone asked', async () => {
+    const { nft, rules } = setup();
+    await rules.ensure(ep(1));
+    nft.drops.set('tap1', 7);
+    expect(rules.status('app1/lan')).toEqual([{ rule: 'anti-spoofing', action: 'drop', packets: 0 }]);
+    await rules.refreshCounters();
+    expect(rules.status('app1/lan')).toEqual([{ rule: 'anti-spoofing', action: 'drop', packets: 7 }]);
+  });
+
+  it('the layout before the sets (a chain, counter and map element per endpoint) is removed when the endpoint is written', async () => {
+    const { nft, rules } = setup();
+    const old = endpointNames('app1/lan').spoof;
+    await nft.run(['-j', '-f', '-'], JSON.stringify({ nftables: [
+      { add: { table: { family: 'bridge', name: 'edgenet' } } },
+      { add: { map: { family: 'bridge', table: 'edgenet', name: 'spoof', type: 'ifname', map: 'verdict' } } },
+      { add: { chain: { family: 'bridge', table: 'edgenet', name: old } } },
+      { add: { counter: { family: 'bridge', table: 'edgenet', name: old } } },
+      { add: { rule: { family: 'bridge', table: 'edgenet', chain: old, expr: [], comment: 'edgenet ep=x spec=y' } } },
+      { add: { element: { family: 'bridge', table: 'edgenet', name: 'spoof', elem: [['tap1', { jump: { target: old } }]] } } },
+    ] }));
+    await rules.ensure(ep(1));
+    const bridge = nft.tables.get('bridge');
+    expect(bridge?.chains.has(old)).toBe(false);
+    expect(bridge?.counters.has(old)).toBe(false);
+    // its last element gone, the old verdict map goes too
+    expect(bridge?.maps.has('spoof')).toBe(false);
+    expect(guarded(nft)).toBe(1);
   });
 
   it('an aborted request is not written', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aclRuleSchema, type AclRuleInput } from '../../src/config/acl-schema.ts';
-import { endpointChains, endpointNames, ensureCommands, hostSetName, type EndpointRules } from '../../src/drivers/firewall-acl.ts';
+import { aclPlumbing, endpointChains, endpointNames, endpointTag, ensureCommands, hostSetName, spoofSources, type EndpointRules } from '../../src/drivers/firewall-acl.ts';
 import { renderDnsmasqFiles, dnsmasqPaths } from '../../src/drivers/dhcpdns-dnsmasq.ts';
 import { createEdgenet } from '../../src/edgenet.ts';
 import type { Edgenet } from '../../src/edgenet-types.ts';
@@ -34,18 +34,39 @@ function ep(over: Partial<EndpointRules> = {}): EndpointRules {
 const text = (x: unknown): string => JSON.stringify(x);
 
 describe('endpoint rules (render)', () => {
-  it('anti-spoofing only, without ACLs: MAC, ARP, source address, DHCP server replies', () => {
-    const c = endpointChains(ep());
+  it('anti-spoofing only, without ACLs: elements of the shared sets (MAC, ARP, source address), the interface guarded last', () => {
+    const c = endpointChains(ep({ mac: '02:00:00:00:00:AB' }), 'spec1');
     expect(c.out).toEqual([]);
-    expect(c.spoof).toHaveLength(5);
-    expect(text(c.spoof)).toContain('"02:00:00:00:00:10"');
-    expect(text(c.spoof[3])).toContain('{"set":["10.50.0.10","0.0.0.0"]}');
-    expect(text(c.spoof[4])).toContain('"sport"}},"right":67');
+    const tag = endpointTag('web/lan');
+    const ifname = 'env327be544d61c';
+    expect(c.spoof).toEqual([
+      { set: 'as-mac', val: { concat: [ifname, '02:00:00:00:00:ab'] }, comment: `edgenet ep=${tag}` },
+      { set: 'as-arp', val: { concat: [ifname, '10.50.0.10'] }, comment: `edgenet ep=${tag}` },
+      { set: 'as-arp', val: { concat: [ifname, '0.0.0.0'] }, comment: `edgenet ep=${tag}` },
+      { set: 'as-ip', val: { concat: [ifname, '10.50.0.10'] }, comment: `edgenet ep=${tag}` },
+      { set: 'as-ip', val: { concat: [ifname, '0.0.0.0'] }, comment: `edgenet ep=${tag}` },
+      { set: 'as-drops', val: ifname, comment: `edgenet ep=${tag}` },
+      { set: 'as-guarded', val: ifname, comment: `edgenet ep=${tag} spec=spec1` },
+    ]);
   });
 
-  it('app-gateway: prefixes routed via the app are allowed as sources', () => {
-    const c = endpointChains(ep({ exempt: ['192.168.5.0/24'] }));
-    expect(text(c.spoof[3])).toContain('{"prefix":{"addr":"192.168.5.0","len":24}}');
+  it('the shared anti-spoofing chain: MAC, ARP, source address (or an exempt prefix), DHCP server replies; each drop counted per interface', () => {
+    const chain = aclPlumbing(true).flatMap((c) => (c.add?.rule?.['chain'] === 'as-check' ? [text(c.add.rule['expr'])] : []));
+    expect(chain).toHaveLength(5);
+    expect(chain[3]).toContain('"right":"@as-ip"');
+    expect(chain[3]).toContain('"right":"@as-exempt"');
+    expect(chain[4]).toContain('"sport"}},"right":67');
+    for (const r of chain) expect(r).toContain('{"set":{"op":"update","elem":{"meta":{"key":"iifname"}},"set":"@as-drops"}},{"drop":null}');
+  });
+
+  it('app-gateway: prefixes routed via the app are allowed as sources, none inside another (an interval set refuses overlaps)', () => {
+    const c = endpointChains(ep({ exempt: ['192.168.5.0/24', '192.168.5.128/25', '10.9.9.9/16'] }));
+    expect(c.spoof.filter((e) => e.set === 'as-exempt').map((e) => e.val)).toEqual([
+      { concat: ['env327be544d61c', { prefix: { addr: '10.9.0.0', len: 16 } }] },
+      { concat: ['env327be544d61c', { prefix: { addr: '192.168.5.0', len: 24 } }] },
+    ]);
+    expect(spoofSources(['0.0.0.0/0', '10.0.0.1'])).toEqual([{ prefix: { addr: '0.0.0.0', len: 0 } }]);
+    expect(spoofSources(['10.0.0.1/32', '10.0.0.2'])).toEqual(['10.0.0.1', '10.0.0.2']);
   });
 
   it('an allow rule matches both directions (EVE: ip = destination out, source in; fport = remote port), then deny', () => {
@@ -91,7 +112,7 @@ describe('endpoint rules (render)', () => {
   });
 
   it('one transaction holds the table plumbing and the endpoint (inet and bridge families)', () => {
-    const cmds = ensureCommands(ep({ acls: [] }), { inetChains: [], inetCounters: [], inetSets: [], elements: [], natRules: [], bridgeChain: false, bridgeCounter: false });
+    const cmds = ensureCommands(ep({ acls: [] }), { inetChains: [], inetCounters: [], inetSets: [], elements: [], natRules: [], spoofElements: [], bridgeChain: false, bridgeCounter: false });
     const families = new Set(cmds.flatMap((c) => Object.values(c).flatMap((o) => Object.values(o).map((x) => x['family'] ?? (x as { family?: string }).family))));
     expect(families).toEqual(new Set(['inet', 'bridge']));
   });
@@ -134,7 +155,7 @@ describe('endpoint rules (library on the fakes)', () => {
   it('every app interface on a local NI gets anti-spoofing; ACLs only with acls; rules in status', async () => {
     await net.apply(config(['web', 'db'], [{ match: { protocol: 'tcp', fport: 80 } }]));
     expect(drivers.firewall.endpointRules('db/lan')?.spec.acls).toBeUndefined();
-    expect(drivers.firewall.endpointRules('db/lan')?.spoof).toHaveLength(5);
+    expect(drivers.firewall.endpointRules('db/lan')?.spoof).toHaveLength(7);
     const web = drivers.firewall.endpointRules('web/lan');
     expect(web?.spec.ip).toMatch(/^10\.50\.0\./);
     expect(web?.spec.ports).toEqual([{ name: 'up0', ifname: 'eth1' }]);
