@@ -15,6 +15,12 @@ const DHCP_REPLY = '@th,64,8 2';
  * supported in the bridge family of this kernel): what is learned is only ever read for the MACs of switch NI apps.
  * `bridges` only decides whether the table exists.
  */
+/**
+ * Removes what learnScript made, and only that: table `bridge edgenet` also holds the anti-spoofing of local NIs
+ * (firewall-acl.ts), which must outlive the last switch NI.
+ */
+export const unlearnScript = (): string => [`delete chain ${T} learn`, `delete set ${T} traffic`, `delete set ${T} dhcp`, ''].join('\n');
+
 export function learnScript(_bridges: readonly string[]): string {
   return [
     `add table ${T}`,
@@ -73,7 +79,7 @@ export function createNftAddressLearner(): AddressLearner {
     async ensure(bridges) {
       const key = [...bridges].sort().join(',');
       if (key === current) return;
-      if (bridges.length === 0) await nft('learner remove', ['delete', 'table', LEARN_FAMILY, LEARN_TABLE]);
+      if (bridges.length === 0) await nft('learner remove', ['-f', '-'], unlearnScript());
       else await nft('learner ensure', ['-f', '-'], learnScript([...bridges].sort()));
       current = key;
     },
@@ -87,7 +93,7 @@ export function createNftAddressLearner(): AddressLearner {
     },
     async remove() {
       current = '';
-      await nft('learner remove', ['delete', 'table', LEARN_FAMILY, LEARN_TABLE]);
+      await nft('learner remove', ['-f', '-'], unlearnScript());
     },
   };
 }

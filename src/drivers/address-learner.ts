@@ -17,10 +17,10 @@ export interface LearnedAddress {
 }
 
 export interface AddressLearner {
-  /** Learn on exactly these bridges (idempotent; one nft transaction); none: the table goes. */
+  /** Learn on exactly these bridges (idempotent; one nft transaction); none: its chain and sets go (the table also holds anti-spoofing). */
   ensure(bridges: readonly string[]): Promise<void>;
   /** What has been learned (entries expire an hour after their last packet). */
   learned(): Promise<LearnedAddress[]>;
-  /** Removes the table (teardown; absent is success). */
+  /** Removes its chain and sets (teardown; absent is success). */
   remove(): Promise<void>;
 }

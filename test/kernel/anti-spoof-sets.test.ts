@@ -1,6 +1,7 @@
 // Anti-spoofing as elements of shared sets (src/drivers/firewall-acl.ts) on the real kernel, through the endpoint
 // rules driver: an upgrade from the chain-per-app layout removes what that layout left, a restarted driver adopts
-// intact elements without a write, and a removal takes exactly the app's elements. (The traffic it drops:
+// intact elements without a write, a removal takes exactly the app's elements, and the switch NI address learner
+// (same table) takes only its own objects when the last switch NI goes. (The traffic it drops:
 // test/kernel/acl.test.ts, app-gateway.test.ts.)
 import { afterEach, expect, it } from 'vitest';
 import { NftEndpointRules } from '../../src/drivers/firewall-acl-nft.ts';
@@ -8,6 +9,7 @@ import { endpointNames, endpointTag, type EndpointRules } from '../../src/driver
 import { createNftRunner } from '../../src/drivers/nft-runner.ts';
 import { WriteCounter } from '../../src/drivers/write-counter.ts';
 import { NetnsPool, describeKernel, type Netns } from '../helpers/netns.ts';
+import { runFixtureInNetns } from '../helpers/netns-child.ts';
 
 const ep = (i: number, over: Partial<EndpointRules> = {}): EndpointRules => ({
   key: `app${i}/lan`,
@@ -98,5 +100,14 @@ describeKernel('anti-spoofing sets (kernel)', () => {
     for (const set of ['as-guarded', 'as-drops']) expect(last.sets[set]).toEqual(['"tap1"']);
     expect(last.sets['as-exempt'] ?? []).toEqual([]);
     expect(last.sets['as-ip']).toHaveLength(2);
+  });
+
+  it('the address learner, sharing table bridge edgenet, removes only its chain and sets: anti-spoofing stays', async () => {
+    const ns = await pool.add('aslearn');
+    const r = await runFixtureInNetns<{ learning: string[]; afterLast: string[]; afterRemove: string[] }>(ns.path, 'test/kernel/fixtures/learner-child.ts');
+    const spoof = ['chain as-check', 'chain spoof', 'set as-arp', 'set as-drops', 'set as-exempt', 'set as-guarded', 'set as-ip', 'set as-mac'];
+    expect(r.learning).toEqual([...spoof, 'chain learn', 'set dhcp', 'set traffic'].sort());
+    expect(r.afterLast).toEqual(spoof);
+    expect(r.afterRemove).toEqual(spoof);
   });
 });
