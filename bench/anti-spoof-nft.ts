@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { aclPlumbing, spoofElementCommands, spoofElements } from '../src/drivers/firewall-acl.ts';
 import { createNftRunner } from '../src/drivers/nft-runner.ts';
 import { Sandbox } from './sandbox.ts';
+import { percentile } from './stats.ts';
 
 const CHILD = 'EDGENET_BENCH_ANTISPOOF_CHILD';
 const octet = (n: number): string => (n & 255).toString(16).padStart(2, '0');
 const app = (i: number) => ({ key: `app${i}/lan`, hostIfname: `tap${i}`, mac: `02:00:00:${octet(i >> 16)}:${octet(i >> 8)}:${octet(i)}`, ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, exempt: [] as string[] });
-const pct = (xs: number[], p: number): string => (xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN).toFixed(2);
+const pct = (xs: number[], p: number): string => percentile(xs, p).toFixed(2);
 
 async function child(sizes: number[]): Promise<void> {
   const nft = createNftRunner();
@@ -27,7 +28,7 @@ async function child(sizes: number[]): Promise<void> {
     const del: number[] = [];
     for (let k = 0; k < 30; k++) add.push(await must(spoofElementCommands('add', spoofElements(app(n + k), 'bench'))));
     for (let k = 0; k < 30; k++) del.push(await must(spoofElementCommands('delete', spoofElements(app(n + k), 'bench'))));
-    console.log(`${n} apps (${nft.mode()}): +1 app p50 ${pct(add, 0.5)} / p90 ${pct(add, 0.9)} ms; -1 app p50 ${pct(del, 0.5)} / p90 ${pct(del, 0.9)} ms`);
+    console.log(`${n} apps (${nft.mode()}): +1 app p50 ${pct(add, 50)} / p90 ${pct(add, 90)} ms; -1 app p50 ${pct(del, 50)} / p90 ${pct(del, 90)} ms`);
     await must([{ delete: { table: { family: 'bridge', name: 'edgenet' } } }, { delete: { table: { family: 'inet', name: 'edgenet' } } }]);
   }
 }

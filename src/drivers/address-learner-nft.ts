@@ -15,12 +15,6 @@ const DHCP_REPLY = '@th,64,8 2';
  * supported in the bridge family of this kernel): what is learned is only ever read for the MACs of switch NI apps.
  * `bridges` only decides whether the table exists.
  */
-/**
- * Removes what learnScript made, and only that: table `bridge edgenet` also holds the anti-spoofing of local NIs
- * (firewall-acl.ts), which must outlive the last switch NI.
- */
-export const unlearnScript = (): string => [`delete chain ${T} learn`, `delete set ${T} traffic`, `delete set ${T} dhcp`, ''].join('\n');
-
 export function learnScript(_bridges: readonly string[]): string {
   return [
     `add table ${T}`,
@@ -34,6 +28,12 @@ export function learnScript(_bridges: readonly string[]): string {
     '',
   ].join('\n');
 }
+
+/**
+ * Removes what learnScript made, and only that: table `bridge edgenet` also holds the anti-spoofing of local NIs
+ * (firewall-acl.ts), which must outlive the last switch NI.
+ */
+export const unlearnScript = (): string => [`delete chain ${T} learn`, `delete set ${T} traffic`, `delete set ${T} dhcp`, ''].join('\n');
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 

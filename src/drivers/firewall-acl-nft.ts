@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { KernelError } from '../errors.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
-import { ACL_MAPS, SPOOF_SETS, aclPlumbing, aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, specComment, spoofElementId, spoofElements } from './firewall-acl.ts';
+import { ACL_MAPS, SPOOF_SETS, aclPlumbing, aclRuleInfos, endpointNames, endpointTag, ensureCommands, removalCommands, spoofElementId, spoofElements } from './firewall-acl.ts';
 import type { AclRuleInfo, AclRuleStatus, EndpointRules, Json, NftCmd, SpoofElement } from './firewall-acl.ts';
-import { AclTableView, needsEcho } from './firewall-acl-view.ts';
+import { AclTableView, needsEcho, setElementOf } from './firewall-acl-view.ts';
 import type { WriteCounter } from './write-counter.ts';
 import type { NftRun } from './nft-runner.ts';
 
@@ -245,7 +245,7 @@ export class NftEndpointRules {
     const none = (done: () => void): Planned => ({ op, cmds: [], plumbing: false, done });
     if (this.applied.get(ep.key)?.spec === spec && intact) return none(() => undefined);
     // after a restart: rules carrying this spec, intact (every anti-spoofing element there, no other), are adopted
-    if (!this.applied.has(ep.key) && intact && ep.antiSpoof && guarded?.comment === specComment(ep.key, spec) && this.spoofExact(ep, spec, present.spoofElements)) {
+    if (!this.applied.has(ep.key) && intact && ep.antiSpoof && this.spoofExact(ep, spec, present.spoofElements)) {
       return none(() => {
         remember();
         this.logger?.debug({ endpoint: ep.key }, 'endpoint rules adopted');
@@ -266,7 +266,7 @@ export class NftEndpointRules {
     };
   }
 
-  /** The endpoint's anti-spoofing elements are exactly those `present` (values; comments of the same spec). */
+  /** The endpoint's anti-spoofing elements are exactly those `present`, comments too (its `as-guarded` one: the spec). */
   private spoofExact(ep: EndpointRules, spec: string, present: readonly SpoofElement[]): boolean {
     const wanted = spoofElements(ep, spec);
     if (wanted.length !== present.length) return false;
@@ -321,14 +321,13 @@ export class NftEndpointRules {
       const c = isObj(item) ? item.counter : undefined;
       if (isObj(c) && c.table === FIREWALL_TABLE && typeof c.name === 'string') packets.set(`${String(c.family)}:${c.name}`, typeof c.packets === 'number' ? c.packets : 0);
     }
-    // anti-spoofing drops: per interface, in its element of as-drops
-    const drops = [...this.applied.values()].some((a) => a.ep.antiSpoof) ? await this.run(['-j', 'list', 'set', 'bridge', FIREWALL_TABLE, SPOOF_SETS.drops], undefined, signal) : undefined;
-    for (const item of drops?.code === 0 ? items(drops.stdout) : []) {
+    // anti-spoofing drops: per interface, in its element of as-drops (absent set: no anti-spoofing, nothing counted)
+    const drops = await this.run(['-j', 'list', 'set', 'bridge', FIREWALL_TABLE, SPOOF_SETS.drops], undefined, signal);
+    for (const item of drops.code === 0 ? items(drops.stdout) : []) {
       const set = isObj(item) ? item.set : undefined;
       for (const e of isObj(set) && Array.isArray(set.elem) ? set.elem : []) {
-        const inner = isObj(e) && isObj(e.elem) ? e.elem : undefined;
-        const c = inner?.counter;
-        if (inner && typeof inner.val === 'string') packets.set(`spoof:${inner.val}`, isObj(c) && typeof c.packets === 'number' ? c.packets : 0);
+        const el = setElementOf(e);
+        if (el && typeof el.val === 'string') packets.set(`spoof:${el.val}`, el.packets);
       }
     }
     this.packets = packets;

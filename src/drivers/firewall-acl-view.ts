@@ -56,6 +56,18 @@ export function needsEcho(cmds: readonly NftCmd[]): boolean {
   return false;
 }
 
+/**
+ * A set element as nft lists it (or edgenet writes it): a bare value, or `{elem: {val, comment, counter}}`; `packets`
+ * of its counter (0 without one).
+ */
+export function setElementOf(e: Json): { val: Json; comment: string; packets: number } | undefined {
+  const inner = isObj(e) && isObj(e.elem) ? e.elem : undefined;
+  const val = inner ? inner.val : e;
+  if (val === undefined) return undefined;
+  const c = inner?.counter;
+  return { val, comment: inner && typeof inner.comment === 'string' ? inner.comment : '', packets: isObj(c) && typeof c.packets === 'number' ? c.packets : 0 };
+}
+
 const tagOfComment = (comment: string | undefined): string | undefined => /^edgenet ep=([0-9a-f]{10})(?: |$)/.exec(comment ?? '')?.[1];
 
 export class AclTableView {
@@ -164,17 +176,11 @@ export class AclTableView {
     else t.bridgeCounter = false;
   }
 
-  /** An element as listed: a bare value, or `{elem: {val, comment, counter}}`. */
   private loadSpoofElement(set: SpoofSet, e: Json): void {
-    const inner = isObj(e) && isObj(e.elem) ? e.elem : undefined;
-    const val = inner ? inner.val : e;
-    if (val === undefined) return;
-    const comment = inner && typeof inner.comment === 'string' ? inner.comment : '';
-    if (set === SPOOF_SETS.drops && typeof val === 'string') {
-      const c = inner?.counter;
-      this.packets.set(`spoof:${val}`, isObj(c) && typeof c.packets === 'number' ? c.packets : 0);
-    }
-    this.addSpoofElement({ set, val, comment });
+    const el = setElementOf(e);
+    if (!el) return;
+    if (set === SPOOF_SETS.drops && typeof el.val === 'string') this.packets.set(`spoof:${el.val}`, el.packets);
+    this.addSpoofElement({ set, val: el.val, comment: el.comment });
   }
 
   private addSpoofElement(e: SpoofElement): void {
@@ -296,11 +302,9 @@ export class AclTableView {
             else if (verb === 'delete') this.maps[family].delete(name);
           } else if (kind === 'element' && family === 'bridge' && isSpoofSet(name) && Array.isArray(o.elem)) {
             for (const e of o.elem) {
-              if (verb === 'add') {
-                const inner = isObj(e) && isObj(e.elem) ? e.elem : undefined;
-                const val = inner ? inner.val : e;
-                if (val !== undefined) this.addSpoofElement({ set: name, val, comment: inner && typeof inner.comment === 'string' ? inner.comment : '' });
-              } else if (verb === 'delete') this.deleteSpoofElement(name, e);
+              const el = verb === 'add' ? setElementOf(e) : undefined;
+              if (el) this.addSpoofElement({ set: name, val: el.val, comment: el.comment });
+              else if (verb === 'delete') this.deleteSpoofElement(name, e);
             }
           } else if (kind === 'element' && this.maps[family].has(name) && Array.isArray(o.elem)) {
             for (const e of o.elem) {

@@ -22,6 +22,7 @@
 // still decide what an NI allows; only drops are final here.
 import { createHash } from 'node:crypto';
 import type { AclRuleSpec } from '../config/acl-schema.ts';
+import { subnetInfo, type SubnetInfo } from '../config/config-resolve.ts';
 import { FIREWALL_TABLE, canonicalJson } from './firewall.ts';
 import { PORT_FORWARD_CHAIN } from './firewall-base.ts';
 
@@ -219,34 +220,16 @@ export interface EndpointChains {
   sets: { name: string; elements: string[] }[];
 }
 
-/** An IPv4 address or prefix as a number range [first, last]. */
-function rangeOf(cidrOrIp: string): [number, number] {
-  const [addr, lenText] = cidrOrIp.split('/');
-  const len = lenText === undefined ? 32 : Number(lenText);
-  const base = (addr ?? '').split('.').reduce((n, o) => n * 256 + Number(o), 0);
-  const size = 2 ** (32 - len);
-  const first = Math.floor(base / size) * size;
-  return [first, first + size - 1];
-}
-
-const ipOfNumber = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-
 /**
  * The prefixes of `as-exempt` for one interface: no two may overlap (an interval set refuses that), so a prefix
  * inside another is left out, and each is written by its network address (as nft lists it).
  */
 export function spoofSources(items: readonly string[]): Json[] {
   // widest first: whatever lies inside one already kept is covered by it
-  const ranges = items.map(rangeOf).sort((a, b) => b[1] - b[0] - (a[1] - a[0]) || a[0] - b[0]);
-  const kept: [number, number][] = [];
-  const out: Json[] = [];
-  for (const r of ranges) {
-    if (kept.some(([a, b]) => r[0] >= a && r[1] <= b)) continue;
-    kept.push(r);
-    const len = 32 - Math.log2(r[1] - r[0] + 1);
-    out.push(len === 32 ? ipOfNumber(r[0]) : { prefix: { addr: ipOfNumber(r[0]), len } });
-  }
-  return out;
+  const subnets = items.map((i) => subnetInfo(i.includes('/') ? i : `${i}/32`)).sort((a, b) => a.prefixlen - b.prefixlen || a.network - b.network);
+  const kept: SubnetInfo[] = [];
+  for (const n of subnets) if (!kept.some((k) => n.network >= k.network && n.broadcast <= k.broadcast)) kept.push(n);
+  return kept.map((n) => addrRight(n.cidr));
 }
 
 /** The elements of an endpoint's anti-spoofing (its `as-guarded` element carries `spec`). */
