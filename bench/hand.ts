@@ -11,9 +11,11 @@ export interface HandTiming {
   t0: number;
   /** wall-clock ms after the kernel acknowledged it */
   t1: number;
+  /** 'seen': the watched link's events since the last 'seen' (wall-clock ms when read, and the carrier they told) */
+  seen?: { t: number; carrier: boolean }[];
 }
 
-type Op = { op: 'down' | 'up' | 'del'; ifname: string } | { op: 'veth'; ifname: string; peer: string; peerNetns: string };
+type Op = { op: 'down' | 'up' | 'del' | 'watch' | 'seen'; ifname: string } | { op: 'veth'; ifname: string; peer: string; peerNetns: string };
 
 export class KernelHand {
   private next = 1;
@@ -32,21 +34,27 @@ export class KernelHand {
       child.once('exit', (code) => rej(new Error(`kernel hand in ${ns} exited ${code}`)));
     });
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const msg = JSON.parse(line) as { id: number; ok: boolean; t0: number; t1: number; error?: string };
+      const msg = JSON.parse(line) as { id: number; ok: boolean; t0: number; t1: number; seen?: HandTiming['seen']; error?: string };
       const w = hand.waiting.get(msg.id);
       if (!w) return;
       hand.waiting.delete(msg.id);
-      if (msg.ok) w.resolve({ t0: msg.t0, t1: msg.t1 });
+      if (msg.ok) w.resolve({ t0: msg.t0, t1: msg.t1, ...(msg.seen && { seen: msg.seen }) });
       else w.reject(new Error(msg.error));
     });
     await ready;
     return hand;
   }
 
-  do(op: Op): Promise<HandTiming> {
+  /** Sends one request; rejects when the hand has not answered within `timeoutMs` (it names the request). */
+  do(op: Op, timeoutMs = 5000): Promise<HandTiming> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`kernel hand: no answer to ${op.op} ${op.ifname} (request ${id}) after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const settle = { resolve: (t: HandTiming) => (clearTimeout(timer), resolve(t)), reject: (e: Error) => (clearTimeout(timer), reject(e)) };
+      this.waiting.set(id, settle);
       this.child.stdin!.write(`${JSON.stringify({ id, ...op })}\n`);
     });
   }

@@ -4,6 +4,9 @@
 // Protocol: one JSON request per stdin line, one JSON answer per stdout line:
 //   { id, op: 'down' | 'up' | 'del', ifname }  |  { id, op: 'veth', ifname, peer, peerNetns }
 //   → { id, ok, t0, t1, error? }   t0/t1: wall-clock ms (fractional) just before the request / after the ack
+//   { id, op: 'watch', ifname }: from now on, the kernel's link events for ifname are noted (their carrier, and when
+//   they were read); { id, op: 'seen', ifname } → { id, ok, t0, t1, seen: [{ t, carrier }] }: those noted since
+//   the last 'seen' (then forgotten). The kernel's own timing of a carrier change, as another listener reads it.
 import { closeSync, openSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { AttrStream, createRtNetlink, ifla, rt } from 'netlink';
@@ -14,7 +17,7 @@ const NLM_F_CREATE = 0x400;
 
 interface Request {
   id: number;
-  op: 'down' | 'up' | 'del' | 'veth';
+  op: 'down' | 'up' | 'del' | 'veth' | 'watch' | 'seen';
   ifname: string;
   peer?: string;
   peerNetns?: string;
@@ -41,7 +44,38 @@ async function ifindexOf(ifname: string): Promise<number> {
   return i;
 }
 
-async function handle(req: Request): Promise<{ t0: number; t1: number }> {
+interface Seen {
+  t: number;
+  carrier: boolean;
+}
+const watched = new Map<string, Seen[]>();
+let events: ReturnType<typeof createRtNetlink> | undefined;
+
+function watch(ifname: string): void {
+  watched.set(ifname, []);
+  if (events) return;
+  events = createRtNetlink();
+  events.addMembership('LINK');
+  events.on('message', (msgs) => {
+    const t = now();
+    for (const m of msgs) {
+      if (m.kind !== 'link' || m.data.family !== 0) continue;
+      const seen = m.attrs.ifname !== undefined ? watched.get(m.attrs.ifname) : undefined;
+      seen?.push({ t, carrier: m.attrs.carrier === 1 });
+    }
+  });
+}
+
+async function handle(req: Request): Promise<{ t0: number; t1: number; seen?: Seen[] }> {
+  if (req.op === 'watch') {
+    watch(req.ifname);
+    return { t0: now(), t1: now() };
+  }
+  if (req.op === 'seen') {
+    const seen = watched.get(req.ifname) ?? [];
+    watched.set(req.ifname, []);
+    return { t0: now(), t1: now(), seen };
+  }
   if (req.op === 'up' || req.op === 'down') {
     const i = await ifindexOf(req.ifname);
     const t0 = now();
@@ -79,5 +113,6 @@ lines.on('line', (line) => {
 });
 lines.on('close', () => {
   nl.socket.close();
+  events?.socket.close();
 });
 process.stdout.write(`${JSON.stringify({ id: 0, ok: true, t0: now(), t1: now() })}\n`);
