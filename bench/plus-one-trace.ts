@@ -127,6 +127,15 @@ try {
     await new Promise((r) => setTimeout(r, 300));
   }
   console.error(`\n+1 veth (library on the kernel drivers, traced): median ${round(median(add), 2)} ms of ${add.map((x) => round(x, 1)).join(', ')}; -1: median ${round(median(remove), 2)} ms`);
+  // the same for a hypervisor's tap (already there: only attached), the bench's "+1 tap" push
+  const addTap: number[] = [];
+  for (let k = 0; k < s.t.extra.length; k++) {
+    const tp = s.t.extra[k]!;
+    const ms = await traced('+1 tap', configOf(s.t, k + 1));
+    addTap.push(ms);
+    console.error(`\n=== push ${k}: +1 tap ${tp.app} on ${tp.ni}: ${round(ms, 2)} ms\n${lines.join('\n')}`);
+  }
+  if (addTap.length) console.error(`+1 tap (traced): median ${round(median(addTap), 2)} ms of ${addTap.map((x) => round(x, 1)).join(', ')}`);
 } finally {
   await net.teardown().catch((e: unknown) => console.error(`teardown: ${String(e)}`));
   await net.stop().catch(() => undefined);

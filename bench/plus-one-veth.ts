@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const sandbox = new Sandbox();
   try {
     const dir = await sandbox.dir('plus1');
-    const t = planTopology({ localNis: 10, switchNis: 40, taps: TAPS, extraTaps: 0 });
+    const t = planTopology({ localNis: 10, switchNis: 40, taps: TAPS, extraTaps: MODE === 'trace' ? PUSHES : 0 });
     const ns = { dev: await sandbox.netns('dev'), vm: await sandbox.netns('vm'), outside: await sandbox.netns('out') };
     await buildSurroundings(t, dir, ns);
     const locals = t.nis.filter((n) => n.type === 'local');

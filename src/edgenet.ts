@@ -103,6 +103,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const changes = new Subject<string>();
   let runningResolved: ResolvedConfig | undefined;
   let persisted: string | undefined;
+  /** the last write of the last good config (each waits for the one before) */
+  let lastGoodWrite: Promise<void> = Promise.resolve();
   /** app interfaces the last (partial) apply refused */
   let refusedNow: RefusedEndpoint[] = [];
   // IPv4 address events seen (any interface), and how many there had been when the running config's port
@@ -326,6 +328,17 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (exact) inc.commit();
     else if (refused.length === 0 && incrementalPushes) pushCache.rebuild(raw, config, resolved, text, input);
     else pushCache.clear();
+    // the last good config is written (and fsynced, on libuv's pool) while the actors converge, awaited before the
+    // push returns: it is the running config from here on, a crash meanwhile brings it back. An unchanged config is
+    // not written again (a no-op push costs no fsync, nor a serialisation of the config); an incremental push that
+    // changed something has a new text: not compared, a whole config's length. One write after the other: a push
+    // that failed after its write began must not have its rename land after the next push's
+    const written =
+      persist && (exact ? !inc.same || text !== persisted : text !== persisted)
+        ? (lastGoodWrite = lastGoodWrite.catch(() => undefined).then(() => writeLastGoodConfigText(stateDir, text)))
+        : undefined;
+    // (awaited below; a push that fails before then must not leave it unhandled)
+    written?.catch(() => undefined);
     addressesCheckedAt = epoch;
     const result = summarize(plan, exact ? inc.unchanged : diff.networks.unchanged.length + diff.endpoints.unchanged.length + diff.ports.unchanged.length);
     rt.prober?.update(probeTargets(config));
@@ -366,9 +379,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       }
     }
     if (persist) {
-      // an unchanged config is not written again (a no-op push costs no fsync, nor a serialisation of the config)
-      // (an incremental push that changed something has a new text: not compared, a whole config's length)
-      if (exact ? !inc.same || text !== persisted : text !== persisted) await writeLastGoodConfigText(stateDir, text);
+      await written;
       persisted = text;
     }
     if (refused.length > 0) {
@@ -394,6 +405,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     async stop(): Promise<void> {
       if (stopped) return;
       await serial(async () => undefined);
+      // a push that failed may have left its write of the last good config under way
+      await lastGoodWrite.catch(() => undefined);
       stopped = true;
       const rt = runtime;
       if (!rt) return;
