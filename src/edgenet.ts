@@ -378,6 +378,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
         logger.error({ err }, 'removing orphans failed; will try again on the next push');
       }
     }
+    // the reservations this push made were written beside the kernel work (dnsmasq waited for them); a failed write
+    // is this push's error
+    await rt.local.saved();
     if (persist) {
       await written;
       persisted = text;

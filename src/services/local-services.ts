@@ -66,7 +66,7 @@ export class LocalServices {
     for (const ni of this.nis.values()) {
       if (!ni.uplinks?.some((u) => u.port === port)) continue;
       try {
-        await this.dhcpdns.ensure(this.specOf(ni));
+        await this.serve(this.specOf(ni));
       } catch (err) {
         this.logger?.error({ ni: ni.name, port, err: errorMessage(err) }, 'reloading dnsmasq with the port\'s new DNS servers failed');
       }
@@ -75,6 +75,26 @@ export class LocalServices {
 
   async close(): Promise<void> {
     await this.resolv.close();
+  }
+
+  /**
+   * The reservations a plan made are written (fsync, rename: ~1–5 ms) while the actors build links and rules; only
+   * dnsmasq must not hand out an address before its reservation is on disk, so every dnsmasq write waits for it
+   * (serve). `saved()` is what a push awaits before it resolves: a failed write is its error.
+   */
+  private saveSoon(): void {
+    this.ipam.save().catch(() => undefined);
+  }
+
+  /** Resolves when every reservation made so far is on disk (the write under way, or one more). */
+  saved(): Promise<void> {
+    return this.ipam.save();
+  }
+
+  /** dnsmasq's files and process for the NI, once the reservations in them are on disk. */
+  private async serve(spec: DhcpDnsSpec, signal?: AbortSignal): Promise<{ pid: number }> {
+    await this.ipam.save();
+    return this.dhcpdns.ensure(spec, signal);
   }
 
   /**
@@ -136,7 +156,7 @@ export class LocalServices {
     const ordered = [...candidates].sort((a, b) => Number(b.ip !== undefined) - Number(a.ip !== undefined));
     const { refused, issues, touched } = this.reserveEach(ordered, local, staticsOf, pathOf, opts);
     if (issues.length) this.undo(touched, before);
-    await this.ipam.save();
+    this.saveSoon();
     if (issues.length) throw new ConfigError(issues);
     return refused;
   }
@@ -248,7 +268,7 @@ export class LocalServices {
     const starting = this.dhcpdns.pid(ni.name) === undefined ? new Set(spec.reservations.map(reservationKey)) : undefined;
     if (starting) this.starting.set(ni.name, starting);
     try {
-      const { pid } = await this.dhcpdns.ensure(spec, signal);
+      const { pid } = await this.serve(spec, signal);
       return pid;
     } finally {
       if (this.starting.get(ni.name) === starting) this.starting.delete(ni.name);
@@ -274,7 +294,7 @@ export class LocalServices {
     const r = this.members.get(ep.network)?.get(ep.key);
     if (!ni || r === undefined) return undefined;
     if (this.starting.get(ep.network)?.has(reservationKey(r))) return r.ip;
-    await this.dhcpdns.ensure(this.specOf(ni), signal);
+    await this.serve(this.specOf(ni), signal);
     return r.ip;
   }
 
@@ -295,7 +315,7 @@ export class LocalServices {
     await this.ipam.save();
     const ni = this.nis.get(ep.network);
     if (!ni || !had) return;
-    await this.dhcpdns.ensure(this.specOf(ni));
+    await this.serve(this.specOf(ni));
     await this.dhcpdns.evictLease(ni.name, had.mac);
   }
 
