@@ -245,12 +245,12 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   );
 
   /** Resolves when the actors of `only` (child ids; all when absent) have settled; false on timeout. */
-  const waitSettled = (rt: Runtime, only?: ReadonlySet<string>): Promise<boolean> =>
+  const waitSettled = (rt: Runtime, only?: ReadonlySet<string>, current?: () => Iterable<string>): Promise<boolean> =>
     new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       let sub: Subscription | undefined;
       let checking = false;
-      const watch = only ? new SettleWatch(only) : undefined;
+      const watch = only ? new SettleWatch(only, current) : undefined;
       const finish = (ok: boolean): void => {
         clearTimeout(timer);
         sub?.unsubscribe();
@@ -358,7 +358,10 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       // NI actors this push made learn the probe verdicts the ones before them knew
       rt.prober?.resend();
       // only the actors this push concerns are watched: a push costs what it changes, not what the config holds
-      const settled = await waitSettled(rt, affectedIds(rt.root.getSnapshot().context, plan));
+      // an NI or app the push replaces is a new actor, made once the old one is gone: then the ids are looked up
+      // again at each check (O(plan) each: only for such a push)
+      const affected = (): Set<string> => affectedIds(rt.root.getSnapshot().context, plan);
+      const settled = await waitSettled(rt, affected(), replacesActors(plan) ? affected : undefined);
       if (!settled) logger.warn({ timeoutMs: settleTimeoutMs }, 'apply: some actors did not settle in time; they keep converging');
     }
     // after the NIs that used them have let go (the first push's sweep below does it too)
@@ -471,6 +474,16 @@ function namedNetns(endpoints: readonly EndpointSpec[]): string[] {
 }
 
 /** Child ids of the actors a plan moves (as the system actor has just recorded them). */
+/** Does the push delete and make anew an NI or a member of the same name (a new actor, made after the old one)? */
+function replacesActors(plan: Plan): boolean {
+  const replaced = <T>(deleted: readonly string[], created: readonly T[], key: (c: T) => string): boolean => {
+    if (deleted.length === 0 || created.length === 0) return false;
+    const gone = new Set(deleted);
+    return created.some((c) => gone.has(key(c)));
+  };
+  return replaced(plan.networks.delete, plan.networks.create, (c) => c.name) || replaced(plan.members.delete, plan.members.create, (c) => c.key);
+}
+
 function affectedIds(ctx: SystemContext, plan: Plan): Set<string> {
   const ids = new Set<string>();
   const ni = (name: string): void => void (ctx.networks[name] && ids.add(ctx.networks[name].id));

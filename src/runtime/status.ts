@@ -183,12 +183,19 @@ function actorSettled(snap: { value?: unknown; context?: ChildContext } | undefi
  * left a settled state meanwhile is kept again).
  */
 export class SettleWatch {
+  private readonly ids: Set<string>;
   private pending: Set<string>;
   private touched = new Set<string>();
   private touchedNi = false;
   private first = true;
 
-  constructor(private readonly ids: ReadonlySet<string>) {
+  /**
+   * `current`: the push's actors as they are now, given when the push replaces some (an NI with a new subnet, an app
+   * moved to another netns): the new actor is made only once the old one of the same name has let go, after the ids
+   * were taken. They are looked up again at each check, and new ones are waited for too.
+   */
+  constructor(ids: ReadonlySet<string>, private readonly current?: () => Iterable<string>) {
+    this.ids = new Set(ids);
     this.pending = new Set(ids);
   }
 
@@ -200,6 +207,13 @@ export class SettleWatch {
 
   /** True when every watched actor has settled and nothing is queued. */
   check(root: SystemSnapshotLike): boolean {
+    if (this.current) {
+      for (const id of this.current()) {
+        if (this.ids.has(id)) continue;
+        this.ids.add(id);
+        this.pending.add(id);
+      }
+    }
     const look = this.first || this.touchedNi ? this.pending : this.touched;
     this.first = false;
     this.touchedNi = false;
