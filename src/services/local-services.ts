@@ -119,7 +119,7 @@ export class LocalServices {
     const ordered = [...endpoints].sort((a, b) => Number(b.ip !== undefined) - Number(a.ip !== undefined));
     const { refused, issues, touched } = this.reserveEach(ordered, local, (ni) => statics.get(ni) ?? [], pathOf, opts);
     if (issues.length) this.undo(touched, before);
-    await this.ipam.save();
+    this.saveSoon();
     if (issues.length) throw new ConfigError(issues);
     const hostSets = new Map<string, { host: string; sets: string[] }[]>();
     for (const ep of endpoints) {
