@@ -423,6 +423,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       rt.root.stop();
       rt.device.stop();
       await rt.netns.close();
+      // (a push refused after its reservations' write began leaves that write under way)
+      await rt.local.saved().catch(() => undefined);
       await rt.local.close();
       await rt.drivers.dhcpdns.close();
       await rt.drivers.links.close();
