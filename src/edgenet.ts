@@ -475,7 +475,6 @@ function namedNetns(endpoints: readonly EndpointSpec[]): string[] {
   return endpoints.flatMap((e) => (e.kind === 'veth' && typeof e.netns === 'string' ? [e.netns] : []));
 }
 
-/** Child ids of the actors a plan moves (as the system actor has just recorded them). */
 /** Does the push delete and make anew an NI or a member of the same name (a new actor, made after the old one)? */
 function replacesActors(plan: Plan): boolean {
   const replaced = <T>(deleted: readonly string[], created: readonly T[], key: (c: T) => string): boolean => {
@@ -486,6 +485,7 @@ function replacesActors(plan: Plan): boolean {
   return replaced(plan.networks.delete, plan.networks.create, (c) => c.name) || replaced(plan.members.delete, plan.members.create, (c) => c.key);
 }
 
+/** Child ids of the actors a plan moves (as the system actor has recorded them so far). */
 function affectedIds(ctx: SystemContext, plan: Plan): Set<string> {
   const ids = new Set<string>();
   const ni = (name: string): void => void (ctx.networks[name] && ids.add(ctx.networks[name].id));
