@@ -156,8 +156,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       new Option('--log-level <level>', 'log level of the JSON log on stdout (default: $EDGENET_LOG_LEVEL, else info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
     .action(async (o: CommonOpts & FormatOpts & { config?: string; inspect?: true | number; inspectUiUrl?: string; ui?: true | number; uiHost?: string; logLevel?: string; metricsListen?: ListenAddress; watch: boolean; allowApiPush?: boolean; maxNetworks?: number; maxLocalNetworks?: number; maxEndpoints?: number }) => {
-      // before the daemon's modules load: the young generation keeps the size it has now (heap-flags.ts)
+      // before the daemon's modules load: the young generation keeps the size it has now (heap-flags.ts), and
+      // the threads that allocate from here share two malloc arenas (malloc-tuning.ts)
       applyDaemonV8Flags();
+      (await import('../daemon/malloc-tuning.ts')).limitMallocArenas();
       const { runDaemon } = await import('../daemon/daemon.ts');
       const limits = {
         ...(o.maxNetworks !== undefined && { networks: o.maxNetworks }),

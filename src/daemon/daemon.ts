@@ -21,6 +21,7 @@ import type { AppliableDocument, ConfigFormat } from '../eve/eve-load.ts';
 import type { InspectorServer } from '../inspector.ts';
 import type { LiveViewServer } from '../ui/live-view.ts';
 import { createMetrics } from './metrics.ts';
+import { MallocTrimmer } from './malloc-tuning.ts';
 import { startMetricsListener, type ListenAddress, type MetricsListener } from './metrics-listen.ts';
 import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
@@ -252,8 +253,11 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   let userData = new Map<string, string>();
   /** the config userData was read from (the API hands the same frozen object for the same body again) */
   let userDataFrom: unknown;
+  // what the applies freed goes back to the kernel once they pause for a second (malloc-tuning.ts)
+  const mallocTrimmer = new MallocTrimmer();
   const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {
     const result = await serialized(config, o);
+    mallocTrimmer.soon();
     if (config !== userDataFrom || !Object.isFrozen(config)) userData = userDataOf(config);
     userDataFrom = config;
     // switch NIs come and go only with an apply: address learning follows their bridges from here
@@ -443,6 +447,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       }),
     ]);
     clearTimeout(stopTimer);
+    mallocTrimmer.close();
     await metricsListener?.close();
     metrics.close();
     await eveReporter?.close().catch(() => undefined);
