@@ -224,6 +224,12 @@ export class NetlinkLinkDriver implements LinkDriver {
    */
   private readonly byName = new Map<string, LinkInfo>();
   private cacheLive = false;
+  /**
+   * Veths this driver made without a master, by name, as read back then: the call with the master (an app's veth
+   * is made beside its rules and reservation, then joins in a second call) takes it instead of asking the kernel
+   * again, while the cache holds the same link (same ifindex). Taken once; dropped when the link is deleted.
+   */
+  private readonly madeVeths = new Map<string, RawLink>();
   private closed = false;
   private readonly dumps = serialQueue();
   private readonly eventRecvBuffer: number | undefined;
@@ -358,7 +364,7 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   async ensureVeth(spec: VethSpec, signal?: AbortSignal): Promise<LinkInfo> {
     signal?.throwIfAborted();
-    let host = await this.getRaw(spec.name);
+    let host = this.takeMadeVeth(spec) ?? (await this.getRaw(spec.name));
     if (host) assertAdoptable('ensureVeth', host.info, 'veth', spec.alias);
     if (!host || host.peerNetnsid === undefined) {
       // open the app's namespace before writing anything: a missing namespace costs no write
@@ -386,6 +392,15 @@ export class NetlinkLinkDriver implements LinkDriver {
     const want = { alias: spec.alias, master: spec.master, mtu: spec.mtu, up: true };
     await this.converge('ensureVeth', host.info, want, signal);
     return { ...host.info, alias: spec.alias, master: spec.master, up: true, ...(spec.mtu !== undefined && { mtu: spec.mtu }) };
+  }
+
+  /** The pair made by the first call, as the cache shows it now (its peer as read back then); else undefined: ask. */
+  private takeMadeVeth(spec: VethSpec): RawLink | undefined {
+    const made = this.madeVeths.get(spec.name);
+    if (!made || spec.master === undefined) return undefined;
+    this.madeVeths.delete(spec.name);
+    const now = this.cacheLive ? this.byName.get(spec.name) : undefined;
+    return now?.ifindex === made.info.ifindex && now.kind === 'veth' ? { ...made, info: now } : undefined;
   }
 
   /**
@@ -421,6 +436,7 @@ export class NetlinkLinkDriver implements LinkDriver {
       // only made: marked, enslaved and brought up by the call with the master (one write)
       const made = await this.getRaw(spec.name);
       if (!made) throw new KernelError('ensureVeth', spec.name, 'ENODEV', 'vanished right after being created');
+      this.madeVeths.set(spec.name, made);
       this.log.info({ veth: spec.name, ifindex: made.info.ifindex, netns: nsPath, peer: spec.peerName }, 'veth created (not yet attached)');
       return made.info;
     }
@@ -499,6 +515,7 @@ export class NetlinkLinkDriver implements LinkDriver {
 
   async deleteLink(ifname: string, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
+    this.madeVeths.delete(ifname);
     const link = await this.cached(ifname);
     if (!link) return;
     // by name: one request, and a link re-created under this name since the cache saw it is the one meant

@@ -78,9 +78,11 @@ export class LocalServices {
   }
 
   /**
-   * The reservations a plan made are written (fsync, rename: ~1–5 ms) while the actors build links and rules; only
-   * dnsmasq must not hand out an address before its reservation is on disk, so every dnsmasq write waits for it
-   * (serve). `saved()` is what a push awaits before it resolves: a failed write is its error.
+   * The reservations a plan made are written (fsync, rename: ~1–5 ms) while the actors build links and rules; no
+   * address is handed out before its reservation is on disk: a dnsmasq start waits for it (serve), and so does an
+   * app's interface, whose join waits for addEndpoint (its files are written meanwhile: only that app, not yet
+   * attached, can ask for that address). `saved()` is what a push awaits before it resolves: a failed write is its
+   * error.
    */
   private saveSoon(): void {
     this.ipam.save().catch(() => undefined);
@@ -294,7 +296,10 @@ export class LocalServices {
     const r = this.members.get(ep.network)?.get(ep.key);
     if (!ni || r === undefined) return undefined;
     if (this.starting.get(ep.network)?.has(reservationKey(r))) return r.ip;
-    await this.serve(this.specOf(ni), signal);
+    // a running dnsmasq: its files beside the reservations' write (the interface joins once both are done); a
+    // dnsmasq to start serves at once, so it starts after the write
+    if (this.dhcpdns.pid(ep.network) === undefined) await this.serve(this.specOf(ni), signal);
+    else await Promise.all([this.ipam.save(), this.dhcpdns.ensure(this.specOf(ni), signal)]);
     return r.ip;
   }
 

@@ -210,6 +210,35 @@ describeKernel('links-netlink: LinkDriver on the real kernel', () => {
     expect((await app.exec('busybox', ['ping', '-c', '1', '-W', '3', '10.77.4.1'])).code).toBe(0);
   });
 
+  it("an app's veth made first and joined second: the join is one request (the made pair from the cache), and a pair deleted in between is made again", async () => {
+    const br = await bridge();
+    await rpc!.subscribe();
+    await vi.waitFor(async () => expect(await rpc!.call('cacheCurrent')).toBe(true), { timeout: 10_000, interval: 20 });
+    const spec = { name: 'enve5', alias: 'edgenet:ep:two/lan', netns: app.path, peerName: 'eth0' };
+    const from = rpc!.events.length;
+    const made = await links().ensureVeth(spec);
+    expect(made).toMatchObject({ ifname: 'enve5', kind: 'veth' });
+    expect(made.master).toBeUndefined();
+    await rpc!.waitForEvent((e) => e.type === 'new' && e.link.ifname === 'enve5', { from });
+    const before = await rpc!.call<number>('requests');
+    const writes = await linkWrites();
+    const joined = await links().ensureVeth({ ...spec, master: br.ifindex });
+    expect(await rpc!.call<number>('requests')).toBe(before + 1);
+    expect(await linkWrites()).toBe(writes + 1);
+    expect(joined).toMatchObject({ ifindex: made.ifindex, master: br.ifindex, up: true, alias: spec.alias });
+    expect(await dev.ip('-d', 'link', 'show', 'enve5')).toMatch(/master enbr0[\s\S]*alias edgenet:ep:two\/lan/);
+
+    // made, then deleted behind the driver's back (the app's namespace went) and the cache has heard: the join asks
+    // the kernel and makes it again
+    const gone = rpc!.events.length;
+    await links().ensureVeth({ ...spec, name: 'enve6', peerName: 'eth1' });
+    await dev.ip('link', 'del', 'enve6');
+    await rpc!.waitForEvent((e) => e.type === 'del' && e.link.ifname === 'enve6', { from: gone });
+    const again = await links().ensureVeth({ ...spec, name: 'enve6', peerName: 'eth1', master: br.ifindex });
+    expect(again).toMatchObject({ ifname: 'enve6', master: br.ifindex, up: true });
+    expect(await app.ip('link', 'show', 'eth1')).toMatch(/eth1@/);
+  });
+
   it('events$ reports carrier changes as NEWLINK and deletion as DELLINK (leaving a bridge is not a DELLINK)', async () => {
     const br = await bridge();
     await dev.ip('link', 'add', 'tapa', 'type', 'veth', 'peer', 'name', 'tapb');
