@@ -253,8 +253,10 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   let userData = new Map<string, string>();
   /** the config userData was read from (the API hands the same frozen object for the same body again) */
   let userDataFrom: unknown;
-  // what the applies freed goes back to the kernel once they pause for a second (malloc-tuning.ts)
+  // what the applies and the actors' transitions (link flaps, app restarts) freed goes back to the kernel once they
+  // pause for a second (malloc-tuning.ts)
   const mallocTrimmer = new MallocTrimmer();
+  const trimAfterTransitions = net.transitions$.subscribe(() => mallocTrimmer.soon());
   const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {
     const result = await serialized(config, o);
     mallocTrimmer.soon();
@@ -447,6 +449,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       }),
     ]);
     clearTimeout(stopTimer);
+    trimAfterTransitions.unsubscribe();
     mallocTrimmer.close();
     await metricsListener?.close();
     metrics.close();

@@ -5,7 +5,7 @@
 //                            enough. The same as MALLOC_ARENA_MAX=2 in the environment, which glibc reads only at
 //                            the process's start: set at `run`, it counts for every arena made after it (threads
 //                            that allocated before keep theirs).
-//   malloc_trim(0)           1 s after the last apply, hands the free pages of every arena
+//   malloc_trim(0)           1 s after the last apply or transition, hands the free pages of every arena
 //                            back to the kernel (malloc keeps freed memory in its arenas for the next allocation: the
 //                            buffers of a converge's link dumps, events and nft transactions stay resident otherwise).
 //                            ~0.1 ms when there is little to give back; at most once a second.
