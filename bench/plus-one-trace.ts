@@ -107,7 +107,14 @@ try {
     console.error(`\n=== push ${k}: +1 veth ${a.app} on ${a.ni}: ${round(ms, 2)} ms\n${lines.join('\n')}`);
     const ip = net.status().endpoints.find((e) => e.app === a.app)?.ip;
     const gw = s.t.nis.find((n) => n.name === a.ni)!.gateway!;
+    // the host side as the app starts asking (carrier, bridge port state): printed when it is not served
+    const ifname = net.status().endpoints.find((e) => e.app === a.app)?.ifname;
+    const hostAtStart = ifname === undefined ? '' : (await run('ip', ['-d', 'link', 'show', ifname])).stdout;
+    // what the device logs while the app asks (dnsmasq's DHCP lines): printed when it is not served
+    lines.length = 0;
+    tracing = true;
     const r = await run('ip', ['netns', 'exec', a.netns, 'busybox', ...udhcpcArgs('eth0', script!)], { timeoutMs: 20_000 });
+    tracing = false;
     const got = parseLease(r.stdout)?.ip;
     const named = parseLookup((await run('ip', ['netns', 'exec', a.netns, 'busybox', ...nslookupArgs(`${a.app}.${a.ni}`, gw)], { timeoutMs: 10_000 })).stdout);
     console.error(`lease ${String(got)} (reserved ${String(ip)}), ${a.app}.${a.ni} → ${String(named)}`);
@@ -116,7 +123,9 @@ try {
       const ep = net.status().endpoints.find((e) => e.app === a.app);
       const table = (await run('nft', ['list', 'table', 'bridge', 'edgenet'])).stdout;
       const mine = ep?.ifname === undefined ? [] : table.split('\n').filter((l) => l.includes(`"${ep.ifname}"`));
-      console.error(`not served: ${JSON.stringify(ep)}\nudhcpc: ${r.stdout}${r.stderr}\nnft (${String(ep?.ifname)}):\n${mine.join('\n')}`);
+      const hostSide = ep?.ifname === undefined ? '' : (await run('ip', ['-d', 'link', 'show', ep.ifname])).stdout;
+      const appSide = (await run('ip', ['netns', 'exec', a.netns, 'ip', '-d', 'addr', 'show'])).stdout;
+      console.error(`not served: ${JSON.stringify(ep)}\nudhcpc: ${r.stdout}${r.stderr}\nnft (${String(ep?.ifname)}):\n${mine.join('\n')}\nhost side as the app began to ask:\n${hostAtStart}\nhost side:\n${hostSide}\napp side:\n${appSide}\nlogged while it asked:\n${lines.slice(-80).join('\n')}`);
       throw new Error('the added app is not served');
     }
     const rm1 = await traced('-1 veth', full);
