@@ -1,9 +1,7 @@
 // The real daemon (`edgenet run`) inside the bench's device namespace, driven over its API socket. With a profile
-// dir, the daemon runs under `node --cpu-prof` (written when it exits after SIGTERM). It runs with the environment
-// the systemd unit gives it (its `Environment=` lines: MALLOC_ARENA_MAX, NODE_OPTIONS' young-generation cap), as on
-// a device; BENCH_DAEMON_UNIT_ENV=0 starts it as from a shell instead (before 2026-12-02 the bench did so).
+// dir, the daemon runs under `node --cpu-prof` (written when it exits after SIGTERM).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -35,13 +33,6 @@ export interface DaemonOptions {
 
 /** Above the default limit of 5000 app interfaces: the bench runs up to 10 000 (BENCH_SIZES) plus its added apps. */
 export const BENCH_MAX_ENDPOINTS = 20_000;
-
-/** The unit's `Environment=NAME=value` lines (systemd/edgenet.service), the bench's log level aside. */
-export function unitEnvironment(unit = readFileSync(join(REPO, 'systemd/edgenet.service'), 'utf8')): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const m of unit.matchAll(/^Environment=([A-Z_][A-Z0-9_]*)=(.*)$/gm)) if (m[1] !== 'EDGENET_LOG_LEVEL') env[m[1]!] = m[2]!;
-  return env;
-}
 
 export class BenchDaemon {
   readonly api: ApiClient;
@@ -78,7 +69,7 @@ export class BenchDaemon {
       cwd: REPO,
       stdio: ['ignore', log, log],
       // as on a device: without the sandbox's NODE_EXTRA_CA_CERTS (see cli-timing.ts)
-      env: { ...deviceEnv(), ...(process.env.BENCH_DAEMON_UNIT_ENV === '0' ? {} : unitEnvironment()), EDGENET_LOG_LEVEL: process.env.EDGENET_LOG_LEVEL ?? 'info', ...opts.env },
+      env: { ...deviceEnv(), EDGENET_LOG_LEVEL: process.env.EDGENET_LOG_LEVEL ?? 'info', ...opts.env },
     });
     closeSync(log);
     return new BenchDaemon(opts, child, spawnedAt);

@@ -1,16 +1,11 @@
 // The daemon's V8 heap sizing, set by `edgenet run` before the daemon's modules load (README "Memory"). Measured
 // with bench/memory.ts (1000 taps): V8 grows the young generation to two 16 MiB semi-spaces while the daemon
 // loads and keeps them (32 MiB of an idle daemon's RSS), and after a converge the old generation holds its
-// garbage (2–3× what survives a GC) because the first old-generation limit is far above it. The young generation's
-// cap (--max-semi-space-size) only counts when Node starts: the systemd unit starts it with 8 MiB
-// (NODE_OPTIONS=--max-semi-space-size=8). Without a cap given at start, `edgenet run` freezes the young generation
-// at the size it has then instead. What `run` sets at run time:
-//   --semi-space-growth-factor=1  only without a cap given at start: the young generation stays at the size it has
-//                                 when `run` starts (1–2 MiB semi-spaces once the CLI has loaded). Cheap in memory,
-//                                 dear in CPU: ~400 scavenges per 1000-tap converge (GC pauses ~0.5 s), 4000 at
-//                                 10 000. With the unit's 8 MiB cap instead (1000 taps, 2 runs each): 56 scavenges,
-//                                 converge CPU 3.72–4.00 → 2.62–3.40 s, wall 2.61–2.78 → 1.93–2.37 s, RSS 2 s after
-//                                 it 115.9–118.7 → 131.3–131.4 MiB
+// garbage (2–3× what survives a GC) because the first old-generation limit is far above it. Both are V8 flags that
+// take effect at run time (the size limits, --max-semi-space-size and --max-old-space-size, only count at start-up,
+// which would mean re-executing Node):
+//   --semi-space-growth-factor=1  the young generation stays at the size it has when `run` starts (2 MiB semi-spaces
+//                                 once the CLI has loaded: as --max-semi-space-size=2)
 //   --heap-growing-percent=25     after a full GC the old generation may grow to 1.25× what survived (V8 picks
 //                                 1.1–4× by GC speed; 4× on a machine with memory to spare), with no cap. 50 before
 //                                 2026-12-02; 25 measured at 10 000 taps 301.9 → 266.6 MiB 2 s after the converge
@@ -20,19 +15,10 @@ import { setFlagsFromString } from 'node:v8';
 
 export const DAEMON_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=1', '--heap-growing-percent=25'];
 
-/** Was the young generation's cap given when Node started (its command line or NODE_OPTIONS)? */
-export function youngGenerationCapped(execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
-  const words = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  return words.some((w) => /^--max[-_]semi[-_]space[-_]size(=|$)/.test(w));
-}
-
-/**
- * The flags `edgenet run` sets: $EDGENET_DAEMON_V8_FLAGS when set, else DAEMON_V8_FLAGS — without the freeze of the
- * young generation when its cap was given at start.
- */
-export function daemonV8Flags(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): readonly string[] {
+/** The flags `edgenet run` sets: $EDGENET_DAEMON_V8_FLAGS when set, else DAEMON_V8_FLAGS. */
+export function daemonV8Flags(env: NodeJS.ProcessEnv = process.env): readonly string[] {
   const raw = env.EDGENET_DAEMON_V8_FLAGS;
-  if (raw === undefined) return youngGenerationCapped(execArgv, env) ? DAEMON_V8_FLAGS.filter((f) => !f.startsWith('--semi-space-growth-factor')) : DAEMON_V8_FLAGS;
+  if (raw === undefined) return DAEMON_V8_FLAGS;
   const flags = raw.split(/[\s,]+/).filter(Boolean);
   for (const f of flags) {
     if (!/^--[a-z0-9][a-z0-9_-]*(=\S+)?$/i.test(f)) throw new Error(`EDGENET_DAEMON_V8_FLAGS: "${f}" is not a V8 flag (--name or --name=value)`);

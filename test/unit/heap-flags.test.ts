@@ -4,17 +4,8 @@ import { DAEMON_V8_FLAGS, daemonV8Flags } from '../../src/daemon/heap-flags.ts';
 
 describe('daemon V8 flags', () => {
   it('are the measured defaults unless EDGENET_DAEMON_V8_FLAGS is set', () => {
-    expect(daemonV8Flags({}, [])).toEqual(DAEMON_V8_FLAGS);
+    expect(daemonV8Flags({})).toEqual(DAEMON_V8_FLAGS);
     expect(DAEMON_V8_FLAGS).toEqual(['--semi-space-growth-factor=1', '--heap-growing-percent=25']);
-  });
-
-  it('leave the young generation free to grow to a cap Node was started with (NODE_OPTIONS, as the unit does, or its command line)', () => {
-    expect(daemonV8Flags({ NODE_OPTIONS: '--max-semi-space-size=8' }, [])).toEqual(['--heap-growing-percent=25']);
-    expect(daemonV8Flags({}, ['--max-semi-space-size=4'])).toEqual(['--heap-growing-percent=25']);
-    expect(daemonV8Flags({ NODE_OPTIONS: '--max-old-space-size=512' }, ['--max_semi_space_size', '8'])).toEqual(['--heap-growing-percent=25']);
-    expect(daemonV8Flags({ NODE_OPTIONS: '--max-old-space-size=512' }, [])).toEqual(DAEMON_V8_FLAGS);
-    // set explicitly, the variable wins
-    expect(daemonV8Flags({ NODE_OPTIONS: '--max-semi-space-size=8', EDGENET_DAEMON_V8_FLAGS: '--semi-space-growth-factor=1' }, [])).toEqual(['--semi-space-growth-factor=1']);
   });
 
   it.each([
