@@ -255,11 +255,13 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   let userDataFrom: unknown;
   // what the applies and the actors' transitions (link flaps, app restarts) freed goes back to the kernel once they
   // pause for a second (malloc-tuning.ts)
-  const mallocTrimmer = new MallocTrimmer();
+  const mallocTrimmer = new MallocTrimmer(undefined, undefined, undefined, (took) => {
+    if (took.gcMs !== undefined) log.info({ gcMs: Math.round(took.gcMs), trimMs: Math.round(took.trimMs * 10) / 10 }, 'memory handed back after a large apply (full GC, malloc trim)');
+  });
   const trimAfterTransitions = net.transitions$.subscribe(() => mallocTrimmer.soon());
   const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {
     const result = await serialized(config, o);
-    mallocTrimmer.soon();
+    mallocTrimmer.soon(result.created.length + result.updated.length + result.deleted.length);
     if (config !== userDataFrom || !Object.isFrozen(config)) userData = userDataOf(config);
     userDataFrom = config;
     // switch NIs come and go only with an apply: address learning follows their bridges from here

@@ -9,8 +9,13 @@
 //                            back to the kernel (malloc keeps freed memory in its arenas for the next allocation: the
 //                            buffers of a converge's link dumps, events and nft transactions stay resident otherwise).
 //                            ~0.1 ms when there is little to give back; at most once a second.
+//   a full GC before that trim, once after an apply that changed many objects (a converge, a remove-all): the old
+//   generation otherwise holds that apply's garbage until it reaches V8's next limit, and the memory reducer did
+//   not give it back within 30 s (bench/memory.ts). One pause, taken when the pushes have paused (measured below).
 // $MALLOC_ARENA_MAX set: glibc has applied it already, and edgenet leaves it. Not glibc (musl): nothing to tune.
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const M_ARENA_MAX = -8;
 const DEFAULT_ARENAS = 2;
@@ -53,19 +58,47 @@ export function trimMalloc(): boolean {
   return true;
 }
 
-/** Trims `delayMs` after the last `soon()` (a timer that does not hold the process); `close()` cancels it. */
+/** An apply that changed at least this many objects is followed by a full GC before the trim. */
+export const GC_AFTER_CHANGES = 256;
+
+let fullGc: (() => void) | undefined;
+
+/** V8's full GC, as `--expose-gc` gives it (set at run time: only a new context sees `gc`). */
+export function collectGarbage(): void {
+  if (!fullGc) {
+    setFlagsFromString('--expose-gc');
+    fullGc = runInNewContext('gc') as () => void;
+  }
+  fullGc();
+}
+
+/**
+ * Trims `delayMs` after the last `soon()` (a timer that does not hold the process), after a full GC when one of the
+ * calls since the last trim was for `GC_AFTER_CHANGES` changes or more; `close()` cancels it.
+ */
 export class MallocTrimmer {
   private timer: NodeJS.Timeout | undefined;
+  private collect = false;
   constructor(
     private readonly delayMs = 1000,
     private readonly trim: () => unknown = trimMalloc,
+    private readonly gc: () => void = collectGarbage,
+    /** told how long the GC (when there was one) and the trim took, ms */
+    private readonly report?: (took: { gcMs?: number; trimMs: number }) => void,
   ) {}
-  soon(): void {
+  /** `changes`: how many objects the apply changed (transitions: 0) */
+  soon(changes = 0): void {
+    if (changes >= GC_AFTER_CHANGES) this.collect = true;
     if (this.timer) this.timer.refresh();
     else {
       this.timer = setTimeout(() => {
         this.timer = undefined;
+        const t0 = performance.now();
+        if (this.collect) this.gc();
+        const t1 = performance.now();
         this.trim();
+        this.report?.({ ...(this.collect && { gcMs: t1 - t0 }), trimMs: performance.now() - t1 });
+        this.collect = false;
       }, this.delayMs);
       this.timer.unref();
     }

@@ -1,6 +1,6 @@
 // `edgenet run`'s glibc malloc tuning (src/daemon/malloc-tuning.ts): the arena limit, and the trim after applies.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { limitMallocArenas, MallocTrimmer, trimMalloc } from '../../src/daemon/malloc-tuning.ts';
+import { collectGarbage, GC_AFTER_CHANGES, limitMallocArenas, MallocTrimmer, trimMalloc } from '../../src/daemon/malloc-tuning.ts';
 
 const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
 
@@ -16,7 +16,8 @@ describe('malloc tuning', () => {
   it('trims once, a delay after the last of several applies; close() cancels it', () => {
     vi.useFakeTimers();
     const trim = vi.fn();
-    const trimmer = new MallocTrimmer(1000, trim);
+    const gc = vi.fn();
+    const trimmer = new MallocTrimmer(1000, trim, gc);
     trimmer.soon();
     vi.advanceTimersByTime(600);
     trimmer.soon();
@@ -28,5 +29,22 @@ describe('malloc tuning', () => {
     trimmer.close();
     vi.advanceTimersByTime(5000);
     expect(trim).toHaveBeenCalledTimes(1);
+    expect(gc).not.toHaveBeenCalled();
+  });
+
+  it('collects garbage before the trim once after an apply of many changes, not after small ones', () => {
+    vi.useFakeTimers();
+    const order: string[] = [];
+    const trimmer = new MallocTrimmer(1000, () => order.push('trim'), () => order.push('gc'));
+    trimmer.soon(GC_AFTER_CHANGES);
+    trimmer.soon(1);
+    vi.advanceTimersByTime(1000);
+    trimmer.soon(GC_AFTER_CHANGES - 1);
+    vi.advanceTimersByTime(1000);
+    expect(order).toEqual(['gc', 'trim', 'trim']);
+  });
+
+  it('reaches V8\'s full GC at run time', () => {
+    expect(() => collectGarbage()).not.toThrow();
   });
 });
