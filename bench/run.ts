@@ -8,7 +8,7 @@
 // drivers). BENCH_SIZES=1000,2000,5000,10000 runs the whole bench once per size (bench/sizes.ts) and prints a table
 // per size.
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Status } from '../src/edgenet-types.ts';
 import type { WriteCounts } from '../src/drivers/write-counter.ts';
@@ -107,10 +107,15 @@ async function main(): Promise<void> {
   };
   const results: Record<string, unknown> = {};
   let daemon: BenchDaemon | undefined;
+  let profileDir: string | undefined;
+  let removeProfiles: string | undefined;
   try {
     const dir = await sandbox.dir('run');
-    // kept after the run (outside the sandbox's dirs), for a closer look in Chrome DevTools / speedscope
-    const profileDir = PROFILE ? join(tmpdir(), `edgenet-bench-profile-${process.pid}`) : undefined;
+    // BENCH_PROFILE_DIR: kept there after the run, for a closer look in Chrome DevTools / speedscope; else a temp
+    // dir removed with the run
+    const keptProfiles = process.env.BENCH_PROFILE_DIR;
+    profileDir = PROFILE ? (keptProfiles ?? join(tmpdir(), `edgenet-bench-profile-${process.pid}`)) : undefined;
+    if (keptProfiles === undefined) removeProfiles = profileDir;
     const t: Topology = planTopology({ localNis: 10, switchNis: 40, taps: TAPS, extraTaps: PUSHES });
     log(`topology: ${t.nis.length} NIs (10 local, 40 switch), ${TAPS} taps, port ${t.port.ifname} shared by the first 10 local NIs; namespaces ${sandbox.prefix}-*`);
 
@@ -539,6 +544,7 @@ async function main(): Promise<void> {
   } finally {
     if (daemon) await daemon.stop('SIGKILL').catch(() => undefined);
     await sandbox.cleanup();
+    if (removeProfiles) await rm(removeProfiles, { recursive: true, force: true });
   }
 }
 
