@@ -105,10 +105,9 @@ try {
     const ms = await traced('+1 veth', c);
     add.push(ms);
     console.error(`\n=== push ${k}: +1 veth ${a.app} on ${a.ni}: ${round(ms, 2)} ms\n${lines.join('\n')}`);
-    const ip = net.status().endpoints.find((e) => e.app === a.app)?.ip;
+    const { ip, ifname } = net.status().endpoints.find((e) => e.app === a.app) ?? {};
     const gw = s.t.nis.find((n) => n.name === a.ni)!.gateway!;
     // the host side as the app starts asking (carrier, bridge port state): printed when it is not served
-    const ifname = net.status().endpoints.find((e) => e.app === a.app)?.ifname;
     const hostAtStart = ifname === undefined ? '' : (await run('ip', ['-d', 'link', 'show', ifname])).stdout;
     // what the device logs while the app asks (dnsmasq's DHCP lines): printed when it is not served
     lines.length = 0;

@@ -255,8 +255,10 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   let userDataFrom: unknown;
   // what the applies and the actors' transitions (link flaps, app restarts) freed goes back to the kernel once they
   // pause for a second (malloc-tuning.ts)
-  const mallocTrimmer = new MallocTrimmer(undefined, undefined, undefined, (took) => {
-    if (took.gcMs !== undefined) log.info({ gcMs: Math.round(took.gcMs), trimMs: Math.round(took.trimMs * 10) / 10 }, 'memory handed back after a large apply (full GC, malloc trim)');
+  const mallocTrimmer = new MallocTrimmer({
+    report: (took) => {
+      if (took.gcMs !== undefined) log.info({ gcMs: Math.round(took.gcMs), trimMs: Math.round(took.trimMs * 10) / 10 }, 'memory handed back after a large apply (full GC, malloc trim)');
+    },
   });
   const trimAfterTransitions = net.transitions$.subscribe(() => mallocTrimmer.soon());
   const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {

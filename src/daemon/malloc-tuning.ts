@@ -76,16 +76,28 @@ export function collectGarbage(): void {
  * Trims `delayMs` after the last `soon()` (a timer that does not hold the process), after a full GC when one of the
  * calls since the last trim was for `GC_AFTER_CHANGES` changes or more; `close()` cancels it.
  */
+export interface MallocTrimmerOptions {
+  /** after the last `soon()` (default 1000 ms) */
+  delayMs?: number;
+  trim?: () => unknown;
+  gc?: () => void;
+  /** told how long the GC (when there was one) and the trim took, ms */
+  report?: (took: { gcMs?: number; trimMs: number }) => void;
+}
+
 export class MallocTrimmer {
   private timer: NodeJS.Timeout | undefined;
   private collect = false;
-  constructor(
-    private readonly delayMs = 1000,
-    private readonly trim: () => unknown = trimMalloc,
-    private readonly gc: () => void = collectGarbage,
-    /** told how long the GC (when there was one) and the trim took, ms */
-    private readonly report?: (took: { gcMs?: number; trimMs: number }) => void,
-  ) {}
+  private readonly delayMs: number;
+  private readonly trim: () => unknown;
+  private readonly gc: () => void;
+  private readonly report: MallocTrimmerOptions['report'];
+  constructor(opts: MallocTrimmerOptions = {}) {
+    this.delayMs = opts.delayMs ?? 1000;
+    this.trim = opts.trim ?? trimMalloc;
+    this.gc = opts.gc ?? collectGarbage;
+    this.report = opts.report;
+  }
   /** `changes`: how many objects the apply changed (transitions: 0) */
   soon(changes = 0): void {
     if (changes >= GC_AFTER_CHANGES) this.collect = true;

@@ -93,10 +93,18 @@ export class LocalServices {
     return this.ipam.save();
   }
 
-  /** dnsmasq's files and process for the NI, once the reservations in them are on disk. */
+  /**
+   * dnsmasq's files and process for the NI, done when the reservations in them are on disk too. A running dnsmasq's
+   * files are written beside that write (an address new in them is one whose interface has not joined yet: it joins
+   * once this is done); a dnsmasq to start serves at once, so it starts after the write.
+   */
   private async serve(spec: DhcpDnsSpec, signal?: AbortSignal): Promise<{ pid: number }> {
-    await this.ipam.save();
-    return this.dhcpdns.ensure(spec, signal);
+    if (this.dhcpdns.pid(spec.ni) === undefined) {
+      await this.ipam.save();
+      return this.dhcpdns.ensure(spec, signal);
+    }
+    const [, served] = await Promise.all([this.ipam.save(), this.dhcpdns.ensure(spec, signal)]);
+    return served;
   }
 
   /**
@@ -296,10 +304,7 @@ export class LocalServices {
     const r = this.members.get(ep.network)?.get(ep.key);
     if (!ni || r === undefined) return undefined;
     if (this.starting.get(ep.network)?.has(reservationKey(r))) return r.ip;
-    // a running dnsmasq: its files beside the reservations' write (the interface joins once both are done); a
-    // dnsmasq to start serves at once, so it starts after the write
-    if (this.dhcpdns.pid(ep.network) === undefined) await this.serve(this.specOf(ni), signal);
-    else await Promise.all([this.ipam.save(), this.dhcpdns.ensure(this.specOf(ni), signal)]);
+    await this.serve(this.specOf(ni), signal);
     return r.ip;
   }
 

@@ -17,7 +17,7 @@ describe('malloc tuning', () => {
     vi.useFakeTimers();
     const trim = vi.fn();
     const gc = vi.fn();
-    const trimmer = new MallocTrimmer(1000, trim, gc);
+    const trimmer = new MallocTrimmer({ delayMs: 1000, trim, gc });
     trimmer.soon();
     vi.advanceTimersByTime(600);
     trimmer.soon();
@@ -35,7 +35,7 @@ describe('malloc tuning', () => {
   it('collects garbage before the trim once after an apply of many changes, not after small ones', () => {
     vi.useFakeTimers();
     const order: string[] = [];
-    const trimmer = new MallocTrimmer(1000, () => order.push('trim'), () => order.push('gc'));
+    const trimmer = new MallocTrimmer({ delayMs: 1000, trim: () => order.push('trim'), gc: () => order.push('gc') });
     trimmer.soon(GC_AFTER_CHANGES);
     trimmer.soon(1);
     vi.advanceTimersByTime(1000);
