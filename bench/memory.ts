@@ -11,7 +11,9 @@
 // snapshots idle-after-GC and converged-after-GC there, for DevTools' comparison view or bench/heap-summary.ts),
 // BENCH_MEMORY_ALLOCATIONS=DIR (every allocation of the converge sampled, collected or not, into a .heapprofile there
 // for bench/heap-summary.ts or DevTools; the profiler's own memory then distorts the RSS figures of that run),
-// BENCH_MEMORY_SETTLE_MS (30000: the last wait before the forced GC). Prints one line per run and a summary per
+// BENCH_MEMORY_SETTLE_MS (30000: the last wait before the forced GC), BENCH_MEMORY_STATUS (0: GET /v1/status that many
+// times right after the converge, as the daemon bench's `edgenet status` timing does before its RSS figure; the RSS
+// figures after the converge are then counted from the last answer). Prints one line per run and a summary per
 // variant; writes bench/memory-results.json. Figures in MiB (the bench's table prints MB: ×1.048576).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,6 +33,7 @@ const SETTLE_MS = envInt('BENCH_MEMORY_SETTLE_MS', 30_000);
 const VARIANTS = (process.env.BENCH_MEMORY_VARIANTS ?? '').split(';').map((v) => v.trim());
 const SNAPSHOTS = process.env.BENCH_MEMORY_SNAPSHOTS;
 const ALLOCATIONS = process.env.BENCH_MEMORY_ALLOCATIONS;
+const STATUS_CALLS = envInt('BENCH_MEMORY_STATUS', 0);
 
 const MiB = 1048576;
 const mib = (bytes: number): number => round(bytes / MiB);
@@ -163,6 +166,7 @@ async function oneRun(sandbox: Sandbox, dir: string, variant: string, run: numbe
     const convergeMs = round(performance.now() - t0);
     const convergeCpuMs = (await cpuMs(daemon.pid)) - cpu0;
     if (ALLOCATIONS) await probe(daemon, base, { allocations: join(ALLOCATIONS, `${tag}-converge.heapprofile`) });
+    for (let i = 0; i < STATUS_CALLS; i++) await daemon.status();
     const done = performance.now();
     const after = async (ms: number): Promise<number> => {
       await sleep(Math.max(0, ms - (performance.now() - done)));
@@ -210,7 +214,7 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   try {
     const dir = await sandbox.dir('memory');
-    log(`${TAPS} taps over 50 NIs; variants: ${VARIANTS.map((v) => v || '(as shipped)').join(', ')}; ${RUNS} run(s) each; namespaces ${sandbox.prefix}-m*`);
+    log(`${TAPS} taps over 50 NIs${STATUS_CALLS ? `, ${STATUS_CALLS} status calls after the converge` : ''}; variants: ${VARIANTS.map((v) => v || '(as shipped)').join(', ')}; ${RUNS} run(s) each; namespaces ${sandbox.prefix}-m*`);
     let k = 0;
     // variants interleaved run by run: the machine's load drifts
     for (let run = 1; run <= RUNS; run++) {

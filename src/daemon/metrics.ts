@@ -2,13 +2,12 @@
 // twice); transitions and dnsmasq restarts are counted off transitions$; apply durations are timed by the caller.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, prometheusContentType } from 'prom-client';
 import type { Subscription } from 'rxjs';
-import type { ActorState, ApplyResult, Edgenet, Status, Transition } from '../edgenet-types.ts';
+import type { ActorState, ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
 import { ConfigError } from '../errors.ts';
 import type { WriteKind } from '../drivers/write-counter.ts';
 import { packageVersion } from '../util/package-info.ts';
+import { ACL_PACKETS, ACTOR_STATE, ACTOR_STATES, familyText, promMetricOf } from './metrics-per-object.ts';
 
-/** The states an actor listed in status can be in (a `deleted` one is gone from status: no series for it). */
-const ACTOR_STATES: readonly ActorState[] = ['pending', 'creating', 'ready', 'degraded', 'deleting'];
 /** Transitions also end in `deleted` (deleting → deleted when an object goes). */
 const TRANSITION_STATES: readonly ActorState[] = [...ACTOR_STATES, 'deleted'];
 const KINDS: readonly Transition['kind'][] = ['network', 'endpoint', 'port', 'device'];
@@ -38,21 +37,6 @@ export interface EdgenetMetrics {
  */
 export function isDnsmasqRestart(t: Transition): boolean {
   return t.kind === 'network' && t.to === 'degraded' && (t.from === 'ready' || t.from === 'degraded') && /\bdnsmasq\b/.test(t.reason ?? '');
-}
-
-function actorStates(status: Status): Map<string, { kind: Transition['kind']; name: string; counts: Map<ActorState, number> }> {
-  const out = new Map<string, { kind: Transition['kind']; name: string; counts: Map<ActorState, number> }>();
-  const add = (kind: Transition['kind'], name: string, state: ActorState): void => {
-    const key = `${kind}\u0000${name}`;
-    const entry = out.get(key) ?? { kind, name, counts: new Map<ActorState, number>() };
-    // a rebuilt object has two actors for a while (the old one deleting, the new one pending): count both
-    entry.counts.set(state, (entry.counts.get(state) ?? 0) + 1);
-    out.set(key, entry);
-  };
-  for (const n of status.networks) add('network', n.name, n.state);
-  for (const e of status.endpoints) add('endpoint', `${e.app}/${e.network}`, e.state);
-  for (const p of status.ports) add('port', p.name, p.state);
-  return out;
 }
 
 export interface MetricsOptions {
@@ -89,22 +73,23 @@ function oncePerScrape<T>(fn: () => T): { get: () => T; scrape: <R>(run: () => P
 }
 
 export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opts: MetricsOptions = {}): EdgenetMetrics {
-  const registry = new Registry();
+  // prom-client's metrics here; `registry` has them and, after them, the per-object families (metrics-per-object.ts)
+  const small = new Registry();
   const statusMemo = oncePerScrape(() => net.status());
   const status = statusMemo.get;
-  if (opts.processMetrics) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics) collectDefaultMetrics({ register: small });
 
   new Gauge({
     name: 'edgenet_build_info',
     help: 'Always 1; the labels say which edgenet (version) runs on which Node.js (node).',
     labelNames: ['version', 'node'] as const,
-    registers: [registry],
+    registers: [small],
   }).set({ version: packageVersion(), node: process.version }, 1);
 
   const lastApply = new Gauge({
     name: 'edgenet_last_apply_timestamp_seconds',
     help: 'Unix time of the last config apply that succeeded (settled); 0 before the first one.',
-    registers: [registry],
+    registers: [small],
   });
   lastApply.set(0);
 
@@ -112,23 +97,10 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     name: 'edgenet_dhcp_leases',
     help: "DHCP leases a local NI's dnsmasq has handed out (from its lease file at scrape time), by NI.",
     labelNames: ['ni'] as const,
-    registers: [registry],
+    registers: [small],
     collect() {
       this.reset();
       for (const n of status().networks) if (n.type === 'local') this.set({ ni: n.name }, n.leases?.length ?? 0);
-    },
-  });
-
-  new Gauge({
-    name: 'edgenet_actor_state',
-    help: 'Actors (network instances, endpoints, ports) by state: 1 for the state each one is in, 0 for the others.',
-    labelNames: ['kind', 'name', 'state'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const { kind, name, counts } of actorStates(status()).values()) {
-        for (const state of ACTOR_STATES) this.set({ kind, name, state }, counts.get(state) ?? 0);
-      }
     },
   });
 
@@ -136,7 +108,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     name: 'edgenet_kernel_writes_total',
     help: 'Kernel writes since start, by kind (link, address, nft, dnsmasqStart, dnsmasqReload, sysctl, route, conntrack).',
     labelNames: ['kind'] as const,
-    registers: [registry],
+    registers: [small],
     collect() {
       // the drivers count; the counter only reports their totals
       const writes = status().writes;
@@ -146,22 +118,9 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
   });
 
   new Counter({
-    name: 'edgenet_acl_packets_total',
-    help: "Packets counted by an app interface's rules (ACL rules by id, default deny, anti-spoofing), by NI, app, rule and action.",
-    labelNames: ['ni', 'app', 'rule', 'action'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const e of status().endpoints) {
-        for (const r of e.rules ?? []) this.inc({ ni: e.network, app: e.app, rule: r.rule, action: r.action }, r.packets);
-      }
-    },
-  });
-
-  new Counter({
     name: 'edgenet_link_event_overflows_total',
     help: 'Overflows of the link event socket since start (events were lost; the links were resynchronised).',
-    registers: [registry],
+    registers: [small],
     collect() {
       this.reset();
       this.inc(status().linkEvents?.overflows ?? 0);
@@ -172,7 +131,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     name: 'edgenet_transitions_total',
     help: 'State transitions of network instance, endpoint, port and device actors, by kind and target state.',
     labelNames: ['kind', 'to'] as const,
-    registers: [registry],
+    registers: [small],
   });
   for (const kind of KINDS) for (const to of TRANSITION_STATES) transitions.inc({ kind, to }, 0);
 
@@ -180,7 +139,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     name: 'edgenet_dnsmasq_restarts_total',
     help: "Exits of a serving NI's dnsmasq (ready -> degraded because of it), each followed by a supervised restart, by NI.",
     labelNames: ['ni'] as const,
-    registers: [registry],
+    registers: [small],
     collect() {
       // every local NI has its series from the start (at 0), so rate() and alerts see it before the first restart
       for (const n of status().networks) if (n.type === 'local') this.inc({ ni: n.name }, 0);
@@ -192,7 +151,7 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     help: 'Duration of config applies, until every affected actor settled; result: ok, rejected (bad config), failed.',
     labelNames: ['result'] as const,
     buckets: APPLY_BUCKETS,
-    registers: [registry],
+    registers: [small],
   });
   for (const result of ['ok', 'rejected', 'failed'] satisfies ApplyOutcome[]) applyDuration.zero({ result });
 
@@ -201,10 +160,19 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     if (isDnsmasqRestart(t)) dnsmasqRestarts.inc({ ni: t.name });
   });
 
+  const perObject = [ACTOR_STATE, ACL_PACKETS];
+  const full = Registry.merge([small]);
+  for (const f of perObject) full.registerMetric(promMetricOf(f, status));
   return {
-    registry,
+    registry: full,
     contentType: prometheusContentType,
-    metrics: () => statusMemo.scrape(() => registry.metrics()),
+    // the text full.metrics() gives, the per-object families written by edgenet (metrics-per-object.ts)
+    metrics: () =>
+      statusMemo.scrape(async () => {
+        const head = await small.metrics();
+        const s = status();
+        return `${head.slice(0, -1)}\n\n${perObject.map((f) => familyText(f, s)).join('\n\n')}\n`;
+      }),
     instrumentApply(apply) {
       return async (...args) => {
         const end = applyDuration.startTimer();

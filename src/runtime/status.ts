@@ -10,6 +10,7 @@ import type { DeviceContext } from '../../machines/device.machine.ts';
 import type { ActorState, DeviceStatus, EndpointStatus, NetworkStatus, PortStatus, Status } from '../edgenet-types.ts';
 import type { LocalServices } from '../services/local-services.ts';
 import type { NiUpstream } from '../services/port-dns.ts';
+import { compareNames } from '../util/names.ts';
 import { deviceReason, isNiContext, reasonOf, topState, type ChildContext } from './transitions.ts';
 
 /** The device actor's state, and why when it is not ready. */
@@ -55,7 +56,7 @@ function upstreamStatus(u: NiUpstream, forwarders: readonly string[]): NonNullab
   return { from: 'none', servers: [], note: u.summary };
 }
 
-const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name);
+const byName = <T extends { name: string }>(a: T, b: T): number => compareNames(a.name, b.name);
 
 export function buildStatus(
   root: SystemSnapshotLike,
@@ -122,8 +123,10 @@ export function buildStatus(
   }
   networks.sort(byName);
   ports.sort(byName);
-  endpoints.sort((a, b) => `${a.app}/${a.network}`.localeCompare(`${b.app}/${b.network}`));
-  return { networks, endpoints, ports, writes };
+  // by app/network: each key made once, not twice per comparison
+  const keyed = endpoints.map((e) => ({ key: `${e.app}/${e.network}`, e }));
+  keyed.sort((a, b) => compareNames(a.key, b.key));
+  return { networks, endpoints: keyed.map((k) => k.e), ports, writes };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { EndpointSpec, NiSpec } from '../../machines/specs.ts';
 import { ipToInt, type EndpointSpec as ResolvedEndpoint, type LocalNetworkResolved, type NetworkResolved } from '../config/config-resolve.ts';
 import type { DhcpDns, DhcpDnsSpec, Reservation } from '../drivers/dhcpdns.ts';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
+import { compareNames } from '../util/names.ts';
 import { ConfigError, errorMessage, type ConfigIssue } from '../errors.ts';
 import { IpamError, type Ipam } from './ipam.ts';
 import { hostSetsOf } from '../drivers/firewall-acl.ts';
@@ -236,7 +237,7 @@ export class LocalServices {
 
   /** The NI's dnsmasq spec with every reservation known now. */
   specOf(ni: NiSpec): DhcpDnsSpec {
-    const reservations = [...(this.members.get(ni.name)?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+    const reservations = [...(this.members.get(ni.name)?.values() ?? [])].sort((a, b) => compareNames(a.name, b.name));
     const hosts = ni.dns?.hosts ?? [];
     const gateway = ni.gateway ?? '';
     // EVE answers `router` with the gateway, unless an app or a static entry has that name

@@ -80,3 +80,12 @@ export function niTableIds(names: readonly string[]): Map<string, number> {
   }
   return ids;
 }
+
+/**
+ * The order status and dnsmasq's files list names in: by code point, the same on every host (localeCompare's order
+ * depends on the locale; for the names the config allows, [a-z0-9-] joined by "/", the two agree). A tenth of
+ * localeCompare's cost: sorting 10 000 endpoints took ~15–25 ms of each status.
+ */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

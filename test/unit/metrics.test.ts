@@ -97,6 +97,37 @@ describe('metrics', () => {
     expect(m.value('edgenet_actor_state', { kind: 'endpoint', name: 'web/lan', state: 'pending' })).toBeUndefined();
   });
 
+  it('writes the per-object families as prom-client does: metrics() is registry.metrics() byte for byte', async () => {
+    const rules = [
+      { rule: '1', action: 'allow' as const, packets: 7 },
+      { rule: 'default', action: 'deny' as const, packets: 2 ** 40 },
+      { rule: 'anti-spoofing', action: 'drop' as const, packets: 0 },
+    ];
+    net.statusSubject.next(
+      status({
+        networks: [
+          { name: 'lan', type: 'local', state: 'deleting', bridge: 'enlan' },
+          { name: 'lan', type: 'local', state: 'pending', bridge: 'enlan' },
+          { name: 'odd"\\\nname', type: 'switch', state: 'degraded', bridge: 'enodd' },
+        ],
+        endpoints: [
+          { app: 'web', network: 'lan', kind: 'veth', state: 'ready', ifname: 'enweb', rules },
+          // the same labels twice add up, as a counter's inc() does
+          { app: 'web', network: 'lan', kind: 'tap', state: 'creating', ifname: 'vif1', rules },
+          { app: 'db"x', network: 'odd"\\\nname', kind: 'tap', state: 'pending', ifname: 'vif2' },
+        ],
+        ports: [{ name: 'up0', ifname: 'eth1', state: 'ready', carrier: true }],
+      }),
+    );
+    net.transitions.next(transition({ kind: 'network', name: 'lan', from: 'pending', to: 'creating' }));
+    const text = await metrics.metrics();
+    expect(text).toBe(await metrics.registry.metrics());
+    const m = parsePrometheusText(text);
+    expect(m.value('edgenet_acl_packets_total', { ni: 'lan', app: 'web', rule: '1', action: 'allow' })).toBe(14);
+    expect(m.value('edgenet_actor_state', { kind: 'endpoint', name: 'web/lan', state: 'ready' })).toBe(1);
+    expect(m.samples.filter((x) => x.name === 'edgenet_actor_state')).toHaveLength(5 * 5);
+  });
+
   it('counts transitions by kind and target state, and dnsmasq restarts', async () => {
     net.transitions.next(transition({ kind: 'network', name: 'lan', from: null, to: 'pending' }));
     net.transitions.next(transition({ kind: 'network', name: 'lan', from: 'pending', to: 'creating' }));
