@@ -1,7 +1,7 @@
 // `node bin/run-ts.js bench/push-fakes.ts`: the daemon in this process on the in-memory drivers (no kernel, no root),
 // pushes over its API socket — the same body again (no-op), +1 app, -1 app — timed over the API (wall) and inside
 // the daemon (edgenet_apply_duration_seconds_sum before/after): what a push costs the daemon in JavaScript alone.
-// BENCH_SIZES=1000,5000 (default 1000) taps on 50 NIs, as the bench's topology.
+// BENCH_SIZES=1000,5000 (default 1000) taps on 50 NIs, as the bench's topology; BENCH_PUSHES rounds (default 7).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,22 +49,27 @@ for (const taps of sizes) {
   };
   const inside: Record<string, number[]> = { noop: [], add: [], remove: [] };
   let kind = 'noop';
+  // BENCH_PUSH_INSIDE=0: no /metrics scrape around each push (for a profile of the pushes alone)
+  const scrape = process.env.BENCH_PUSH_INSIDE !== '0';
   const time = async (body: string): Promise<number> => {
-    const before = await applySum();
+    const before = scrape ? await applySum() : 0;
     const t0 = performance.now();
     await api.putConfig(body, 'application/json');
     const wall = performance.now() - t0;
-    inside[kind]!.push((await applySum()) - before);
+    inside[kind]!.push(scrape ? (await applySum()) - before : Number.NaN);
     return wall;
   };
   const noop: number[] = [];
   const add: number[] = [];
   const remove: number[] = [];
-  for (let k = 0; k < 7; k++) {
+  const rounds = Number(process.env.BENCH_PUSHES ?? 7);
+  // (the monotonic clock in µs, as a CPU profile's timestamps: where the pushes start in one)
+  if (process.env.BENCH_PUSH_MARK === '1') console.log(`pushes from ${process.hrtime.bigint() / 1000n}`);
+  for (let k = 0; k < rounds; k++) {
     kind = 'noop';
     noop.push(await time(full));
     const withApp = configOf(t);
-    const extra = t.extra[k]!;
+    const extra = t.extra[k % t.extra.length]!;
     withApp.apps = [...(withApp.apps ?? []), { name: extra.app, interfaces: [{ network: extra.ni, tap: extra.tap }] }];
     kind = 'add';
     add.push(await time(JSON.stringify(withApp)));
@@ -72,7 +77,7 @@ for (const taps of sizes) {
     remove.push(await time(full));
   }
   const med = (xs: number[]): string => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(2);
-  console.log(`${taps} endpoints, daemon on fakes over the API (wall, median of 7): no-op ${med(noop)} ms, +1 app ${med(add)} ms, -1 app ${med(remove)} ms; apply() in the daemon: ${med(inside['noop']!)} / ${med(inside['add']!)} / ${med(inside['remove']!)} ms`);
+  console.log(`${taps} endpoints, daemon on fakes over the API (wall, median of ${rounds}): no-op ${med(noop)} ms, +1 app ${med(add)} ms, -1 app ${med(remove)} ms; apply() in the daemon: ${med(inside['noop']!)} / ${med(inside['add']!)} / ${med(inside['remove']!)} ms`);
   stop.abort();
   await daemon;
   await rm(dir, { recursive: true, force: true });

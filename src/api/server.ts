@@ -76,12 +76,8 @@ export interface ApiServer {
 
 /** Parses a config body: JSON or YAML by content type, else sniffed (`{`/`[` first means JSON). */
 export function parseConfigBody(text: string, contentType: string | undefined): unknown {
-  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (text.trim() === '') throw new ConfigError([{ path: '', message: 'empty body: expected a config document (JSON or YAML)' }], 'request body');
-  const isJson = type === 'application/json' || type.endsWith('+json');
-  const isYaml = /^(application|text)\/(x-)?yaml$/.test(type);
-  const asJson = isJson || (!isYaml && /^\s*[[{]/.test(text));
-  if (asJson) {
+  if (isJsonBody(text, contentType)) {
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
@@ -94,6 +90,13 @@ export function parseConfigBody(text: string, contentType: string | undefined): 
     const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] ?? err.message : errorMessage(err);
     throw new ConfigError([{ path: '', message: `not valid YAML: ${msg}` }], 'request body');
   }
+}
+
+/** A body parseConfigBody reads as JSON: JSON by content type, or no YAML type and `{`/`[` first. */
+export function isJsonBody(text: string, contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === 'application/json' || type.endsWith('+json')) return true;
+  return !/^(application|text)\/(x-)?yaml$/.test(type) && /^\s*[[{]/.test(text);
 }
 
 function sendError(reply: FastifyReply, status: number, error: string, issues?: readonly ConfigIssue[]): FastifyReply {
@@ -165,9 +168,14 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   app.put('/v1/config', async (req: FastifyRequest, reply) => {
     const text = typeof req.body === 'string' ? req.body : '';
     // An EVE EdgeDevConfig (?format=eve, or detected) is converted first; its findings come back with the result.
-    // The body of the last push again is that push's document (parsed once, frozen): a no-op push costs no parse.
+    // The body of the last push again is that push's document (parsed once, unchanging): a no-op push costs no parse;
+    // a body that changed in a few apps is parsed in those apps alone.
     const contentType = req.headers['content-type'];
-    const doc = bodies.get(text, `${contentType ?? ''}\u0000${req.url}`, () => toAppliable(parseConfigBody(text, contentType), requestOptions(req.url)));
+    const doc = bodies.get(text, `${contentType ?? ''}\u0000${req.url}`, {
+      json: isJsonBody(text, contentType),
+      parse: () => parseConfigBody(text, contentType),
+      convert: (parsed) => toAppliable(parsed, requestOptions(req.url)),
+    });
     if (doc.eve && log) logEveConversion(log, doc.eve);
     try {
       opts.checkPush?.(doc.config);

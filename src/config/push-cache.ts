@@ -13,7 +13,10 @@ import { deriveMac } from '../util/names.ts';
 
 /** One app of the last good config. */
 interface AppEntry {
-  /** a copy of the app as pushed (plain data), what the next push's app is compared with; undefined: never equal */
+  /**
+   * the app as pushed, what the next push's app is compared with: a copy (plain data, copyPlain), or the pushed
+   * object itself when its push was unchanging (Shared: the same object again is the same app, without a look)
+   */
   readonly raw: unknown;
   readonly parsed: AppSpec;
   /** its endpoints, resolved (in interface order) */
@@ -160,12 +163,13 @@ export class PushCache {
     if (st.frozen !== undefined && input === st.frozen) return this.result(st, ++this.stamp, st.entries, [], [], [], true, input);
     const keys = Object.keys(input);
     if (!sameKeys(keys, st.keys)) return undefined;
-    if (!matchesCopy(input['ports'], st.rawPorts) || !matchesCopy(input['networks'], st.rawNetworks)) return undefined;
+    if (!matchesRaw(input['ports'], st.rawPorts) || !matchesRaw(input['networks'], st.rawNetworks)) return undefined;
     const rawApps = input['apps'] === undefined ? [] : input['apps'];
     if (!Array.isArray(rawApps)) return undefined;
     if (checkLimits(input, limits).length > 0) return undefined;
 
     const stamp = ++this.stamp;
+    const keep = keeper(input);
     // One pass over the pushed apps, each compared with the old app in its place (or the old app of its name). The
     // place is the old index plus `shift`, which follows a single removal or insertion, so apps after one are found
     // in their place again. This is the push's only walk over all apps: everything else costs what changed.
@@ -194,12 +198,12 @@ export class PushCache {
       let old = olds[j];
       /** the old index of the entry taken (-1: not known) */
       let at = j;
-      if (old === undefined || old.stamp === stamp || !matchesCopy(raw, old.raw)) {
+      if (old === undefined || old.stamp === stamp || !matchesRaw(raw, old.raw)) {
         samePlaces = false;
         if (old !== undefined && old.stamp !== stamp && passed[passed.length - 1] !== old) passed.push(old);
         const name = isPlainObject(raw) ? raw['name'] : undefined;
         old = typeof name === 'string' ? st.byName.get(name) : undefined;
-        if (old !== undefined && (old.stamp === stamp || !matchesCopy(raw, old.raw))) old = undefined;
+        if (old !== undefined && (old.stamp === stamp || !matchesRaw(raw, old.raw))) old = undefined;
         // found next to its place: one app before it left (or came), the ones after it follow in place
         if (old !== undefined && olds[j + 1] === old) {
           shift++;
@@ -230,7 +234,7 @@ export class PushCache {
       const parsed = appSchema.safeParse(raw);
       if (!parsed.success) return undefined;
       if (!plainApp(parsed.data, st.networkByName)) return undefined;
-      const entry: AppEntry = { raw: copyPlain(raw), parsed: parsed.data, endpoints: [], slots: slotsOf(parsed.data), stamp, born: stamp };
+      const entry: AppEntry = { raw: keep(raw), parsed: parsed.data, endpoints: [], slots: slotsOf(parsed.data), stamp, born: stamp };
       next[i] = entry;
       fresh.push(i);
       if (newAt) {
@@ -452,12 +456,36 @@ export interface RawCopy {
   apps: unknown[];
 }
 
-/** A copy of a valid input (validateConfig accepted it); undefined when it holds anything but plain data. */
+/**
+ * A copy of a valid input (validateConfig accepted it); undefined when it holds anything but plain data. An
+ * unchanging input is not copied: its parts are kept as they are (nobody changes them).
+ */
 export function copyInput(input: unknown): RawCopy | undefined {
   if (!isPlainObject(input)) return undefined;
   const apps = input['apps'] === undefined ? [] : input['apps'];
   if (!Array.isArray(apps)) return undefined;
-  return { keys: Object.keys(input), ports: copyPlain(input['ports']), networks: copyPlain(input['networks']), apps: apps.map((a: unknown) => copyPlain(a)) };
+  const keep = keeper(input);
+  return { keys: Object.keys(input), ports: keep(input['ports']), networks: keep(input['networks']), apps: apps.map(keep) };
+}
+
+/**
+ * A part of a push kept as it is: the push was unchanging (isDeepFrozen), so the part is too, and the same object
+ * pushed again is the same data. The API server's parsed bodies share the apps a push did not change with the body
+ * before (api/json-splice.ts): those are known the same by identity, not compared.
+ */
+class Shared {
+  constructor(readonly value: unknown) {}
+}
+
+/** How a push's parts are kept for the next push to be compared with: as they are when unchanging, else copied. */
+function keeper(input: unknown): (part: unknown) => unknown {
+  return isDeepFrozen(input) ? (part) => new Shared(part) : copyPlain;
+}
+
+/** matchesCopy, for what keeper() kept. */
+function matchesRaw(a: unknown, raw: unknown): boolean {
+  if (raw instanceof Shared) return a === raw.value || deepEqual(a, raw.value);
+  return matchesCopy(a, raw);
 }
 
 /** Cross-app slots of an app (checkApps' uniqueness rules): held by one app at most in a good config. */

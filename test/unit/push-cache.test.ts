@@ -40,15 +40,17 @@ function pairs(before: ResolvedConfig | undefined, after: ResolvedConfig): [obje
 }
 
 describe('push cache: incremental = full, over random edit sequences', () => {
-  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-    it(`seed ${seed}: 400 edits`, () => {
+  // frozen: each push unchanging (as the API server's bodies), kept as it is rather than copied
+  for (const [seed, frozen] of [1, 2, 3, 4, 5, 6, 7, 8].map((s) => [s, s > 6] as const)) {
+    it(`seed ${seed}: 400 edits${frozen ? ', frozen inputs' : ''}`, () => {
       const cache = new PushCache();
       const ed = new ConfigEditor(seed);
       let running: ResolvedConfig | undefined;
       let accepted: ConfigInput = structuredClone(ed.config);
       let incremental = 0;
       for (let step = 0; step < 400; step++) {
-        const { what, config: input } = ed.next();
+        const { what, config: edited } = ed.next();
+        const input = frozen ? deepFreeze(structuredClone(edited)) : edited;
         const inc = cache.tryIncremental(input, limits);
         const want = fullPath(input);
         const at = `seed ${seed} step ${step}: ${what}`;
@@ -77,7 +79,7 @@ describe('push cache: incremental = full, over random edit sequences', () => {
           expect(inc.same, at).toBe(running !== undefined && lastGoodText(want.config) === lastGoodText(validateConfig(accepted)));
           inc.commit();
         } else {
-          cache.rebuild(raw, want.config, want.resolved, lastGoodText(want.config));
+          cache.rebuild(raw, want.config, want.resolved, lastGoodText(want.config), input);
         }
         running = want.resolved;
         accepted = structuredClone(input);
@@ -167,6 +169,25 @@ describe('push cache: incremental = full, over random edit sequences', () => {
     expect(inc?.diff.endpoints.unchanged).toEqual(['a/sw']);
     // a copy is compared (and found the same)
     expect(cache.tryIncremental(structuredClone(input), limits)?.same).toBe(true);
+  });
+
+  it('an unchanging push is kept as it is: the next one sharing its apps is judged by identity, a copy by content', () => {
+    const cache = new PushCache();
+    const apps = Array.from({ length: 5 }, (_, k) => ({ name: `a${k}`, interfaces: [{ network: 'sw', tap: `t${k}` }] }));
+    const input = deepFreeze({ networks: [{ name: 'sw', type: 'switch' }], apps });
+    const config = validateConfig(input);
+    cache.rebuild(copyInput(input), config, resolveConfig(config), lastGoodText(config), input);
+    // the same apps (the very objects) and one more: only the new one is parsed and diffed
+    const next = deepFreeze({ networks: input.networks, apps: [...input.apps, { name: 'a5', interfaces: [{ network: 'sw', tap: 't5' }] }] });
+    const inc = cache.tryIncremental(next, limits);
+    expect(inc?.diff.endpoints.added.map((e) => e.key)).toEqual(['a5/sw']);
+    expect(inc?.diff.endpoints.unchanged).toHaveLength(5);
+    inc?.commit();
+    // a copy of the same data is the same config; a changed copy is a change
+    expect(cache.tryIncremental(structuredClone(next), limits)?.same).toBe(true);
+    const changed = structuredClone(next);
+    changed.apps[2]!.interfaces[0]!.tap = 'tx';
+    expect(cache.tryIncremental(changed, limits)?.diff.endpoints.changed.map((c) => c.key)).toEqual(['a2/sw']);
   });
 
   it('isDeepFrozen / deepFreeze: all the way down', () => {
