@@ -6,14 +6,15 @@
 // which would mean re-executing Node):
 //   --semi-space-growth-factor=1  the young generation stays at the size it has when `run` starts (2 MiB semi-spaces
 //                                 once the CLI has loaded: as --max-semi-space-size=2)
-//   --heap-growing-percent=25     after a full GC the old generation may grow to 1.25× what survived (V8 picks
-//                                 1.1–4× by GC speed; 4× on a machine with memory to spare), with no cap. 50 before
-//                                 2026-12-02; 25 measured at 10 000 taps 301.9 → 266.6 MiB 2 s after the converge
-//                                 (15 → 26 full GCs, 172 → 236 ms of their pauses), at 1000 124–126 → 116.5–118.3
+//   --heap-growing-percent=50     after a full GC the old generation may grow to 1.5× what survived (V8 picks
+//                                 1.1–4× by GC speed; 4× on a machine with memory to spare), with no cap. 25 for a
+//                                 while on 2026-12-02 (10 000 taps 270 → 241–262 MiB 2 s after the converge), which
+//                                 made a push at 10 000 apps wait on full GCs: +1 app 17–19 ms with 50, 42–55 ms with
+//                                 25 (bench/push-fakes.ts with the flags); 1000 taps alike; 35: 21 ms, 273 MiB
 // $EDGENET_DAEMON_V8_FLAGS replaces them (space- or comma-separated; empty: none), for a device to tune or undo.
 import { setFlagsFromString } from 'node:v8';
 
-export const DAEMON_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=1', '--heap-growing-percent=25'];
+export const DAEMON_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=1', '--heap-growing-percent=50'];
 
 /** The flags `edgenet run` sets: $EDGENET_DAEMON_V8_FLAGS when set, else DAEMON_V8_FLAGS. */
 export function daemonV8Flags(env: NodeJS.ProcessEnv = process.env): readonly string[] {

@@ -5,7 +5,7 @@ import { DAEMON_V8_FLAGS, daemonV8Flags } from '../../src/daemon/heap-flags.ts';
 describe('daemon V8 flags', () => {
   it('are the measured defaults unless EDGENET_DAEMON_V8_FLAGS is set', () => {
     expect(daemonV8Flags({})).toEqual(DAEMON_V8_FLAGS);
-    expect(DAEMON_V8_FLAGS).toEqual(['--semi-space-growth-factor=1', '--heap-growing-percent=25']);
+    expect(DAEMON_V8_FLAGS).toEqual(['--semi-space-growth-factor=1', '--heap-growing-percent=50']);
   });
 
   it.each([
