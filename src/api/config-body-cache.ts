@@ -6,7 +6,7 @@
 // knows the apps it shares by identity. EVE documents are converted anew each time (not kept).
 import { unchanging } from '../config/push-cache.ts';
 import type { AppliableDocument } from '../eve/eve-load.ts';
-import { indexJson, spliceJson, type IndexedJson } from './json-splice.ts';
+import { indexJson, spliceJson, type IndexedJson } from '../util/json-splice.ts';
 
 export interface BodyParse {
   /** the body is JSON (by content type or sniffed): it may be spliced from the last one */

@@ -10,6 +10,7 @@ import { endpointsOf, type EndpointSpec, type NetworkResolved } from './config-r
 import { appSchema, type AppSpec, type Config } from './config-schema.ts';
 import { appIfnames, isVeth } from './config-resolve.ts';
 import { deriveMac } from '../util/names.ts';
+import { topLevelArray } from '../util/json-splice.ts';
 
 /** One app of the last good config. */
 interface AppEntry {
@@ -130,6 +131,7 @@ export class PushCache {
       this.state = undefined;
       return;
     }
+    const itemAt = itemsFromText(text, entries);
     this.state = {
       keys: raw.keys,
       rawPorts: raw.ports,
@@ -144,6 +146,7 @@ export class PushCache {
       slots,
       statics,
       text,
+      ...(itemAt && { itemAt }),
       head: { ports: nested(JSON.stringify(config.ports, null, 2), 1), networks: nested(JSON.stringify(config.networks, null, 2), 1) },
       config,
       resolved,
@@ -471,7 +474,7 @@ export function copyInput(input: unknown): RawCopy | undefined {
 /**
  * A part of a push kept as it is: the push was unchanging (isDeepFrozen), so the part is too, and the same object
  * pushed again is the same data. The API server's parsed bodies share the apps a push did not change with the body
- * before (api/json-splice.ts): those are known the same by identity, not compared.
+ * before (util/json-splice.ts): those are known the same by identity, not compared.
  */
 class Shared {
   constructor(readonly value: unknown) {}
@@ -550,6 +553,27 @@ interface TextSlices {
   pieces: (string | Run)[];
   newAt: Int32Array;
 }
+
+/**
+ * The items of a full push's text (JSON.stringify(config, null, 2)) taken from it: the next incremental push makes
+ * its text from slices of this one instead of serialising every app anew (27 ms at 10 000 apps). Where each item
+ * starts; undefined (the items made when needed) when the text's apps are not the entries'.
+ */
+function itemsFromText(text: string, entries: AppEntry[]): Int32Array | undefined {
+  const spans = topLevelArray(text, 'apps');
+  if (!spans || spans.starts.length !== entries.length) return undefined;
+  const at = new Int32Array(entries.length);
+  for (let k = 0; k < entries.length; k++) {
+    // an item is its app's pretty JSON behind the list's indent of four spaces
+    const from = (spans.starts[k] as number) - ITEM_INDENT.length;
+    if (text.slice(from, from + ITEM_INDENT.length) !== ITEM_INDENT) return undefined;
+    at[k] = from;
+  }
+  entries.forEach((e, k) => (e.item = text.slice(at[k], spans.ends[k])));
+  return at;
+}
+
+const ITEM_INDENT = '    ';
 
 /** An app's item: JSON.stringify(app, null, 2) as it sits in the apps list of the last good config's text. */
 function itemOf(app: AppSpec): string {

@@ -1,6 +1,6 @@
 // A push body that changed in a few apps is parsed in those apps alone: the document is JSON.parse's, every time.
 import { describe, expect, it } from 'vitest';
-import { indexJson, spliceJson, type IndexedJson } from '../../src/api/json-splice.ts';
+import { indexJson, spliceJson, topLevelArray, type IndexedJson } from '../../src/util/json-splice.ts';
 
 /** a small deterministic random source (mulberry32) */
 function random(seed: number): () => number {
@@ -39,6 +39,16 @@ describe('JSON splice', () => {
       const apps = ix.arrays[2]!;
       expect([...apps.starts].map((s, k) => JSON.parse(text.slice(s, apps.ends[k])) as unknown)).toEqual(JSON.parse(JSON.stringify(doc.apps)));
     }
+  });
+
+  it('topLevelArray: the spans of one top-level array of a text, when it is there once', () => {
+    const text = JSON.stringify({ ports: [], apps: [{ name: 'a' }, { name: 'b]"' }] }, null, 2);
+    const spans = topLevelArray(text, 'apps')!;
+    expect([...spans.starts].map((s, k) => text.slice(s, spans.ends[k]))).toEqual([JSON.stringify({ name: 'a' }, null, 2).replace(/\n/g, '\n    '), JSON.stringify({ name: 'b]"' }, null, 2).replace(/\n/g, '\n    ')]);
+    expect(topLevelArray(text, 'ports')?.starts).toHaveLength(0);
+    expect(topLevelArray(text, 'networks')).toBeUndefined();
+    expect(topLevelArray('{"apps": [1], "apps": [2]}', 'apps')).toBeUndefined();
+    expect(topLevelArray('[1]', 'apps')).toBeUndefined();
   });
 
   it('is not made for what it cannot answer for: a repeated key, an array at the top, a scalar', () => {

@@ -25,12 +25,33 @@ interface ArraySpans {
 export function indexJson(text: string, value: unknown): IndexedJson | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const doc = value as Record<string, unknown>;
+  const top = scanTopLevel(text);
+  // a key given twice: JSON.parse kept the last one, and the offsets would not say which
+  if (!top || top.keys !== Object.keys(doc).length) return undefined;
+  for (const a of top.arrays) {
+    const held = doc[a.key];
+    if (!Array.isArray(held) || held.length !== a.starts.length) return undefined;
+  }
+  return { text, value: doc, arrays: top.arrays };
+}
+
+/**
+ * Where the elements of the top-level array `key` sit in `text`, a JSON object JSON.parse took (the key given once);
+ * undefined when there is no such array.
+ */
+export function topLevelArray(text: string, key: string): { starts: Int32Array; ends: Int32Array } | undefined {
+  const found = scanTopLevel(text)?.arrays.filter((a) => a.key === key);
+  return found?.length === 1 ? found[0] : undefined;
+}
+
+/** The top-level object's arrays and how many keys it has; undefined when the text is not an object. */
+function scanTopLevel(text: string): { arrays: ArraySpans[]; keys: number } | undefined {
   let i = skipSpace(text, 0);
   if (text.charCodeAt(i) !== OPEN_OBJECT) return undefined;
   i = skipSpace(text, i + 1);
   const arrays: ArraySpans[] = [];
   let keys = 0;
-  while (text.charCodeAt(i) !== CLOSE_OBJECT) {
+  while (i < text.length && text.charCodeAt(i) !== CLOSE_OBJECT) {
     const keyEnd = skipString(text, i);
     const key = JSON.parse(text.slice(i, keyEnd)) as string;
     keys++;
@@ -41,16 +62,12 @@ export function indexJson(text: string, value: unknown): IndexedJson | undefined
       i = scanElements(text, i + 1, 0, starts, ends);
       if (text.charCodeAt(i) !== CLOSE_ARRAY) return undefined;
       i++;
-      const held = doc[key];
-      if (!Array.isArray(held) || held.length !== starts.length) return undefined;
       arrays.push({ key, starts: Int32Array.from(starts), ends: Int32Array.from(ends) });
     } else i = skipValue(text, i);
     i = skipSpace(text, i);
     if (text.charCodeAt(i) === COMMA) i = skipSpace(text, i + 1);
   }
-  // a key given twice: JSON.parse kept the last one, and the offsets would not say which
-  if (keys !== Object.keys(doc).length) return undefined;
-  return { text, value: doc, arrays };
+  return { arrays, keys };
 }
 
 /** `text` parsed as `prev.text` changed inside one top-level array's elements, or undefined (parse it whole). */
