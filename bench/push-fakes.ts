@@ -36,7 +36,7 @@ for (const taps of sizes) {
   await api.putConfig(full, 'application/json');
   const applySum = async (): Promise<number> => {
     const text = await new Promise<string>((resolve, reject) => {
-      const req = request({ socketPath, path: '/metrics', headers: { host: 'x' } }, (res) => {
+      const req = request({ socketPath, path: '/metrics?name=edgenet_apply_duration_seconds', headers: { host: 'x' } }, (res) => {
         let b = '';
         res.on('data', (c: Buffer) => (b += c.toString()));
         res.on('end', () => resolve(b));

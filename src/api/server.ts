@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import type { Subscription } from 'rxjs';
 import type { ApplyOptions, ApplyResult, Edgenet, Transition } from '../edgenet-types.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
-import { createMetrics } from '../daemon/metrics.ts';
+import { createMetrics, metricsQuery } from '../daemon/metrics.ts';
 import type { EdgenetMetrics } from '../daemon/metrics.ts';
 import type { ConfigIssue } from '../errors.ts';
 import { serialQueue } from '../runtime/serial-queue.ts';
@@ -220,7 +220,12 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
     return reply.code(200).send({ tornDown: true });
   });
 
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  // GET /metrics?name=<family>[&name=…]: only those families (a scraper or the bench reading a few cheaply)
+  app.get('/metrics', async (req, reply) => {
+    const query = metricsQuery(req.url);
+    if ('error' in query) return sendError(reply, 400, query.error);
+    return reply.type(metrics.contentType).send(await metrics.metrics(query.names));
+  });
 
   // GET /v1/events?kind=…&name=…&to=…: SSE, each transition with an id; `Last-Event-ID` (header, or ?lastEventId=
   // for a client that cannot set headers) replays what came after that id first

@@ -2,7 +2,7 @@
 // unix socket. Only GET /metrics is served (no config, no status: those stay on the socket).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EdgenetMetrics } from './metrics.ts';
+import { metricsQuery, type EdgenetMetrics } from './metrics.ts';
 
 export interface ListenAddress {
   host: string;
@@ -32,7 +32,12 @@ export async function startMetricsListener(metrics: Pick<EdgenetMetrics, 'metric
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('only GET /metrics is served here\n');
       return;
     }
-    metrics.metrics().then(
+    const query = metricsQuery(req.url ?? '');
+    if ('error' in query) {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`${query.error}\n`);
+      return;
+    }
+    metrics.metrics(query.names).then(
       (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
       (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${String(err)}\n`),
     );

@@ -22,8 +22,12 @@ export interface EdgenetMetrics {
   readonly registry: Registry;
   /** `text/plain; version=0.0.4; charset=utf-8` */
   readonly contentType: string;
-  /** The exposition text, with states and writes read from status() now. */
-  metrics(): Promise<string>;
+  /**
+   * The exposition text, with states and writes read from status() now. `names`: only these families (unknown
+   * names give nothing, as a Prometheus filter that matches nothing); a status is built only for a family that
+   * needs one, so a scrape of a few small families costs what they are, not what the device holds.
+   */
+  metrics(names?: readonly string[]): Promise<string>;
   /** Wraps an apply so its duration lands in `edgenet_apply_duration_seconds{result}`. */
   instrumentApply<A extends unknown[]>(apply: (...args: A) => Promise<ApplyResult>): (...args: A) => Promise<ApplyResult>;
   /** Stops counting transitions. */
@@ -37,6 +41,20 @@ export interface EdgenetMetrics {
  */
 export function isDnsmasqRestart(t: Transition): boolean {
   return t.kind === 'network' && t.to === 'degraded' && (t.from === 'ready' || t.from === 'degraded') && /\bdnsmasq\b/.test(t.reason ?? '');
+}
+
+/**
+ * The families a `/metrics?name=<family>[&name=…]` request asks for (undefined: all), or the error of a request that
+ * asks for something else: the API socket and `--metrics-listen` read it the same way.
+ */
+export function metricsQuery(url: string): { names: string[] | undefined } | { error: string } {
+  const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+  const bad = [...query.keys()].find((k) => k !== 'name');
+  if (bad !== undefined) return { error: `unknown query parameter "${bad}" for /metrics (only name=<metric family>)` };
+  const names = query.getAll('name');
+  const badName = names.find((n) => !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(n));
+  if (badName !== undefined) return { error: `name=${JSON.stringify(badName)} is not a metric family name ([a-zA-Z_:][a-zA-Z0-9_:]*)` };
+  return { names: names.length > 0 ? names : undefined };
 }
 
 export interface MetricsOptions {
@@ -167,8 +185,17 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     registry: full,
     contentType: prometheusContentType,
     // the text full.metrics() gives, the per-object families written by edgenet (metrics-per-object.ts)
-    metrics: () =>
+    metrics: (names) =>
       statusMemo.scrape(async () => {
+        if (names !== undefined) {
+          const texts: string[] = [];
+          for (const name of new Set(names)) {
+            const family = perObject.find((f) => f.name === name);
+            if (family) texts.push(familyText(family, status()));
+            else if (small.getSingleMetric(name)) texts.push((await small.getSingleMetricAsString(name)).replace(/\n$/, ''));
+          }
+          return texts.length === 0 ? '' : `${texts.join('\n\n')}\n`;
+        }
         const head = await small.metrics();
         const s = status();
         return `${head.slice(0, -1)}\n\n${perObject.map((f) => familyText(f, s)).join('\n\n')}\n`;

@@ -263,6 +263,35 @@ describe('GET /metrics', () => {
     }
   });
 
+  it('?name= gives those families alone, as they read in the whole text; a bad filter is a 400 naming it', async () => {
+    const net = new FakeEdgenet();
+    net.statusSubject.next(status({ networks: [{ name: 'lan', type: 'local', state: 'ready', bridge: 'enbr-lan' }] }));
+    const sock = join(dir, 'api.sock');
+    const server = await startApiServer({ net, socketPath: sock });
+    try {
+      const whole = (await get(sock, '/metrics')).body;
+      const section = (name: string): string => {
+        const from = whole.indexOf(`# HELP ${name} `);
+        const to = whole.indexOf('\n\n', from);
+        return whole.slice(from, to < 0 ? whole.length - 1 : to);
+      };
+      const one = await get(sock, '/metrics?name=edgenet_apply_duration_seconds');
+      expect(one.status).toBe(200);
+      expect(one.body).toBe(`${section('edgenet_apply_duration_seconds')}\n`);
+      const two = await get(sock, '/metrics?name=edgenet_actor_state&name=edgenet_kernel_writes_total&name=no_such_family');
+      expect(two.body).toBe(`${section('edgenet_actor_state')}\n\n${section('edgenet_kernel_writes_total')}\n`);
+      expect((await get(sock, '/metrics?name=no_such_family')).body).toBe('');
+      const bad = await get(sock, '/metrics?name=a-b');
+      expect(bad.status).toBe(400);
+      expect(JSON.parse(bad.body)).toEqual({ error: 'name="a-b" is not a metric family name ([a-zA-Z_:][a-zA-Z0-9_:]*)' });
+      const other = await get(sock, '/metrics?match=x');
+      expect(other.status).toBe(400);
+      expect(JSON.parse(other.body).error).toMatch(/unknown query parameter "match"/);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('is served by the daemon, with the applies of the file and of the API timed', async () => {
     const net = new FakeEdgenet();
     const file = join(dir, 'config.yaml');
@@ -311,6 +340,13 @@ describe('GET /metrics', () => {
       expect(m.value('edgenet_last_apply_timestamp_seconds')).toBeGreaterThan(0);
       expect(m.samples.filter((x) => x.labels.state === 'deleted')).toEqual([]);
       expect((await fetch(url.replace('/metrics', '/v1/status'))).status).toBe(404);
+      // the same filter as the API's: process metrics too
+      const lag = await (await fetch(`${url}?name=nodejs_eventloop_lag_p99_seconds`)).text();
+      expect(lag).toMatch(/^# HELP nodejs_eventloop_lag_p99_seconds /);
+      expect(lag).not.toMatch(/edgenet_/);
+      const bad = await fetch(`${url}?name=1x`);
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toMatch(/name="1x" is not a metric family name/);
     } finally {
       stop.abort();
       expect(await daemon).toBe(0);
