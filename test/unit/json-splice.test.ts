@@ -1,18 +1,7 @@
 // A push body that changed in a few apps is parsed in those apps alone: the document is JSON.parse's, every time.
 import { describe, expect, it } from 'vitest';
 import { indexJson, spliceJson, topLevelArray, type IndexedJson } from '../../src/util/json-splice.ts';
-
-/** a small deterministic random source (mulberry32) */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as random } from '../helpers/config-edits.ts';
 
 const app = (k: number, rnd: () => number): unknown => ({
   name: `app-${k}`,
