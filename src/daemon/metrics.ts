@@ -188,11 +188,19 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     metrics: (names) =>
       statusMemo.scrape(async () => {
         if (names !== undefined) {
+          // the small registry is collected whole (cheap: nothing per object), as a whole scrape collects it: some
+          // families are set by another's collect (prom-client's event-loop lag percentiles by
+          // nodejs_eventloop_lag_seconds, the heap sizes by the total's)
+          const sections = new Map<string, string>();
+          for (const text of (await small.metrics()).slice(0, -1).split('\n\n')) {
+            const name = /^# HELP (\S+) /.exec(text)?.[1];
+            if (name !== undefined) sections.set(name, text);
+          }
           const texts: string[] = [];
           for (const name of new Set(names)) {
             const family = perObject.find((f) => f.name === name);
-            if (family) texts.push(familyText(family, status()));
-            else if (small.getSingleMetric(name)) texts.push((await small.getSingleMetricAsString(name)).replace(/\n$/, ''));
+            const text = family ? familyText(family, status()) : sections.get(name);
+            if (text !== undefined) texts.push(text);
           }
           return texts.length === 0 ? '' : `${texts.join('\n\n')}\n`;
         }

@@ -67,6 +67,25 @@ describe('metrics', () => {
     expect(m.value('edgenet_apply_duration_seconds_count', { result: 'ok' })).toBe(0);
   });
 
+  it('a filtered scrape collects as a whole one: the event-loop lag percentiles are read, not left as they were', async () => {
+    const withProcess = createMetrics(net, { processMetrics: true });
+    try {
+      const p99 = async (): Promise<number> => parsePrometheusText(await withProcess.metrics(['nodejs_eventloop_lag_p99_seconds'])).value('nodejs_eventloop_lag_p99_seconds') ?? 0;
+      // block the loop until the histogram has a delay to report (its sampler sees it once the loop turns)
+      const deadline = Date.now() + 5000;
+      let seen = 0;
+      while (seen <= 0 && Date.now() < deadline) {
+        const until = Date.now() + 30;
+        while (Date.now() < until);
+        await new Promise((r) => setTimeout(r, 15));
+        seen = await p99();
+      }
+      expect(seen).toBeGreaterThan(0);
+    } finally {
+      withProcess.close();
+    }
+  });
+
   it('reads actor states off status() at each scrape (1 for the current state, 0 for the others)', async () => {
     net.statusSubject.next(
       status({
