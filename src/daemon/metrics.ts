@@ -188,19 +188,22 @@ export function createMetrics(net: Pick<Edgenet, 'status' | 'transitions$'>, opt
     metrics: (names) =>
       statusMemo.scrape(async () => {
         if (names !== undefined) {
-          // the small registry is collected whole (cheap: nothing per object), as a whole scrape collects it: some
-          // families are set by another's collect (prom-client's event-loop lag percentiles by
-          // nodejs_eventloop_lag_seconds, the heap sizes by the total's)
-          const sections = new Map<string, string>();
-          for (const text of (await small.metrics()).slice(0, -1).split('\n\n')) {
-            const name = /^# HELP (\S+) /.exec(text)?.[1];
-            if (name !== undefined) sections.set(name, text);
+          // prom-client's process and Node families are collected together, in order, as a whole scrape collects
+          // them: some are set by another's collect (the event-loop lag percentiles by nodejs_eventloop_lag_seconds,
+          // the heap sizes by the total's); edgenet's own are collected alone (several read a whole status)
+          const single = async (name: string): Promise<string> => (await small.getSingleMetricAsString(name)).replace(/\n$/, '');
+          const defaults = new Map<string, string>();
+          if (names.some((n) => !n.startsWith('edgenet_'))) {
+            for (const m of small.getMetricsAsArray()) if (!m.name.startsWith('edgenet_')) defaults.set(m.name, await single(m.name));
           }
           const texts: string[] = [];
           for (const name of new Set(names)) {
             const family = perObject.find((f) => f.name === name);
-            const text = family ? familyText(family, status()) : sections.get(name);
-            if (text !== undefined) texts.push(text);
+            if (family) texts.push(familyText(family, status()));
+            else if (!name.startsWith('edgenet_')) {
+              const text = defaults.get(name);
+              if (text !== undefined) texts.push(text);
+            } else if (small.getSingleMetric(name)) texts.push(await single(name));
           }
           return texts.length === 0 ? '' : `${texts.join('\n\n')}\n`;
         }
