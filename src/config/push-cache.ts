@@ -163,7 +163,7 @@ export class PushCache {
     const st = this.state;
     if (!st || !isPlainObject(input)) return undefined;
     // the very object of the last good push, which nobody can have changed since
-    if (st.frozen !== undefined && input === st.frozen) return this.result(st, ++this.stamp, st.entries, [], [], [], true, input);
+    if (st.frozen !== undefined && input === st.frozen) return this.result(st, ++this.stamp, st.entries, [], [], [], true, st.frozen);
     const keys = Object.keys(input);
     if (!sameKeys(keys, st.keys)) return undefined;
     if (!matchesRaw(input['ports'], st.rawPorts) || !matchesRaw(input['networks'], st.rawNetworks)) return undefined;
@@ -172,7 +172,9 @@ export class PushCache {
     if (checkLimits(input, limits).length > 0) return undefined;
 
     const stamp = ++this.stamp;
-    const keep = keeper(input);
+    // an unchanging push (a parsed body): its parts are kept as they are, and it is the next push's known object
+    const frozen = isDeepFrozen(input) ? input : undefined;
+    const keep = keeper(frozen !== undefined);
     // One pass over the pushed apps, each compared with the old app in its place (or the old app of its name). The
     // place is the old index plus `shift`, which follows a single removal or insertion, so apps after one are found
     // in their place again. This is the push's only walk over all apps: everything else costs what changed.
@@ -251,7 +253,7 @@ export class PushCache {
     }
     if (run) pieces.push(run);
     // every entry of the last config is still there, in its place: the same config
-    if (samePlaces && fresh.length === 0) return this.result(st, stamp, st.entries, [], [], [], true, input);
+    if (samePlaces && fresh.length === 0) return this.result(st, stamp, st.entries, [], [], [], true, frozen);
 
     // the apps that left or changed (their old versions), in the old order: every old entry was looked at in its
     // place or taken, up to the last place looked at
@@ -282,7 +284,7 @@ export class PushCache {
       }
     }
     const slices = oldAt && newAt ? { oldText, oldAt, olds, pieces, newAt } : undefined;
-    return this.result(st, stamp, next, gone, added, [...delta], false, input, slices);
+    return this.result(st, stamp, next, gone, added, [...delta], false, frozen, slices);
   }
 
   private result(
@@ -293,10 +295,10 @@ export class PushCache {
     added: AppEntry[],
     delta: [string, number][],
     same: boolean,
-    input: object,
+    /** the push's input when it is unchanging (isDeepFrozen) */
+    frozen: object | undefined,
     slices?: TextSlices,
   ): IncrementalPush {
-    const frozen = isDeepFrozen(input) ? input : undefined;
     const nets = st.resolvedNetworks.length + st.resolvedPorts.length;
     if (same) {
       // nothing changed: the last answer again, with a diff that says so (its list of endpoint keys made if read)
@@ -467,7 +469,7 @@ export function copyInput(input: unknown): RawCopy | undefined {
   if (!isPlainObject(input)) return undefined;
   const apps = input['apps'] === undefined ? [] : input['apps'];
   if (!Array.isArray(apps)) return undefined;
-  const keep = keeper(input);
+  const keep = keeper(isDeepFrozen(input));
   return { keys: Object.keys(input), ports: keep(input['ports']), networks: keep(input['networks']), apps: apps.map(keep) };
 }
 
@@ -481,8 +483,8 @@ class Shared {
 }
 
 /** How a push's parts are kept for the next push to be compared with: as they are when unchanging, else copied. */
-function keeper(input: unknown): (part: unknown) => unknown {
-  return isDeepFrozen(input) ? (part) => new Shared(part) : copyPlain;
+function keeper(unchanging: boolean): (part: unknown) => unknown {
+  return unchanging ? (part) => new Shared(part) : copyPlain;
 }
 
 /** matchesCopy, for what keeper() kept. */
