@@ -134,7 +134,7 @@ export function summarize(profiles: CpuProfile[], windows: PhaseWindow[], top = 
       selfTop: rank(self, top),
       // inclusive: the interesting frames are ours (src/, machines/) and the libraries' entry points
       inclusiveTop: rank(incl, top, (k) => /^\(|processTicksAndRejections|listOnTimeout|runMicrotasks|emit |^(anonymous) node:/.test(k)),
-      ownTop: rank(incl, top, (k) => !/ (src|machines)\//.test(k)),
+      ownTop: rank(incl, top, (k) => !/ (dist\/)?(src|machines)\//.test(k)),
       byArea: rank(areas, top),
     });
   }
