@@ -27,6 +27,7 @@ import { writesOf, type Drivers } from './drivers/drivers.ts';
 import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions, RefusedEndpoint, Status, Transition } from './edgenet-types.ts';
 import { ConfigError } from './errors.ts';
 import { Ipam } from './services/ipam.ts';
+import type { JournaledFile } from './util/journaled-file.ts';
 import { PortProber, probeTargets } from './services/port-probe.ts';
 import { L3Moves, inOurBridge } from './services/l3-moves.ts';
 import { LinkRouter } from './runtime/link-router.ts';
@@ -37,7 +38,7 @@ import { planFromDiff, planSize } from './runtime/plan.ts';
 import { NOTHING, sweepOrphans } from './reconcile/orphans.ts';
 import { applyPortLinks, EMPTY_PLAN, planPortLinks, removeUnusedPortLinks, wantedPortLinks } from './reconcile/port-links.ts';
 import { serialQueue } from './runtime/serial-queue.ts';
-import { lastGoodText, readLastGoodConfig, removeRuntimeState, writeLastGoodConfigText } from './daemon/state-dir.ts';
+import { lastGoodText, openLastGoodConfig, readLastGoodConfig, removeRuntimeState, writeLastGoodConfigText } from './daemon/state-dir.ts';
 import { copyInput, PushCache, type IncrementalPush } from './config/push-cache.ts';
 import { DEFAULT_STATE_DIR as DEFAULT_STATE_DIR_PATH, migrateStateLayout, resolveLayout } from './daemon/state-layout.ts';
 import { buildStatus, isSettled, SettleWatch } from './runtime/status.ts';
@@ -105,6 +106,16 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   let persisted: string | undefined;
   /** the last write of the last good config (each waits for the one before) */
   let lastGoodWrite: Promise<void> = Promise.resolve();
+  /** the last good config's file (its journal open), from the first write on */
+  let lastGoodFile: Promise<JournaledFile> | undefined;
+  const writeLastGood = async (text: string): Promise<void> => {
+    lastGoodFile ??= openLastGoodConfig(stateDir);
+    const file = await lastGoodFile.catch((err: unknown) => {
+      lastGoodFile = undefined;
+      throw err;
+    });
+    await writeLastGoodConfigText(file, text);
+  };
   /** app interfaces the last (partial) apply refused */
   let refusedNow: RefusedEndpoint[] = [];
   // IPv4 address events seen (any interface), and how many there had been when the running config's port
@@ -328,14 +339,14 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (exact) inc.commit();
     else if (refused.length === 0 && incrementalPushes) pushCache.rebuild(raw, config, resolved, text, input);
     else pushCache.clear();
-    // the last good config is written (and fsynced, on libuv's pool) while the actors converge, awaited before the
+    // the last good config is written (what changed: a journal line appended with O_DSYNC, on libuv's pool) while the actors converge, awaited before the
     // push returns: it is the running config from here on, a crash meanwhile brings it back. An unchanged config is
     // not written again (a no-op push costs no fsync, nor a serialisation of the config); an incremental push that
     // changed something has a new text: not compared, a whole config's length. One write after the other: a push
     // that failed after its write began must not have its rename land after the next push's
     const written =
       persist && (exact ? !inc.same || text !== persisted : text !== persisted)
-        ? (lastGoodWrite = lastGoodWrite.catch(() => undefined).then(() => writeLastGoodConfigText(stateDir, text)))
+        ? (lastGoodWrite = lastGoodWrite.catch(() => undefined).then(() => writeLastGood(text)))
         : undefined;
     // (awaited below; a push that fails before then must not leave it unhandled)
     written?.catch(() => undefined);
@@ -413,6 +424,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       await serial(async () => undefined);
       // a push that failed may have left its write of the last good config under way
       await lastGoodWrite.catch(() => undefined);
+      await lastGoodFile?.then((f) => f.close()).catch(() => undefined);
+      lastGoodFile = undefined;
       stopped = true;
       const rt = runtime;
       if (!rt) return;

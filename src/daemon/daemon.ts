@@ -3,7 +3,7 @@
 // serves the Stately inspector on loopback, tells a supervisor (sd_notify) READY once the first apply has settled,
 // and on SIGTERM/SIGINT stops the actors while leaving the data plane running. POST /v1/teardown removes everything
 // edgenet owns and then stops it.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { EdgenetLogger as Logger } from '../util/logger.ts';
 import { createDaemonLogger } from './daemon-logger.ts';
@@ -23,8 +23,8 @@ import type { LiveViewServer } from '../ui/live-view.ts';
 import { createMetrics } from './metrics.ts';
 import { MallocTrimmer } from './malloc-tuning.ts';
 import { startMetricsListener, type ListenAddress, type MetricsListener } from './metrics-listen.ts';
-import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
-import { writeFileAtomic } from '../util/atomic-file.ts';
+import { LAST_GOOD_CONFIG, readLastGoodConfig, readLastGoodConfigText } from './state-dir.ts';
+import { rewriteJournaled } from '../util/journaled-file.ts';
 import { bridgeName } from '../util/names.ts';
 import { ConfigOwnership } from './config-source.ts';
 import { validateConfig } from '../config/config-load.ts';
@@ -356,13 +356,13 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       clearTimeout(timer);
       await watcher?.close().catch(() => undefined);
       watcher = undefined;
-      const keep = await readFile(lastGoodPath, 'utf8').catch(() => undefined);
+      const keep = await readLastGoodConfigText(stateDir).catch(() => undefined);
       log.info('teardown requested: removing every object edgenet owns');
       await metadata?.close().catch(() => undefined);
       metadata = undefined;
       await net.teardown();
       await eveReporter?.close({ remove: true });
-      if (keep !== undefined) await writeFileAtomic(lastGoodPath, keep, 0o600);
+      if (keep !== undefined) await rewriteJournaled(lastGoodPath, keep, 0o600);
     } finally {
       // after the answer has gone out
       setImmediate(() => stop.request(TORN_DOWN));

@@ -1,40 +1,49 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { writeFileAtomic } from '../util/atomic-file.ts';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { JournalCorruptError, JournaledFile, journalPath, readJournaled } from '../util/journaled-file.ts';
 import type { ConfigLimits } from '../config/config-limits.ts';
 import { validateConfig } from '../config/config-load.ts';
 import type { Config } from '../config/config-schema.ts';
 import { ConfigError } from '../errors.ts';
 
-// The state dir holds what must survive a restart: the last good config (written atomically), IPAM, dnsmasq files.
+// The state dir holds what must survive a restart: the last good config (a snapshot and the journal of what pushes
+// changed since: util/journaled-file.ts), IPAM, dnsmasq files.
 
 export const LAST_GOOD_CONFIG = 'config.json';
-
-
-export async function writeLastGoodConfig(stateDir: string, config: Config): Promise<void> {
-  await writeLastGoodConfigText(stateDir, lastGoodText(config));
-}
+/** the last good config's journal, beside it */
+export const LAST_GOOD_CONFIG_JOURNAL = journalPath(LAST_GOOD_CONFIG);
 
 /** The last good config's text (without the final newline): what is compared to skip an unchanged write. */
 export function lastGoodText(config: Config): string {
   return JSON.stringify(config, null, 2);
 }
 
+/** The last good config's file, for one writer (its journal kept open between writes: close() it). */
+export function openLastGoodConfig(stateDir: string): Promise<JournaledFile> {
+  return JournaledFile.open(join(stateDir, LAST_GOOD_CONFIG), 0o600);
+}
+
 /** `text`: lastGoodText() of the config, or the same text made another way (push-cache.ts). */
-export async function writeLastGoodConfigText(stateDir: string, text: string): Promise<void> {
-  await writeFileAtomic(join(stateDir, LAST_GOOD_CONFIG), `${text}\n`, 0o600);
+export async function writeLastGoodConfigText(file: JournaledFile, text: string): Promise<void> {
+  await file.write(`${text}\n`);
+}
+
+/** The last good config's text as written last (snapshot and journal), or undefined when there is none. */
+export async function readLastGoodConfigText(stateDir: string): Promise<string | undefined> {
+  const path = join(stateDir, LAST_GOOD_CONFIG);
+  try {
+    return await readJournaled(path);
+  } catch (err) {
+    if (err instanceof JournalCorruptError) throw new ConfigError([{ path: '', message: `last good config's ${err.message}` }], path);
+    throw err;
+  }
 }
 
 /** The last good config, or undefined when there is none. A corrupt file is an error naming the file. */
 export async function readLastGoodConfig(stateDir: string, limits?: Partial<ConfigLimits>): Promise<Config | undefined> {
   const path = join(stateDir, LAST_GOOD_CONFIG);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readLastGoodConfigText(stateDir);
+  if (text === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -44,7 +53,7 @@ export async function readLastGoodConfig(stateDir: string, limits?: Partial<Conf
   return validateConfig(parsed, path, limits ? { limits } : {});
 }
 
-/** After a teardown: everything of the state dir but the last good config (and a live daemon's socket). */
+/** After a teardown: everything of the state dir but the last good config and its journal (and a live daemon's socket). */
 export async function removeRuntimeState(stateDir: string): Promise<void> {
   let entries: string[];
   try {
@@ -53,7 +62,7 @@ export async function removeRuntimeState(stateDir: string): Promise<void> {
     return;
   }
   for (const name of entries) {
-    if (name === LAST_GOOD_CONFIG || name === 'api.sock') continue;
+    if (name === LAST_GOOD_CONFIG || name === LAST_GOOD_CONFIG_JOURNAL || name === 'api.sock') continue;
     await rm(join(stateDir, name), { recursive: true, force: true });
   }
 }

@@ -13,10 +13,10 @@ export const API_SOCKET = 'api.sock';
 
 /**
  * The files of the persistent state dir (everything else edgenet writes is runtime state): state-dir.ts's
- * LAST_GOOD_CONFIG, ipam.ts's RESERVATIONS_FILE and instance-lock.ts's INSTANCE_ID_FILE, named here without importing those modules, so the CLI's
+ * LAST_GOOD_CONFIG, ipam.ts's RESERVATIONS_FILE (each with its journal: journaled-file.ts) and instance-lock.ts's INSTANCE_ID_FILE, named here without importing those modules, so the CLI's
  * start-up (which resolves the socket path) loads no config schema (test/unit/daemon-service.test.ts checks both).
  */
-export const PERSISTENT_FILES: readonly string[] = ['config.json', 'reservations.json', 'instance-id'];
+export const PERSISTENT_FILES: readonly string[] = ['config.json', 'config.json.journal', 'reservations.json', 'reservations.json.journal', 'instance-id'];
 
 export interface StateLayout {
   /** persistent: last good config, reservations */

@@ -14,7 +14,7 @@ import { assertSameNetns } from './netns-record.ts';
 import { acquireInstanceLock, type InstanceLock } from './instance-lock.ts';
 import { NOTHING, sweepOrphans } from './orphans.ts';
 import { L3Moves, inOurBridge } from '../services/l3-moves.ts';
-import { LAST_GOOD_CONFIG, removeRuntimeState } from '../daemon/state-dir.ts';
+import { LAST_GOOD_CONFIG, LAST_GOOD_CONFIG_JOURNAL, removeRuntimeState } from '../daemon/state-dir.ts';
 import { resolveLayout } from '../daemon/state-layout.ts';
 
 export interface OfflineTeardownOptions {
@@ -70,7 +70,7 @@ export async function teardownOffline(opts: OfflineTeardownOptions): Promise<str
     await lock?.release();
   }
   for (const dir of stateDir === runtimeDir ? [stateDir] : [stateDir, runtimeDir]) {
-    const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f !== LAST_GOOD_CONFIG && join(dir, f) !== socketPath);
+    const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f !== LAST_GOOD_CONFIG && f !== LAST_GOOD_CONFIG_JOURNAL && join(dir, f) !== socketPath);
     await removeRuntimeState(dir);
     removed.push(...files.map((f) => `state ${join(dir, f)}`));
   }

@@ -1,12 +1,12 @@
-// IP reservations of app interfaces on local network instances, persisted in `<stateDir>/reservations.json`.
+// IP reservations of app interfaces on local network instances, persisted in `<stateDir>/reservations.json` and
+// its journal (util/journaled-file.ts: a save appends what changed, one small synchronous write).
 //
 // A key (`<app>/<ni>`) holds its address while the app exists. release() keeps the address as a hint for that key:
 // a redeployed app gets the same address back, because new allocations take the lowest free address that is
 // nobody's hint first and reuse a hinted address only when the range has nothing else left (its hint is then
 // dropped). So hints never block allocation, and there are never more of them than addresses in the ranges.
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../util/atomic-file.ts';
 import { join } from 'node:path';
+import { JournalCorruptError, JournaledFile } from '../util/journaled-file.ts';
 import ipaddr from 'ipaddr.js';
 
 export const RESERVATIONS_FILE = 'reservations.json';
@@ -105,18 +105,26 @@ export class Ipam {
   private constructor(
     readonly path: string,
     private readonly doc: FileShape,
+    private readonly file: JournaledFile,
   ) {}
 
-  /** Loads `<stateDir>/reservations.json` (absent: empty). A corrupt file is an error naming it, never trusted. */
+  /** Loads `<stateDir>/reservations.json` and its journal (absent: empty). A corrupt file is an error naming it, never trusted. */
   static async open(stateDir: string): Promise<Ipam> {
     const path = join(stateDir, RESERVATIONS_FILE);
-    let text: string | undefined;
+    let file: JournaledFile;
     try {
-      text = await readFile(path, 'utf8');
+      file = await JournaledFile.open(path, 0o600);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if (e instanceof JournalCorruptError) throw new IpamError(`reservations ${e.message}`);
+      throw e;
     }
-    return new Ipam(path, text === undefined ? { version: 1, networks: {} } : parseFile(text, path));
+    const text = file.text;
+    return new Ipam(path, text === undefined ? { version: 1, networks: {} } : parseFile(text, path), file);
+  }
+
+  /** Closes the journal (after the last save). */
+  close(): Promise<void> {
+    return this.file.close();
   }
 
   /**
@@ -207,10 +215,10 @@ export class Ipam {
   }
 
   /**
-   * Writes the file atomically (temp + fsync + rename + fsync of the directory); nothing when nothing changed.
-   * Resolves once a write holding every change made before the call is done. Saves asked for while one is under
-   * way share one write after it (removing N apps at once writes the file a few times, not N times: each write is
-   * the whole file).
+   * Writes what changed to disk (a line appended to the journal, synchronously; now and then the whole file,
+   * atomically); nothing when nothing changed. Resolves once a write holding every change made before the call is
+   * done. Saves asked for while one is under way share one write after it (removing N apps at once writes a few
+   * times, not N times).
    */
   save(): Promise<void> {
     if (this.queued) return this.queued;
@@ -227,7 +235,8 @@ export class Ipam {
       return queued;
     }
     this.dirty = false;
-    const writing: Promise<void> = writeFileAtomic(this.path, `${this.text()}\n`, 0o600)
+    const writing: Promise<void> = this.file
+      .write(`${this.text()}\n`)
       .catch((err: unknown) => {
         // what it held is written by the next save
         this.dirty = true;

@@ -76,10 +76,11 @@ export class LocalServices {
 
   async close(): Promise<void> {
     await this.resolv.close();
+    await this.ipam.close();
   }
 
   /**
-   * The reservations a plan made are written (fsync, rename: ~1–5 ms) while the actors build links and rules; no
+   * The reservations a plan made are written (a journal line appended with O_DSYNC: ~0.2–1 ms) while the actors build links and rules; no
    * address is handed out before its reservation is on disk: a dnsmasq start waits for it (serve), and so does an
    * app's interface, whose join waits for addEndpoint (its files are written meanwhile: only that app, not yet
    * attached, can ask for that address). `saved()` is what a push awaits before it resolves: a failed write is its

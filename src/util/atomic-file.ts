@@ -29,7 +29,7 @@ export function onTmpfs(dir: string): Promise<boolean> {
  * anywhere: for runtime state that means nothing after a reboot (dnsmasq's files, rendered again from the config
  * at start) — a crash of edgenet still leaves the old content or the new (the page cache outlives the process).
  */
-export async function writeFileAtomic(path: string, data: string, mode = 0o644, opts: { durable?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: { durable?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
   // the directory is made once (a push writes a few files: no mkdir each time); gone since, it is made again
   if (!madeDirs.has(dir)) {

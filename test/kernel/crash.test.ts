@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Status } from '../../src/edgenet-types.ts';
+import { readJournaled } from '../../src/util/journaled-file.ts';
 import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
 import { describeKernel, eventually, run, type Netns, type RunResult } from '../helpers/netns.ts';
@@ -239,7 +240,7 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
     expect(Object.keys((await rules()).perChain).filter((c) => c.endsWith('-iso'))).toEqual([]);
     expect(await alive(isoPid as number)).toBe(false);
     expect(existsSync(join(state(), 'iso'))).toBe(false);
-    const reservations = await readFile(join(state(), 'reservations.json'), 'utf8');
+    const reservations = (await readJournaled(join(state(), 'reservations.json'))) ?? '';
     expect(reservations).not.toMatch(/"iso"|lone/);
 
     // everything else as it was: links with their ifindex, the other NIs' rules (handles too), their dnsmasq
@@ -325,7 +326,7 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
     expect((await links()).filter((l) => l.ifalias?.startsWith('edgenet:'))).toEqual([]);
   });
 
-  /** After `down`: no link of ours, no table inet edgenet, no dnsmasq of ours, nothing in the state dir but config.json. */
+  /** After `down`: no link of ours, no table inet edgenet, no dnsmasq of ours, nothing in the state dir but the last good config (config.json, its journal). */
   async function expectAllGone(pids: number[]): Promise<void> {
     const names = (await links()).map((l) => l.ifname);
     expect(names.filter((n) => n.startsWith('en'))).toEqual([]);
@@ -333,9 +334,9 @@ ${more ? `  - { name: db, interfaces: [{ network: lan, netns: ${db.path} }] }\n`
     expect((await dev.exec('nft', ['list', 'table', 'inet', 'edgenet'])).code).not.toBe(0);
     expect([...(await ourDnsmasq()).keys()]).toEqual([]);
     for (const pid of pids) expect(await alive(pid), `dnsmasq ${pid}`).toBe(false);
-    expect(await readdir(state())).toEqual(['config.json']);
+    expect((await readdir(state())).sort()).toEqual(['config.json', 'config.json.journal']);
     // the last good config is kept as it was: `edgenet run` alone brings the data plane back
-    expect(JSON.parse(await readFile(join(state(), 'config.json'), 'utf8'))).toMatchObject({ networks: expect.arrayContaining([expect.objectContaining({ name: 'iso' })]) });
+    expect(JSON.parse((await readJournaled(join(state(), 'config.json'))) ?? '')).toMatchObject({ networks: expect.arrayContaining([expect.objectContaining({ name: 'iso' })]) });
   }
 
   it('5a. edgenet down with the daemon running: the daemon tears down and stops, nothing of ours is left', async () => {

@@ -9,6 +9,7 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readJournaled } from '../../src/util/journaled-file.ts';
 import { daemonTest, TestDaemon } from '../helpers/daemon.ts';
 import { dhcpLease } from '../helpers/dhcp.ts';
 import { addUplink, describeKernel, eventually, kernelRequired, run, type Netns } from '../helpers/netns.ts';
@@ -130,7 +131,7 @@ ${extra}apps:
     const appMac = (await web.ip('-br', 'link', 'show', 'eth0')).split(/\s+/)[2];
     expect(appMac).toBe(before?.mac);
     // the layout: persistent files in the state dir, runtime files (socket, dnsmasq's) in the runtime dir
-    expect((await readdir(stateDir)).sort()).toEqual(['config.json', 'instance-id', 'reservations.json']);
+    expect((await readdir(stateDir)).sort()).toEqual(['config.json', 'config.json.journal', 'instance-id', 'reservations.json', 'reservations.json.journal']);
     expect(await readdir(runtimeDir)).toEqual(expect.arrayContaining(['api.sock', 'lan']));
 
     // the reboot: the daemon stops, the device's network stack goes (its namespace: links, rules, dnsmasq), tmpfs is empty
@@ -150,7 +151,7 @@ ${extra}apps:
     expect((await web.ip('-br', 'link', 'show', 'eth0')).split(/\s+/)[2]).toBe(appMac);
     expect((await dhcpLease(web)).ip).toBe(lease.ip);
     expect(await web.ping('10.50.0.1')).toBe(true);
-    expect(JSON.parse(await readFile(join(stateDir, 'config.json'), 'utf8'))).toMatchObject({ networks: [{ name: 'lan' }] });
+    expect(JSON.parse((await readJournaled(join(stateDir, 'config.json'))) ?? '')).toMatchObject({ networks: [{ name: 'lan' }] });
   });
 
   it('answers /healthz, /readyz and status --check: no daemon, ready, degraded (carrier lost), pending (app namespace missing)', async () => {

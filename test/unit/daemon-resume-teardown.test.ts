@@ -16,6 +16,7 @@ import { createEdgenet } from '../../src/edgenet.ts';
 import { teardownOffline } from '../../src/reconcile/teardown.ts';
 import { fakeEdgenet } from '../helpers/fake-edgenet.ts';
 import { FakeEdgenet } from './api-fake-edgenet.ts';
+import { readJournaled } from '../../src/util/journaled-file.ts';
 
 function capture(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -166,7 +167,7 @@ describe('offline teardown (edgenet down) on fake drivers', () => {
     expect(left.find((l) => l.ifname === 'eth1')?.master).toBeUndefined();
     expect((await sys.firewall.dump()).present).toBe(false);
     expect(sys.dhcpdns.networks()).toEqual([]);
-    expect(await readdir(sys.stateDir)).toEqual(['config.json']);
+    expect((await readdir(sys.stateDir)).sort()).toEqual(['config.json', 'config.json.journal']);
   });
 });
 
@@ -184,7 +185,7 @@ describe('reservations of orphans', () => {
       ],
     });
     await sys.net.stop();
-    const before = JSON.parse(await readFile(join(sys.stateDir, 'reservations.json'), 'utf8')) as { networks: Record<string, Record<string, { released: boolean }>> };
+    const before = JSON.parse((await readJournaled(join(sys.stateDir, 'reservations.json'))) ?? '') as { networks: Record<string, Record<string, { released: boolean }>> };
     expect(Object.keys(before.networks).sort()).toEqual(['iso', 'lan']);
 
     // edgenet restarts on a config without iso, lone and db
@@ -193,7 +194,7 @@ describe('reservations of orphans', () => {
     const again = createEdgenet({ stateDir: sys.stateDir, drivers: { links, firewall: createFakeFirewall(), dhcpdns: createFakeDhcpDns(), routes: createFakeRouteDriver() }, auditIntervalMs: 0 });
     await again.apply({ networks: [lan], apps: [{ name: 'web', interfaces: [{ network: 'lan', netns: '/run/netns/web' }] }] });
     await again.stop();
-    const after = JSON.parse(await readFile(join(sys.stateDir, 'reservations.json'), 'utf8')) as typeof before;
+    const after = JSON.parse((await readJournaled(join(sys.stateDir, 'reservations.json'))) ?? '') as typeof before;
     expect(Object.keys(after.networks)).toEqual(['lan']);
     expect(after.networks.lan?.['web/lan']?.released).toBe(false);
     expect(after.networks.lan?.['db/lan']?.released).toBe(true);

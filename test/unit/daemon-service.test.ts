@@ -20,6 +20,7 @@ import type { Notifier } from '../../src/daemon/sd-notify.ts';
 import { migrateStateLayout, PERSISTENT_FILES, resolveLayout } from '../../src/daemon/state-layout.ts';
 import { LAST_GOOD_CONFIG } from '../../src/daemon/state-dir.ts';
 import { RESERVATIONS_FILE } from '../../src/services/ipam.ts';
+import { journalPath } from '../../src/util/journaled-file.ts';
 import { emptyStatus, FakeEdgenet } from './api-fake-edgenet.ts';
 
 const silent = pino({ level: 'silent' });
@@ -227,7 +228,7 @@ describe('state layout', () => {
   });
 
   it('names the persistent files as state-dir.ts, ipam.ts and instance-lock.ts write them', () => {
-    expect(PERSISTENT_FILES).toEqual([LAST_GOOD_CONFIG, RESERVATIONS_FILE, INSTANCE_ID_FILE]);
+    expect(PERSISTENT_FILES).toEqual([LAST_GOOD_CONFIG, journalPath(LAST_GOOD_CONFIG), RESERVATIONS_FILE, journalPath(RESERVATIONS_FILE), INSTANCE_ID_FILE]);
   });
 
   it.each([

@@ -1,25 +1,22 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-// every write of the reservations file, counted (the real write still happens)
-const writes = vi.hoisted(() => ({ n: 0, fail: 0 }));
-vi.mock('../../src/util/atomic-file.ts', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/util/atomic-file.ts')>();
-  return {
-    ...real,
-    writeFileAtomic: async (...args: Parameters<typeof real.writeFileAtomic>) => {
-      writes.n++;
-      if (writes.fail > 0) {
-        writes.fail--;
-        throw new Error('disk full');
-      }
-      return real.writeFileAtomic(...args);
-    },
-  };
+import { JournaledFile, readJournaled } from '../../src/util/journaled-file.ts';
+import { Ipam, RESERVATIONS_FILE } from '../../src/services/ipam.ts';
+
+// every write of the reservations file (a journal line or a snapshot), counted; the real write still happens
+const writes = { n: 0, fail: 0 };
+const realWrite = JournaledFile.prototype.write;
+vi.spyOn(JournaledFile.prototype, 'write').mockImplementation(async function (this: JournaledFile, text: string) {
+  writes.n++;
+  if (writes.fail > 0) {
+    writes.fail--;
+    throw new Error('disk full');
+  }
+  return realWrite.call(this, text);
 });
-const { Ipam, RESERVATIONS_FILE } = await import('../../src/services/ipam.ts');
 
 const range = { start: '10.50.0.100', end: '10.50.0.200' };
 
@@ -34,7 +31,7 @@ describe('Ipam.save: saves asked for during a write share one write after it', (
     await rm(dir, { recursive: true, force: true });
   });
   const onDisk = async (): Promise<Record<string, { released: boolean }>> =>
-    (JSON.parse(await readFile(join(dir, RESERVATIONS_FILE), 'utf8')) as { networks: Record<string, Record<string, { released: boolean }>> }).networks['lan'] ?? {};
+    (JSON.parse((await readJournaled(join(dir, RESERVATIONS_FILE))) ?? '{}') as { networks: Record<string, Record<string, { released: boolean }>> }).networks['lan'] ?? {};
 
   it('N releases saved at once: 2 writes, and each save resolves with its own change on disk', async () => {
     const ipam = await Ipam.open(dir);
@@ -100,7 +97,7 @@ describe('Ipam text: made of per-NI texts, only changed NIs serialised again', (
       expect(ipam.text(), `step ${step}`).toBe(whole);
       if (step % 20 === 0) {
         await ipam.save();
-        expect(await readFile(join(dir, RESERVATIONS_FILE), 'utf8'), `step ${step}`).toBe(`${whole}\n`);
+        expect(await readJournaled(join(dir, RESERVATIONS_FILE)), `step ${step}`).toBe(`${whole}\n`);
       }
     }
   });

@@ -1,8 +1,9 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Ipam, IpamError, RESERVATIONS_FILE } from '../../src/services/ipam.ts';
+import { journalPath, readJournaled } from '../../src/util/journaled-file.ts';
 
 const range = { start: '10.50.0.100', end: '10.50.0.104' };
 const gw = '10.50.0.1';
@@ -94,10 +95,11 @@ describe('Ipam', () => {
     expect(await readdir(dir)).toEqual([]);
     ipam.reserve('lan', 'a/lan', { range, taken: [] });
     await ipam.save();
-    expect(await readdir(dir)).toEqual([RESERVATIONS_FILE]);
+    expect((await readdir(dir)).sort()).toEqual([RESERVATIONS_FILE, journalPath(RESERVATIONS_FILE)]);
     ipam.forgetNetwork('lan');
     await ipam.save();
-    expect(JSON.parse(await readFile(join(dir, RESERVATIONS_FILE), 'utf8'))).toEqual({ version: 1, networks: {} });
+    expect(JSON.parse((await readJournaled(join(dir, RESERVATIONS_FILE))) ?? '')).toEqual({ version: 1, networks: {} });
+    await ipam.close();
   });
 
   it('leaves no temp files behind and writes readable JSON', async () => {
@@ -106,8 +108,9 @@ describe('Ipam', () => {
     await ipam.save();
     ipam.reserve('lan', 'b/lan', { range, taken: [] });
     await ipam.save();
-    expect(await readdir(dir)).toEqual([RESERVATIONS_FILE]);
-    const doc = JSON.parse(await readFile(join(dir, RESERVATIONS_FILE), 'utf8'));
+    await ipam.close();
+    expect((await readdir(dir)).sort()).toEqual([RESERVATIONS_FILE, journalPath(RESERVATIONS_FILE)]);
+    const doc = JSON.parse((await readJournaled(join(dir, RESERVATIONS_FILE))) ?? '');
     expect(doc.networks.lan['b/lan']).toEqual({ ip: '10.50.0.101', static: false, released: false });
   });
 
@@ -130,6 +133,26 @@ describe('Ipam', () => {
     expect(err).toBeInstanceOf(IpamError);
     expect((err as Error).message).toContain(path);
     expect((err as Error).message).toMatch(why);
+  });
+
+  it('a journal that cannot be read back is an error naming it; a reopened Ipam has the last save', async () => {
+    const ipam = await Ipam.open(dir);
+    ipam.reserve('lan', 'a/lan', { range, taken: [] });
+    await ipam.save();
+    ipam.reserve('lan', 'b/lan', { range, taken: [] });
+    await ipam.save();
+    await ipam.close();
+    const again = await Ipam.open(dir);
+    expect(again.reservations('lan')).toEqual({ 'a/lan': '10.50.0.100', 'b/lan': '10.50.0.101' });
+    await again.close();
+    await appendFile(join(dir, journalPath(RESERVATIONS_FILE)), '[1,1\n[0,0,""]\n');
+    const err = await Ipam.open(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(IpamError);
+    expect((err as Error).message).toContain(join(dir, journalPath(RESERVATIONS_FILE)));
+    expect((err as Error).message).toMatch(/line \d+/);
   });
 
   it('rejects bad addresses with a clear error', async () => {
