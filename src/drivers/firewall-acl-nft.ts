@@ -133,8 +133,10 @@ export class NftEndpointRules {
       this.pending.push({ op, signal, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
-      // requests of the same turn (and of the time the queue is busy) go into one transaction
-      setImmediate(() => void this.serial(() => this.flush()));
+      // requests of the same run of JavaScript (and of the time the queue is busy) go into one transaction. A
+      // microtask, not setImmediate: a +1 app's transaction began 1.7–2.6 ms late behind the push's other work
+      // (dnsmasq's files, the state journals), 1.2–1.8 ms now; a converge still makes 5 transactions at 1000 taps
+      queueMicrotask(() => void this.serial(() => this.flush()));
     });
   }
 
