@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.ts';
+import { commonPrefix, commonSuffix } from './common-affix.ts';
 
 // A text file that must survive a crash (the last good config, the IP reservations), written as what changed: a
 // snapshot `<path>` (the whole text, written atomically as before) and beside it `<path>.journal`, the changes
@@ -23,8 +24,6 @@ const JOURNAL_VERSION = 1;
 export const JOURNAL_MAX_RECORDS = 128;
 /** bytes a journal may hold: this much, or a quarter of the text when that is more */
 const JOURNAL_MIN_BYTES = 64 * 1024;
-/** text compared at a time when looking for where two versions differ */
-const CHUNK = 4096;
 
 export class JournalCorruptError extends Error {
   constructor(
@@ -57,26 +56,9 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
   }
 }
 
-/** Where `a` and `b` first differ (their common prefix's length). */
-function commonPrefix(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i + CHUNK <= n && a.slice(i, i + CHUNK) === b.slice(i, i + CHUNK)) i += CHUNK;
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
-  return i;
-}
-
-/** How long their common suffix is, at most `max`. */
-function commonSuffix(a: string, b: string, max: number): number {
-  let k = 0;
-  while (k + CHUNK <= max && a.slice(a.length - k - CHUNK, a.length - k) === b.slice(b.length - k - CHUNK, b.length - k)) k += CHUNK;
-  while (k < max && a.charCodeAt(a.length - 1 - k) === b.charCodeAt(b.length - 1 - k)) k++;
-  return k;
-}
-
 /** The journal line that turns `from` into `to`. */
 export function changeRecord(from: string, to: string): string {
-  const at = commonPrefix(from, to);
+  const at = commonPrefix(from, to, Math.min(from.length, to.length));
   const tail = commonSuffix(from, to, Math.min(from.length, to.length) - at);
   return `${JSON.stringify([at, from.length - at - tail, to.slice(at, to.length - tail)])}\n`;
 }

@@ -5,6 +5,7 @@
 // replaced by a text that parses as a list of elements by itself (JSON's grammar is context-free), so the document
 // is the old one with those elements replaced. Anything else (a change outside the arrays, a run that is not a list
 // of elements, an array left empty) returns undefined: the caller parses the whole text.
+import { commonPrefix, commonSuffix } from './common-affix.ts';
 
 /** A JSON object document, parsed, and where its top-level arrays' elements sit in its text. */
 export interface IndexedJson {
@@ -120,23 +121,6 @@ const COMMA = 0x2c;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-/** How many chars `a` and `b` share from the start, up to `max`: compared a block at a time. */
-function commonPrefix(a: string, b: string, max: number): number {
-  let p = 0;
-  while (p + BLOCK <= max && a.slice(p, p + BLOCK) === b.slice(p, p + BLOCK)) p += BLOCK;
-  while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
-  return p;
-}
-
-/** How many chars `a` and `b` share at the end, up to `max`. */
-function commonSuffix(a: string, b: string, max: number): number {
-  let s = 0;
-  while (s + BLOCK <= max && a.slice(a.length - s - BLOCK, a.length - s) === b.slice(b.length - s - BLOCK, b.length - s)) s += BLOCK;
-  while (s < max && a.charCodeAt(a.length - 1 - s) === b.charCodeAt(b.length - 1 - s)) s++;
-  return s;
-}
-
-const BLOCK = 4096;
 
 /** The last k with xs[k] <= v (0 when none). */
 function lastAtOrBefore(xs: Int32Array, v: number): number {

@@ -102,13 +102,18 @@ describe('Ipam', () => {
     await ipam.close();
   });
 
-  it('leaves no temp files behind and writes readable JSON', async () => {
+  /** a/lan and b/lan reserved, each saved on its own, then closed */
+  const twoSavesClosed = async (): Promise<void> => {
     const ipam = await Ipam.open(dir);
     ipam.reserve('lan', 'a/lan', { range, taken: [] });
     await ipam.save();
     ipam.reserve('lan', 'b/lan', { range, taken: [] });
     await ipam.save();
     await ipam.close();
+  };
+
+  it('leaves no temp files behind and writes readable JSON', async () => {
+    await twoSavesClosed();
     expect((await readdir(dir)).sort()).toEqual([RESERVATIONS_FILE, journalPath(RESERVATIONS_FILE)]);
     // closed: the journal is folded into the file, which reads alone
     const doc = JSON.parse(await readFile(join(dir, RESERVATIONS_FILE), 'utf8'));
@@ -137,12 +142,7 @@ describe('Ipam', () => {
   });
 
   it('a journal that cannot be read back is an error naming it; a reopened Ipam has the last save', async () => {
-    const ipam = await Ipam.open(dir);
-    ipam.reserve('lan', 'a/lan', { range, taken: [] });
-    await ipam.save();
-    ipam.reserve('lan', 'b/lan', { range, taken: [] });
-    await ipam.save();
-    await ipam.close();
+    await twoSavesClosed();
     const again = await Ipam.open(dir);
     expect(again.reservations('lan')).toEqual({ 'a/lan': '10.50.0.100', 'b/lan': '10.50.0.101' });
     await again.close();
