@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.ts';
 import { commonPrefix, commonSuffix } from './common-affix.ts';
 
@@ -41,6 +41,13 @@ export function journalPath(path: string): string {
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function headerLine(base: string): string {
@@ -202,7 +209,8 @@ export class JournaledFile {
   async close(): Promise<void> {
     await this.chain;
     const text = this.current;
-    if (text !== undefined && this.records > 0) await this.compactNow(text).catch(() => undefined);
+    // a journal removed meanwhile (the state dir gone: a teardown, a test's cleanup) is not brought back
+    if (text !== undefined && this.records > 0 && (await exists(journalPath(this.path)))) await this.compactNow(text).catch(() => undefined);
     await this.closeHandle();
   }
 

@@ -74,6 +74,15 @@ describe('JournaledFile: a snapshot and the journal of what changed since', () =
     expect((await lines()).length).toBeLessThanOrEqual(JOURNAL_MAX_RECORDS + 1);
   });
 
+  it('close() after the files were removed (a teardown, a cleanup) brings nothing back', async () => {
+    const f = await JournaledFile.open(path);
+    await f.write('one\n');
+    await f.write('two\n');
+    await rm(dir, { recursive: true, force: true });
+    await f.close();
+    await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
+  });
+
   it('changeRecord: the smallest span between a common prefix and a common suffix', () => {
     expect(changeRecord('abcdef', 'abXdef')).toBe(`${JSON.stringify([2, 1, 'X'])}\n`);
     expect(changeRecord('aaaa', 'aaaaa')).toBe(`${JSON.stringify([4, 0, 'a'])}\n`);
