@@ -339,8 +339,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     if (exact) inc.commit();
     else if (refused.length === 0 && incrementalPushes) pushCache.rebuild(raw, config, resolved, text, input);
     else pushCache.clear();
-    // the last good config is written (what changed: a journal line appended with O_DSYNC, on libuv's pool) while the actors converge, awaited before the
-    // push returns: it is the running config from here on, a crash meanwhile brings it back. An unchanged config is
+    // the last good config is written (what changed: a journal line appended with O_DSYNC, on libuv's pool) while
+    // the actors converge, awaited before the push returns: it is the running config from here on, a crash
+    // meanwhile brings it back. An unchanged config is
     // not written again (a no-op push costs no fsync, nor a serialisation of the config); an incremental push that
     // changed something has a new text: not compared, a whole config's length. One write after the other: a push
     // that failed after its write began must not have its rename land after the next push's
