@@ -412,7 +412,39 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
 
   // pushes are serialized: each one is diffed against the result of the one before
   const serial = serialQueue();
-  const enqueue = (input: unknown, persist: boolean, opts?: ApplyOptions): Promise<ApplyResult> => serial(() => applyNow(input, persist, opts));
+  // set when stop() begins: a push after that is refused (the pushes before it run, then the files close)
+  let stopping = false;
+  const enqueue = (input: unknown, persist: boolean, opts?: ApplyOptions): Promise<ApplyResult> =>
+    stopping ? Promise.reject(new Error('edgenet is stopping')) : serial(() => applyNow(input, persist, opts));
+
+  let stopDone: Promise<void> | undefined;
+  const stopNow = async (): Promise<void> => {
+    stopping = true;
+    await serial(async () => undefined);
+    // a push that failed may have left its write of the last good config under way
+    await lastGoodWrite.catch(() => undefined);
+    await lastGoodFile?.then((f) => f.close()).catch(() => undefined);
+    lastGoodFile = undefined;
+    stopped = true;
+    const rt = runtime;
+    if (!rt) return;
+    for (const s of rt.subscriptions) s.unsubscribe();
+    rt.prober?.close();
+    // members first, each on its own (O(1) each); then the root and its NIs
+    rt.members.stopAll();
+    rt.root.stop();
+    rt.device.stop();
+    await rt.netns.close();
+    // (a push refused after its reservations' write began leaves that write under way)
+    await rt.local.saved().catch(() => undefined);
+    await rt.local.close();
+    await rt.drivers.dhcpdns.close();
+    await rt.drivers.links.close();
+    await rt.drivers.bridgePorts?.close();
+    await rt.lock?.release();
+    changes.complete();
+    transitions.complete();
+  };
 
   const net: Edgenet = {
     apply: (input: unknown, opts?: ApplyOptions) => enqueue(input, true, opts),
@@ -420,32 +452,10 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     settled: () => (runtime ? isSettled(runtime.view()) : true),
     status$,
     transitions$: transitions.asObservable() as Observable<Transition>,
-    async stop(): Promise<void> {
-      if (stopped) return;
-      await serial(async () => undefined);
-      // a push that failed may have left its write of the last good config under way
-      await lastGoodWrite.catch(() => undefined);
-      await lastGoodFile?.then((f) => f.close()).catch(() => undefined);
-      lastGoodFile = undefined;
-      stopped = true;
-      const rt = runtime;
-      if (!rt) return;
-      for (const s of rt.subscriptions) s.unsubscribe();
-      rt.prober?.close();
-      // members first, each on its own (O(1) each); then the root and its NIs
-      rt.members.stopAll();
-      rt.root.stop();
-      rt.device.stop();
-      await rt.netns.close();
-      // (a push refused after its reservations' write began leaves that write under way)
-      await rt.local.saved().catch(() => undefined);
-      await rt.local.close();
-      await rt.drivers.dhcpdns.close();
-      await rt.drivers.links.close();
-      await rt.drivers.bridgePorts?.close();
-      await rt.lock?.release();
-      changes.complete();
-      transitions.complete();
+    stop(): Promise<void> {
+      // a second stop() waits for the first
+      stopDone ??= stopNow();
+      return stopDone;
     },
     async teardown(): Promise<void> {
       const rt = await getRuntime();

@@ -23,8 +23,7 @@ import type { LiveViewServer } from '../ui/live-view.ts';
 import { createMetrics } from './metrics.ts';
 import { MallocTrimmer } from './malloc-tuning.ts';
 import { startMetricsListener, type ListenAddress, type MetricsListener } from './metrics-listen.ts';
-import { LAST_GOOD_CONFIG, readLastGoodConfig, readLastGoodConfigText } from './state-dir.ts';
-import { rewriteJournaled } from '../util/journaled-file.ts';
+import { LAST_GOOD_CONFIG, readLastGoodConfig } from './state-dir.ts';
 import { bridgeName } from '../util/names.ts';
 import { ConfigOwnership } from './config-source.ts';
 import { validateConfig } from '../config/config-load.ts';
@@ -356,13 +355,11 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       clearTimeout(timer);
       await watcher?.close().catch(() => undefined);
       watcher = undefined;
-      const keep = await readLastGoodConfigText(stateDir).catch(() => undefined);
       log.info('teardown requested: removing every object edgenet owns');
       await metadata?.close().catch(() => undefined);
       metadata = undefined;
       await net.teardown();
       await eveReporter?.close({ remove: true });
-      if (keep !== undefined) await rewriteJournaled(lastGoodPath, keep, 0o600);
     } finally {
       // after the answer has gone out
       setImmediate(() => stop.request(TORN_DOWN));

@@ -44,15 +44,16 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     return open(tmp, 'w', mode);
   });
   try {
-    await fh.writeFile(data);
-    await fh.chmod(mode); // the umask must not narrow it (dnsmasq reads some of these files as nobody)
-    if (durable) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      await fh.writeFile(data);
+      await fh.chmod(mode); // the umask must not narrow it (dnsmasq reads some of these files as nobody)
+      if (durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (e) {
+    // a full disk, an EIO: the temp file does not stay behind
     await rm(tmp, { force: true });
     throw e;
   }

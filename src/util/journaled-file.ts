@@ -165,6 +165,7 @@ export class JournaledFile {
   private records: number;
   private fh: FileHandle | undefined;
   private chain: Promise<void> = Promise.resolve();
+  private closed = false;
 
   private constructor(
     readonly path: string,
@@ -190,24 +191,34 @@ export class JournaledFile {
   }
 
   write(text: string): Promise<void> {
-    const done = this.chain.then(() => this.writeNow(text));
-    this.chain = done.catch(() => undefined);
-    return done;
+    return this.queue(() => this.writeNow(text));
   }
 
   /** Writes the whole text as a new snapshot with an empty journal (also what write() does when a change is big). */
   compact(text: string): Promise<void> {
-    const done = this.chain.then(() => this.compactNow(text));
+    return this.queue(() => this.compactNow(text));
+  }
+
+  /**
+   * After the writes already asked for: a journal with lines in it is folded into the file (a clean stop leaves the
+   * file whole: for an operator reading it, or an older edgenet that knows no journal); then the journal's handle is
+   * closed. A write asked for after close() is refused (it would reopen a handle nobody closes).
+   */
+  close(): Promise<void> {
+    if (this.closed) return this.chain;
+    const done = this.queue(() => this.closeNow());
+    this.closed = true;
+    return done;
+  }
+
+  private queue(step: () => Promise<void>): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${this.path}: written after close()`));
+    const done = this.chain.then(step);
     this.chain = done.catch(() => undefined);
     return done;
   }
 
-  /**
-   * After the last write: a journal with lines in it is folded into the file (a clean stop leaves the file whole:
-   * for an operator reading it, or an older edgenet that knows no journal); then the journal's handle is closed.
-   */
-  async close(): Promise<void> {
-    await this.chain;
+  private async closeNow(): Promise<void> {
     const text = this.current;
     // a journal removed meanwhile (the state dir gone: a teardown, a test's cleanup) is not brought back
     if (text !== undefined && this.records > 0 && (await exists(journalPath(this.path)))) await this.compactNow(text).catch(() => undefined);
@@ -252,6 +263,8 @@ export class JournaledFile {
         await writeFileAtomic(journalPath(this.path), headerLine(this.base ?? 'none'), this.mode);
         this.journalBase = this.base;
       }
+      // not known until the write returns (it may fail after its rename, at the directory's fsync)
+      this.base = undefined;
       await writeFileAtomic(this.path, bytes, this.mode);
       this.base = base;
     }

@@ -21,6 +21,21 @@ describe('writeFileAtomic', () => {
     expect(await readdir(dir)).toEqual(['f']);
   });
 
+  it('a write that fails leaves the old content and no temp file behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgenet-atomic-'));
+    dirs.push(dir);
+    const path = join(dir, 'f');
+    await writeFileAtomic(path, 'one\n');
+    // data the file handle refuses: the write throws after the temp file was opened
+    await expect(writeFileAtomic(path, 42 as unknown as string)).rejects.toThrow();
+    // a rename refused (the target a directory with something in it)
+    const target = join(dir, 'd');
+    await writeFileAtomic(join(target, 'x'), 'x\n');
+    await expect(writeFileAtomic(target, 'two\n')).rejects.toThrow();
+    expect(await readFile(path, 'utf8')).toBe('one\n');
+    expect((await readdir(dir)).sort()).toEqual(['d', 'f']);
+  });
+
   it('makes the directory, and makes it again when it was removed since', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgenet-atomic-'));
     dirs.push(dir);

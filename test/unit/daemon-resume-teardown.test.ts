@@ -171,6 +171,23 @@ describe('offline teardown (edgenet down) on fake drivers', () => {
   });
 });
 
+describe('stop() and the last good config', () => {
+  it('a push asked for before stop() lands in the file; one after it is refused; a second stop() waits for the first', async () => {
+    const sys = await fakeEdgenet();
+    await sys.net.apply(GOOD);
+    const before = sys.net.apply({ networks: [{ name: 'plant', type: 'switch' }, { name: 'lab', type: 'switch' }] });
+    const stopping = sys.net.stop();
+    await expect(sys.net.apply({ networks: [] })).rejects.toThrow(/stopping/);
+    const again = sys.net.stop();
+    await before;
+    await Promise.all([stopping, again]);
+    // folded in by the stop: the file alone reads as the last push before it
+    const names = (JSON.parse(await readFile(join(sys.stateDir, 'config.json'), 'utf8')) as { networks: { name: string }[] }).networks.map((n) => n.name);
+    expect(names).toEqual(['plant', 'lab']);
+    expect(await readJournaled(join(sys.stateDir, 'config.json'))).toBe(await readFile(join(sys.stateDir, 'config.json'), 'utf8'));
+  });
+});
+
 describe('reservations of orphans', () => {
   it('an NI dropped while down is forgotten and an app dropped while down is released, at the first apply', async () => {
     const sys = await fakeEdgenet();
