@@ -88,7 +88,7 @@ export interface IncrementalPush {
   unchanged: number;
   /** some added or removed endpoint is a veth in a named namespace (the watched paths change) */
   netnsChanged: boolean;
-  /** the last good config's text (JSON.stringify(config, null, 2)), made from the apps' cached texts */
+  /** the last good config's text (lastGoodText(): JSON.stringify(config, null, 2) and a newline), made from the apps' cached texts */
   text(): string;
   commit(): void;
 }
@@ -591,7 +591,7 @@ function wrap(head: { ports: string; networks: string }, items: string[]): strin
   // a few big slices are put together without a copy (the write flattens the text once); many items are joined
   const list = items.length <= 64 ? items.reduce((a, b, k) => (k === 0 ? b : a + ',\n' + b), '') : items.join(',\n');
   const appsText = items.length === 0 ? '[]' : `[\n${list}\n  ]`;
-  return `{\n  "ports": ${head.ports},\n  "networks": ${head.networks},\n  "apps": ${appsText}\n}`;
+  return `{\n  "ports": ${head.ports},\n  "networks": ${head.networks},\n  "apps": ${appsText}\n}\n`;
 }
 
 /** JSON.stringify(config, null, 2) of ports, networks and these apps, from their cached texts; where each item starts. */

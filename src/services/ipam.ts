@@ -236,7 +236,7 @@ export class Ipam {
     }
     this.dirty = false;
     const writing: Promise<void> = this.file
-      .write(`${this.text()}\n`)
+      .write(this.text('\n'))
       .catch((err: unknown) => {
         // what it held is written by the next save
         this.dirty = true;
@@ -249,8 +249,12 @@ export class Ipam {
     return writing;
   }
 
-  /** JSON.stringify(doc, null, 2), made of the NIs' texts: only the NIs changed since the last save are serialised. */
-  text(): string {
+  /**
+   * JSON.stringify(doc, null, 2) and then `end`, made of the NIs' texts: only the NIs changed since the last save are
+   * serialised. One flat string (the head and the tail joined with the NIs' lines, not put around them): the journal
+   * reads it char by char, and a rope of head + lines + tail would be copied whole there again (1 MB at 10 000 apps).
+   */
+  text(end = ''): string {
     const lines: string[] = [];
     for (const ni of Object.keys(this.doc.networks)) {
       let t = this.niText.get(ni);
@@ -260,7 +264,11 @@ export class Ipam {
       }
       lines.push(`    ${JSON.stringify(ni)}: ${t}`);
     }
-    return `{\n  "version": 1,\n  "networks": ${lines.length === 0 ? '{}' : `{\n${lines.join(',\n')}\n  }`}\n}`;
+    const last = lines.length - 1;
+    if (last < 0) return `{\n  "version": 1,\n  "networks": {}\n}${end}`;
+    lines[0] = `{\n  "version": 1,\n  "networks": {\n${lines[0] as string}`;
+    lines[last] = `${lines[last] as string}\n  }\n}${end}`;
+    return lines.join(',\n');
   }
 
   private set(net: Record<string, Entry>, key: string, e: Entry): void {
