@@ -130,7 +130,11 @@ export class LocalServices {
     for (const ep of endpoints) if (ep.ip !== undefined) statics.set(ep.network, [...(statics.get(ep.network) ?? []), ep.ip]);
     const ordered = [...endpoints].sort((a, b) => Number(b.ip !== undefined) - Number(a.ip !== undefined));
     const { refused, issues, touched } = this.reserveEach(ordered, local, (ni) => statics.get(ni) ?? [], pathOf, opts);
-    if (issues.length) this.undo(touched, before);
+    if (issues.length) {
+      this.undo(touched);
+      this.desiredNis = before.nis;
+      this.desiredEndpoints = before.endpoints;
+    }
     this.saveSoon();
     if (issues.length) throw new ConfigError(issues);
     const hostSets = new Map<string, { host: string; sets: string[] }[]>();
@@ -160,14 +164,24 @@ export class LocalServices {
   ): Promise<PlanRefusal[]> {
     const local = new Map<string, LocalNetworkResolved>();
     for (const [name, n] of networks) if (n.type === 'local') local.set(name, n);
-    const before = { nis: this.desiredNis, endpoints: this.desiredEndpoints };
-    const desired = new Set(this.desiredEndpoints);
-    for (const key of removed) desired.delete(key);
-    for (const e of candidates) if (local.has(e.network)) desired.add(e.key);
-    this.desiredEndpoints = desired;
+    // changed in place, what changed remembered for an undo (a copy of the set was O(apps) per push)
+    const desired = this.desiredEndpoints;
+    const dropped: string[] = [];
+    const added: string[] = [];
+    for (const key of removed) if (desired.delete(key)) dropped.push(key);
+    for (const e of candidates) {
+      if (!local.has(e.network) || desired.has(e.key)) continue;
+      desired.add(e.key);
+      added.push(e.key);
+    }
     const ordered = [...candidates].sort((a, b) => Number(b.ip !== undefined) - Number(a.ip !== undefined));
     const { refused, issues, touched } = this.reserveEach(ordered, local, staticsOf, pathOf, opts);
-    if (issues.length) this.undo(touched, before);
+    // (issues come only without `partial`: then no refusal took a key out of the set)
+    if (issues.length) {
+      this.undo(touched);
+      for (const key of added) desired.delete(key);
+      for (const key of dropped) desired.add(key);
+    }
     this.saveSoon();
     if (issues.length) throw new ConfigError(issues);
     return refused;
@@ -219,7 +233,7 @@ export class LocalServices {
   }
 
   /** A refused push changes nothing: undo what it reserved. */
-  private undo(touched: Touched[], before: { nis: Set<string>; endpoints: Set<string> }): void {
+  private undo(touched: Touched[]): void {
     for (const { ni, key, prev } of touched.reverse()) {
       if (prev) this.members.get(ni)?.set(key, prev);
       else {
@@ -227,8 +241,6 @@ export class LocalServices {
         this.ipam.release(ni, key);
       }
     }
-    this.desiredNis = before.nis;
-    this.desiredEndpoints = before.endpoints;
   }
 
   private inRange(ip: string, ni: LocalNetworkResolved): boolean {
