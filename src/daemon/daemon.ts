@@ -249,9 +249,11 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   // timed per apply, not including the wait behind an earlier push
   const serialized = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
   // the metadata service answers each app with the user data of the config that is running
-  let userData = new Map<string, string>();
+  // read from a frozen config (the API's) when an app first asks after a push, not at every push (O(apps) each)
+  let userData: Map<string, string> | undefined = new Map<string, string>();
   /** the config userData was read from (the API hands the same frozen object for the same body again) */
   let userDataFrom: unknown;
+  const userDataNow = (): Map<string, string> => (userData ??= userDataOf(userDataFrom));
   // what the applies and the actors' transitions (link flaps, app restarts) freed goes back to the kernel once they
   // pause for a second (malloc-tuning.ts)
   const mallocTrimmer = new MallocTrimmer({
@@ -263,7 +265,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {
     const result = await serialized(config, o);
     mallocTrimmer.soon(result.created.length + result.updated.length + result.deleted.length);
-    if (config !== userDataFrom || !Object.isFrozen(config)) userData = userDataOf(config);
+    if (config !== userDataFrom || !Object.isFrozen(config)) userData = Object.isFrozen(config) ? undefined : userDataOf(config);
     userDataFrom = config;
     // switch NIs come and go only with an apply: address learning follows their bridges from here
     eveReporter?.refresh(switchBridgesOf(config));
@@ -375,7 +377,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
 
     if (!deps) {
       // http://169.254.169.254/ for apps on local NIs (only with the real core: tests' fakes have no kernel)
-      metadata = await startMetadataService({ lookup: (from) => lookupApp(eveRecord.statusOf(net.status()), userData, from), logger: log }).catch((err: unknown) => {
+      metadata = await startMetadataService({ lookup: (from) => lookupApp(eveRecord.statusOf(net.status()), userDataNow(), from), logger: log }).catch((err: unknown) => {
         log.warn({ err }, `metadata service not started: ${errorMessage(err)}`);
         return undefined;
       });
