@@ -1,5 +1,6 @@
 // The transitions GET /v1/events streams: each with an SSE id (`<epoch>-<n>`, n counting from 1 in this process),
-// the last `capacity` (and up to a quarter more) kept so a client that reconnects with `Last-Event-ID` gets what it missed.
+// the last `capacity` kept (a ring: no entry moves when the oldest goes) so a client that reconnects with
+// `Last-Event-ID` gets what it missed.
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { Transition } from '../edgenet-types.ts';
 
@@ -11,7 +12,8 @@ export interface LoggedTransition {
 export class TransitionLog {
   /** this process's prefix of every id: an id of another daemon run is never mistaken for one of this run */
   readonly epoch: string;
-  private readonly kept: LoggedTransition[] = [];
+  /** the ring: entry n (counting from 1) at (n - 1) % capacity while kept */
+  private readonly ring: LoggedTransition[] = [];
   private next = 1;
   private readonly live = new Subject<LoggedTransition>();
   private readonly sub: Subscription;
@@ -20,11 +22,10 @@ export class TransitionLog {
     this.epoch = epoch;
     this.sub = source.subscribe({
       next: (transition) => {
-        const entry = { id: `${this.epoch}-${this.next++}`, transition };
-        this.kept.push(entry);
-        // trimmed a quarter at a time: a splice per transition moved every kept entry (O(capacity) each, 10 000
-        // entries behind every transition of a big push)
-        if (this.kept.length >= this.capacity + Math.max(1, this.capacity >> 2)) this.kept.splice(0, this.kept.length - this.capacity);
+        const n = this.next++;
+        const entry = { id: `${this.epoch}-${n}`, transition };
+        // (a splice of the oldest per transition moved every kept entry: 10 000 behind each transition of a big push)
+        this.ring[(n - 1) % this.capacity] = entry;
         this.live.next(entry);
       },
       complete: () => this.live.complete(),
@@ -44,9 +45,16 @@ export class TransitionLog {
   since(lastId: string): { entries: LoggedTransition[]; gap: boolean } {
     const m = /^(.+)-(\d+)$/.exec(lastId);
     const n = Number(m?.[2]);
-    const first = this.next - this.kept.length;
-    if (m?.[1] !== this.epoch || !Number.isSafeInteger(n) || n >= this.next || n < first - 1) return { entries: [...this.kept], gap: true };
-    return { entries: this.kept.slice(n - first + 1), gap: false };
+    const first = Math.max(1, this.next - this.capacity);
+    if (m?.[1] !== this.epoch || !Number.isSafeInteger(n) || n >= this.next || n < first - 1) return { entries: this.from(first), gap: true };
+    return { entries: this.from(n + 1), gap: false };
+  }
+
+  /** The kept entries from number `n` on, oldest first. */
+  private from(n: number): LoggedTransition[] {
+    const out: LoggedTransition[] = [];
+    for (let k = n; k < this.next; k++) out.push(this.ring[(k - 1) % this.capacity] as LoggedTransition);
+    return out;
   }
 
   close(): void {
