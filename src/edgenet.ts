@@ -38,7 +38,7 @@ import { planFromDiff, planSize } from './runtime/plan.ts';
 import { NOTHING, sweepOrphans } from './reconcile/orphans.ts';
 import { applyPortLinks, EMPTY_PLAN, planPortLinks, removeUnusedPortLinks, wantedPortLinks } from './reconcile/port-links.ts';
 import { serialQueue } from './runtime/serial-queue.ts';
-import { lastGoodText, openLastGoodConfig, readLastGoodConfig, removeRuntimeState, writeLastGoodConfigText } from './daemon/state-dir.ts';
+import { lastGoodText, openLastGoodConfig, readLastGoodConfig, removeRuntimeState } from './daemon/state-dir.ts';
 import { copyInput, PushCache, type IncrementalPush } from './config/push-cache.ts';
 import { DEFAULT_STATE_DIR as DEFAULT_STATE_DIR_PATH, migrateStateLayout, resolveLayout } from './daemon/state-layout.ts';
 import { buildStatus, isSettled, SettleWatch } from './runtime/status.ts';
@@ -114,7 +114,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
       lastGoodFile = undefined;
       throw err;
     });
-    await writeLastGoodConfigText(file, text);
+    // `text`: lastGoodText() of the config, or the same text made from the push cache's slices
+    await file.write(text);
   };
   /** app interfaces the last (partial) apply refused */
   let refusedNow: RefusedEndpoint[] = [];

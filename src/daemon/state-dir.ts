@@ -27,11 +27,6 @@ export function openLastGoodConfig(stateDir: string): Promise<JournaledFile> {
   return JournaledFile.open(join(stateDir, LAST_GOOD_CONFIG), 0o600);
 }
 
-/** `text`: lastGoodText() of the config, or the same text made another way (push-cache.ts). */
-export async function writeLastGoodConfigText(file: JournaledFile, text: string): Promise<void> {
-  await file.write(text);
-}
-
 /** The last good config's text as written last (snapshot and journal), or undefined when there is none. */
 export async function readLastGoodConfigText(stateDir: string): Promise<string | undefined> {
   const path = join(stateDir, LAST_GOOD_CONFIG);
