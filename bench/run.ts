@@ -208,20 +208,20 @@ async function main(): Promise<void> {
         const withApp = configOf(t);
         withApp.apps = [...(withApp.apps ?? []), { name: extra.app, interfaces: [{ network: extra.ni, tap: extra.tap }] }];
         const text = JSON.stringify(withApp);
-        const w0 = (await d.status()).writes;
+        const w0 = await d.writes();
         const b = await d.applyTiming();
         const t0 = performance.now();
         const result = await timed('push: +1 app (API calls only)', () => d.api.putConfig(text, 'application/json'));
         const wallMs = performance.now() - t0;
         const applyMs = ((await d.applyTiming()).sumS - b.sumS) * 1000;
-        const w1 = (await d.status()).writes;
+        const w1 = await d.writes();
         add.push({ wallMs, applyMs, writes: totalWrites(w1) - totalWrites(w0), byKind: diffWrites(w0, w1), created: result.created });
         const b2 = await d.applyTiming();
         const t1 = performance.now();
         await timed('push: -1 app (API calls only)', () => d.api.putConfig(full, 'application/json'));
         const wallMs2 = performance.now() - t1;
         const applyMs2 = ((await d.applyTiming()).sumS - b2.sumS) * 1000;
-        const w2 = (await d.status()).writes;
+        const w2 = await d.writes();
         remove.push({ wallMs: wallMs2, applyMs: applyMs2, writes: totalWrites(w2) - totalWrites(w1) });
       }
       return { noop, add, remove };
@@ -236,13 +236,13 @@ async function main(): Promise<void> {
         const appNs = await sandbox.netns(`vapp${k}`);
         const withApp = configOf(t);
         withApp.apps = [...(withApp.apps ?? []), { name: `veth${k}`, interfaces: [{ network: t.port.ni, netns: `/run/netns/${appNs}` }] }];
-        const w0 = (await d.status()).writes;
+        const w0 = await d.writes();
         const b = await d.applyTiming();
         const t0 = performance.now();
         await d.api.putConfig(JSON.stringify(withApp), 'application/json');
         const wallMs = performance.now() - t0;
         const applyMs = ((await d.applyTiming()).sumS - b.sumS) * 1000;
-        runs.push({ wallMs, applyMs, writes: totalWrites((await d.status()).writes) - totalWrites(w0) });
+        runs.push({ wallMs, applyMs, writes: totalWrites(await d.writes()) - totalWrites(w0) });
         await d.api.putConfig(full, 'application/json');
       }
       return runs;
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
     const watchHand = await KernelHand.start(sandbox, ns.dev);
     await watchHand.do({ op: 'watch', ifname: t.port.ifname });
     const flaps = await phase('port flaps', async () => {
-      const w0 = (await d.status()).writes;
+      const w0 = await d.writes();
       const ni: number[] = [];
       const port: number[] = [];
       const recv: number[] = [];
@@ -298,12 +298,12 @@ async function main(): Promise<void> {
         }
         if (i + 1 === FLAP_FIGURE) {
           rssAtFigure = await d.rssMiB();
-          writesAtFigure = diffWrites(w0, (await d.status()).writes);
+          writesAtFigure = diffWrites(w0, await d.writes());
         }
         if ((i + 1) % 200 === 0) log(`  ${i + 1} flaps`);
       }
       const rssEnd = await d.rssMiB();
-      const writes = diffWrites(w0, (await d.status()).writes);
+      const writes = diffWrites(w0, await d.writes());
       return { ni, port, recv, late, writesAtFigure: writesAtFigure ?? writes, writes, rssAtFigure, rssEnd };
     });
     watchHand.close();
@@ -333,7 +333,7 @@ async function main(): Promise<void> {
     const vmTap = t.taps[1]!; // on a local NI: re-attaching also re-checks its dnsmasq
     const vmKey = `${vmTap.app}/${vmTap.ni}`;
     const restarts = await phase('vm restarts', async () => {
-      const w0 = (await d.status()).writes;
+      const w0 = await d.writes();
       const attach: number[] = [];
       const gone: number[] = [];
       for (let i = 0; i < RESTARTS; i++) {
@@ -346,7 +346,7 @@ async function main(): Promise<void> {
         attach.push((await ready).atMs - hc.t0);
         await sleep(SPACING_MS);
       }
-      const writes = diffWrites(w0, (await d.status()).writes);
+      const writes = diffWrites(w0, await d.writes());
       const master = await must('ip', ['-n', ns.dev, '-o', 'link', 'show', vmTap.tap]);
       return { attach, gone, writes, attached: master.includes(`master enbr-${vmTap.ni}`) };
     });

@@ -154,6 +154,8 @@ export interface Edgenet {
   /** Validates, diffs against the running config and moves the affected actors; resolves when they have settled. Rejects with ConfigError (nothing changed). */
   apply(config: ConfigInput | unknown, opts?: ApplyOptions): Promise<ApplyResult>;
   status(): Status;
+  /** Kernel writes by kind since start: `status().writes` without building the status (a scrape, a counter). */
+  writes(): WriteCounts;
   /** Whether every actor has settled (ready, degraded, or waiting for something outside: a tap, a namespace). */
   settled(): boolean;
   readonly status$: Observable<Status>;

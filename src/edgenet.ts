@@ -24,6 +24,7 @@ import { sendPlanInSlices } from './runtime/apply-slices.ts';
 import type { Config } from './config/config-schema.ts';
 import { createKernelDrivers } from './drivers/kernel-drivers.ts';
 import { writesOf, type Drivers } from './drivers/drivers.ts';
+import { noWrites, type WriteCounts } from './drivers/write-counter.ts';
 import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions, RefusedEndpoint, Status, Transition } from './edgenet-types.ts';
 import { ConfigError } from './errors.ts';
 import { Ipam } from './services/ipam.ts';
@@ -236,8 +237,9 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     return starting;
   };
 
+  const writes = (): WriteCounts => (runtime ? writesOf(runtime.drivers) : noWrites());
   const status = (): Status => {
-    if (!runtime) return { networks: [], endpoints: [], ports: [], writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 } };
+    if (!runtime) return { networks: [], endpoints: [], ports: [], writes: writes() };
     const built = { device: deviceStatus(runtime.device.getSnapshot()), ...buildStatus(runtime.view(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall) };
     const overflows = runtime.drivers.links.overflows;
     const withEvents = overflows === undefined ? built : { ...built, linkEvents: { overflows } };
@@ -450,6 +452,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const net: Edgenet = {
     apply: (input: unknown, opts?: ApplyOptions) => enqueue(input, true, opts),
     status,
+    writes,
     settled: () => (runtime ? isSettled(runtime.view()) : true),
     status$,
     transitions$: transitions.asObservable() as Observable<Transition>,

@@ -37,7 +37,7 @@ export function serializeApply(net: Pick<Edgenet, 'apply'>): ApplyFn {
 }
 
 export interface ApiServerOptions {
-  net: Pick<Edgenet, 'apply' | 'status' | 'transitions$'> & Partial<Pick<Edgenet, 'settled'>>;
+  net: Pick<Edgenet, 'apply' | 'status' | 'writes' | 'transitions$'> & Partial<Pick<Edgenet, 'settled'>>;
   /** `<state-dir>/api.sock` */
   socketPath: string;
   logger?: Logger;

@@ -4,8 +4,13 @@ export type WriteKind = 'link' | 'address' | 'nft' | 'dnsmasqStart' | 'dnsmasqRe
 
 export type WriteCounts = Record<WriteKind, number>;
 
+/** Every kind at 0. */
+export function noWrites(): WriteCounts {
+  return { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 };
+}
+
 export class WriteCounter {
-  private readonly counts: WriteCounts = { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 };
+  private readonly counts: WriteCounts = noWrites();
 
   inc(kind: WriteKind, n = 1): void {
     this.counts[kind] += n;

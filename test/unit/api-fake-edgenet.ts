@@ -3,13 +3,14 @@ import { BehaviorSubject, Subject } from 'rxjs';
 import { configSchema } from '../../src/config/config-schema.ts';
 import type { Config } from '../../src/config/config-schema.ts';
 import type { ApplyOptions, ApplyResult, Edgenet, Status, Transition } from '../../src/edgenet-types.ts';
+import { noWrites, type WriteCounts } from '../../src/drivers/write-counter.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 export const emptyStatus = (): Status => ({
   networks: [],
   endpoints: [],
   ports: [],
-  writes: { link: 0, address: 0, nft: 0, dnsmasqStart: 0, dnsmasqReload: 0, sysctl: 0, route: 0, conntrack: 0 },
+  writes: noWrites(),
 });
 
 export class FakeEdgenet implements Edgenet {
@@ -57,6 +58,10 @@ export class FakeEdgenet implements Edgenet {
 
   status(): Status {
     return this.statusSubject.value;
+  }
+
+  writes(): WriteCounts {
+    return this.statusSubject.value.writes;
   }
 
   /** what /readyz reports as the actors' view; tests set it */

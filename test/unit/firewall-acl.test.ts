@@ -168,6 +168,8 @@ describe('endpoint rules (library on the fakes)', () => {
     const before = net.status().writes.nft;
     await net.apply(config(['web', 'db', 'api'], [{ match: { protocol: 'tcp', fport: 80 } }]));
     expect(net.status().writes.nft - before).toBe(1);
+    // the counters alone, without a status, say the same
+    expect(net.writes()).toEqual(net.status().writes);
 
     const reasons: string[] = [];
     const sub = net.transitions$.subscribe((t) => t.name === 'web/lan' && t.reason && reasons.push(t.reason));

@@ -71,6 +71,11 @@ describe('metrics', () => {
     const calls = vi.spyOn(net, 'status');
     await metrics.metrics(['edgenet_apply_duration_seconds', 'edgenet_build_info']);
     expect(calls).not.toHaveBeenCalled();
+    // the writes are read from the drivers' counters, not from a status
+    const writes = vi.spyOn(net, 'writes');
+    await metrics.metrics(['edgenet_kernel_writes_total']);
+    expect(calls).not.toHaveBeenCalled();
+    expect(writes).toHaveBeenCalledTimes(1);
     await metrics.metrics(['edgenet_actor_state', 'edgenet_kernel_writes_total']);
     // one status for the scrape, shared by both families
     expect(calls).toHaveBeenCalledTimes(1);
@@ -226,7 +231,7 @@ describe('metrics', () => {
     expect((await scrape()).value('edgenet_last_apply_timestamp_seconds')).toBe(at);
   });
 
-  it('reports kernel writes from status().writes', async () => {
+  it('reports kernel writes from writes() (what status().writes says)', async () => {
     net.statusSubject.next(status({ writes: { link: 7, address: 2, nft: 3, dnsmasqStart: 1, dnsmasqReload: 4, sysctl: 2, route: 0, conntrack: 0 } }));
     let m = await scrape();
     expect(m.value('edgenet_kernel_writes_total', { kind: 'link' })).toBe(7);
