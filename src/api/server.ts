@@ -59,6 +59,8 @@ export interface ApiServerOptions {
   checkPush?: (config: unknown) => void;
   /** after a push was applied */
   onPushApplied?: () => void;
+  /** after each request's answer was sent (any route; an SSE stream when it ends) */
+  onRequestDone?: () => void;
   /** where the running config came from, shown by GET /v1/status */
   configSource?: () => ConfigSource | undefined;
   /** GET /healthz: false once the daemon is stopping (default: always alive) */
@@ -151,6 +153,8 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
 
+  const done = opts.onRequestDone;
+  if (done) app.addHook('onResponse', async () => done());
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, `no such route: ${req.method} ${req.url}`));
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (err instanceof ConfigError) return sendError(reply, 400, err.message, err.issues);

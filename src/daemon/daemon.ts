@@ -258,7 +258,9 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   // pause for a second (malloc-tuning.ts)
   const mallocTrimmer = new MallocTrimmer({
     report: (took) => {
-      if (took.gcMs !== undefined) log.info({ gcMs: Math.round(took.gcMs), trimMs: Math.round(took.trimMs * 10) / 10 }, 'memory handed back after a large apply (full GC, malloc trim)');
+      if (took.gcMs === undefined) return;
+      const what = { gcMs: Math.round(took.gcMs), trimMs: Math.round(took.trimMs * 10) / 10, grownMiB: Math.round(took.grownBytes / 1048576) };
+      log.info(what, took.why === 'large apply' ? 'memory handed back after a large apply (full GC, malloc trim)' : 'memory handed back after the heap grew (full GC, malloc trim)');
     },
   });
   const trimAfterTransitions = net.transitions$.subscribe(() => mallocTrimmer.soon());
@@ -392,6 +394,8 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
       eveRecord,
       ...(ownership.guarded ? { checkPush: (config: unknown) => ownership.checkPush(JSON.stringify(validateConfig(config, undefined, limitsOption))) } : {}),
       onPushApplied: () => ownership.appliedFromApi(),
+      // what an answer left (a status at 10 000 endpoints: megabytes) is handed back once requests pause too
+      onRequestDone: () => mallocTrimmer.soon(),
       configSource: () => ownership.source,
       alive: () => !stopping,
       ...(eveReporter && { eveReporter }),

@@ -9,12 +9,14 @@
 //                            back to the kernel (malloc keeps freed memory in its arenas for the next allocation: the
 //                            buffers of a converge's link dumps, events and nft transactions stay resident otherwise).
 //                            ~0.1 ms when there is little to give back; at most once a second.
-//   a full GC before that trim, once after an apply that changed many objects (a converge, a remove-all): the old
-//   generation otherwise holds that apply's garbage until it reaches V8's next limit, and the memory reducer did
-//   not give it back within 30 s (bench/memory.ts). One pause, taken when the pushes have paused (measured below).
+//   a full GC before that trim, once after an apply that changed many objects (a converge, a remove-all), or when
+//   the V8 heap has grown by GC_AFTER_GROWTH_BYTES since the last full GC of this trimmer (API answers: a status
+//   at 10 000 endpoints leaves megabytes in the old generation): the old generation otherwise holds that garbage
+//   until it reaches V8's next limit, and the memory reducer did not give it back within 30 s (bench/memory.ts).
+//   One pause, taken when the daemon has been quiet for the delay (measured below).
 // $MALLOC_ARENA_MAX set: glibc has applied it already, and edgenet leaves it. Not glibc (musl): nothing to tune.
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 const M_ARENA_MAX = -8;
@@ -60,6 +62,8 @@ export function trimMalloc(): boolean {
 
 /** An apply that changed at least this many objects is followed by a full GC before the trim. */
 export const GC_AFTER_CHANGES = 256;
+/** A V8 heap grown by this much since the last full GC (of this trimmer) gets one before the trim too. */
+export const GC_AFTER_GROWTH_BYTES = 32 * 1024 * 1024;
 
 let fullGc: (() => void) | undefined;
 
@@ -81,9 +85,14 @@ export interface MallocTrimmerOptions {
   delayMs?: number;
   trim?: () => unknown;
   gc?: () => void;
-  /** told how long the GC (when there was one) and the trim took, ms */
-  report?: (took: { gcMs?: number; trimMs: number }) => void;
+  /** bytes of the V8 heap in use (default: v8.getHeapStatistics().used_heap_size) */
+  heapUsed?: () => number;
+  /** told how long the GC (when there was one) and the trim took, ms, and why there was a GC */
+  report?: (took: { gcMs?: number; trimMs: number; why?: GcReason; grownBytes: number }) => void;
 }
+
+/** Why a full GC came before the trim: a large apply, or a heap grown since the last one. */
+export type GcReason = 'large apply' | 'heap grew';
 
 export class MallocTrimmer {
   private timer: NodeJS.Timeout | undefined;
@@ -92,28 +101,40 @@ export class MallocTrimmer {
   private readonly trim: () => unknown;
   private readonly gc: () => void;
   private readonly report: MallocTrimmerOptions['report'];
+  private readonly heapUsed: () => number;
+  /** the heap in use after this trimmer's last full GC (at first: when it was made) */
+  private usedAfterGc: number;
   constructor(opts: MallocTrimmerOptions = {}) {
     this.delayMs = opts.delayMs ?? 1000;
     this.trim = opts.trim ?? trimMalloc;
     this.gc = opts.gc ?? collectGarbage;
     this.report = opts.report;
+    this.heapUsed = opts.heapUsed ?? (() => getHeapStatistics().used_heap_size);
+    this.usedAfterGc = this.heapUsed();
   }
-  /** `changes`: how many objects the apply changed (transitions: 0) */
+  /** `changes`: how many objects the apply changed (transitions, API requests: 0) */
   soon(changes = 0): void {
     if (changes >= GC_AFTER_CHANGES) this.collect = true;
     if (this.timer) this.timer.refresh();
     else {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        const t0 = performance.now();
-        if (this.collect) this.gc();
-        const t1 = performance.now();
-        this.trim();
-        this.report?.({ ...(this.collect && { gcMs: t1 - t0 }), trimMs: performance.now() - t1 });
-        this.collect = false;
-      }, this.delayMs);
+      this.timer = setTimeout(() => this.fire(), this.delayMs);
       this.timer.unref();
     }
+  }
+  private fire(): void {
+    this.timer = undefined;
+    // (V8's own full GCs meanwhile lower what is in use: the growth is then counted short, never long)
+    const grownBytes = this.heapUsed() - this.usedAfterGc;
+    const why: GcReason | undefined = this.collect ? 'large apply' : grownBytes >= GC_AFTER_GROWTH_BYTES ? 'heap grew' : undefined;
+    const t0 = performance.now();
+    if (why) {
+      this.gc();
+      this.usedAfterGc = this.heapUsed();
+    }
+    const t1 = performance.now();
+    this.trim();
+    this.report?.({ ...(why && { gcMs: t1 - t0, why }), trimMs: performance.now() - t1, grownBytes });
+    this.collect = false;
   }
   close(): void {
     clearTimeout(this.timer);

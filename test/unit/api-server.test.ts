@@ -236,6 +236,30 @@ describe('API server socket handling', () => {
     }
   });
 
+  it('tells onRequestDone after each answer, a refused one too (the daemon hands memory back once they pause)', async () => {
+    const sock = join(dir, 'api.sock');
+    let done = 0;
+    let waiter: (() => void) | undefined;
+    const server = await startApiServer({
+      net: new FakeEdgenet(),
+      socketPath: sock,
+      onRequestDone: () => {
+        done++;
+        waiter?.();
+      },
+    });
+    const doneReaches = (n: number): Promise<void> => new Promise<void>((r) => (waiter = () => done >= n && r())).then(() => undefined);
+    try {
+      const two = doneReaches(2);
+      expect((await http(sock, 'GET', '/v1/status')).status).toBe(200);
+      expect((await http(sock, 'GET', '/no/such/route')).status).toBe(404);
+      await two;
+      expect(done).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('accepts a config just under the default 1 MiB limit and refuses one over it', async () => {
     const sock = join(dir, 'api.sock');
     const net = new FakeEdgenet();

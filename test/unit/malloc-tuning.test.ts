@@ -1,6 +1,6 @@
 // `edgenet run`'s glibc malloc tuning (src/daemon/malloc-tuning.ts): the arena limit, and the trim after applies.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { collectGarbage, GC_AFTER_CHANGES, limitMallocArenas, MallocTrimmer, trimMalloc } from '../../src/daemon/malloc-tuning.ts';
+import { collectGarbage, GC_AFTER_CHANGES, GC_AFTER_GROWTH_BYTES, limitMallocArenas, MallocTrimmer, trimMalloc } from '../../src/daemon/malloc-tuning.ts';
 
 const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
 
@@ -42,6 +42,31 @@ describe('malloc tuning', () => {
     trimmer.soon(GC_AFTER_CHANGES - 1);
     vi.advanceTimersByTime(1000);
     expect(order).toEqual(['gc', 'trim', 'trim']);
+  });
+
+  it('collects garbage before the trim when the heap grew by GC_AFTER_GROWTH_BYTES since its last full GC', () => {
+    vi.useFakeTimers();
+    let used = 100e6;
+    const order: string[] = [];
+    const reasons: (string | undefined)[] = [];
+    const gc = (): void => {
+      order.push('gc');
+      used = 100e6;
+    };
+    const trimmer = new MallocTrimmer({ delayMs: 1000, trim: () => order.push('trim'), gc, heapUsed: () => used, report: (t) => reasons.push(t.why) });
+    // an answer that left less than the threshold: the trim alone
+    used += GC_AFTER_GROWTH_BYTES - 1;
+    trimmer.soon();
+    vi.advanceTimersByTime(1000);
+    // more since (counted from the last full GC, not from the last trim): one GC, and the count starts over after it
+    used += 2;
+    trimmer.soon();
+    vi.advanceTimersByTime(1000);
+    used += 1024;
+    trimmer.soon();
+    vi.advanceTimersByTime(1000);
+    expect(order).toEqual(['trim', 'gc', 'trim', 'trim']);
+    expect(reasons).toEqual([undefined, 'heap grew', undefined]);
   });
 
   it('reaches V8\'s full GC at run time', () => {
