@@ -11,6 +11,7 @@ import { watch } from 'chokidar';
 import type { InspectionEvent } from 'xstate';
 import type { ApplyOptions, ApplyResult, Edgenet, EdgenetOptions } from '../edgenet-types.ts';
 import { lookupApp, startMetadataService, userDataOf, type MetadataService } from '../services/metadata-service.ts';
+import { isDeepFrozen } from '../config/push-cache.ts';
 import { ConfigError, errorMessage, formatIssues } from '../errors.ts';
 import { serializeApply, startApiServer } from '../api/server.ts';
 import type { ApiServer } from '../api/server.ts';
@@ -249,7 +250,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   // timed per apply, not including the wait behind an earlier push
   const serialized = serializeApply({ apply: metrics.instrumentApply((config: unknown, o?: ApplyOptions) => net.apply(config, o)) });
   // the metadata service answers each app with the user data of the config that is running
-  // read from a frozen config (the API's) when an app first asks after a push, not at every push (O(apps) each)
+  // read from an unchanging config (the API's) when an app first asks after a push, not at every push (O(apps) each)
   let userData: Map<string, string> | undefined = new Map<string, string>();
   /** the config userData was read from (the API hands the same frozen object for the same body again) */
   let userDataFrom: unknown;
@@ -267,7 +268,10 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
   const apply = async (config: unknown, o?: ApplyOptions): Promise<ApplyResult> => {
     const result = await serialized(config, o);
     mallocTrimmer.soon(result.created.length + result.updated.length + result.deleted.length);
-    if (config !== userDataFrom || !Object.isFrozen(config)) userData = Object.isFrozen(config) ? undefined : userDataOf(config);
+    // (the API's bodies are unchanging without being frozen: isDeepFrozen knows them; a walk of every app per push
+    // was what this saved, and Object.isFrozen had missed them)
+    const unchangingConfig = isDeepFrozen(config);
+    if (config !== userDataFrom || !unchangingConfig) userData = unchangingConfig ? undefined : userDataOf(config);
     userDataFrom = config;
     // switch NIs come and go only with an apply: address learning follows their bridges from here
     eveReporter?.refresh(switchBridgesOf(config));

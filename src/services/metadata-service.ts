@@ -103,7 +103,10 @@ export function userDataOf(config: unknown): Map<string, string> {
   const out = new Map<string, string>();
   const apps = (config as { apps?: unknown } | null)?.apps;
   if (!Array.isArray(apps)) return out;
-  for (const a of apps as { name?: unknown; userData?: unknown }[]) {
+  const list = apps as ({ name?: unknown; userData?: unknown } | null | undefined)[];
+  // (an indexed loop: for…of makes an iterator result per app in a function run once per push)
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i];
     if (typeof a?.name === 'string' && typeof a.userData === 'string' && a.userData !== '') out.set(a.name, a.userData);
   }
   return out;
