@@ -11,31 +11,36 @@ import { indexJson, spliceJson, type IndexedJson } from '../util/json-splice.ts'
 export interface BodyParse {
   /** the body is JSON (by content type or sniffed): it may be spliced from the last one */
   json: boolean;
-  /** parses the whole body (throws a ConfigError on bad input) */
-  parse: () => unknown;
+  /** parses the whole body, given as text (throws a ConfigError on bad input) */
+  parse: (text: string) => unknown;
   /** makes the parsed body a document to apply */
   convert: (parsed: unknown) => AppliableDocument;
 }
 
 export class ConfigBodyCache {
-  private last: { key: string; text: string; doc: AppliableDocument; index: IndexedJson | undefined } | undefined;
+  private last: { key: string; bytes: Buffer; doc: AppliableDocument; index: IndexedJson | undefined } | undefined;
 
-  /** `key`: what else the document depends on (content type, query). */
-  get(text: string, key: string, body: BodyParse): AppliableDocument {
+  /**
+   * `body`: the request's bytes (UTF-8; a string is encoded): decoded whole only when it is parsed whole. `key`: what
+   * else the document depends on (content type, query).
+   */
+  get(body: Buffer | string, key: string, how: BodyParse): AppliableDocument {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     const last = this.last;
-    if (last !== undefined && last.key === key && last.text === text) return last.doc;
+    if (last !== undefined && last.key === key && last.bytes.equals(bytes)) return last.doc;
     this.last = undefined;
-    let index = body.json && last?.index !== undefined && last.key === key ? spliceJson(last.index, text) : undefined;
+    let index = how.json && last?.index !== undefined && last.key === key ? spliceJson(last.index, bytes) : undefined;
     let parsed: unknown;
     if (index !== undefined) parsed = index.value;
     else {
-      parsed = body.parse();
-      index = body.json ? indexJson(text, parsed) : undefined;
+      const text = bytes.toString('utf8');
+      parsed = how.parse(text);
+      index = how.json ? indexJson(text, parsed, bytes) : undefined;
     }
-    const doc = body.convert(parsed);
+    const doc = how.convert(parsed);
     if (doc.eve) return doc;
     unchanging(doc.config);
-    this.last = { key, text, doc, index: doc.config === parsed ? index : undefined };
+    this.last = { key, bytes, doc, index: doc.config === parsed ? index : undefined };
     return doc;
   }
 }

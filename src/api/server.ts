@@ -101,6 +101,12 @@ export function isJsonBody(text: string, contentType: string | undefined): boole
   return !/^(application|text)\/(x-)?yaml$/.test(type) && /^\s*[[{]/.test(text);
 }
 
+/** The start of a body, decoded, for a look at its first characters (the whole body when it starts blank). */
+function headOf(body: Buffer): string {
+  const head = body.toString('utf8', 0, Math.min(body.length, 4096));
+  return head.trim() === '' ? body.toString('utf8') : head;
+}
+
 function sendError(reply: FastifyReply, status: number, error: string, issues?: readonly ConfigIssue[]): FastifyReply {
   return reply.code(status).type('application/json; charset=utf-8').send(issues ? { error, issues } : { error });
 }
@@ -151,7 +157,8 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
 
   // Bodies are taken as text and parsed by the route, so YAML and JSON errors read the same way.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
+  // (as bytes: a JSON body that changed in a few apps is decoded in those alone, config-body-cache.ts)
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
 
   const done = opts.onRequestDone;
   if (done) app.addHook('onResponse', async () => done());
@@ -170,14 +177,14 @@ function buildApp(opts: ApiServerOptions, sse: Set<FastifyReply>, metrics: Edgen
   const eveRecord = opts.eveRecord ?? new EveRecord();
   const bodies = new ConfigBodyCache();
   app.put('/v1/config', async (req: FastifyRequest, reply) => {
-    const text = typeof req.body === 'string' ? req.body : '';
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     // An EVE EdgeDevConfig (?format=eve, or detected) is converted first; its findings come back with the result.
     // The body of the last push again is that push's document (parsed once, unchanging): a no-op push costs no parse;
     // a body that changed in a few apps is parsed in those apps alone.
     const contentType = req.headers['content-type'];
-    const doc = bodies.get(text, `${contentType ?? ''}\u0000${req.url}`, {
-      json: isJsonBody(text, contentType),
-      parse: () => parseConfigBody(text, contentType),
+    const doc = bodies.get(body, `${contentType ?? ''}\u0000${req.url}`, {
+      json: isJsonBody(headOf(body), contentType),
+      parse: (text) => parseConfigBody(text, contentType),
       convert: (parsed) => toAppliable(parsed, requestOptions(req.url)),
     });
     if (doc.eve && log) logEveConversion(log, doc.eve);

@@ -5,13 +5,16 @@
 // replaced by a text that parses as a list of elements by itself (JSON's grammar is context-free), so the document
 // is the old one with those elements replaced. Anything else (a change outside the arrays, a run that is not a list
 // of elements, an array left empty) returns undefined: the caller parses the whole text.
-import { commonPrefix, commonSuffix } from './common-affix.ts';
+// The bodies are compared as the bytes they came in (UTF-8): only the changed run is decoded, so a push makes no
+// string of its whole body (2 MB at 10 000 apps, a large object in V8's old generation each push).
+import { commonPrefixBytes, commonSuffixBytes } from './common-affix.ts';
 
-/** A JSON object document, parsed, and where its top-level arrays' elements sit in its text. */
+/** A JSON object document, parsed, and where its top-level arrays' elements sit in its bytes. */
 export interface IndexedJson {
-  readonly text: string;
+  /** the document's text as UTF-8 */
+  readonly bytes: Buffer;
   readonly value: Readonly<Record<string, unknown>>;
-  /** the top-level keys holding arrays, in text order (nobody changes the offsets once made) */
+  /** the top-level keys holding arrays, in text order, with byte offsets (nobody changes them once made) */
   readonly arrays: readonly ArraySpans[];
 }
 
@@ -22,8 +25,11 @@ interface ArraySpans {
   readonly ends: Int32Array;
 }
 
-/** The index of `text`, which JSON.parse made into `value`; undefined unless it is an object without repeated keys. */
-export function indexJson(text: string, value: unknown): IndexedJson | undefined {
+/**
+ * The index of `text`, which JSON.parse made into `value` (`bytes`: the UTF-8 it was decoded from, default its
+ * encoding); undefined unless it is an object without repeated keys, and bytes that encode it char for char.
+ */
+export function indexJson(text: string, value: unknown, bytes: Buffer = Buffer.from(text)): IndexedJson | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const doc = value as Record<string, unknown>;
   const top = scanTopLevel(text);
@@ -33,7 +39,30 @@ export function indexJson(text: string, value: unknown): IndexedJson | undefined
     const held = doc[a.key];
     if (!Array.isArray(held) || held.length !== a.starts.length) return undefined;
   }
-  return { text, value: doc, arrays: top.arrays };
+  if (bytes.length === text.length) return { bytes, value: doc, arrays: top.arrays };
+  // not ASCII: the offsets are made byte offsets (bytes that are not UTF-8 are not indexed: a whole parse next time)
+  if (Buffer.byteLength(text) !== bytes.length) return undefined;
+  const toBytes = byteOffsets(text);
+  const arrays = top.arrays.map((a) => ({ key: a.key, starts: a.starts.map(toBytes), ends: a.ends.map(toBytes) }));
+  return { bytes, value: doc, arrays };
+}
+
+/**
+ * The UTF-8 offset of each char offset of `text`, asked in nondecreasing order within each of a few passes (each
+ * array's starts, then its ends): the bytes from the last offset asked are counted on.
+ */
+function byteOffsets(text: string): (char: number) => number {
+  let char = 0;
+  let byte = 0;
+  return (at: number): number => {
+    if (at < char) {
+      char = 0;
+      byte = 0;
+    }
+    byte += Buffer.byteLength(text.slice(char, at));
+    char = at;
+    return byte;
+  };
 }
 
 /**
@@ -71,12 +100,16 @@ function scanTopLevel(text: string): { arrays: ArraySpans[]; keys: number } | un
   return { arrays, keys };
 }
 
-/** `text` parsed as `prev.text` changed inside one top-level array's elements, or undefined (parse it whole). */
-export function spliceJson(prev: IndexedJson, text: string): IndexedJson | undefined {
-  const old = prev.text;
-  const max = Math.min(old.length, text.length);
-  const p = commonPrefix(old, text, max);
-  const s = commonSuffix(old, text, max - p);
+/**
+ * `body` (UTF-8, or a string to encode) parsed as `prev`'s text changed inside one top-level array's elements, or
+ * undefined (parse it whole).
+ */
+export function spliceJson(prev: IndexedJson, body: Buffer | string): IndexedJson | undefined {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  const old = prev.bytes;
+  const max = Math.min(old.length, bytes.length);
+  const p = commonPrefixBytes(old, bytes, max);
+  const s = commonSuffixBytes(old, bytes, max - p);
   const changedEnd = old.length - s;
   const at = prev.arrays.findIndex((a) => a.starts.length > 0 && (a.starts[0] as number) <= p && changedEnd <= (a.ends[a.ends.length - 1] as number));
   const spans = prev.arrays[at];
@@ -88,8 +121,9 @@ export function spliceJson(prev: IndexedJson, text: string): IndexedJson | undef
   const last = Math.min(n - 1, firstAtOrAfter(spans.ends, changedEnd) + 1);
   const from = spans.starts[first] as number;
   const to = spans.ends[last] as number;
-  const delta = text.length - old.length;
-  const run = text.slice(from, to + delta);
+  const delta = bytes.length - old.length;
+  // (the run starts and ends at elements' edges, which are ASCII: no UTF-8 sequence is cut)
+  const run = bytes.toString('utf8', from, to + delta);
   let elements: unknown;
   try {
     elements = JSON.parse(`[${run}]`);
@@ -97,10 +131,19 @@ export function spliceJson(prev: IndexedJson, text: string): IndexedJson | undef
     return undefined;
   }
   if (!Array.isArray(elements) || elements.length === 0) return undefined;
-  const starts: number[] = [];
-  const ends: number[] = [];
-  scanElements(run, skipSpace(run, 0), from, starts, ends);
+  let starts: number[] = [];
+  let ends: number[] = [];
+  scanElements(run, skipSpace(run, 0), 0, starts, ends);
   if (starts.length !== elements.length) return undefined;
+  if (run.length !== to + delta - from) {
+    // not ASCII: the run's char offsets as byte offsets (not UTF-8: a whole parse)
+    if (Buffer.byteLength(run) !== to + delta - from) return undefined;
+    const toBytes = byteOffsets(run);
+    starts = starts.map(toBytes);
+    ends = ends.map(toBytes);
+  }
+  starts = starts.map((x) => x + from);
+  ends = ends.map((x) => x + from);
 
   const held = prev.value[spans.key] as readonly unknown[];
   const list = held.slice(0, first).concat(elements, held.slice(last + 1));
@@ -110,7 +153,7 @@ export function spliceJson(prev: IndexedJson, text: string): IndexedJson | undef
     if (k > at) return { key: a.key, starts: shifted(a.starts, 0, delta), ends: shifted(a.ends, 0, delta) };
     return { key: a.key, starts: joined(a.starts, first, last, starts, delta), ends: joined(a.ends, first, last, ends, delta) };
   });
-  return { text, value, arrays };
+  return { bytes, value, arrays };
 }
 
 const OPEN_OBJECT = 0x7b;

@@ -100,7 +100,7 @@ describe('JSON splice', () => {
     expect(spliceJson(prev, JSON.stringify({ ...configOf(apps), version: 4 }))).toBeUndefined();
     expect(spliceJson(prev, JSON.stringify({ ...configOf(apps), networks: [], apps: [app(3, rnd)] }))).toBeUndefined();
     expect(spliceJson(prev, JSON.stringify(configOf([])))).toBeUndefined();
-    expect(spliceJson(prev, prev.text)).toBeUndefined();
+    expect(spliceJson(prev, prev.bytes)).toBeUndefined();
   });
 
   it('random edits of the text: a splice is given only for a text JSON.parse takes, and is what it makes', () => {
@@ -125,5 +125,44 @@ describe('JSON splice', () => {
       expect(got.value).toStrictEqual(JSON.parse(after));
     }
     expect(spliced).toBeGreaterThan(100);
+  });
+
+  it('bodies that are not ASCII are spliced at byte offsets: the same document and index as a whole parse', () => {
+    const rnd = random(13);
+    const words = ['é', '日本語', '😀', 'naïve "ü"', '\u00e9'];
+    const wordy = (k: number): unknown => ({ ...(app(k, rnd) as object), note: `${words[k % words.length]} ${k}` });
+    let apps = Array.from({ length: 12 }, (_, k) => wordy(k));
+    let text = JSON.stringify(configOf(apps), null, 2);
+    let ix = index(text);
+    expect(ix.bytes.length).toBeGreaterThan(text.length);
+    for (let round = 0; round < 200; round++) {
+      apps = [...apps];
+      const at = Math.floor(rnd() * apps.length);
+      if (rnd() < 0.5) apps.splice(at, 0, wordy(5000 + round));
+      else if (apps.length > 2) apps.splice(at, 1);
+      text = JSON.stringify(configOf(apps), null, 2);
+      const got = spliceJson(ix, Buffer.from(text));
+      expect(got, `round ${round}`).toBeDefined();
+      expect(got!.value).toStrictEqual(JSON.parse(text));
+      expect(got!.arrays).toStrictEqual(index(text).arrays);
+      ix = got!;
+    }
+  });
+
+  it('bytes that are not UTF-8: not indexed, and a splice is what a whole parse of their decoding makes', () => {
+    const rnd = random(17);
+    const text = JSON.stringify(configOf([app(1, rnd), app(2, rnd), app(3, rnd)]));
+    const prev = index(text);
+    const at = text.indexOf('app-2') + 4;
+    for (const bad of [[0x80], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xff, 0xfe]]) {
+      const bytes = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from(bad), Buffer.from(text.slice(at))]);
+      const decoded = bytes.toString('utf8');
+      const got = spliceJson(prev, bytes);
+      if (got !== undefined) expect(got.value).toStrictEqual(JSON.parse(decoded));
+      const whole = indexJson(decoded, JSON.parse(decoded), bytes);
+      // indexed only where every offset maps (each bad sequence three bytes, as its U+FFFD): then splices from it work
+      if (whole !== undefined) expect(spliceJson(whole, Buffer.from(JSON.stringify(configOf([app(1, rnd)]))))).toBeDefined();
+      else expect(Buffer.byteLength(decoded)).not.toBe(bytes.length);
+    }
   });
 });
