@@ -104,19 +104,21 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   /** child ids of the actors whose snapshot changed */
   const changes = new Subject<string>();
   let runningResolved: ResolvedConfig | undefined;
-  let persisted: string | undefined;
+  /** what was last written as the last good config: its text, or the push cache's parts of it (compared by identity) */
+  let persisted: string | readonly string[] | undefined;
   /** the last write of the last good config (each waits for the one before) */
   let lastGoodWrite: Promise<void> = Promise.resolve();
   /** the last good config's file (its journal open), from the first write on */
   let lastGoodFile: Promise<JournaledFile> | undefined;
-  const writeLastGood = async (text: string): Promise<void> => {
+  const writeLastGood = async (content: string | readonly string[]): Promise<void> => {
     lastGoodFile ??= openLastGoodConfig(stateDir);
     const file = await lastGoodFile.catch((err: unknown) => {
       lastGoodFile = undefined;
       throw err;
     });
-    // `text`: lastGoodText() of the config, or the same text made from the push cache's slices
-    await file.write(text);
+    // lastGoodText() of the config, or the push cache's parts of that text (the journal's line found from the parts
+    // that changed: no text of the whole config made per push)
+    await (typeof content === 'string' ? file.write(content) : file.writeParts(content));
   };
   /** app interfaces the last (partial) apply refused */
   let refusedNow: RefusedEndpoint[] = [];
@@ -338,10 +340,16 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     else if (inc.netnsChanged) rt.netns.changePaths(namedNetns(inc.removedEndpoints), namedNetns(inc.candidates));
     runningResolved = resolved;
     // the cache follows the running config: an apps-only push made it, a full one (without refusals) is remembered
-    const text = exact ? inc.text() : lastGoodText(config);
-    if (exact) inc.commit();
-    else if (refused.length === 0 && incrementalPushes) pushCache.rebuild(raw, config, resolved, text, input);
-    else pushCache.clear();
+    let content: string | readonly string[];
+    if (exact) {
+      content = inc.content();
+      inc.commit();
+    } else {
+      const text = lastGoodText(config);
+      content = text;
+      if (refused.length === 0 && incrementalPushes) pushCache.rebuild(raw, config, resolved, text, input);
+      else pushCache.clear();
+    }
     // the last good config is written (what changed: a journal line appended with O_DSYNC, on libuv's pool) while
     // the actors converge, awaited before the push returns: it is the running config from here on, a crash
     // meanwhile brings it back. An unchanged config is
@@ -349,8 +357,8 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     // changed something has a new text: not compared, a whole config's length. One write after the other: a push
     // that failed after its write began must not have its rename land after the next push's
     const written =
-      persist && (exact ? !inc.same || text !== persisted : text !== persisted)
-        ? (lastGoodWrite = lastGoodWrite.catch(() => undefined).then(() => writeLastGood(text)))
+      persist && (exact ? !inc.same || content !== persisted : content !== persisted)
+        ? (lastGoodWrite = lastGoodWrite.catch(() => undefined).then(() => writeLastGood(content)))
         : undefined;
     // (awaited below; a push that fails before then must not leave it unhandled)
     written?.catch(() => undefined);
@@ -401,7 +409,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
     await rt.local.saved();
     if (persist) {
       await written;
-      persisted = text;
+      persisted = content;
     }
     if (refused.length > 0) {
       // the removals this push made freed addresses: a refused interface is built now, without a push of its own

@@ -48,8 +48,15 @@ interface CacheState {
   slots: Map<string, number>;
   /** NI → its static addresses → count */
   statics: Map<string, Map<string, number>>;
-  /** the text written as the last good config */
-  text: string;
+  /** the text written as the last good config (undefined: not made yet, `parts` say it; see stateText) */
+  text?: string;
+  /**
+   * the same text as parts (the head, each app's item, the separators, the tail), when an incremental push made it:
+   * the journal finds the next push's change by the parts it shares with these, and no whole text is made
+   */
+  parts?: readonly string[];
+  /** the head's opening part (ports, networks, the apps list's opening), made once per state */
+  open?: string;
   /**
    * where each entry's item starts in `text` (entries' order), when the text was made from the items: a push then
    * makes its text from slices of this one (the runs of apps kept in order) and the items of the others
@@ -90,6 +97,11 @@ export interface IncrementalPush {
   netnsChanged: boolean;
   /** the last good config's text (lastGoodText(): JSON.stringify(config, null, 2) and a newline), made from the apps' cached texts */
   text(): string;
+  /**
+   * What to write as the last good config: that text, or its parts (JournaledFile.writeParts: the parts that stayed
+   * are the last push's own strings). The same object as the last push's when the config is the same.
+   */
+  content(): string | readonly string[];
   commit(): void;
 }
 
@@ -190,8 +202,9 @@ export class PushCache {
     let lastLooked = -1;
     let samePlaces = n === olds.length;
     // the new text: runs of old entries kept side by side (slices of the old text) and the items of the others
-    const oldText = st.text;
-    const oldAt = st.itemAt;
+    const oldText = st.text ?? '';
+    // (slices only of a text that is there: after a push that wrote parts, the items are joined when asked)
+    const oldAt = st.text !== undefined ? st.itemAt : undefined;
     const pieces: (string | Run)[] = [];
     let run: Run | undefined;
     const newAt = oldAt ? new Int32Array(n) : undefined;
@@ -327,7 +340,8 @@ export class PushCache {
         same: true,
         unchanged: nets + st.endpointCount,
         netnsChanged: false,
-        text: () => st.text,
+        text: () => stateText(st),
+        content: () => st.parts ?? stateText(st),
         commit: () => {
           if (frozen !== undefined) st.frozen = frozen;
         },
@@ -408,6 +422,8 @@ export class PushCache {
     const isNamedVeth = (ep: EndpointSpec): boolean => ep.kind === 'veth' && typeof ep.netns === 'string';
     let made: { text: string; at: Int32Array } | undefined;
     const makeText = (): { text: string; at: Int32Array } => (made ??= slices ? { text: slicedText(st.head, slices), at: slices.newAt } : configText(st.head, next));
+    let parts: readonly string[] | undefined;
+    const makeParts = (): readonly string[] => (parts ??= configParts(st, next));
     return {
       config,
       resolved,
@@ -421,6 +437,7 @@ export class PushCache {
       unchanged: nets + endpointCount - added_.length - changed.length,
       netnsChanged: removedEndpoints.some(isNamedVeth) || candidates.some(isNamedVeth),
       text: () => makeText().text,
+      content: () => makeParts(),
       commit: () => {
         for (const [s, d] of delta) {
           const n = (st.slots.get(s) ?? 0) + d;
@@ -439,9 +456,15 @@ export class PushCache {
         for (const e of gone) if (st.byName.get(e.parsed.name) === e) st.byName.delete(e.parsed.name);
         for (const e of added) st.byName.set(e.parsed.name, e);
         st.entries = next;
-        const { text, at } = makeText();
-        st.text = text;
-        st.itemAt = at;
+        // the parts (pointers to the items: no text made); a text already made is kept beside them
+        st.parts = makeParts();
+        if (made) {
+          st.text = made.text;
+          st.itemAt = made.at;
+        } else {
+          delete st.text;
+          delete st.itemAt;
+        }
         st.config = config;
         st.resolved = resolved;
         st.endpointCount = endpointCount;
@@ -604,6 +627,30 @@ function configText(head: { ports: string; networks: string }, apps: AppEntry[])
     pos += (items[i] as string).length + 2;
   }
   return { text: wrap(head, items), at };
+}
+
+/** The state's text: the one kept, or its parts joined (and kept). */
+function stateText(st: CacheState): string {
+  st.text ??= (st.parts ?? []).join('');
+  return st.text;
+}
+
+const ITEM_SEPARATOR = ',\n';
+const APPS_CLOSE = '\n  ]\n}\n';
+
+/** configText() as parts: [open, item, ',\n', item, …, close] (one part, the whole text, for no apps). */
+function configParts(st: CacheState, apps: AppEntry[]): readonly string[] {
+  if (apps.length === 0) return [wrap(st.head, [])];
+  st.open ??= `{\n  "ports": ${st.head.ports},\n  "networks": ${st.head.networks},\n  "apps": [\n`;
+  const out = new Array<string>(2 * apps.length + 1);
+  out[0] = st.open;
+  for (let i = 0; i < apps.length; i++) {
+    const e = apps[i] as AppEntry;
+    if (i > 0) out[2 * i] = ITEM_SEPARATOR;
+    out[2 * i + 1] = e.item ??= itemOf(e.parsed);
+  }
+  out[2 * apps.length] = APPS_CLOSE;
+  return out;
 }
 
 /** configText() made of slices of the old text: what changed costs, not what stayed in order. */

@@ -70,6 +70,26 @@ export function changeRecord(from: string, to: string): string {
   return `${JSON.stringify([at, from.length - at - tail, to.slice(at, to.length - tail)])}\n`;
 }
 
+/**
+ * The journal line that turns the text `from.join('')` into `to.join('')`, found by the parts themselves: the parts
+ * both lists start and end with (the same strings: a writer hands the parts that did not change again, so this is
+ * mostly a comparison of references) are kept, the rest is the change. Neither text is made whole, nor compared
+ * char by char beyond parts that differ. Undefined when nothing changed.
+ */
+export function partsRecord(from: readonly string[], to: readonly string[]): string | undefined {
+  const max = Math.min(from.length, to.length);
+  let a = 0;
+  let at = 0;
+  while (a < max && from[a] === to[a]) at += (from[a] as string).length, a++;
+  if (a === from.length && a === to.length) return undefined;
+  let b = 0;
+  let tail = 0;
+  while (b < max - a && from[from.length - 1 - b] === to[to.length - 1 - b]) tail += (from[from.length - 1 - b] as string).length, b++;
+  let deleted = 0;
+  for (let k = a; k < from.length - b; k++) deleted += (from[k] as string).length;
+  return `${JSON.stringify([at, deleted, to.slice(a, to.length - b).join('')])}\n`;
+}
+
 type Record3 = [number, number, string];
 
 function asRecord(v: unknown, length: number): Record3 | string {
@@ -157,7 +177,9 @@ export async function removeJournaled(path: string): Promise<void> {
  * disk (a crash after that reads it back).
  */
 export class JournaledFile {
-  private current: string | undefined;
+  /** the text as parts (written as a text: one part), and that text once joined */
+  private parts: readonly string[] | undefined;
+  private joined: string | undefined;
   private base: string | undefined;
   private appendable: boolean;
   private journalBase: string | undefined;
@@ -172,7 +194,7 @@ export class JournaledFile {
     private readonly mode: number,
     loaded: Loaded,
   ) {
-    this.current = loaded.text;
+    this.setText(loaded.text);
     this.base = loaded.base;
     this.appendable = loaded.appendable;
     this.journalBase = loaded.journalBase;
@@ -187,11 +209,26 @@ export class JournaledFile {
 
   /** The text as the last write (or the files read at open) left it. */
   get text(): string | undefined {
-    return this.current;
+    if (this.joined === undefined && this.parts !== undefined) this.joined = this.parts.length === 1 ? this.parts[0] : this.parts.join('');
+    return this.joined;
+  }
+
+  private setText(text: string | undefined): void {
+    this.parts = text === undefined ? undefined : [text];
+    this.joined = text;
   }
 
   write(text: string): Promise<void> {
-    return this.queue(() => this.writeNow(text));
+    return this.queue(() => this.writeNow([text]));
+  }
+
+  /**
+   * Writes the text `parts.join('')`, whose change from the last write is told by the parts: a writer that hands the
+   * parts that stayed (the same strings) again has its change found without the text being made or compared whole
+   * (partsRecord). The whole text is made only for a snapshot. The list is kept as it is: not to be changed after.
+   */
+  writeParts(parts: readonly string[]): Promise<void> {
+    return this.queue(() => this.writeNow(parts));
   }
 
   /** Writes the whole text as a new snapshot with an empty journal (also what write() does when a change is big). */
@@ -219,35 +256,45 @@ export class JournaledFile {
   }
 
   private async closeNow(): Promise<void> {
-    const text = this.current;
+    const text = this.text;
     // a journal removed meanwhile (the state dir gone: a teardown, a test's cleanup) is not brought back
     if (text !== undefined && this.records > 0 && (await exists(journalPath(this.path)))) await this.compactNow(text).catch(() => undefined);
     await this.closeHandle();
   }
 
-  private async writeNow(text: string): Promise<void> {
-    if (text === this.current && this.appendable) return;
-    if (this.current !== undefined && this.appendable && this.records < JOURNAL_MAX_RECORDS) {
-      const line = Buffer.from(changeRecord(this.current, text));
-      if (this.bytes + line.length <= Math.max(JOURNAL_MIN_BYTES, text.length / 4)) {
-        try {
-          // O_DSYNC: the write returns once the line (and the file's new length) is on disk
-          this.fh ??= await open(journalPath(this.path), constants.O_WRONLY | constants.O_APPEND | constants.O_DSYNC);
-          const { bytesWritten } = await this.fh.write(line);
-          if (bytesWritten !== line.length) throw new Error(`${journalPath(this.path)}: wrote ${bytesWritten} of ${line.length} bytes`);
-        } catch (e) {
-          // what the journal ends with is not known: the next write starts over with a snapshot
-          this.appendable = false;
-          await this.closeHandle().catch(() => undefined);
-          throw e;
+  private async writeNow(parts: readonly string[]): Promise<void> {
+    const old = this.parts;
+    if (old !== undefined && this.appendable) {
+      // a whole text on either side (write(), or the parts after one): the change by the texts, as it always was
+      const whole = old.length === 1 || parts.length === 1;
+      const text = whole ? joinParts(parts) : undefined;
+      let record = text === undefined ? partsRecord(old, parts) : undefined;
+      if (text === undefined ? record === undefined : text === this.text) return;
+      if (this.records < JOURNAL_MAX_RECORDS) {
+        record ??= changeRecord(this.text as string, text as string);
+        const line = Buffer.from(record);
+        const length = text?.length ?? parts.reduce((n, p) => n + p.length, 0);
+        if (this.bytes + line.length <= Math.max(JOURNAL_MIN_BYTES, length / 4)) {
+          try {
+            // O_DSYNC: the write returns once the line (and the file's new length) is on disk
+            this.fh ??= await open(journalPath(this.path), constants.O_WRONLY | constants.O_APPEND | constants.O_DSYNC);
+            const { bytesWritten } = await this.fh.write(line);
+            if (bytesWritten !== line.length) throw new Error(`${journalPath(this.path)}: wrote ${bytesWritten} of ${line.length} bytes`);
+          } catch (e) {
+            // what the journal ends with is not known: the next write starts over with a snapshot
+            this.appendable = false;
+            await this.closeHandle().catch(() => undefined);
+            throw e;
+          }
+          this.parts = parts;
+          this.joined = text;
+          this.bytes += line.length;
+          this.records++;
+          return;
         }
-        this.current = text;
-        this.bytes += line.length;
-        this.records++;
-        return;
       }
     }
-    await this.compactNow(text);
+    await this.compactNow(joinParts(parts));
   }
 
   private async compactNow(text: string): Promise<void> {
@@ -271,7 +318,7 @@ export class JournaledFile {
     const header = headerLine(base);
     await writeFileAtomic(journalPath(this.path), header, this.mode);
     this.journalBase = base;
-    this.current = text;
+    this.setText(text);
     this.bytes = Buffer.byteLength(header);
     this.records = 0;
     this.appendable = true;
@@ -282,6 +329,10 @@ export class JournaledFile {
     this.fh = undefined;
     await fh?.close();
   }
+}
+
+function joinParts(parts: readonly string[]): string {
+  return parts.length === 1 ? (parts[0] as string) : parts.join('');
 }
 
 /** Replaces the file's text with a snapshot of `text` and an empty journal (for a writer that does not keep one open). */

@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { changeRecord, JOURNAL_MAX_RECORDS, JournalCorruptError, JournaledFile, journalPath, readJournaled, rewriteJournaled } from '../../src/util/journaled-file.ts';
+import { changeRecord, partsRecord, JOURNAL_MAX_RECORDS, JournalCorruptError, JournaledFile, journalPath, readJournaled, rewriteJournaled } from '../../src/util/journaled-file.ts';
 import { rng } from '../helpers/config-edits.ts';
 
 describe('JournaledFile: a snapshot and the journal of what changed since', () => {
@@ -16,6 +16,63 @@ describe('JournaledFile: a snapshot and the journal of what changed since', () =
     await rm(dir, { recursive: true, force: true });
   });
   const lines = async (): Promise<string[]> => (await readFile(journalPath(path), 'utf8')).split('\n').filter(Boolean);
+
+  it('partsRecord: the change between two lists of parts, found by the parts they share at each end', () => {
+    const rnd = rng(23);
+    const pool = Array.from({ length: 30 }, (_, k) => `{"item": ${k}, "é": "${'x'.repeat(k)}"}`);
+    for (let round = 0; round < 2000; round++) {
+      const from = Array.from({ length: Math.floor(rnd() * 12) }, () => pool[Math.floor(rnd() * pool.length)]!);
+      const to = [...from];
+      for (let e = Math.floor(rnd() * 3); e >= 0; e--) {
+        const at = Math.floor(rnd() * (to.length + 1));
+        const r = rnd();
+        if (r < 0.4) to.splice(at, 0, pool[Math.floor(rnd() * pool.length)]!);
+        else if (r < 0.7) to.splice(at, 1);
+        // an equal part that is another string: compared by its text
+        else if (at < to.length) to[at] = `${to[at]!.slice(0, 1)}${to[at]!.slice(1)}`;
+      }
+      const before = from.join('');
+      const after = to.join('');
+      const record = partsRecord(from, to);
+      if (record === undefined) {
+        expect(after).toBe(before);
+        continue;
+      }
+      const [at, del, ins] = JSON.parse(record) as [number, number, string];
+      expect(before.slice(0, at) + ins + before.slice(at + del), `round ${round}`).toBe(after);
+    }
+  });
+
+  it('writeParts: the parts that stayed make the journal line, the file reads back as their text, a whole text after parts and parts after one too', async () => {
+    const item = (k: number): string => `    {"name": "app${k}", "note": "${'ü'.repeat(k % 5)}"}`;
+    const partsOf = (items: string[]): string[] => ['{\n  "apps": [\n', ...items.flatMap((x, k) => (k === 0 ? [x] : [',\n', x])), '\n  ]\n}\n'];
+    let items = Array.from({ length: 300 }, (_, k) => item(k));
+    const f = await JournaledFile.open(path);
+    await f.writeParts(partsOf(items));
+    const rnd = rng(29);
+    for (let round = 0; round < 60; round++) {
+      items = [...items];
+      const at = Math.floor(rnd() * items.length);
+      if (rnd() < 0.5) items.splice(at, 0, item(1000 + round));
+      else items.splice(at, 1);
+      const text = partsOf(items).join('');
+      // now and then a whole text (a full push), and parts again after it
+      if (round % 17 === 5) await f.write(text);
+      else await f.writeParts(partsOf(items));
+      expect(f.text).toBe(text);
+      expect(await readJournaled(path)).toBe(text);
+    }
+    const journal = await lines();
+    expect(journal.length).toBeGreaterThan(30);
+    // a +1 line holds the item and its separator, not the text around them
+    expect(Math.max(...journal.slice(1).map((l) => l.length))).toBeLessThan(200);
+    // the same parts again write nothing
+    const before = journal.length;
+    await f.writeParts(partsOf(items));
+    expect(await lines()).toHaveLength(before);
+    await f.close();
+    expect(await readFile(path, 'utf8')).toBe(partsOf(items).join(''));
+  });
 
   it('the first write is a snapshot; a small change after it is one journal line; reading gives the last text', async () => {
     const f = await JournaledFile.open(path);

@@ -2,7 +2,7 @@
 // on the full path, fed the same random edits (apps added, removed, changed, reordered, broken; NIs and ports now
 // and then; full address ranges; partial applies). After every push both answer the same (result, or the same
 // errors with the same paths), run the same endpoints with the same addresses, and wrote the same last good config.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -13,6 +13,7 @@ import { createEdgenet } from '../../src/edgenet.ts';
 import type { ApplyResult, Edgenet } from '../../src/edgenet-types.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { createFakeDrivers } from '../../src/testing.ts';
+import { readJournaled } from '../../src/util/journaled-file.ts';
 import { ConfigEditor } from '../helpers/config-edits.ts';
 
 interface Side {
@@ -58,7 +59,8 @@ function running(s: Side): unknown {
   };
 }
 
-const lastGood = (s: Side): Promise<string> => readFile(join(s.stateDir, LAST_GOOD_CONFIG), 'utf8').catch(() => 'none');
+// what a restart reads: the snapshot and its journal (the two sides' journals may differ in their lines)
+const lastGood = async (s: Side): Promise<string> => (await readJournaled(join(s.stateDir, LAST_GOOD_CONFIG)).catch(() => undefined)) ?? 'none';
 
 describe('incremental pushes = full pushes (fake drivers, random edits)', () => {
   for (const seed of [11, 12, 13, 14, 15]) {
