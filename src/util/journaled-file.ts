@@ -73,8 +73,9 @@ export function changeRecord(from: string, to: string): string {
 /**
  * The journal line that turns the text `from.join('')` into `to.join('')`, found by the parts themselves: the parts
  * both lists start and end with (the same strings: a writer hands the parts that did not change again, so this is
- * mostly a comparison of references) are kept, the rest is the change. Neither text is made whole, nor compared
- * char by char beyond parts that differ. Undefined when nothing changed.
+ * mostly a comparison of references) are kept, the rest is the change (one part replaced by one: the change within
+ * it). Neither text is made whole, nor compared char by char beyond parts that differ. Undefined when nothing
+ * changed.
  */
 export function partsRecord(from: readonly string[], to: readonly string[]): string | undefined {
   const max = Math.min(from.length, to.length);
@@ -85,6 +86,14 @@ export function partsRecord(from: readonly string[], to: readonly string[]): str
   let b = 0;
   let tail = 0;
   while (b < max - a && from[from.length - 1 - b] === to[to.length - 1 - b]) tail += (from[from.length - 1 - b] as string).length, b++;
+  // one part replaced by one (a changed NI's reservations): the change within it, char by char
+  if (from.length - b - a === 1 && to.length - b - a === 1) {
+    const x = from[a] as string;
+    const y = to[a] as string;
+    const p = commonPrefix(x, y, Math.min(x.length, y.length));
+    const t = commonSuffix(x, y, Math.min(x.length, y.length) - p);
+    return `${JSON.stringify([at + p, x.length - p - t, y.slice(p, y.length - t)])}\n`;
+  }
   let deleted = 0;
   for (let k = a; k < from.length - b; k++) deleted += (from[k] as string).length;
   return `${JSON.stringify([at, deleted, to.slice(a, to.length - b).join('')])}\n`;

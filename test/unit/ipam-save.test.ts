@@ -8,14 +8,14 @@ import { Ipam, RESERVATIONS_FILE } from '../../src/services/ipam.ts';
 
 // every write of the reservations file (a journal line or a snapshot), counted; the real write still happens
 const writes = { n: 0, fail: 0 };
-const realWrite = JournaledFile.prototype.write;
-vi.spyOn(JournaledFile.prototype, 'write').mockImplementation(async function (this: JournaledFile, text: string) {
+const realWriteParts = JournaledFile.prototype.writeParts;
+vi.spyOn(JournaledFile.prototype, 'writeParts').mockImplementation(async function (this: JournaledFile, parts: readonly string[]) {
   writes.n++;
   if (writes.fail > 0) {
     writes.fail--;
     throw new Error('disk full');
   }
-  return realWrite.call(this, text);
+  return realWriteParts.call(this, parts);
 });
 
 const range = { start: '10.50.0.100', end: '10.50.0.200' };

@@ -29,7 +29,9 @@ describe('JournaledFile: a snapshot and the journal of what changed since', () =
         if (r < 0.4) to.splice(at, 0, pool[Math.floor(rnd() * pool.length)]!);
         else if (r < 0.7) to.splice(at, 1);
         // an equal part that is another string: compared by its text
-        else if (at < to.length) to[at] = `${to[at]!.slice(0, 1)}${to[at]!.slice(1)}`;
+        else if (r < 0.85 && at < to.length) to[at] = `${to[at]!.slice(0, 1)}${to[at]!.slice(1)}`;
+        // a part changed inside (one part replaced by one: the line holds the change within it)
+        else if (at < to.length) to[at] = `${to[at]!.slice(0, 3)}${rnd() < 0.5 ? 'ü' : ''}${to[at]!.slice(4)}`;
       }
       const before = from.join('');
       const after = to.join('');
@@ -70,8 +72,14 @@ describe('JournaledFile: a snapshot and the journal of what changed since', () =
     const before = journal.length;
     await f.writeParts(partsOf(items));
     expect(await lines()).toHaveLength(before);
+    // one big part changed inside (an NI's reservations): the line holds that change, not the part
+    const big = `    "lan": {${Array.from({ length: 400 }, (_, k) => `"a${k}": "10.0.${k >> 8}.${k & 255}"`).join(', ')}}`;
+    await f.writeParts(['{\n', big, '\n}\n']);
+    await f.writeParts(['{\n', big.replace('"a200": "10.0.0.200"', '"a200": "10.0.0.201"'), '\n}\n']);
+    expect((await lines()).at(-1)!.length).toBeLessThan(40);
+    expect(await readJournaled(path)).toBe(`{\n${big.replace('"a200": "10.0.0.200"', '"a200": "10.0.0.201"')}\n}\n`);
     await f.close();
-    expect(await readFile(path, 'utf8')).toBe(partsOf(items).join(''));
+    expect(await readFile(path, 'utf8')).toBe(`{\n${big.replace('"a200": "10.0.0.200"', '"a200": "10.0.0.201"')}\n}\n`);
   });
 
   it('the first write is a snapshot; a small change after it is one journal line; reading gives the last text', async () => {
