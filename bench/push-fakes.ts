@@ -2,6 +2,10 @@
 // pushes over its API socket — the same body again (no-op), +1 app, -1 app — timed over the API (wall) and inside
 // the daemon (edgenet_apply_duration_seconds_sum before/after): what a push costs the daemon in JavaScript alone.
 // BENCH_SIZES=1000,5000 (default 1000) taps on 50 NIs, as the bench's topology; BENCH_PUSHES rounds (default 7).
+// BENCH_PUSH_ALLOCATIONS=FILE: every allocation of the pushes sampled (V8's sampling heap profiler, collected objects
+// included) into FILE (a .heapprofile: `node bin/run-ts.js bench/heap-summary.ts FILE`; with BENCH_PUSH_INSIDE=0, no
+// scrapes among them). This process is the API's client too: bench/topology.ts, client.ts and the request's
+// writes are the client's.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +69,13 @@ for (const taps of sizes) {
   const rounds = Number(process.env.BENCH_PUSHES ?? 7);
   // (the monotonic clock in µs, as a CPU profile's timestamps: where the pushes start in one)
   if (process.env.BENCH_PUSH_MARK === '1') console.log(`pushes from ${process.hrtime.bigint() / 1000n}`);
+  const allocations = process.env.BENCH_PUSH_ALLOCATIONS;
+  const session = allocations ? new (await import('node:inspector/promises')).Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   for (let k = 0; k < rounds; k++) {
     kind = 'noop';
     noop.push(await time(full));
@@ -75,6 +86,11 @@ for (const taps of sizes) {
     add.push(await time(JSON.stringify(withApp)));
     kind = 'remove';
     remove.push(await time(full));
+  }
+  if (session && allocations) {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    await writeFile(allocations, JSON.stringify(profile));
+    session.disconnect();
   }
   const med = (xs: number[]): string => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(2);
   console.log(`${taps} endpoints, daemon on fakes over the API (wall, median of ${rounds}): no-op ${med(noop)} ms, +1 app ${med(add)} ms, -1 app ${med(remove)} ms; apply() in the daemon: ${med(inside['noop']!)} / ${med(inside['add']!)} / ${med(inside['remove']!)} ms`);
