@@ -32,7 +32,31 @@ describe('malloc tuning', () => {
     expect(gc).not.toHaveBeenCalled();
   });
 
-  it('collects garbage before the trim once after an apply of many changes, not after small ones', () => {
+  it('trims at most maxWaitMs after the first of calls that keep coming, then waits again', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const trim = vi.fn();
+    const trimmer = new MallocTrimmer({ delayMs: 1000, maxWaitMs: 5000, trim, gc: vi.fn() });
+    // a call every 300 ms: never a quiet second
+    for (let t = 0; t < 4800; t += 300) {
+      trimmer.soon();
+      vi.advanceTimersByTime(300);
+    }
+    expect(trim).not.toHaveBeenCalled();
+    trimmer.soon();
+    vi.advanceTimersByTime(199);
+    expect(trim).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(trim).toHaveBeenCalledTimes(1);
+    // the next burst waits anew: a quiet second after its call
+    trimmer.soon();
+    vi.advanceTimersByTime(999);
+    expect(trim).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1);
+    expect(trim).toHaveBeenCalledTimes(2);
+    trimmer.close();
+  });
+
+  it('collects garbage (two full GCs: the second compacts) before the trim once after an apply of many changes, not after small ones', () => {
     vi.useFakeTimers();
     const order: string[] = [];
     const trimmer = new MallocTrimmer({ delayMs: 1000, trim: () => order.push('trim'), gc: () => order.push('gc') });
@@ -41,7 +65,7 @@ describe('malloc tuning', () => {
     vi.advanceTimersByTime(1000);
     trimmer.soon(GC_AFTER_CHANGES - 1);
     vi.advanceTimersByTime(1000);
-    expect(order).toEqual(['gc', 'trim', 'trim']);
+    expect(order).toEqual(['gc', 'gc', 'trim', 'trim']);
   });
 
   it('collects garbage before the trim when the heap grew by GC_AFTER_GROWTH_BYTES since its last full GC', () => {
@@ -65,7 +89,7 @@ describe('malloc tuning', () => {
     used += 1024;
     trimmer.soon();
     vi.advanceTimersByTime(1000);
-    expect(order).toEqual(['trim', 'gc', 'trim', 'trim']);
+    expect(order).toEqual(['trim', 'gc', 'gc', 'trim', 'trim']);
     expect(reasons).toEqual([undefined, 'heap grew', undefined]);
   });
 
