@@ -5,8 +5,8 @@
 //                            enough. The same as MALLOC_ARENA_MAX=2 in the environment, which glibc reads only at
 //                            the process's start: set at `run`, it counts for every arena made after it (threads
 //                            that allocated before keep theirs).
-//   malloc_trim(0)           1 s after the last apply, transition or API request (at most 5 s after the first of
-//                            a burst that keeps coming), hands the free pages of every arena
+//   malloc_trim(0)           1 s after the last apply, transition or API request (after a large apply: at most 5
+//                            s after it, even if events keep coming), hands the free pages of every arena
 //                            back to the kernel (malloc keeps freed memory in its arenas for the next allocation: the
 //                            buffers of a converge's link dumps, events and nft transactions stay resident otherwise).
 //                            ~0.1 ms when there is little to give back; at most once a second.
@@ -85,9 +85,10 @@ export interface MallocTrimmerOptions {
   /** after the last `soon()` (default 1000 ms) */
   delayMs?: number;
   /**
-   * at most this long after the first `soon()` since the last trim (default 5000 ms): events that keep trickling in
+   * after a large apply, its GC comes at most this long after it (default 5000 ms): events that keep trickling in
    * (at 10 000 links the kernel announces carrier changes for tens of seconds after a converge) do not put it off
-   * for ever
+   * for ever. Other trims wait for a quiet second however long that takes: a GC in the middle of a port's flaps or
+   * of a stream of pushes would hold each of them up
    */
   maxWaitMs?: number;
   trim?: () => unknown;
@@ -103,8 +104,8 @@ export type GcReason = 'large apply' | 'heap grew';
 
 export class MallocTrimmer {
   private timer: NodeJS.Timeout | undefined;
-  /** when the first soon() since the last trim came (performance.now()) */
-  private firstAt = 0;
+  /** when the large apply whose GC is pending was told (performance.now()) */
+  private collectSince = 0;
   private collect = false;
   private readonly delayMs: number;
   private readonly maxWaitMs: number;
@@ -125,11 +126,13 @@ export class MallocTrimmer {
   }
   /** `changes`: how many objects the apply changed (transitions, API requests: 0) */
   soon(changes = 0): void {
-    if (changes >= GC_AFTER_CHANGES) this.collect = true;
     const now = performance.now();
-    if (this.timer === undefined) this.firstAt = now;
-    // the delay after this call, or what is left of the longest wait
-    const wait = Math.max(0, Math.min(this.delayMs, this.firstAt + this.maxWaitMs - now));
+    if (changes >= GC_AFTER_CHANGES && !this.collect) {
+      this.collect = true;
+      this.collectSince = now;
+    }
+    // the delay after this call, or (a large apply's GC pending) what is left of the longest wait
+    const wait = this.collect ? Math.max(0, Math.min(this.delayMs, this.collectSince + this.maxWaitMs - now)) : this.delayMs;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.fire(), wait);
     this.timer.unref();

@@ -32,22 +32,28 @@ describe('malloc tuning', () => {
     expect(gc).not.toHaveBeenCalled();
   });
 
-  it('trims at most maxWaitMs after the first of calls that keep coming, then waits again', () => {
+  it('after a large apply, collects at most maxWaitMs after it while calls keep coming; other trims wait for a quiet delay', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const trim = vi.fn();
-    const trimmer = new MallocTrimmer({ delayMs: 1000, maxWaitMs: 5000, trim, gc: vi.fn() });
-    // a call every 300 ms: never a quiet second
-    for (let t = 0; t < 4800; t += 300) {
+    const gc = vi.fn();
+    const trimmer = new MallocTrimmer({ delayMs: 1000, maxWaitMs: 5000, trim, gc, heapUsed: () => 0 });
+    // transitions every 300 ms: never a quiet second, and no trim while they come
+    for (let t = 0; t < 6000; t += 300) {
       trimmer.soon();
       vi.advanceTimersByTime(300);
     }
     expect(trim).not.toHaveBeenCalled();
-    trimmer.soon();
-    vi.advanceTimersByTime(199);
-    expect(trim).not.toHaveBeenCalled();
-    vi.advanceTimersByTime(1);
+    // a large apply among them: its GC 5 s after it, however they go on
+    trimmer.soon(GC_AFTER_CHANGES);
+    for (let t = 0; t < 4800; t += 300) {
+      vi.advanceTimersByTime(300);
+      trimmer.soon();
+    }
+    expect(gc).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(200);
+    expect(gc).toHaveBeenCalledTimes(2);
     expect(trim).toHaveBeenCalledTimes(1);
-    // the next burst waits anew: a quiet second after its call
+    // then the quiet second again
     trimmer.soon();
     vi.advanceTimersByTime(999);
     expect(trim).toHaveBeenCalledTimes(1);
