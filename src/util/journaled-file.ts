@@ -81,11 +81,13 @@ export function partsRecord(from: readonly string[], to: readonly string[]): str
   const max = Math.min(from.length, to.length);
   let a = 0;
   let at = 0;
-  while (a < max && from[a] === to[a]) at += (from[a] as string).length, a++;
+  while (a < max && from[a] === to[a]) {
+    at += (from[a] as string).length;
+    a++;
+  }
   if (a === from.length && a === to.length) return undefined;
   let b = 0;
-  let tail = 0;
-  while (b < max - a && from[from.length - 1 - b] === to[to.length - 1 - b]) tail += (from[from.length - 1 - b] as string).length, b++;
+  while (b < max - a && from[from.length - 1 - b] === to[to.length - 1 - b]) b++;
   // one part replaced by one (a changed NI's reservations): the change within it, char by char
   if (from.length - b - a === 1 && to.length - b - a === 1) {
     const x = from[a] as string;
