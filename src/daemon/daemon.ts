@@ -261,7 +261,7 @@ export async function runDaemon(opts: DaemonOptions, deps?: DaemonDeps): Promise
     report: (took) => {
       if (took.gcMs === undefined) return;
       const what = { gcMs: Math.round(took.gcMs), trimMs: Math.round(took.trimMs * 10) / 10, grownMiB: Math.round(took.grownBytes / 1048576) };
-      log.info(what, took.why === 'large apply' ? 'memory handed back after a large apply (full GC, malloc trim)' : 'memory handed back after the heap grew (full GC, malloc trim)');
+      log.info(what, took.why === 'large apply' ? 'memory handed back after a large apply (two full GCs, malloc trim)' : 'memory handed back after the heap grew (two full GCs, malloc trim)');
     },
   });
   const trimAfterTransitions = net.transitions$.subscribe(() => mallocTrimmer.soon());
