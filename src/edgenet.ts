@@ -242,7 +242,7 @@ export function createEdgenet(opts: CreateEdgenetOptions = {}): Edgenet {
   const writes = (): WriteCounts => (runtime ? writesOf(runtime.drivers) : noWrites());
   const status = (): Status => {
     if (!runtime) return { networks: [], endpoints: [], ports: [], writes: writes() };
-    const built = { device: deviceStatus(runtime.device.getSnapshot()), ...buildStatus(runtime.view(), runtime.local, runtime.drivers.dhcpdns, writesOf(runtime.drivers), runtime.drivers.firewall) };
+    const built = { device: deviceStatus(runtime.device.getSnapshot()), ...buildStatus(runtime.view(), runtime.local, runtime.drivers.dhcpdns, writes(), runtime.drivers.firewall) };
     const overflows = runtime.drivers.links.overflows;
     const withEvents = overflows === undefined ? built : { ...built, linkEvents: { overflows } };
     return refusedNow.length > 0 ? { ...withEvents, refused: refusedNow } : withEvents;

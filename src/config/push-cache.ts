@@ -57,11 +57,6 @@ interface CacheState {
   parts?: readonly string[];
   /** the head's opening part (ports, networks, the apps list's opening), made once per state */
   open?: string;
-  /**
-   * where each entry's item starts in `text` (entries' order), when the text was made from the items: a push then
-   * makes its text from slices of this one (the runs of apps kept in order) and the items of the others
-   */
-  itemAt?: Int32Array;
   /** pretty JSON of ports and networks, as they sit in the last good config's text */
   head: { ports: string; networks: string };
   /** the last good config and its resolution: what a push of the same config answers with */
@@ -143,7 +138,7 @@ export class PushCache {
       this.state = undefined;
       return;
     }
-    const itemAt = itemsFromText(text, entries);
+    itemsFromText(text, entries);
     this.state = {
       keys: raw.keys,
       rawPorts: raw.ports,
@@ -158,7 +153,6 @@ export class PushCache {
       slots,
       statics,
       text,
-      ...(itemAt && { itemAt }),
       head: { ports: nested(JSON.stringify(config.ports, null, 2), 1), networks: nested(JSON.stringify(config.networks, null, 2), 1) },
       config,
       resolved,
@@ -201,21 +195,11 @@ export class PushCache {
     let shift = 0;
     let lastLooked = -1;
     let samePlaces = n === olds.length;
-    // the new text: runs of old entries kept side by side (slices of the old text) and the items of the others
-    const oldText = st.text ?? '';
-    // (slices only of a text that is there: after a push that wrote parts, the items are joined when asked)
-    const oldAt = st.text !== undefined ? st.itemAt : undefined;
-    const pieces: (string | Run)[] = [];
-    let run: Run | undefined;
-    const newAt = oldAt ? new Int32Array(n) : undefined;
-    let pos = appsStart(st.head);
     for (let i = 0; i < n; i++) {
       const raw: unknown = rawApps[i];
       const j = i + shift;
       lastLooked = j;
       let old = olds[j];
-      /** the old index of the entry taken (-1: not known) */
-      let at = j;
       if (old === undefined || old.stamp === stamp || !matchesRaw(raw, old.raw)) {
         samePlaces = false;
         if (old !== undefined && old.stamp !== stamp && passed[passed.length - 1] !== old) passed.push(old);
@@ -223,30 +207,13 @@ export class PushCache {
         old = typeof name === 'string' ? st.byName.get(name) : undefined;
         if (old !== undefined && (old.stamp === stamp || !matchesRaw(raw, old.raw))) old = undefined;
         // found next to its place: one app before it left (or came), the ones after it follow in place
-        if (old !== undefined && olds[j + 1] === old) {
-          shift++;
-          at = j + 1;
-        } else if (old !== undefined && olds[j - 1] === old) {
-          shift--;
-          at = j - 1;
-        } else at = -1;
+        if (old !== undefined && olds[j + 1] === old) shift++;
+        else if (old !== undefined && olds[j - 1] === old) shift--;
       }
       if (old !== undefined) {
         old.stamp = stamp;
         next[i] = old;
         reused++;
-        if (newAt) {
-          // (an old entry has its item when the old text was made from the items)
-          const item = old.item as string;
-          newAt[i] = pos;
-          pos += item.length + 2;
-          if (at >= 0 && run !== undefined && run.to === at - 1) run.to = at;
-          else {
-            if (run) pieces.push(run);
-            run = at >= 0 ? { from: at, to: at } : undefined;
-            if (at < 0) pieces.push(item);
-          }
-        }
         continue;
       }
       const parsed = appSchema.safeParse(raw);
@@ -255,16 +222,7 @@ export class PushCache {
       const entry: AppEntry = { raw: keep(raw), parsed: parsed.data, endpoints: [], slots: slotsOf(parsed.data), stamp, born: stamp };
       next[i] = entry;
       fresh.push(i);
-      if (newAt) {
-        const item = (entry.item = itemOf(entry.parsed));
-        newAt[i] = pos;
-        pos += item.length + 2;
-        if (run) pieces.push(run);
-        run = undefined;
-        pieces.push(item);
-      }
     }
-    if (run) pieces.push(run);
     // every entry of the last config is still there, in its place: the same config
     if (samePlaces && fresh.length === 0) return this.result(st, stamp, st.entries, [], [], [], true, frozen);
 
@@ -296,8 +254,7 @@ export class PushCache {
         at += e.parsed.interfaces.length;
       }
     }
-    const slices = oldAt && newAt ? { oldText, oldAt, olds, pieces, newAt } : undefined;
-    return this.result(st, stamp, next, gone, added, [...delta], false, frozen, slices);
+    return this.result(st, stamp, next, gone, added, [...delta], false, frozen);
   }
 
   private result(
@@ -310,7 +267,6 @@ export class PushCache {
     same: boolean,
     /** the push's input when it is unchanging (isDeepFrozen) */
     frozen: object | undefined,
-    slices?: TextSlices,
   ): IncrementalPush {
     const nets = st.resolvedNetworks.length + st.resolvedPorts.length;
     if (same) {
@@ -420,10 +376,10 @@ export class PushCache {
       return [...counts].filter(([, n]) => n > 0).map(([ip]) => ip);
     };
     const isNamedVeth = (ep: EndpointSpec): boolean => ep.kind === 'veth' && typeof ep.netns === 'string';
-    let made: { text: string; at: Int32Array } | undefined;
-    const makeText = (): { text: string; at: Int32Array } => (made ??= slices ? { text: slicedText(st.head, slices), at: slices.newAt } : configText(st.head, next));
     let parts: readonly string[] | undefined;
     const makeParts = (): readonly string[] => (parts ??= configParts(st, next));
+    let text: string | undefined;
+    const makeText = (): string => (text ??= makeParts().join(''));
     return {
       config,
       resolved,
@@ -436,7 +392,7 @@ export class PushCache {
       same: false,
       unchanged: nets + endpointCount - added_.length - changed.length,
       netnsChanged: removedEndpoints.some(isNamedVeth) || candidates.some(isNamedVeth),
-      text: () => makeText().text,
+      text: makeText,
       content: () => makeParts(),
       commit: () => {
         for (const [s, d] of delta) {
@@ -458,13 +414,8 @@ export class PushCache {
         st.entries = next;
         // the parts (pointers to the items: no text made); a text already made is kept beside them
         st.parts = makeParts();
-        if (made) {
-          st.text = made.text;
-          st.itemAt = made.at;
-        } else {
-          delete st.text;
-          delete st.itemAt;
-        }
+        if (text !== undefined) st.text = text;
+        else delete st.text;
         st.config = config;
         st.resolved = resolved;
         st.endpointCount = endpointCount;
@@ -564,38 +515,22 @@ function lazy<T>(make: () => T): () => T {
   };
 }
 
-/** Old entries `from`..`to` (indices), side by side in the old text. */
-interface Run {
-  from: number;
-  to: number;
-}
-
-/** What a push's text is made of: the old text's runs and the other apps' items (see tryIncremental). */
-interface TextSlices {
-  oldText: string;
-  oldAt: Int32Array;
-  olds: readonly AppEntry[];
-  pieces: (string | Run)[];
-  newAt: Int32Array;
-}
-
 /**
  * The items of a full push's text (JSON.stringify(config, null, 2)) taken from it: the next incremental push makes
- * its text from slices of this one instead of serialising every app anew (27 ms at 10 000 apps). Where each item
- * starts; undefined (the items made when needed) when the text's apps are not the entries'.
+ * its parts of these instead of serialising every app anew (27 ms at 10 000 apps). Nothing taken (the items made
+ * when needed) when the text's apps are not the entries'.
  */
-function itemsFromText(text: string, entries: AppEntry[]): Int32Array | undefined {
+function itemsFromText(text: string, entries: AppEntry[]): void {
   const spans = topLevelArray(text, 'apps');
-  if (!spans || spans.starts.length !== entries.length) return undefined;
+  if (!spans || spans.starts.length !== entries.length) return;
   const at = new Int32Array(entries.length);
   for (let k = 0; k < entries.length; k++) {
     // an item is its app's pretty JSON behind the list's indent of four spaces
     const from = (spans.starts[k] as number) - ITEM_INDENT.length;
-    if (text.slice(from, from + ITEM_INDENT.length) !== ITEM_INDENT) return undefined;
+    if (text.slice(from, from + ITEM_INDENT.length) !== ITEM_INDENT) return;
     at[k] = from;
   }
   entries.forEach((e, k) => (e.item = text.slice(at[k], spans.ends[k])));
-  return at;
 }
 
 const ITEM_INDENT = '    ';
@@ -603,30 +538,6 @@ const ITEM_INDENT = '    ';
 /** An app's item: JSON.stringify(app, null, 2) as it sits in the apps list of the last good config's text. */
 function itemOf(app: AppSpec): string {
   return `    ${nested(JSON.stringify(app, null, 2), 2)}`;
-}
-
-/** Where the first app's item starts in a config text with these ports and networks. */
-function appsStart(head: { ports: string; networks: string }): number {
-  return `{\n  "ports": ${head.ports},\n  "networks": ${head.networks},\n  "apps": [\n`.length;
-}
-
-function wrap(head: { ports: string; networks: string }, items: string[]): string {
-  // a few big slices are put together without a copy (the write flattens the text once); many items are joined
-  const list = items.length <= 64 ? items.reduce((a, b, k) => (k === 0 ? b : a + ',\n' + b), '') : items.join(',\n');
-  const appsText = items.length === 0 ? '[]' : `[\n${list}\n  ]`;
-  return `{\n  "ports": ${head.ports},\n  "networks": ${head.networks},\n  "apps": ${appsText}\n}\n`;
-}
-
-/** JSON.stringify(config, null, 2) of ports, networks and these apps, from their cached texts; where each item starts. */
-function configText(head: { ports: string; networks: string }, apps: AppEntry[]): { text: string; at: Int32Array } {
-  const items = apps.map((e) => (e.item ??= itemOf(e.parsed)));
-  const at = new Int32Array(items.length);
-  let pos = appsStart(head);
-  for (let i = 0; i < items.length; i++) {
-    at[i] = pos;
-    pos += (items[i] as string).length + 2;
-  }
-  return { text: wrap(head, items), at };
 }
 
 /** The state's text: the one kept, or its parts joined (and kept). */
@@ -638,9 +549,12 @@ function stateText(st: CacheState): string {
 const ITEM_SEPARATOR = ',\n';
 const APPS_CLOSE = '\n  ]\n}\n';
 
-/** configText() as parts: [open, item, ',\n', item, …, close] (one part, the whole text, for no apps). */
+/**
+ * JSON.stringify(config, null, 2) of ports, networks and these apps (and a newline), as parts: [open, item, ',\n',
+ * item, …, close], each app's item made once and kept; one part, the whole text, for no apps.
+ */
 function configParts(st: CacheState, apps: AppEntry[]): readonly string[] {
-  if (apps.length === 0) return [wrap(st.head, [])];
+  if (apps.length === 0) return [`{\n  "ports": ${st.head.ports},\n  "networks": ${st.head.networks},\n  "apps": []\n}\n`];
   st.open ??= `{\n  "ports": ${st.head.ports},\n  "networks": ${st.head.networks},\n  "apps": [\n`;
   const out = new Array<string>(2 * apps.length + 1);
   out[0] = st.open;
@@ -651,12 +565,6 @@ function configParts(st: CacheState, apps: AppEntry[]): readonly string[] {
   }
   out[2 * apps.length] = APPS_CLOSE;
   return out;
-}
-
-/** configText() made of slices of the old text: what changed costs, not what stayed in order. */
-function slicedText(head: { ports: string; networks: string }, { oldText, oldAt, olds, pieces }: TextSlices): string {
-  const parts = pieces.map((p) => (typeof p === 'string' ? p : oldText.slice(oldAt[p.from], (oldAt[p.to] as number) + ((olds[p.to] as AppEntry).item as string).length)));
-  return wrap(head, parts);
 }
 
 /** A value's pretty JSON as it sits `depth` levels deep in a document made with indent 2. */
