@@ -2,6 +2,8 @@
 // pushes over its API socket — the same body again (no-op), +1 app, -1 app — timed over the API (wall) and inside
 // the daemon (edgenet_apply_duration_seconds_sum before/after): what a push costs the daemon in JavaScript alone.
 // BENCH_SIZES=1000,5000 (default 1000) taps on 50 NIs, as the bench's topology; BENCH_PUSHES rounds (default 7).
+// BENCH_PUSH_WINDOWS=FILE: each push's window (phase noop/add/remove) as JSON, for a CPU profile of this run
+// (`node --cpu-prof --cpu-prof-dir=DIR …` with FILE = DIR/windows.json, then `bench/profile-report.ts DIR add`).
 // BENCH_PUSH_ALLOCATIONS=FILE: every allocation of the pushes sampled (V8's sampling heap profiler, collected objects
 // included) into FILE (a .heapprofile: `node bin/run-ts.js bench/heap-summary.ts FILE`; with BENCH_PUSH_INSIDE=0, no
 // scrapes among them). This process is the API's client too: bench/topology.ts, client.ts and the request's
@@ -16,6 +18,7 @@ import { createApiClient } from '../src/api/client.ts';
 import { loadConfigFile } from '../src/config/config-load.ts';
 import { createEdgenet } from '../src/edgenet.ts';
 import { createFakeDrivers } from '../src/testing.ts';
+import { monoUs, type PhaseWindow } from './profile.ts';
 import { configOf, planTopology } from './topology.ts';
 
 const sizes = (process.env.BENCH_SIZES ?? '1000').split(',').map(Number);
@@ -51,6 +54,7 @@ for (const taps of sizes) {
     const m = /^edgenet_apply_duration_seconds_sum\S* (\S+)$/m.exec(text);
     return Number(m?.[1] ?? Number.NaN) * 1000;
   };
+  const windows: PhaseWindow[] = [];
   const inside: Record<string, number[]> = { noop: [], add: [], remove: [] };
   let kind = 'noop';
   // BENCH_PUSH_INSIDE=0: no /metrics scrape around each push (for a profile of the pushes alone)
@@ -58,8 +62,10 @@ for (const taps of sizes) {
   const time = async (body: string): Promise<number> => {
     const before = scrape ? await applySum() : 0;
     const t0 = performance.now();
+    const fromUs = monoUs();
     await api.putConfig(body, 'application/json');
     const wall = performance.now() - t0;
+    windows.push({ phase: kind, fromUs, toUs: monoUs() });
     inside[kind]!.push(scrape ? (await applySum()) - before : Number.NaN);
     return wall;
   };
@@ -67,8 +73,6 @@ for (const taps of sizes) {
   const add: number[] = [];
   const remove: number[] = [];
   const rounds = Number(process.env.BENCH_PUSHES ?? 7);
-  // (the monotonic clock in µs, as a CPU profile's timestamps: where the pushes start in one)
-  if (process.env.BENCH_PUSH_MARK === '1') console.log(`pushes from ${process.hrtime.bigint() / 1000n}`);
   const allocations = process.env.BENCH_PUSH_ALLOCATIONS;
   const session = allocations ? new (await import('node:inspector/promises')).Session() : undefined;
   if (session) {
@@ -92,6 +96,8 @@ for (const taps of sizes) {
     await writeFile(allocations, JSON.stringify(profile));
     session.disconnect();
   }
+  const windowsFile = process.env.BENCH_PUSH_WINDOWS;
+  if (windowsFile) await writeFile(windowsFile, JSON.stringify(windows));
   const med = (xs: number[]): string => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(2);
   console.log(`${taps} endpoints, daemon on fakes over the API (wall, median of ${rounds}): no-op ${med(noop)} ms, +1 app ${med(add)} ms, -1 app ${med(remove)} ms; apply() in the daemon: ${med(inside['noop']!)} / ${med(inside['add']!)} / ${med(inside['remove']!)} ms`);
   stop.abort();

@@ -128,6 +128,11 @@ export interface DnsmasqFiles {
   servers: string;
 }
 
+/** A rendered entry's address (its hosts line begins with it). */
+function entryIp(e: DnsmasqEntry): string {
+  return e.hosts.slice(0, e.hosts.indexOf(' '));
+}
+
 /** The file name of a reservation's entries: its MAC, which is unique on the NI (validated). */
 export const entryName = (mac: string): string => mac.toLowerCase().replaceAll(':', '-');
 
@@ -435,7 +440,9 @@ function parseApplied(text: string): Applied | undefined {
     if (typeof config !== 'string' || typeof hosts !== 'string' || typeof dhcpHosts !== 'string') return undefined;
     const servers = typeof o['servers'] === 'string' ? o['servers'] : undefined;
     const staticHosts = typeof o['staticHosts'] === 'string' ? o['staticHosts'] : undefined;
-    return { pid, args: args as string[], config, hosts, dhcpHosts, ...(servers !== undefined && { servers }), ...(staticHosts !== undefined && { staticHosts }) };
+    // it still holds DHCP records of removed files (entryDelta), which an adopter cannot know: its dhcp-hosts count as
+    // unknown, so the first change is a SIGHUP
+    return { pid, args: args as string[], config, hosts, dhcpHosts: o['staleDhcp'] === true ? '' : dhcpHosts, ...(servers !== undefined && { servers }), ...(staticHosts !== undefined && { staticHosts }) };
   } catch {
     return undefined;
   }
@@ -467,6 +474,11 @@ interface Proc {
   stderrTail: string[];
   /** called with each stderr line (our children only) */
   lineWaiters: Set<(line: string) => void>;
+  /**
+   * DHCP records this process still holds though their files were removed without a SIGHUP (entry name → address):
+   * what it serves is more than the files say until its next SIGHUP or restart
+   */
+  staleDhcp?: Map<string, string>;
 }
 
 interface Instance {
@@ -553,21 +565,25 @@ class DnsmasqDriver implements DhcpDns {
       const { proc, applied } = inst;
       if (proc && !proc.gone && applied?.pid === proc.pid && applied.config === key) {
         if (applied.hosts !== hosts || applied.dhcpHosts !== dhcpHosts || applied.servers !== servers || applied.staticHosts !== staticHosts) {
-          // only new reservations, beside exactly what dnsmasq has read: their files, which it reads by itself.
-          // Anything else (a reservation changed or gone: dnsmasq only ever adds from the DHCP dir) is a SIGHUP.
-          const added = inst.exact && applied.servers === servers && applied.staticHosts === staticHosts ? this.onlyAdded(inst, files) : undefined;
+          // only reservations added or removed, beside exactly what dnsmasq has read: their files, which it reads (and
+          // for names, forgets) by itself. Anything else (a reservation changed, or one that would sit beside a DHCP
+          // record dnsmasq still holds) is a SIGHUP.
+          const delta = inst.exact && proc.child && applied.servers === servers && applied.staticHosts === staticHosts ? this.entryDelta(inst, proc, files) : undefined;
           inst.exact = false;
-          if (added && proc.child) {
-            // listening before the files are there: dnsmasq reads them as soon as they are renamed in
-            const picked = this.picked(inst, proc, added);
+          if (delta) {
+            // listening before the files are there (or gone): dnsmasq acts as soon as they are renamed in (or unlinked)
+            const picked = delta.added.length > 0 ? this.picked(inst, proc, delta.added) : undefined;
+            const forgot = delta.removed.length > 0 ? this.forgot(inst, proc, delta.removed) : undefined;
             try {
-              await this.writeEntries(inst, added);
+              await this.writeEntries(inst, delta.added);
+              this.unlinkEntries(inst, proc, delta.removed);
             } finally {
               // a failed write: the waiting ends with its 2 s timeout, unobserved (the write's error is the one thrown)
-              picked.catch(() => undefined);
+              picked?.catch(() => undefined);
             }
             await picked;
-            this.writes.inc('dnsmasqReload');
+            await forgot;
+            if (delta.added.length + delta.removed.length > 0) this.writes.inc('dnsmasqReload');
           } else {
             await this.writeHostFiles(inst, files);
             await this.hup(inst, proc);
@@ -576,7 +592,7 @@ class DnsmasqDriver implements DhcpDns {
           inst.applied = { ...applied, hosts, dhcpHosts, servers, staticHosts };
           // the record only spares a restarted edgenet a SIGHUP: written behind the app's attach (a crash before it is
           // written costs that SIGHUP)
-          if (added) this.persistBehind(inst);
+          if (delta) this.persistBehind(inst);
           else await this.persistApplied(inst);
         }
         return { pid: proc.pid };
@@ -833,17 +849,77 @@ class DnsmasqDriver implements DhcpDns {
     return disk;
   }
 
-  /** The entries of `files` that are new, when every entry on disk is still wanted as it is; undefined otherwise. */
-  private onlyAdded(inst: Instance, files: DnsmasqFiles): DnsmasqEntry[] | undefined {
+  /**
+   * The entries of `files` that are new and those on disk no longer wanted, when every other entry on disk is still
+   * wanted as it is and no new one has the name or address of a DHCP record dnsmasq still holds (`proc.staleDhcp`:
+   * dnsmasq keeps a duplicate's name but drops its address); undefined otherwise (a SIGHUP).
+   */
+  private entryDelta(inst: Instance, proc: Proc, files: DnsmasqFiles): { added: DnsmasqEntry[]; removed: DnsmasqEntry[] } | undefined {
     const disk = inst.disk;
     if (!disk) return undefined;
     const wanted = new Map(files.entries.map((e) => [e.name, e]));
+    const removed: DnsmasqEntry[] = [];
     for (const [name, have] of disk) {
       const want = wanted.get(name);
-      if (!want || want.hosts !== have.hosts || want.dhcp !== have.dhcp) return undefined;
+      if (!want) removed.push(have);
+      else if (want.hosts !== have.hosts || want.dhcp !== have.dhcp) return undefined;
     }
     const added = files.entries.filter((e) => !disk.has(e.name));
-    return added.length > 0 ? added : undefined;
+    const stale = proc.staleDhcp;
+    if (stale && stale.size > 0 && added.length > 0) {
+      const staleIps = new Set(stale.values());
+      if (added.some((e) => stale.has(e.name) || staleIps.has(entryIp(e)))) return undefined;
+    }
+    // a half entry (a file in one dir only, as read from disk) is not one dnsmasq read whole: a SIGHUP
+    if (removed.some((e) => e.hosts === '' || e.dhcp === '')) return undefined;
+    return { added, removed };
+  }
+
+  /**
+   * Removes reservations' files. dnsmasq forgets a removed hosts file's names by itself (inotify), but keeps a
+   * removed DHCP file's record until a SIGHUP: harmless while no reservation takes its name or address (the address
+   * stays the removed app's hint in IPAM), so it is remembered as stale and the SIGHUP waits for a change that needs it.
+   */
+  private unlinkEntries(inst: Instance, proc: Proc, entries: readonly DnsmasqEntry[]): void {
+    if (entries.length === 0) return;
+    const disk = inst.disk;
+    try {
+      for (const e of entries) {
+        rmSync(join(inst.paths.hostsDir, e.name), { force: true });
+        rmSync(join(inst.paths.dhcpHostsDir, e.name), { force: true });
+        disk?.delete(e.name);
+        (proc.staleDhcp ??= new Map()).set(e.name, entryIp(e));
+      }
+    } catch (err) {
+      delete inst.disk;
+      throw err;
+    }
+  }
+
+  /**
+   * Waits until our dnsmasq's log says it saw the entries' hosts files go (`inotify: <path> removed`, after which it
+   * answers no query with their names); after 2 s it is logged and not waited for.
+   */
+  private forgot(inst: Instance, proc: Proc, entries: readonly DnsmasqEntry[]): Promise<void> {
+    const pending = new Set(entries.map((e) => join(inst.paths.hostsDir, e.name)));
+    return new Promise<void>((res) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        proc.lineWaiters.delete(onLine);
+        res();
+      };
+      const onLine = (line: string): void => {
+        const m = /inotify: (\/\S+) removed/.exec(line);
+        if (m?.[1] !== undefined) pending.delete(m[1]);
+        if (pending.size === 0) done();
+      };
+      const timer = setTimeout(() => {
+        this.log.warn({ ni: inst.ni, dnsmasqPid: proc.pid }, 'dnsmasq did not confirm the removed names within 2 s');
+        done();
+      }, 2000);
+      proc.lineWaiters.add(onLine);
+      void proc.exited.then(done);
+    }).then(() => this.log.debug({ ni: inst.ni, dnsmasqPid: proc.pid, entries: entries.map((e) => e.name) }, 'dnsmasq forgot the removed names (no SIGHUP)'));
   }
 
   /**
@@ -914,7 +990,8 @@ class DnsmasqDriver implements DhcpDns {
   private persistApplied(inst: Instance): Promise<void> {
     const write = async (): Promise<void> => {
       if (inst.removed || !inst.applied) return;
-      await writeFileAtomic(inst.paths.applied, `${JSON.stringify(inst.applied)}\n`, 0o600, RUNTIME);
+      const stale = (inst.proc?.staleDhcp?.size ?? 0) > 0;
+      await writeFileAtomic(inst.paths.applied, `${JSON.stringify({ ...inst.applied, ...(stale && { staleDhcp: true }) })}\n`, 0o600, RUNTIME);
     };
     const next = (inst.persisting ?? Promise.resolve()).then(write, write);
     inst.persisting = next.catch(() => undefined);
@@ -937,6 +1014,8 @@ class DnsmasqDriver implements DhcpDns {
       throw new KernelError('reload dnsmasq', inst.ni, (e as NodeJS.ErrnoException).code, `pid ${proc.pid}`);
     }
     this.writes.inc('dnsmasqReload');
+    // it reads the dirs afresh: the DHCP records of removed files are gone
+    delete proc.staleDhcp;
     const problem = await reloaded;
     if (problem) throw new KernelError('reload dnsmasq', inst.ni, undefined, problem);
     this.log.debug({ ni: inst.ni, dnsmasqPid: proc.pid }, 'dnsmasq reloaded (SIGHUP)');

@@ -76,16 +76,17 @@ export type DhcpDnsEvent =
 
 /**
  * One supervised dnsmasq per local network instance. Config, hosts, dhcp-hosts, lease and pid files live in
- * `<stateDir>/<ni>/`. Host/reservation changes and upstream server changes reload by SIGHUP;
- * other changes restart. An unexpected exit is
- * reported on `events$` and followed by a restart with backoff.
+ * `<stateDir>/<ni>/`, one file per reservation in its hosts dirs: a reservation added or removed is its files, which
+ * dnsmasq reads (or forgets) by itself; other host/reservation changes and upstream server changes reload by SIGHUP;
+ * other changes restart. An unexpected exit is reported on `events$` and followed by a restart with backoff.
  */
 export interface DhcpDns {
   readonly writes: WriteCounter;
   readonly events$: Observable<DhcpDnsEvent>;
   /**
    * Converge: write files, start if not running (or adopt an owned dnsmasq left by an earlier edgenet whose config
-   * matches), SIGHUP if only hosts/reservations changed, restart if the config changed. The same spec again costs
+   * matches), new or removed reservations' files alone, SIGHUP if other hosts/reservations changed, restart if the
+   * config changed. Resolves once dnsmasq answers as the spec says. The same spec again costs
    * nothing. Rejects with ConfigError for a spec that cannot be rendered, KernelError when dnsmasq does not start.
    */
   ensure(spec: DhcpDnsSpec, signal?: AbortSignal): Promise<{ pid: number }>;

@@ -282,14 +282,18 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     // no temp file is left in the watched dirs or beside them
     expect((await readdir(paths.dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
-    // -1 app: its files go and dnsmasq is told (a SIGHUP: it never drops a DHCP reservation by itself); with its
-    // lease evicted (as LocalServices does) its name no longer resolves and its reservation is gone from dnsmasq
+    // -1 app: its files go, no SIGHUP: dnsmasq forgets the hosts file's names by itself (ensure() resolved once it said
+    // so), and keeps the DHCP record until its next SIGHUP or restart. With its lease evicted (as LocalServices does:
+    // a restart, the lease being there) the name no longer resolves (a lease's name is served while it lasts) and the
+    // reservation is gone from dnsmasq
     lines.length = 0;
     expect(await d.ensure(spec)).toEqual({ pid });
-    expect(lines.some((l) => l.includes('dnsmasq reloaded (SIGHUP)'))).toBe(true);
+    expect(lines.filter((l) => /cleared cache|reloaded \(SIGHUP\)/.test(l))).toEqual([]);
+    expect(lines.some((l) => l.includes('dnsmasq forgot the removed names (no SIGHUP)'))).toBe(true);
     expect(lines.filter((l) => l.includes('did not confirm'))).toEqual([]);
     expect(await readdir(paths.hostsDir)).toEqual(['02-73-00-00-00-01']);
     expect(await readdir(paths.dhcpHostsDir)).toEqual(['02-73-00-00-00-01']);
+    expect(await eventually('the record says dnsmasq holds more than the files', async () => (await readFile(paths.applied, 'utf8')).includes('"staleDhcp":true'))).toBe(true);
     await d.evictLease('x', MAC2);
     expect(await lookup(app1, 'app2.x')).toBeUndefined();
     expect(await lookup(app1, 'app2')).toBeUndefined();
@@ -315,6 +319,56 @@ describeKernel('dnsmasq driver (real dnsmasq in namespaces)', () => {
     expect((await again.ensure({ ...spec11, reservations: [...spec11.reservations, r2] })).pid).toBe(running);
     expect(lines.some((l) => l.includes('dnsmasq reloaded (SIGHUP)'))).toBe(true);
     expect(await eventually('app2 resolves again', async () => (await lookup(app1, 'app2.x')) === '10.73.0.200')).toBe(true);
+  });
+
+  it('a removed reservation\'s DHCP record, kept by dnsmasq, is cleared by a SIGHUP before its name or address is served again', async () => {
+    const { dev, app2 } = await topology();
+    const lines: string[] = [];
+    const d = createDnsmasqDriver({ stateDir, exec: ['ip', 'netns', 'exec', dev.name], logger: recordingLogger(lines), stopTimeoutMs: 2000 });
+    drivers.push(d);
+    const r1 = { name: 'app1', mac: MAC1, ip: '10.73.0.10' };
+    const r2 = { name: 'app2', mac: MAC2, ip: '10.73.0.200' };
+    const spec: DhcpDnsSpec = { ...baseSpec('10.74.0.2', '10.73.0.100'), forwarders: [], reservations: [r1, r2] };
+    const { pid } = await d.ensure(spec);
+    const reloads = (): number => lines.filter((l) => l.includes('dnsmasq reloaded (SIGHUP)')).length;
+
+    // app2 removed without a lease: no SIGHUP, no restart; dnsmasq still holds its DHCP record
+    await d.ensure({ ...spec, reservations: [r1] });
+    expect(reloads()).toBe(0);
+    // another app comes (another name and address): its files alone, still no SIGHUP
+    const r3 = { name: 'app3', mac: MAC3, ip: '10.73.0.30' };
+    await d.ensure({ ...spec, reservations: [r1, r3] });
+    expect(reloads()).toBe(0);
+    // app2 back under another address: beside its old record dnsmasq would keep serving that one, so this is a SIGHUP,
+    // and app2 is leased its new address
+    await d.ensure({ ...spec, reservations: [r1, r3, { ...r2, ip: '10.73.0.201' }] });
+    expect(reloads()).toBe(1);
+    expect(await dhcp(app2)).toBe('10.73.0.201');
+    expect(d.pid('x')).toBe(pid);
+
+    // app2 removed again (its lease evicted: a restart), then app3, and a new app on app3's old address: beside app3's
+    // record dnsmasq would drop the new one's address, so this is a SIGHUP too, after which the address is app4's
+    await d.ensure({ ...spec, reservations: [r1, r3] });
+    await d.evictLease('x', MAC2);
+    await d.ensure({ ...spec, reservations: [r1] });
+    const before = reloads();
+    await d.ensure({ ...spec, reservations: [r1, { name: 'app4', mac: MAC2, ip: '10.73.0.30' }] });
+    expect(reloads()).toBe(before + 1);
+    expect(await dhcp(app2)).toBe('10.73.0.30');
+    expect(await lookup(app2, 'app4.x')).toBe('10.73.0.30');
+    expect(await lookup(app2, 'app3.x')).toBeUndefined();
+
+    // a restarted edgenet cannot know which records the adopted dnsmasq holds: its first change is a SIGHUP
+    await d.ensure({ ...spec, reservations: [r1] });
+    // (written behind the change: close() waits for it)
+    await d.close();
+    expect(JSON.parse(await readFile(dnsmasqPaths(stateDir, 'x').applied, 'utf8'))).toMatchObject({ staleDhcp: true });
+    const again = createDnsmasqDriver({ stateDir, exec: ['ip', 'netns', 'exec', dev.name], logger: recordingLogger(lines), stopTimeoutMs: 2000 });
+    drivers.push(again);
+    const adoptedReloads = reloads();
+    await again.ensure({ ...spec, reservations: [r1] });
+    expect(reloads()).toBe(adoptedReloads + 1);
+    expect(JSON.parse(await readFile(dnsmasqPaths(stateDir, 'x').applied, 'utf8'))).not.toHaveProperty('staleDhcp');
   });
 
     it('a restarted edgenet adopts the running dnsmasq, reloads it and supervises it; stale pid files are not trusted', async () => {
