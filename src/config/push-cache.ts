@@ -12,6 +12,9 @@ import { appIfnames, isVeth } from './config-resolve.ts';
 import { deriveMac } from '../util/names.ts';
 import { topLevelArray } from '../util/json-splice.ts';
 
+/** A push adding more apps than this to the last good config is checked against the limits whole, before its walk. */
+const MANY_NEW_APPS = 64;
+
 /** One app of the last good config. */
 interface AppEntry {
   /**
@@ -64,6 +67,8 @@ interface CacheState {
   resolved: ResolvedConfig;
   /** how many endpoints the config has */
   endpointCount: number;
+  /** how many of its NIs are local */
+  localNetworks: number;
   /** the diff of a push of the same config (made when first needed) */
   sameDiff?: ConfigDiff;
   /** the last good push's input when it was deeply frozen: pushed again, it is known unchanged without a look */
@@ -157,6 +162,7 @@ export class PushCache {
       config,
       resolved,
       endpointCount: resolved.endpoints.length,
+      localNetworks: config.networks.filter((n) => n.type === 'local').length,
       ...(isDeepFrozen(input) && { frozen: input }),
     };
   }
@@ -175,7 +181,10 @@ export class PushCache {
     if (!matchesRaw(input['ports'], st.rawPorts) || !matchesRaw(input['networks'], st.rawNetworks)) return undefined;
     const rawApps = input['apps'] === undefined ? [] : input['apps'];
     if (!Array.isArray(rawApps)) return undefined;
-    if (checkLimits(input, limits).length > 0) return undefined;
+    // the NIs are the last good config's (within the limits); the endpoints are counted from what changed, after the
+    // walk. A push that adds many apps is counted whole first, so a far too large one is refused before it is parsed.
+    if (rawApps.length > st.entries.length + MANY_NEW_APPS && checkLimits(input, limits).length > 0) return undefined;
+    if (st.networks.length > limits.networks || st.localNetworks > limits.localNetworks) return undefined;
 
     const stamp = ++this.stamp;
     // an unchanging push (a parsed body): its parts are kept as they are, and it is the next push's known object
@@ -237,6 +246,10 @@ export class PushCache {
     }
     for (const e of gone) if (!plainApp(e.parsed, st.networkByName)) return undefined;
     const added = fresh.map((i) => next[i] as AppEntry);
+    let endpoints = st.endpointCount;
+    for (const e of gone) endpoints -= e.endpoints.length;
+    for (const e of added) endpoints += e.parsed.interfaces.length;
+    if (endpoints > limits.endpoints) return undefined;
 
     // per-app rules and clashes among the new apps (the NIs and ports are those of the last good config)
     if (added.length > 0 && checkApps({ ports: st.ports, networks: st.networks, apps: added.map((e) => e.parsed) }).length > 0) return undefined;

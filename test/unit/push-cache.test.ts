@@ -155,6 +155,34 @@ describe('push cache: incremental = full, over random edit sequences', () => {
     expect(cache.tryIncremental(structuredClone(good), limits)?.same).toBe(true);
   });
 
+  it('the limits hold on the incremental path: endpoints counted from what changed, NIs from the last good config', () => {
+    const cache = new PushCache();
+    const good: ConfigInput = {
+      networks: [
+        { name: 'lan', type: 'local', subnet: '10.1.0.0/24' },
+        { name: 'sw', type: 'switch' },
+      ],
+      apps: [
+        { name: 'a', interfaces: [{ network: 'lan', tap: 'ta' }] },
+        { name: 'b', interfaces: [{ network: 'lan', tap: 'tb' }] },
+      ],
+    };
+    const config = validateConfig(good);
+    cache.rebuild(copyInput(good), config, resolveConfig(config), lastGoodText(config));
+    const c = { name: 'c', interfaces: [{ network: 'lan', tap: 'tc' }, { network: 'sw', tap: 'tc2' }] };
+    const withC = { ...good, apps: [...good.apps!, c] };
+    // 4 endpoints: over a limit of 3 (left to the full path, which names the limit), within one of 4
+    expect(cache.tryIncremental(withC, resolveLimits({ endpoints: 3 }))).toBeUndefined();
+    expect(() => validateConfig(withC, undefined, { limits: resolveLimits({ endpoints: 3 }) })).toThrow(/4 app interfaces exceed the limit of 3/);
+    expect(cache.tryIncremental(withC, resolveLimits({ endpoints: 4 }))?.diff.endpoints.added.map((e) => e.key)).toEqual(['c/lan', 'c/sw']);
+    // b replaced by c: 3 endpoints, within 3
+    expect(cache.tryIncremental({ ...good, apps: [good.apps![0]!, c] }, resolveLimits({ endpoints: 3 }))).toBeDefined();
+    // the NIs are the last good config's: over a lowered limit of NIs or local NIs, left to the full path
+    expect(cache.tryIncremental(withC, resolveLimits({ networks: 1 }))).toBeUndefined();
+    expect(cache.tryIncremental(withC, resolveLimits({ localNetworks: 1 }))).toBeDefined();
+    expect(cache.tryIncremental(withC, resolveLimits({ networks: 2, localNetworks: 1 }))).toBeDefined();
+  });
+
   it('an input changed in place after the push is compared with what was pushed, not with itself', () => {
     const cache = new PushCache();
     const input: ConfigInput = { networks: [{ name: 'sw', type: 'switch' }], apps: [{ name: 'a', interfaces: [{ network: 'sw', tap: 'ta' }] }] };
