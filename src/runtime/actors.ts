@@ -201,10 +201,14 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
         else await l3.restore(spec.ifname, signal);
         return;
       }
-      await local.removeEndpoint(spec);
-      // a tap belongs to its hypervisor: release it, never delete it
-      if (spec.kind === 'tap') await release(spec.hostIfname, signal);
-      else await links.deleteLink(spec.hostIfname, signal);
+      // Out of the bridge first (one write): from then on the app reaches no dnsmasq, so its reservation and lease go
+      // with nothing left to renew them. A tap belongs to its hypervisor: released, never deleted. A veth is deleted
+      // beside the reservation's removal: its deletion waits for an RCU grace period (14–27 ms), a lease's eviction
+      // for a restart of dnsmasq (~35 ms); one after the other they were the sum.
+      await release(spec.hostIfname, signal);
+      const steps = await Promise.allSettled([local.removeEndpoint(spec), spec.kind === 'tap' ? undefined : links.deleteLink(spec.hostIfname, signal)]);
+      const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       // the link is gone (or out of the bridge) first: the app is never without its rules while it can send
       await firewall.removeEndpoint(spec.key, signal);
     }),
