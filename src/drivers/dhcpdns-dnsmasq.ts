@@ -424,6 +424,8 @@ interface Applied {
   servers?: string;
   /** sha256 of the static hosts file (absent in older records: "unknown") */
   staticHosts?: string;
+  /** as read from a record: the DHCP records the process holds of removed files (Proc.staleDhcp; in memory, that) */
+  staleDhcp?: Record<string, string>;
 }
 
 function configKey(files: DnsmasqFiles): string {
@@ -440,9 +442,22 @@ function parseApplied(text: string): Applied | undefined {
     if (typeof config !== 'string' || typeof hosts !== 'string' || typeof dhcpHosts !== 'string') return undefined;
     const servers = typeof o['servers'] === 'string' ? o['servers'] : undefined;
     const staticHosts = typeof o['staticHosts'] === 'string' ? o['staticHosts'] : undefined;
-    // it still holds DHCP records of removed files (entryDelta), which an adopter cannot know: its dhcp-hosts count as
-    // unknown, so the first change is a SIGHUP
-    return { pid, args: args as string[], config, hosts, dhcpHosts: o['staleDhcp'] === true ? '' : dhcpHosts, ...(servers !== undefined && { servers }), ...(staticHosts !== undefined && { staticHosts }) };
+    // the DHCP records it still holds of removed files (entryDelta): entry name → address
+    const raw = o['staleDhcp'];
+    const staleDhcp =
+      typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.values(raw).every((v) => typeof v === 'string') ? (raw as Record<string, string>) : undefined;
+    // a record that says it holds some, but not which: its dhcp-hosts count as unknown (the first change is a SIGHUP)
+    const unknown = raw !== undefined && staleDhcp === undefined;
+    return {
+      pid,
+      args: args as string[],
+      config,
+      hosts,
+      dhcpHosts: unknown ? '' : dhcpHosts,
+      ...(servers !== undefined && { servers }),
+      ...(staticHosts !== undefined && { staticHosts }),
+      ...(staleDhcp !== undefined && Object.keys(staleDhcp).length > 0 && { staleDhcp }),
+    };
   } catch {
     return undefined;
   }
@@ -763,7 +778,10 @@ class DnsmasqDriver implements DhcpDns {
     const applied = await readFile(paths.applied, 'utf8').then(parseApplied, () => undefined);
     inst.proc = this.adopt(inst, pid, argv.slice(1));
     // Without a record of what it runs with, it cannot be trusted to match: ensure() will restart it.
-    if (applied?.pid === pid) inst.applied = applied;
+    if (applied?.pid === pid) {
+      inst.applied = applied;
+      if (applied.staleDhcp) inst.proc.staleDhcp = new Map(Object.entries(applied.staleDhcp));
+    }
     this.log.info({ ni, dnsmasqPid: pid, known: inst.applied !== undefined }, 'adopted running dnsmasq');
     return inst;
   }
@@ -990,8 +1008,10 @@ class DnsmasqDriver implements DhcpDns {
   private persistApplied(inst: Instance): Promise<void> {
     const write = async (): Promise<void> => {
       if (inst.removed || !inst.applied) return;
-      const stale = (inst.proc?.staleDhcp?.size ?? 0) > 0;
-      await writeFileAtomic(inst.paths.applied, `${JSON.stringify({ ...inst.applied, ...(stale && { staleDhcp: true }) })}\n`, 0o600, RUNTIME);
+      // what dnsmasq holds beyond the files, so that an edgenet adopting it knows (and spares it a SIGHUP)
+      const stale = inst.proc?.staleDhcp;
+      const { staleDhcp: _, ...record } = inst.applied;
+      await writeFileAtomic(inst.paths.applied, `${JSON.stringify({ ...record, ...(stale && stale.size > 0 && { staleDhcp: Object.fromEntries(stale) }) })}\n`, 0o600, RUNTIME);
     };
     const next = (inst.persisting ?? Promise.resolve()).then(write, write);
     inst.persisting = next.catch(() => undefined);
