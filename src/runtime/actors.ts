@@ -203,8 +203,8 @@ export function endpointActors({ drivers, local, l3 }: ActorDeps) {
       }
       // Out of the bridge first (one write): from then on the app reaches no dnsmasq, so its reservation and lease go
       // with nothing left to renew them. A tap belongs to its hypervisor: released, never deleted. A veth is deleted
-      // beside the reservation's removal: its deletion waits for an RCU grace period (14–27 ms), a lease's eviction
-      // for a restart of dnsmasq (~35 ms); one after the other they were the sum.
+      // beside the reservation's removal (a lease's eviction is a dnsmasq restart). They do not overlap yet: the
+      // kernel deletes the veth inside the request's sendmsg, on this thread, waiting for an RCU grace period.
       await release(spec.hostIfname, signal);
       const steps = await Promise.allSettled([local.removeEndpoint(spec), spec.kind === 'tap' ? undefined : links.deleteLink(spec.hostIfname, signal)]);
       const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
