@@ -36,8 +36,8 @@ export function checkLimits(input: unknown, limits: ConfigLimits): ConfigIssue[]
   if (!isRecord(input)) return [];
   const networks = Array.isArray(input['networks']) ? (input['networks'] as unknown[]) : [];
   const apps = Array.isArray(input['apps']) ? (input['apps'] as unknown[]) : [];
-  // indexed loops: this runs once per push, unoptimised, where for…of makes an iterator result per app (3 MB of
-  // garbage a push at 10 000 apps)
+  // indexed loops: this runs on every full push (an apps-only push counts what changed, push-cache.ts), unoptimised,
+  // where for…of makes an iterator result per app (3 MB of garbage a push at 10 000 apps)
   let locals = 0;
   for (let i = 0; i < networks.length; i++) {
     const ni = networks[i];

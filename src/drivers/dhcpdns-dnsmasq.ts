@@ -920,25 +920,13 @@ class DnsmasqDriver implements DhcpDns {
    */
   private forgot(inst: Instance, proc: Proc, entries: readonly DnsmasqEntry[]): Promise<void> {
     const pending = new Set(entries.map((e) => join(inst.paths.hostsDir, e.name)));
-    return new Promise<void>((res) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        proc.lineWaiters.delete(onLine);
-        res();
-      };
-      const onLine = (line: string): void => {
-        const m = /inotify: (\/\S+) removed/.exec(line);
-        if (m?.[1] !== undefined) pending.delete(m[1]);
-        if (pending.size === 0) done();
-      };
-      const timer = setTimeout(() => {
-        this.log.warn({ ni: inst.ni, dnsmasqPid: proc.pid }, 'dnsmasq did not confirm the removed names within 2 s');
-        done();
-      }, 2000);
-      proc.lineWaiters.add(onLine);
-      void proc.exited.then(done);
+    return this.untilLines(proc, 'dnsmasq did not confirm the removed names within 2 s', (line) => {
+      const m = /inotify: (\/\S+) removed/.exec(line);
+      if (m?.[1] !== undefined) pending.delete(m[1]);
+      return pending.size === 0 ? { problem: undefined } : undefined;
     }).then(() => this.log.debug({ ni: inst.ni, dnsmasqPid: proc.pid, entries: entries.map((e) => e.name) }, 'dnsmasq forgot the removed names (no SIGHUP)'));
   }
+
 
   /**
    * Writes reservations' files: each made beside the dirs (the NI's dir: not watched) and renamed into its dir, so
@@ -1047,33 +1035,44 @@ class DnsmasqDriver implements DhcpDns {
    * file, which dnsmasq does not watch (a file of the dirs written just before is also read by inotify first).
    */
   private readOutcome(proc: Proc, pending: Set<string>, first?: string): Promise<string | undefined> {
+    let begun = first === undefined;
+    return this.untilLines(proc, 'dnsmasq did not confirm the reload within 2 s', (line) => {
+      // `read <path>`, `read <path> - N names`; complaints name the path too (`cannot read <path>: …`, `bad
+      // dhcp-host at line 1 of <path>`). Paths are matched whole: `hosts` is not `hosts.d/…`
+      const paths = [...line.matchAll(/(\/[^\s:]+)/g)].map((m) => m[1]);
+      if (!begun) {
+        if (!paths.includes(first)) return undefined;
+        begun = true;
+      }
+      for (const f of paths) {
+        if (f === undefined || !pending.has(f)) continue;
+        if (/fail|cannot|denied|bad /i.test(line)) return { problem: line };
+        if (line.includes(`read ${f}`)) pending.delete(f);
+      }
+      return pending.size === 0 ? { problem: undefined } : undefined;
+    });
+  }
+
+  /**
+   * Hands each line our dnsmasq logs to `onLine` until it says the wait is over (with a complaint, or none); after
+   * 2 s `timeout` is logged and the wait ends without one, as it does when the process exits.
+   */
+  private untilLines(proc: Proc, timeout: string, onLine: (line: string) => { problem: string | undefined } | undefined): Promise<string | undefined> {
     return new Promise((res) => {
-      let begun = first === undefined;
       const done = (v: string | undefined): void => {
         clearTimeout(timer);
-        proc.lineWaiters.delete(onLine);
+        proc.lineWaiters.delete(listener);
         res(v);
       };
-      const onLine = (line: string): void => {
-        // `read <path>`, `read <path> - N names`; complaints name the path too (`cannot read <path>: …`, `bad
-        // dhcp-host at line 1 of <path>`). Paths are matched whole: `hosts` is not `hosts.d/…`
-        const paths = [...line.matchAll(/(\/[^\s:]+)/g)].map((m) => m[1]);
-        if (!begun) {
-          if (!paths.includes(first)) return;
-          begun = true;
-        }
-        for (const f of paths) {
-          if (f === undefined || !pending.has(f)) continue;
-          if (/fail|cannot|denied|bad /i.test(line)) return done(line);
-          if (line.includes(`read ${f}`)) pending.delete(f);
-        }
-        if (pending.size === 0) done(undefined);
+      const listener = (line: string): void => {
+        const end = onLine(line);
+        if (end) done(end.problem);
       };
       const timer = setTimeout(() => {
-        this.log.warn({ dnsmasqPid: proc.pid }, 'dnsmasq did not confirm the reload within 2 s');
+        this.log.warn({ dnsmasqPid: proc.pid }, timeout);
         done(undefined);
       }, 2000);
-      proc.lineWaiters.add(onLine);
+      proc.lineWaiters.add(listener);
       void proc.exited.then(() => done(undefined));
     });
   }
